@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the lab need on Debian (as root):
+# apt packages, npm dependencies, the BPF object and the test qjs. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(clang llvm bpftool libbpf-dev iproute2 smcroute iperf nghttp2-client
+          mosquitto mosquitto-clients tcpdump curl openssl make gcc)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,134 @@
+// The Node implementation of Host: child_process, fs, timers and signals.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { formatLogLine, logLevelRank } from '../core/log-format.ts';
+import type {
+  ExecOptions,
+  ExecResult,
+  Host,
+  HttpTarget,
+  HttpTransport,
+  LineProcess,
+  LogFields,
+  Logger,
+  LogLevel,
+  SignalName,
+  TimerHandle,
+} from './host.ts';
+import { createNodeHttpTransport } from './node-http.ts';
+
+export function createStderrLogger(component: string, minLevel: LogLevel = 'info'): Logger {
+  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (logLevelRank(level) < logLevelRank(minLevel)) return;
+    process.stderr.write(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+}
+
+export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const [command, ...args] = argv;
+    if (command === undefined) throw new Error('exec: empty argv');
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: stderr + `${command}: ${err.message}\n` });
+    });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (options.timeoutMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.stdin.on('error', () => undefined); // the child may exit before reading its input
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export function nodeSpawnLines(
+  argv: readonly string[],
+  onLine: (line: string) => void,
+  onExit: (code: number | null) => void,
+): LineProcess {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new Error('spawnLines: empty argv');
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let pending = '';
+  let exited = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      onLine(pending.slice(0, newline));
+      pending = pending.slice(newline + 1);
+    }
+  });
+  const finish = (code: number | null): void => {
+    if (exited) return;
+    exited = true;
+    onExit(code);
+  };
+  child.on('error', () => finish(127));
+  child.on('close', (code) => finish(code));
+  return { kill: () => child.kill('SIGTERM') };
+}
+
+export function writeFileAtomicSync(path: string, data: string): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(temp, data);
+  renameSync(temp, path);
+}
+
+export function createNodeHost(logger: Logger): Host {
+  return {
+    runtime: 'node',
+    log: logger,
+    exec: nodeExec,
+    spawnLines: nodeSpawnLines,
+    readFile(path) {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        return null;
+      }
+    },
+    writeFileAtomic: writeFileAtomicSync,
+    removeFile(path) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+    fileExists: existsSync,
+    fileMtimeMs(path) {
+      try {
+        return statSync(path).mtimeMs;
+      } catch {
+        return null;
+      }
+    },
+    makeDirectory(path) {
+      mkdirSync(path, { recursive: true });
+    },
+    now: () => performance.now(),
+    wallClock: () => Date.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
+    clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
+    onSignal(signal: SignalName, fn) {
+      process.on(signal, fn);
+    },
+    httpTransport: (target: HttpTarget): HttpTransport => createNodeHttpTransport(target),
+    exit: (code) => process.exit(code),
+  };
+}

@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  canonicalAddress,
+  formatPrefix,
+  isMulticast,
+  isSsmGroup,
+  multicastMac,
+  parseAddress,
+  parsePrefix,
+  prefixContains,
+  prefixSize,
+  tryParseAddress,
+  tryParsePrefix,
+} from '../../src/core/address.ts';
+import { canonicalChannel, channelFromKey, channelKey, parseChannel } from '../../src/core/channel.ts';
+
+test('IPv4 parses and formats', () => {
+  assert.equal(parseAddress('23.212.185.4').value, 0x17d4b904n);
+  assert.equal(canonicalAddress('232.1.1.1'), '232.1.1.1');
+  for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-1', '', ' 1.2.3.4', '1.2.3.4 ']) {
+    assert.equal(tryParseAddress(bad), null, bad);
+  }
+});
+
+test('IPv6 parses and formats per RFC 5952', () => {
+  assert.equal(canonicalAddress('FF3E:0:0:0:0:0:0:1'), 'ff3e::1');
+  assert.equal(canonicalAddress('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1');
+  assert.equal(canonicalAddress('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1');
+  assert.equal(canonicalAddress('::'), '::');
+  assert.equal(canonicalAddress('::1'), '::1');
+  assert.equal(canonicalAddress('1::'), '1::');
+  assert.equal(canonicalAddress('::ffff:1.2.3.4'), '::ffff:102:304');
+  for (const bad of ['1:2:3:4:5:6:7', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', ':1', '::1.2.3']) {
+    assert.equal(tryParseAddress(bad), null, bad);
+  }
+});
+
+test('prefixes: parse, contain, size, host bits named', () => {
+  const p = parsePrefix('232.0.0.0/8');
+  assert.equal(prefixSize(p), 1n << 24n);
+  assert.ok(prefixContains(p, parseAddress('232.255.1.2')));
+  assert.ok(!prefixContains(p, parseAddress('233.0.0.0')));
+  assert.ok(!prefixContains(p, parseAddress('ff3e::1')));
+  assert.equal(formatPrefix(parsePrefix('ff3e::/96')), 'ff3e::/96');
+  assert.equal(formatPrefix(parsePrefix('10.1.2.3')), '10.1.2.3/32');
+  assert.throws(() => parsePrefix('10.1.2.3/8'), /host bits set; did you mean 10.0.0.0\/8/);
+  assert.equal(tryParsePrefix('10.0.0.0/33'), null);
+  assert.equal(tryParsePrefix('::/129'), null);
+  assert.equal(formatPrefix(parsePrefix('0.0.0.0/0')), '0.0.0.0/0');
+});
+
+test('multicast and SSM ranges', () => {
+  assert.ok(isMulticast(parseAddress('224.0.0.1')));
+  assert.ok(!isMulticast(parseAddress('223.255.255.255')));
+  assert.ok(isSsmGroup(parseAddress('232.1.1.1')));
+  assert.ok(!isSsmGroup(parseAddress('239.1.1.1')));
+  assert.ok(isSsmGroup(parseAddress('ff3e::8000:1')));
+  assert.ok(isSsmGroup(parseAddress('ff35::1')));
+  assert.ok(!isSsmGroup(parseAddress('ff3e:1::1')));
+  assert.ok(!isSsmGroup(parseAddress('ff0e::1')));
+});
+
+test('multicast MACs', () => {
+  assert.equal(multicastMac(parseAddress('232.129.1.1')), '01:00:5e:01:01:01');
+  assert.equal(multicastMac(parseAddress('ff3e::1234:5678')), '33:33:12:34:56:78');
+});
+
+test('channels: validation names the bad member, keys are canonical', () => {
+  assert.throws(() => parseChannel('10.0.0.1', '10.0.0.2'), /group 10.0.0.2 is not a multicast/);
+  assert.throws(() => parseChannel('232.0.0.1', '232.0.0.2'), /source 232.0.0.1 is not a unicast/);
+  assert.throws(() => parseChannel('10.0.0.1', 'ff3e::1'), /different IP families/);
+  assert.throws(() => parseChannel('x', '232.1.1.1'), /source "x" is not an IP address/);
+  const ch = canonicalChannel('2001:DB8::0:1', 'FF3E::0:8000:1');
+  assert.deepEqual(ch, { source: '2001:db8::1', group: 'ff3e::8000:1' });
+  assert.equal(channelKey(ch), '2001:db8::1,ff3e::8000:1');
+  assert.deepEqual(channelFromKey(' 23.212.185.4 , 232.1.1.1'), { source: '23.212.185.4', group: '232.1.1.1' });
+});
