@@ -17,4 +17,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+./build/qjs.sh >/dev/null   # the test qjs (QuickJS 2021-03-27), cached in .cache/qjs
 npm run build
