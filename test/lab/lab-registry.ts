@@ -1,0 +1,120 @@
+// Ownership markers for lab runs, so a crashed run's namespaces can be removed
+// later without touching labs that other processes are running right now.
+// A marker /run/mnat-lab/<id>.json records the owning pid and its start time
+// (from /proc/<pid>/stat, so a recycled pid is not mistaken for the owner).
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execArgv } from './lab-exec.ts';
+
+export const MARKER_DIR = '/run/mnat-lab';
+export const NETNS_PREFIX = 'mn-';
+
+export interface LabMarker {
+  id: string;
+  pid: number;
+  startTime: string | null;
+  createdAt: string;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null if the process is gone. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null; // fields 3.. → index 0 is field 3, so field 22 is index 19
+  } catch {
+    return null;
+  }
+}
+
+export function isOwnerAlive(marker: LabMarker): boolean {
+  const now = processStartTime(marker.pid);
+  if (now === null) return false;
+  return marker.startTime === null || marker.startTime === now;
+}
+
+export function writeMarker(id: string): void {
+  mkdirSync(MARKER_DIR, { recursive: true });
+  const marker: LabMarker = {
+    id,
+    pid: process.pid,
+    startTime: processStartTime(process.pid),
+    createdAt: new Date().toISOString(),
+  };
+  writeFileSync(`${MARKER_DIR}/${id}.json`, JSON.stringify(marker) + '\n');
+}
+
+export function removeMarker(id: string): void {
+  try {
+    unlinkSync(`${MARKER_DIR}/${id}.json`);
+  } catch {
+    // already gone
+  }
+}
+
+export function readMarkers(): LabMarker[] {
+  if (!existsSync(MARKER_DIR)) return [];
+  const out: LabMarker[] = [];
+  for (const name of readdirSync(MARKER_DIR)) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(readFileSync(`${MARKER_DIR}/${name}`, 'utf8')) as LabMarker);
+    } catch {
+      // a marker being written right now, or garbage: leave it
+    }
+  }
+  return out;
+}
+
+/** Namespace names of the form mn-<role>-<id>, as listed by `ip netns list`. */
+export async function listLabNamespaces(): Promise<string[]> {
+  const r = await execArgv(['ip', 'netns', 'list']);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(NETNS_PREFIX));
+}
+
+/** The lab id encoded as the last dash-separated part of a namespace name. */
+export function labIdOfNamespace(name: string): string | null {
+  if (!name.startsWith(NETNS_PREFIX)) return null;
+  const i = name.lastIndexOf('-');
+  return i > NETNS_PREFIX.length - 1 ? name.slice(i + 1) : null;
+}
+
+/** Kills every process in the namespace, then deletes it (and with it its veths and bridges). */
+export async function deleteNamespace(name: string): Promise<void> {
+  const pids = await execArgv(['ip', 'netns', 'pids', name]);
+  for (const p of pids.stdout.split('\n')) {
+    const pid = Number(p);
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await execArgv(['ip', 'netns', 'del', name]);
+}
+
+/**
+ * Removes leftovers of crashed lab runs: the namespaces of every marker whose
+ * owning process is dead, then the marker. Namespaces without a marker are not
+ * ours (or not yet registered) and are left alone. Returns the removed names.
+ */
+export async function cleanupStale(): Promise<string[]> {
+  const dead = readMarkers().filter((m) => !isOwnerAlive(m));
+  if (dead.length === 0) return [];
+  const deadIds = new Set(dead.map((m) => m.id));
+  const removed: string[] = [];
+  for (const ns of await listLabNamespaces()) {
+    const id = labIdOfNamespace(ns);
+    if (id !== null && deadIds.has(id)) {
+      await deleteNamespace(ns);
+      removed.push(ns);
+    }
+  }
+  for (const id of deadIds) removeMarker(id);
+  return removed;
+}

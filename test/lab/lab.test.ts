@@ -1,0 +1,104 @@
+// Lab harness sanity: the reference topology comes up, snooping bridges deliver
+// by membership only, and destroy/cleanupStale leave nothing behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createLab, cleanupStale, nodeArgv, mdbHasChannel } from './lab.ts';
+import { buildTopology } from './topology.ts';
+import { MARKER_DIR } from './lab-registry.ts';
+
+const RX = 'test/lab/traffic/receiver.ts';
+const TX = 'test/lab/traffic/sender.ts';
+const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
+
+function netnsList(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '');
+}
+
+for (const v of [4, 6] as const) {
+  test(`IPv${v}: a LAN host gets an SSM stream through the CPE's snooping br-lan only after joining`, async (t) => {
+    const lab = await createLab(t);
+    const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: 2 });
+    const cpe = topo.cpes[0]!;
+    const [h1, h2] = cpe.hosts as [typeof cpe.hosts[0], typeof cpe.hosts[0]];
+    const src = v === 4 ? cpe.lan.ipv4 : cpe.lan.ipv6;
+    const group = v === 4 ? '232.1.2.3' : 'ff3e::1:2:3';
+    const rxArgs = ['--group', group, '--source', src, '--interface', 'eth0'];
+    const late = h1.ns.spawn(nodeArgv(RX, [...rxArgs, '--no-join']));
+    const early = h2.ns.spawn(nodeArgv(RX, rxArgs));
+    await late.waitForJson(isEvent('ready'));
+    await early.waitForJson(isEvent('joined'));
+    await cpe.ns.waitForMdbChannel('br-lan', 'lan2', src, group);
+    const tx = cpe.ns.spawn(nodeArgv(TX, ['--group', group, '--source', src, '--interface', 'br-lan', '--rate', '200']));
+    const first = await early.waitForJson(isEvent('first-packet'));
+    assert.equal(first.source, src);
+    // While the joined host receives, the host that has not joined gets nothing.
+    early.write('stats');
+    await early.waitForJson((e) => e.event === 'stats' && Number(e.unique) > 0);
+    late.write('stats');
+    const quiet = await late.waitForJson(isEvent('stats'));
+    assert.equal(quiet.received, 0, 'a host that has not joined must not receive (br-lan floods?)');
+    late.write('join');
+    const late1 = await late.waitForJson(isEvent('first-packet'));
+    assert.equal(late1.source, src);
+    await tx.kill();
+    early.write('exit');
+    const sum = await early.waitForJson(isEvent('summary'));
+    assert.equal(sum.duplicates, 0);
+    assert.equal(sum.badPayload, 0);
+  });
+}
+
+test('the core (mcast_flood off) delivers a local (S,G) to a CPE only after that CPE joined', async (t) => {
+  const lab = await createLab(t);
+  const topo = await buildTopology(lab, { cpes: 2, hostsPerCpe: 1 });
+  const [c1, c2] = topo.cpes as [typeof topo.cpes[0], typeof topo.cpes[0]];
+  const src = topo.ingress.core.ipv4;
+  const group = '232.9.9.9';
+  const dump = c2.ns.spawn(['tcpdump', '-nli', 'wan', 'udp', 'and', 'dst', group]);
+  await dump.waitForLine(/listening on/);
+  const rx1 = c1.ns.spawn(nodeArgv(RX, ['--group', group, '--source', src, '--interface', 'wan', '--progress', '20']));
+  await rx1.waitForJson(isEvent('joined'));
+  const mdb = await topo.core.ns.waitForMdb('br-core', (e) => mdbHasChannel(e, 'p-cpe1', src, group));
+  assert.ok(!mdbHasChannel(mdb, 'p-cpe2', src, group));
+  const tx = topo.ingress.ns.spawn(nodeArgv(TX, ['--group', group, '--source', src, '--rate', '200']));
+  await rx1.waitForJson(isEvent('first-packet'));
+  await rx1.waitForJson((e) => e.event === 'progress' && Number(e.unique) >= 20);
+  assert.deepEqual(dump.lines.filter((l) => l.includes(group)), [], 'CPE 2 got the stream without joining');
+  const rx2 = c2.ns.spawn(nodeArgv(RX, ['--group', group, '--source', src, '--interface', 'wan']));
+  const f2 = await rx2.waitForJson(isEvent('first-packet'));
+  assert.equal(f2.source, src);
+  await tx.kill();
+});
+
+test('destroy removes every namespace and the marker; it is idempotent', async () => {
+  const lab = await createLab();
+  const a = await lab.netns('a');
+  const b = await lab.netns('b');
+  await lab.link(a, 'x0', b, 'x1');
+  const sleeper = a.spawn(['sleep', '600']);
+  assert.ok(netnsList().includes(a.name));
+  assert.ok(existsSync(`${MARKER_DIR}/${lab.id}.json`));
+  await lab.destroy();
+  await lab.destroy();
+  assert.equal(await sleeper.exited.then(() => 'exited'), 'exited');
+  assert.deepEqual(netnsList().filter((n) => n.endsWith(`-${lab.id}`)), []);
+  assert.ok(!existsSync(`${MARKER_DIR}/${lab.id}.json`));
+});
+
+test('cleanupStale removes namespaces of dead owners only', async (t) => {
+  const live = await createLab(t);
+  const mine = await live.netns('keep');
+  // A crashed run: a marker whose pid has exited, and its namespace.
+  const dead = spawnSync('true').pid!;
+  const id = `zz${Date.now().toString(36).slice(-5)}`;
+  mkdirSync(MARKER_DIR, { recursive: true });
+  writeFileSync(`${MARKER_DIR}/${id}.json`, JSON.stringify({ id, pid: dead, startTime: 'gone', createdAt: '' }));
+  execFileSync('ip', ['netns', 'add', `mn-old-${id}`]);
+  const removed = await cleanupStale();
+  assert.deepEqual(removed, [`mn-old-${id}`]);
+  assert.ok(!netnsList().includes(`mn-old-${id}`));
+  assert.ok(netnsList().includes(mine.name));
+  assert.ok(!existsSync(`${MARKER_DIR}/${id}.json`));
+});
