@@ -1,0 +1,313 @@
+// The ingress agent: follows the server's assigned channels for its monitors
+// and keeps the kernel (translator rules on the upstream device, upstream
+// joins) and the joinfile equal to them. Reconciles are serialised: a change
+// that arrives during one is folded into the next run, so a burst of pushes
+// costs one pass. Failures are retried with backoff; the server being away
+// changes nothing (the last known assignments stay in force).
+import { createBackoff } from '../core/backoff.ts';
+import type { Channel } from '../core/channel.ts';
+import {
+  describeAction,
+  planIngress,
+  type IngressAction,
+  type IngressAssignment,
+  type IngressConfig,
+  type IngressRule,
+} from '../core/ingress-reconcile.ts';
+import type { Host } from '../host/host.ts';
+
+/** What the agent needs of the WatcherClient (role ingress). */
+export interface AssignmentFeed {
+  start(): void;
+  stop(): Promise<void>;
+  setMonitors(prefixes: string[]): void;
+  on(event: 'assignments', fn: (channels: IngressAssignment[]) => void): void;
+  on(event: 'status', fn: (s: { connected: boolean; watcherId: string | null; mode: string; lastError?: string }) => void): void;
+}
+
+/** What the agent needs of the Translator. */
+export interface RuleTable {
+  attach(device: string): Promise<void>;
+  upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void>;
+  remove(from: Channel): Promise<void>;
+  list(): Promise<IngressRule[]>;
+  detach(): Promise<void>;
+}
+
+/** What the agent needs of an UpstreamJoiner. */
+export interface Joiner {
+  join(channel: Channel, device: string): Promise<void>;
+  leave(channel: Channel, device: string): Promise<void>;
+  joined(): Array<{ channel: Channel; device: string }>;
+  close(): Promise<void>;
+}
+
+/** What the agent needs of the JoinfileWriter. */
+export interface JoinfileSink {
+  start(): void;
+  update(channels: Channel[]): boolean;
+  stop(): void;
+}
+
+export interface IngressAgentOptions {
+  readonly host: Host;
+  readonly config: IngressConfig;
+  readonly feed: AssignmentFeed;
+  readonly translator: RuleTable;
+  readonly joiner: Joiner;
+  readonly joinfile?: JoinfileSink | null;
+  /**
+   * After the watcher id changes (the server lost our watcher), removals wait
+   * this long: the new server state fills up as egresses re-register, and
+   * tearing down flowing channels in between would cut the streams for nothing.
+   */
+  readonly settleMs?: number;
+  /** Re-read the kernel's rules this often, to heal drift (default 30 s). */
+  readonly resyncMs?: number;
+}
+
+export interface IngressAgentStatus {
+  connected: boolean;
+  watcherId: string | null;
+  mode: string;
+  carried: number;
+  reconciles: number;
+  failures: number;
+  lastReconcileMs: number | null;
+}
+
+export class IngressAgent {
+  private readonly host: Host;
+  private assignments: IngressAssignment[] = [];
+  private haveAssignments = false;
+  private rules: IngressRule[] | null = null; // cache of the kernel's rules; null = re-read
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private retryTimer: ReturnType<Host['setTimeout']> | null = null;
+  private settleTimer: ReturnType<Host['setTimeout']> | null = null;
+  private resyncTimer: ReturnType<Host['setTimeout']> | null = null;
+  private settleUntil = 0;
+  private lastWatcherId: string | null = null;
+  private readonly backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
+  private idle: Promise<void> = Promise.resolve();
+  private readonly listeners: Array<() => void> = [];
+  readonly status: IngressAgentStatus = {
+    connected: false,
+    watcherId: null,
+    mode: 'push',
+    carried: 0,
+    reconciles: 0,
+    failures: 0,
+    lastReconcileMs: null,
+  };
+
+  constructor(private readonly options: IngressAgentOptions) {
+    this.host = options.host;
+  }
+
+  /** Attaches the translator, adopts what the kernel already holds, then follows the server. */
+  async start(): Promise<void> {
+    const { config, feed, translator } = this.options;
+    await translator.attach(config.upstreamInterface);
+    this.rules = await translator.list();
+    if (this.rules.length > 0) this.host.log.info('adopted translator rules from a previous run', { rules: this.rules.length });
+    this.options.joinfile?.start();
+    feed.on('status', (s) => {
+      const wasConnected = this.status.connected;
+      this.status.connected = s.connected;
+      this.status.mode = s.mode;
+      this.status.watcherId = s.watcherId;
+      if (s.watcherId !== null && this.lastWatcherId !== null && s.watcherId !== this.lastWatcherId) {
+        this.beginSettle('the server gave a new watcher id');
+      }
+      if (s.watcherId !== null) this.lastWatcherId = s.watcherId;
+      if (wasConnected !== s.connected) {
+        if (s.connected) this.host.log.info('server connected', { mode: s.mode, watcher: s.watcherId ? 'set' : 'none' });
+        else this.host.log.warn('server unreachable; keeping the current translations', { error: s.lastError });
+      }
+    });
+    feed.on('assignments', (channels) => {
+      this.assignments = channels;
+      this.haveAssignments = true;
+      this.kick();
+    });
+    feed.setMonitors([...config.monitors]);
+    feed.start();
+    this.scheduleResync();
+  }
+
+  /** Called after every completed reconcile (tests and the demo wait on it). */
+  onReconciled(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Resolves when no reconcile is running or queued. */
+  async settled(): Promise<void> {
+    for (;;) {
+      const current = this.idle;
+      await current;
+      if (current === this.idle && !this.running) return;
+    }
+  }
+
+  /**
+   * SIGTERM: stop following the server, leave every upstream join, remove the
+   * translator (its qdisc, filter and pins), write the joinfile empty.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of [this.retryTimer, this.settleTimer, this.resyncTimer]) if (t) this.host.clearTimeout(t);
+    const errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    await attempt('stop the watcher client', () => this.options.feed.stop());
+    await this.settled();
+    await attempt('leave upstream joins', () => this.options.joiner.close());
+    await attempt('detach the translator', () => this.options.translator.detach());
+    await attempt('empty the joinfile', () => this.options.joinfile?.stop());
+    for (const e of errors) this.host.log.error('shutdown step failed', { error: e });
+    if (errors.length > 0) throw new Error(errors.join('; '));
+  }
+
+  private beginSettle(why: string): void {
+    const settleMs = this.options.settleMs ?? 15_000;
+    if (settleMs <= 0) return;
+    this.settleUntil = this.host.now() + settleMs;
+    this.host.log.info('holding removals while the server state settles', { why, seconds: settleMs / 1000 });
+    if (this.settleTimer) this.host.clearTimeout(this.settleTimer);
+    this.settleTimer = this.host.setTimeout(() => {
+      this.settleTimer = null;
+      this.kick();
+    }, settleMs + 10);
+  }
+
+  private scheduleResync(): void {
+    const ms = this.options.resyncMs ?? 30_000;
+    this.resyncTimer = this.host.setTimeout(() => {
+      this.rules = null;
+      this.kick();
+      if (!this.stopped) this.scheduleResync();
+    }, ms);
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (!this.haveAssignments) return; // nothing decided until the server has spoken once
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const ok = await this.reconcileOnce();
+        if (!ok) {
+          this.again = false;
+          const delay = this.backoff.next();
+          if (this.retryTimer) this.host.clearTimeout(this.retryTimer);
+          this.retryTimer = this.host.setTimeout(() => {
+            this.retryTimer = null;
+            this.kick();
+          }, delay);
+          break;
+        }
+        this.backoff.reset();
+      } while (this.again && !this.stopped);
+    } finally {
+      this.running = false;
+    }
+    for (const fn of this.listeners) fn();
+  }
+
+  /** One pass; false when an action failed (the rest still ran; a retry follows). */
+  private async reconcileOnce(): Promise<boolean> {
+    const started = this.host.now();
+    const { translator, joiner, config } = this.options;
+    if (this.rules === null) {
+      try {
+        this.rules = await translator.list();
+      } catch (err) {
+        this.host.log.error('cannot read the translator rules', { error: (err as Error).message });
+        this.status.failures++;
+        return false;
+      }
+    }
+    let plan;
+    try {
+      plan = planIngress(this.assignments, config, { rules: this.rules, joins: joiner.joined() });
+    } catch (err) {
+      this.host.log.error('cannot plan', { error: (err as Error).message });
+      return false;
+    }
+    for (const s of plan.skipped) {
+      this.host.log.warn('assigned channel not carried', { id: s.id, channel: `${s.global.source},${s.global.group}`, reason: s.reason });
+    }
+    const settling = this.host.now() < this.settleUntil;
+    let ok = true;
+    let held = 0;
+    const rules = new Map(this.rules.map((r) => [`${r.from.source},${r.from.group}`, r]));
+    for (const action of plan.actions) {
+      if (settling && (action.kind === 'leave' || action.kind === 'remove')) {
+        held++;
+        continue;
+      }
+      if (this.stopped) return true;
+      try {
+        await this.apply(action);
+        if (action.kind === 'upsert') rules.set(`${action.rule.from.source},${action.rule.from.group}`, action.rule);
+        if (action.kind === 'remove') rules.delete(`${action.from.source},${action.from.group}`);
+        this.host.log.info(describeAction(action));
+      } catch (err) {
+        ok = false;
+        this.status.failures++;
+        this.host.log.error(`failed to ${describeAction(action)}`, { error: (err as Error).message });
+        if (action.kind === 'upsert' || action.kind === 'remove') this.rules = null; // re-read: state unknown
+      }
+    }
+    if (this.rules !== null) this.rules = [...rules.values()];
+    if (held > 0) this.host.log.debug('removals held while the server state settles', { held });
+    if (this.options.joinfile) {
+      try {
+        // The joinfile lists what this ingress wants joined upstream: the carried channels.
+        // While settling it keeps the held ones too, as the kernel does.
+        const listed = settling
+          ? [...plan.desired.map((d) => d.global), ...joiner.joined().map((j) => j.channel), ...(this.rules ?? []).map((r) => r.from)]
+          : plan.desired.map((d) => d.global);
+        if (this.options.joinfile.update(listed)) this.host.log.info('joinfile written', { channels: new Set(listed.map((c) => `${c.source},${c.group}`)).size });
+      } catch (err) {
+        ok = false;
+        this.host.log.error('cannot write the joinfile', { error: (err as Error).message });
+      }
+    }
+    this.status.carried = plan.desired.length;
+    this.status.reconciles++;
+    this.status.lastReconcileMs = this.host.now() - started;
+    return ok;
+  }
+
+  private async apply(action: IngressAction): Promise<void> {
+    const { translator, joiner } = this.options;
+    switch (action.kind) {
+      case 'upsert':
+        return translator.upsert({ from: action.rule.from, to: action.rule.to, outputs: [...action.rule.outputs] });
+      case 'join':
+        return joiner.join(action.channel, action.device);
+      case 'leave':
+        return joiner.leave(action.channel, action.device);
+      case 'remove':
+        return translator.remove(action.from);
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// The agent's sequencing against in-memory stand-ins for the feed, the
+// translator and the joiner (the real ones are exercised by the lab tests).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Channel } from '../../src/core/channel.ts';
+import type { IngressAssignment, IngressRule } from '../../src/core/ingress-reconcile.ts';
+import { IngressAgent, type AssignmentFeed, type Joiner, type RuleTable } from '../../src/ingress/ingress-agent.ts';
+import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
+import { createNodeHost } from '../../src/host/node-host.ts';
+import type { Logger } from '../../src/host/host.ts';
+
+const lines: string[] = [];
+const log: Logger = {
+  debug: (m) => lines.push(`debug ${m}`),
+  info: (m) => lines.push(`info ${m}`),
+  warn: (m) => lines.push(`warn ${m}`),
+  error: (m, f) => lines.push(`error ${m} ${JSON.stringify(f)}`),
+};
+const host = createNodeHost(log);
+
+type Status = { connected: boolean; watcherId: string | null; mode: string; lastError?: string };
+class FakeFeed implements AssignmentFeed {
+  monitors: string[] = [];
+  started = false;
+  stopped = false;
+  private assignmentFns: Array<(c: IngressAssignment[]) => void> = [];
+  private statusFns: Array<(s: Status) => void> = [];
+  start(): void {
+    this.started = true;
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+  setMonitors(p: string[]): void {
+    this.monitors = p;
+  }
+  on(event: 'assignments' | 'status', fn: ((c: IngressAssignment[]) => void) | ((s: Status) => void)): void {
+    if (event === 'assignments') this.assignmentFns.push(fn as (c: IngressAssignment[]) => void);
+    else this.statusFns.push(fn as (s: Status) => void);
+  }
+  push(c: IngressAssignment[]): void {
+    for (const fn of this.assignmentFns) fn(c);
+  }
+  status(s: Status): void {
+    for (const fn of this.statusFns) fn(s);
+  }
+}
+
+const key = (c: Channel): string => `${c.source},${c.group}`;
+class FakeTranslator implements RuleTable {
+  rules = new Map<string, IngressRule>();
+  attached: string | null = null;
+  ops: string[] = [];
+  failNext = 0;
+  async attach(d: string): Promise<void> {
+    this.attached = d;
+  }
+  async upsert(r: IngressRule): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('bpftool: map update failed');
+    }
+    this.ops.push(`upsert ${key(r.from)}>${key(r.to)}`);
+    this.rules.set(key(r.from), r);
+  }
+  async remove(from: Channel): Promise<void> {
+    this.ops.push(`remove ${key(from)}`);
+    this.rules.delete(key(from));
+  }
+  async list(): Promise<IngressRule[]> {
+    return [...this.rules.values()];
+  }
+  async detach(): Promise<void> {
+    this.ops.push('detach');
+    this.attached = null;
+    this.rules.clear();
+  }
+}
+class FakeJoiner implements Joiner {
+  joins = new Map<string, { channel: Channel; device: string }>();
+  ops: string[] = [];
+  async join(c: Channel, d: string): Promise<void> {
+    this.ops.push(`join ${key(c)}`);
+    this.joins.set(`${d}|${key(c)}`, { channel: c, device: d });
+  }
+  async leave(c: Channel, d: string): Promise<void> {
+    this.ops.push(`leave ${key(c)}`);
+    this.joins.delete(`${d}|${key(c)}`);
+  }
+  joined(): Array<{ channel: Channel; device: string }> {
+    return [...this.joins.values()];
+  }
+  async close(): Promise<void> {
+    this.ops.push('close');
+    this.joins.clear();
+  }
+}
+
+const G1 = { source: '23.212.185.4', group: '232.1.1.1' };
+const L1 = { source: '10.99.0.1', group: '232.255.0.1' };
+const G2 = { source: '2001:db8::5', group: 'ff3e::1' };
+const L2 = { source: 'fd00::1', group: 'ff35::100' };
+const a = (id: number, g: Channel, l: Channel): IngressAssignment => ({ id, global: g, state: 'assigned', local: l });
+const config = { monitors: ['0.0.0.0/0', '::/0'], upstreamInterface: 'up0', downstreamInterfaces: ['down0'], join: true };
+
+function setup(options: { settleMs?: number; joinfile?: string } = {}) {
+  const feed = new FakeFeed();
+  const translator = new FakeTranslator();
+  const joiner = new FakeJoiner();
+  const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: 30, log }) : null;
+  const agent = new IngressAgent({ host, config, feed, translator, joiner, joinfile, settleMs: options.settleMs ?? 0 });
+  return { feed, translator, joiner, agent };
+}
+
+async function reconciled(agent: IngressAgent): Promise<void> {
+  await new Promise<void>((resolve) => agent.onReconciled(resolve));
+}
+
+test('start attaches to the upstream device, sets the monitors, follows the feed', async () => {
+  const { feed, translator, joiner, agent } = setup();
+  await agent.start();
+  assert.equal(translator.attached, 'up0');
+  assert.deepEqual(feed.monitors, ['0.0.0.0/0', '::/0']);
+  assert.equal(feed.started, true);
+  const done = reconciled(agent);
+  feed.push([a(1, G1, L1), a(2, G2, L2), { id: 3, global: { source: '9.9.9.9', group: '232.9.9.9' }, state: 'unassigned', local: null }]);
+  await done;
+  assert.deepEqual(translator.ops, [`upsert ${key(G1)}>${key(L1)}`, `upsert ${key(G2)}>${key(L2)}`]);
+  assert.deepEqual(joiner.ops, [`join ${key(G1)}`, `join ${key(G2)}`]);
+  assert.equal(agent.status.carried, 2);
+  await agent.stop();
+});
+
+test('a burst of pushes is folded: the last state wins, nothing is done twice', async () => {
+  const { feed, translator, agent } = setup();
+  await agent.start();
+  feed.push([a(1, G1, L1)]);
+  feed.push([a(1, G1, L1), a(2, G2, L2)]);
+  feed.push([a(2, G2, L2)]);
+  await agent.settled();
+  assert.deepEqual([...translator.rules.keys()], [key(G2)]);
+  assert.ok(translator.ops.filter((o) => o.startsWith(`upsert ${key(G2)}`)).length === 1);
+  await agent.stop();
+});
+
+test('rules adopted from a previous run stay until the server has spoken, then are reconciled', async () => {
+  const { feed, translator, joiner, agent } = setup();
+  translator.rules.set(key(G1), { from: G1, to: L1, outputs: ['down0'] });
+  translator.rules.set(key(G2), { from: G2, to: L2, outputs: ['down0'] });
+  await agent.start();
+  feed.status({ connected: false, watcherId: null, mode: 'push', lastError: 'ECONNREFUSED' });
+  assert.equal(translator.rules.size, 2);
+  const done = reconciled(agent);
+  feed.push([a(1, G1, L1)]);
+  await done;
+  assert.deepEqual(translator.ops, [`remove ${key(G2)}`]);
+  assert.deepEqual(joiner.ops, [`join ${key(G1)}`]);
+  await agent.stop();
+});
+
+test('a failed action is retried with backoff until it succeeds', async () => {
+  const { feed, translator, agent } = setup();
+  await agent.start();
+  translator.failNext = 2;
+  feed.push([a(1, G1, L1)]);
+  const deadline = Date.now() + 5000;
+  while (!translator.rules.has(key(G1)) && Date.now() < deadline) await reconciled(agent);
+  assert.ok(translator.rules.has(key(G1)));
+  assert.ok(agent.status.failures >= 2);
+  assert.ok(lines.some((l) => l.startsWith('error failed to translate') && l.includes('map update failed')));
+  await agent.stop();
+});
+
+test('after a new watcher id, removals wait for the settle period while additions go ahead', async () => {
+  const { feed, translator, joiner, agent } = setup({ settleMs: 300 });
+  await agent.start();
+  feed.status({ connected: true, watcherId: 'w1', mode: 'push' });
+  let done = reconciled(agent);
+  feed.push([a(1, G1, L1)]);
+  await done;
+  feed.status({ connected: true, watcherId: 'w2', mode: 'push' }); // server lost our watcher
+  done = reconciled(agent);
+  feed.push([a(7, G2, L2)]); // G1's egress has not re-registered yet
+  await done;
+  assert.ok(translator.rules.has(key(G1)), 'G1 still translated while settling');
+  assert.ok(translator.rules.has(key(G2)));
+  done = reconciled(agent);
+  await done; // the settle timer's pass
+  assert.ok(!translator.rules.has(key(G1)), 'G1 removed after the settle period');
+  assert.deepEqual(joiner.ops, [`join ${key(G1)}`, `join ${key(G2)}`, `leave ${key(G1)}`]);
+  await agent.stop();
+});
+
+test('stop leaves, detaches and writes the joinfile empty; the joinfile tracks the carried set', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mnat-ingress-'));
+  try {
+    const path = join(dir, 'ingress-joined.sgs');
+    const { feed, translator, joiner, agent } = setup({ joinfile: path });
+    await agent.start();
+    let done = reconciled(agent);
+    feed.push([a(2, G2, L2), a(1, G1, L1)]);
+    await done;
+    assert.equal(readFileSync(path, 'utf8'), `${key(G1)}\n${key(G2)}\n`);
+    done = reconciled(agent);
+    feed.push([a(2, G2, L2)]);
+    await done;
+    assert.equal(readFileSync(path, 'utf8'), `${key(G2)}\n`);
+    await agent.stop();
+    assert.equal(readFileSync(path, 'utf8'), '');
+    assert.deepEqual(joiner.ops.slice(-1), ['close']);
+    assert.deepEqual(translator.ops.slice(-1), ['detach']);
+    assert.equal(feed.stopped, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

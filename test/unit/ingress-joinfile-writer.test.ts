@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
+import type { Logger } from '../../src/host/host.ts';
+
+const log: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mnat-joinfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const channels = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ source: `23.212.${185 + (i >> 8)}.${(i & 255) + 1}`, group: `232.1.${i >> 8}.${i & 255}` }));
+
+test('writes only on change, and exactly the rendered state', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'ingress-joined.sgs');
+  const w = new JoinfileWriter({ path, refreshS: 3600, log });
+  w.start();
+  assert.equal(w.update([{ source: '23.212.185.4', group: '232.1.1.1' }]), true);
+  assert.equal(w.update([{ source: '23.212.185.4', group: '232.1.1.1' }]), false);
+  assert.equal(readFileSync(path, 'utf8'), '23.212.185.4,232.1.1.1\n');
+  assert.equal(w.writeCount, 1);
+  w.stop();
+  assert.equal(readFileSync(path, 'utf8'), '');
+  assert.deepEqual(readdirSync(dir), ['ingress-joined.sgs']);
+});
+
+// The reader runs in its own process (as an ingest manager does) and reads the
+// file on every inotify event for the directory, checking every read is a whole state.
+const READER = `
+const fs = require('node:fs');
+const [dir, name] = process.argv.slice(1);
+let reads = 0, bad = 0;
+fs.watch(dir, (ev, n) => {
+  if (n !== name) return;
+  let text;
+  try { text = fs.readFileSync(dir + '/' + name, 'utf8'); } catch { return; }
+  reads++;
+  const lines = text === '' ? [] : text.split('\\n');
+  const last = lines.pop();
+  // every state written has 1 or 200 lines, each "a.b.c.d,232.x.y.z", newline-terminated
+  if (text !== '' && (last !== '' || (lines.length !== 1 && lines.length !== 200) || lines.some((l) => !/^[0-9.]+,232\\.[0-9.]+$/.test(l)))) bad++;
+});
+process.stdout.write('ready\\n');
+process.stdin.on('data', () => { process.stdout.write(JSON.stringify({ reads, bad }) + '\\n'); process.exit(0); });
+`;
+
+test('a reader in another process, woken by every directory event, never sees a partial file', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'ingress-joined.sgs');
+  const reader = spawn(process.execPath, ['-e', READER, dir, 'ingress-joined.sgs'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => reader.kill());
+  let out = '';
+  const line = () =>
+    new Promise<string>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf('\n');
+        if (nl >= 0) {
+          reader.stdout.off('data', onData);
+          const l = out.slice(0, nl);
+          out = out.slice(nl + 1);
+          resolve(l);
+        }
+      };
+      reader.stdout.on('data', onData);
+      reader.once('exit', () => reject(new Error('reader exited')));
+    });
+  assert.equal(await line(), 'ready');
+  const w = new JoinfileWriter({ path, refreshS: 3600, log });
+  w.start();
+  const big = channels(200);
+  for (let round = 0; round < 1500; round++) {
+    w.update(round % 2 === 0 ? big : channels(1));
+    if (round % 10 === 0) await new Promise((r) => setImmediate(r));
+  }
+  w.stop();
+  await new Promise((r) => setTimeout(r, 200)); // the reader drains its queued events; fs.watch has no end marker
+  reader.stdin.write('report\n');
+  const report = JSON.parse(await line()) as { reads: number; bad: number };
+  assert.ok(report.reads > 50, `the reader woke ${report.reads} times`);
+  assert.equal(report.bad, 0, `${report.bad} of ${report.reads} reads saw a partial file`);
+});
+
+test('the periodic refresh rewrites the file (new mtime, same bytes) while nothing changes', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'j.sgs');
+  const w = new JoinfileWriter({ path, refreshS: 1, log });
+  w.start();
+  w.update([{ source: '2001:db8::5', group: 'ff3e::1' }]);
+  const first = statSync(path).mtimeMs;
+  const ino = statSync(path).ino;
+  const deadline = Date.now() + 5000;
+  while (statSync(path).ino === ino && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.notEqual(statSync(path).ino, ino, 'replaced by rename');
+  assert.ok(statSync(path).mtimeMs >= first);
+  assert.equal(readFileSync(path, 'utf8'), '2001:db8::5,ff3e::1\n');
+  assert.equal(w.writeCount, 2);
+  w.stop();
+});
+
+test('start removes only its own stale temp files (dead writers), never other files', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'j.sgs');
+  const stale = join(dir, '.j.sgs.mnat-ingress.999999999.tmp'); // no such pid
+  const live = join(dir, `.j.sgs.mnat-ingress.${process.ppid}.tmp`); // a live process's: keep
+  const foreign = [join(dir, '.j.sgs.other.tmp'), join(dir, 'j.sgs.bak'), join(dir, '.other.mnat-ingress.1.tmp')];
+  for (const f of [stale, live, ...foreign]) writeFileSync(f, 'x');
+  const w = new JoinfileWriter({ path, refreshS: 3600, log });
+  w.start();
+  assert.equal(existsSync(stale), false);
+  assert.equal(existsSync(live), true);
+  for (const f of foreign) assert.equal(existsSync(f), true, f);
+  w.stop();
+});
+
+test('a missing directory is an error naming it', () => {
+  const w = new JoinfileWriter({ path: '/nonexistent-mnat-dir/j.sgs', refreshS: 30, log });
+  assert.throws(() => w.start(), /joinfile directory \/nonexistent-mnat-dir/);
+});
