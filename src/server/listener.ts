@@ -1,0 +1,152 @@
+// The listening side: HTTP/2 over TLS (ALPN h2, with HTTP/1.1 fallback via
+// allowHTTP1), optional client certificates (mTLS), or --insecure plaintext
+// where one port serves both h2c (prior knowledge) and HTTP/1.1, told apart
+// by the connection preface.
+import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+
+export type AnyRequest = Http2ServerRequest | IncomingMessage;
+export type AnyResponse = Http2ServerResponse | ServerResponse;
+export type Handler = (req: AnyRequest, res: AnyResponse) => void;
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  insecure: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  requireClientCert?: boolean;
+}
+
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting, closes idle sessions; resolves when the socket is closed. */
+  close(): Promise<void>;
+  /** Drops every open connection (after streams were ended). */
+  destroyAll(): void;
+}
+
+/** "[::]:8443", "127.0.0.1:0", ":8443", "8443" → host and port. */
+export function parseListen(text: string): { host: string; port: number } {
+  let host = '::';
+  let portText = text;
+  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (bracket) {
+    host = bracket[1] as string;
+    portText = bracket[2] as string;
+  } else if (text.includes(':')) {
+    const idx = text.lastIndexOf(':');
+    if (text.indexOf(':') !== idx) throw new Error(`--listen ${text}: write IPv6 addresses in brackets, e.g. [::1]:8443`);
+    host = text.slice(0, idx) || '::';
+    portText = text.slice(idx + 1);
+  }
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new Error(`--listen ${text}: "${portText}" is not a port number`);
+  return { host, port: Number(portText) };
+}
+
+function readFileOrThrow(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function listen(options: ListenOptions, handler: Handler): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  let server: Http2SecureServer | NetServer;
+  let h2: Http2Server | Http2SecureServer;
+  const h2Settings = { maxConcurrentStreams: 256 };
+  if (options.insecure) {
+    const h2c = createH2cServer({ settings: h2Settings }, handler);
+    const http1 = createHttp1Server(handler);
+    http1.keepAliveTimeout = 65_000;
+    h2 = h2c;
+    const net = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        // "PRI * HTTP/2.0" is the h2 prior-knowledge preface.
+        if (first.subarray(0, 3).toString('latin1') === 'PRI') h2c.emit('connection', socket);
+        else http1.emit('connection', socket);
+        socket.resume();
+      });
+    });
+    server = net;
+  } else {
+    if (!options.tlsCert || !options.tlsKey) throw new Error('TLS needs --tls-cert and --tls-key (or use --insecure for a plaintext lab server)');
+    const secure = createSecureServer(
+      {
+        cert: readFileOrThrow(options.tlsCert, 'TLS certificate'),
+        key: readFileOrThrow(options.tlsKey, 'TLS key'),
+        ca: options.clientCa ? readFileOrThrow(options.clientCa, 'client CA') : undefined,
+        requestCert: options.clientCa !== undefined,
+        rejectUnauthorized: options.clientCa !== undefined && options.requireClientCert === true,
+        allowHTTP1: true,
+        settings: h2Settings,
+      },
+      handler,
+    );
+    secure.on('secureConnection', (socket: TLSSocket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    // A failed handshake (e.g. no client certificate) must not take the server down.
+    secure.on('tlsClientError', () => undefined);
+    h2 = secure;
+    server = secure;
+  }
+  h2.on('sessionError', () => undefined);
+  h2.on('session', (session) => session.on('error', () => undefined));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port, ipv6Only: false }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    destroyAll() {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** The verified client certificate of a request, if any. */
+export interface PeerIdentity {
+  /** "sha256:AB:CD…" of the certificate, the key a watcher is bound to. */
+  owner: string;
+  subjectCn: string | undefined;
+}
+
+const identityCache = new WeakMap<object, PeerIdentity | null | 'untrusted'>();
+
+/** null: no certificate; 'untrusted': a certificate the CA did not verify. */
+export function peerIdentity(req: AnyRequest): PeerIdentity | null | 'untrusted' {
+  const socket = (('stream' in req && req.stream ? req.stream.session?.socket : req.socket) ?? req.socket) as TLSSocket | undefined;
+  if (!socket || typeof socket.getPeerCertificate !== 'function') return null;
+  const cached = identityCache.get(socket);
+  if (cached !== undefined) return cached;
+  let result: PeerIdentity | null | 'untrusted' = null;
+  const cert = socket.getPeerCertificate();
+  if (cert && typeof cert.fingerprint256 === 'string' && cert.fingerprint256 !== '') {
+    if (!socket.authorized) result = 'untrusted';
+    else {
+      const cn = cert.subject?.CN;
+      result = { owner: `sha256:${cert.fingerprint256}`, subjectCn: Array.isArray(cn) ? cn[0] : cn };
+    }
+  }
+  identityCache.set(socket, result);
+  return result;
+}
