@@ -1,0 +1,2 @@
+/** Bundles `entry` to `outfile` for QuickJS (ES2020 ESM, std/os external); returns the size in bytes. */
+export function bundleQuickjs(entry: string, outfile: string, options?: { minify?: boolean }): Promise<number>;

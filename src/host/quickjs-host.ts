@@ -1,0 +1,227 @@
+// The QuickJS implementation of Host (OpenWrt's /usr/bin/qjs, 2021-03-27):
+// children through quickjs-process (pipes on the event loop), files through
+// std/os, timers and signals through os, HTTP/2 through curl (QuickJS has no
+// sockets). Only the QuickJS bundle imports this file.
+import * as std from 'std';
+import * as os from 'os';
+import { formatLogLine, logLevelRank } from '../core/log-format.ts';
+import type {
+  ExecOptions,
+  ExecResult,
+  Host,
+  HttpTarget,
+  HttpTransport,
+  LineProcess,
+  LogFields,
+  Logger,
+  LogLevel,
+  SignalName,
+  TimerHandle,
+} from './host.ts';
+import { createCurlHttpTransport } from './curl-http.ts';
+import { SIGHUP, SIGKILL, spawnChild } from './quickjs-process.ts';
+
+const EEXIST = 17;
+
+export function createQuickjsLogger(component: string, minLevel: LogLevel = 'info'): Logger {
+  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (logLevelRank(level) < logLevelRank(minLevel)) return;
+    std.err.puts(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
+    std.err.flush();
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+}
+
+export function quickjsExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timer: os.QjsTimer | null = null;
+    let timedOut = false;
+    let child;
+    try {
+      child = spawnChild(argv, {
+        input: options.input ?? '',
+        onStdout: (t) => (stdout += t),
+        onStderr: (t) => (stderr += t),
+        onExit: (exit) => {
+          if (timer !== null) os.clearTimeout(timer);
+          let code = timedOut ? null : exit.code;
+          // exec failure in the child (ENOENT, EACCES) is exit 127 with no output.
+          if (code === 127 && stdout === '' && stderr === '') stderr = `${argv[0]}: command not found or not executable\n`;
+          if (timedOut) stderr += `${argv[0]}: killed after ${options.timeoutMs} ms\n`;
+          resolve({ code, stdout, stderr });
+        },
+      });
+    } catch (err) {
+      resolve({ code: 127, stdout: '', stderr: `${argv[0]}: ${(err as Error).message}\n` });
+      return;
+    }
+    if (options.timeoutMs !== undefined) {
+      const c = child;
+      timer = os.setTimeout(() => {
+        timer = null;
+        timedOut = true;
+        c.kill(SIGKILL);
+      }, options.timeoutMs);
+    }
+  });
+}
+
+export function quickjsSpawnLines(
+  argv: readonly string[],
+  onLine: (line: string) => void,
+  onExit: (code: number | null) => void,
+): LineProcess {
+  let pending = '';
+  const child = spawnChild(argv, {
+    onStdout(text) {
+      pending += text;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        onLine(line);
+      }
+    },
+    onExit(exit) {
+      if (pending.length > 0) {
+        const last = pending;
+        pending = '';
+        onLine(last);
+      }
+      onExit(exit.code);
+    },
+  });
+  return { kill: () => child.kill(os.SIGTERM) };
+}
+
+/** Reads a whole file (also /proc and /sys files, whose size reads as 0). */
+function readWholeFile(path: string): string | null {
+  const f = std.open(path, 'r');
+  if (f === null) return null;
+  try {
+    const text = f.readAsString();
+    return f.error() ? null : text;
+  } finally {
+    f.close();
+  }
+}
+
+function errnoText(code: number): string {
+  return std.strerror(-code);
+}
+
+let tempCounter = 0;
+
+export function quickjsWriteFileAtomic(path: string, data: string): void {
+  const slash = path.lastIndexOf('/');
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
+  const base = slash >= 0 ? path.slice(slash + 1) : path;
+  const temp = `${dir}.${base}.${Date.now().toString(36)}${(tempCounter++).toString(36)}.tmp`;
+  const errObj: { errno?: number } = {};
+  const f = std.open(temp, 'w', errObj);
+  if (f === null) throw new Error(`cannot write ${temp}: ${std.strerror(errObj.errno ?? 0)}`);
+  f.puts(data);
+  f.flush();
+  const failed = f.error();
+  const closed = f.close();
+  if (failed || closed !== 0) {
+    os.remove(temp);
+    throw new Error(`cannot write ${temp}: ${closed !== 0 ? errnoText(closed) : 'write error (disk full?)'}`);
+  }
+  const renamed = os.rename(temp, path);
+  if (renamed !== 0) {
+    os.remove(temp);
+    throw new Error(`cannot rename ${temp} to ${path}: ${errnoText(renamed)}`);
+  }
+}
+
+export function quickjsMakeDirectory(path: string): void {
+  const parts = path.split('/');
+  let current = path.startsWith('/') ? '' : '.';
+  for (const part of parts) {
+    if (part === '') continue;
+    current += '/' + part;
+    const r = os.mkdir(current, 0o755);
+    if (r !== 0 && r !== -EEXIST) throw new Error(`cannot create directory ${current}: ${errnoText(r)}`);
+  }
+}
+
+/**
+ * A monotonic millisecond clock. QuickJS 2021-03-27 has no os.now(), and the
+ * wall clock of a router jumps (by years) when NTP first syncs after boot, so
+ * time comes from /proc/uptime (10 ms steps), refined by the wall clock's
+ * progress since the last step and never allowed to go back.
+ */
+export function createMonotonicClock(readUptime: () => string | null = () => readWholeFile('/proc/uptime')): () => number {
+  let lastUptime = -1;
+  let wallAtStep = 0;
+  let last = 0;
+  const now = (): number => {
+    const wall = Date.now();
+    const text = readUptime();
+    const seconds = text === null ? NaN : parseFloat(text);
+    if (!(seconds >= 0)) return (last = Math.max(last, wall));
+    const uptime = Math.round(seconds * 1000);
+    if (uptime !== lastUptime) {
+      lastUptime = uptime;
+      wallAtStep = wall;
+    }
+    const within = Math.min(Math.max(wall - wallAtStep, 0), 9);
+    last = Math.max(last, uptime + within);
+    return last;
+  };
+  return now;
+}
+
+const signalNumbers: Record<SignalName, number> = { SIGTERM: os.SIGTERM, SIGINT: os.SIGINT, SIGHUP };
+
+export function createQuickjsHost(component: string, minLevel: LogLevel = 'info'): Host {
+  const log = createQuickjsLogger(component, minLevel);
+  const listeners = new Map<SignalName, Array<() => void>>();
+  const clock = createMonotonicClock();
+  return {
+    runtime: 'quickjs',
+    log,
+    exec: quickjsExec,
+    spawnLines: quickjsSpawnLines,
+    readFile: readWholeFile,
+    writeFileAtomic: quickjsWriteFileAtomic,
+    removeFile(path) {
+      os.remove(path);
+    },
+    fileExists(path) {
+      return os.stat(path)[1] === 0;
+    },
+    fileMtimeMs(path) {
+      const [st, err] = os.stat(path);
+      return err === 0 ? st.mtime : null;
+    },
+    makeDirectory: quickjsMakeDirectory,
+    now: clock,
+    wallClock: () => Date.now(),
+    setTimeout: (fn, ms) => os.setTimeout(fn, Math.max(0, ms)) as unknown as TimerHandle,
+    clearTimeout: (handle) => os.clearTimeout(handle as unknown as os.QjsTimer),
+    onSignal(signal, fn) {
+      let list = listeners.get(signal);
+      if (!list) {
+        const fresh: Array<() => void> = [];
+        list = fresh;
+        listeners.set(signal, fresh);
+        // os.signal keeps one handler per signal; fan out to every listener.
+        os.signal(signalNumbers[signal], () => {
+          for (const listener of fresh.slice()) listener();
+        });
+      }
+      list.push(fn);
+    },
+    httpTransport: (target: HttpTarget): HttpTransport => createCurlHttpTransport(target, spawnChild),
+    exit: (code) => std.exit(code),
+  };
+}
