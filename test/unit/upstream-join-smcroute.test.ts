@@ -1,0 +1,74 @@
+// The smcroute backend's bookkeeping and error mapping, with a recording Host
+// whose exec answers like smcroutectl 2.5 does (messages captured on this machine).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSmcrouteJoiner } from '../../src/dataplane/upstream-join-smcroute.ts';
+import type { ExecResult, Host } from '../../src/host/host.ts';
+
+function fakeHost(answer: (argv: readonly string[]) => ExecResult): { host: Host; calls: string[][] } {
+  const calls: string[][] = [];
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const host = {
+    runtime: 'node',
+    log: quiet,
+    exec: async (argv: readonly string[]) => {
+      calls.push([...argv]);
+      return answer(argv);
+    },
+  } as unknown as Host;
+  return { host, calls };
+}
+const ok: ExecResult = { code: 0, stdout: '', stderr: '' };
+
+test('join/leave run smcroutectl with the socket, canonical addresses, and are idempotent', async () => {
+  const { host, calls } = fakeHost(() => ok);
+  const j = createSmcrouteJoiner(host, { socketPath: '/run/x.sock' });
+  await j.join({ source: '2001:DB8::0:1', group: 'FF3E::1' }, 'wan');
+  await j.join({ source: '2001:db8::1', group: 'ff3e::1' }, 'wan');
+  assert.deepEqual(calls, [['smcroutectl', '-u', '/run/x.sock', 'join', 'wan', '2001:db8::1', 'ff3e::1']]);
+  assert.deepEqual(j.joined(), [{ channel: { source: '2001:db8::1', group: 'ff3e::1' }, device: 'wan' }]);
+  await j.leave({ source: '2001:db8::1', group: 'ff3e::1' }, 'wan');
+  await j.leave({ source: '2001:db8::1', group: 'ff3e::1' }, 'wan');
+  assert.equal(calls.length, 2);
+  assert.deepEqual(calls[1]?.slice(3), ['leave', 'wan', '2001:db8::1', 'ff3e::1']);
+  assert.deepEqual(j.joined(), []);
+});
+
+test('"Already joined" is adopted; "No group … to leave" counts as left', async () => {
+  const { host } = fakeHost((argv) =>
+    argv.includes('join')
+      ? { code: 1, stdout: '', stderr: 'smcroutectl: Already joined (10.1.0.9,232.1.1.1) on wan0\n' }
+      : { code: 1, stdout: '', stderr: 'smcroutectl: No group (10.1.0.9,232.1.1.1) on wan0 to leave\n' },
+  );
+  const j = createSmcrouteJoiner(host);
+  await j.join({ source: '10.1.0.9', group: '232.1.1.1' }, 'wan0');
+  assert.equal(j.joined().length, 1);
+  await j.close();
+  assert.deepEqual(j.joined(), []);
+});
+
+test('errors name the channel, the device and what to do', async () => {
+  const down = fakeHost(() => ({ code: 1, stdout: '', stderr: 'smcroutectl: Cannot find IPC socket /run/x.sock\nsmcroutectl: Failed connecting to daemon: No such file or directory\n' }));
+  const j = createSmcrouteJoiner(down.host, { socketPath: '/run/x.sock' });
+  await assert.rejects(j.join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan'), /upstream join \(10\.0\.0\.1,232\.1\.1\.1\) on wan: smcrouted is not running at \/run\/x\.sock/);
+  assert.deepEqual(j.joined(), []);
+  const missing = fakeHost(() => ({ code: 127, stdout: '', stderr: 'smcroutectl: spawn smcroutectl ENOENT' }));
+  await assert.rejects(createSmcrouteJoiner(missing.host).join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan'), /not installed/);
+  const noIf = fakeHost(() => ({ code: 1, stdout: '', stderr: 'smcroutectl: unknown interface wan9' }));
+  await assert.rejects(createSmcrouteJoiner(noIf.host).join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan9'), /does not know device wan9/);
+  await assert.rejects(createSmcrouteJoiner(noIf.host).join({ source: '232.1.1.1', group: '10.0.0.1' }, 'wan'), /not a multicast address/);
+});
+
+test('a failed leave keeps the membership for a retry; close reports it', async () => {
+  let up = true;
+  const { host } = fakeHost(() => (up ? ok : { code: 1, stdout: '', stderr: 'smcroutectl: Failed connecting to daemon: Connection refused' }));
+  const j = createSmcrouteJoiner(host);
+  await j.join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan');
+  up = false;
+  await assert.rejects(j.leave({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan'), /not running/);
+  assert.equal(j.joined().length, 1);
+  await assert.rejects(j.close(), /not running/);
+  up = true;
+  await j.close();
+  assert.deepEqual(j.joined(), []);
+});
