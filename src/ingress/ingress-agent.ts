@@ -32,7 +32,12 @@ export interface RuleTable {
   remove(from: Channel): Promise<void>;
   list(): Promise<IngressRule[]>;
   detach(): Promise<void>;
+  /** Optional: make the rule set exactly this, in one kernel operation. */
+  sync?(rules: Array<{ from: Channel; to: Channel; outputs: string[] }>): Promise<void>;
 }
+
+/** From this many rule changes of one kind on, they are applied as one batch (when the translator can). */
+const BATCH_MIN = 3;
 
 /** What the agent needs of an UpstreamJoiner. */
 export interface Joiner {
@@ -258,16 +263,51 @@ export class IngressAgent {
     let ok = true;
     let held = 0;
     const rules = new Map(this.rules.map((r) => [`${r.from.source},${r.from.group}`, r]));
-    for (const action of plan.actions) {
-      if (settling && (action.kind === 'leave' || action.kind === 'remove')) {
+    const ruleKey = (c: Channel): string => `${c.source},${c.group}`;
+    const actions = plan.actions.filter((a) => {
+      if (settling && (a.kind === 'leave' || a.kind === 'remove')) {
         held++;
+        return false;
+      }
+      return true;
+    });
+    // Several rule changes of one kind go to the kernel in one batch (one bpftool
+    // exec instead of one per rule), keeping the phase order of the plan.
+    const batchable = (kind: 'upsert' | 'remove'): IngressAction[] =>
+      translator.sync && actions.filter((a) => a.kind === kind).length >= BATCH_MIN ? actions.filter((a) => a.kind === kind) : [];
+    const batched = new Set<IngressAction>([...batchable('upsert'), ...batchable('remove')]);
+    let upsertBatchDone = false;
+    let removeBatchDone = false;
+    for (const action of actions) {
+      if (this.stopped) return true;
+      if (batched.has(action)) {
+        const kind = action.kind as 'upsert' | 'remove';
+        if ((kind === 'upsert' && upsertBatchDone) || (kind === 'remove' && removeBatchDone)) continue;
+        if (kind === 'upsert') upsertBatchDone = true;
+        else removeBatchDone = true;
+        const group = [...batched].filter((a) => a.kind === kind);
+        const next = new Map(rules);
+        for (const a of group) {
+          if (a.kind === 'upsert') next.set(ruleKey(a.rule.from), a.rule);
+          if (a.kind === 'remove') next.delete(ruleKey(a.from));
+        }
+        try {
+          await translator.sync!([...next.values()].map((r) => ({ from: r.from, to: r.to, outputs: [...r.outputs] })));
+          for (const k of [...rules.keys()]) if (!next.has(k)) rules.delete(k);
+          for (const [k, v] of next) rules.set(k, v);
+          for (const a of group) this.host.log.info(describeAction(a));
+        } catch (err) {
+          ok = false;
+          this.status.failures++;
+          this.rules = null;
+          this.host.log.error(`failed to ${kind} ${group.length} translator rules in one batch`, { error: (err as Error).message });
+        }
         continue;
       }
-      if (this.stopped) return true;
       try {
         await this.apply(action);
-        if (action.kind === 'upsert') rules.set(`${action.rule.from.source},${action.rule.from.group}`, action.rule);
-        if (action.kind === 'remove') rules.delete(`${action.from.source},${action.from.group}`);
+        if (action.kind === 'upsert') rules.set(ruleKey(action.rule.from), action.rule);
+        if (action.kind === 'remove') rules.delete(ruleKey(action.from));
         this.host.log.info(describeAction(action));
       } catch (err) {
         ok = false;

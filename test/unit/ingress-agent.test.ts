@@ -217,3 +217,36 @@ test('stop leaves, detaches and writes the joinfile empty; the joinfile tracks t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+class BatchingTranslator extends FakeTranslator {
+  async sync(rules: IngressRule[]): Promise<void> {
+    this.ops.push(`sync ${rules.length}`);
+    this.rules = new Map(rules.map((r) => [key(r.from), r]));
+  }
+}
+
+test('many rule changes go to the kernel as one batch, in phase order around the joins and leaves', async () => {
+  const feed = new FakeFeed();
+  const translator = new BatchingTranslator();
+  const joiner = new FakeJoiner();
+  const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0 });
+  await agent.start();
+  const many = Array.from({ length: 5 }, (_, i) =>
+    a(i + 1, { source: '23.212.185.4', group: `232.1.1.${i + 1}` }, { source: '10.99.0.1', group: `232.255.0.${i + 1}` }),
+  );
+  let done = reconciled(agent);
+  feed.push(many);
+  await done;
+  assert.deepEqual(translator.ops, ['sync 5']);
+  assert.equal(joiner.ops.length, 5);
+  done = reconciled(agent);
+  feed.push(many.slice(0, 1)); // four released
+  await done;
+  assert.deepEqual(translator.ops, ['sync 5', 'sync 1']);
+  assert.deepEqual(joiner.ops.slice(5).map((o) => o.split(' ')[0]), ['leave', 'leave', 'leave', 'leave']);
+  done = reconciled(agent);
+  feed.push([...many.slice(0, 1), ...many.slice(1, 2)]); // one added: below the batch size, a plain upsert
+  await done;
+  assert.equal(translator.ops.at(-1), `upsert 23.212.185.4,232.1.1.2>10.99.0.1,232.255.0.2`);
+  await agent.stop();
+});
