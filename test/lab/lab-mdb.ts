@@ -46,7 +46,7 @@ export function mdbHasChannel(entries: MdbEntry[], port: string, source: string,
 }
 
 export async function readMdb(netns: string, bridge: string): Promise<MdbEntry[]> {
-  const r = await execArgv(['ip', 'netns', 'exec', netns, 'bridge', '-d', '-j', 'mdb', 'show', 'dev', bridge]);
+  const r = await execArgv(['nsenter', `--net=/run/netns/${netns}`, '--', 'bridge', '-d', '-j', 'mdb', 'show', 'dev', bridge]);
   if (r.code !== 0) throw new Error(`bridge mdb show dev ${bridge} in ${netns} failed: ${r.stderr.trim()}`);
   return parseMdbJson(r.stdout).filter((e) => e.bridge === bridge);
 }
@@ -63,7 +63,7 @@ export async function waitForMdb(
   timeoutMs = 10_000,
   what = 'mdb condition',
 ): Promise<MdbEntry[]> {
-  const monitor = spawnLabProcess(['ip', 'netns', 'exec', netns, 'bridge', 'monitor', 'mdb'], undefined, `bridge monitor mdb (${netns})`);
+  const monitor = spawnLabProcess(['nsenter', `--net=/run/netns/${netns}`, '--', 'bridge', 'monitor', 'mdb'], undefined, `bridge monitor mdb (${netns})`);
   const deadline = Date.now() + timeoutMs;
   let last: MdbEntry[] = [];
   try {

@@ -52,6 +52,20 @@ export function removeMarker(id: string): void {
   }
 }
 
+/** Removes per-namespace files of lab `id` under MARKER_DIR (e.g. smcrouted's socket and pid file). */
+export function removeLabFiles(id: string): void {
+  if (!existsSync(MARKER_DIR)) return;
+  for (const name of readdirSync(MARKER_DIR)) {
+    if (name.startsWith(NETNS_PREFIX) && new RegExp(`-${id}\\.[a-z]+$`).test(name)) {
+      try {
+        unlinkSync(`${MARKER_DIR}/${name}`);
+      } catch {
+        // raced with the daemon removing it
+      }
+    }
+  }
+}
+
 export function readMarkers(): LabMarker[] {
   if (!existsSync(MARKER_DIR)) return [];
   const out: LabMarker[] = [];
@@ -115,6 +129,9 @@ export async function cleanupStale(): Promise<string[]> {
       removed.push(ns);
     }
   }
-  for (const id of deadIds) removeMarker(id);
+  for (const id of deadIds) {
+    removeLabFiles(id);
+    removeMarker(id);
+  }
   return removed;
 }

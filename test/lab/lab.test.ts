@@ -78,6 +78,9 @@ test('destroy removes every namespace and the marker; it is idempotent', async (
   const b = await lab.netns('b');
   await lab.link(a, 'x0', b, 'x1');
   const sleeper = a.spawn(['sleep', '600']);
+  // Commands in a lab namespace share the root's bpffs (nsenter, not ip netns exec).
+  assert.equal((await a.run(['stat', '-f', '-c', '%T', '/sys/fs/bpf'])).trim(), 'bpf_fs');
+  assert.match(await a.run(['ip', '-o', 'link', 'show', 'x0']), /x0@/);
   assert.ok(netnsList().includes(a.name));
   assert.ok(existsSync(`${MARKER_DIR}/${lab.id}.json`));
   await lab.destroy();

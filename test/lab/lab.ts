@@ -10,11 +10,12 @@
 //   const p = a.spawn(nodeArgv('test/lab/traffic/receiver.ts', [...]));
 //   await p.waitForJson((e) => e.event === 'joined');
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execArgv, runArgv, type ExecOutcome } from './lab-exec.ts';
 import { spawnLabProcess, type LabProcess } from './lab-process.ts';
-import { cleanupStale, deleteNamespace, removeMarker, writeMarker } from './lab-registry.ts';
+import { cleanupStale, deleteNamespace, removeLabFiles, removeMarker, writeMarker } from './lab-registry.ts';
 import { readMdb, waitForMdb, mdbHasChannel, type MdbEntry } from './lab-mdb.ts';
 
 export type { LabProcess } from './lab-process.ts';
@@ -24,6 +25,15 @@ export { parseMdbJson, mdbHasChannel } from './lab-mdb.ts';
 
 /** Absolute path of the repository root (for scripts and the ts loader). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * argv that runs argv inside netns `name`. nsenter switches only the network
+ * namespace: unlike `ip netns exec`, which remounts /sys in a private mount
+ * namespace and so hides /sys/fs/bpf, BPF pins stay visible and shared.
+ */
+export function inNetns(name: string, argv: readonly string[]): string[] {
+  return ['nsenter', `--net=/run/netns/${name}`, '--', ...argv];
+}
 
 /** argv that runs a TypeScript (or .mjs) script of this repo with node and the ts loader. */
 export function nodeArgv(script: string, args: readonly string[] = []): string[] {
@@ -126,7 +136,7 @@ class LabImpl implements Lab {
   }
 
   private makeNetns(name: string): Netns {
-    const inNs = (argv: readonly string[]): string[] => ['ip', 'netns', 'exec', name, ...argv];
+    const inNs = (argv: readonly string[]): string[] => inNetns(name, argv);
     const self = this;
     const ns: Netns = {
       name,
@@ -215,6 +225,7 @@ class LabImpl implements Lab {
     this.destroying ??= (async () => {
       await Promise.all(this.processes.map((p) => p.kill().catch(() => null)));
       for (const ns of [...this.namespaces].reverse()) await deleteNamespace(ns.name);
+      removeLabFiles(this.id);
       removeMarker(this.id);
       live.delete(this);
     })();
@@ -235,6 +246,7 @@ class LabImpl implements Lab {
         // gone already
       }
     }
+    removeLabFiles(this.id);
     removeMarker(this.id);
   }
 }
@@ -254,6 +266,13 @@ async function waitForLinkLocal(ns: Netns, dev: string, timeoutMs = 5000): Promi
   }
 }
 
+/** Mounts bpffs at /sys/fs/bpf if it is not mounted (translator pins live there; lab namespaces share it). */
+export async function ensureBpffs(): Promise<void> {
+  const mounts = readFileSync('/proc/mounts', 'utf8');
+  if (mounts.split('\n').some((l) => l.split(' ')[1] === '/sys/fs/bpf' && l.split(' ')[2] === 'bpf')) return;
+  await runArgv(['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+}
+
 /**
  * A new lab. Removes leftovers of crashed runs first (only those whose owner
  * process is dead). With t (a node:test context), destroy runs in t.after.
@@ -261,6 +280,7 @@ async function waitForLinkLocal(ns: Netns, dev: string, timeoutMs = 5000): Promi
 export async function createLab(t?: { after(fn: () => Promise<void> | void): void }): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces); run the lab tests as root');
   await cleanupStale();
+  await ensureBpffs();
   const lab = new LabImpl();
   writeMarker(lab.id);
   live.add(lab);
