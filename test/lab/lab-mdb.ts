@@ -67,17 +67,13 @@ export async function waitForMdb(
   const deadline = Date.now() + timeoutMs;
   let last: MdbEntry[] = [];
   try {
-    let seen = 0;
     for (;;) {
       last = await readMdb(netns, bridge);
       if (predicate(last)) return last;
       const left = deadline - Date.now();
       if (left <= 0) break;
-      seen = monitor.lines.length;
-      const next = seen;
-      await monitor
-        .waitForLine({ test: () => monitor.lines.length > next } as unknown as RegExp, Math.min(left, 500))
-        .catch(() => undefined);
+      // Next monitor event (any new line), or the backstop interval.
+      await monitor.waitForLine(() => true, Math.min(left, 500), monitor.lines.length).catch(() => undefined);
     }
   } finally {
     await monitor.kill();

@@ -6,10 +6,17 @@ export interface LabProcess {
   readonly pid: number;
   /** stdout and stderr lines so far, in arrival order. */
   readonly lines: string[];
-  /** Resolves with the first line (seen so far or later) matching pattern; rejects on timeout or exit. */
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves with the first line (already seen or later) matching pattern (a
+   * RegExp or a predicate); rejects after timeoutMs (default 10 s) or when the
+   * process exits first. `since` skips lines before that index (e.g. lines.length
+   * taken before writing a command).
+   */
+  waitForLine(pattern: LinePattern, timeoutMs?: number, since?: number): Promise<string>;
   /** Like waitForLine but for lines that are JSON objects; returns the parsed object. */
-  waitForJson(predicate: (obj: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForJson(predicate: (obj: Record<string, unknown>) => boolean, timeoutMs?: number, since?: number): Promise<Record<string, unknown>>;
+  /** Writes a line to stdin, then waits for the next JSON line matching predicate (a request/answer exchange). */
+  ask(line: string, predicate: (obj: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Writes one line to the process's stdin. */
   write(line: string): void;
   /** Exit code (null when killed by a signal). */
@@ -17,6 +24,8 @@ export interface LabProcess {
   /** Sends signal (default SIGTERM) to the process group; SIGKILL after 3 s; resolves on exit. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
+
+export type LinePattern = RegExp | ((line: string) => boolean);
 
 interface Waiter {
   test(line: string): boolean;
@@ -83,17 +92,18 @@ export function spawnLabProcess(argv: readonly string[], env?: Record<string, st
     child.on('close', (code) => finish(code));
   });
 
-  const waitForLine = (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
-    const seen = lines.find((l) => pattern.test(l));
+  const waitForLine = (pattern: LinePattern, timeoutMs = 10_000, since = 0): Promise<string> => {
+    const matches = typeof pattern === 'function' ? pattern : (l: string) => pattern.test(l);
+    const seen = lines.slice(since).find(matches);
     if (seen !== undefined) return Promise.resolve(seen);
     if (done) return Promise.reject(new Error(`${label}: exited (code ${exitCode}) without a line matching ${pattern}\n${tail(lines)}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters = waiters.filter((w) => w !== waiter);
-        reject(new Error(`${label}: no line matching ${pattern} within ${timeoutMs} ms\n${tail(lines)}`));
+        reject(new Error(`${label}: no line matching ${String(pattern)} within ${timeoutMs} ms\n${tail(lines)}`));
       }, timeoutMs);
       const waiter: Waiter = {
-        test: (l) => pattern.test(l),
+        test: matches,
         resolve: (l) => {
           clearTimeout(timer);
           resolve(l);
@@ -116,17 +126,22 @@ export function spawnLabProcess(argv: readonly string[], env?: Record<string, st
     }
   };
 
+  const waitForJson = async (predicate: (obj: Record<string, unknown>) => boolean, timeoutMs?: number, since?: number) =>
+    JSON.parse(await waitForLine(jsonTest(predicate), timeoutMs, since)) as Record<string, unknown>;
+  const write = (line: string): void => {
+    if (!done) child.stdin?.write(line.endsWith('\n') ? line : line + '\n');
+  };
+
   return {
     pid: child.pid ?? -1,
     lines,
     waitForLine,
-    async waitForJson(predicate, timeoutMs) {
-      const test = jsonTest(predicate);
-      const matcher = { test } as unknown as RegExp; // waitForLine only calls .test
-      return JSON.parse(await waitForLine(matcher, timeoutMs)) as Record<string, unknown>;
-    },
-    write(line: string) {
-      if (!done) child.stdin?.write(line.endsWith('\n') ? line : line + '\n');
+    waitForJson,
+    write,
+    ask(line, predicate, timeoutMs) {
+      const since = lines.length;
+      write(line);
+      return waitForJson(predicate, timeoutMs, since);
     },
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {

@@ -26,7 +26,7 @@ for (const v of [4, 6] as const) {
     const group = v === 4 ? '232.1.2.3' : 'ff3e::1:2:3';
     const rxArgs = ['--group', group, '--source', src, '--interface', 'eth0'];
     const late = h1.ns.spawn(nodeArgv(RX, [...rxArgs, '--no-join']));
-    const early = h2.ns.spawn(nodeArgv(RX, rxArgs));
+    const early = h2.ns.spawn(nodeArgv(RX, [...rxArgs, '--progress', '20']));
     await late.waitForJson(isEvent('ready'));
     await early.waitForJson(isEvent('joined'));
     await cpe.ns.waitForMdbChannel('br-lan', 'lan2', src, group);
@@ -34,10 +34,8 @@ for (const v of [4, 6] as const) {
     const first = await early.waitForJson(isEvent('first-packet'));
     assert.equal(first.source, src);
     // While the joined host receives, the host that has not joined gets nothing.
-    early.write('stats');
-    await early.waitForJson((e) => e.event === 'stats' && Number(e.unique) > 0);
-    late.write('stats');
-    const quiet = await late.waitForJson(isEvent('stats'));
+    await early.waitForJson((e) => e.event === 'progress' && Number(e.unique) >= 20);
+    const quiet = await late.ask('stats', isEvent('stats'));
     assert.equal(quiet.received, 0, 'a host that has not joined must not receive (br-lan floods?)');
     late.write('join');
     const late1 = await late.waitForJson(isEvent('first-packet'));

@@ -76,6 +76,8 @@ export interface BridgeOptions {
   ports?: Array<string | { name: string } & BridgePortOptions>;
   /** Addresses (CIDR) on the bridge device; the querier uses them as source (mcast_query_use_ifaddr). */
   addresses?: string[];
+  /** Shorthand: mcast_flood off on every port listed in ports (a port's own mcastFlood wins). */
+  mcastFloodOff?: boolean;
   snooping?: boolean;   // default true
   querier?: boolean;    // default true
   /** Max response time in centiseconds; also how long the kernel waits before trusting its own querier (default 50). */
@@ -204,7 +206,7 @@ class LabImpl implements Lab {
       const port = typeof p === 'string' ? { name: p } : p;
       await ns.run(['ip', 'link', 'set', port.name, 'master', name]);
       const flags: string[] = [];
-      if (port.mcastFlood === false) flags.push('mcast_flood', 'off');
+      if ((port.mcastFlood ?? !opts.mcastFloodOff) === false) flags.push('mcast_flood', 'off');
       if (port.fastLeave) flags.push('fastleave', 'on');
       if (flags.length > 0) await ns.run(['bridge', 'link', 'set', 'dev', port.name, ...flags]);
     }

@@ -13,13 +13,9 @@ const TX = 'test/lab/traffic/sender.ts';
 const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
 
 async function command(agent: LabProcess, cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const before = agent.lines.length;
-  agent.write(JSON.stringify(cmd));
-  const line = await agent.waitForLine({ test: () => agent.lines.slice(before).some((l) => /"event":"(done|error)"/.test(l)) } as unknown as RegExp);
-  const reply = agent.lines.slice(before).find((l) => /"event":"(done|error)"/.test(l)) ?? line;
-  const obj = JSON.parse(reply) as Record<string, unknown>;
-  if (obj.event === 'error') throw new Error(`join agent: ${String(obj.message)}`);
-  return obj;
+  const reply = await agent.ask(JSON.stringify(cmd), (e) => e.event === 'done' || e.event === 'error');
+  if (reply.event === 'error') throw new Error(`join agent: ${String(reply.message)}`);
+  return reply;
 }
 
 for (const backend of ['socket', 'smcroute'] as const) {
@@ -54,15 +50,10 @@ for (const backend of ['socket', 'smcroute'] as const) {
       assert.deepEqual(left.joined, []);
       await topo.core.ns.waitForMdbChannel('br-core', c1.corePort, src, group, false, 5000);
       // Once the table has no entry, cpe1 gets nothing more while cpe2 receives 40 more datagrams.
-      rx1.write('stats');
-      const atLeave = Number((await rx1.waitForJson(isEvent('stats'))).unique);
-      rx2.write('stats');
-      const rx2Now = Number((await rx2.waitForJson(isEvent('stats'))).unique);
+      const atLeave = Number((await rx1.ask('stats', isEvent('stats'))).unique);
+      const rx2Now = Number((await rx2.ask('stats', isEvent('stats'))).unique);
       await rx2.waitForJson((e) => e.event === 'progress' && Number(e.unique) >= rx2Now + 40);
-      const before = rx1.lines.length;
-      rx1.write('stats');
-      await rx1.waitForLine({ test: () => rx1.lines.slice(before).some((l) => l.includes('"event":"stats"')) } as unknown as RegExp);
-      const later = JSON.parse(rx1.lines.slice(before).find((l) => l.includes('"event":"stats"'))!) as Record<string, unknown>;
+      const later = await rx1.ask('stats', isEvent('stats'));
       // Datagrams already in flight when the entry went (bounded by 2 at 200 pps) may still land.
       assert.ok(Number(later.unique) <= atLeave + 2, `cpe1 kept receiving after the leave: ${atLeave} -> ${String(later.unique)}`);
       await tx.kill();
