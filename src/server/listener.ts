@@ -74,9 +74,13 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
         socket.pause();
         socket.unshift(first);
         // "PRI * HTTP/2.0" is the h2 prior-knowledge preface.
+        // The h2 session reads the unshifted bytes itself (socket.read() on the next
+        // tick); resuming here would flow them to nobody. HTTP/1.1 resumes on its own.
         if (first.subarray(0, 3).toString('latin1') === 'PRI') h2c.emit('connection', socket);
-        else http1.emit('connection', socket);
-        socket.resume();
+        else {
+          http1.emit('connection', socket);
+          socket.resume();
+        }
       });
     });
     server = net;
