@@ -37,7 +37,7 @@ export type EgressAction =
   | { readonly kind: 'join'; readonly channel: Channel; readonly device: string; readonly reason: string }
   | { readonly kind: 'leave'; readonly channel: Channel; readonly device: string; readonly reason: string };
 
-export type MappingStatus = 'active' | 'waiting' | 'unsupported' | 'conflict';
+export type MappingStatus = 'active' | 'held' | 'waiting' | 'unsupported' | 'conflict';
 
 /** One desired channel's situation, for the status file. */
 export interface EgressMapping {
@@ -102,13 +102,22 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   const currentRules = new Map<string, EgressRule>();
   for (const r of input.rules) currentRules.set(channelKey(r.from), r);
 
+  const heldByGlobal = new Map<string, EgressRule>();
+  for (const r of input.rules) heldByGlobal.set(channelKey(r.to), r);
+
   // The target: one rule and one join per desired channel with a usable mapping.
   const mappings: EgressMapping[] = [];
   const candidates: Array<{ global: Channel; local: Channel; id: number; installed: boolean }> = [];
   for (const global of input.desired) {
     const a = byGlobal.get(channelKey(global));
-    if (!a || a.state !== 'assigned' || a.local === null) {
-      mappings.push({ global, local: null, id: a ? a.id : null, status: 'waiting', note: a ? 'unassigned by the server' : 'not yet known to the server' });
+    if (!a) {
+      // The server does not list it (yet): restarted, or our PUT is in flight.
+      // A working translation stays until the server says otherwise.
+      const cur = heldByGlobal.get(channelKey(global));
+      if (cur) candidates.push({ global, local: cur.from, id: -1, installed: true });
+      else mappings.push({ global, local: null, id: null, status: 'waiting', note: 'not yet known to the server' });
+    } else if (a.state !== 'assigned' || a.local === null) {
+      mappings.push({ global, local: null, id: a.id, status: 'waiting', note: 'unassigned by the server' });
     } else if (!('source' in a.local)) {
       mappings.push({ global, local: null, id: a.id, status: 'unsupported', note: `ASM local group ${a.local.asmGroup} is not supported by the egress` });
     } else {
@@ -129,7 +138,8 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
       continue;
     }
     targetRules.set(lk, { rule: { from: local, to: global, outputs: [input.downstream] }, id });
-    mappings.push({ global, local, id, status: 'active' });
+    if (id < 0) mappings.push({ global, local, id: null, status: 'held', note: 'kept while the server does not list it' });
+    else mappings.push({ global, local, id, status: 'active' });
   }
   mappings.sort((x, y) => compareKeys(x.global, y.global));
 
@@ -168,7 +178,9 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   // the join is already translated.
   for (const [lk, { rule, id }] of targetRules) {
     const cur = currentRules.get(lk);
-    const mapped = `LAN wants ${show(rule.to)}, server maps it to ${show(rule.from)} (assignment ${id})`;
+    const mapped = id < 0
+      ? `LAN wants ${show(rule.to)}, kept on ${show(rule.from)} until the server lists it`
+      : `LAN wants ${show(rule.to)}, server maps it to ${show(rule.from)} (assignment ${id})`;
     if (!cur) {
       adds.push({ kind: 'upsert-rule', rule, reason: mapped });
     } else if (channelKey(cur.to) !== channelKey(rule.to)) {

@@ -137,3 +137,16 @@ test('max channels: active ones keep their place, the rest by key order', () => 
   assert.deepEqual(s.rejected, [G1]);
   assert.deepEqual(selectDesired([G1], new Set(), 0).rejected, [G1]);
 });
+
+test('server restarted and does not list a channel yet: the working translation is held', () => {
+  const state = { rules: [{ from: L1, to: G1, outputs: ['br-lan'] }], joins: [{ channel: L1, device: 'wan' }] };
+  const held = planEgress(input({ desired: [G1, G2], assignments: [], ...state }));
+  assert.deepEqual(held.actions, []);
+  assert.deepEqual(held.mappings.map((m) => [m.status, m.local]), [['held', L1], ['waiting', null]]);
+  // Held rules still follow interface changes.
+  const moved = converge(input({ desired: [G1], assignments: [], upstream: 'wan2', ...state }));
+  assert.deepEqual(moved.joins, [{ channel: L1, device: 'wan2' }]);
+  // Once listed with another local, the new mapping replaces it.
+  const remapped = converge(input({ desired: [G1], assignments: [assigned(4, G1, L2)], ...state }));
+  assert.deepEqual(remapped.rules, [{ from: L2, to: G1, outputs: ['br-lan'] }]);
+});

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CliError } from '../../src/core/cli-args.ts';
+import { parseEgressArgs, resolveEgressSettings, serverOrigin, egressUsage } from '../../src/core/egress-options.ts';
+
+function resolve(argv: string[], file: Record<string, unknown> | null = null) {
+  const p = parseEgressArgs(argv);
+  assert.equal(p.command, 'run');
+  if (p.command !== 'run') throw new Error('unreachable');
+  return resolveEgressSettings(p.args, file, { joinBackend: 'socket' }, '/etc/config/mnat');
+}
+const base = ['--upstream-interface', 'wan', '--downstream-interface', 'br-lan', '--server', 'mnat.example.net'];
+
+test('flags alone: defaults for the rest', () => {
+  const s = resolve(base);
+  assert.equal(s.target.origin, 'https://mnat.example.net:8443');
+  assert.equal(s.membership, 'mdb');
+  assert.equal(s.joinBackend, 'socket');
+  assert.equal(s.maxChannels, 64);
+  assert.equal(s.statusFile, '/var/run/mnat/egress.json');
+  assert.equal(s.instance, 'egress-wan');
+  assert.equal(s.push, true);
+  assert.equal(s.bridgeSetup, true);
+});
+
+test('server forms: URL, IPv6 literal, port, insecure', () => {
+  assert.equal(serverOrigin('--server', 'https://[2001:db8::1]:9443', undefined, false), 'https://[2001:db8::1]:9443');
+  assert.equal(serverOrigin('--server', '2001:db8::1', 1234, false), 'https://[2001:db8::1]:1234');
+  assert.equal(serverOrigin('--server', '10.0.0.1', undefined, true), 'http://10.0.0.1:8443');
+  assert.throws(() => serverOrigin('--server', 'http://h:1', undefined, false), /add --insecure/);
+  assert.throws(() => serverOrigin('--server', 'ftp://h', undefined, false), /not a host name/);
+});
+
+test('UCI settings fill in, flags win, errors name the file option', () => {
+  const s = resolve(['--log-level', 'debug'], { server: 'https://srv:8443', upstream: 'pppoe-wan', downstream: 'br-lan', maxChannels: 8, logLevel: 'warn', controlFile: '/etc/mnat/channels', membership: 'both' });
+  assert.equal(s.upstream, 'pppoe-wan');
+  assert.equal(s.maxChannels, 8);
+  assert.equal(s.logLevel, 'debug');
+  assert.equal(s.membership, 'both');
+  assert.equal(s.controlFile, '/etc/mnat/channels');
+  assert.throws(() => resolve([], { server: 'srv', upstream: 'wan/x', downstream: 'br-lan' }), /^CliError: \/etc\/config\/mnat: option upstream: "wan\/x" is not a valid interface name/);
+});
+
+test('control file implies file membership; file membership needs one', () => {
+  assert.equal(resolve([...base, '--control-file', '/tmp/c']).membership, 'file');
+  assert.throws(() => resolve([...base, '--membership', 'file']), /needs a control file/);
+  assert.throws(() => resolve([...base, '--membership', 'igmp']), /"igmp" is not mdb, file or both/);
+});
+
+test('bad combinations are one clear CliError', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--downstream-interface', 'br-lan', '--server', 's'], /--upstream-interface is required/],
+    [[...base, '--insecure', '--cacert', '/x'], /cannot be combined/],
+    [[...base, '--key', '/k'], /needs a client certificate/],
+    [[...base, '--join-backend', 'pim'], /"pim" is not socket or smcroute/],
+    [['--upstream-interface', 'wan', '--downstream-interface', 'wan', '--server', 's'], /also the upstream/],
+  ];
+  for (const [argv, re] of cases) {
+    assert.throws(() => resolve(argv), (e: unknown) => e instanceof CliError && re.test(e.message));
+  }
+  assert.throws(() => parseEgressArgs(['--bogus']), /unknown option --bogus/);
+  assert.throws(() => parseEgressArgs(['restart']), /only subcommand is status/);
+});
+
+test('help and status commands', () => {
+  assert.deepEqual(parseEgressArgs(['--help']), { command: 'help' });
+  assert.deepEqual(parseEgressArgs(['status', '--status-file', '/tmp/s.json']), { command: 'status', statusFile: '/tmp/s.json' });
+  assert.match(egressUsage(), /--upstream-interface IF/);
+});
