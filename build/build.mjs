@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildBpf } from './build-bpf.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const dist = join(root, 'dist');
@@ -33,3 +34,6 @@ for (const { entry, out } of nodeEntries) {
   });
   report(out);
 }
+
+/** The kernel translator (clang -target bpf). */
+buildBpf(root, dist);

@@ -1,0 +1,208 @@
+// Byte layouts of the translator's BPF maps, mirroring the structs in
+// mnat-translator.bpf.c exactly, plus the bpftool hex/JSON forms. Pure (runs on
+// QuickJS too). Addresses are in network order; integers in the byte order of
+// the machine running the program, which is also this runtime's typed-array order.
+import { formatValue, type Family } from '../core/address.ts';
+import { parseChannel, type Channel } from '../core/channel.ts';
+
+export const KEY_SIZE = 36; // struct mnat_key
+export const VALUE_SIZE = 76; // struct mnat_value
+export const COUNTER_SIZE = 16; // struct mnat_counter
+export const ATTACH_SIZE = 8; // struct mnat_attach
+export const MAX_OUTPUTS = 4;
+export const MAX_RULES = 4096;
+export const MAX_ATTACH = 16;
+
+/** mnat_value.flags: do not decrement TTL / hop limit. */
+export const FLAG_KEEP_TTL = 0x01;
+/** mnat_attach.flags: the loader added the clsact qdisc (so detach removes it). */
+export const ATTACH_ADDED_QDISC = 0x01;
+
+/** enum mnat_event, in order. */
+export const EVENT_NAMES = ['ttl', 'malformed', 'checksum', 'vlan', 'clone', 'not-udp', 'ext-header'] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+/** Events that are drops; the others are matching packets passed on untouched. */
+export const DROP_EVENTS: readonly EventName[] = ['ttl', 'malformed', 'checksum', 'vlan', 'clone'];
+
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export class CodecError extends Error {
+  override readonly name = 'CodecError';
+}
+
+export interface RuleOutput {
+  readonly ifindex: number;
+  /** "aa:bb:cc:dd:ee:ff": the source MAC written for this output. */
+  readonly mac: string;
+}
+
+export interface RuleValue {
+  readonly to: Channel;
+  readonly outputs: readonly RuleOutput[];
+  readonly flags: number;
+}
+
+function putAddress(out: Uint8Array, offset: number, family: Family, value: bigint): void {
+  const length = family === 4 ? 4 : 16;
+  for (let i = 0; i < length; i++) {
+    out[offset + i] = Number((value >> BigInt(8 * (length - 1 - i))) & 0xffn);
+  }
+}
+
+function getAddress(bytes: Uint8Array, offset: number, family: Family): string {
+  const length = family === 4 ? 4 : 16;
+  let value = 0n;
+  for (let i = 0; i < length; i++) value = (value << 8n) | BigInt(bytes[offset + i] ?? 0);
+  return formatValue(family, value);
+}
+
+function putU32(out: Uint8Array, offset: number, value: number, littleEndian: boolean): void {
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(offset, value >>> 0, littleEndian);
+}
+
+function getU32(bytes: Uint8Array, offset: number, littleEndian: boolean): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, littleEndian);
+}
+
+function getU64(bytes: Uint8Array, offset: number, littleEndian: boolean): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, littleEndian);
+}
+
+function expectSize(bytes: Uint8Array, size: number, what: string): void {
+  if (bytes.length !== size) throw new CodecError(`${what} is ${bytes.length} bytes, expected ${size}`);
+}
+
+export function parseMac(text: string): Uint8Array {
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
+  if (m === null) throw new CodecError(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return Uint8Array.from(m.slice(1, 7).map((h) => parseInt(h, 16)));
+}
+
+export function formatMac(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** struct mnat_key: family, 3 pad bytes, source[16], group[16] (IPv4 in the first 4 bytes). */
+export function encodeKey(channel: Channel): Uint8Array {
+  const parsed = parseChannel(channel.source, channel.group);
+  const out = new Uint8Array(KEY_SIZE);
+  out[0] = parsed.family;
+  putAddress(out, 4, parsed.family, parsed.source.value);
+  putAddress(out, 20, parsed.family, parsed.group.value);
+  return out;
+}
+
+export function decodeKey(bytes: Uint8Array): Channel {
+  expectSize(bytes, KEY_SIZE, 'rule key');
+  const family = bytes[0];
+  if (family !== 4 && family !== 6) throw new CodecError(`rule key has family ${String(family)}, expected 4 or 6`);
+  return { source: getAddress(bytes, 4, family), group: getAddress(bytes, 20, family) };
+}
+
+/** struct mnat_value: source[16], group[16], ifindex[4], mac[4][6], n_outputs, flags, pad[2]. */
+export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+  const parsed = parseChannel(value.to.source, value.to.group);
+  if (value.outputs.length > MAX_OUTPUTS) {
+    throw new CodecError(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
+  }
+  const out = new Uint8Array(VALUE_SIZE);
+  putAddress(out, 0, parsed.family, parsed.source.value);
+  putAddress(out, 16, parsed.family, parsed.group.value);
+  value.outputs.forEach((o, i) => {
+    if (!Number.isInteger(o.ifindex) || o.ifindex <= 0 || o.ifindex > 0xffffffff) {
+      throw new CodecError(`output ${i} has ifindex ${o.ifindex}, expected a positive 32-bit integer`);
+    }
+    putU32(out, 32 + 4 * i, o.ifindex, littleEndian);
+    out.set(parseMac(o.mac), 48 + 6 * i);
+  });
+  out[72] = value.outputs.length;
+  out[73] = value.flags & 0xff;
+  return out;
+}
+
+export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HOST_LITTLE_ENDIAN): RuleValue {
+  expectSize(bytes, VALUE_SIZE, 'rule value');
+  const n = bytes[72] ?? 0;
+  if (n > MAX_OUTPUTS) throw new CodecError(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
+  const outputs: RuleOutput[] = [];
+  for (let i = 0; i < n; i++) {
+    outputs.push({ ifindex: getU32(bytes, 32 + 4 * i, littleEndian), mac: formatMac(bytes.subarray(48 + 6 * i, 54 + 6 * i)) });
+  }
+  return {
+    to: { source: getAddress(bytes, 0, family), group: getAddress(bytes, 16, family) },
+    outputs,
+    flags: bytes[73] ?? 0,
+  };
+}
+
+/** struct mnat_counter of one CPU: packets, bytes (u64 each). */
+export function decodeCounter(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { packets: bigint; bytes: bigint } {
+  expectSize(bytes, COUNTER_SIZE, 'counter');
+  return { packets: getU64(bytes, 0, littleEndian), bytes: getU64(bytes, 8, littleEndian) };
+}
+
+export function encodeU32(value: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+  const out = new Uint8Array(4);
+  putU32(out, 0, value, littleEndian);
+  return out;
+}
+
+export function decodeU32(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): number {
+  expectSize(bytes, 4, 'u32');
+  return getU32(bytes, 0, littleEndian);
+}
+
+export function decodeU64(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): bigint {
+  expectSize(bytes, 8, 'u64');
+  return getU64(bytes, 0, littleEndian);
+}
+
+/** struct mnat_attach: ifindex, flags. */
+export function encodeAttach(ifindex: number, flags: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+  const out = new Uint8Array(ATTACH_SIZE);
+  putU32(out, 0, ifindex, littleEndian);
+  putU32(out, 4, flags, littleEndian);
+  return out;
+}
+
+export function decodeAttach(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { ifindex: number; flags: number } {
+  expectSize(bytes, ATTACH_SIZE, 'attach entry');
+  return { ifindex: getU32(bytes, 0, littleEndian), flags: getU32(bytes, 4, littleEndian) };
+}
+
+/** bpftool's "hex" argument form: one two-digit token per byte. */
+export function hexArgs(bytes: Uint8Array): string[] {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0'));
+}
+
+/** bpftool -j prints bytes as ["0x0a", ...]. */
+export function bytesFromJson(value: unknown, what: string): Uint8Array {
+  if (!Array.isArray(value)) throw new CodecError(`${what}: expected an array of hex bytes from bpftool`);
+  return Uint8Array.from(value, (item) => {
+    const n = typeof item === 'string' ? parseInt(item, 16) : NaN;
+    if (!(n >= 0 && n <= 255)) throw new CodecError(`${what}: "${String(item)}" is not a hex byte`);
+    return n;
+  });
+}
+
+/** One entry of `bpftool -j map dump`: the key and one value (or one per CPU). */
+export interface DumpEntry {
+  readonly key: Uint8Array;
+  readonly values: Uint8Array[];
+}
+
+export function parseMapDump(json: string, what: string): DumpEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json === '' ? '[]' : json);
+  } catch {
+    throw new CodecError(`${what}: bpftool printed something that is not JSON: ${json.slice(0, 200)}`);
+  }
+  if (!Array.isArray(parsed)) throw new CodecError(`${what}: expected a JSON array from bpftool map dump`);
+  return parsed.map((entry: { key?: unknown; value?: unknown; values?: Array<{ value?: unknown }> }) => ({
+    key: bytesFromJson(entry.key, `${what} key`),
+    values: Array.isArray(entry.values)
+      ? entry.values.map((v) => bytesFromJson(v.value, `${what} per-CPU value`))
+      : [bytesFromJson(entry.value, `${what} value`)],
+  }));
+}

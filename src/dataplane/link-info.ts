@@ -1,0 +1,52 @@
+// Network device lookups (ifindex and MAC) through `ip -j link`, run via the
+// Host so that a Host bound to another network namespace sees that namespace.
+import type { Host } from '../host/host.ts';
+import { DataplaneError, runTool } from './tool-exec.ts';
+
+export interface LinkInfo {
+  readonly name: string;
+  readonly ifindex: number;
+  /** "aa:bb:cc:dd:ee:ff"; all zero for devices without one. */
+  readonly mac: string;
+}
+
+interface IpLinkJson {
+  ifindex?: number;
+  ifname?: string;
+  address?: string;
+}
+
+function toInfo(entry: IpLinkJson): LinkInfo | null {
+  if (typeof entry.ifindex !== 'number' || typeof entry.ifname !== 'string') return null;
+  const mac = typeof entry.address === 'string' && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(entry.address) ? entry.address.toLowerCase() : '00:00:00:00:00:00';
+  return { name: entry.ifname, ifindex: entry.ifindex, mac };
+}
+
+function parseLinks(stdout: string): LinkInfo[] {
+  const parsed = JSON.parse(stdout || '[]') as IpLinkJson[];
+  return parsed.map(toInfo).filter((l): l is LinkInfo => l !== null);
+}
+
+/** The device, or null when it does not exist. */
+export async function findLink(host: Host, name: string): Promise<LinkInfo | null> {
+  const argv = ['ip', '-j', 'link', 'show', 'dev', name];
+  const result = await runTool(host, argv);
+  if (result.code !== 0) {
+    if (/does not exist|Cannot find device|No such device/i.test(result.stderr)) return null;
+    throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
+  }
+  return parseLinks(result.stdout)[0] ?? null;
+}
+
+export async function requireLink(host: Host, name: string): Promise<LinkInfo> {
+  const link = await findLink(host, name);
+  if (link === null) throw new DataplaneError('device-gone', `network device "${name}" does not exist (gone, renamed, or in another namespace)`);
+  return link;
+}
+
+export async function listLinks(host: Host): Promise<LinkInfo[]> {
+  const argv = ['ip', '-j', 'link', 'show'];
+  const result = await runTool(host, argv);
+  if (result.code !== 0) throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
+  return parseLinks(result.stdout);
+}
