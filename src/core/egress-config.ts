@@ -30,25 +30,25 @@ export interface EgressUciConfig {
   readonly warnings: readonly string[];
 }
 
-/** UCI option name → what it is. */
+/** UCI option name → [what it is, the EgressFileSettings key it sets]. */
 const OPTIONS = {
-  enabled: 'boolean',
-  server: 'string',
-  port: 'port',
-  cacert: 'path',
-  cert: 'path',
-  key: 'path',
-  insecure: 'boolean',
-  upstream: 'string',
-  downstream: 'string',
-  membership: 'membership',
-  control_file: 'path',
-  join_backend: 'backend',
-  max_channels: 'count',
-  log_level: 'level',
-  status_file: 'path',
-  api_root: 'string',
-} as const;
+  enabled: ['boolean', 'enabled'],
+  server: ['string', 'server'],
+  port: ['port', 'port'],
+  cacert: ['path', 'cacert'],
+  cert: ['path', 'cert'],
+  key: ['path', 'key'],
+  insecure: ['boolean', 'insecure'],
+  upstream: ['string', 'upstream'],
+  downstream: ['string', 'downstream'],
+  membership: ['membership', 'membership'],
+  control_file: ['path', 'controlFile'],
+  join_backend: ['backend', 'joinBackend'],
+  max_channels: ['count', 'maxChannels'],
+  log_level: ['level', 'logLevel'],
+  status_file: ['path', 'statusFile'],
+  api_root: ['root', 'apiRoot'],
+} as const satisfies Record<string, readonly [string, keyof EgressFileSettings]>;
 
 type OptionName = keyof typeof OPTIONS;
 
@@ -111,7 +111,7 @@ function egressSection(pkg: UciPackage): UciSection {
 export function egressConfigFromUci(pkg: UciPackage): EgressUciConfig {
   const section = egressSection(pkg);
   const warnings: string[] = [];
-  const settings: { -readonly [K in keyof EgressFileSettings]: EgressFileSettings[K] } = {};
+  const settings: EgressFileSettings = {};
   let enabled = true;
 
   for (const [name, value] of Object.entries(section.options)) {
@@ -125,7 +125,7 @@ export function egressConfigFromUci(pkg: UciPackage): EgressUciConfig {
     };
     if (Array.isArray(value)) fail(`is a list; write it as one 'option ${name} …' line`);
     const text = (value as string).trim();
-    const kind = OPTIONS[name as OptionName];
+    const [kind, key] = OPTIONS[name as OptionName];
     let parsed: string | number | boolean = text;
     switch (kind) {
       case 'boolean':
@@ -158,63 +158,16 @@ export function egressConfigFromUci(pkg: UciPackage): EgressUciConfig {
         if (text === 'warning') parsed = 'warn';
         else if (!['debug', 'info', 'warn', 'error'].includes(text)) fail(`'${text}' is not debug, info, warn or error`);
         break;
+      case 'root':
+        if (!text.startsWith('/')) fail(`'${text}' must start with /, e.g. /restconf`);
+        break;
       case 'string':
         if (text === '') fail('is empty');
         if (/\s/.test(text)) fail(`'${text}' contains white space`);
         break;
     }
-    switch (name as OptionName) {
-      case 'enabled':
-        enabled = parsed as boolean;
-        settings.enabled = enabled;
-        break;
-      case 'server':
-        settings.server = parsed as string;
-        break;
-      case 'port':
-        settings.port = parsed as number;
-        break;
-      case 'cacert':
-        settings.cacert = parsed as string;
-        break;
-      case 'cert':
-        settings.cert = parsed as string;
-        break;
-      case 'key':
-        settings.key = parsed as string;
-        break;
-      case 'insecure':
-        settings.insecure = parsed as boolean;
-        break;
-      case 'upstream':
-        settings.upstream = parsed as string;
-        break;
-      case 'downstream':
-        settings.downstream = parsed as string;
-        break;
-      case 'membership':
-        settings.membership = parsed as string;
-        break;
-      case 'control_file':
-        settings.controlFile = parsed as string;
-        break;
-      case 'join_backend':
-        settings.joinBackend = parsed as string;
-        break;
-      case 'max_channels':
-        settings.maxChannels = parsed as number;
-        break;
-      case 'log_level':
-        settings.logLevel = parsed as string;
-        break;
-      case 'status_file':
-        settings.statusFile = parsed as string;
-        break;
-      case 'api_root':
-        if (!text.startsWith('/')) fail(`'${text}' must start with /, e.g. /restconf`);
-        settings.apiRoot = parsed as string;
-        break;
-    }
+    (settings as Record<string, unknown>)[key] = parsed;
+    if (key === 'enabled') enabled = parsed as boolean;
   }
   return { settings, enabled, section: section.name, line: section.line, warnings };
 }
