@@ -170,10 +170,26 @@ function channelChoice(m: Map<string, unknown>, path: string): Channel | { asmGr
   return { source: canonical(s), group: g.text };
 }
 
+// Popular channels arrive in many watchers' bodies: remember canonical results
+// (bounded) so each is parsed once and every decoded join shares one object.
+const channelCache = new Map<string, Channel>();
+const CHANNEL_CACHE_MAX = 8192;
+
 function ssmChannel(m: Map<string, unknown>, path: string, what: string): Channel {
+  const source = m.get('source');
+  const group = m.get('group');
+  const cacheKey = typeof source === 'string' && typeof group === 'string' && !m.has('asm-group') ? `${source},${group}` : null;
+  if (cacheKey !== null) {
+    const hit = channelCache.get(cacheKey);
+    if (hit) return hit;
+  }
   const c = channelChoice(m, path);
   if ('asmGroup' in c) {
     throw new CodecError(`${path}/asm-group`, `${what} with asm-group is not supported: this service maps source-specific channels; give source and group`);
+  }
+  if (cacheKey !== null) {
+    if (channelCache.size >= CHANNEL_CACHE_MAX) channelCache.clear();
+    channelCache.set(cacheKey, Object.freeze(c));
   }
   return c;
 }

@@ -18,9 +18,9 @@
 //
 // Memory: a watcher is one small object plus a flat [joinId, channel, ...]
 // array referencing shared channel records (the Channel objects and their
-// MappedChannel views are shared by every watcher joining them). The watcher
-// Map is kept in refresh order (delete + re-insert on refresh), so expiry only
-// ever looks at its first entry.
+// MappedChannel views are shared by every watcher joining them). Watchers
+// also form a doubly linked list in refresh order (a refresh moves one to the
+// tail), so refresh is O(1) and expiry only ever looks at the head.
 //
 // Versions (ETags) come from one counter per state object; they are not part
 // of snapshots, so the server should combine them with a per-process epoch.
@@ -140,12 +140,25 @@ interface WatcherRec {
   joins: Array<string | ChannelRec> | null;
   ing: IngressPart | null;
   version: number;
+  /** Neighbours in refresh order (oldest first), for O(1) refresh and expiry. */
+  prev: WatcherRec | null;
+  next: WatcherRec | null;
 }
 
 const MAX_ASSIGNMENT_ID = 0xffffffff;
 
 function makeView(rec: { id: number; channel: Channel; local: LocalMapping | null }): MappedChannel {
   return { id: rec.id, global: rec.channel, state: rec.local ? 'assigned' : 'unassigned', local: rec.local };
+}
+
+function sameTuples(a: string[][], b: string[][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string[];
+    const y = b[i] as string[];
+    if (x.length !== y.length || x.some((v, k) => v !== y[k])) return false;
+  }
+  return true;
 }
 
 function checkPositive(name: string, v: number | undefined, dflt: number): number {
@@ -171,6 +184,8 @@ export class MnatState {
   private readonly ingress = new Set<WatcherRec>();
   private readonly ids = new Set<number>();
   private egressCount = 0;
+  private head: WatcherRec | null = null;
+  private tail: WatcherRec | null = null;
   private nextAssignmentId = 1;
   private nextSeq = 1;
   private versionCounter = 0;
@@ -230,8 +245,8 @@ export class MnatState {
   refreshWatcher(id: string, nowMs: number): number {
     return this.op(nowMs, () => {
       const w = this.watcher(id);
-      this.watchers.delete(id);
-      this.watchers.set(id, w);
+      this.unlink(w);
+      this.linkTail(w);
       w.last = this.now;
       return this.refreshPeriodS;
     });
@@ -390,11 +405,7 @@ export class MnatState {
 
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
-    let next: number | null = null;
-    for (const w of this.watchers.values()) {
-      next = w.last + this.expiryMs;
-      break;
-    }
+    let next: number | null = this.head ? this.head.last + this.expiryMs : null;
     const grace = this.pool.nextGraceEndMs(this.graceMs);
     if (grace !== null && (next === null || grace < next)) next = grace;
     return next;
@@ -470,8 +481,9 @@ export class MnatState {
     }
     const start = nowMs ?? Number.NEGATIVE_INFINITY;
     for (const sw of snapshot.watchers) {
-      const w: WatcherRec = { id: sw.id, owner: sw.owner, last: start, joins: null, ing: null, version: ++s.versionCounter };
+      const w: WatcherRec = { id: sw.id, owner: sw.owner, last: start, joins: null, ing: null, version: ++s.versionCounter, prev: null, next: null };
       s.watchers.set(w.id, w);
+      s.linkTail(w);
       if (sw.joins) {
         w.joins = [];
         s.egressCount++;
@@ -519,14 +531,8 @@ export class MnatState {
   }
 
   private housekeep(): void {
-    for (;;) {
-      let first: WatcherRec | undefined;
-      for (const w of this.watchers.values()) {
-        first = w;
-        break;
-      }
-      if (!first || first.last + this.expiryMs > this.now) break;
-      this.commit({ op: 'watcher-removed', id: first.id, reason: 'expired', at: this.now });
+    while (this.head && this.head.last + this.expiryMs <= this.now) {
+      this.commit({ op: 'watcher-removed', id: this.head.id, reason: 'expired', at: this.now });
     }
     for (const g of this.pool.graceDue(this.now, this.graceMs)) {
       this.commit({ op: 'grace-ended', local: g.local, at: this.now });
@@ -586,7 +592,9 @@ export class MnatState {
     switch (change.op) {
       case 'watcher-created': {
         if (this.watchers.has(change.id)) throw new Error(`replay: watcher ${change.id} exists already`);
-        this.watchers.set(change.id, { id: change.id, owner: change.owner, last: change.at, joins: null, ing: null, version: ++this.versionCounter });
+        const w: WatcherRec = { id: change.id, owner: change.owner, last: change.at, joins: null, ing: null, version: ++this.versionCounter, prev: null, next: null };
+        this.watchers.set(change.id, w);
+        this.linkTail(w);
         return;
       }
       case 'watcher-removed': {
@@ -597,6 +605,7 @@ export class MnatState {
           w.ing = null;
         }
         this.watchers.delete(w.id);
+        this.unlink(w);
         this.removed.push([w.id, change.reason]);
         return;
       }
@@ -734,6 +743,22 @@ export class MnatState {
 
   // ---- internals: helpers ------------------------------------------------
 
+  private linkTail(w: WatcherRec): void {
+    w.prev = this.tail;
+    w.next = null;
+    if (this.tail) this.tail.next = w;
+    else this.head = w;
+    this.tail = w;
+  }
+
+  private unlink(w: WatcherRec): void {
+    if (w.prev) w.prev.next = w.next;
+    else this.head = w.next;
+    if (w.next) w.next.prev = w.prev;
+    else this.tail = w.prev;
+    w.prev = w.next = null;
+  }
+
   private watcher(id: string): WatcherRec {
     const w = typeof id === 'string' ? this.watchers.get(id) : undefined;
     if (!w) throw new MnatError('unknown-watcher', `unknown watcher id; it may have expired (get a new one with get-new-watcher-id)`);
@@ -798,6 +823,9 @@ export class MnatState {
       if (ch === null || typeof ch !== 'object' || typeof ch.source !== 'string' || typeof ch.group !== 'string') {
         throw new MnatError('invalid-value', 'joined-sg needs a source and a group', path);
       }
+      // A channel someone already joins is known canonical: skip parsing, share its strings.
+      const known = this.channelMap.get(`${ch.source},${ch.group}`);
+      if (known) return [j.id, known.channel.source, known.channel.group];
       try {
         const c = canonicalChannel(ch.source, ch.group);
         return [j.id, c.source, c.group];
@@ -826,11 +854,14 @@ export class MnatState {
     });
   }
 
+  // A PUT that changes nothing (clients re-PUT after reconnecting) writes no record.
   private commitJoins(w: WatcherRec, tuples: JoinTuple[]): void {
+    if (w.joins && sameTuples(this.joinTuples(w), tuples)) return;
     this.commit({ op: 'joins-set', id: w.id, joins: tuples, at: this.now });
   }
 
   private commitMonitors(w: WatcherRec, tuples: MonitorTuple[]): void {
+    if (w.ing && sameTuples(w.ing.monitors.map((m) => [m.id, m.globalSourcePrefix]), tuples)) return;
     this.commit({ op: 'monitors-set', id: w.id, monitors: tuples, at: this.now });
   }
 }

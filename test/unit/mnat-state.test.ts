@@ -209,6 +209,21 @@ test('versions change exactly when assignedChannels changes', () => {
   assert.equal(state.version(a), v1);
 });
 
+test('an identical PUT writes no journal record and notifies nobody', () => {
+  const { state, changes, notified } = make();
+  const a = state.createWatcher(0).id;
+  const i = state.createWatcher(0).id;
+  state.setEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1')], 0);
+  state.setIngressMonitors(i, [{ id: 'm', globalSourcePrefix: '192.0.2.0/24' }], 0);
+  const n = changes.length;
+  const k = notified.length;
+  state.setEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1')], 1);
+  state.mergeEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1')], 1);
+  state.setIngressMonitors(i, [{ id: 'm', globalSourcePrefix: '192.0.2.0/24' }], 1);
+  assert.equal(changes.length, n);
+  assert.equal(notified.length, k);
+});
+
 // ---- durability ------------------------------------------------------------
 
 function fingerprint(state: MnatState): string {
