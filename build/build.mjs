@@ -13,6 +13,8 @@ mkdirSync(dist, { recursive: true });
 /** Node bundles: one self-contained ESM file per command. */
 const nodeEntries = [
   { entry: 'src/server/main.ts', out: 'mnat-server.js' },
+  { entry: 'src/egress/main-node.ts', out: 'mnat-egress.js' },
+  { entry: 'src/ingress/main.ts', out: 'mnat-ingress.js' },
 ];
 
 function report(file) {
@@ -33,6 +35,13 @@ for (const { entry, out } of nodeEntries) {
     logLevel: 'warning',
   });
   report(out);
+}
+
+/** The router's egress: one minified ES2020 file for QuickJS (qjs dist/mnat-egress.qjs.js). */
+{
+  const { bundleQuickjs } = await import('./qjs-bundle.mjs');
+  await bundleQuickjs(join(root, 'src/egress/main-qjs.ts'), join(dist, 'mnat-egress.qjs.js'));
+  report('mnat-egress.qjs.js');
 }
 
 /** The kernel translator (clang -target bpf). */

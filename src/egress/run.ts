@@ -1,0 +1,200 @@
+// The mnat-egress command, shared by the Node and QuickJS entry points: flags
+// and UCI → settings (one clear line and exit 2 when wrong), `status`, the
+// agent, and the signals (SIGHUP reload, SIGTERM/SIGINT clean stop, exit 0).
+import { CliError, type ParsedArgs } from '../core/cli-args.ts';
+import { readEgressUci } from '../core/egress-config.ts';
+import {
+  egressUsage,
+  parseEgressArgs,
+  resolveEgressSettings,
+  type EgressFileSettings,
+  type EgressSettings,
+  type JoinBackend,
+} from '../core/egress-options.ts';
+import { formatEgressStatus, type EgressStatus } from '../core/egress-status.ts';
+import { WatcherClient } from '../core/watcher-client.ts';
+import { Translator } from '../dataplane/translator.ts';
+import type { Host, LogLevel } from '../host/host.ts';
+import { EgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
+import { createLevelLogger } from './level-log.ts';
+
+export interface EgressRuntime {
+  readonly argv: readonly string[];
+  /** A host whose logger passes everything from minLevel up (the agent filters further). */
+  createHost(minLevel: LogLevel): Host;
+  print(text: string): void;
+  printError(line: string): void;
+  readonly defaultJoinBackend: JoinBackend;
+  createJoiner(host: Host, settings: EgressSettings): Joiner;
+  readonly pid?: number;
+}
+
+class UsageError extends Error {}
+
+function readFileSettings(host: Host, file: string | null): { settings: EgressFileSettings | null; enabled: boolean; warnings: readonly string[] } {
+  if (file === null) return { settings: null, enabled: true, warnings: [] };
+  const text = host.readFile(file);
+  if (text === null) throw new UsageError(`--uci: cannot read ${file} (does it exist and is it readable?)`);
+  try {
+    const cfg = readEgressUci(text, file);
+    return { settings: cfg.settings, enabled: cfg.enabled, warnings: cfg.warnings };
+  } catch (err) {
+    // UciError and EgressConfigError both say file:line and what to write.
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function checkFiles(host: Host, s: EgressSettings): void {
+  const files: Array<[string, string | undefined]> = [
+    ['cacert', s.target.caFile],
+    ['cert', s.target.certFile],
+    ['key', s.target.keyFile],
+    ['bpf-object', s.bpfObject],
+  ];
+  for (const [what, path] of files) {
+    if (path !== undefined && !host.fileExists(path)) throw new UsageError(`${what}: ${path} does not exist`);
+  }
+}
+
+function settingsFrom(host: Host, rt: EgressRuntime, args: ParsedArgs, uciFile: string | null): { settings: EgressSettings; enabled: boolean; warnings: readonly string[] } {
+  const file = readFileSettings(host, uciFile);
+  let settings: EgressSettings;
+  try {
+    settings = resolveEgressSettings(args, file.settings, { joinBackend: rt.defaultJoinBackend }, uciFile ?? 'config');
+  } catch (err) {
+    if (err instanceof CliError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (settings.joinBackend === 'socket' && host.runtime === 'quickjs') {
+    throw new UsageError('join backend socket needs Node (QuickJS has no sockets); use --join-backend smcroute');
+  }
+  checkFiles(host, settings);
+  return { settings, enabled: file.enabled, warnings: file.warnings };
+}
+
+/** Runs the command; resolves once the agent is running (the event loop keeps the process alive). */
+export async function runEgress(rt: EgressRuntime): Promise<void> {
+  const fail = (line: string): never => {
+    rt.printError(`mnat-egress: ${line}`);
+    const h = rt.createHost('error');
+    return h.exit(2);
+  };
+  let parsed;
+  try {
+    parsed = parseEgressArgs(rt.argv);
+  } catch (err) {
+    if (err instanceof CliError) return fail(err.message);
+    throw err;
+  }
+  if (parsed.command === 'help') {
+    rt.print(egressUsage());
+    rt.createHost('error').exit(0);
+    return;
+  }
+  if (parsed.command === 'status') {
+    const host = rt.createHost('error');
+    const text = host.readFile(parsed.statusFile);
+    if (text === null) {
+      rt.printError(`mnat-egress status: no status file ${parsed.statusFile}; is mnat-egress running? (--status-file names another)`);
+      host.exit(1);
+      return;
+    }
+    let status: EgressStatus;
+    try {
+      status = JSON.parse(text) as EgressStatus;
+    } catch {
+      rt.printError(`mnat-egress status: ${parsed.statusFile} is not a status file (not JSON)`);
+      host.exit(1);
+      return;
+    }
+    rt.print(formatEgressStatus(status, host.wallClock()));
+    host.exit(0);
+    return;
+  }
+
+  const base = rt.createHost('debug');
+  const { args, uciFile } = parsed;
+  let first;
+  try {
+    first = settingsFrom(base, rt, args, uciFile);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message);
+    throw err;
+  }
+  const log = createLevelLogger(base.log, first.settings.logLevel);
+  const host: Host = { ...base, log };
+  for (const w of first.warnings) log.warn(w);
+  if (!first.enabled) {
+    log.info('disabled in the configuration (option enabled 0); nothing to do', { file: uciFile ?? undefined });
+    host.exit(0);
+    return;
+  }
+  const settings = first.settings;
+  const translator = Translator.create(host, {
+    ...(settings.bpfObject !== undefined ? { objectPath: settings.bpfObject } : {}),
+    ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
+    instance: settings.instance,
+  });
+  const joiner = rt.createJoiner(host, settings);
+  const createFeed = (s: EgressSettings): AssignmentFeed => {
+    const transport = host.httpTransport(s.target);
+    const client = new WatcherClient({ host, transport, role: 'egress', apiRoot: s.apiRoot, push: s.push });
+    return {
+      start: () => client.start(),
+      stop: async () => {
+        await client.stop();
+        transport.close();
+      },
+      setJoins: (channels) => client.setJoins(channels),
+      on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
+    };
+  };
+  const agent = new EgressAgent({ host, log, settings, createFeed, translator, joiner, ...(rt.pid !== undefined ? { pid: rt.pid } : {}) });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    agent.stop().then(
+      () => host.exit(0),
+      (err: Error) => {
+        log.error('stop failed', { error: err.message });
+        host.exit(1);
+      },
+    );
+  };
+  host.onSignal('SIGTERM', () => stop('SIGTERM'));
+  host.onSignal('SIGINT', () => stop('SIGINT'));
+  let reloading = Promise.resolve();
+  host.onSignal('SIGHUP', () => {
+    if (stopping) return;
+    reloading = reloading.then(async () => {
+      let next;
+      try {
+        next = settingsFrom(base, rt, args, uciFile);
+      } catch (err) {
+        log.error('reload rejected; the running configuration stays', { error: (err as Error).message });
+        return;
+      }
+      for (const w of next.warnings) log.warn(w);
+      if (!next.enabled) {
+        log.info('disabled by reload (option enabled 0)');
+        stop('SIGHUP');
+        return;
+      }
+      if (next.settings.instance !== settings.instance || next.settings.pinRoot !== settings.pinRoot || next.settings.bpfObject !== settings.bpfObject) {
+        log.warn('translator instance, pin root or BPF object changes need a restart; keeping the current ones');
+      }
+      await agent.reload(next.settings);
+    });
+  });
+
+  try {
+    await agent.start();
+  } catch (err) {
+    log.error('start failed', { error: (err as Error).message });
+    await agent.stop().catch(() => undefined);
+    host.exit(1);
+  }
+}
