@@ -202,7 +202,7 @@ export function planIngress(
     const have = rules.get(key);
     const rule: IngressRule = { from: d.global, to: d.local, outputs };
     if (!have) {
-      upserts.push({ kind: 'upsert', rule, id: d.id, reason: `assigned id=${d.id} ${text(d.global)} -> ${text(d.local)}` });
+      upserts.push({ kind: 'upsert', rule, id: d.id, reason: `new assignment id=${d.id}` });
     } else if (keyOf(have.to) !== channelKey(d.local)) {
       upserts.push({ kind: 'upsert', rule, id: d.id, reason: `mapping changed id=${d.id} ${text(have.to)} -> ${text(d.local)}` });
     } else if (!sameOutputs(have.outputs, outputs)) {

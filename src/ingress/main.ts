@@ -1,0 +1,102 @@
+// mnat-ingress: the ingress agent's command (Node). Flags -> watcher client,
+// translator, upstream joiner, joinfile -> IngressAgent. SIGTERM/SIGINT leave
+// every join, detach the translator and write the joinfile empty.
+import { CliError } from '../core/cli-args.ts';
+import { WatcherClient } from '../core/watcher-client.ts';
+import { Translator } from '../dataplane/translator.ts';
+import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
+import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
+import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
+import { IngressAgent } from './ingress-agent.ts';
+import { ingressUsage, parseIngressOptions, type IngressOptions } from './ingress-options.ts';
+import { JoinfileWriter } from './joinfile-writer.ts';
+
+function parse(): IngressOptions {
+  try {
+    const parsed = parseIngressOptions(process.argv.slice(2));
+    if (parsed.help) {
+      process.stdout.write(ingressUsage());
+      process.exit(0);
+    }
+    return parsed.options;
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`mnat-ingress: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parse();
+  const log = createStderrLogger('mnat-ingress', options.logLevel);
+  const host = createNodeHost(log);
+  let transport;
+  try {
+    transport = host.httpTransport(options.target);
+  } catch (err) {
+    process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const client = new WatcherClient({ host, transport, role: 'ingress', apiRoot: options.apiRoot, push: options.push });
+  const translator = Translator.create(host, {
+    ...(options.bpfObject ? { objectPath: options.bpfObject } : {}),
+    ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
+    instance: options.instance,
+  });
+  const joiner = options.joinBackend === 'smcroute' ? createSmcrouteJoiner(host) : createSocketJoiner(log);
+  const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: options.joinfileRefreshS, log }) : null;
+  const agent = new IngressAgent({
+    host,
+    config: {
+      monitors: options.monitors,
+      upstreamInterface: options.upstreamInterface,
+      downstreamInterfaces: options.downstreamInterfaces,
+      join: options.join,
+    },
+    feed: client,
+    translator,
+    joiner,
+    joinfile,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    agent
+      .stop()
+      .then(() => {
+        transport.close();
+        log.info('stopped: upstream joins left, translator detached, joinfile emptied');
+        process.exit(0);
+      })
+      .catch((err: Error) => {
+        log.error('stopped with errors', { error: err.message });
+        process.exit(1);
+      });
+  };
+  host.onSignal('SIGTERM', () => shutdown('SIGTERM'));
+  host.onSignal('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await agent.start();
+  } catch (err) {
+    log.error('cannot start', { error: (err as Error).message });
+    await agent.stop().catch(() => undefined);
+    process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  log.info('started', {
+    upstream: options.upstreamInterface,
+    downstream: options.downstreamInterfaces.join(','),
+    server: options.target.origin,
+    monitors: options.monitors.join(','),
+    join: options.join,
+    joinfile: options.joinfile ?? undefined,
+  });
+}
+
+void main();
