@@ -571,8 +571,13 @@ export class WatcherClient {
         this.ok();
         this.setAssigned(mine ? mine.channels : []);
         const etag = res.headers.etag;
+        if (!etag) {
+          if (this.mode === 'long-poll') this.fallBack('long-poll', 'no ETag on assigned-channels');
+        } else if (longPoll && etag === this.etag && this.host.now() - startedMs < 500) {
+          // The same ETag we sent came back at once: If-None-Match is ignored, so do not spin.
+          this.fallBack('long-poll', 'If-None-Match is ignored by the server');
+        }
         if (etag) this.etag = etag;
-        else if (this.mode === 'long-poll') this.fallBack('long-poll', 'no ETag on assigned-channels');
       } else {
         throw new Error(`GET assigned-channels: ${describeError(res)}`);
       }

@@ -43,7 +43,7 @@ export interface ServerProc {
 
 /** Starts src/server/main.ts with args (plus --listen 127.0.0.1:0); resolves once it listens. */
 export async function startServer(t: After | null, args: string[], opts: { tls?: boolean; expectExit?: boolean } = {}): Promise<ServerProc> {
-  const proc = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), '--listen', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -54,12 +54,12 @@ export async function startServer(t: After | null, args: string[], opts: { tls?:
   };
   proc.stdout!.setEncoding('utf8').on('data', onText);
   proc.stderr!.setEncoding('utf8').on('data', onText);
+  let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+    exitCode = code;
     resolve(code);
     for (const w of watchers.slice()) w();
   }));
-  let exitCode: number | null | undefined;
-  void exited.then((c) => (exitCode = c));
   const waitForLine = (re: RegExp, timeoutMs = 15_000): Promise<string> =>
     new Promise((resolve, reject) => {
       const check = (): void => {

@@ -1,0 +1,124 @@
+// WatcherClient against a scripted transport: the fallbacks (push → long poll
+// → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createNodeHost } from '../../src/host/node-host.ts';
+import type { HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function assigned(id: string, groups: string[]): string {
+  return JSON.stringify({
+    'ietf-mnat:watcher': [{
+      id,
+      'mapped-sg': groups.map((g, i) => ({
+        id: i + 1,
+        state: 'ietf-mnat:assigned-local-multicast',
+        'global-subscription': { source: '192.0.2.1', group: g },
+        'local-mapping': { source: '192.0.2.1', group: `232.200.0.${i + 1}` },
+      })),
+    }],
+  });
+}
+
+const unknown = JSON.stringify({ 'ietf-restconf:errors': { error: [{ 'error-type': 'application', 'error-tag': 'invalid-value', 'error-app-tag': 'ietf-mnat:unknown-watcher-id', 'error-message': 'x' }] } });
+
+function scripted(handler: (req: HttpRequest) => HttpResponse): HttpTransport & { log: string[] } {
+  const log: string[] = [];
+  return {
+    log,
+    async request(req) {
+      log.push(`${req.method} ${req.path}`);
+      return handler(req);
+    },
+    stream(_req, handlers) {
+      queueMicrotask(() => handlers.onEnd(new Error('no streams here')));
+      return { close() {} };
+    },
+    close() {},
+  };
+}
+
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('falls back from push to long polling to polling; unknown id → new id and a fresh PUT', async () => {
+  let ids = 0;
+  let polls = 0;
+  const puts: string[] = [];
+  const transport = scripted((req) => {
+    if (req.path.endsWith('get-new-watcher-id')) {
+      ids++;
+      return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': `w${ids}`, 'refresh-period': 10 } }) };
+    }
+    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+    if (req.method === 'PUT') {
+      puts.push(`${req.path} ${req.body}`);
+      return { status: 204, headers: {}, body: '' };
+    }
+    if (req.method === 'GET') {
+      polls++;
+      // the first watcher is "forgotten" on the third poll
+      if (ids === 1 && polls === 3) return { status: 404, headers: {}, body: unknown };
+      return { status: 200, headers: {}, body: assigned(`w${ids}`, polls < 2 ? ['232.1.1.1'] : ['232.1.1.1', '232.1.1.2']) };
+    }
+    return { status: 500, headers: {}, body: '' };
+  });
+  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
+  const statuses: WatcherStatus[] = [];
+  const lists: number[] = [];
+  c.on('status', (s) => statuses.push(s));
+  c.on('assignments', (a) => lists.push(a.length));
+  c.setJoins([{ source: '192.0.2.1', group: '232.1.1.1' }, { source: '192.0.2.1', group: '232.1.1.2' }]);
+  c.start();
+  await until(() => ids === 2 && puts.some((p) => p.includes('watcher=w2')) && polls >= 5, 'second id, re-PUT, polling');
+  await c.stop();
+  assert.deepEqual([...new Set(statuses.map((s) => s.mode))], ['push', 'long-poll', 'poll']);
+  assert.ok(puts[0]?.includes('/restconf/data/ietf-mnat:egress-global-joined/watcher=w1'));
+  const body = JSON.parse(puts[0]!.split(' ').slice(1).join(' '));
+  assert.deepEqual(body['ietf-mnat:watcher'][0]['joined-sg'].map((j: any) => j.group), ['232.1.1.1', '232.1.1.2']);
+  assert.deepEqual(lists.slice(0, 2), [1, 2], 'assignments are emitted when they change, not on every poll');
+  const after = transport.log.length;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(transport.log.length, after, 'nothing runs after stop()');
+});
+
+test('transport errors back off and report disconnected; setJoins with the same set does not PUT again', async () => {
+  let fail = true;
+  let puts = 0;
+  let getIdCalls = 0;
+  const transport = scripted((req) => {
+    if (req.path.endsWith('get-new-watcher-id')) {
+      getIdCalls++;
+      if (fail) throw new Error('connect ECONNREFUSED');
+      return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+    }
+    if (req.method === 'PUT') {
+      puts++;
+      return { status: 204, headers: {}, body: '' };
+    }
+    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+    return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
+  });
+  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'ingress', backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
+  const statuses: WatcherStatus[] = [];
+  c.on('status', (s) => statuses.push(s));
+  c.setMonitors(['192.0.2.0/24']);
+  c.start();
+  await until(() => getIdCalls >= 3, 'retries');
+  assert.ok(statuses.some((s) => !s.connected && /ECONNREFUSED/.test(s.lastError ?? '')));
+  fail = false;
+  await until(() => puts === 1, 'PUT after reconnect');
+  c.setMonitors(['192.0.2.0/24']);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(puts, 1);
+  c.setMonitors(['192.0.2.0/24', '198.51.100.0/24']);
+  await until(() => puts === 2, 'PUT after a change');
+  await c.stop();
+});
