@@ -52,7 +52,7 @@ test('falls back from push to long polling to polling; unknown id → new id and
   let ids = 0;
   let polls = 0;
   const puts: string[] = [];
-  const transport = scripted((req) => {
+  const transport = scripted((req): HttpResponse => {
     if (req.path.endsWith('get-new-watcher-id')) {
       ids++;
       return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': `w${ids}`, 'refresh-period': 10 } }) };
@@ -93,7 +93,7 @@ test('transport errors back off and report disconnected; setJoins with the same 
   let fail = true;
   let puts = 0;
   let getIdCalls = 0;
-  const transport = scripted((req) => {
+  const transport = scripted((req): HttpResponse => {
     if (req.path.endsWith('get-new-watcher-id')) {
       getIdCalls++;
       if (fail) throw new Error('connect ECONNREFUSED');
