@@ -12,7 +12,7 @@
 // inside, identities module-qualified, uint32 as JSON numbers.
 import { AddressError, formatAddress, formatPrefix, isMulticast, isUnicastSource, tryParseAddress, tryParsePrefix, type Address } from './address.ts';
 import type { Channel } from './channel.ts';
-import type { LocalMapping } from './pool.ts';
+import { isLoopback, unforwardedGroupReason, type LocalMapping } from './pool.ts';
 import type { JoinedSg, MappedChannel, Monitor } from './mnat-state.ts';
 
 export const MODULE = 'ietf-mnat';
@@ -170,6 +170,15 @@ function channelChoice(m: Map<string, unknown>, path: string): Channel | { asmGr
   return { source: canonical(s), group: g.text };
 }
 
+/** A global channel must be forwardable: no link-scope group, no loopback source. */
+function checkForwardable(c: Channel, path: string): void {
+  const g = tryParseAddress(c.group) as Address;
+  const why = unforwardedGroupReason(g);
+  if (why) throw new CodecError(`${path}/group`, `group ${c.group} ${why}`);
+  const s = tryParseAddress(c.source) as Address;
+  if (isLoopback(s)) throw new CodecError(`${path}/source`, `source ${c.source} is a loopback address`);
+}
+
 // Popular channels arrive in many watchers' bodies: remember canonical results
 // (bounded) so each is parsed once and every decoded join shares one object.
 const channelCache = new Map<string, Channel>();
@@ -187,6 +196,7 @@ function ssmChannel(m: Map<string, unknown>, path: string, what: string): Channe
   if ('asmGroup' in c) {
     throw new CodecError(`${path}/asm-group`, `${what} with asm-group is not supported: this service maps source-specific channels; give source and group`);
   }
+  checkForwardable(c, path);
   if (cacheKey !== null) {
     if (channelCache.size >= CHANNEL_CACHE_MAX) channelCache.clear();
     channelCache.set(cacheKey, Object.freeze(c));

@@ -25,8 +25,8 @@
 // Versions (ETags) come from one counter per state object; they are not part
 // of snapshots, so the server should combine them with a per-process epoch.
 import { AddressError, formatPrefix, parsePrefix, prefixContains, tryParseAddress, type Address, type Prefix } from './address.ts';
-import { canonicalChannel, type Channel } from './channel.ts';
-import { Pool, localGroup, type LocalMapping, type PoolSnapshot } from './pool.ts';
+import { channelOf, parseChannel, type Channel, type ParsedChannel } from './channel.ts';
+import { Pool, isLoopback, localGroup, unforwardedGroupReason, type LocalMapping, type PoolSnapshot } from './pool.ts';
 
 export type { LocalMapping } from './pool.ts';
 
@@ -826,12 +826,17 @@ export class MnatState {
       // A channel someone already joins is known canonical: skip parsing, share its strings.
       const known = this.channelMap.get(`${ch.source},${ch.group}`);
       if (known) return [j.id, known.channel.source, known.channel.group];
+      let parsed: ParsedChannel;
       try {
-        const c = canonicalChannel(ch.source, ch.group);
-        return [j.id, c.source, c.group];
+        parsed = parseChannel(ch.source, ch.group);
       } catch (e) {
         throw new MnatError('invalid-value', e instanceof AddressError ? e.message : String(e), path);
       }
+      const why = unforwardedGroupReason(parsed.group);
+      if (why) throw new MnatError('invalid-value', `group ${ch.group} ${why}`, `${path}/group`);
+      if (isLoopback(parsed.source)) throw new MnatError('invalid-value', `source ${ch.source} is a loopback address`, `${path}/source`);
+      const c = channelOf(parsed);
+      return [j.id, c.source, c.group];
     });
   }
 

@@ -28,10 +28,12 @@ import {
   formatPrefix,
   formatValue,
   parsePrefix,
+  prefixContains,
   prefixCoversPrefix,
   prefixLast,
   tryParseAddress,
   tryParsePrefix,
+  type Address,
   type Family,
   type Prefix,
 } from './address.ts';
@@ -296,6 +298,34 @@ interface Entry {
   releasedAtMs: number;
 }
 
+const LOCAL_CONTROL_V4 = tryParsePrefix('224.0.0.0/24') as Prefix;
+
+/**
+ * Why a multicast group is never forwarded by routers (so cannot be carried
+ * as a channel), or null: 224.0.0.0/24 (local network control) and IPv6
+ * scopes 0-2 (reserved, interface-local, link-local).
+ */
+export function unforwardedGroupReason(group: Address): string | null {
+  if (group.family === 4) {
+    return prefixContains(LOCAL_CONTROL_V4, group) ? 'is in 224.0.0.0/24 (local network control), which routers never forward' : null;
+  }
+  if (group.value >> 120n !== 0xffn) return null;
+  const scope = Number((group.value >> 112n) & 0xfn);
+  return scope <= 2 ? `has multicast scope ${scope} (${['reserved', 'interface-local', 'link-local'][scope]}), which routers never forward` : null;
+}
+
+/** 127.0.0.0/8 or ::1: never a real multicast source. */
+export function isLoopback(a: Address): boolean {
+  return a.family === 4 ? a.value >> 24n === 127n : a.value === 1n;
+}
+
+/** Whether a group prefix holds any never-forwarded group. */
+function prefixHasUnforwarded(p: Prefix): boolean {
+  if (p.family === 4) return prefixCoversPrefix(p, LOCAL_CONTROL_V4) || prefixCoversPrefix(LOCAL_CONTROL_V4, p);
+  if (p.length < 16) return true; // spans every scope nibble
+  return unforwardedGroupReason({ family: 6, value: p.base }) !== null;
+}
+
 const MULTICAST_V4 = tryParsePrefix('224.0.0.0/4') as Prefix;
 const MULTICAST_V6 = tryParsePrefix('ff00::/8') as Prefix;
 const SSM_V4 = tryParsePrefix('232.0.0.0/8') as Prefix;
@@ -395,6 +425,9 @@ export class Pool {
       const multicast = prefix.family === 4 ? MULTICAST_V4 : MULTICAST_V6;
       if (!prefixCoversPrefix(multicast, prefix)) {
         throw new PoolError(`${path}/group-range`, `${formatPrefix(prefix)} is not inside the multicast range ${formatPrefix(multicast)}`);
+      }
+      if (prefixHasUnforwarded(prefix)) {
+        throw new PoolError(`${path}/group-range`, `${formatPrefix(prefix)} includes groups routers never forward (224.0.0.0/24, or IPv6 scopes 0-2); use e.g. 232.1.0.0/16 or ff3e::/96`);
       }
       let source: SourceRange;
       if (raw['source-range'] !== undefined) source = parseSourceRange(raw['source-range'], `${path}/source-range`);

@@ -65,6 +65,9 @@ test('egress validation names the bad field', () => {
   codecError(j({ source: '10.0.0.300', group: '232.0.0.1' }), `${p}/source`, /not an IPv4 or IPv6 address/);
   codecError(j({ source: '232.0.0.9', group: '232.0.0.1' }), `${p}/source`, /not a unicast address/);
   codecError(j({ source: '2001:db8::1', group: '232.0.0.1' }), `${p}/source`, /IPv6 but group 232.0.0.1 is IPv4/);
+  codecError(j({ source: '10.0.0.1', group: '224.0.0.251' }), `${p}/group`, /224.0.0.0\/24 \(local network control\)/);
+  codecError(j({ source: 'fe80::1', group: 'ff02::fb' }), `${p}/group`, /scope 2 \(link-local\)/);
+  codecError(j({ source: '127.0.0.1', group: '232.0.0.1' }), `${p}/source`, /loopback/);
   codecError(j({ source: 10, group: '232.0.0.1' }), `${p}/source`, /must be an IP address string, got number 10/);
   codecError(j({ group: '232.0.0.1' }), `${p}/source`, /source is missing/, 'missing-element');
   codecError(j({ source: '10.0.0.1' }), `${p}/group`, /group is missing/, 'missing-element');

@@ -106,6 +106,8 @@ test('merge, delete, duplicates and per-watcher limits', () => {
   mnatError(() => state.setEgressJoins(a, ['1', '2', '3', '4'].map((i) => join(i, '192.0.2.1', `232.1.1.${i}`)), 0), 'too-many-joins');
   assert.equal(state.egressJoins(a).length, 2, 'a refused request changes nothing');
   mnatError(() => state.setEgressJoins(a, [join('1', '192.0.2.1', '10.1.1.1')], 0), 'invalid-value', /not a multicast address/, 'joined-sg[0]');
+  mnatError(() => state.setEgressJoins(a, [join('1', '192.0.2.1', '224.0.0.1')], 0), 'invalid-value', /never forward/, 'joined-sg[0]/group');
+  mnatError(() => state.setEgressJoins(a, [join('1', '::1', 'ff3e::1')], 0), 'invalid-value', /loopback/, 'joined-sg[0]/source');
   mnatError(() => state.setEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1'), join('1', '192.0.2.1', '232.1.1.2')], 0), 'invalid-value', /appears twice/, 'joined-sg[1]/id');
   // two join ids for one channel count once
   state.setEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1'), join('2', '192.0.2.1', '232.1.1.1')], 0);

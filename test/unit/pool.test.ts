@@ -37,6 +37,9 @@ test('pool.json errors name the bad field by path', () => {
     '/group-pool/ranges[1]/group-range',
     /overlaps \/group-pool\/ranges\[0\]/,
   );
+  poolError(() => pool([{ 'group-range': '224.0.0.0/16', 'source-range': 'keep' }]), '/group-pool/ranges[0]/group-range', /never forward/);
+  poolError(() => pool([{ 'group-range': 'ff02::/96', 'source-range': 'keep' }]), '/group-pool/ranges[0]/group-range', /never forward/);
+  poolError(() => pool([{ 'group-range': 'ff00::/8', 'source-range': 'keep' }]), '/group-pool/ranges[0]/group-range', /never forward/);
   poolError(() => pool([{ 'group-range': '232.1.0.0/16', 'source-range': 'asm' }]), '/group-pool/ranges[0]/group-range', /SSM range/);
   poolError(() => pool([{ 'group-range': 'ff3e::/96', 'source-range': 'asm' }]), '/group-pool/ranges[0]/group-range', /SSM range/);
   poolError(() => pool([{ 'group-range': '232.1.0.0/16' }], { 'default-source-range': 'nope' }), '/group-pool/default-source-range', /source-range/);
