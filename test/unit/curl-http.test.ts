@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { curlConfig, curlQuote, CurlHeadParser, createCurlHttpTransport } from '../../src/host/curl-http.ts';
+import type { SpawnFunction } from '../../src/host/quickjs-process.ts';
+
+const h2 = { http2: true, version: '8.0.0' };
+
+test('curlQuote escapes what curl config files unescape', () => {
+  assert.equal(curlQuote('plain'), '"plain"');
+  assert.equal(curlQuote('a "b" \\ c\nd\re\tf'), '"a \\"b\\" \\\\ c\\nd\\re\\tf"');
+});
+
+test('curlQuote output is read back by the real curl exactly', () => {
+  // curl prints the write-out string as its config gave it (after its own unescaping).
+  const value = 'a "quoted" \\ value\twith a tab';
+  const config = `url = "file:///dev/null"\nsilent\nwrite-out = ${curlQuote(value)}\n`;
+  const r = spawnSync('curl', ['-K', '-'], { input: config, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, value);
+});
+
+test('curlConfig: TLS target, body, headers, timeouts', () => {
+  const text = curlConfig(
+    { origin: 'https://[2001:db8::1]:8443/', caFile: '/etc/mnat/ca.pem', certFile: '/etc/mnat/c.pem', keyFile: '/etc/mnat/c.key' },
+    { method: 'PUT', path: '/restconf/data/x=1', body: '{"a":"b"}', headers: { Accept: 'application/yang-data+json' }, timeoutMs: 2500 },
+    h2,
+    false,
+  );
+  const lines = text.trim().split('\n');
+  assert.ok(lines.includes('url = "https://[2001:db8::1]:8443/restconf/data/x=1"'));
+  assert.ok(lines.includes('request = "PUT"'));
+  assert.ok(lines.includes('http2'));
+  assert.ok(lines.includes('globoff'));
+  assert.ok(lines.includes('include'));
+  assert.ok(lines.includes('cacert = "/etc/mnat/ca.pem"'));
+  assert.ok(lines.includes('cert = "/etc/mnat/c.pem"'));
+  assert.ok(lines.includes('key = "/etc/mnat/c.key"'));
+  assert.ok(lines.includes('max-time = 2.500'));
+  assert.ok(lines.includes('header = "accept: application/yang-data+json"'));
+  assert.ok(lines.includes('header = "content-type: application/yang-data+json"'));
+  assert.ok(lines.includes('header = "expect:"'));
+  assert.ok(lines.includes('data-raw = "{\\"a\\":\\"b\\"}"'));
+  assert.ok(!lines.includes('no-buffer'));
+  assert.ok(!lines.includes('insecure'));
+});
+
+test('curlConfig: h2c prior knowledge, streams without a time limit, key defaults to the cert, no HTTP/2 in curl', () => {
+  const h2c = curlConfig({ origin: 'http://127.0.0.1:8080' }, { method: 'GET', path: '/s' }, h2, true).split('\n');
+  assert.ok(h2c.includes('http2-prior-knowledge'));
+  assert.ok(h2c.includes('no-buffer'));
+  assert.ok(!h2c.some((l) => l.startsWith('max-time')));
+  assert.ok(!h2c.some((l) => l.startsWith('data-raw')));
+  const request = curlConfig({ origin: 'http://127.0.0.1:8080' }, { method: 'GET', path: '/r' }, h2, false).split('\n');
+  assert.ok(request.includes('max-time = 30.000'), 'requests default to 30 s like node-http');
+  const combined = curlConfig({ origin: 'https://h:1', certFile: '/c.pem', insecureTls: true }, { method: 'GET', path: '/' }, h2, false).split('\n');
+  assert.ok(combined.includes('key = "/c.pem"'));
+  assert.ok(combined.includes('insecure'));
+  const old = curlConfig({ origin: 'https://h:1' }, { method: 'GET', path: '/' }, { http2: false, version: '7.29.0' }, false).split('\n');
+  assert.ok(!old.includes('http2') && !old.includes('http2-prior-knowledge'));
+  assert.throws(() => curlConfig({ origin: 'https://h:1' }, { method: 'GET', path: '/', headers: { x: 'a\r\nInjected: 1' } }, h2, false), /line breaks/);
+});
+
+test('CurlHeadParser: head split across chunks, 1xx skipped, repeated headers joined', () => {
+  const p = new CurlHeadParser();
+  assert.equal(p.push('HTTP/1.1 100 Continue\r\n\r\nHTTP/2 2'), null);
+  assert.equal(p.push('00 \r\nContent-Type: text/event-stream\r\nSet-Cookie: a\r\nset-cookie: b\r'), null);
+  assert.equal(p.complete, false);
+  assert.equal(p.push('\n\r\ndata: 1\n\n'), 'data: 1\n\n');
+  assert.equal(p.status, 200);
+  assert.deepEqual(p.headers, { 'content-type': 'text/event-stream', 'set-cookie': 'a, b' });
+  assert.equal(p.push('more'), 'more');
+});
+
+test('CurlHeadParser: empty body and garbage', () => {
+  const p = new CurlHeadParser();
+  assert.equal(p.push('HTTP/2 204\n\n'), '');
+  assert.equal(p.status, 204);
+  assert.throws(() => new CurlHeadParser().push('<html>\r\n\r\n'), /unexpected response head/);
+});
+
+test('createCurlHttpTransport refuses an origin with a path', () => {
+  const spawn: SpawnFunction = () => {
+    throw new Error('not reached');
+  };
+  assert.throws(() => createCurlHttpTransport({ origin: 'https://h:1/restconf' }, spawn), /must look like https:\/\/host:port/);
+});
