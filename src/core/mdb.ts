@@ -137,7 +137,7 @@ export function parseMdbMonitorLine(line: string): MdbEvent | null {
   return { deleted, bridge, port, group, source: field('src') };
 }
 
-export type IgnoreReason = 'asm' | 'link-local' | 'invalid';
+export type IgnoreReason = 'asm' | 'link-local' | 'router' | 'invalid';
 
 export interface IgnoredJoin {
   readonly group: string;
@@ -193,6 +193,12 @@ export function membershipsFromMdb(entries: readonly MdbEntry[]): MdbMemberships
     h.holders.add(e.vlan === null ? e.port : `${e.port}.${e.vlan}`);
   };
   for (const e of entries) {
+    if (e.port === e.bridge) {
+      // The router's own stack (e.g. ff05::2 with forwarding on): translated
+      // packets are sent out of the bridge's ports, never up to the router.
+      ignore(e, 'router', "the router's own membership");
+      continue;
+    }
     const g = tryParseAddress(e.group);
     if (g === null) {
       ignore(e, 'invalid', `group "${e.group}" is not an IP address`);

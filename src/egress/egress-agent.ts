@@ -253,13 +253,14 @@ export class EgressAgent {
   private applyMembership(input: string, channels: HeldChannel[]): void {
     if (this.stopped) return;
     const change = this.table.update(input, channels);
+    const who = input === 'mdb' ? 'LAN' : input;
     for (const c of change.added) {
       this.stats.lanJoins++;
-      this.log.info('LAN joined', { channel: show(c), by: this.table.holders(c).join(' ') });
+      this.log.info(`${who} joined`, { channel: show(c), by: this.table.holders(c).join(' ') });
     }
     for (const c of change.removed) {
       this.stats.lanLeaves++;
-      this.log.info('LAN left', { channel: show(c), input });
+      this.log.info(`${who} left`, { channel: show(c) });
     }
     this.updateDesired();
     if (change.added.length + change.removed.length > 0) this.scheduleReconcile();

@@ -150,7 +150,7 @@ export class MdbSource {
         return;
       }
       this.setReadable(true, '');
-      const ignored = result.ignored.filter((i) => i.reason !== 'link-local');
+      const ignored = result.ignored.filter((i) => i.reason === 'asm' || i.reason === 'invalid');
       const seen = new Set<string>();
       for (const i of ignored) {
         const k = `${i.port}|${i.group}`;

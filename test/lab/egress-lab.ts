@@ -29,8 +29,11 @@ export interface EgressLab {
   server: LabProcess;
   startServer(): Promise<LabProcess>;
   egress: LabProcess;
-  startEgress(extra?: string[]): Promise<LabProcess>;
-  egressArgv(extra?: string[]): string[];
+  /** bare: only the lab's pin root, BPF object and join backend; the rest from `extra` (e.g. --uci). */
+  startEgress(extra?: string[], bare?: boolean): Promise<LabProcess>;
+  egressArgv(extra?: string[], bare?: boolean): string[];
+  /** The UCI file a router would have, pointing at this lab's server and certificates. */
+  writeUci(options: Record<string, string>): string;
   /** Waits for the egress to translate (Sl,Gl) -> global and returns Sl,Gl. */
   waitForMapping(global: { source: string; group: string }, since?: number): Promise<{ source: string; group: string }>;
   status(): Record<string, unknown> | null;
@@ -96,8 +99,13 @@ export async function createEgressLab(
       '--refresh-period', '5',
       ...(opts.serverArgs ?? []),
     ]);
-  const egressArgv = (extra: string[] = []): string[] => {
-    const args = [
+  const egressArgv = (extra: string[] = [], bare = false): string[] => {
+    const common = [
+      '--pin-root', pinRoot,
+      '--bpf-object', BPF_OBJECT,
+      ...(smcrouteSocket ? ['--join-backend', 'smcroute', '--smcroute-socket', smcrouteSocket] : []),
+    ];
+    const args = bare ? [...common, ...extra] : [
       '--upstream-interface', 'wan',
       '--downstream-interface', 'br-lan',
       '--server', topo.ingress.core.ipv4,
@@ -106,10 +114,8 @@ export async function createEgressLab(
       '--cert', join(dir, 'egress.pem'),
       '--key', join(dir, 'egress.key'),
       '--status-file', statusFile,
-      '--pin-root', pinRoot,
-      '--bpf-object', BPF_OBJECT,
       '--log-level', 'debug',
-      ...(smcrouteSocket ? ['--join-backend', 'smcroute', '--smcroute-socket', smcrouteSocket] : []),
+      ...common,
       ...(opts.egressArgs ?? []),
       ...extra,
     ];
@@ -131,8 +137,8 @@ export async function createEgressLab(
       return p;
     },
     egressArgv,
-    async startEgress(extra = []) {
-      const p = cpe.ns.spawn(egressArgv(extra), { label: `mnat-egress (${opts.runtime})` });
+    async startEgress(extra = [], bare = false) {
+      const p = cpe.ns.spawn(egressArgv(extra, bare), { label: `mnat-egress (${opts.runtime})` });
       await p.waitForLine(/mnat-egress starting/, 15_000);
       el.egress = p;
       return p;
@@ -148,6 +154,24 @@ export async function createEgressLab(
       );
       const m = MAPPED.exec(line)!;
       return { source: m[1]!, group: m[2]! };
+    },
+    writeUci(options) {
+      const all: Record<string, string> = {
+        server: topo.ingress.core.ipv4,
+        port: '8443',
+        cacert: join(dir, 'ca.pem'),
+        cert: join(dir, 'egress.pem'),
+        key: join(dir, 'egress.key'),
+        upstream: 'wan',
+        downstream: 'br-lan',
+        status_file: statusFile,
+        log_level: 'debug',
+        ...options,
+      };
+      const file = join(dir, 'mnat');
+      const lines = ["config egress 'egress'", ...Object.entries(all).map(([k, v]) => `\toption ${k} '${v}'`)];
+      writeFileSync(file, lines.join('\n') + '\n');
+      return file;
     },
     status() {
       try {

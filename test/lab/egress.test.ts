@@ -146,7 +146,7 @@ test('node: WAN device deleted and re-created -> the egress re-attaches and re-j
   // PPPoE/DHCP coming back: a new device with the same name, a new ifindex.
   await el.lab.link(cpe.ns, 'wan', core, cpe.corePort);
   await core.run(['ip', 'link', 'set', cpe.corePort, 'master', 'br-core']);
-  await core.run(['bridge', 'link', 'set', 'dev', cpe.corePort, 'mcast_flood', 'off', 'mcast_fast_leave', 'on']);
+  await core.run(['bridge', 'link', 'set', 'dev', cpe.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
   await cpe.ns.addr('wan', `${cpe.wan.ipv4}/24`);
   await cpe.ns.addr('wan', `${cpe.wan.ipv6}/64`);
   await cpe.ns.route(['224.0.0.0/4', 'dev', 'wan']);
@@ -186,5 +186,51 @@ for (const runtime of ['node', 'qjs'] as Runtime[]) {
     const help = await run([...argv, '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^usage: mnat-egress/);
+  });
+}
+
+for (const runtime of ['node', 'qjs'] as Runtime[]) {
+  test(`${runtime}: UCI config with a control file; SIGHUP applies a new config and keeps the channels that stay valid`, async (t) => {
+    const missing = requirements(runtime);
+    if (missing) return t.skip(missing);
+    const el = await createEgressLab(t, { runtime });
+    const cpe = el.topo.cpes[0]!;
+    const control = join(el.dir, 'channels');
+    writeFileSync(control, `# scripted joins\n${SG6.source},${SG6.group}\nnot a channel\n`);
+    const uci = el.writeUci({ membership: 'both', control_file: control, max_channels: '8' });
+    await el.startEgress(['--uci', uci], true);
+    await el.egress.waitForLine((l) => l.includes(`${control}:3: expected \\"source,group\\", got \\"not a channel\\"; line skipped`), 10_000);
+
+    // The control file's channel and a LAN host's channel are both carried.
+    const local6 = await el.waitForMapping(SG6);
+    const rx = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', SG4.group, '--source', SG4.source, '--interface', 'eth0', '--progress', '20']));
+    const local4 = await el.waitForMapping(SG4);
+    await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, local6.source, local6.group);
+    el.topo.ingress.ns.spawn(nodeArgv(TX, ['--group', local4.group, '--interface', 'core0', '--rate', '100']));
+    await rx.waitForJson(isEvent('first-packet'), 10_000);
+
+    // New config: at most one channel. The active v4 channel keeps its place
+    // (key order), the control file's v6 channel is dropped; nothing else moves.
+    const since = el.egress.lines.length;
+    el.writeUci({ membership: 'both', control_file: control, max_channels: '1', log_level: 'info' });
+    process.kill(el.egress.pid, 'SIGHUP');
+    await el.egress.waitForLine(/configuration reloaded.*max channels 8 -> 1/, 10_000, since);
+    await el.egress.waitForLine(/channel not carried: max channels reached.*ff3e::1:1/, 10_000, since);
+    await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, local6.source, local6.group, false, 10_000);
+    const mark = rx.lines.length;
+    await rx.waitForJson((e) => e.event === 'progress', 5_000, mark);
+    await rx.waitForJson((e) => e.event === 'progress', 5_000, rx.lines.length);
+    const after = el.egress.lines.slice(since);
+    assert.ok(!after.some((l) => l.includes(`stop translating (${local4.source},${local4.group})`)), after.join('\n'));
+    assert.ok(!after.some((l) => /level=debug/.test(l)), 'log level info applies after the reload');
+
+    // A broken config on SIGHUP is rejected; the running one stays.
+    writeFileSync(uci, "config egress\n\toption max_channels 'x'\n");
+    const bad = el.egress.lines.length;
+    process.kill(el.egress.pid, 'SIGHUP');
+    await el.egress.waitForLine(/reload rejected; the running configuration stays/, 10_000, bad);
+    await rx.waitForJson((e) => e.event === 'progress', 5_000, rx.lines.length);
+    assert.equal(await el.egress.kill('SIGTERM'), 0);
+    assert.deepEqual(await leftovers(el), []);
   });
 }

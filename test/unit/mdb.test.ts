@@ -36,7 +36,8 @@ test('memberships: (S,G) per holder, both families, one leave keeps the other ho
   assert.deepEqual(m.channels.get('2001:db8::2,ff3e::8000:1')?.holders, ['p2']);
   const asm = m.ignored.filter((i) => i.reason === 'asm').map((i) => i.group).sort();
   assert.deepEqual(asm, ['239.9.9.9', 'ff15::99']);
-  assert.ok(m.ignored.some((i) => i.reason === 'link-local' && i.group === 'ff02::6a'));
+  assert.ok(m.ignored.some((i) => i.reason === 'link-local' && i.group === 'ff02::1:ff00:10'));
+  assert.ok(m.ignored.some((i) => i.reason === 'router' && i.group === 'ff02::6a'));
 });
 
 test('memberships from the plain (non-detail) output still find (S,G) entries', () => {
@@ -63,10 +64,11 @@ test('blocked and star-excluded sources are not joins; v2 reports and bad source
     { dev: 'br-lan', port: 'p2', grp: '232.1.1.3', state: 'temp', flags: [] },
     { dev: 'br-lan', port: 'p2', grp: '232.1.1.4', src: '224.1.1.1', state: 'temp', flags: [] },
     { dev: 'br-lan', port: 'p3', grp: '232.1.1.5', src: '10.0.0.9', state: 'permanent', flags: [] },
+    { dev: 'br-lan', port: 'br-lan', grp: '232.1.1.6', src: '10.0.0.9', state: 'temp', flags: [] },
   ] }]);
   const m = membershipsFromMdb(parseMdbJson(doc));
   assert.deepEqual([...m.channels.keys()], ['10.0.0.9,232.1.1.5']);
-  assert.deepEqual(m.ignored.map((i) => i.reason).sort(), ['asm', 'invalid']);
+  assert.deepEqual(m.ignored.map((i) => i.reason).sort(), ['asm', 'invalid', 'router']);
 });
 
 test('empty and malformed outputs', () => {
