@@ -270,7 +270,7 @@ async function main(): Promise<void> {
       `server ${L.serverOrigin} (HTTP/2, TLS, client certificates; grace ${graceS} s)   ingress: mnat-ingress (Node)   CPEs: ${egressKind}`,
       '',
       c.bold('MAPPINGS chosen by the server') + c.dim('   (status page; pps from the kernel translators\' per-mapping counters)'),
-      `  ${pad('id', 4)}${pad('global (Sg, Gg)', 34)}${pad('state', 12)}${pad('local (Sl, Gl)', 44)}${pad('CPEs', 6)}${lpad('ingress', 9)}${L.topo.cpes.map((cp) => lpad(`cpe${cp.index}`, 8)).join('')}`,
+      `  ${pad('id', 4)}${pad('global (Sg, Gg)', 34)}${pad('state', 12)}${pad('local (Sl, Gl)', 48)}${pad('CPEs', 6)}${lpad('ingress', 9)}${L.topo.cpes.map((cp) => lpad(`cpe${cp.index}`, 8)).join('')}`,
     );
     if (mappings.length === 0) out.push(c.dim('  (none yet)'));
     for (const m of mappings) {
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
         return lpad(r ? fmtRate(rulePps(r)) : c.dim('-'), 8);
       });
       const state = m.state === 'assigned' ? c.green(m.state) : c.red(m.state);
-      out.push(`  ${pad(String(m.id), 4)}${pad(`(${gs}, ${gg})`, 34)}${pad(state, 12)}${pad(m.local === '-' ? '-' : `(${m.local.replace(',', ', ')})`, 44)}${pad(String(m.egressWatchers), 6)}${lpad(ing ? fmtRate(rulePps(ing)) : c.dim('-'), 9)}${eg.join('')}`);
+      out.push(`  ${pad(String(m.id), 4)}${pad(`(${gs}, ${gg})`, 34)}${pad(state, 12)}${pad(m.local === '-' ? '-' : `(${m.local.replace(',', ', ')})`, 48)}${pad(String(m.egressWatchers), 6)}${lpad(ing ? fmtRate(rulePps(ing)) : c.dim('-'), 9)}${eg.join('')}`);
     }
     const metric = (name: string): string => new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? '?';
     out.push(c.dim(`  pool: ${metric('mnat_pool_size')} groups, ${metric('mnat_pool_in_use')} in use, ${metric('mnat_pool_in_grace')} in grace; watchers: ${metric('mnat_watchers\\{role="egress"\\}')} egress, ${metric('mnat_watchers\\{role="ingress"\\}')} ingress; push streams: ${metric('mnat_push_subscribers')}`));

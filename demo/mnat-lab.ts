@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createLab, nodeArgv, REPO_ROOT, type Lab, type LabProcess, type Netns } from '../test/lab/lab.ts';
 import { buildTopology, type LanHost, type Topology } from '../test/lab/topology.ts';
 import { makeLabCerts, type LabCerts } from './lab-certs.ts';
+import { startSmcrouted } from '../test/lab/smcroute.ts';
 
 export interface GlobalChannel {
   readonly source: string;
@@ -77,6 +78,8 @@ export class MnatLab {
   readonly egress: Array<LabProcess | null>;
   private readonly options: MnatLabOptions;
   private readonly qjs: string | null;
+  /** Per CPE: the smcrouted IPC socket the qjs egress joins through (as smcroute runs on OpenWrt). */
+  private readonly smcroute = new Map<number, string>();
 
   private constructor(lab: Lab, topo: Topology, dir: string, certs: LabCerts, options: MnatLabOptions, cleanup: () => Promise<void>) {
     this.destroy = cleanup;
@@ -212,6 +215,15 @@ export class MnatLab {
       ...(this.options.egressExtraArgs ?? []),
       ...extra,
     ];
+    if (this.egressRuntime === 'qjs') {
+      // QuickJS has no sockets: on the router the egress joins through smcroute's daemon.
+      let socket = this.smcroute.get(k);
+      if (!socket) {
+        socket = (await startSmcrouted(cpe.ns)).socketPath;
+        this.smcroute.set(k, socket);
+      }
+      args.push('--join-backend', 'smcroute', '--smcroute-socket', socket);
+    }
     const argv =
       this.egressRuntime === 'qjs'
         ? [this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
