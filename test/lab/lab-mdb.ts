@@ -1,5 +1,6 @@
 // The bridge's multicast database (`bridge -j mdb show`), parsed, and a wait for
 // a condition on it driven by `bridge monitor mdb` events.
+import { readFileSync } from 'node:fs';
 import { execArgv } from './lab-exec.ts';
 import { spawnLabProcess } from './lab-process.ts';
 
@@ -52,10 +53,35 @@ export async function readMdb(netns: string, bridge: string): Promise<MdbEntry[]
 }
 
 /**
- * Waits until predicate(mdb) holds. Re-reads the table on every `bridge monitor
- * mdb` event; a slow backstop re-read covers the moment before the monitor has
- * subscribed. Rejects with the last table after timeoutMs.
+ * Resolves once process pid has a NETLINK_ROUTE socket subscribed to some
+ * multicast group (/proc/<pid>/net/netlink, "Groups" column), i.e. once a
+ * monitor can no longer miss an event. Reading that file is cheap; polled
+ * briefly because the subscription itself raises no event we could await.
  */
+export async function waitNetlinkSubscribed(pid: number, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const rows = readFileSync(`/proc/${pid}/net/netlink`, 'utf8').split('\n').slice(1);
+      if (rows.some((r) => {
+        const f = r.trim().split(/\s+/);
+        return f[1] === '0' && Number(f[2]) === pid && f[3] !== undefined && /[1-9a-f]/i.test(f[3]);
+      })) return;
+    } catch {
+      // not started (or already gone): keep trying until the deadline
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not subscribe to netlink events within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * Waits until predicate(mdb) holds. Starts `bridge monitor mdb`, waits until it
+ * is subscribed, then reads the table and re-reads it on every monitor event
+ * (a 1 s backstop re-read guards against a lost event). Rejects with the last
+ * table after timeoutMs.
+ */
+// `bridge monitor` block-buffers stdout on a pipe: stdbuf -oL makes each event a line at once.
 export async function waitForMdb(
   netns: string,
   bridge: string,
@@ -63,17 +89,19 @@ export async function waitForMdb(
   timeoutMs = 10_000,
   what = 'mdb condition',
 ): Promise<MdbEntry[]> {
-  const monitor = spawnLabProcess(['nsenter', `--net=/run/netns/${netns}`, '--', 'bridge', 'monitor', 'mdb'], undefined, `bridge monitor mdb (${netns})`);
+  const monitor = spawnLabProcess(['nsenter', `--net=/run/netns/${netns}`, '--', 'stdbuf', '-oL', 'bridge', 'monitor', 'mdb'], undefined, `bridge monitor mdb (${netns})`);
   const deadline = Date.now() + timeoutMs;
   let last: MdbEntry[] = [];
   try {
+    await waitNetlinkSubscribed(monitor.pid, Math.max(0, deadline - Date.now()));
     for (;;) {
+      const seen = monitor.lines.length; // before the read: an event during the read is not lost
       last = await readMdb(netns, bridge);
       if (predicate(last)) return last;
       const left = deadline - Date.now();
       if (left <= 0) break;
       // Next monitor event (any new line), or the backstop interval.
-      await monitor.waitForLine(() => true, Math.min(left, 500), monitor.lines.length).catch(() => undefined);
+      await monitor.waitForLine(() => true, Math.min(left, 1000), seen).catch(() => undefined);
     }
   } finally {
     await monitor.kill();
