@@ -324,3 +324,40 @@ export function parseStatusPage(html: string): ServerMapping[] {
   }
   return out;
 }
+
+export interface ReceiverStats {
+  received: number;
+  unique: number;
+  duplicates: number;
+  missing: number;
+  gaps: number;
+  badPayload: number;
+  sources: Record<string, number>;
+  highestSeq: number | null;
+}
+
+/** Asks a running receiver (test/lab/traffic/receiver.ts) for its counters. */
+export async function receiverStats(p: LabProcess): Promise<ReceiverStats> {
+  return (await p.ask('stats', (e) => e.event === 'stats', 5000)) as unknown as ReceiverStats;
+}
+
+/**
+ * Polls check until it returns a value other than null/undefined/false, at most
+ * timeoutMs, for state with no event to wait on (server tables, kernel maps).
+ */
+export async function waitFor<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, what: string, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== null && v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
