@@ -3,7 +3,9 @@
 //   {"group-pool":{"ranges":[{"group-range":"232.1.0.0/16",
 //     "source-range":"10.9.0.0/24"|"keep"|"asm",
 //     "exclude":[{"groupex-range":"232.1.0.0/24"}],"note":"..."}],
-//    "default-source-range":"..."}}
+//    "default-source-range":"..."},"note":"..."}
+// A range without source-range uses default-source-range, and without that
+// "keep" (the prototype's default).
 //
 // Allocation policy (documented choices):
 // - A local group Gl belongs to at most one mapping at a time, whatever the
@@ -402,7 +404,7 @@ export class Pool {
   /** Builds a pool from parsed pool.json; throws PoolError naming the bad field. */
   static fromJson(json: unknown, options: PoolOptions = {}): Pool {
     if (!isObject(json)) throw new PoolError('/', 'the pool must be a JSON object {"group-pool":{...}}');
-    checkKeys(json, ['group-pool'], '');
+    checkKeys(json, ['group-pool', 'note'], '');
     const gp = json['group-pool'];
     if (!isObject(gp)) throw new PoolError('/group-pool', 'missing or not an object; expected {"ranges":[...]}');
     checkKeys(gp, ['ranges', 'default-source-range', 'note'], '/group-pool');
@@ -429,12 +431,10 @@ export class Pool {
       if (prefixHasUnforwarded(prefix)) {
         throw new PoolError(`${path}/group-range`, `${formatPrefix(prefix)} includes groups routers never forward (224.0.0.0/24, or IPv6 scopes 0-2); use e.g. 232.1.0.0/16 or ff3e::/96`);
       }
-      let source: SourceRange;
-      if (raw['source-range'] !== undefined) source = parseSourceRange(raw['source-range'], `${path}/source-range`);
-      else if (defaultSource) source = defaultSource;
-      else {
-        throw new PoolError(`${path}/source-range`, 'is missing and there is no /group-pool/default-source-range; give a prefix, "keep" or "asm"');
-      }
+      // Without source-range the range uses default-source-range, and without
+      // that "keep", as the prototype did.
+      const source: SourceRange =
+        raw['source-range'] !== undefined ? parseSourceRange(raw['source-range'], `${path}/source-range`) : defaultSource ?? { kind: 'keep' };
       const sourcePath = raw['source-range'] !== undefined ? `${path}/source-range` : '/group-pool/default-source-range';
       let sourceFirst = 0n;
       let sourceCount = 0n;

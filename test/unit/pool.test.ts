@@ -29,7 +29,6 @@ test('pool.json errors name the bad field by path', () => {
   poolError(() => pool([{ 'group-range': '232.1.0.0/16', 'source-range': '233.0.0.0/24' }]), '/group-pool/ranges[0]/source-range', /unicast prefix/);
   poolError(() => pool([{ 'group-range': '232.1.0.0/16', 'source-range': 'kept' }]), '/group-pool/ranges[0]/source-range', /not an IPv4 or IPv6 prefix/);
   poolError(() => pool([{ 'group-range': 'ff3e::/96', 'source-range': '10.0.0.0/24' }]), '/group-pool/ranges[0]/source-range', /IPv4 but group-range ff3e::\/96 is IPv6/);
-  poolError(() => pool([{ 'group-range': '232.1.0.0/16' }]), '/group-pool/ranges[0]/source-range', /no \/group-pool\/default-source-range/);
   poolError(() => pool([{ 'group-range': '232.1.0.0/16', 'source-range': 'keep', exclude: [{ 'groupex-range': '232.2.0.0/24' }] }]), '/group-pool/ranges[0]/exclude[0]/groupex-range', /not inside group-range/);
   poolError(() => pool([{ 'group-range': '232.1.0.0/16', 'source-range': 'keep', exclude: { 'groupex-range': '232.1.0.0/24' } }]), '/group-pool/ranges[0]/exclude', /must be a list/);
   poolError(
@@ -75,6 +74,30 @@ test('ranges, excludes, default-source-range, note', () => {
   assert.equal(v6.source, '2001:db8::1', 'keep keeps Sg as Sl');
   assert.ok(prefixContains(parsePrefix('ff3e::/96'), parseAddress(v6.group)));
   assert.equal(p.inUse(), 4);
+});
+
+test("the prototype's layout: top-level note, default-source-range, keep when neither is given", () => {
+  const p = Pool.fromJson(
+    {
+      'group-pool': {
+        ranges: [
+          { 'group-range': '239.192.0.0/14', exclude: [{ 'groupex-range': '239.195.255.0/24', note: 'reserved' }], 'source-range': 'keep', note: 'org-local' },
+          { 'group-range': '234.10.0.0/16', note: 'unicast-prefix based' },
+        ],
+        'default-source-range': 'asm',
+        note: 'pool note',
+      },
+      note: 'file note',
+    },
+    { random: createSeededRandom(5) },
+  );
+  assert.deepEqual(p.ranges.map((r) => r.source.kind), ['keep', 'asm']);
+  assert.equal(p.ranges[0]?.size, (1n << 18n) - 256n);
+  const q = pool([{ 'group-range': '239.1.1.0/29' }]);
+  assert.deepEqual(q.ranges[0]?.source, { kind: 'keep' });
+  const one = pool([{ 'group-range': '239.1.1.0/29', 'source-range': '10.9.1.2/32' }]);
+  const l = one.allocate(ch('192.0.2.1', '232.1.1.1'));
+  assert.ok(l && 'source' in l && l.source === '10.9.1.2', 'a /32 source-range is its one address');
 });
 
 test('asm ranges map to a local (*,Gl); ranges are first-fit in file order', () => {
