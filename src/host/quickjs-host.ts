@@ -123,7 +123,9 @@ export function quickjsWriteFileAtomic(path: string, data: string): void {
   const slash = path.lastIndexOf('/');
   const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
   const base = slash >= 0 ? path.slice(slash + 1) : path;
-  const temp = `${dir}.${base}.${Date.now().toString(36)}${(tempCounter++).toString(36)}.tmp`;
+  // QuickJS has no getpid(): time, a counter and randomness keep writers apart.
+  const unique = `${Date.now().toString(36)}${(tempCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const temp = `${dir}.${base}.${unique}.tmp`;
   const errObj: { errno?: number } = {};
   const f = std.open(temp, 'w', errObj);
   if (f === null) throw new Error(`cannot write ${temp}: ${std.strerror(errObj.errno ?? 0)}`);

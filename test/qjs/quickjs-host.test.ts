@@ -288,6 +288,12 @@ test('curl transport: h2c with prior knowledge', () => {
   assert.equal(r.body, '{"hello":"wörld"}');
 });
 
+test('qjs resident memory after the probe (reported, not asserted)', (t) => {
+  const rss = get<number | null>('rss-kib');
+  assert.ok(rss !== null && rss > 0);
+  t.diagnostic(`qjs RSS with the QuickJS host after the probe: ${rss} KiB`);
+});
+
 test('signals: SIGHUP reaches every listener, SIGTERM ends the program with 0', () => {
   assert.equal(get('signal'), 'SIGTERM');
   assert.equal(get('signal-second-listener'), 1);
