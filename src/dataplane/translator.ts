@@ -321,15 +321,18 @@ export class Translator {
   /** Removes filters, any clsact qdisc it added, pins and the pin directory; also state of a crashed run. */
   detach(): Promise<void> {
     return this.serial(async () => {
+      // Best effort throughout: the pins go even when a device or namespace vanished.
+      let firstError: unknown = null;
       for (const [device, a] of this.attached) {
-        await this.removeFilters(device, this.progId, a.addedQdisc);
+        await this.removeFilters(device, this.progId, a.addedQdisc).catch((err: unknown) => (firstError ??= err));
       }
       this.attached.clear();
-      await this.cleanupStale(); // whatever the attach map still lists, then the pins
-      for (const dir of [this.pinDir, this.pinRoot]) await this.host.exec(['rmdir', dir]); // fails harmlessly when not empty
+      await this.cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
+      for (const dir of [this.pinDir, this.pinRoot]) await this.host.exec(['rmdir', dir]).catch(() => undefined); // fails harmlessly when not empty
       this.loaded = false;
       this.progId = null;
       this.rules.clear();
+      if (firstError !== null) throw firstError;
     });
   }
 
@@ -407,14 +410,20 @@ export class Translator {
         }
       }
     }
-    if (slots.length > 0) {
-      const links = await listLinks(this.host);
-      for (const s of slots) {
-        const link = links.find((l) => l.ifindex === s.ifindex);
-        if (link !== undefined) await this.removeFilters(link.name, staleId, (s.flags & ATTACH_ADDED_QDISC) !== 0);
+    let filterError: unknown = null;
+    try {
+      if (slots.length > 0) {
+        const links = await listLinks(this.host);
+        for (const s of slots) {
+          const link = links.find((l) => l.ifindex === s.ifindex);
+          if (link !== undefined) await this.removeFilters(link.name, staleId, (s.flags & ATTACH_ADDED_QDISC) !== 0);
+        }
       }
+    } catch (err) {
+      filterError = err;
     }
     for (const name of [...MAP_NAMES, 'prog']) this.host.removeFile(`${this.pinDir}/${name}`);
+    if (filterError !== null) throw filterError;
     if (!this.loaded) this.host.log.warn('removed translator state left by an earlier run', { pin: this.pinDir, devices: slots.length });
   }
 
