@@ -35,7 +35,13 @@ await new Promise<void>((resolve, reject) => {
   sock.once('error', reject);
   sock.bind({ address: group, port }, () => resolve());
 }).catch((e: Error) => fail(`cannot bind [${group}]:${port}: ${e.message}`));
-emit('ready', { group, port, source: source ?? null, interface: dev ?? null });
+// A large receive buffer absorbs scheduling gaps at high rates (capped by net.core.rmem_max).
+try {
+  sock.setRecvBufferSize(8 * 1024 * 1024);
+} catch {
+  // keep the default
+}
+emit('ready', { group, port, source: source ?? null, interface: dev ?? null, rcvbuf: sock.getRecvBufferSize() });
 
 const tracker = new SequenceTracker();
 const sources = new Map<string, number>();

@@ -41,38 +41,36 @@ const start = performance.now();
 const limit = count ?? (durationS !== undefined ? Math.round(durationS * rate) : Infinity);
 let sent = 0;
 let errors = 0;
+let completed = 0;
 let finished = false;
+let onAllSent: (() => void) | null = null;
 emit('started', { group, port, source: source ?? null, rate, limit: Number.isFinite(limit) ? limit : null, ttl, size, stream });
 
 function finish(): void {
   if (finished) return;
   finished = true;
   const elapsedMs = performance.now() - start;
-  // Let queued datagrams leave before reporting and closing.
+  // Close only after every send has completed: a send still resolving its
+  // destination in JS land (not yet in libuv's queue) would be dropped by close().
   const close = (): void => {
     emit('done', { sent, errors, elapsedMs: Math.round(elapsedMs), pps: Math.round((sent / elapsedMs) * 1000) });
     sock.close();
   };
-  if (sock.getSendQueueCount() === 0) close();
-  else {
-    const t = setInterval(() => {
-      if (sock.getSendQueueCount() === 0) {
-        clearInterval(t);
-        close();
-      }
-    }, 1);
-  }
+  if (completed === sent) close();
+  else onAllSent = close;
 }
 
 function tick(): void {
   if (finished) return;
   const due = Math.min(limit, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-  // Bound the in-flight queue so a rate beyond what the socket takes does not grow memory.
-  while (sent < due && sock.getSendQueueCount() < 256) {
+  // Bound the sends in flight so a rate beyond what the socket takes does not grow memory.
+  while (sent < due && sent - completed < 256) {
     const seq = sent++;
     const payload = encodePayload({ stream, seq, sentUs: Date.now() * 1000 }, size);
     sock.send(payload, port, group, (err) => {
       if (err) errors++;
+      completed++;
+      if (completed === sent && onAllSent) onAllSent();
     });
   }
   if (sent >= limit) return finish();
