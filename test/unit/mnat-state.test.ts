@@ -328,3 +328,67 @@ test('restore rejects inconsistent snapshots', () => {
   assert.throws(() => MnatState.restore({ ...snap, watchers: [] }, options(pool())), /has no egress watcher/);
   assert.throws(() => MnatState.restore({ ...snap, format: 'x' } as never, options(pool())), /not an mnat-state\/1 snapshot/);
 });
+
+// The core runs on the router's QuickJS too: the same seeded run must give the
+// same journal and snapshot there as on Node.
+test('QuickJS parity: a seeded run journals and snapshots identically on qjs and Node', async (t) => {
+  const { existsSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join: joinPath, resolve } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const root = resolve(import.meta.dirname, '../..');
+  const qjs = process.env.MNAT_QJS ?? joinPath(root, '.cache/qjs/qjs');
+  if (!existsSync(qjs)) {
+    t.skip(`no qjs at ${qjs} (build/qjs.sh builds it)`);
+    return;
+  }
+  const { build } = await import('esbuild');
+  const dir = mkdtempSync(joinPath(tmpdir(), 'mnat-core-qjs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const src = joinPath(dir, 'scenario.ts');
+  writeFileSync(
+    src,
+    `import { Pool, createSeededRandom } from ${JSON.stringify(joinPath(root, 'src/core/pool.ts'))};
+import { MnatState } from ${JSON.stringify(joinPath(root, 'src/core/mnat-state.ts'))};
+import { encodeAssignedChannelsWatcher, decodeEgressWatcher } from ${JSON.stringify(joinPath(root, 'src/core/ietf-mnat-codec.ts'))};
+const ranges = ${JSON.stringify(RANGES)};
+const pool = Pool.fromJson({ 'group-pool': { ranges } }, { random: createSeededRandom(11) });
+let n = 0;
+const s = new MnatState({ pool, gracePeriodS: 40, maxJoinsPerWatcher: 4, newWatcherId: () => 'w' + ++n });
+const out: string[] = [];
+s.onChange((c) => out.push(JSON.stringify(c)));
+const rnd = createSeededRandom(12);
+const ids: string[] = [];
+let now = 0;
+for (let step = 0; step < 300; step++) {
+  now += Math.floor(rnd() * 3000);
+  const r = rnd();
+  if (r < 0.15 || ids.length === 0) ids.push(s.createWatcher(now).id);
+  const id = ids[Math.floor(rnd() * ids.length)];
+  if (!s.hasWatcher(id)) continue;
+  try {
+    if (r < 0.7) {
+      const joins = Array.from({ length: Math.floor(rnd() * 4) }, (_, k) => ({ id: String(k), source: '192.0.2.' + (1 + Math.floor(rnd() * 3)), group: rnd() < 0.8 ? '232.0.0.' + Math.floor(rnd() * 12) : 'ff3e::' + (1 + Math.floor(rnd() * 5)) }));
+      s.setEgressJoins(id, decodeEgressWatcher({ 'ietf-mnat:watcher': [{ id, 'joined-sg': joins }] }, id), now);
+      out.push(JSON.stringify(encodeAssignedChannelsWatcher(id, s.assignedChannels(id))));
+    } else if (r < 0.9) s.refreshWatcher(id, now);
+    else s.tick(now);
+  } catch (e) {
+    out.push('error ' + (e as Error).message);
+  }
+}
+out.push(JSON.stringify(s.snapshot()));
+out.push(String(s.stats().poolSize));
+const text = out.join('\\n');
+if (typeof (globalThis as any).print === 'function') (globalThis as any).print(text); else console.log(text);
+`,
+  );
+  const bundle = joinPath(dir, 'scenario.js');
+  await build({ entryPoints: [src], bundle: true, format: 'esm', target: 'es2020', outfile: bundle, logLevel: 'silent' });
+  const onNode = spawnSync(process.execPath, [bundle], { encoding: 'utf8' });
+  const onQjs = spawnSync(qjs, ['-m', bundle], { encoding: 'utf8' });
+  assert.equal(onNode.status, 0, onNode.stderr);
+  assert.equal(onQjs.status, 0, onQjs.stderr);
+  assert.ok(onNode.stdout.includes('"mapping-assigned"') && onNode.stdout.includes('"grace-ended"'), 'the run exercised assignment and grace');
+  assert.equal(onQjs.stdout, onNode.stdout);
+});
