@@ -531,9 +531,14 @@ export class MnatState {
       this.housekeep();
       result = work();
       this.serve();
-    } finally {
+    } catch (e) {
+      // A refused request changed nothing itself, but housekeeping before it
+      // may have: still tell the listeners.
       this.depth--;
+      this.flush();
+      throw e;
     }
+    this.depth--;
     this.flush();
     return result;
   }

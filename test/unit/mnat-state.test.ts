@@ -196,6 +196,14 @@ test('exhaustion and recovery: waiting channels get space after grace, most-want
   assert.equal(state.assignedChannels(w4)[0]?.state, 'assigned');
 });
 
+test('housekeeping done before a refused request is still notified', () => {
+  const { state, removed } = make();
+  const a = state.createWatcher(0).id;
+  const b = state.createWatcher(20 * S).id;
+  mnatError(() => state.setEgressJoins(b, [join('1', '192.0.2.1', '10.0.0.1')], 31 * S), 'invalid-value');
+  assert.deepEqual(removed, [`${a}:expired`]);
+});
+
 test('versions change exactly when assignedChannels changes', () => {
   const { state } = make();
   const a = state.createWatcher(0).id;
