@@ -42,9 +42,14 @@ function kernelLimits(): { ipv4: SlotLimits; ipv6: SlotLimits } {
 
 /** The argument Node wants as multicastInterface: an IPv4 address of the device, or "::%dev". */
 function interfaceArg(device: string, family: 4 | 6): string {
-  if (family === 6) return `::%${device}`;
   const addrs = networkInterfaces()[device];
   if (addrs === undefined) throw new Error(`device ${device} does not exist or has no address (check "ip addr show ${device}")`);
+  if (family === 6) {
+    // An unknown name in "::%dev" would silently become scope 0 (the kernel then picks a device by route),
+    // so the device must be known here; MLD also needs its link-local address as the report source.
+    if (!addrs.some((a) => a.family === 'IPv6')) throw new Error(`device ${device} has no IPv6 address (MLD needs its link-local address)`);
+    return `::%${device}`;
+  }
   const v4 = addrs.find((a) => a.family === 'IPv4');
   if (!v4) throw new Error(`device ${device} has no IPv4 address; the socket backend selects the interface by its address`);
   return v4.address;
