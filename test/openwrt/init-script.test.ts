@@ -88,7 +88,7 @@ test('start: netifd networks resolve to their layer-3 devices; procd gets the co
 
 test('start: device names work as they are; unknown names do not start', () => {
   config(ENABLED.replace("'wan'", "'lo'").replace("'lan'", "'br-lan'"));
-  assert.deepEqual(run('start'), ["logger -t mnat-egress downstream 'br-lan' is not up: starting when it comes up"]);
+  assert.deepEqual(run('start'), ["logger -t mnat-egress downstream 'br-lan' is not up: waiting for it"]);
   iface('lan', LAN_UP);
   config(ENABLED.replace("'wan'", "'lo'"));
   const calls = run('start');
@@ -99,7 +99,17 @@ test('start: a network that is down (PPPoE not up yet) waits for its interface t
   config(ENABLED);
   iface('wan', { up: false, device: 'wan' });
   iface('lan', LAN_UP);
-  assert.deepEqual(run('start'), ["logger -t mnat-egress upstream 'wan' is not up: starting when it comes up"]);
+  assert.deepEqual(run('start'), ["logger -t mnat-egress upstream 'wan' is not up: waiting for it"]);
+});
+
+test('start: a side that went down does not stop a running agent (it waits for the device itself)', () => {
+  config(ENABLED);
+  iface('wan', { up: false, device: 'wan' });
+  iface('lan', LAN_UP);
+  running(COMMAND);
+  const calls = run('start');
+  assert.equal(calls[0], "logger -t mnat-egress upstream 'wan' is not up: waiting for it");
+  assert.ok(calls.includes(`set_param command ${COMMAND.join(' ')}`), calls.join('\n'));
 });
 
 test('start: disabled, or no egress section, starts nothing', () => {
@@ -133,6 +143,9 @@ test('reload: same devices → SIGHUP to the running agent (channels stay)', () 
   iface('lan', LAN_UP);
   running(COMMAND);
   assert.deepEqual(run('reload'), ['send_signal mnat-egress main HUP']);
+  // The WAN going down (PPPoE reconnect) triggers a reload too: the agent stays.
+  iface('wan', { up: false, device: 'wan' });
+  assert.deepEqual(run('reload'), ["logger -t mnat-egress upstream 'wan' is not up: waiting for it", 'send_signal mnat-egress main HUP']);
 });
 
 test('reload: other devices, not running, or disabled → procd applies the new instance set', () => {
