@@ -71,7 +71,13 @@ export const spawnChild: SpawnFunction = (argv, options) => {
   const out = makePipe();
   const err = makePipe();
   const inPipe = options.input !== undefined ? makePipe() : null;
-  const stdinFd = inPipe ? inPipe[0] : openDevNull(os.O_RDONLY);
+  let stdinFd: number;
+  try {
+    stdinFd = inPipe ? inPipe[0] : openDevNull(os.O_RDONLY);
+  } catch (e) {
+    for (const fd of opened) os.close(fd);
+    throw e;
+  }
   if (!inPipe) opened.push(stdinFd);
 
   let pid: number;
