@@ -178,15 +178,90 @@ export class FreeSet {
 
   /** Takes v out of the set; false when it was not free. */
   remove(v: bigint): boolean {
-    const hit = this.find(v);
-    if (!hit) return false;
-    const [a, rest] = this.split(this.root, hit.lo);
-    const [, c] = this.split(rest, hit.lo + 1n);
-    let mid: Node | null = null;
-    if (hit.lo <= v - 1n) mid = this.node(hit.lo, v - 1n);
-    if (v + 1n <= hit.hi) mid = this.merge(mid, this.node(v + 1n, hit.hi));
-    this.root = this.merge(this.merge(a, mid), c);
+    // One descent, then an in-place edit: the common case (v at an interval
+    // end, or splitting one) touches only the path, with no split or merge of
+    // the whole tree.
+    const path: Node[] = [];
+    let n = this.root;
+    while (n) {
+      this.steps++;
+      path.push(n);
+      if (v < n.lo) n = n.l;
+      else if (v > n.hi) n = n.r;
+      else break;
+    }
+    if (!n) return false;
+    this.cut(path, v);
     return true;
+  }
+
+  /** Takes out and returns the k-th smallest member (0-based); k < total(). */
+  takeKth(k: bigint): bigint {
+    const path: Node[] = [];
+    let n = this.root;
+    while (n) {
+      this.steps++;
+      path.push(n);
+      const left = n.l ? n.l.sum : 0n;
+      if (k < left) {
+        n = n.l;
+        continue;
+      }
+      k -= left;
+      const size = n.hi - n.lo + 1n;
+      if (k < size) {
+        const v = n.lo + k;
+        this.cut(path, v);
+        return v;
+      }
+      k -= size;
+      n = n.r;
+    }
+    throw new RangeError('FreeSet.takeKth out of range');
+  }
+
+  /** Removes v from the last node of path (which holds it); fixes the sums on the path. */
+  private cut(path: Node[], v: bigint): void {
+    const n = path[path.length - 1] as Node;
+    if (n.lo === n.hi) {
+      // The node disappears: its children take its place.
+      const repl = this.merge(n.l, n.r);
+      const parent = path.length > 1 ? (path[path.length - 2] as Node) : null;
+      if (!parent) this.root = repl;
+      else if (parent.l === n) parent.l = repl;
+      else parent.r = repl;
+      path.pop();
+    } else if (v === n.lo) n.lo = v + 1n;
+    else if (v === n.hi) n.hi = v - 1n;
+    else {
+      // [lo, hi] becomes [lo, v-1] here plus a new node [v+1, hi].
+      const right = this.node(v + 1n, n.hi);
+      const moved = n.hi - v + 1n;
+      n.hi = v - 1n;
+      for (const p of path) p.sum -= moved;
+      this.insert(right);
+      return;
+    }
+    for (const p of path) p.sum -= 1n;
+  }
+
+  /** Standard treap insertion of a detached node: one descent and one split of a subtree. */
+  private insert(x: Node): void {
+    let parent: Node | null = null;
+    let n = this.root;
+    while (n && n.pri >= x.pri) {
+      this.steps++;
+      n.sum += x.sum;
+      parent = n;
+      n = x.lo < n.lo ? n.l : n.r;
+    }
+    const [l, r] = this.split(n, x.lo);
+    x.l = l;
+    x.r = r;
+    this.update(x);
+    if (!parent) this.root = x;
+    else if (x.lo < parent.lo) parent.l = x;
+    else parent.r = x;
   }
 
   /** Puts v (not currently free) back, joining neighbouring intervals. */
@@ -539,8 +614,7 @@ export class Pool {
   allocate(channel: Channel): LocalMapping | null {
     const range = this.rangeFor(channel);
     if (range === null) return null;
-    const value = range.free.kth(randomBelow(range.free.total(), this.random));
-    range.free.remove(value);
+    const value = range.free.takeKth(randomBelow(range.free.total(), this.random));
     const group = formatValue(range.family, value);
     let local: LocalMapping;
     if (range.source.kind === 'asm') local = { asmGroup: group };

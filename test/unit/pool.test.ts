@@ -207,8 +207,14 @@ test('FreeSet matches a reference set under random removes and adds', () => {
   for (let v = 0; v < universe; v++) if (v < 50 || v >= 60) ref.add(v);
   for (let step = 0; step < 5000; step++) {
     const v = Math.floor(rnd() * universe);
-    if (rnd() < 0.5) {
+    const r = rnd();
+    if (r < 0.25) {
       assert.equal(set.remove(BigInt(v)), ref.delete(v));
+    } else if (r < 0.5 && ref.size > 0) {
+      const sorted = [...ref].sort((a, b) => a - b);
+      const k = Math.floor(rnd() * sorted.length);
+      assert.equal(set.takeKth(BigInt(k)), BigInt(sorted[k] as number));
+      ref.delete(sorted[k] as number);
     } else if (!ref.has(v)) {
       set.add(BigInt(v));
       ref.add(v);
