@@ -67,6 +67,11 @@ function ctxOf(limits: CodecLimits | undefined): Ctx {
   return { maxList: limits?.maxListEntries ?? 4096, maxId: limits?.maxIdLength ?? 256 };
 }
 
+/** A member name as it may appear in an error: bounded, so a hostile body is not echoed back whole. */
+function clip(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -96,9 +101,9 @@ function members(v: unknown, path: string, allowed: readonly string[], what: str
   for (const [rawName, value] of Object.entries(v as Record<string, unknown>)) {
     const name = rawName.startsWith(PREFIX) ? rawName.slice(PREFIX.length) : rawName;
     if (!allowed.includes(name)) {
-      throw new CodecError(`${path}/${rawName}`, `unknown member "${rawName}" in ${what}; expected ${allowed.map((a) => `"${a}"`).join(', ')}`, 'unknown-element');
+      throw new CodecError(`${path}/${clip(rawName)}`, `unknown member "${clip(rawName)}" in ${what}; expected ${allowed.map((a) => `"${a}"`).join(', ')}`, 'unknown-element');
     }
-    if (out.has(name)) throw new CodecError(`${path}/${rawName}`, `"${name}" is given twice`, 'bad-element');
+    if (out.has(name)) throw new CodecError(`${path}/${clip(rawName)}`, `"${name}" is given twice`, 'bad-element');
     out.set(name, value);
   }
   return out;
@@ -117,7 +122,7 @@ function topLevel(body: unknown, names: readonly string[]): [string, unknown] {
   const key = keys[0] as string;
   const name = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : null;
   if (name === null || !names.includes(name)) {
-    throw new CodecError(`/${key}`, `unknown top-level member "${key}"; expected ${expected} (RFC 7951 names are module-qualified at the top level)`, 'unknown-element');
+    throw new CodecError(`/${clip(key)}`, `unknown top-level member "${clip(key)}"; expected ${expected} (RFC 7951 names are module-qualified at the top level)`, 'unknown-element');
   }
   return [name, (body as Record<string, unknown>)[key]];
 }

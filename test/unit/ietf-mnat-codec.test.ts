@@ -96,6 +96,8 @@ test('top level: module-qualified, one member, matching id', () => {
   codecError(() => decodeEgressWatchers({ [W]: [{ id: 'w1' }, { id: 'w1' }] }), '/ietf-mnat:watcher[1]/id', /unique/);
   codecError(() => decodeEgressWatchers({ [W]: { id: 'w1', 'ietf-mnat:id': 'w1' } }), '/ietf-mnat:watcher[0]/ietf-mnat:id', /given twice/);
   codecError(() => parseJson('{"a":'), '/', /not valid JSON/, 'malformed-message');
+  const long = 'x'.repeat(10_000);
+  assert.throws(() => decodeEgressWatchers({ [W]: [{ [long]: 1 }] }), (e: unknown) => e instanceof CodecError && e.message.length < 300 && e.path.length < 100);
 });
 
 test('egress encode round-trips', () => {
