@@ -365,6 +365,25 @@ export function encodeAssignedChannelsWatcher(id: string, channels: readonly Map
   return { [`${PREFIX}watcher`]: [assignedEntry(id, channels)] };
 }
 
+// MappedChannel views are immutable and shared by every watcher holding the
+// channel, so each one's JSON text is made once (weakly held) and reused.
+const mappedSgText = new WeakMap<MappedChannel, string>();
+
+/** JSON.stringify(encodeAssignedChannelsWatcher(id, channels)), built from cached per-channel text. */
+export function encodeAssignedChannelsWatcherText(id: string, channels: readonly MappedChannel[]): string {
+  let out = `{"${PREFIX}watcher":[{"id":${JSON.stringify(id)},"mapped-sg":[`;
+  for (let i = 0; i < channels.length; i++) {
+    const c = channels[i] as MappedChannel;
+    let text = mappedSgText.get(c);
+    if (text === undefined) {
+      text = JSON.stringify(encodeMappedSg(c));
+      mappedSgText.set(c, text);
+    }
+    out += i === 0 ? text : `,${text}`;
+  }
+  return `${out}]}]}`;
+}
+
 export function encodeAssignedChannels(watchers: ReadonlyArray<{ id: string; channels: readonly MappedChannel[] }>): Json {
   return { [`${PREFIX}assigned-channels`]: { watcher: watchers.map((w) => assignedEntry(w.id, w.channels)) } };
 }

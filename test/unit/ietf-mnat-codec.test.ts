@@ -15,6 +15,7 @@ import {
   decodeRefreshWatcherIdOutput,
   encodeAssignedChannels,
   encodeAssignedChannelsWatcher,
+  encodeAssignedChannelsWatcherText,
   encodeEgressGlobalJoined,
   encodeEgressWatcher,
   encodeGetNewWatcherIdOutput,
@@ -144,6 +145,9 @@ test('assigned-channels encode (RFC 7951 identities, uint32 ids) and decode', ()
       },
     ],
   });
+  assert.equal(encodeAssignedChannelsWatcherText('w"1', channels), JSON.stringify(encodeAssignedChannelsWatcher('w"1', channels)));
+  assert.equal(encodeAssignedChannelsWatcherText('w1', channels), JSON.stringify(body), 'the cached text is the same');
+  assert.equal(encodeAssignedChannelsWatcherText('w1', []), JSON.stringify(encodeAssignedChannelsWatcher('w1', [])));
   // what the prototype's clients read
   assert.equal((body as any)[W][0]['mapped-sg'][0]['local-mapping'].group, '232.255.0.9');
   assert.deepEqual(decodeAssignedChannels(JSON.parse(JSON.stringify(body))), [{ id: 'w1', channels }]);
