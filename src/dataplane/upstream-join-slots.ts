@@ -73,6 +73,13 @@ export class MembershipSlots {
     return { slot: i, emptied };
   }
 
+  /** The memberships held by a slot. */
+  members(slot: number): Array<{ source: string; group: string }> {
+    const out: Array<{ source: string; group: string }> = [];
+    for (const [group, sources] of this.slots[slot]?.groups ?? []) for (const source of sources) out.push({ source, group });
+    return out;
+  }
+
   /** Slots in use. */
   get size(): number {
     return this.slots.filter((s) => s !== null).length;

@@ -2,6 +2,15 @@
 // the backend for QuickJS on the router, which has no sockets. smcrouted must
 // run (on OpenWrt the smcroute service; in the lab one per namespace, reached
 // with its own IPC socket via `socketPath`).
+//
+// Devices that come and go (PPPoE, DHCP re-creating the WAN): smcrouted keeps
+// the old ifindex, so a join then fails with "No such device" (or "unknown
+// interface" for a device it has never seen). The joiner then runs
+// `smcroutectl reload` — which re-probes interfaces but also drops every
+// dynamic join — re-joins everything in its view, and retries once. A leave
+// that fails because the device is gone counts as done: the kernel dropped the
+// membership with the device. Note: the reload also drops dynamic joins other
+// programs made through the same smcrouted.
 import { channelOf, parseChannel, type Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
 import { membershipKey, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
@@ -14,6 +23,8 @@ export interface SmcrouteJoinerOptions {
   timeoutMs?: number;
 }
 
+type Outcome = 'ok' | 'already' | 'absent' | 'device';
+
 export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions = {}): UpstreamJoiner {
   const base = [options.command ?? 'smcroutectl', ...(options.socketPath ? ['-u', options.socketPath] : [])];
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -25,26 +36,46 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     return run;
   };
 
-  /** Runs smcroutectl; returns null on success, 'already' / 'absent' for the idempotent cases, or throws. */
-  const ctl = async (action: 'join' | 'leave', channel: Channel, device: string): Promise<'ok' | 'already' | 'absent'> => {
+  const failure = (code: number | null, out: string, device: string): string => {
+    if (code === 127 || (/not found|ENOENT/i.test(out) && !/IPC socket/i.test(out))) {
+      return `${base[0]} is not installed (install the smcroute package)`;
+    }
+    if (/IPC socket|connecting to daemon/i.test(out)) {
+      return `smcrouted is not running${options.socketPath ? ` at ${options.socketPath}` : ''} (start the smcroute service): ${oneLine(out)}`;
+    }
+    if (/unknown interface|no such device/i.test(out)) {
+      return `smcrouted cannot use device ${device} (does it exist and is it up?): ${oneLine(out)}`;
+    }
+    if (code === null) return `${base[0]} did not answer within ${timeoutMs} ms`;
+    return `${base[0]} exited ${code}: ${oneLine(out)}`;
+  };
+
+  /** Runs smcroutectl join/leave and classifies the answer; throws for anything not recoverable here. */
+  const ctl = async (action: 'join' | 'leave', channel: Channel, device: string): Promise<Outcome> => {
     const r = await host.exec([...base, action, device, channel.source, channel.group], { timeoutMs });
     const out = `${r.stdout}\n${r.stderr}`.trim();
     if (r.code === 0) return 'ok';
     if (/already joined/i.test(out)) return 'already';
     if (/no group .* to leave/i.test(out)) return 'absent';
-    let reason: string;
-    if (r.code === 127 || (/not found|ENOENT/i.test(out) && !/IPC socket/i.test(out))) {
-      reason = `${base[0]} is not installed (install the smcroute package)`;
-    } else if (/IPC socket|connecting to daemon/i.test(out)) {
-      reason = `smcrouted is not running${options.socketPath ? ` at ${options.socketPath}` : ''} (start the smcroute service): ${oneLine(out)}`;
-    } else if (/unknown interface/i.test(out)) {
-      reason = `smcrouted does not know device ${device} (does it exist? smcrouted may need a reload after it appeared): ${oneLine(out)}`;
-    } else if (r.code === null) {
-      reason = `${base[0]} did not answer within ${timeoutMs} ms`;
-    } else {
-      reason = `${base[0]} exited ${r.code}: ${oneLine(out)}`;
+    if (r.code !== null && /unknown interface|no such device/i.test(out)) return 'device';
+    throw new UpstreamJoinError(action, channel, device, failure(r.code, out, device));
+  };
+
+  /** smcroutectl reload, then re-join the whole view; entries whose device is gone leave the view. */
+  const reloadAndRejoin = async (): Promise<void> => {
+    const r = await host.exec([...base, 'reload'], { timeoutMs });
+    if (r.code !== 0) {
+      const out = `${r.stdout}\n${r.stderr}`.trim();
+      throw new Error(`smcroutectl reload failed: ${failure(r.code, out, '?')}`);
     }
-    throw new UpstreamJoinError(action, channel, device, reason);
+    host.log.info('smcrouted reloaded (a device changed); re-joining', { joins: joined.size });
+    for (const [key, j] of [...joined]) {
+      const outcome = await ctl('join', j.channel, j.device).catch(() => 'device' as const);
+      if (outcome === 'device') {
+        joined.delete(key);
+        host.log.warn('upstream membership lost with its device', { source: j.channel.source, group: j.channel.group, device: j.device });
+      }
+    }
   };
 
   const doJoin = async (given: Channel, device: string): Promise<void> => {
@@ -57,7 +88,18 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     const key = membershipKey(channel, device);
     if (joined.has(key)) return;
     // "already joined" means smcrouted holds it (e.g. from our previous run): adopt it, so close() leaves it.
-    await ctl('join', channel, device);
+    let outcome = await ctl('join', channel, device);
+    if (outcome === 'device') {
+      try {
+        await reloadAndRejoin();
+      } catch (e) {
+        throw new UpstreamJoinError('join', channel, device, (e as Error).message);
+      }
+      outcome = await ctl('join', channel, device);
+      if (outcome === 'device') {
+        throw new UpstreamJoinError('join', channel, device, `smcrouted cannot use device ${device}, even after a reload (does it exist and is it up?)`);
+      }
+    }
     joined.set(key, { channel, device });
     host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
   };
@@ -71,7 +113,8 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     }
     const key = membershipKey(channel, device);
     if (!joined.has(key)) return;
-    await ctl('leave', channel, device); // throws (and keeps the entry for a retry) when smcrouted is unreachable
+    // Throws (and keeps the entry for a retry) when smcrouted is unreachable; 'device' means it went with the device.
+    await ctl('leave', channel, device);
     joined.delete(key);
     host.log.debug('upstream leave (smcroute)', { source: channel.source, group: channel.group, device });
   };

@@ -129,10 +129,32 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
       if (r.emptied) closeSocket(s, r.slot); // closing drops the membership and sends the leave report
       else sock?.dropSourceSpecificMembership(channel.source, channel.group, interfaceArg(device, family));
     } catch (e) {
-      // The device may be gone (the kernel then dropped the membership itself): the view stays exact.
-      log.warn('upstream leave failed', { source: channel.source, group: channel.group, device, error: (e as Error).message });
+      // The kernel cannot find the membership by this device: it was deleted, or re-created with a new
+      // ifindex. The socket's stale entries would still count against igmp_max_memberships, so replace
+      // the socket and re-add the slot's other memberships on the device as it is now.
+      log.warn('upstream leave failed; renewing its socket', { source: channel.source, group: channel.group, device, error: (e as Error).message });
+      await renewSlot(s, r.slot, device, family);
     }
     log.debug('upstream leave', { source: channel.source, group: channel.group, device, socket: r.slot });
+  };
+
+  const renewSlot = async (s: DeviceFamily, slot: number, device: string, family: 4 | 6): Promise<void> => {
+    closeSocket(s, slot);
+    const members = s.slots.members(slot);
+    if (members.length === 0) return;
+    let sock: Socket | null = null;
+    for (const m of members) {
+      try {
+        sock ??= s.sockets[slot] = await openSocket(family);
+        sock.addSourceSpecificMembership(m.source, m.group, interfaceArg(device, family));
+      } catch (e) {
+        // Not joinable now (device gone): drop it from the view, which must stay exact.
+        const r = s.slots.remove(m.source, m.group);
+        joined.delete(membershipKey(m, device));
+        log.warn('upstream membership lost with its device', { source: m.source, group: m.group, device, error: (e as Error).message });
+        if (r?.emptied) closeSocket(s, slot);
+      }
+    }
   };
 
   return {

@@ -15,8 +15,9 @@ export async function startSmcrouted(ns: Netns): Promise<Smcrouted> {
   mkdirSync('/run/mnat-lab', { recursive: true });
   const ident = ns.name; // unique per lab run
   const socketPath = `/run/mnat-lab/${ident}.sock`;
-  // -N: no multicast routing interfaces (joins only); -n: foreground, logs to stderr.
-  const p = ns.spawn(['smcrouted', '-n', '-N', '-i', ident, '-u', socketPath, '-P', `/run/mnat-lab/${ident}.pid`, '-l', 'info']);
+  // -n: foreground, logs to stderr. Without -N, as the OpenWrt service runs it: every interface
+  // is usable, also after `smcroutectl reload` (with -N a reload leaves none usable).
+  const p = ns.spawn(['smcrouted', '-n', '-i', ident, '-u', socketPath, '-P', `/run/mnat-lab/${ident}.pid`, '-l', 'info']);
   await p.waitForLine(/Ready, waiting/, 10_000);
   return { socketPath, process: p, ctl: ['smcroutectl', '-u', socketPath] };
 }

@@ -10,6 +10,7 @@ import { startSmcrouted } from './smcroute.ts';
 
 const RX = 'test/lab/traffic/receiver.ts';
 const TX = 'test/lab/traffic/sender.ts';
+type Ch = { source: string; group: string };
 const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
 
 async function command(agent: LabProcess, cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -62,12 +63,15 @@ for (const backend of ['socket', 'smcroute'] as const) {
   }
 }
 
-test('socket backend: 25 groups and 12 sources of one group on one interface (beyond 20 per socket, 10 sources per group)', async (t) => {
+for (const backend of ['socket', 'smcroute'] as const) {
+test(`${backend} backend: 25 groups and 12 sources of one group on one interface (beyond 20 per socket, 10 sources per group)`, async (t) => {
   const lab = await createLab(t);
   const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: 1 });
   const c1 = topo.cpes[0]!;
   const src = topo.ingress.core.ipv4;
-  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', ['--backend', 'socket']));
+  const args = ['--backend', backend];
+  if (backend === 'smcroute') args.push('--smcroute-socket', (await startSmcrouted(c1.ns)).socketPath);
+  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', args));
   await agent.waitForJson(isEvent('ready'));
   const channels: Array<{ source: string; group: string }> = [];
   for (let i = 1; i <= 25; i++) channels.push({ source: src, group: `232.20.0.${i}` });
@@ -88,4 +92,69 @@ test('socket backend: 25 groups and 12 sources of one group on one interface (be
   const closed = await command(agent, { op: 'close' });
   assert.deepEqual(closed.joined, []);
   await topo.core.ns.waitForMdb('br-core', (e) => channels.every((ch) => !mdbHasChannel(e, c1.corePort, ch.source, ch.group)), 10_000, 'no channel left');
+});
+}
+
+test('socket backend: after the device is re-created, a leave renews the socket and the other channel is joined on the new device', async (t) => {
+  const lab = await createLab(t);
+  const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: 1 });
+  const c1 = topo.cpes[0]!;
+  const core = topo.core.ns;
+  const src = topo.ingress.core.ipv4;
+  const [a, b] = [{ source: src, group: '232.40.0.1' }, { source: src, group: '232.40.0.2' }];
+  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', ['--backend', 'socket']));
+  await agent.waitForJson(isEvent('ready'));
+  await command(agent, { op: 'join', ...a, device: 'wan' });
+  await command(agent, { op: 'join', ...b, device: 'wan' });
+  await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group);
+
+  // PPPoE/DHCP style: the device goes and comes back with the same name and address, a new ifindex.
+  await c1.ns.run(['ip', 'link', 'del', 'wan']);
+  await lab.link(c1.ns, 'wan', core, c1.corePort);
+  await core.run(['ip', 'link', 'set', c1.corePort, 'master', 'br-core']);
+  await core.run(['bridge', 'link', 'set', 'dev', c1.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
+  await c1.ns.addr('wan', `${c1.wan.ipv4}/24`);
+  await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group, false);
+
+  const left = await command(agent, { op: 'leave', ...a, device: 'wan' });
+  assert.deepEqual(left.joined, [{ channel: b, device: 'wan' }]);
+  await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group);
+  assert.ok(!mdbHasChannel(await core.mdb('br-core'), c1.corePort, a.source, a.group));
+
+  // The device gone for good: a leave drops what can no longer be joined from the view.
+  await command(agent, { op: 'join', ...a, device: 'wan' });
+  await c1.ns.run(['ip', 'link', 'del', 'wan']);
+  const gone = await command(agent, { op: 'leave', ...a, device: 'wan' });
+  assert.deepEqual(gone.joined, []);
+});
+
+test('smcroute backend: after the device is re-created, a join reloads smcrouted and re-joins the whole view on the new device', async (t) => {
+  const lab = await createLab(t);
+  const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: 1 });
+  const c1 = topo.cpes[0]!;
+  const core = topo.core.ns;
+  const src = topo.ingress.core.ipv4;
+  const [a, b, c] = [1, 2, 3].map((i) => ({ source: src, group: `232.41.0.${i}` })) as [Ch, Ch, Ch];
+  const smc = await startSmcrouted(c1.ns);
+  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', ['--backend', 'smcroute', '--smcroute-socket', smc.socketPath]));
+  await agent.waitForJson(isEvent('ready'));
+  await command(agent, { op: 'join', ...a, device: 'wan' });
+  await command(agent, { op: 'join', ...b, device: 'wan' });
+  await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group);
+
+  await c1.ns.run(['ip', 'link', 'del', 'wan']);
+  await lab.link(c1.ns, 'wan', core, c1.corePort);
+  await core.run(['ip', 'link', 'set', c1.corePort, 'master', 'br-core']);
+  await core.run(['bridge', 'link', 'set', 'dev', c1.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
+  await c1.ns.addr('wan', `${c1.wan.ipv4}/24`);
+
+  // A leave on the old device counts as done; a new join brings the rest of the view back with it.
+  const left = await command(agent, { op: 'leave', ...a, device: 'wan' });
+  assert.deepEqual(left.joined, [{ channel: b, device: 'wan' }]);
+  const now = await command(agent, { op: 'join', ...c, device: 'wan' });
+  assert.deepEqual(now.joined, [{ channel: b, device: 'wan' }, { channel: c, device: 'wan' }]);
+  await core.waitForMdb('br-core', (e) => mdbHasChannel(e, c1.corePort, b.source, b.group) && mdbHasChannel(e, c1.corePort, c.source, c.group), 10_000, 'b and c on the new device');
+  assert.ok(!mdbHasChannel(await core.mdb('br-core'), c1.corePort, a.source, a.group));
+  await command(agent, { op: 'close' });
+  await core.waitForMdb('br-core', (e) => !e.some((x) => x.port === c1.corePort && x.group.startsWith('232.41.')), 10_000, 'all left');
 });

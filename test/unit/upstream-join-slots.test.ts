@@ -18,6 +18,8 @@ test('sources of one group beyond igmp_max_msf go to another socket; same group 
   assert.deepEqual(s.place('10.0.0.3', '232.1.1.1'), { slot: 1, created: true });
   assert.deepEqual(s.place('10.0.0.3', '232.1.1.1'), { slot: 1, created: false }); // idempotent
   assert.equal(s.find('10.0.0.2', '232.1.1.1'), 0);
+  assert.deepEqual(s.members(0), [{ source: '10.0.0.1', group: '232.1.1.1' }, { source: '10.0.0.2', group: '232.1.1.1' }]);
+  assert.deepEqual(s.members(7), []);
 });
 
 test('removing the last membership of a socket frees its slot for reuse', () => {

@@ -54,8 +54,9 @@ test('errors name the channel, the device and what to do', async () => {
   assert.deepEqual(j.joined(), []);
   const missing = fakeHost(() => ({ code: 127, stdout: '', stderr: 'smcroutectl: spawn smcroutectl ENOENT' }));
   await assert.rejects(createSmcrouteJoiner(missing.host).join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan'), /not installed/);
-  const noIf = fakeHost(() => ({ code: 1, stdout: '', stderr: 'smcroutectl: unknown interface wan9' }));
-  await assert.rejects(createSmcrouteJoiner(noIf.host).join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan9'), /does not know device wan9/);
+  const noIf = fakeHost((argv) => (argv.includes('reload') ? ok : { code: 1, stdout: '', stderr: 'smcroutectl: unknown interface wan9' }));
+  await assert.rejects(createSmcrouteJoiner(noIf.host).join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan9'), /cannot use device wan9, even after a reload/);
+  assert.deepEqual(noIf.calls.map((c) => c[1]), ['join', 'reload', 'join']);
   await assert.rejects(createSmcrouteJoiner(noIf.host).join({ source: '232.1.1.1', group: '10.0.0.1' }, 'wan'), /not a multicast address/);
 });
 
@@ -71,4 +72,33 @@ test('a failed leave keeps the membership for a retry; close reports it', async 
   up = true;
   await j.close();
   assert.deepEqual(j.joined(), []);
+});
+
+test('a device re-created under smcrouted: reload, re-join the view, retry; a leave on a gone device counts as done', async () => {
+  const stale = new Set(['wan']); // smcrouted still has the old ifindex of wan
+  const { host, calls } = fakeHost((argv) => {
+    if (argv[1] === 'reload') {
+      stale.clear();
+      return ok;
+    }
+    if (stale.has(argv[2]!)) return { code: 1, stdout: '', stderr: 'smcroutectl: Failed joining group (10.0.0.1,232.1.1.2/32) on sd 9 ... 19: No such device' };
+    if (argv[2] === 'gone0') return { code: 1, stdout: '', stderr: 'smcroutectl: unknown interface gone0' };
+    return ok;
+  });
+  const j = createSmcrouteJoiner(host);
+  stale.clear();
+  await j.join({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan');
+  await j.join({ source: '10.0.0.1', group: '232.1.1.9' }, 'gone0').catch(() => undefined);
+  stale.add('wan');
+  await j.join({ source: '10.0.0.1', group: '232.1.1.2' }, 'wan');
+  assert.deepEqual(calls.slice(-4).map((c) => c.slice(1).join(' ')), [
+    'join wan 10.0.0.1 232.1.1.2',
+    'reload',
+    'join wan 10.0.0.1 232.1.1.1',
+    'join wan 10.0.0.1 232.1.1.2',
+  ]);
+  assert.deepEqual(j.joined().map((x) => x.channel.group), ['232.1.1.1', '232.1.1.2']);
+  stale.add('wan');
+  await j.leave({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan');
+  assert.deepEqual(j.joined().map((x) => x.channel.group), ['232.1.1.2']);
 });
