@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkg="qjsc@0.3.0"
+# sha256 of qjsc-0.3.0.tgz as the npm registry serves it (its sha1 is the
+# registry's dist.shasum 70e57d876e9e0397217c26f3cb52ccb6dba3c2fd).
+expected_sha256=4a9ed1852b334d842d5dac42d1782817ae26310b448de39532451fd45c9ba0ee
 cache="${MNAT_QJS_CACHE:-$PWD/.cache/qjs}"
 bin="$cache/qjs"
 stamp="$cache/qjs.source-sha256"
@@ -23,6 +26,11 @@ if [ -z "$tarball" ]; then
   tarball="$cache/qjsc-0.3.0.tgz"
 fi
 hash=$(sha256sum "$tarball" | cut -d' ' -f1)
+if [ "$hash" != "$expected_sha256" ]; then
+  rm -f "$tarball"
+  echo "qjs: $pkg tarball has sha256 $hash, expected $expected_sha256 (partial download?); removed it, run again" >&2
+  exit 1
+fi
 
 if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
   echo "$bin"
