@@ -1,0 +1,53 @@
+// End-to-end join-to-first-packet latency of the whole MNAT system: a LAN host
+// joins a global (Sg,Gg) that nobody receives yet; measured in the host from
+// its join to the first packet of the global stream. In between: IGMPv3 report
+// -> CPE br-lan snooping -> mnat-egress -> PUT to mnat-server (HTTP/2, TLS,
+// client certificates) -> mapping allocated -> pushed to mnat-ingress (SSE) ->
+// ingress translator rule + upstream join -> sender's packets translated G->L
+// -> ISP core snooping bridge (after the egress's WAN join) -> egress
+// translator L->G -> br-lan -> host. Every join is a new channel.
+// Run as root: node --import ./build/ts-loader.mjs bench/system-join-latency.bench.ts [joins=60] [qjs|node]
+import { nodeArgv } from '../test/lab/lab.ts';
+import { MnatLab } from '../demo/mnat-lab.ts';
+
+const joins = Number(process.argv[2] ?? 60);
+const runtime = (process.argv[3] ?? 'auto') as 'qjs' | 'node' | 'auto';
+const SOURCE = '23.212.185.4';
+const group = (i: number): string => `232.2.${i >> 8}.${i & 255}`;
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+};
+
+const afters: Array<() => unknown> = [];
+const t = { after: (fn: () => unknown) => void afters.push(fn) };
+try {
+  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, gracePeriodS: 1, egressRuntime: runtime });
+  await m.startAll();
+  const host = m.host(1, 1);
+  const tx = m.topo.sender.ns.spawn(nodeArgv('bench/system-sender.ts', ['--source', SOURCE, '--base', group(0), '--count', String(joins), '--interval-ms', '5']));
+  await tx.waitForJson((e) => e.event === 'started');
+  const groups = Array.from({ length: joins }, (_, i) => group(i));
+  const rx = host.ns.spawn(nodeArgv('bench/system-receiver.ts', ['--source', SOURCE, '--interface', host.dev, ...groups.flatMap((g) => ['--group', g])]));
+  await rx.waitForJson((e) => e.event === 'ready');
+  const lat: number[] = [];
+  let failures = 0;
+  for (const g of groups) {
+    const mark = rx.lines.length;
+    const joined = await rx.ask(`join ${g}`, (e) => e.event === 'joined');
+    try {
+      const first = await rx.waitForJson((e) => e.event === 'first' && e.group === g, 5000, mark);
+      lat.push(Number(first.t) - Number(joined.at));
+    } catch {
+      failures++;
+    }
+    rx.write(`leave ${g}`);
+  }
+  const r = (n: number): string => `${Math.round(n)} ms`;
+  process.stdout.write(
+    `system join-to-first-packet (egress under ${m.egressRuntime}, ingress under Node, TLS+mTLS, push): ` +
+      `n=${lat.length} failures=${failures} p50=${r(pct(lat, 50))} p90=${r(pct(lat, 90))} p99=${r(pct(lat, 99))} max=${r(Math.max(...lat))} min=${r(Math.min(...lat))}\n`,
+  );
+} finally {
+  for (const fn of afters.reverse()) await fn();
+}
