@@ -169,9 +169,11 @@ function sameTuples(a: string[][], b: string[][]): boolean {
   return true;
 }
 
-function checkPositive(name: string, v: number | undefined, dflt: number): number {
+function checkPositive(name: string, v: number | undefined, dflt: number, zeroOk = false): number {
   if (v === undefined) return dflt;
-  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || (v === 0 && !zeroOk)) {
+    throw new RangeError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${v}`);
+  }
   return v;
 }
 
@@ -211,7 +213,7 @@ export class MnatState {
     this.pool = options.pool;
     this.newWatcherId = options.newWatcherId;
     this.refreshPeriodS = checkPositive('refreshPeriodS', options.refreshPeriodS, 10);
-    this.gracePeriodS = checkPositive('gracePeriodS', options.gracePeriodS, 250);
+    this.gracePeriodS = checkPositive('gracePeriodS', options.gracePeriodS, 250, true);
     this.maxJoinsPerWatcher = Math.floor(checkPositive('maxJoinsPerWatcher', options.maxJoinsPerWatcher, 64));
     this.expiryMs = 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
@@ -530,6 +532,7 @@ export class MnatState {
       }
       this.housekeep();
       result = work();
+      this.endGrace(); // a zero grace period frees what this operation released
       this.serve();
     } catch (e) {
       // A refused request changed nothing itself, but housekeeping before it
@@ -547,6 +550,10 @@ export class MnatState {
     while (this.head && this.head.last + this.expiryMs <= this.now) {
       this.commit({ op: 'watcher-removed', id: this.head.id, reason: 'expired', at: this.now });
     }
+    this.endGrace();
+  }
+
+  private endGrace(): void {
     for (const g of this.pool.graceDue(this.now, this.graceMs)) {
       this.commit({ op: 'grace-ended', local: g.local, at: this.now });
     }

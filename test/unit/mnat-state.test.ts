@@ -204,6 +204,18 @@ test('housekeeping done before a refused request is still notified', () => {
   assert.deepEqual(removed, [`${a}:expired`]);
 });
 
+test('a zero grace period hands a released pair to a waiting channel at once', () => {
+  const { state } = make([{ 'group-range': '232.255.0.0/32', 'source-range': 'keep' }], { gracePeriodS: 0 });
+  const a = state.createWatcher(0).id;
+  const b = state.createWatcher(0).id;
+  state.setEgressJoins(a, [join('1', '192.0.2.1', '232.1.1.1')], 0);
+  state.setEgressJoins(b, [join('1', '192.0.2.1', '232.1.1.2')], 0);
+  assert.equal(state.assignedChannels(b)[0]?.state, 'unassigned');
+  state.deleteEgressJoins(a, S);
+  assert.deepEqual(state.assignedChannels(b)[0]?.local, { source: '192.0.2.1', group: '232.255.0.0' });
+  assert.throws(() => new MnatState(options(poolOf([{ 'group-range': '232.255.0.0/32' }]), { refreshPeriodS: 0 })), /refreshPeriodS must be a positive number/);
+});
+
 test('versions change exactly when assignedChannels changes', () => {
   const { state } = make();
   const a = state.createWatcher(0).id;
