@@ -11,7 +11,7 @@
 //   core    br-core 10.0.0.254/24  fd00:c0::fe/64
 //   cpeK    wan   10.0.0.(10+K)/24 fd00:c0::(10+K)/64 ; br-lan 192.168.K.1/24 fd00:1:K::1/64
 //   hostK.J eth0  192.168.K.(10+J)/24  fd00:1:K::(10+J)/64, default routes via br-lan
-// Multicast routes (224.0.0.0/4, ff3e::/16 in the main table) point at the
+// Multicast routes (224.0.0.0/4, ff30::/12 = every SSM scope, in the main table) point at the
 // interface a socket should use, so senders need not select one.
 import type { Lab, Netns } from './lab.ts';
 
@@ -150,5 +150,5 @@ async function addIface(i: Iface, len4: number, len6: number): Promise<void> {
 /** Routes multicast out of dev, so sockets without an explicit interface use it. */
 async function multicastVia(ns: Netns, dev: string): Promise<void> {
   await ns.route(['224.0.0.0/4', 'dev', dev]);
-  await ns.route(['ff3e::/16', 'dev', dev]);
+  await ns.route(['ff30::/12', 'dev', dev]);
 }

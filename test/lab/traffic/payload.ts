@@ -72,6 +72,11 @@ export class SequenceTracker {
     return 'new';
   }
 
+  /** Distinct sequence numbers so far (cheap; stats() copies). */
+  get unique(): number {
+    return this.s.unique;
+  }
+
   stats(): SequenceStats {
     const s = this.s;
     const span = s.firstSeq === null || s.highestSeq === null ? 0 : s.highestSeq - s.firstSeq + 1;

@@ -110,10 +110,10 @@ sock.on('message', (msg, rinfo) => {
     clearTimeout(idleTimer);
     idleTimer = setTimeout(() => finish('idle'), idleMs);
   }
-  if (progressEvery !== undefined && kind !== 'duplicate' && tracker.stats().unique % progressEvery === 0) {
-    emit('progress', { unique: tracker.stats().unique, source: rinfo.address, seq: h.seq });
+  if (progressEvery !== undefined && kind !== 'duplicate' && tracker.unique % progressEvery === 0) {
+    emit('progress', { unique: tracker.unique, source: rinfo.address, seq: h.seq });
   }
-  if (count !== undefined && tracker.stats().unique >= count) finish('count');
+  if (count !== undefined && tracker.unique >= count) finish('count');
 });
 
 if (!flags.has('no-join')) join();
