@@ -361,6 +361,14 @@ int mnat_translate(struct __sk_buff *skb)
 					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0) < 0)
 			return drop(MNAT_EV_DROP_CHECKSUM);
 	}
+	if (key.family == 6) {
+		/* CHECKSUM_COMPLETE (some NICs): skb->csum covers the IPv6 header, whose address
+		 * change the pseudo-header helper above subtracts instead of keeping (no L3
+		 * checksum compensates it, unlike IPv4; newer kernels fix this only with
+		 * BPF_F_IPV6). Adding the delta back is right on every kernel, with or without
+		 * a UDP header; for other ip_summed states this is a no-op. */
+		bpf_csum_update(skb, pseudo);
+	}
 	if (key.family == 4) {
 		/* TTL shares a 16-bit word with the protocol: (ttl << 8 | proto). */
 		__u32 l3sum = csum_add32(pseudo, ~bpf_htonl((__u32)ttl << 24));
