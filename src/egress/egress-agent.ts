@@ -415,15 +415,27 @@ export class EgressAgent {
     });
     this.mappings = plan.mappings;
     const canAdd = this.attached !== null && down !== null;
+    const upserts: EgressAction[] = [];
+    const joins: EgressAction[] = [];
+    // Removals in plan order (leave before the rule goes).
     for (const action of plan.actions) {
       if (this.stopped) return;
-      const adding = action.kind === 'upsert-rule' || action.kind === 'join';
-      if (adding && !canAdd) continue;
-      if (action.kind === 'remove-rule' && this.attached === null) {
-        this.rules.delete(channelKey(action.from));
-        continue;
-      }
-      if (!(await this.apply(action))) failed = true;
+      if (action.kind === 'upsert-rule') upserts.push(action);
+      else if (action.kind === 'join') joins.push(action);
+      else if (action.kind === 'remove-rule' && this.attached === null) this.rules.delete(channelKey(action.from));
+      else if (!(await this.apply(action))) failed = true;
+    }
+    // Rules and joins run side by side: each is a tool exec (bpftool, smcroutectl)
+    // and the first translated packet needs both; a packet that arrives before
+    // its rule only reaches the WAN stack, which has no route for it.
+    if (canAdd) {
+      const chain = async (actions: EgressAction[]): Promise<boolean> => {
+        let ok = true;
+        for (const a of actions) if (!this.stopped && !(await this.apply(a))) ok = false;
+        return ok;
+      };
+      const [r, j] = await Promise.all([chain(upserts), chain(joins)]);
+      if (!r || !j) failed = true;
     }
     if (this.accepted.length > 0 || this.rules.size > 0) this.updateDesiredIfCapMoved();
     // Failures retry with backoff; waits for a device are ended by DeviceWatch events.

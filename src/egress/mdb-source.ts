@@ -100,7 +100,7 @@ export class MdbSource {
       (line) => {
         const ev = parseMdbMonitorLine(line);
         if (ev === null || ev.bridge !== this.bridge) return;
-        this.refresh(this.opts.debounceMs ?? 20);
+        this.refresh(this.opts.debounceMs ?? 2);
       },
       (code) => {
         this.monitor = null;

@@ -63,7 +63,7 @@ const MAPPED = /msg="translate \(([^,]+),([^)]+)\) -> \(([^,]+),([^)]+)\) to br-
 
 export async function createEgressLab(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { runtime: Runtime; hostsPerCpe?: number; serverArgs?: string[]; egressArgs?: string[] },
+  opts: { runtime: Runtime; hostsPerCpe?: number; serverArgs?: string[]; egressArgs?: string[]; pool?: unknown; egressPrefix?: string[] },
 ): Promise<EgressLab> {
   const lab = await createLab(t);
   const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: opts.hostsPerCpe ?? 1 });
@@ -72,14 +72,16 @@ export async function createEgressLab(
   execFileSync('sh', [join(REPO_ROOT, 'build/dev-certs.sh'), dir, topo.ingress.core.ipv4, 'egress'], { stdio: 'ignore' });
   writeFileSync(
     join(dir, 'pool.json'),
-    JSON.stringify({
-      'group-pool': {
-        ranges: [
-          { 'group-range': '239.77.0.0/24', 'source-range': `${topo.ingress.core.ipv4}/32` },
-          { 'group-range': 'ff35::77:0/120', 'source-range': `${topo.ingress.core.ipv6}/128` },
-        ],
+    JSON.stringify(
+      opts.pool ?? {
+        'group-pool': {
+          ranges: [
+            { 'group-range': '239.77.0.0/24', 'source-range': `${topo.ingress.core.ipv4}/32` },
+            { 'group-range': 'ff35::77:0/120', 'source-range': `${topo.ingress.core.ipv6}/128` },
+          ],
+        },
       },
-    }),
+    ),
   );
   const cpe = topo.cpes[0]!;
   const pinRoot = `/sys/fs/bpf/mnat-lab-${lab.id}`;
@@ -95,8 +97,8 @@ export async function createEgressLab(
       '--tls-key', join(dir, 'server.key'),
       '--pool', join(dir, 'pool.json'),
       '--state-dir', join(dir, 'state'),
-      '--grace-period', '2',
-      '--refresh-period', '5',
+      ...((opts.serverArgs ?? []).includes('--grace-period') ? [] : ['--grace-period', '2']),
+      ...((opts.serverArgs ?? []).includes('--refresh-period') ? [] : ['--refresh-period', '5']),
       ...(opts.serverArgs ?? []),
     ]);
   const egressArgv = (extra: string[] = [], bare = false): string[] => {
@@ -119,7 +121,7 @@ export async function createEgressLab(
       ...(opts.egressArgs ?? []),
       ...extra,
     ];
-    return bundle ? [QJS, bundle, ...args] : nodeArgv('src/egress/main-node.ts', args);
+    return [...(opts.egressPrefix ?? []), ...(bundle ? [QJS, bundle, ...args] : nodeArgv('src/egress/main-node.ts', args))];
   };
 
   const el: EgressLab = {

@@ -1,0 +1,64 @@
+// Join-to-first-packet latency of mnat-egress: a LAN host joins (Sg,Gg) with a
+// real socket; measured from the receiver's join to the first translated
+// datagram it gets. In between: IGMPv3 report → br-lan snooping table →
+// `bridge monitor` → egress → PUT to the real mnat-server (HTTP/2 + TLS) →
+// assignment pushed (SSE) or answered to a long poll → translator rule + WAN
+// join → core bridge forwards (Sl,Gl) → BPF translation → host. A pool sender
+// keeps every local group of a 16-group pool busy every 2 ms (the ingress side).
+// Run as root: node --import ./build/ts-loader.mjs bench/egress-latency.bench.ts [joins=50] [node|qjs] [nofile]
+// nofile (e.g. 1024, OpenWrt's default) runs the egress under that open-files
+// limit: QuickJS's os.exec closes every descriptor up to it in each child.
+import { nodeArgv } from '../test/lab/lab.ts';
+import { createEgressLab, isEvent, RX } from '../test/lab/egress-lab.ts';
+
+const joins = Number(process.argv[2] ?? 50);
+const runtime = (process.argv[3] ?? 'node') as 'node' | 'qjs';
+const nofile = process.argv[4];
+const afters: Array<() => unknown> = [];
+const t = { after: (fn: () => unknown) => void afters.push(fn) };
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+
+try {
+  const el = await createEgressLab(t, {
+    runtime,
+    ...(nofile ? { egressPrefix: ['prlimit', `--nofile=${nofile}:${nofile}`, '--'] } : {}),
+    serverArgs: ['--grace-period', '1'],
+    pool: { 'group-pool': { ranges: [{ 'group-range': '239.77.0.0/28', 'source-range': '10.0.0.1/32' }] } },
+  });
+  const cpe = el.topo.cpes[0]!;
+  const tx = el.topo.ingress.ns.spawn(nodeArgv('bench/egress-pool-sender.ts', ['--base', '239.77.0.0', '--count', '16', '--interval-ms', '2', '--interface', 'core0']));
+  await tx.waitForJson(isEvent('started'));
+  const results: Record<string, number[]> = {};
+  for (const mode of ['push', 'long-poll'] as const) {
+    await el.startEgress(mode === 'push' ? [] : ['--no-push']);
+    await el.egress.waitForLine(/server connected/, 15_000);
+    const lat: number[] = [];
+    let failures = 0;
+    for (let i = 0; i < joins; i++) {
+      const group = `232.1.${mode === 'push' ? 3 : 4}.${(i % 250) + 1}`;
+      const rx = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', group, '--source', '198.51.100.2', '--interface', 'eth0']));
+      try {
+        const joined = await rx.waitForJson(isEvent('joined'), 10_000);
+        const first = await rx.waitForJson(isEvent('first-packet'), 5_000);
+        lat.push(Number(first.t) - Number(joined.t));
+      } catch {
+        failures++;
+      }
+      const mark = el.egress.lines.length;
+      rx.write('leave');
+      await el.egress.waitForLine((l) => l.includes('stop translating'), 10_000, mark).catch(() => failures++);
+      await rx.kill();
+    }
+    results[mode] = lat;
+    console.log(
+      `${runtime}${nofile ? ` (nofile ${nofile})` : ''} ${mode}: ${lat.length} joins (${failures} failed): p50 ${pct(lat, 50)} ms, p90 ${pct(lat, 90)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms, min ${Math.min(...lat)} ms`,
+    );
+    await el.egress.kill('SIGTERM');
+  }
+  await tx.kill();
+} finally {
+  for (const fn of afters.reverse()) await fn();
+}
