@@ -25,7 +25,15 @@ export interface CurlFeatures {
 export interface CurlTransportOptions {
   /** The curl binary (default "curl", found on PATH). */
   readonly curl?: string;
+  /**
+   * A stream that receives nothing for about this long ends with an error, so
+   * a silently dead path (NAT state gone, WAN re-dialled) is noticed. The MNAT
+   * server sends an SSE keep-alive comment every 15 s. Default 60; 0: never.
+   */
+  readonly streamIdleTimeoutS?: number;
 }
+
+const DEFAULT_STREAM_IDLE_S = 60;
 
 /** Quotes a value for a curl config file (double quotes; \\ \" \n \r \t escapes). */
 export function curlQuote(value: string): string {
@@ -37,7 +45,13 @@ export function curlQuote(value: string): string {
 }
 
 /** The curl config (read from stdin with -K -) for one request. */
-export function curlConfig(target: HttpTarget, req: HttpRequest, features: CurlFeatures, streaming: boolean): string {
+export function curlConfig(
+  target: HttpTarget,
+  req: HttpRequest,
+  features: CurlFeatures,
+  streaming: boolean,
+  streamIdleTimeoutS = DEFAULT_STREAM_IDLE_S,
+): string {
   const origin = target.origin.replace(/\/+$/, '');
   const lines = [
     `url = ${curlQuote(origin + req.path)}`,
@@ -61,6 +75,8 @@ export function curlConfig(target: HttpTarget, req: HttpRequest, features: CurlF
   const timeoutMs = req.timeoutMs ?? (streaming ? undefined : DEFAULT_TIMEOUT_MS);
   if (timeoutMs !== undefined) lines.push(`max-time = ${(timeoutMs / 1000).toFixed(3)}`);
   if (streaming) lines.push('no-buffer');
+  // curl averages over a few seconds: it gives up after about idle + 5 s below 1 byte/s.
+  if (streaming && streamIdleTimeoutS > 0) lines.push('speed-limit = 1', `speed-time = ${Math.max(1, Math.round(streamIdleTimeoutS))}`);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
   if (req.body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/yang-data+json';
@@ -220,7 +236,7 @@ export function createCurlHttpTransport(
         if (cancelled) return;
         let config: string;
         try {
-          config = curlConfig(target, req, f, streaming);
+          config = curlConfig(target, req, f, streaming, options.streamIdleTimeoutS);
         } catch (e) {
           fail((e as Error).message);
           return;

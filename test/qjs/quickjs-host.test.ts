@@ -278,7 +278,14 @@ test('curl transport: a stream delivers data as it arrives', () => {
 
 test('curl transport: close() stops the stream and calls nothing more', () => {
   assert.deepEqual(get('http-stream-close'), ['response', 'data']);
-  assert.equal(foreverClosed, 1);
+  assert.ok(foreverClosed >= 1);
+});
+
+test('curl transport: a stream that stays silent ends with an error (dead path detection)', () => {
+  const r = get<{ error: string | null; afterMs: number }>('http-stream-idle');
+  assert.match(r.error ?? '', /^GET \/forever: curl: \(28\)/);
+  assert.ok(r.afterMs >= 1000 && r.afterMs < 20_000, `ended after ${r.afterMs} ms`);
+  assert.equal(foreverClosed, 2, 'the server saw both /forever streams close');
 });
 
 test('curl transport: h2c with prior knowledge', () => {

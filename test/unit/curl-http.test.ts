@@ -42,6 +42,7 @@ test('curlConfig: TLS target, body, headers, timeouts', () => {
   assert.ok(lines.includes('header = "expect:"'));
   assert.ok(lines.includes('data-raw = "{\\"a\\":\\"b\\"}"'));
   assert.ok(!lines.includes('no-buffer'));
+  assert.ok(!lines.some((l) => l.startsWith('speed-')), 'requests use max-time, not the idle limit');
   assert.ok(!lines.includes('insecure'));
 });
 
@@ -49,6 +50,9 @@ test('curlConfig: h2c prior knowledge, streams without a time limit, key default
   const h2c = curlConfig({ origin: 'http://127.0.0.1:8080' }, { method: 'GET', path: '/s' }, h2, true).split('\n');
   assert.ok(h2c.includes('http2-prior-knowledge'));
   assert.ok(h2c.includes('no-buffer'));
+  assert.ok(h2c.includes('speed-limit = 1') && h2c.includes('speed-time = 60'), 'an idle stream ends after ~60 s');
+  const never = curlConfig({ origin: 'http://127.0.0.1:8080' }, { method: 'GET', path: '/s' }, h2, true, 0).split('\n');
+  assert.ok(!never.some((l) => l.startsWith('speed-')));
   assert.ok(!h2c.some((l) => l.startsWith('max-time')));
   assert.ok(!h2c.some((l) => l.startsWith('data-raw')));
   const request = curlConfig({ origin: 'http://127.0.0.1:8080' }, { method: 'GET', path: '/r' }, h2, false).split('\n');
