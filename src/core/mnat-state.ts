@@ -159,6 +159,18 @@ function makeView(rec: { id: number; channel: Channel; local: LocalMapping | nul
   return { id: rec.id, global: rec.channel, state: rec.local ? 'assigned' : 'unassigned', local: rec.local };
 }
 
+/** PATCH merge of keyed entries: a known id is replaced in place, a new one appended. */
+function mergeById<T extends string[]>(current: T[], incoming: T[]): T[] {
+  const index = new Map<string, number>();
+  current.forEach((t, i) => index.set(t[0] as string, i));
+  for (const t of incoming) {
+    const at = index.get(t[0] as string);
+    if (at !== undefined) current[at] = t;
+    else index.set(t[0] as string, current.push(t) - 1);
+  }
+  return current;
+}
+
 function sameTuples(a: string[][], b: string[][]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
@@ -303,12 +315,7 @@ export class MnatState {
     this.op(nowMs, () => {
       const w = this.egressWatcher(id);
       const incoming = this.validateJoins(joins);
-      const merged: JoinTuple[] = this.joinTuples(w);
-      for (const t of incoming) {
-        const at = merged.findIndex((m) => m[0] === t[0]);
-        if (at >= 0) merged[at] = t;
-        else merged.push(t);
-      }
+      const merged = mergeById(this.joinTuples(w), incoming);
       this.checkLimit(merged.length, 'joined-sg');
       this.commitJoins(w, merged);
     });
@@ -343,12 +350,7 @@ export class MnatState {
     this.op(nowMs, () => {
       const w = this.ingressWatcher(id);
       const incoming = this.validateMonitors(monitors);
-      const merged: MonitorTuple[] = (w.ing?.monitors ?? []).map((m) => [m.id, m.globalSourcePrefix]);
-      for (const t of incoming) {
-        const at = merged.findIndex((m) => m[0] === t[0]);
-        if (at >= 0) merged[at] = t;
-        else merged.push(t);
-      }
+      const merged = mergeById((w.ing?.monitors ?? []).map((m): MonitorTuple => [m.id, m.globalSourcePrefix]), incoming);
       this.checkLimit(merged.length, 'monitor');
       this.commitMonitors(w, merged);
     });
@@ -690,7 +692,10 @@ export class MnatState {
       w.joins = flat;
     }
     const after = w.joins ? this.distinctChannels(w) : [];
-    for (const c of before) if (!after.includes(c)) this.leave(c, w, at);
+    if (before.length > 0) {
+      const kept = new Set(after);
+      for (const c of before) if (!kept.has(c)) this.leave(c, w, at);
+    }
     if (before.length !== after.length || before.some((c, i) => after[i] !== c)) this.dirty.add(w);
   }
 
@@ -708,8 +713,9 @@ export class MnatState {
   }
 
   private newChannel(source: string, group: string, id: number, seq: number): ChannelRec {
+    // Kept parsed for ingress prefix matching; live joins were validated already.
     const src = tryParseAddress(source);
-    if (src === null || tryParseAddress(group) === null) throw new Error(`state: "${source},${group}" is not a channel`);
+    if (src === null || !group.length) throw new Error(`state: "${source},${group}" is not a channel`);
     const key = `${source},${group}`;
     const rec: ChannelRec = {
       key,
@@ -798,13 +804,16 @@ export class MnatState {
   }
 
   private distinctChannels(w: WatcherRec): ChannelRec[] {
-    const out: ChannelRec[] = [];
     const j = w.joins;
-    if (j) {
-      for (let i = 1; i < j.length; i += 2) {
-        const c = j[i] as ChannelRec;
-        if (!out.includes(c)) out.push(c);
-      }
+    if (!j) return [];
+    const out: ChannelRec[] = [];
+    // Few joins (the usual case): a linear scan beats a Set; many: a Set keeps it O(n).
+    const seen = j.length > 32 ? new Set<ChannelRec>() : null;
+    for (let i = 1; i < j.length; i += 2) {
+      const c = j[i] as ChannelRec;
+      if (seen ? seen.has(c) : out.includes(c)) continue;
+      seen?.add(c);
+      out.push(c);
     }
     return out;
   }
