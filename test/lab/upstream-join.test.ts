@@ -64,7 +64,7 @@ for (const backend of ['socket', 'smcroute'] as const) {
 }
 
 for (const backend of ['socket', 'smcroute'] as const) {
-test(`${backend} backend: 25 groups and 12 sources of one group on one interface (beyond 20 per socket, 10 sources per group)`, async (t) => {
+test(`${backend} backend: 25 groups, 12 sources of one group (beyond 20 groups per socket and 10 sources per group) and 25 IPv6 groups on one interface`, async (t) => {
   const lab = await createLab(t);
   const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: 1 });
   const c1 = topo.cpes[0]!;
@@ -76,10 +76,12 @@ test(`${backend} backend: 25 groups and 12 sources of one group on one interface
   const channels: Array<{ source: string; group: string }> = [];
   for (let i = 1; i <= 25; i++) channels.push({ source: src, group: `232.20.0.${i}` });
   for (let i = 1; i <= 12; i++) channels.push({ source: `10.0.0.${100 + i}`, group: '232.21.0.1' });
+  // And MLDv2 on the same interface: 25 groups from the ingress.
+  for (let i = 1; i <= 25; i++) channels.push({ source: topo.ingress.core.ipv6, group: `ff3e::20:${i.toString(16)}` });
   let reply: Record<string, unknown> = {};
   for (const ch of channels) reply = await command(agent, { op: 'join', ...ch, device: 'wan' });
   assert.equal((reply.joined as unknown[]).length, channels.length);
-  await topo.core.ns.waitForMdb('br-core', (e) => channels.every((ch) => mdbHasChannel(e, c1.corePort, ch.source, ch.group)), 10_000, 'all 37 channels');
+  await topo.core.ns.waitForMdb('br-core', (e) => channels.every((ch) => mdbHasChannel(e, c1.corePort, ch.source, ch.group)), 10_000, 'all 62 channels');
 
   // Traffic on the 25th group (necessarily on a second socket) reaches the CPE.
   const rx = c1.ns.spawn(nodeArgv(RX, ['--group', '232.20.0.25', '--no-join', '--count', '10']));
