@@ -1,6 +1,8 @@
 // Network device lookups (ifindex and MAC) through `ip -j link`, run via the
 // Host so that a Host bound to another network namespace sees that namespace.
-import type { Host } from '../host/host.ts';
+// Without an iproute2 `ip` (a router with only BusyBox's), they read /proc/net/dev
+// and /sys/class/net instead (the current namespace's, as mounted).
+import type { ExecResult, Host } from '../host/host.ts';
 import { DataplaneError, runTool } from './tool-exec.ts';
 
 export interface LinkInfo {
@@ -27,10 +29,41 @@ function parseLinks(stdout: string): LinkInfo[] {
   return parsed.map(toInfo).filter((l): l is LinkInfo => l !== null);
 }
 
+/** Runs `ip -j …`; null when there is no iproute2 ip (missing, or BusyBox's without -j). */
+async function ipJson(host: Host, argv: readonly string[]): Promise<ExecResult | null> {
+  let result: ExecResult;
+  try {
+    result = await runTool(host, argv);
+  } catch (err) {
+    if (err instanceof DataplaneError && err.kind === 'missing-tool') return null;
+    throw err;
+  }
+  if (result.code !== 0 && /Option "-j" is unknown|invalid option|unrecognized option|Usage: ip /i.test(result.stderr)) return null;
+  return result;
+}
+
+function sysfsLink(host: Host, name: string): LinkInfo | null {
+  if (!/^[^/\s]{1,15}$/.test(name) || name === '.' || name === '..') return null;
+  const ifindex = parseInt(host.readFile(`/sys/class/net/${name}/ifindex`) ?? '', 10);
+  if (!(ifindex > 0)) return null;
+  const address = (host.readFile(`/sys/class/net/${name}/address`) ?? '').trim();
+  return toInfo({ ifindex, ifname: name, address });
+}
+
+function sysfsLinks(host: Host): LinkInfo[] {
+  const names = (host.readFile('/proc/net/dev') ?? '')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]?.trim() ?? '')
+    .filter((n) => n !== '');
+  return names.map((n) => sysfsLink(host, n)).filter((l): l is LinkInfo => l !== null);
+}
+
 /** The device, or null when it does not exist. */
 export async function findLink(host: Host, name: string): Promise<LinkInfo | null> {
   const argv = ['ip', '-j', 'link', 'show', 'dev', name];
-  const result = await runTool(host, argv);
+  const result = await ipJson(host, argv);
+  if (result === null) return sysfsLink(host, name);
   if (result.code !== 0) {
     if (/does not exist|Cannot find device|No such device/i.test(result.stderr)) return null;
     throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
@@ -46,7 +79,8 @@ export async function requireLink(host: Host, name: string): Promise<LinkInfo> {
 
 export async function listLinks(host: Host): Promise<LinkInfo[]> {
   const argv = ['ip', '-j', 'link', 'show'];
-  const result = await runTool(host, argv);
+  const result = await ipJson(host, argv);
+  if (result === null) return sysfsLinks(host);
   if (result.code !== 0) throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
   return parseLinks(result.stdout);
 }

@@ -51,7 +51,7 @@ export interface TranslationRule {
 }
 
 export interface TranslatorOptions {
-  /** The compiled BPF object; default: next to this bundle, then dist/, then /usr/lib/bpf. */
+  /** The compiled BPF object; default: next to this bundle, then dist/, then /lib/bpf (OpenWrt package), /usr/lib/bpf. */
   readonly objectPath?: string;
   /** bpffs directory holding one subdirectory per instance (default /sys/fs/bpf/mnat). */
   readonly pinRoot?: string;
@@ -99,7 +99,7 @@ function defaultObjectCandidates(): string[] {
   const dir = moduleDirectory();
   const candidates: string[] = [];
   if (dir !== null) candidates.push(`${dir}/${OBJECT_NAME}`, `${dir}/../../dist/${OBJECT_NAME}`);
-  candidates.push(`dist/${OBJECT_NAME}`, `/usr/lib/bpf/${OBJECT_NAME}`);
+  candidates.push(`dist/${OBJECT_NAME}`, `/lib/bpf/${OBJECT_NAME}`, `/usr/lib/bpf/${OBJECT_NAME}`);
   return candidates;
 }
 

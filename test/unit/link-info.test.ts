@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findLink, listLinks } from '../../src/dataplane/link-info.ts';
+import type { ExecResult, Host } from '../../src/host/host.ts';
+
+function fakeHost(exec: (argv: readonly string[]) => ExecResult, files: Record<string, string> = {}): Host {
+  return { exec: async (argv: readonly string[]) => exec(argv), readFile: (p: string) => files[p] ?? null } as unknown as Host;
+}
+
+test('ip -j link: ifindex and MAC; a missing device is null', async () => {
+  const host = fakeHost((argv) =>
+    argv.includes('eth9')
+      ? { code: 1, stdout: '', stderr: 'Device "eth9" does not exist.\n' }
+      : { code: 0, stdout: '[{"ifindex":3,"ifname":"wan","address":"02:AA:bb:cc:dd:ee"}]', stderr: '' },
+  );
+  assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 3, mac: '02:aa:bb:cc:dd:ee' });
+  assert.equal(await findLink(host, 'eth9'), null);
+});
+
+test('without an iproute2 ip (BusyBox or none) the lookups read sysfs', async () => {
+  const files = {
+    '/proc/net/dev': 'Inter-|   Receive\n face |bytes\n    lo: 0 0\n  wan: 1 2\n',
+    '/sys/class/net/wan/ifindex': '7\n',
+    '/sys/class/net/wan/address': '02:00:00:00:00:07\n',
+    '/sys/class/net/lo/ifindex': '1\n',
+    '/sys/class/net/lo/address': '00:00:00:00:00:00\n',
+  };
+  for (const exec of [
+    (): ExecResult => ({ code: 127, stdout: '', stderr: 'ip: not found' }),
+    (): ExecResult => ({ code: 1, stdout: '', stderr: 'ip: invalid option -- \'j\'\nBusyBox v1.36.1 multi-call binary.\n\nUsage: ip [OPTIONS]' }),
+  ]) {
+    const host = fakeHost(exec, files);
+    assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 7, mac: '02:00:00:00:00:07' });
+    assert.equal(await findLink(host, 'nope'), null);
+    assert.equal(await findLink(host, '../x'), null);
+    assert.deepEqual((await listLinks(host)).map((l) => [l.name, l.ifindex]), [['lo', 1], ['wan', 7]]);
+  }
+});
