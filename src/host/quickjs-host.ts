@@ -208,7 +208,8 @@ export function createQuickjsHost(component: string, minLevel: LogLevel = 'info'
     makeDirectory: quickjsMakeDirectory,
     now: clock,
     wallClock: () => Date.now(),
-    setTimeout: (fn, ms) => os.setTimeout(fn, Math.max(0, ms)) as unknown as TimerHandle,
+    // Clamped like Node's: QuickJS would overflow its deadline on huge delays and fire at once.
+    setTimeout: (fn, ms) => os.setTimeout(fn, Math.min(Math.max(0, ms || 0), 0x7fffffff)) as unknown as TimerHandle,
     clearTimeout: (handle) => os.clearTimeout(handle as unknown as os.QjsTimer),
     onSignal(signal, fn) {
       let list = listeners.get(signal);
