@@ -108,7 +108,7 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
     } catch (e) {
       const r = s.slots.remove(channel.source, channel.group);
       if (r?.emptied) closeSocket(s, r.slot);
-      throw new UpstreamJoinError('join', channel, device, (e as Error).message);
+      throw new UpstreamJoinError('join', channel, device, explain((e as Error).message, family));
     }
     joined.set(key, { channel: { source: channel.source, group: channel.group }, device });
     log.debug('upstream join', { source: channel.source, group: channel.group, device, socket: slot });
@@ -168,6 +168,15 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
         perDevice.clear();
       }),
   };
+}
+
+/** Adds what to check to the kernel's terse errno names. */
+function explain(message: string, family: 4 | 6): string {
+  if (/ENOBUFS/.test(message)) {
+    return `${message} (a kernel membership limit: ${family === 4 ? 'net.ipv4.igmp_max_memberships / igmp_max_msf' : 'net.ipv6.mld_max_msf'}, or net.core.optmem_max)`;
+  }
+  if (/EADDRNOTAVAIL|ENODEV/.test(message)) return `${message} (is the device up and does it have an address of this family?)`;
+  return message;
 }
 
 function canonicalOrNull(c: Channel): Channel | null {
