@@ -80,6 +80,7 @@ export class MnatLab {
   private readonly qjs: string | null;
   /** Per CPE: the smcrouted IPC socket the qjs egress joins through (as smcroute runs on OpenWrt). */
   private readonly smcroute = new Map<number, string>();
+  private stateGeneration = 0;
 
   private constructor(lab: Lab, topo: Topology, dir: string, certs: LabCerts, options: MnatLabOptions, cleanup: () => Promise<void>) {
     this.destroy = cleanup;
@@ -161,13 +162,15 @@ export class MnatLab {
   }
 
   /** mnat-server in the core namespace, TLS with client certificates required, durable state. */
-  async startServer(extra: string[] = []): Promise<LabProcess> {
+  async startServer(extra: string[] = [], opts: { freshState?: boolean } = {}): Promise<LabProcess> {
+    // freshState: a new, empty state directory: the server has lost everything (disk replaced, no --state-dir).
+    if (opts.freshState) this.stateGeneration++;
     const args = [
       '--listen', `[::]:${SERVER_PORT}`,
       '--tls-cert', this.certs.serverCert, '--tls-key', this.certs.serverKey,
       '--client-ca', this.certs.ca, '--require-client-cert',
       '--pool', join(this.dir, 'pool.json'),
-      '--state-dir', join(this.dir, 'server-state'),
+      '--state-dir', join(this.dir, `server-state${this.stateGeneration || ''}`),
       '--refresh-period', String(this.options.refreshPeriodS ?? 10),
       '--grace-period', String(this.options.gracePeriodS ?? 250),
       ...(this.options.serverExtraArgs ?? []),

@@ -62,7 +62,7 @@ test('full path v4+v6: two CPEs share one mapping, another source gets another, 
   }
 
   // The core: local channels only, on the ingress port and on both CPE ports.
-  const globalGroups = new Set(channels.map((c) => c.group));
+  const globalGroups = new Set<string>(channels.map((c) => c.group));
   const localKeys = new Set(local.values());
   for (const [i, c] of captures.entries()) {
     const counts = c.poll();
