@@ -116,7 +116,7 @@ export async function createEgressLab(
       '--cert', join(dir, 'egress.pem'),
       '--key', join(dir, 'egress.key'),
       '--status-file', statusFile,
-      '--log-level', 'debug',
+      ...([...extra, ...(opts.egressArgs ?? [])].includes('--log-level') ? [] : ['--log-level', 'debug']),
       ...common,
       ...(opts.egressArgs ?? []),
       ...extra,
