@@ -113,6 +113,9 @@ before(async () => {
     ) as unknown as http2.Http2Server,
   );
   const h2cPort = await listen(http2.createServer(handler));
+  const v6Server = http2.createServer(handler);
+  servers.push(v6Server);
+  const v6Port = await new Promise<number>((resolve) => v6Server.listen(0, '::1', () => resolve((v6Server.address() as AddressInfo).port)));
   // A port that refuses: bind, note it, close.
   const closedServer = http2.createServer();
   const refusedPort = await new Promise<number>((resolve) =>
@@ -135,6 +138,7 @@ before(async () => {
       join(scratch, 'client.pem'),
       join(scratch, 'client.key'),
       `http://127.0.0.1:${refusedPort}`,
+      `http://[::1]:${v6Port}`,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -286,6 +290,12 @@ test('curl transport: a stream that stays silent ends with an error (dead path d
   assert.match(r.error ?? '', /^GET \/forever: curl: \(28\)/);
   assert.ok(r.afterMs >= 1000 && r.afterMs < 20_000, `ended after ${r.afterMs} ms`);
   assert.equal(foreverClosed, 2, 'the server saw both /forever streams close');
+});
+
+test('curl transport: an IPv6 literal origin', () => {
+  const r = get<{ status: number; body: string }>('h2c-v6-get');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, '{"hello":"wörld"}');
 });
 
 test('curl transport: h2c with prior knowledge', () => {
