@@ -21,7 +21,6 @@ import {
   encodeRefreshWatcherIdOutput,
 } from '../core/ietf-mnat-codec.ts';
 import { MnatError, type MnatState } from '../core/mnat-state.ts';
-import { crc32, crc32Hex } from '../core/crc32.ts';
 import type { Logger } from '../host/host.ts';
 import type { Journal } from './journal.ts';
 import { peerIdentity, type AnyRequest, type AnyResponse, type PeerIdentity } from './listener.ts';
@@ -31,6 +30,7 @@ import { renderMetrics } from './metrics.ts';
 import { renderStatusPage } from './status-page.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+const BODY_CACHE_ENTRIES = 4096;
 const YANG_JSON = 'application/yang-data+json';
 const RESTCONF_ROOT = '/restconf';
 
@@ -73,6 +73,8 @@ export class MnatApp {
   readonly push: PushHub;
   readonly requestsByStatus = new Map<number, number>();
   private readonly started = Date.now();
+  private readonly instance = randomBytes(4).toString('hex');
+  private readonly bodyCache = new Map<string, { version: number; body: string }>();
   private pendingNotify = new Set<string>();
   private notifyScheduled = false;
   private closing = false;
@@ -87,10 +89,14 @@ export class MnatApp {
     this.push = new PushHub({
       exists: (id) => state.hasWatcher(id),
       entries: (id) => state.assignedChannels(id).map((c) => encodeMappedSg(c) as Record<string, unknown>),
-      current: (id) => this.assignedBody(id),
+      etag: (id) => this.etagOf(id),
     });
+    this.push.onAttach = () => this.count(200);
     state.onWatchersChanged((ids) => this.queueNotify(ids));
-    state.onWatcherRemoved((id) => this.queueNotify([id]));
+    state.onWatcherRemoved((id) => {
+      this.bodyCache.delete(id);
+      this.queueNotify([id]);
+    });
   }
 
   /** Notify only after the journal holds the change: a client is never told what a crash could undo. */
@@ -117,9 +123,29 @@ export class MnatApp {
     }
   }
 
+  /**
+   * The ETag is the watcher's version (bumped by the state machine on every
+   * change of its assigned-channels) qualified by this process's instance tag,
+   * so an ETag from before a restart never matches after it.
+   */
+  private etagOf(id: string): string {
+    return `"${this.instance}.${this.state.version(id).toString(36)}"`;
+  }
+
   private assignedBody(id: string): { etag: string; body: string } {
+    const version = this.state.version(id);
+    const cached = this.bodyCache.get(id);
+    if (cached && cached.version === version) return { etag: this.etagOf(id), body: cached.body };
     const body = JSON.stringify(encodeAssignedChannelsWatcher(id, this.state.assignedChannels(id)));
-    return { etag: `"${this.state.version(id).toString(36)}-${crc32Hex(crc32(Buffer.from(body)))}"`, body };
+    // Pollers ask for the same unchanged list again and again; keep a bounded
+    // number of encoded bodies (oldest inserted evicted first).
+    if (cached) this.bodyCache.delete(id);
+    else if (this.bodyCache.size >= BODY_CACHE_ENTRIES) {
+      const oldest = this.bodyCache.keys().next().value;
+      if (oldest !== undefined) this.bodyCache.delete(oldest);
+    }
+    this.bodyCache.set(id, { version, body });
+    return { etag: this.etagOf(id), body };
   }
 
   beginShutdown(): void {
@@ -130,7 +156,6 @@ export class MnatApp {
   // ---------------------------------------------------------------- entry
 
   handle(req: AnyRequest, res: AnyResponse): void {
-    res.on('finish', () => this.count(res.statusCode));
     this.dispatch(req, res).catch((err: unknown) => this.fail(req, res, err));
   }
 
@@ -162,6 +187,7 @@ export class MnatApp {
 
   private send(res: AnyResponse, status: number, body: string | undefined, headers: Record<string, string> = {}, head = false): void {
     if (res.writableEnded) return;
+    this.count(status);
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(status, headers);
     if (head || body === undefined) res.end();
@@ -178,7 +204,7 @@ export class MnatApp {
     if (url.length > 8192) throw new RestconfError(414, 'transport', 'too-big', 'request URI is longer than 8192 bytes');
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const query = q < 0 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1));
     const ident = peerIdentity(req);
     if (ident === 'untrusted') throw errors.accessDenied('client certificate is not signed by the configured client CA');
     if (this.closing) {
@@ -440,7 +466,7 @@ export class MnatApp {
         if (input !== undefined) checkEmptyInput(input, 'ietf-mnat:input');
         const { id, refreshPeriodS } = this.state.createWatcher(now, ctx.owner);
         await this.commit();
-        this.log.debug('watcher created', { watcher: watcherTag(id), owner: ctx.identity?.subjectCn });
+        if (ctx.identity) this.log.debug('watcher created', { owner: ctx.identity.subjectCn });
         this.sendJson(ctx, 200, encodeGetNewWatcherIdOutput(id, refreshPeriodS, { prototype: ctx.prototype }));
         return;
       }
@@ -657,14 +683,15 @@ export class MnatApp {
       return;
     }
     this.checkWatcher(ctx, watcherId, '/ietf-mnat:assigned-channels/watcher');
-    const current = this.assignedBody(watcherId);
+    const current = { etag: this.etagOf(watcherId) };
     const ifNoneMatch = headerOf(ctx.req, 'if-none-match');
     if (ifNoneMatch === undefined || !etagMatches(ifNoneMatch, current.etag) || ctx.method === 'HEAD') {
       if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, current.etag)) {
         this.send(ctx.res, 304, undefined, { etag: current.etag });
         return;
       }
-      this.send(ctx.res, 200, current.body, { 'content-type': YANG_JSON, etag: current.etag, 'cache-control': 'no-cache' }, ctx.method === 'HEAD');
+      const body = this.assignedBody(watcherId).body;
+      this.send(ctx.res, 200, body, { 'content-type': YANG_JSON, etag: current.etag, 'cache-control': 'no-cache' }, ctx.method === 'HEAD');
       return;
     }
     // Long poll: hold until the content changes or the wait ends.
@@ -682,7 +709,7 @@ export class MnatApp {
           const now = this.assignedBody(watcherId);
           this.send(ctx.res, 200, now.body, { 'content-type': YANG_JSON, etag: now.etag, 'cache-control': 'no-cache' });
         } else {
-          this.send(ctx.res, 304, undefined, { etag: this.state.hasWatcher(watcherId) ? this.assignedBody(watcherId).etag : current.etag });
+          this.send(ctx.res, 304, undefined, { etag: this.state.hasWatcher(watcherId) ? this.etagOf(watcherId) : current.etag });
         }
         resolve();
       });
@@ -737,7 +764,20 @@ export function newWatcherId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+const EMPTY_QUERY = new URLSearchParams();
+
+/** True when the request cannot have a body (saves reading an empty stream). */
+function bodyless(req: AnyRequest): boolean {
+  if ('stream' in req && req.stream) return req.stream.endAfterHeaders === true;
+  const h = req.headers;
+  return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
+}
+
 async function drain(req: AnyRequest): Promise<void> {
+  if (bodyless(req)) {
+    req.resume();
+    return;
+  }
   await readBody(req, MAX_BODY_BYTES).catch(() => undefined);
 }
 
@@ -745,7 +785,8 @@ function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
   const stash = req as AnyRequest & { __body?: Promise<Buffer> };
   if (stash.__body) return stash.__body;
   stash.__body = new Promise((resolve, reject) => {
-    if (req.readableEnded || req.complete) {
+    if (req.readableEnded || bodyless(req)) {
+      req.resume();
       resolve(Buffer.alloc(0));
       return;
     }

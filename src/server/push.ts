@@ -11,8 +11,8 @@ export interface WatcherView {
   exists(id: string): boolean;
   /** RFC 7951 mapped-sg entries of the watcher's assigned-channels. */
   entries(id: string): Array<Record<string, unknown>>;
-  /** ETag and body of GET …/assigned-channels/watcher=ID. */
-  current(id: string): { etag: string; body: string };
+  /** ETag of GET …/assigned-channels/watcher=ID. */
+  etag(id: string): string;
 }
 
 interface Subscription {
@@ -41,6 +41,9 @@ export class PushHub {
   private nextId = 1;
   private readonly timer: ReturnType<typeof setInterval>;
   readonly stats = { notificationsSent: 0, longPollsWaiting: 0 };
+
+  /** Called when a stream starts (for request counting). */
+  onAttach: (() => void) | null = null;
 
   constructor(private readonly view: WatcherView) {
     this.timer = setInterval(() => this.housekeeping(), KEEPALIVE_MS);
@@ -81,6 +84,7 @@ export class PushHub {
     const sub = this.subs.get(id);
     if (!sub) return;
     sub.res = res;
+    this.onAttach?.();
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     sub.last = this.view.entries(sub.watcherId);
     this.send(sub, {
@@ -166,7 +170,7 @@ export class PushHub {
       }
       const waiting = this.waiters.get(watcherId);
       if (waiting) {
-        const { etag } = this.view.current(watcherId);
+        const etag = this.view.etag(watcherId);
         for (const w of Array.from(waiting)) if (w.etag !== etag) w.finish('changed');
       }
     }
