@@ -2,9 +2,9 @@
 // deleted and re-created, e.g. PPPoE coming back, gets a new one and loses
 // its qdiscs and memberships), up or down. `ip monitor link` (which flushes
 // per event) triggers a check; a slow timer is the safety net.
-import { createBackoff } from '../core/backoff.ts';
 import { parseIpLinkJson, type LinkInfo } from '../core/egress-bridge.ts';
-import type { Host, LineProcess, Logger, TimerHandle } from '../host/host.ts';
+import type { Host, Logger, TimerHandle } from '../host/host.ts';
+import { LineMonitor } from './line-monitor.ts';
 
 export interface DeviceWatchOptions {
   readonly host: Host;
@@ -25,11 +25,9 @@ export class DeviceWatch {
   private readonly opts: DeviceWatchOptions;
   private names: string[] = [];
   private readonly known = new Map<string, LinkInfo | null>();
-  private monitor: LineProcess | null = null;
+  private monitor: LineMonitor | null = null;
   private timer: TimerHandle | null = null;
   private safety: TimerHandle | null = null;
-  private restart: TimerHandle | null = null;
-  private readonly backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
   private checking = false;
   private again = false;
   private stopped = true;
@@ -57,10 +55,10 @@ export class DeviceWatch {
 
   stop(): void {
     this.stopped = true;
-    this.monitor?.kill();
+    this.monitor?.stop();
     this.monitor = null;
-    for (const t of [this.timer, this.safety, this.restart]) if (t) this.opts.host.clearTimeout(t);
-    this.timer = this.safety = this.restart = null;
+    for (const t of [this.timer, this.safety]) if (t) this.opts.host.clearTimeout(t);
+    this.timer = this.safety = null;
   }
 
   /** Check soon (debounced). */
@@ -73,27 +71,18 @@ export class DeviceWatch {
   }
 
   private startMonitor(): void {
-    const { host, log } = this.opts;
-    const startedAt = host.now();
-    this.monitor = host.spawnLines(
+    this.monitor = new LineMonitor(
+      this.opts.host,
+      this.opts.log,
+      'ip',
       ['ip', 'monitor', 'link'],
       (line) => {
         const name = monitorLinkName(line);
         if (name !== null && this.names.includes(name)) this.trigger();
       },
-      (code) => {
-        this.monitor = null;
-        if (this.stopped) return;
-        if (host.now() - startedAt > 60_000) this.backoff.reset();
-        const delay = this.backoff.next();
-        log.warn('ip monitor exited; restarting', { code, retryMs: delay });
-        this.restart = host.setTimeout(() => {
-          this.restart = null;
-          this.startMonitor();
-          this.trigger(0);
-        }, delay);
-      },
+      () => this.trigger(0),
     );
+    this.monitor.start();
   }
 
   private async check(): Promise<void> {

@@ -5,10 +5,10 @@
 // `bridge monitor` block-buffers its output when stdout is a pipe (measured
 // with iproute2 6.1: nothing arrives until 4 KiB accumulate), so it runs under
 // `stdbuf -oL` when that exists; without it the table is polled instead.
-import { createBackoff } from '../core/backoff.ts';
 import type { HeldChannel } from '../core/egress-membership.ts';
 import { MdbParseError, membershipsFromMdb, parseMdbJson, parseMdbMonitorLine, type IgnoredJoin } from '../core/mdb.ts';
-import type { Host, LineProcess, Logger, TimerHandle } from '../host/host.ts';
+import type { Host, Logger, TimerHandle } from '../host/host.ts';
+import { LineMonitor } from './line-monitor.ts';
 
 const STDBUF_PATHS = ['/usr/bin/stdbuf', '/bin/stdbuf', '/usr/local/bin/stdbuf'];
 
@@ -31,11 +31,9 @@ export class MdbSource {
   private readonly log: Logger;
   private readonly bridge: string;
   private readonly opts: MdbSourceOptions;
-  private monitor: LineProcess | null = null;
-  private monitorTimer: TimerHandle | null = null;
+  private monitor: LineMonitor | null = null;
   private debounceTimer: TimerHandle | null = null;
   private safetyTimer: TimerHandle | null = null;
-  private readonly backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
   private reading = false;
   private again = false;
   private stopped = true;
@@ -69,10 +67,10 @@ export class MdbSource {
 
   stop(): void {
     this.stopped = true;
-    this.monitor?.kill();
+    this.monitor?.stop();
     this.monitor = null;
-    for (const t of [this.monitorTimer, this.debounceTimer, this.safetyTimer]) if (t) this.host.clearTimeout(t);
-    this.monitorTimer = this.debounceTimer = this.safetyTimer = null;
+    for (const t of [this.debounceTimer, this.safetyTimer]) if (t) this.host.clearTimeout(t);
+    this.debounceTimer = this.safetyTimer = null;
   }
 
   /** Reads the table soon (debounced); safe to call often. */
@@ -92,29 +90,19 @@ export class MdbSource {
   }
 
   private startMonitor(stdbuf: string | undefined): void {
-    if (this.stopped) return;
     const argv = stdbuf ? [stdbuf, '-oL', 'bridge', 'monitor', 'mdb'] : ['bridge', 'monitor', 'mdb'];
-    const startedAt = this.host.now();
-    this.monitor = this.host.spawnLines(
+    this.monitor = new LineMonitor(
+      this.host,
+      this.log,
+      'bridge',
       argv,
       (line) => {
         const ev = parseMdbMonitorLine(line);
-        if (ev === null || ev.bridge !== this.bridge) return;
-        this.refresh(this.opts.debounceMs ?? 2);
+        if (ev !== null && ev.bridge === this.bridge) this.refresh(this.opts.debounceMs ?? 2);
       },
-      (code) => {
-        this.monitor = null;
-        if (this.stopped) return;
-        if (this.host.now() - startedAt > 60_000) this.backoff.reset();
-        const delay = this.backoff.next();
-        this.log.warn('bridge monitor exited; restarting', { code, retryMs: delay });
-        this.monitorTimer = this.host.setTimeout(() => {
-          this.monitorTimer = null;
-          this.startMonitor(stdbuf);
-          this.refresh(); // events may have been missed meanwhile
-        }, delay);
-      },
+      () => this.refresh(), // events may have been missed meanwhile
     );
+    this.monitor.start();
   }
 
   private armSafety(): void {

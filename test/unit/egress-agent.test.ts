@@ -1,0 +1,315 @@
+// The egress controller against a scripted machine: `ip`/`bridge` answers come
+// from tables the test edits, monitors are line streams the test writes to,
+// and the server feed, translator and joiner record what they are asked.
+// (The real thing runs in test/lab/egress.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { channelKey, type Channel } from '../../src/core/channel.ts';
+import type { EgressSettings } from '../../src/core/egress-options.ts';
+import type { AssignedChannel } from '../../src/core/egress-reconcile.ts';
+import type { ExecResult, Host, LogFields, TimerHandle } from '../../src/host/host.ts';
+import { EgressAgent, type AssignmentFeed, type FeedStatus, type Joiner, type RuleTable } from '../../src/egress/egress-agent.ts';
+import { createLevelLogger } from '../../src/egress/level-log.ts';
+
+const G1: Channel = { source: '198.51.100.2', group: '232.1.1.1' };
+const G2: Channel = { source: '198.51.100.2', group: '232.1.1.2' };
+const L1: Channel = { source: '10.0.0.1', group: '239.77.0.1' };
+const L2: Channel = { source: '10.0.0.1', group: '239.77.0.2' };
+
+class Machine {
+  links = new Map<string, { ifindex: number; bridge?: Record<string, number> }>([
+    ['wan', { ifindex: 2 }],
+    ['br-lan', { ifindex: 4, bridge: { mcast_snooping: 1, mcast_querier: 0, mcast_igmp_version: 2, mcast_mld_version: 1 } }],
+  ]);
+  mdb: Array<Record<string, unknown>> = [];
+  files = new Map<string, string>();
+  execs: string[][] = [];
+  monitors: Array<{ argv: readonly string[]; onLine: (l: string) => void }> = [];
+  logs: string[] = [];
+
+  join(port: string, c: Channel): void {
+    this.mdb.push({ index: 4, dev: 'br-lan', port, grp: c.group, src: c.source, state: 'temp', filter_mode: 'include', flags: [] });
+    this.event(`dev br-lan port ${port} grp ${c.group} src ${c.source} temp`);
+  }
+  leave(port: string, c: Channel): void {
+    this.mdb = this.mdb.filter((e) => !(e.port === port && e.grp === c.group && e.src === c.source));
+    this.event(`Deleted dev br-lan port ${port} grp ${c.group} src ${c.source} temp`);
+  }
+  event(line: string): void {
+    for (const m of this.monitors) if (m.argv.includes('mdb')) m.onLine(line);
+  }
+  linkEvent(name: string): void {
+    for (const m of this.monitors) if (m.argv.includes('link')) m.onLine(`9: ${name}: <BROADCAST,MULTICAST,UP> mtu 1500`);
+  }
+
+  async exec(argv: readonly string[]): Promise<ExecResult> {
+    this.execs.push([...argv]);
+    const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
+    if (argv[0] === 'ip' && argv.includes('show')) {
+      const name = argv[argv.length - 1]!;
+      const l = this.links.get(name);
+      if (!l) return { code: 1, stdout: '', stderr: `Device "${name}" does not exist.\n` };
+      return ok(JSON.stringify([{ ifindex: l.ifindex, ifname: name, flags: ['UP'], operstate: 'UP', ...(l.bridge ? { linkinfo: { info_kind: 'bridge', info_data: l.bridge } } : {}) }]));
+    }
+    if (argv[0] === 'ip' && argv[1] === 'link' && argv[2] === 'set') {
+      const l = this.links.get(argv[4]!)!;
+      for (let i = 7; i + 1 < argv.length; i += 2) l.bridge![argv[i]!] = Number(argv[i + 1]);
+      return ok('');
+    }
+    if (argv[0] === 'bridge') {
+      if (!this.links.has('br-lan')) return { code: 255, stdout: '', stderr: 'Cannot find device "br-lan"\n' };
+      return ok(JSON.stringify([{ mdb: this.mdb, router: {} }]));
+    }
+    return { code: 127, stdout: '', stderr: `${argv[0]}: not scripted\n` };
+  }
+
+  host(): Host {
+    const log = (level: string) => (m: string, f?: LogFields) => this.logs.push(`${level} ${m}${f ? ' ' + JSON.stringify(f) : ''}`);
+    return {
+      runtime: 'node',
+      log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+      exec: (argv) => this.exec(argv),
+      spawnLines: (argv, onLine) => {
+        const m = { argv, onLine };
+        this.monitors.push(m);
+        return { kill: () => void (this.monitors = this.monitors.filter((x) => x !== m)) };
+      },
+      readFile: (p) => this.files.get(p) ?? null,
+      writeFileAtomic: (p, d) => void this.files.set(p, d),
+      removeFile: (p) => void this.files.delete(p),
+      fileExists: (p) => p === '/usr/bin/stdbuf' || this.files.has(p),
+      fileMtimeMs: () => null,
+      makeDirectory: () => undefined,
+      now: () => performance.now(),
+      wallClock: () => Date.now(),
+      setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
+      clearTimeout: (h) => clearTimeout(h as unknown as NodeJS.Timeout),
+      onSignal: () => undefined,
+      httpTransport: () => {
+        throw new Error('no HTTP here');
+      },
+      exit: () => {
+        throw new Error('exit');
+      },
+    };
+  }
+}
+
+class Feed implements AssignmentFeed {
+  puts: string[][] = [];
+  stopped = false;
+  private onAssign: (c: AssignedChannel[]) => void = () => undefined;
+  private onStatus: (s: FeedStatus) => void = () => undefined;
+  start(): void {
+    this.onStatus({ connected: true, watcherId: 'secret-watcher-id-123', mode: 'push' });
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+  setJoins(channels: Channel[]): void {
+    this.puts.push(channels.map(channelKey));
+  }
+  on(event: 'assignments' | 'status', fn: never): void {
+    if (event === 'assignments') this.onAssign = fn;
+    else this.onStatus = fn;
+  }
+  assign(list: Array<[Channel, Channel | null]>): void {
+    this.onAssign(list.map(([g, l], i) => ({ id: i + 1, global: g, state: l ? 'assigned' : 'unassigned', local: l })));
+  }
+}
+
+class Kernel implements RuleTable, Joiner {
+  ops: string[] = [];
+  rules = new Map<string, string>();
+  joins = new Map<string, { channel: Channel; device: string }>();
+  failNextUpsert = 0;
+  async attach(device: string): Promise<void> {
+    this.ops.push(`attach ${device}`);
+  }
+  async upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void> {
+    if (this.failNextUpsert > 0) {
+      this.failNextUpsert--;
+      throw new Error('bpftool: map update failed');
+    }
+    this.ops.push(`upsert ${channelKey(rule.from)}>${channelKey(rule.to)}@${rule.outputs.join('+')}`);
+    this.rules.set(channelKey(rule.from), channelKey(rule.to));
+  }
+  async remove(from: Channel): Promise<void> {
+    this.ops.push(`remove ${channelKey(from)}`);
+    this.rules.delete(channelKey(from));
+  }
+  async counters() {
+    return Object.assign([...this.rules.keys()].map((k) => ({ from: { source: k.split(',')[0]!, group: k.split(',')[1]! }, packets: 7, bytes: 700 })), { drops: { ttl: 0 } });
+  }
+  async detach(): Promise<void> {
+    this.ops.push('detach');
+    this.rules.clear();
+  }
+  async join(channel: Channel, device: string): Promise<void> {
+    this.ops.push(`join ${channelKey(channel)}@${device}`);
+    this.joins.set(`${device}|${channelKey(channel)}`, { channel, device });
+  }
+  async leave(channel: Channel, device: string): Promise<void> {
+    this.ops.push(`leave ${channelKey(channel)}@${device}`);
+    this.joins.delete(`${device}|${channelKey(channel)}`);
+  }
+  joined() {
+    return [...this.joins.values()];
+  }
+  async close(): Promise<void> {
+    for (const j of this.joined()) await this.leave(j.channel, j.device);
+  }
+}
+
+const SETTINGS: EgressSettings = {
+  upstream: 'wan',
+  downstream: 'br-lan',
+  target: { origin: 'https://mnat.example.net:8443' },
+  apiRoot: '/restconf',
+  push: true,
+  membership: 'mdb',
+  controlFile: null,
+  joinBackend: 'socket',
+  smcrouteSocket: undefined,
+  maxChannels: 8,
+  bridgeSetup: true,
+  statusFile: '/run/mnat/egress.json',
+  bpfObject: undefined,
+  pinRoot: undefined,
+  instance: 'egress-wan',
+  logLevel: 'debug',
+};
+
+async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function setup(settings: Partial<EgressSettings> = {}) {
+  const m = new Machine();
+  const host = m.host();
+  const feeds: Feed[] = [];
+  const kernel = new Kernel();
+  const agent = new EgressAgent({
+    host,
+    log: createLevelLogger(host.log, 'debug'),
+    settings: { ...SETTINGS, ...settings },
+    createFeed: () => {
+      const f = new Feed();
+      feeds.push(f);
+      return f;
+    },
+    translator: kernel,
+    joiner: kernel,
+    countersMs: 20,
+  });
+  await agent.start();
+  return { m, agent, kernel, feed: () => feeds[feeds.length - 1]!, feeds };
+}
+
+test('start: the bridge is set to IGMPv3/MLDv2 + querier and the changes are logged; the translator attaches', async () => {
+  const { m, agent, kernel } = await setup();
+  await until('bridge set', () => m.execs.some((a) => a.join(' ').startsWith('ip link set dev br-lan type bridge')));
+  assert.deepEqual(m.execs.find((a) => a[2] === 'set'), ['ip', 'link', 'set', 'dev', 'br-lan', 'type', 'bridge', 'mcast_igmp_version', '3', 'mcast_mld_version', '2', 'mcast_querier', '1']);
+  await until('logs', () => m.logs.filter((l) => l.startsWith('info bridge setting changed')).length === 3);
+  await until('attach', () => kernel.ops.includes('attach wan'));
+  assert.ok(m.monitors.some((x) => x.argv.join(' ') === '/usr/bin/stdbuf -oL bridge monitor mdb'));
+  await agent.stop();
+});
+
+test('LAN joins -> PUT -> assignment -> rule + WAN join; a second host keeps it; the last leave removes it', async () => {
+  const { m, agent, kernel, feed } = await setup();
+  m.join('lan1', G1);
+  await until('PUT', () => feed().puts.some((p) => p.includes(channelKey(G1))));
+  feed().assign([[G1, L1]]);
+  await until('rule and join', () => kernel.rules.size === 1 && kernel.joins.size === 1);
+  assert.deepEqual(kernel.ops.filter((o) => o !== 'attach wan'), [`upsert ${channelKey(L1)}>${channelKey(G1)}@br-lan`, `join ${channelKey(L1)}@wan`]);
+
+  m.join('lan2', G1);
+  m.leave('lan1', G1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(kernel.rules.size, 1, 'one host leaving keeps the channel');
+  assert.deepEqual(feed().puts[feed().puts.length - 1], [channelKey(G1)]);
+
+  // The status file: the channel, its holder, the redacted watcher id, counters.
+  await until('counters in the status', () => (m.files.get('/run/mnat/egress.json') ?? '').includes('"packets": 7'));
+  const st = JSON.parse(m.files.get('/run/mnat/egress.json')!);
+  assert.deepEqual(st.channels[0].holders, ['mdb:lan2']);
+  assert.equal(st.channels[0].status, 'active');
+  assert.equal(st.server.watcher, 'secret…');
+  assert.ok(!m.files.get('/run/mnat/egress.json')!.includes('secret-watcher-id-123'));
+
+  m.leave('lan2', G1);
+  await until('removed', () => kernel.rules.size === 0 && kernel.joins.size === 0);
+  assert.deepEqual(kernel.ops.slice(-2), [`leave ${channelKey(L1)}@wan`, `remove ${channelKey(L1)}`]);
+  assert.deepEqual(feed().puts[feed().puts.length - 1], []);
+  await agent.stop();
+});
+
+test('a failed rule is retried with backoff; a new server keeps the working translation until it answers', async () => {
+  const { m, agent, kernel, feed, feeds } = await setup();
+  kernel.failNextUpsert = 1;
+  m.join('lan1', G1);
+  await until('PUT', () => feed().puts.length > 0 && feed().puts[feed().puts.length - 1]!.length === 1);
+  feed().assign([[G1, L1]]);
+  await until('retried', () => kernel.rules.size === 1, 3000);
+  assert.ok(m.logs.some((l) => l.startsWith('warn failed: translate')));
+
+  await agent.reload({ ...SETTINGS, target: { origin: 'https://other.example.net:8443' } });
+  assert.equal(feeds.length, 2);
+  assert.equal(feeds[0]!.stopped, true);
+  assert.deepEqual(feed().puts[0], [channelKey(G1)], 'the new server gets the full set');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(kernel.rules.size, 1, 'held while the new server has not answered');
+  feed().assign([[G1, L2]]);
+  await until('remapped', () => kernel.rules.has(channelKey(L2)) && !kernel.rules.has(channelKey(L1)));
+  assert.deepEqual([...kernel.joins.values()].map((j) => channelKey(j.channel)), [channelKey(L2)]);
+  await agent.stop();
+});
+
+test('WAN re-created (new ifindex): detach, attach, re-upsert, re-join; missing LAN bridge keeps the joins', async () => {
+  const { m, agent, kernel, feed } = await setup();
+  m.join('lan1', G1);
+  await until('PUT', () => feed().puts.some((p) => p.length === 1));
+  feed().assign([[G1, L1]]);
+  await until('active', () => kernel.joins.size === 1);
+  kernel.ops = [];
+  m.links.delete('wan');
+  m.linkEvent('wan');
+  await until('gone', () => kernel.ops.includes('detach') && kernel.joins.size === 0);
+  m.links.set('wan', { ifindex: 12 });
+  m.linkEvent('wan');
+  await until('back', () => kernel.joins.size === 1 && kernel.rules.size === 1);
+  assert.deepEqual(kernel.ops, ['detach', `leave ${channelKey(L1)}@wan`, 'attach wan', `upsert ${channelKey(L1)}>${channelKey(G1)}@br-lan`, `join ${channelKey(L1)}@wan`]);
+
+  // The LAN bridge disappears: the snooping table cannot be read, joins stay.
+  m.links.delete('br-lan');
+  m.linkEvent('br-lan');
+  m.event('dev br-lan port lan1 grp 232.1.1.9 temp');
+  await until('warned', () => m.logs.some((l) => l.startsWith('warn cannot read the snooping table')));
+  assert.equal(kernel.rules.size, 1);
+  await agent.stop();
+});
+
+test('max channels on reload: the active channel stays, the newest is not carried; stop cleans up', async () => {
+  const { m, agent, kernel, feed } = await setup();
+  m.join('lan1', G1);
+  m.join('lan1', G2);
+  await until('PUT both', () => feed().puts.some((p) => p.length === 2));
+  feed().assign([[G1, L1], [G2, L2]]);
+  await until('both active', () => kernel.rules.size === 2);
+  await agent.reload({ ...SETTINGS, maxChannels: 1 });
+  await until('one left', () => kernel.rules.size === 1);
+  assert.ok(kernel.rules.has(channelKey(L1)));
+  assert.deepEqual(feed().puts[feed().puts.length - 1], [channelKey(G1)]);
+  assert.ok(m.logs.some((l) => l.startsWith('warn channel not carried: max channels reached') && l.includes('232.1.1.2')));
+  await until('status file', () => m.files.has('/run/mnat/egress.json'));
+  await agent.stop();
+  assert.equal(kernel.joins.size, 0);
+  assert.ok(kernel.ops.includes('detach'));
+  assert.equal(m.files.has('/run/mnat/egress.json'), false);
+  assert.equal(m.monitors.length, 0, 'monitors are stopped');
+});
