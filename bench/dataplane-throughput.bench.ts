@@ -5,7 +5,8 @@
 //   translated: snd eth0 --(Sl,Gl)--> cpe wan [tc ingress BPF: rewrite + redirect] --> br-lan --> lan eth0
 //   baseline:   snd eth1 --(Sg,Gg)--> cpe wanb (br-lan port, snooping)              --> br-lan --> lan eth0
 //
-// Both arrive at one iperf server in `lan` joined to (Sg,Gg). At each offered rate
+// Both arrive at an iperf server in `lan` joined to (Sg,Gg), one server per run (an
+// IPv6 iperf server keeps to its first client). At each offered rate
 // the two paths run back to back (so background load hits both alike); the result
 // per path is the highest offered rate with < 0.1 % loss and the packets per second
 // received there. Run as root:
@@ -49,21 +50,29 @@ try {
   await translator.attach('wan');
   await translator.upsert({ from: map.local, to: map.global, outputs: ['br-lan'] });
 
-  const server = lan.spawn(['iperf', '-s', '-u', '-e', '-w', '4M', '-B', `${map.global.group}%eth0`, '-H', map.global.source]);
-  await server.waitForLine(/listening/i, 10_000);
-  await cpe.waitForMdbChannel('br-lan', 'lan0', map.global.source, map.global.group);
+  const v6 = family === 6 ? ['-V'] : [];
+  const bracket = (a: string) => (family === 6 ? `[${a}]` : a); // iperf reads a bare IPv6 address's last group as a port
+  const startServer = async () => {
+    const server = lan.spawn(['iperf', '-s', '-u', '-e', '-w', '4M', ...v6, '-B', `${bracket(map.global.group)}%eth0`, '-H', map.global.source]);
+    await server.waitForLine(/listening/i, 10_000);
+    await cpe.waitForMdbChannel('br-lan', 'lan0', map.global.source, map.global.group);
+    return server;
+  };
 
   const sendFrom = { translated: map.local, baseline: map.global };
   const runOnce = async (path: 'translated' | 'baseline', pps: number): Promise<Run> => {
-    const since = server.lines.length;
+    const server = await startServer();
     const ch = sendFrom[path];
     const client = await snd.exec(
-      ['iperf', '-c', ch.group, '-u', '-B', ch.source, '-T', '16', '-l', String(size), '-b', `${pps}pps`, '-t', String(seconds), '-e'],
+      ['iperf', '-c', `${ch.group}%${path === 'translated' ? 'eth0' : 'eth1'}`, '-u', ...v6, '-B', bracket(ch.source), '-T', '16', '-l', String(size), '-b', `${pps}pps`, '-t', String(seconds), '-e'],
       (seconds + 20) * 1000,
     );
     const sentMatch = /Sent (\d+) datagrams/.exec(client.stdout);
     // The server's final report for this stream: "... Lost/Total (x%) ... N pps".
-    const line = await server.waitForLine((l) => /\d+\/\d+ \([\d.e+-]+%\)/.test(l) && / pps/.test(l), 15_000, since);
+    const line = await server.waitForLine((l) => /\d+\/\d+ \([\d.e+-]+%\)/.test(l) && / pps/.test(l), 15_000).catch((err: Error) => {
+      throw new Error(`${path} at ${pps} pps: no iperf server report (client said: ${client.stdout.trim().split('\n').pop() ?? ''}): ${err.message}`);
+    });
+    await server.kill();
     const m = /(\d+)\/(\d+) \(([\d.e+-]+)%\).*?(\d+) pps/.exec(line);
     if (!m || !sentMatch) throw new Error(`cannot parse iperf output:\n${client.stdout}\n${line}`);
     const total = Number(m[2]);
@@ -121,7 +130,7 @@ try {
   writeFileSync(statsPath, '1');
   const cost = async (what: string, group: string, source: string) => {
     const before = await translator.progStats();
-    await snd.exec(['iperf', '-c', group, '-u', '-B', source, '-T', '16', '-l', String(size), '-b', '20000pps', '-t', String(seconds)], (seconds + 20) * 1000);
+    await snd.exec(['iperf', '-c', `${group}%eth0`, '-u', ...v6, '-B', bracket(source), '-T', '16', '-l', String(size), '-b', '20000pps', '-t', String(seconds)], (seconds + 20) * 1000);
     const after = await translator.progStats();
     const n = after.runCount - before.runCount;
     const ns = (after.runTimeNs - before.runTimeNs) / Math.max(1, n);
@@ -156,7 +165,6 @@ try {
   await translator.remove(B);
   const c = await translator.counters();
   console.log(`translator counters: ${JSON.stringify(c)} drops ${JSON.stringify(c.drops)}`);
-  await server.kill();
   await translator.detach();
 } finally {
   writeFileSync(statsPath, statsBefore);

@@ -66,6 +66,11 @@ export async function buildTranslatorLab(lab: Lab, opts: TranslatorLabOptions = 
   if (opts.baseline) {
     await snd.addr('eth1', '198.51.100.7/24');
     await snd.addr('eth1', '2001:db8::7/64');
+    // Two interfaces: route each group out of its path (a bound source does not pick the IPv6 interface).
+    await snd.route([`${MAP4.local.group}/32`, 'dev', 'eth0']);
+    await snd.route([`${MAP4.global.group}/32`, 'dev', 'eth1']);
+    await snd.run(['ip', '-6', 'route', 'add', 'multicast', `${MAP6.local.group}/128`, 'dev', 'eth0', 'table', 'local']);
+    await snd.run(['ip', '-6', 'route', 'add', 'multicast', `${MAP6.global.group}/128`, 'dev', 'eth1', 'table', 'local']);
   }
   if (lan2) {
     await cpe.addr('l2', '192.168.2.1/24');
