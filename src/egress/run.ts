@@ -139,10 +139,21 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   const createFeed = (s: EgressSettings): AssignmentFeed => {
     const transport = host.httpTransport(s.target);
     const client = new WatcherClient({ host, transport, role: 'egress', apiRoot: s.apiRoot, push: s.push });
+    let watcherId: string | null = null;
+    client.on('status', (st) => (watcherId = st.watcherId));
     return {
       start: () => client.start(),
       stop: async () => {
         await client.stop();
+        // Withdraw our joins so the server releases the mappings now rather
+        // than when the watcher expires (the ingress stops sending sooner).
+        if (watcherId !== null) {
+          const path = `${s.apiRoot}/data/ietf-mnat:egress-global-joined/watcher=${encodeURIComponent(watcherId)}`;
+          await transport.request({ method: 'DELETE', path, timeoutMs: 2000 }).then(
+            (r) => host.log.debug('joins withdrawn from the server', { status: r.status }),
+            (err: Error) => host.log.debug('could not withdraw the joins (server away?)', { error: err.message }),
+          );
+        }
         transport.close();
       },
       setJoins: (channels) => client.setJoins(channels),

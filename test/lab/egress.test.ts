@@ -95,6 +95,8 @@ for (const runtime of ['node', 'qjs'] as Runtime[]) {
     assert.deepEqual(await leftovers(el), []);
     await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, again.source, again.group, false, 10_000);
     assert.equal(el.status(), null, 'the status file is removed');
+    // The joins were withdrawn: released now, not after the watcher expires.
+    assert.match(await el.metrics(), /mnat_channels\{state="assigned"\} 0\b/);
   });
 }
 
