@@ -62,6 +62,7 @@ interface Ctx {
 }
 
 function decodeSegment(segment: string): string {
+  if (segment.indexOf('%') < 0) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

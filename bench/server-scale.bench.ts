@@ -1,0 +1,90 @@
+// mnat-server at scale, in one process (this one) with the load generator in
+// another: memory per watcher with N watchers of 4 joins each, populated over
+// TLS HTTP/2 with durable (fsync'ed) PUTs, then the CPU this server spends
+// while every watcher refreshes once per refresh period.
+// Run: node --expose-gc --import ./build/ts-loader.mjs bench/server-scale.bench.ts [watchers=100000] [seconds=30]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { MnatState, type StateChange, type StateSnapshot } from '../src/core/mnat-state.ts';
+import { Pool } from '../src/core/pool.ts';
+import type { Logger } from '../src/host/host.ts';
+import { MnatApp, newWatcherId } from '../src/server/app.ts';
+import { DEFAULT_POOL } from '../src/server/default-pool.ts';
+import { Journal } from '../src/server/journal.ts';
+import { listen } from '../src/server/listener.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const WATCHERS = Number(process.argv[2] ?? 100_000);
+const SECONDS = Number(process.argv[3] ?? 30);
+const PERIOD = 10;
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) {
+  console.error('run with node --expose-gc');
+  process.exit(2);
+}
+const heap = (): number => {
+  for (let i = 0; i < 4; i++) gc();
+  return process.memoryUsage().heapUsed;
+};
+const tmp = mkdtempSync(join(tmpdir(), 'mnat-scale-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const certs = join(tmp, 'certs');
+if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8' }).status !== 0) throw new Error('dev-certs.sh failed');
+
+const quiet: Logger = { debug() {}, info() {}, warn: (m) => console.error(m), error: (m) => console.error(m) };
+const t0 = performance.now();
+const pool = Pool.fromJson(DEFAULT_POOL);
+const poolMs = performance.now() - t0;
+const options = { pool, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64, newWatcherId };
+const state = new MnatState(options);
+const journal = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, 'state'), log: quiet });
+journal.load();
+state.onChange((c) => journal.append(c));
+const app = new MnatApp(state, journal, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000 });
+const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key') }, (req, res) => app.handle(req, res));
+// The server's clock, as in main.ts.
+let populating = true;
+const tick = (): void => {
+  const now = Date.now();
+  // While the generator is still creating watchers nobody refreshes the early
+  // ones; keep them alive until the refresh phase (which is what is measured).
+  if (populating) state.restartClocks(now);
+  state.tick(now);
+  void journal.sync().catch(() => undefined);
+  if (journal.wantsCompaction()) journal.compact(state.snapshot());
+  setTimeout(tick, 1000).unref();
+};
+tick();
+
+const heap0 = heap();
+const gen = spawn(process.execPath, [join(ROOT, 'bench/server-load.mjs'), `https://localhost:${listener.port}`, join(certs, 'ca.pem'), String(WATCHERS), '4', String(SECONDS), String(PERIOD)], { stdio: ['pipe', 'pipe', 'inherit'] });
+const lines = createInterface({ input: gen.stdout! });
+const nextLine = (): Promise<string> => new Promise((resolve) => lines.once('line', resolve));
+
+const populated = (await nextLine()).split(' ');
+populating = false;
+state.restartClocks(Date.now());
+await journal.sync();
+const heap1 = heap();
+const stats = state.stats();
+console.log(`pool: built-in (232.0.0.0/8 minus a /24, ff3e::/96) = ${stats.poolSize} groups, built in ${poolMs.toFixed(1)} ms`);
+console.log(`populated ${populated[1]} watchers x 4 joins over TLS h2 in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((Number(populated[1]) * 2) / (Number(populated[2]) / 1000))} req/s incl. fsync'ed PUTs; ${journal.stats.fsyncs} fsyncs for ${journal.stats.records} journal records)`);
+console.log(`channels: ${stats.channelsAssigned} assigned, ${stats.channelsUnassigned} unassigned; pool in use ${stats.poolInUse}`);
+console.log(`memory: ${((heap1 - heap0) / WATCHERS).toFixed(0)} bytes per watcher in the whole server (heap delta ${((heap1 - heap0) / 1048576).toFixed(1)} MiB after gc); rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
+
+const cpu0 = process.cpuUsage();
+const w0 = performance.now();
+gen.stdin!.write('go\n');
+const refreshed = (await nextLine()).split(' ');
+const cpu = process.cpuUsage(cpu0);
+const wall = performance.now() - w0;
+const cpuMs = (cpu.user + cpu.system) / 1000;
+console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s = every watcher every ${PERIOD} s), ${refreshed[2]} errors, latency p50 ${refreshed[3]} ms p99 ${refreshed[4]} ms`);
+console.log(`server CPU during the refresh phase: ${((cpuMs / wall) * 100).toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s over ${(wall / 1000).toFixed(1)} s); watchers alive at the end: ${state.stats().watchers}`);
+await listener.close().catch(() => undefined);
+listener.destroyAll();
+await journal.close();
+process.exit(0);
