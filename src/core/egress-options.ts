@@ -55,30 +55,40 @@ export interface EgressFileSettings {
 export const DEFAULT_STATUS_FILE = '/var/run/mnat/egress.json';
 export const DEFAULT_MAX_CHANNELS = 64;
 
-export const EGRESS_FLAGS: readonly FlagSpec[] = [
-  { name: 'upstream-interface', kind: 'string', value: 'IF', help: 'WAN device that receives the local (Sl,Gl) traffic; joins are made here' },
-  { name: 'downstream-interface', kind: 'string', value: 'IF', help: 'LAN bridge: translated traffic goes here, its snooping table says who joined' },
-  { name: 'server', kind: 'string', value: 'HOST|URL', help: 'mnat-server host, or https://host:port' },
-  { name: 'port', kind: 'number', value: 'N', min: 1, max: 65535, help: 'mnat-server port (default 8443)' },
-  { name: 'cacert', kind: 'string', value: 'FILE', help: 'CA certificate(s) to verify the server with (PEM)' },
-  { name: 'cert', kind: 'string', value: 'FILE', help: 'client certificate for mutual TLS (PEM)' },
-  { name: 'key', kind: 'string', value: 'FILE', help: 'client private key (PEM)' },
-  { name: 'insecure', kind: 'boolean', help: 'plaintext HTTP/2 (h2c) to the server, for labs only' },
-  { name: 'api-root', kind: 'string', value: 'PATH', help: 'RESTCONF API root on the server (default /restconf)' },
-  { name: 'no-push', kind: 'boolean', help: 'do not use the push stream, long-poll instead' },
-  { name: 'control-file', kind: 'string', value: 'FILE', help: '"source,group" lines to join, watched for changes' },
-  { name: 'membership', kind: 'string', value: 'mdb|file|both', help: 'where joins come from (default mdb, or file with --control-file)' },
-  { name: 'join-backend', kind: 'string', value: 'socket|smcroute', help: 'how to join upstream (default socket on Node, smcroute on QuickJS)' },
-  { name: 'smcroute-socket', kind: 'string', value: 'FILE', help: "smcrouted's IPC socket for the smcroute backend" },
-  { name: 'max-channels', kind: 'number', value: 'N', min: 0, max: 4096, help: `most channels to carry at once (default ${DEFAULT_MAX_CHANNELS})` },
-  { name: 'no-bridge-setup', kind: 'boolean', help: 'leave the downstream bridge settings alone' },
-  { name: 'uci', kind: 'string', value: 'FILE', help: 'UCI config file (e.g. /etc/config/mnat); re-read on SIGHUP, flags win' },
-  { name: 'status-file', kind: 'string', value: 'FILE', help: `status JSON (default ${DEFAULT_STATUS_FILE})` },
-  { name: 'bpf-object', kind: 'string', value: 'FILE', help: 'translator BPF object' },
-  { name: 'pin-root', kind: 'string', value: 'DIR', help: 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)' },
-  { name: 'instance', kind: 'string', value: 'NAME', help: 'translator instance name, unique per host (default egress-<upstream>)' },
-  { name: 'log-level', kind: 'string', value: 'LEVEL', help: 'debug, info, warn or error (default info)' },
+// [name, kind, placeholder, help] rows: a table, not 22 object literals (bundle size).
+const FLAG_ROWS: ReadonlyArray<readonly [string, FlagSpec['kind'], string, string]> = [
+  ['upstream-interface', 'string', 'IF', 'WAN device that receives the local (Sl,Gl) traffic; joins are made here'],
+  ['downstream-interface', 'string', 'IF', 'LAN bridge: translated traffic goes here, its snooping table says who joined'],
+  ['server', 'string', 'HOST|URL', 'mnat-server host, or https://host:port'],
+  ['port', 'number', 'N', 'mnat-server port (default 8443)'],
+  ['cacert', 'string', 'FILE', 'CA certificate(s) to verify the server with (PEM)'],
+  ['cert', 'string', 'FILE', 'client certificate for mutual TLS (PEM)'],
+  ['key', 'string', 'FILE', 'client private key (PEM)'],
+  ['insecure', 'boolean', '', 'plaintext HTTP/2 (h2c) to the server, for labs only'],
+  ['api-root', 'string', 'PATH', 'RESTCONF API root on the server (default /restconf)'],
+  ['no-push', 'boolean', '', 'do not use the push stream, long-poll instead'],
+  ['control-file', 'string', 'FILE', '"source,group" lines to join, watched for changes'],
+  ['membership', 'string', 'mdb|file|both', 'where joins come from (default mdb, or file with --control-file)'],
+  ['join-backend', 'string', 'socket|smcroute', 'how to join upstream (default socket on Node, smcroute on QuickJS)'],
+  ['smcroute-socket', 'string', 'FILE', "smcrouted's IPC socket for the smcroute backend"],
+  ['max-channels', 'number', 'N', `most channels to carry at once (default ${DEFAULT_MAX_CHANNELS})`],
+  ['no-bridge-setup', 'boolean', '', 'leave the downstream bridge settings alone'],
+  ['uci', 'string', 'FILE', 'UCI config file (e.g. /etc/config/mnat); re-read on SIGHUP, flags win'],
+  ['status-file', 'string', 'FILE', `status JSON (default ${DEFAULT_STATUS_FILE})`],
+  ['bpf-object', 'string', 'FILE', 'translator BPF object'],
+  ['pin-root', 'string', 'DIR', 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)'],
+  ['instance', 'string', 'NAME', 'translator instance name, unique per host (default egress-<upstream>)'],
+  ['log-level', 'string', 'LEVEL', 'debug, info, warn or error (default info)'],
 ];
+
+export const EGRESS_FLAGS: readonly FlagSpec[] = FLAG_ROWS.map(([name, kind, value, help]) => ({
+  name,
+  kind,
+  help,
+  ...(value ? { value } : {}),
+  // Ranges are checked again in resolveEgressSettings (they also apply to UCI values).
+  ...(name === 'port' ? { min: 1, max: 65535 } : name === 'max-channels' ? { min: 0, max: 4096 } : {}),
+}));
 
 export function egressUsage(): string {
   return (

@@ -14,55 +14,36 @@ export interface ControlSourceOptions {
   readonly checkMs?: number;
 }
 
-export class ControlSource {
-  private readonly opts: ControlSourceOptions;
-  private timer: TimerHandle | null = null;
-  private lastMtime: number | null | undefined = undefined;
-  private lastText: string | null | undefined = undefined;
-  private stopped = true;
-
-  constructor(opts: ControlSourceOptions) {
-    this.opts = opts;
-  }
-
-  get path(): string {
-    return this.opts.path;
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.check(true);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) this.opts.host.clearTimeout(this.timer);
-    this.timer = null;
-  }
-
+export interface ControlSource {
+  start(): void;
+  stop(): void;
   /** Re-read now even if the mtime looks unchanged (SIGHUP; same-second edits). */
-  reload(): void {
-    if (!this.stopped) this.check(true);
-  }
+  reload(): void;
+}
 
-  private check(force: boolean): void {
-    const { host, log, path } = this.opts;
+export function createControlSource(opts: ControlSourceOptions): ControlSource {
+  const { host, log, path } = opts;
+  let timer: TimerHandle | null = null;
+  let lastMtime: number | null | undefined;
+  let lastText: string | null | undefined;
+  let stopped = true;
+
+  const check = (force: boolean): void => {
     const mtime = host.fileMtimeMs(path);
-    if (force || mtime !== this.lastMtime) {
-      this.lastMtime = mtime;
+    if (force || mtime !== lastMtime) {
+      lastMtime = mtime;
       const text = mtime === null ? null : host.readFile(path);
-      if (text !== this.lastText) {
-        const first = this.lastText === undefined;
-        this.lastText = text;
+      if (text !== lastText) {
+        const first = lastText === undefined;
+        lastText = text;
         if (text === null) {
-          if (!first) log.warn('control file is gone; its joins are dropped', { file: path });
-          else log.warn('control file does not exist (yet); no joins from it', { file: path });
-          this.opts.onChange([]);
+          log.warn(first ? 'control file does not exist (yet); no joins from it' : 'control file is gone; its joins are dropped', { file: path });
+          opts.onChange([]);
         } else {
           const parsed = parseControlFile(text, path);
           for (const p of parsed.problems) log.warn(p.message);
           log.info('control file read', { file: path, channels: parsed.channels.length, skipped: parsed.problems.length });
-          this.opts.onChange(
+          opts.onChange(
             parsed.channels.map((channel) => ({
               channel,
               holders: (parsed.lines.get(`${channel.source},${channel.group}`) ?? []).map((n) => `line ${n}`),
@@ -71,11 +52,26 @@ export class ControlSource {
         }
       }
     }
-    if (this.stopped) return;
-    if (this.timer) host.clearTimeout(this.timer);
-    this.timer = host.setTimeout(() => {
-      this.timer = null;
-      this.check(false);
-    }, this.opts.checkMs ?? 1000);
-  }
+    if (stopped) return;
+    if (timer) host.clearTimeout(timer);
+    timer = host.setTimeout(() => {
+      timer = null;
+      check(false);
+    }, opts.checkMs ?? 1000);
+  };
+
+  return {
+    start() {
+      stopped = false;
+      check(true);
+    },
+    stop() {
+      stopped = true;
+      if (timer) host.clearTimeout(timer);
+      timer = null;
+    },
+    reload() {
+      if (!stopped) check(true);
+    },
+  };
 }

@@ -6,6 +6,8 @@
 // (Sl,Gl). Reconciles are serialised (changes during one fold into the next);
 // failed kernel changes are retried with backoff. Devices may vanish and come
 // back (re-attach, re-join, re-upsert) without a restart.
+// Written as a closure rather than a class: locals minify, `this.` members do
+// not, and the QuickJS bundle has a size budget.
 import { createBackoff } from '../core/backoff.ts';
 import { channelKey, type Channel } from '../core/channel.ts';
 import { MembershipTable, type HeldChannel } from '../core/egress-membership.ts';
@@ -23,10 +25,10 @@ import { redactWatcherId, type EgressStatus, type EgressStatusChannel } from '..
 import type { LinkInfo } from '../core/egress-bridge.ts';
 import type { Host, TimerHandle } from '../host/host.ts';
 import { ensureBridgeSnooping } from './bridge-setup.ts';
-import { ControlSource } from './control-source.ts';
-import { DeviceWatch } from './device-watch.ts';
+import { createControlSource, type ControlSource } from './control-source.ts';
+import { createDeviceWatch } from './device-watch.ts';
 import type { LevelLogger } from './level-log.ts';
-import { MdbSource } from './mdb-source.ts';
+import { createMdbSource, type MdbSource } from './mdb-source.ts';
 
 export interface FeedStatus {
   connected: boolean;
@@ -80,487 +82,381 @@ export interface EgressAgentOptions {
 
 const show = (c: Channel): string => `(${c.source},${c.group})`;
 
-export class EgressAgent {
-  private readonly host: Host;
-  private readonly log: LevelLogger;
-  private settings: EgressSettings;
-  private readonly opts: EgressAgentOptions;
-  private readonly table = new MembershipTable();
-  private mdb: MdbSource | null = null;
-  private control: ControlSource | null = null;
-  private readonly devices: DeviceWatch;
-  private feed: AssignmentFeed;
-  private feedStatus: FeedStatus = { connected: false, watcherId: null, mode: 'push' };
-  private assignments: AssignedChannel[] = [];
-  private accepted: Channel[] = [];
-  private rejectedKeys = new Set<string>();
-  private lastPut: string | null = null;
-  private readonly rules = new Map<string, EgressRule>();
-  private attached: { device: string; ifindex: number } | null = null;
-  private rulesStale = false;
-  private mappings: EgressMapping[] = [];
-  private readonly failingActions = new Set<string>();
-  private running = false;
-  private pending = false;
-  private retryTimer: TimerHandle | null = null;
-  private readonly backoff = createBackoff({ initialMs: 250, maxMs: 15_000 });
-  private statusTimer: TimerHandle | null = null;
-  private countersTimer: TimerHandle | null = null;
-  private counters = new Map<string, { packets: number; bytes: number }>();
-  private drops: Record<string, number> | undefined;
-  private ignoredAsm = 0;
-  private readonly startedAt: string;
-  private stopped = false;
-  private statusWriteFailed = false;
-  readonly stats = { reconciles: 0, actions: 0, failures: 0, lanJoins: 0, lanLeaves: 0 };
+export interface EgressStats {
+  reconciles: number;
+  actions: number;
+  failures: number;
+  lanJoins: number;
+  lanLeaves: number;
+}
 
-  constructor(opts: EgressAgentOptions) {
-    this.opts = opts;
-    this.host = opts.host;
-    this.log = opts.log;
-    this.settings = opts.settings;
-    this.startedAt = new Date(this.host.wallClock()).toISOString();
-    this.devices = new DeviceWatch({ host: this.host, log: this.log, onChange: (n, l, p) => this.onDevice(n, l, p) });
-    this.feed = this.makeFeed();
-  }
-
-  async start(): Promise<void> {
-    const s = this.settings;
-    this.log.info('mnat-egress starting', {
-      runtime: this.host.runtime,
-      upstream: s.upstream,
-      downstream: s.downstream,
-      server: s.target.origin,
-      membership: s.membership,
-      controlFile: s.controlFile ?? undefined,
-      joinBackend: s.joinBackend,
-      maxChannels: s.maxChannels,
-    });
-    this.devices.setDevices([s.upstream, s.downstream]);
-    await this.devices.start();
-    this.startSources();
-    this.feed.start();
-    this.scheduleStatus();
-  }
-
+export interface EgressAgent {
+  start(): Promise<void>;
   /** Applies new settings (SIGHUP) without dropping channels that stay valid. */
-  async reload(next: EgressSettings): Promise<void> {
-    const prev = this.settings;
-    this.settings = next;
-    const changed: string[] = [];
-    if (next.logLevel !== prev.logLevel) {
-      this.log.setLevel(next.logLevel);
-      changed.push(`log level ${prev.logLevel} -> ${next.logLevel}`);
-    }
-    if (next.joinBackend !== prev.joinBackend) {
-      this.log.warn('changing the join backend needs a restart; keeping the current one', { current: prev.joinBackend, requested: next.joinBackend });
-    }
-    if (next.upstream !== prev.upstream || next.downstream !== prev.downstream) {
-      changed.push(`interfaces ${prev.upstream}/${prev.downstream} -> ${next.upstream}/${next.downstream}`);
-      this.devices.setDevices([next.upstream, next.downstream]);
-    }
-    const sourcesChanged =
-      next.membership !== prev.membership || next.controlFile !== prev.controlFile || next.downstream !== prev.downstream;
-    if (sourcesChanged) {
-      changed.push('membership sources');
-      this.stopSources();
-      if (next.membership === 'file') this.applyMembership('mdb', []);
-      if (next.membership === 'mdb') this.applyMembership('control-file', []);
-      this.startSources();
-    } else {
-      this.control?.reload();
-      this.mdb?.refresh();
-    }
-    const serverChanged =
-      JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push;
-    if (serverChanged) {
-      changed.push(`server ${prev.target.origin} -> ${next.target.origin}`);
-      const old = this.feed;
-      this.feed = this.makeFeed();
-      this.assignments = []; // current translations are held until the new server lists them
-      this.lastPut = null;
-      await old.stop();
-      this.updateDesired();
-      this.feed.start();
-    }
-    if (next.maxChannels !== prev.maxChannels) {
-      changed.push(`max channels ${prev.maxChannels} -> ${next.maxChannels}`);
-      this.updateDesired();
-    }
-    if (next.statusFile !== prev.statusFile) {
-      this.host.removeFile(prev.statusFile);
-      this.statusWriteFailed = false;
-    }
-    this.log.info('configuration reloaded', { changes: changed.length > 0 ? changed.join('; ') : 'none' });
-    this.scheduleReconcile();
-    this.scheduleStatus();
-  }
-
+  reload(next: EgressSettings): Promise<void>;
   /** SIGTERM: leave upstream, remove translator state, forget the status file. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.stopSources();
-    this.devices.stop();
-    for (const t of [this.retryTimer, this.statusTimer, this.countersTimer]) if (t) this.host.clearTimeout(t);
-    this.retryTimer = this.statusTimer = this.countersTimer = null;
-    while (this.running) await new Promise<void>((resolve) => this.host.setTimeout(resolve, 5));
-    const joined = this.opts.joiner.joined().length;
-    await this.feed.stop().catch((err: Error) => this.log.warn('stopping the server client failed', { error: err.message }));
-    await this.opts.joiner.close().catch((err: Error) => this.log.warn('leaving upstream failed', { error: err.message }));
-    await this.opts.translator.detach().catch((err: Error) => this.log.warn('detaching the translator failed', { error: err.message }));
-    this.host.removeFile(this.settings.statusFile);
-    this.log.info('mnat-egress stopped', { left: joined, rules: this.rules.size });
-    this.rules.clear();
-  }
+  stop(): Promise<void>;
+  status(): EgressStatus;
+  readonly stats: EgressStats;
+}
+
+export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
+  const { host, log, translator, joiner } = opts;
+  let settings = opts.settings;
+  const table = new MembershipTable();
+  let mdb: MdbSource | null = null;
+  let control: ControlSource | null = null;
+  let feedStatus: FeedStatus = { connected: false, watcherId: null, mode: 'push' };
+  let assignments: AssignedChannel[] = [];
+  let accepted: Channel[] = [];
+  let rejectedKeys = new Set<string>();
+  let lastPut: string | null = null;
+  const rules = new Map<string, EgressRule>(); // by local key: what the translator holds
+  let attached: { device: string; ifindex: number } | null = null;
+  let rulesStale = false;
+  let mappings: EgressMapping[] = [];
+  const failing = new Set<string>();
+  let running = false;
+  let pending = false;
+  let retryTimer: TimerHandle | null = null;
+  const backoff = createBackoff({ initialMs: 250, maxMs: 15_000 });
+  let statusTimer: TimerHandle | null = null;
+  let countersTimer: TimerHandle | null = null;
+  let counters = new Map<string, { packets: number; bytes: number }>();
+  let drops: Record<string, number> | undefined;
+  let ignoredAsm = 0;
+  const startedAt = new Date(host.wallClock()).toISOString();
+  let stopped = false;
+  let statusWriteFailed = false;
+  const stats: EgressStats = { reconciles: 0, actions: 0, failures: 0, lanJoins: 0, lanLeaves: 0 };
 
   // ---- membership ----------------------------------------------------------
 
-  private startSources(): void {
-    const s = this.settings;
+  const startSources = (): void => {
+    const s = settings;
     if (s.membership !== 'file') {
-      this.mdb = new MdbSource({
-        host: this.host,
-        log: this.log,
+      mdb = createMdbSource({
+        host,
+        log,
         bridge: s.downstream,
         onChange: (channels, ignored) => {
-          this.ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
-          this.applyMembership('mdb', channels);
+          ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
+          applyMembership('mdb', channels);
         },
-        ...(this.opts.mdbSafetyMs !== undefined ? { safetyMs: this.opts.mdbSafetyMs } : {}),
+        ...(opts.mdbSafetyMs !== undefined ? { safetyMs: opts.mdbSafetyMs } : {}),
       });
-      this.mdb.start();
+      mdb.start();
     }
     if (s.membership !== 'mdb' && s.controlFile !== null) {
-      this.control = new ControlSource({
-        host: this.host,
-        log: this.log,
+      control = createControlSource({
+        host,
+        log,
         path: s.controlFile,
-        onChange: (channels) => this.applyMembership('control-file', channels),
-        ...(this.opts.controlCheckMs !== undefined ? { checkMs: this.opts.controlCheckMs } : {}),
+        onChange: (channels) => applyMembership('control-file', channels),
+        ...(opts.controlCheckMs !== undefined ? { checkMs: opts.controlCheckMs } : {}),
       });
-      this.control.start();
+      control.start();
     }
-  }
+  };
 
-  private stopSources(): void {
-    this.mdb?.stop();
-    this.mdb = null;
-    this.control?.stop();
-    this.control = null;
-  }
+  const stopSources = (): void => {
+    mdb?.stop();
+    mdb = null;
+    control?.stop();
+    control = null;
+  };
 
-  private applyMembership(input: string, channels: HeldChannel[]): void {
-    if (this.stopped) return;
-    const change = this.table.update(input, channels);
+  const applyMembership = (input: string, channels: HeldChannel[]): void => {
+    if (stopped) return;
+    const change = table.update(input, channels);
     const who = input === 'mdb' ? 'LAN' : input;
     for (const c of change.added) {
-      this.stats.lanJoins++;
-      this.log.info(`${who} joined`, { channel: show(c), by: this.table.holders(c).join(' ') });
+      stats.lanJoins++;
+      log.info(`${who} joined`, { channel: show(c), by: table.holders(c).join(' ') });
     }
     for (const c of change.removed) {
-      this.stats.lanLeaves++;
-      this.log.info(`${who} left`, { channel: show(c) });
+      stats.lanLeaves++;
+      log.info(`${who} left`, { channel: show(c) });
     }
-    this.updateDesired();
-    if (change.added.length + change.removed.length > 0) this.scheduleReconcile();
-    this.scheduleStatus();
-  }
+    updateDesired();
+    if (change.added.length + change.removed.length > 0) scheduleReconcile();
+    scheduleStatus();
+  };
 
   /** Cap, then tell the server the full set when it changed. */
-  private updateDesired(): void {
-    const active = new Set([...this.rules.values()].map((r) => channelKey(r.to)));
-    const { accepted, rejected } = selectDesired(this.table.channels(), active, this.settings.maxChannels);
-    const rejectedKeys = new Set(rejected.map(channelKey));
-    for (const c of rejected) {
-      if (!this.rejectedKeys.has(channelKey(c))) {
-        this.log.warn('channel not carried: max channels reached', { channel: show(c), maxChannels: this.settings.maxChannels });
-      }
+  const updateDesired = (): void => {
+    const active = new Set([...rules.values()].map((r) => channelKey(r.to)));
+    const sel = selectDesired(table.channels(), active, settings.maxChannels);
+    const nextRejected = new Set(sel.rejected.map(channelKey));
+    for (const c of sel.rejected) {
+      if (!rejectedKeys.has(channelKey(c))) log.warn('channel not carried: max channels reached', { channel: show(c), maxChannels: settings.maxChannels });
     }
-    this.rejectedKeys = rejectedKeys;
-    this.accepted = accepted;
+    rejectedKeys = nextRejected;
+    accepted = sel.accepted;
     const put = accepted.map(channelKey).join(' ');
-    if (put !== this.lastPut) {
-      this.lastPut = put;
-      this.feed.setJoins(accepted);
+    if (put !== lastPut) {
+      lastPut = put;
+      feed.setJoins(accepted);
     }
-  }
+  };
 
   // ---- server --------------------------------------------------------------
 
-  private makeFeed(): AssignmentFeed {
-    const feed = this.opts.createFeed(this.settings);
-    feed.on('assignments', (channels) => {
-      if (feed !== this.feed || this.stopped) return;
-      this.assignments = channels;
-      this.log.debug('assignments', { count: channels.length });
-      this.scheduleReconcile();
-      this.scheduleStatus();
+  const makeFeed = (): AssignmentFeed => {
+    const f = opts.createFeed(settings);
+    f.on('assignments', (channels) => {
+      if (f !== feed || stopped) return;
+      assignments = channels;
+      log.debug('assignments', { count: channels.length });
+      scheduleReconcile();
+      scheduleStatus();
     });
-    feed.on('status', (st) => {
-      if (feed !== this.feed || this.stopped) return;
-      const prev = this.feedStatus;
-      this.feedStatus = { ...st };
+    f.on('status', (st) => {
+      if (f !== feed || stopped) return;
+      const prev = feedStatus;
+      feedStatus = { ...st };
+      const watcher = redactWatcherId(st.watcherId) ?? undefined;
       if (st.connected !== prev.connected) {
-        if (st.connected) this.log.info('server connected', { server: this.settings.target.origin, mode: st.mode, watcher: redactWatcherId(st.watcherId) ?? undefined });
-        else this.log.warn('server unreachable; current translations stay', { server: this.settings.target.origin, error: st.lastError });
+        if (st.connected) log.info('server connected', { server: settings.target.origin, mode: st.mode, watcher });
+        else log.warn('server unreachable; current translations stay', { server: settings.target.origin, error: st.lastError });
       } else if (st.watcherId !== prev.watcherId && st.watcherId !== null) {
-        this.log.info('new watcher id', { watcher: redactWatcherId(st.watcherId) ?? undefined });
+        log.info('new watcher id', { watcher });
       }
-      this.scheduleStatus();
+      scheduleStatus();
     });
-    return feed;
-  }
+    return f;
+  };
+  let feed: AssignmentFeed = makeFeed();
 
   // ---- devices -------------------------------------------------------------
 
-  private onDevice(name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined): void {
-    if (this.stopped) return;
-    const s = this.settings;
-    if (name === s.upstream) {
-      if (link === null) {
-        this.log.warn('upstream device missing; waiting for it', { device: name });
-      } else if (previous === null || (previous && previous.ifindex !== link.ifindex)) {
-        this.log.info('upstream device appeared', { device: name, ifindex: link.ifindex });
+  const onDevice = (name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined): void => {
+    if (stopped) return;
+    const s = settings;
+    const fresh = link !== null && (previous === undefined || previous === null || previous.ifindex !== link.ifindex);
+    const side = name === s.upstream ? 'upstream' : name === s.downstream ? 'downstream' : null;
+    if (side === null) return;
+    if (link === null) log.warn(`${side} device missing; waiting for it`, { device: name });
+    else if (fresh && previous !== undefined) log.info(`${side} device appeared`, { device: name, ifindex: link.ifindex });
+    if (side === 'downstream' && link !== null && fresh) {
+      if (previous !== undefined) {
+        rulesStale = true; // outputs were resolved to the old device
+        mdb?.invalidate();
       }
+      if (s.membership !== 'file' && s.bridgeSetup) void ensureBridgeSnooping(host, log, link).then(() => mdb?.refresh());
     }
-    if (name === s.downstream) {
-      if (link === null) {
-        this.log.warn('downstream device missing; waiting for it', { device: name });
-      } else {
-        if (previous === null || (previous && previous.ifindex !== link.ifindex)) {
-          this.log.info('downstream device appeared', { device: name, ifindex: link.ifindex });
-          this.rulesStale = true; // outputs were resolved to the old device
-          this.mdb?.invalidate();
-        }
-        if (s.membership !== 'file' && s.bridgeSetup && (previous === undefined || previous === null || previous.ifindex !== link.ifindex)) {
-          void ensureBridgeSnooping(this.host, this.log, link).then(() => this.mdb?.refresh());
-        }
-      }
-    }
-    this.scheduleReconcile();
-    this.scheduleStatus();
-  }
+    scheduleReconcile();
+    scheduleStatus();
+  };
+  const devices = createDeviceWatch({ host, log, onChange: onDevice });
 
   // ---- reconcile -----------------------------------------------------------
 
-  scheduleReconcile(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.pending = true;
+  const scheduleReconcile = (): void => {
+    if (stopped) return;
+    if (running) {
+      pending = true;
       return;
     }
-    if (this.retryTimer) {
-      this.host.clearTimeout(this.retryTimer);
-      this.retryTimer = null;
+    if (retryTimer) {
+      host.clearTimeout(retryTimer);
+      retryTimer = null;
     }
-    this.running = true;
-    void this.reconcile().finally(() => {
-      this.running = false;
-      if (this.pending && !this.stopped) {
-        this.pending = false;
-        this.scheduleReconcile();
+    running = true;
+    void reconcile().finally(() => {
+      running = false;
+      if (pending && !stopped) {
+        pending = false;
+        scheduleReconcile();
       }
     });
-  }
+  };
 
-  private async reconcile(): Promise<void> {
-    const s = this.settings;
-    const up = this.devices.get(s.upstream);
-    const down = this.devices.get(s.downstream);
-    this.stats.reconciles++;
+  /** Leaves (best effort) every join on a device that went away or was replaced. */
+  const forgetJoins = async (device: string): Promise<void> => {
+    for (const j of joiner.joined()) if (j.device === device) await joiner.leave(j.channel, j.device).catch(() => undefined);
+  };
+
+  const apply = async (action: EgressAction): Promise<boolean> => {
+    const what = describeAction(action);
+    const id = `${action.kind} ${what}`;
+    try {
+      if (action.kind === 'upsert-rule') {
+        await translator.upsert({ from: action.rule.from, to: action.rule.to, outputs: [...action.rule.outputs] });
+        rules.set(channelKey(action.rule.from), action.rule);
+      } else if (action.kind === 'remove-rule') {
+        await translator.remove(action.from);
+        rules.delete(channelKey(action.from));
+      } else if (action.kind === 'join') {
+        await joiner.join(action.channel, action.device);
+      } else {
+        await joiner.leave(action.channel, action.device);
+      }
+      stats.actions++;
+      failing.delete(id);
+      log.info(what, { reason: action.reason });
+      return true;
+    } catch (err) {
+      stats.failures++;
+      // Once at warn per failing change; retries stay at debug until it works.
+      (failing.has(id) ? log.debug : log.warn)(`failed: ${what}`, { reason: action.reason, error: (err as Error).message });
+      failing.add(id);
+      return false;
+    }
+  };
+
+  const reconcile = async (): Promise<void> => {
+    const s = settings;
+    const up = devices.get(s.upstream);
+    const down = devices.get(s.downstream);
+    stats.reconciles++;
     let failed = false;
 
     if (up === null) {
       // The device is gone, and with it the tc filter and the memberships.
-      if (this.attached !== null) {
-        const gone = this.attached.device;
-        this.attached = null;
-        this.rules.clear();
-        await this.opts.translator.detach().catch((err: Error) => this.log.warn('detaching the translator failed', { error: err.message }));
-        await this.forgetJoins(gone);
+      if (attached !== null) {
+        const gone = attached.device;
+        attached = null;
+        rules.clear();
+        await translator.detach().catch((err: Error) => log.warn('detaching the translator failed', { error: err.message }));
+        await forgetJoins(gone);
       }
-    } else if (this.attached === null || this.attached.ifindex !== up.ifindex || this.attached.device !== s.upstream) {
+    } else if (attached === null || attached.ifindex !== up.ifindex || attached.device !== s.upstream) {
       try {
-        if (this.attached !== null) {
+        if (attached !== null) {
           // Re-created or renamed: the Translator attaches by name, so start over.
-          const old = this.attached.device;
-          this.attached = null;
-          this.rules.clear();
-          await this.opts.translator.detach();
-          await this.forgetJoins(old);
+          const old = attached.device;
+          attached = null;
+          rules.clear();
+          await translator.detach();
+          await forgetJoins(old);
         }
-        await this.opts.translator.attach(s.upstream);
-        this.attached = { device: s.upstream, ifindex: up.ifindex };
-        this.rules.clear(); // attach starts from an empty table
-        this.stats.actions++;
+        await translator.attach(s.upstream);
+        attached = { device: s.upstream, ifindex: up.ifindex };
+        rules.clear(); // attach starts from an empty table
+        stats.actions++;
       } catch (err) {
         failed = true;
-        this.stats.failures++;
-        this.log.error('cannot attach the translator', { device: s.upstream, error: (err as Error).message });
+        stats.failures++;
+        log.error('cannot attach the translator', { device: s.upstream, error: (err as Error).message });
       }
     }
-    if (this.rulesStale && down !== null) {
-      this.rules.clear(); // re-upsert resolves outputs to the new device
-      this.rulesStale = false;
+    if (rulesStale && down !== null) {
+      rules.clear(); // re-upsert resolves outputs to the new device
+      rulesStale = false;
     }
 
     const plan = planEgress({
-      desired: this.accepted,
-      assignments: this.assignments,
-      rules: [...this.rules.values()],
-      joins: this.opts.joiner.joined(),
+      desired: accepted,
+      assignments,
+      rules: [...rules.values()],
+      joins: joiner.joined(),
       upstream: s.upstream,
       downstream: s.downstream,
     });
-    this.mappings = plan.mappings;
-    const canAdd = this.attached !== null && down !== null;
+    mappings = plan.mappings;
     const upserts: EgressAction[] = [];
     const joins: EgressAction[] = [];
     // Removals in plan order (leave before the rule goes).
     for (const action of plan.actions) {
-      if (this.stopped) return;
+      if (stopped) return;
       if (action.kind === 'upsert-rule') upserts.push(action);
       else if (action.kind === 'join') joins.push(action);
-      else if (action.kind === 'remove-rule' && this.attached === null) this.rules.delete(channelKey(action.from));
-      else if (!(await this.apply(action))) failed = true;
+      else if (action.kind === 'remove-rule' && attached === null) rules.delete(channelKey(action.from));
+      else if (!(await apply(action))) failed = true;
     }
     // Rules and joins run side by side: each is a tool exec (bpftool, smcroutectl)
     // and the first translated packet needs both; a packet that arrives before
     // its rule only reaches the WAN stack, which has no route for it.
-    if (canAdd) {
+    if (attached !== null && down !== null) {
       const chain = async (actions: EgressAction[]): Promise<boolean> => {
         let ok = true;
-        for (const a of actions) if (!this.stopped && !(await this.apply(a))) ok = false;
+        for (const a of actions) if (!stopped && !(await apply(a))) ok = false;
         return ok;
       };
       const [r, j] = await Promise.all([chain(upserts), chain(joins)]);
       if (!r || !j) failed = true;
     }
-    if (this.accepted.length > 0 || this.rules.size > 0) this.updateDesiredIfCapMoved();
+    if (rejectedKeys.size > 0) updateDesired(); // the cap prefers active channels
     // Failures retry with backoff; waits for a device are ended by DeviceWatch events.
-    if (failed) this.scheduleRetry();
-    else this.backoff.reset();
-    this.armCounters();
-    this.scheduleStatus();
-  }
+    if (failed) scheduleRetry();
+    else backoff.reset();
+    armCounters();
+    scheduleStatus();
+  };
 
-  private updateDesiredIfCapMoved(): void {
-    if (this.rejectedKeys.size > 0) this.updateDesired();
-  }
-
-  private async apply(action: EgressAction): Promise<boolean> {
-    const id = `${action.kind} ${describeAction(action)}`;
-    try {
-      switch (action.kind) {
-        case 'upsert-rule':
-          await this.opts.translator.upsert({ from: action.rule.from, to: action.rule.to, outputs: [...action.rule.outputs] });
-          this.rules.set(channelKey(action.rule.from), action.rule);
-          break;
-        case 'remove-rule':
-          await this.opts.translator.remove(action.from);
-          this.rules.delete(channelKey(action.from));
-          break;
-        case 'join':
-          await this.opts.joiner.join(action.channel, action.device);
-          break;
-        case 'leave':
-          await this.opts.joiner.leave(action.channel, action.device);
-          break;
-      }
-      this.stats.actions++;
-      this.failingActions.delete(id);
-      this.log.info(describeAction(action), { reason: action.reason });
-      return true;
-    } catch (err) {
-      this.stats.failures++;
-      const first = !this.failingActions.has(id);
-      this.failingActions.add(id);
-      (first ? this.log.warn : this.log.debug)(`failed: ${describeAction(action)}`, { reason: action.reason, error: (err as Error).message });
-      return false;
-    }
-  }
-
-  /** Leaves (best effort) every join on a device that went away or was replaced. */
-  private async forgetJoins(device: string): Promise<void> {
-    for (const j of this.opts.joiner.joined()) {
-      if (j.device !== device) continue;
-      await this.opts.joiner.leave(j.channel, j.device).catch(() => undefined);
-    }
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped || this.retryTimer) return;
-    const delay = this.backoff.next();
-    this.log.debug('retrying kernel changes', { inMs: delay });
-    this.retryTimer = this.host.setTimeout(() => {
-      this.retryTimer = null;
-      this.scheduleReconcile();
+  const scheduleRetry = (): void => {
+    if (stopped || retryTimer) return;
+    const delay = backoff.next();
+    log.debug('retrying kernel changes', { inMs: delay });
+    retryTimer = host.setTimeout(() => {
+      retryTimer = null;
+      scheduleReconcile();
     }, delay);
-  }
+  };
 
   // ---- status --------------------------------------------------------------
 
-  private armCounters(): void {
-    if (this.stopped || this.countersTimer || this.rules.size === 0) return;
-    this.countersTimer = this.host.setTimeout(() => {
-      this.countersTimer = null;
-      void this.readCounters().finally(() => this.armCounters());
-    }, this.opts.countersMs ?? 30_000);
-  }
+  const armCounters = (): void => {
+    if (stopped || countersTimer || rules.size === 0) return;
+    countersTimer = host.setTimeout(() => {
+      countersTimer = null;
+      void readCounters().finally(armCounters);
+    }, opts.countersMs ?? 30_000);
+  };
 
-  async readCounters(): Promise<void> {
-    if (this.attached === null) return;
+  const readCounters = async (): Promise<void> => {
+    if (attached === null) return;
     try {
-      const list = await this.opts.translator.counters();
-      this.counters = new Map(list.map((c) => [channelKey(c.from), { packets: c.packets, bytes: c.bytes }]));
-      this.drops = list.drops;
-      this.scheduleStatus();
+      const list = await translator.counters();
+      counters = new Map(list.map((c) => [channelKey(c.from), { packets: c.packets, bytes: c.bytes }]));
+      drops = list.drops;
+      scheduleStatus();
     } catch (err) {
-      this.log.debug('reading translator counters failed', { error: (err as Error).message });
+      log.debug('reading translator counters failed', { error: (err as Error).message });
     }
-  }
+  };
 
-  private scheduleStatus(): void {
-    if (this.stopped || this.statusTimer) return;
-    this.statusTimer = this.host.setTimeout(() => {
-      this.statusTimer = null;
-      this.writeStatus();
+  const scheduleStatus = (): void => {
+    if (stopped || statusTimer) return;
+    statusTimer = host.setTimeout(() => {
+      statusTimer = null;
+      writeStatus();
     }, 100);
-  }
+  };
 
-  status(): EgressStatus {
-    const s = this.settings;
-    const byGlobal = new Map(this.mappings.map((m) => [channelKey(m.global), m]));
+  const status = (): EgressStatus => {
+    const s = settings;
+    const byGlobal = new Map(mappings.map((m) => [channelKey(m.global), m]));
     const channels: EgressStatusChannel[] = [];
-    for (const c of this.table.channels()) {
+    for (const c of table.channels()) {
       const key = channelKey(c);
       const m = byGlobal.get(key);
       const local = m?.local ? channelKey(m.local) : null;
-      const counters = local !== null && m?.status !== 'waiting' ? this.counters.get(local) : undefined;
-      let status: string = m?.status ?? 'waiting';
-      if (this.rejectedKeys.has(key)) status = 'over-limit';
-      else if (status === 'active' && !this.rules.has(local ?? '')) status = this.attached === null ? 'no-device' : 'pending';
+      const count = local !== null && m?.status !== 'waiting' ? counters.get(local) : undefined;
+      let st: string = m?.status ?? 'waiting';
+      if (rejectedKeys.has(key)) st = 'over-limit';
+      else if (st === 'active' && !rules.has(local ?? '')) st = attached === null ? 'no-device' : 'pending';
       channels.push({
         global: key,
-        holders: this.table.holders(c),
+        holders: table.holders(c),
         local,
         id: m?.id ?? null,
-        status,
+        status: st,
         ...(m?.note ? { note: m.note } : {}),
-        ...(counters ? { packets: counters.packets, bytes: counters.bytes } : {}),
+        ...(count ? { packets: count.packets, bytes: count.bytes } : {}),
       });
     }
-    const up = this.devices.get(s.upstream);
-    const down = this.devices.get(s.downstream);
-    const fs = this.feedStatus;
+    const up = devices.get(s.upstream);
+    const down = devices.get(s.downstream);
+    const fs = feedStatus;
     return {
       component: 'mnat-egress',
       version: 1,
-      runtime: this.host.runtime,
-      pid: this.opts.pid ?? null,
-      startedAt: this.startedAt,
-      updatedAt: new Date(this.host.wallClock()).toISOString(),
+      runtime: host.runtime,
+      pid: opts.pid ?? null,
+      startedAt,
+      updatedAt: new Date(host.wallClock()).toISOString(),
       server: {
         origin: s.target.origin,
         connected: fs.connected,
@@ -568,7 +464,7 @@ export class EgressAgent {
         mode: fs.mode,
         ...(fs.lastError ? { lastError: fs.lastError } : {}),
       },
-      upstream: { name: s.upstream, present: up !== null, ifindex: up?.ifindex ?? null, attached: this.attached !== null },
+      upstream: { name: s.upstream, present: up !== null, ifindex: up?.ifindex ?? null, attached: attached !== null },
       downstream: {
         name: s.downstream,
         present: down !== null,
@@ -576,20 +472,112 @@ export class EgressAgent {
         membership: s.membership === 'mdb' ? 'snooping table' : s.membership === 'file' ? `control file ${s.controlFile}` : `snooping table + control file ${s.controlFile}`,
       },
       channels,
-      counters: { ...this.stats, ignoredAsm: this.ignoredAsm, ...(this.drops ? { drops: this.drops } : {}) },
+      counters: { ...stats, ignoredAsm, ...(drops ? { drops } : {}) },
     };
-  }
+  };
 
-  private writeStatus(): void {
-    const file = this.settings.statusFile;
+  const writeStatus = (): void => {
+    const file = settings.statusFile;
     try {
       const dir = file.slice(0, file.lastIndexOf('/'));
-      if (dir) this.host.makeDirectory(dir);
-      this.host.writeFileAtomic(file, JSON.stringify(this.status(), null, 1) + '\n');
-      this.statusWriteFailed = false;
+      if (dir) host.makeDirectory(dir);
+      host.writeFileAtomic(file, JSON.stringify(status(), null, 1) + '\n');
+      statusWriteFailed = false;
     } catch (err) {
-      if (!this.statusWriteFailed) this.log.warn('cannot write the status file', { file, error: (err as Error).message });
-      this.statusWriteFailed = true;
+      if (!statusWriteFailed) log.warn('cannot write the status file', { file, error: (err as Error).message });
+      statusWriteFailed = true;
     }
-  }
+  };
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  return {
+    stats,
+    status,
+
+    async start() {
+      const s = settings;
+      log.info('mnat-egress starting', {
+        runtime: host.runtime,
+        upstream: s.upstream,
+        downstream: s.downstream,
+        server: s.target.origin,
+        membership: s.membership,
+        controlFile: s.controlFile ?? undefined,
+        joinBackend: s.joinBackend,
+        maxChannels: s.maxChannels,
+      });
+      devices.setDevices([s.upstream, s.downstream]);
+      await devices.start();
+      startSources();
+      feed.start();
+      scheduleStatus();
+    },
+
+    async reload(next) {
+      const prev = settings;
+      settings = next;
+      const changed: string[] = [];
+      if (next.logLevel !== prev.logLevel) {
+        log.setLevel(next.logLevel);
+        changed.push(`log level ${prev.logLevel} -> ${next.logLevel}`);
+      }
+      if (next.joinBackend !== prev.joinBackend) {
+        log.warn('changing the join backend needs a restart; keeping the current one', { current: prev.joinBackend, requested: next.joinBackend });
+      }
+      if (next.upstream !== prev.upstream || next.downstream !== prev.downstream) {
+        changed.push(`interfaces ${prev.upstream}/${prev.downstream} -> ${next.upstream}/${next.downstream}`);
+        devices.setDevices([next.upstream, next.downstream]);
+      }
+      if (next.membership !== prev.membership || next.controlFile !== prev.controlFile || next.downstream !== prev.downstream) {
+        changed.push('membership sources');
+        stopSources();
+        if (next.membership === 'file') applyMembership('mdb', []);
+        if (next.membership === 'mdb') applyMembership('control-file', []);
+        startSources();
+      } else {
+        control?.reload();
+        mdb?.refresh();
+      }
+      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push) {
+        changed.push(`server ${prev.target.origin} -> ${next.target.origin}`);
+        const old = feed;
+        feed = makeFeed();
+        assignments = []; // current translations are held until the new server lists them
+        lastPut = null;
+        await old.stop();
+        updateDesired();
+        feed.start();
+      }
+      if (next.maxChannels !== prev.maxChannels) {
+        changed.push(`max channels ${prev.maxChannels} -> ${next.maxChannels}`);
+        updateDesired();
+      }
+      if (next.statusFile !== prev.statusFile) {
+        host.removeFile(prev.statusFile);
+        statusWriteFailed = false;
+      }
+      log.info('configuration reloaded', { changes: changed.length > 0 ? changed.join('; ') : 'none' });
+      scheduleReconcile();
+      scheduleStatus();
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      stopSources();
+      devices.stop();
+      for (const t of [retryTimer, statusTimer, countersTimer]) if (t) host.clearTimeout(t);
+      retryTimer = statusTimer = countersTimer = null;
+      while (running) await new Promise<void>((resolve) => host.setTimeout(resolve, 5));
+      const left = joiner.joined().length;
+      const warn = (what: string) => (err: Error) => log.warn(`${what} failed`, { error: err.message });
+      await feed.stop().catch(warn('stopping the server client'));
+      await joiner.close().catch(warn('leaving upstream'));
+      await translator.detach().catch(warn('detaching the translator'));
+      host.removeFile(settings.statusFile);
+      log.info('mnat-egress stopped', { left, rules: rules.size });
+      rules.clear();
+    },
+  };
 }

@@ -4,45 +4,49 @@
 import { createBackoff } from '../core/backoff.ts';
 import type { Host, LineProcess, Logger, TimerHandle } from '../host/host.ts';
 
-export class LineMonitor {
-  private proc: LineProcess | null = null;
-  private timer: TimerHandle | null = null;
-  private stopped = true;
-  private readonly backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
+export interface LineMonitor {
+  start(): void;
+  stop(): void;
+}
 
-  constructor(
-    private readonly host: Host,
-    private readonly log: Logger,
-    /** The tool, for messages ("bridge", "ip"). */
-    private readonly tool: string,
-    private readonly argv: readonly string[],
-    private readonly onLine: (line: string) => void,
-    private readonly onRestart: () => void,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    const startedAt = this.host.now();
-    this.proc = this.host.spawnLines(this.argv, this.onLine, (code) => {
-      this.proc = null;
-      if (this.stopped) return;
-      if (this.host.now() - startedAt > 60_000) this.backoff.reset();
-      const retryMs = this.backoff.next();
-      if (code === 127) this.log.error(`${this.tool} is not installed or not on PATH; retrying`, { command: this.argv.join(' '), retryMs });
-      else this.log.warn(`${this.tool} monitor exited; restarting`, { code, retryMs });
-      this.timer = this.host.setTimeout(() => {
-        this.timer = null;
-        this.start();
-        this.onRestart();
+/** `tool` names the program in messages ("bridge", "ip"). */
+export function createLineMonitor(
+  host: Host,
+  log: Logger,
+  tool: string,
+  argv: readonly string[],
+  onLine: (line: string) => void,
+  onRestart: () => void,
+): LineMonitor {
+  let proc: LineProcess | null = null;
+  let timer: TimerHandle | null = null;
+  let stopped = true;
+  const backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
+  const start = (): void => {
+    stopped = false;
+    const startedAt = host.now();
+    proc = host.spawnLines(argv, onLine, (code) => {
+      proc = null;
+      if (stopped) return;
+      if (host.now() - startedAt > 60_000) backoff.reset();
+      const retryMs = backoff.next();
+      if (code === 127) log.error(`${tool} is not installed or not on PATH; retrying`, { command: argv.join(' '), retryMs });
+      else log.warn(`${tool} monitor exited; restarting`, { code, retryMs });
+      timer = host.setTimeout(() => {
+        timer = null;
+        start();
+        onRestart();
       }, retryMs);
     });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.proc?.kill();
-    this.proc = null;
-    if (this.timer) this.host.clearTimeout(this.timer);
-    this.timer = null;
-  }
+  };
+  return {
+    start,
+    stop() {
+      stopped = true;
+      proc?.kill();
+      proc = null;
+      if (timer) host.clearTimeout(timer);
+      timer = null;
+    },
+  };
 }

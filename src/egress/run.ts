@@ -15,7 +15,7 @@ import { formatEgressStatus, type EgressStatus } from '../core/egress-status.ts'
 import { WatcherClient } from '../core/watcher-client.ts';
 import { Translator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
-import { EgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
+import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
 import { createLevelLogger } from './level-log.ts';
 
 export interface EgressRuntime {
@@ -160,7 +160,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
     };
   };
-  const agent = new EgressAgent({ host, log, settings, createFeed, translator, joiner, ...(rt.pid !== undefined ? { pid: rt.pid } : {}) });
+  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner, ...(rt.pid !== undefined ? { pid: rt.pid } : {}) });
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -8,7 +8,7 @@ import { channelKey, type Channel } from '../../src/core/channel.ts';
 import type { EgressSettings } from '../../src/core/egress-options.ts';
 import type { AssignedChannel } from '../../src/core/egress-reconcile.ts';
 import type { ExecResult, Host, LogFields, TimerHandle } from '../../src/host/host.ts';
-import { EgressAgent, type AssignmentFeed, type FeedStatus, type Joiner, type RuleTable } from '../../src/egress/egress-agent.ts';
+import { createEgressAgent, type AssignmentFeed, type FeedStatus, type Joiner, type RuleTable } from '../../src/egress/egress-agent.ts';
 import { createLevelLogger } from '../../src/egress/level-log.ts';
 
 const G1: Channel = { source: '198.51.100.2', group: '232.1.1.1' };
@@ -193,7 +193,7 @@ async function setup(settings: Partial<EgressSettings> = {}) {
   const host = m.host();
   const feeds: Feed[] = [];
   const kernel = new Kernel();
-  const agent = new EgressAgent({
+  const agent = createEgressAgent({
     host,
     log: createLevelLogger(host.log, 'debug'),
     settings: { ...SETTINGS, ...settings },
