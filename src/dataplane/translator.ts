@@ -7,7 +7,8 @@
 // `outputs` list translates in place (the packet continues on the attached
 // device's receive path); `sync(rules)` replaces the whole rule set in one
 // bpftool exec; `load()` pins without attaching (tests, BPF_PROG_TEST_RUN);
-// `progStats()` reads run time / count; counters() also has `passed`.
+// `refresh()` follows recreated devices; `progStats()` reads run time / count;
+// counters() also has `passed`.
 import { AddressError } from '../core/address.ts';
 import { channelKey, canonicalChannel, parseChannel, type Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
@@ -176,31 +177,94 @@ export class Translator {
     return this.serial(() => this.loadNow());
   }
 
+  /**
+   * Attaches to device. Idempotent: a second call is a no-op while our filter is
+   * in place, and attaches afresh when the device was recreated (new ifindex,
+   * e.g. a PPPoE reconnect) or the filter was removed behind our back.
+   */
   attach(device: string): Promise<void> {
     return this.serial(async () => {
-      if (this.attached.has(device)) return;
-      await this.loadNow();
-      const link = await requireLink(this.host, device);
-      const used = new Set([...this.attached.values()].map((a) => a.slot));
-      let slot = 0;
-      while (used.has(slot)) slot++;
-      if (slot >= OWNER_SLOT) throw invalidRule(`a translator attaches to at most ${OWNER_SLOT} devices`);
-      const existing = await ingressQdisc(this.host, device);
-      const addedQdisc = existing === null;
-      if (addedQdisc) await addClsact(this.host, device);
-      // Record the attachment before the filter exists, so a crash in between is recoverable.
-      await this.writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
-      try {
-        await addBpfFilter(this.host, device, this.progPin);
-      } catch (err) {
-        if (addedQdisc) await deleteClsact(this.host, device).catch(() => undefined);
-        await this.writeAttachSlot(slot, 0, 0).catch(() => undefined);
-        throw err;
+      const known = this.attached.get(device);
+      if (known !== undefined) {
+        if (await this.stillAttached(device, known)) return;
+        await this.forget(device, known);
       }
-      this.attached.set(device, { ifindex: link.ifindex, slot, addedQdisc });
-      this.ifnames.set(link.ifindex, device);
-      this.host.log.info('translator attached', { device, ifindex: link.ifindex, pin: this.pinDir, addedQdisc });
+      await this.attachNow(device);
     });
+  }
+
+  /**
+   * After devices were recreated (hotplug, network restart): re-attaches where our
+   * filter is gone and rewrites the rules whose output devices changed ifindex or
+   * MAC. Outputs that do not exist (now) are left as they are and reported.
+   */
+  refresh(): Promise<{ reattached: string[]; rewritten: number; missing: string[] }> {
+    return this.serial(async () => {
+      const reattached: string[] = [];
+      for (const [device, a] of [...this.attached]) {
+        if (await this.stillAttached(device, a)) continue;
+        await this.forget(device, a);
+        if ((await findLink(this.host, device)) === null) continue; // gone: nothing to attach to yet
+        await this.attachNow(device);
+        reattached.push(device);
+      }
+      if (!this.loaded) return { reattached, rewritten: 0, missing: [] };
+      const links = new Map<string, LinkInfo | null>();
+      for (const name of new Set([...this.rules.values()].flatMap((r) => r.outputs))) links.set(name, await findLink(this.host, name));
+      const missing = [...links].filter(([, l]) => l === null).map(([n]) => n);
+      const commands: string[][] = [];
+      for (const entry of await dumpMap(this.host, this.mapPin('mnat_rules'))) {
+        const from = decodeKey(entry.key);
+        const rule = this.rules.get(channelKey(from));
+        if (rule === undefined) continue;
+        const now = rule.outputs.map((n) => links.get(n) ?? null);
+        if (now.some((l) => l === null)) continue;
+        const current = decodeValue(entry.values[0] as Uint8Array, parseChannel(from.source, from.group).family).outputs;
+        const same = current.length === now.length && current.every((o, i) => o.ifindex === now[i]?.ifindex && o.mac === now[i]?.mac);
+        if (!same) commands.push(...this.upsertCommands(rule, now as LinkInfo[], false));
+      }
+      const failure = await runBatch(this.host, commands);
+      if (failure !== null) throw this.mapError(failure.error, 'rewriting rules after a device change');
+      if (reattached.length > 0 || commands.length > 0) {
+        this.host.log.info('translator refreshed', { reattached: reattached.join(','), rewritten: commands.length, missing: missing.join(',') });
+      }
+      return { reattached, rewritten: commands.length, missing };
+    });
+  }
+
+  private async stillAttached(device: string, a: Attachment): Promise<boolean> {
+    const link = await findLink(this.host, device);
+    if (link === null || link.ifindex !== a.ifindex) return false;
+    return (await listFilters(this.host, device, 'ingress')).some((f) => f.progId === this.progId);
+  }
+
+  private async forget(device: string, a: Attachment): Promise<void> {
+    this.attached.delete(device);
+    await this.writeAttachSlot(a.slot, 0, 0);
+  }
+
+  private async attachNow(device: string): Promise<void> {
+    await this.loadNow();
+    const link = await requireLink(this.host, device);
+    const used = new Set([...this.attached.values()].map((a) => a.slot));
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= OWNER_SLOT) throw invalidRule(`a translator attaches to at most ${OWNER_SLOT} devices`);
+    const existing = await ingressQdisc(this.host, device);
+    const addedQdisc = existing === null;
+    if (addedQdisc) await addClsact(this.host, device);
+    // Record the attachment before the filter exists, so a crash in between is recoverable.
+    await this.writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
+    try {
+      await addBpfFilter(this.host, device, this.progPin);
+    } catch (err) {
+      if (addedQdisc) await deleteClsact(this.host, device).catch(() => undefined);
+      await this.writeAttachSlot(slot, 0, 0).catch(() => undefined);
+      throw err;
+    }
+    this.attached.set(device, { ifindex: link.ifindex, slot, addedQdisc });
+    this.ifnames.set(link.ifindex, device);
+    this.host.log.info('translator attached', { device, ifindex: link.ifindex, pin: this.pinDir, addedQdisc });
   }
 
   async upsert(rule: TranslationRule): Promise<void> {
@@ -362,7 +426,11 @@ export class Translator {
 
   private async makePinDir(): Promise<void> {
     try {
-      this.host.makeDirectory(this.pinDir);
+      try {
+        this.host.makeDirectory(this.pinDir);
+      } catch {
+        this.host.makeDirectory(this.pinDir); // once more: another instance's detach may have removed the shared root just then
+      }
       return;
     } catch (err) {
       if (!this.pinRoot.startsWith('/sys/fs/bpf/')) {

@@ -247,6 +247,45 @@ test('VLAN: 802.1Q and QinQ tagged streams (outer tag held by the kernel, as wit
   assert.equal(c.drops?.vlan, 0);
 });
 
+test('recreated devices: attach() re-attaches to a new WAN, refresh() follows a new output device', { skip }, async (t) => {
+  const lab = await labWithCleanup(t);
+  const { snd, cpe, lan2 } = await buildTranslatorLab(lab, { second: true });
+  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'hotplug' });
+  lab.track(translator);
+  await translator.attach('wan');
+  await translator.upsert({ from: MAP4.local, to: MAP4.global, outputs: ['l2'] });
+  const stream = async () => {
+    const rx = lan2!.spawn(nodeArgv(RX, ['--group', MAP4.global.group, '--source', MAP4.global.source, '--interface', 'eth0', '--idle', '1000', '--timeout', '4000']));
+    await rx.waitForJson(isEvent('joined'));
+    const tx = snd.spawn(nodeArgv(TX, ['--group', MAP4.local.group, '--source', MAP4.local.source, '--interface', 'eth0', '--rate', '1000', '--count', '50']));
+    await tx.waitForJson(isEvent('done'));
+    const sum = await rx.waitForJson(isEvent('summary'), 10_000);
+    assert.ok(Number(sum.unique) >= 45, `delivered ${String(sum.unique)}`);
+  };
+  await stream();
+
+  // The WAN and the output are deleted and created again (new ifindexes, new MACs).
+  await cpe.run(['ip', 'link', 'del', 'wan']);
+  await cpe.run(['ip', 'link', 'del', 'l2']);
+  await lab.link(snd, 'eth0', cpe, 'wan');
+  await lab.link(cpe, 'l2', lan2!, 'eth0');
+  await snd.addr('eth0', '10.0.0.1/24');
+  await cpe.addr('wan', '10.0.0.2/24');
+  await cpe.addr('l2', '192.168.2.1/24');
+  await lan2!.addr('eth0', '192.168.2.10/24');
+  assert.deepEqual(await translator.refresh(), { reattached: ['wan'], rewritten: 1, missing: [] });
+  assert.equal((await cpe.run(['tc', 'filter', 'show', 'dev', 'wan', 'ingress'])).match(/mnat_translate/g)?.length, 1);
+  await translator.attach('wan'); // idempotent again
+  assert.equal((await cpe.run(['tc', 'filter', 'show', 'dev', 'wan', 'ingress'])).match(/mnat_translate/g)?.length, 1);
+  await stream();
+  assert.deepEqual(await translator.refresh(), { reattached: [], rewritten: 0, missing: [] });
+
+  // A filter removed behind our back is put back by attach().
+  await cpe.run(['tc', 'filter', 'del', 'dev', 'wan', 'ingress']);
+  await translator.attach('wan');
+  await stream();
+});
+
 async function snapshot(ns: { run(argv: readonly string[]): Promise<string> }, pinRoot: string) {
   return {
     qdisc: await ns.run(['tc', 'qdisc', 'show', 'dev', 'wan']),
