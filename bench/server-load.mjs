@@ -60,6 +60,7 @@ await new Promise((resolve) => rl.once('line', resolve));
 
 // Refresh phase: every watcher once per PERIOD, spread evenly (ticks of 50 ms).
 const latencies = [];
+const cpu0 = process.cpuUsage();
 let sent = 0;
 let errors = 0;
 let inflight = 0;
@@ -96,6 +97,8 @@ await new Promise((resolve) => {
 });
 latencies.sort((a, b) => a - b);
 const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1);
-console.log(`refreshed ${sent} ${errors} ${q(0.5)} ${q(0.99)} ${((performance.now() - start) / 1000).toFixed(1)}`);
+const cpu = process.cpuUsage(cpu0);
+const wallS = (performance.now() - start) / 1000;
+console.log(`refreshed ${sent} ${errors} ${q(0.5)} ${q(0.99)} ${wallS.toFixed(1)} ${Math.round(((cpu.user + cpu.system) / 1e6 / wallS) * 100)}`);
 for (const s of sessions) s.close();
 process.exit(0);
