@@ -1,0 +1,74 @@
+// tc and bpftool output handling with canned outputs (captured from iproute2 6.1 /
+// bpftool 7.1 on kernel 6.18): filters by program id, and errors that name what is missing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addBpfFilter, addClsact, ingressQdisc, listFilters } from '../../src/dataplane/tc.ts';
+import { runBatch } from '../../src/dataplane/bpftool.ts';
+import type { ExecResult, Host } from '../../src/host/host.ts';
+
+function fakeHost(answer: (argv: readonly string[], input?: string) => ExecResult): Host & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    calls,
+    exec: async (argv: readonly string[], o?: { input?: string }) => {
+      calls.push([...argv]);
+      return answer(argv, o?.input);
+    },
+  } as unknown as Host & { calls: string[][] };
+}
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
+const fail = (stderr: string, code = 2): ExecResult => ({ code, stdout: '', stderr });
+const kindOf = (kind: string) => (e: Error & { kind?: string }) => e.kind === kind;
+
+const FILTERS =
+  '[{"protocol":"all","pref":49151,"kind":"bpf","chain":0},{"protocol":"all","pref":49151,"kind":"bpf","chain":0,"options":{"handle":"0x1","bpf_name":"prog:[*fsobj]","direct-action":true,"not_in_hw":true,"prog":{"id":111,"name":"mnat_translate","tag":"6b156fc1c34a6e1b","jited":1}}},' +
+  '{"protocol":"all","pref":49152,"kind":"bpf","chain":0},{"protocol":"all","pref":49152,"kind":"bpf","chain":0,"options":{"handle":"0x1","bpf_name":"other","direct-action":true,"prog":{"id":7,"name":"x","tag":"00","jited":1}}}]';
+
+test('filters: one entry per filter with its program id, chain heads skipped', async () => {
+  const host = fakeHost(() => ok(FILTERS));
+  assert.deepEqual(await listFilters(host, 'wan', 'ingress'), [{ pref: 49151, progId: 111 }, { pref: 49152, progId: 7 }]);
+  const none = fakeHost(() => fail('Error: Cannot find specified qdisc on specified device.'));
+  assert.deepEqual(await listFilters(none, 'wan', 'egress'), []);
+});
+
+test('qdiscs: clsact, the old ingress qdisc, or none', async () => {
+  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"},{"kind":"clsact","handle":"ffff:"}]')), 'x'), 'clsact');
+  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"ingress","handle":"ffff:"}]')), 'x'), 'ingress');
+  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"}]')), 'x'), null);
+  await assert.rejects(ingressQdisc(fakeHost(() => fail('Cannot find device "x"')), 'x'), kindOf('device-gone'));
+});
+
+test('a kernel without clsact or cls_bpf gets an error naming the options and packages', async () => {
+  await assert.rejects(
+    addClsact(fakeHost(() => fail('Error: Specified qdisc kind is unknown.')), 'wan'),
+    (e: Error & { kind?: string }) => e.kind === 'no-clsact' && /CONFIG_NET_SCH_INGRESS/.test(e.message) && /kmod-sched-core/.test(e.message),
+  );
+  await assert.rejects(
+    addBpfFilter(fakeHost(() => fail('Unknown filter "bpf", hence option "direct-action" is unparsable')), 'wan', '/p'),
+    (e: Error & { kind?: string }) => e.kind === 'no-clsact' && /CONFIG_NET_CLS_BPF/.test(e.message),
+  );
+  await assert.rejects(addBpfFilter(fakeHost(() => fail('Cannot find device "wan"')), 'wan', '/p'), kindOf('device-gone'));
+});
+
+test('a missing tool is named with how to install it', async () => {
+  await assert.rejects(addClsact(fakeHost(() => fail('tc: spawn tc ENOENT', 127)), 'wan'), (e: Error & { kind?: string }) => e.kind === 'missing-tool' && /tc-bpf/.test(e.message));
+  await assert.rejects(runBatch(fakeHost(() => fail('', 127)), [['map', 'dump', 'pinned', '/x']]), (e: Error) => /bpftool-minimal/.test(e.message));
+});
+
+test('bpftool batch: all commands in one exec on stdin; the first failure is reported by index', async () => {
+  const host = fakeHost((argv, input) => {
+    assert.deepEqual(argv, ['bpftool', '-j', 'batch', 'file', '-']);
+    assert.equal(input, 'map update pinned /p key hex 00 value hex 01\nmap delete pinned /p key hex 02\n');
+    return {
+      code: 249,
+      stdout: '[{"command":["map","update","pinned","/p"],"output":null},{"command":["map","delete","pinned","/p"],"output":{"error":"update failed: Argument list too long"}}]',
+      stderr: '',
+    };
+  });
+  assert.deepEqual(await runBatch(host, [['map', 'update', 'pinned', '/p', 'key', 'hex', '00', 'value', 'hex', '01'], ['map', 'delete', 'pinned', '/p', 'key', 'hex', '02']]), {
+    index: 1,
+    error: 'update failed: Argument list too long',
+  });
+  assert.equal(await runBatch(fakeHost(() => ok('[{"command":[],"output":null}]')), [['map', 'dump', 'pinned', '/p']]), null);
+  await assert.rejects(runBatch(fakeHost(() => ok()), [['map', 'update', 'pinned', '/a b']]), /whitespace/);
+});
