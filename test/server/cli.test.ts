@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SseParser } from '../../src/core/sse-parser.ts';
+import { client, newWatcher, req, startServer, tempDir } from './helpers.ts';
+
+test('--help prints usage and exits 0; bad flags print one line and exit 2', async (t) => {
+  const help = await startServer(t, ['--help'], { expectExit: true });
+  assert.equal(await help.exited, 0);
+  const text = help.lines.join('\n');
+  for (const flag of ['--listen', '--tls-cert', '--tls-key', '--client-ca', '--require-client-cert', '--insecure', '--pool', '--state-dir', '--refresh-period', '--grace-period', '--max-joins-per-watcher', '--api-root']) {
+    assert.ok(text.includes(flag), `usage mentions ${flag}`);
+  }
+  const dir = tempDir(t);
+  const badPool = join(dir, 'pool.json');
+  writeFileSync(badPool, JSON.stringify({ 'group-pool': { ranges: [{ 'group-range': '10.0.0.0/8' }] } }));
+  for (const [args, pattern] of [
+    [['--bogus'], /unknown option --bogus/],
+    [['--refresh-period', 'soon', '--insecure'], /--refresh-period: "soon" is not a number/],
+    [[], /TLS needs --tls-cert/],
+    [['--insecure', '--require-client-cert'], /--require-client-cert needs --client-ca/],
+    [['--insecure', '--listen', 'nowhere:port'], /not a port number/],
+    [['--insecure', '--pool', join(dir, 'missing.json')], /--pool .*missing\.json/],
+    [['--insecure', '--pool', badPool], /group-range/],
+    [['--insecure', '--api-root', 'relative'], /--api-root/],
+  ] as const) {
+    const p = await startServer(t, [...args], { expectExit: true });
+    assert.equal(await p.exited, 2, `${args.join(' ')}: ${p.lines.join('\n')}`);
+    assert.equal(p.lines.length, 1, `one line for ${args.join(' ')}: ${p.lines.join('\n')}`);
+    assert.match(p.lines[0] as string, pattern);
+  }
+});
+
+test('SIGTERM ends push streams and long polls, flushes, exits 0', async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, ['--insecure', '--state-dir', dir]);
+  const http = client(t, server.origin);
+  const id = await newWatcher(http);
+  const est = await req(http, 'POST', '/restconf/operations/ietf-subscribed-notifications:establish-subscription', {
+    'ietf-subscribed-notifications:input': { 'ietf-yang-push:datastore': 'ietf-datastores:operational', 'ietf-yang-push:on-change': {}, 'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']` },
+  });
+  const uri = new URL(est.json['ietf-subscribed-notifications:output']['ietf-restconf-subscribed-notifications:uri']);
+  let events = 0;
+  const parser = new SseParser(() => events++);
+  const ended = new Promise<Error | undefined>((resolve) => {
+    http.stream({ method: 'GET', path: uri.pathname, headers: { accept: 'text/event-stream' } }, { onResponse() {}, onData: (d) => parser.push(d), onEnd: resolve });
+  });
+  const etag = (await req(http, 'GET', `/restconf/data/ietf-mnat:assigned-channels/watcher=${id}`)).headers.etag as string;
+  const held = req(http, 'GET', `/restconf/data/ietf-mnat:assigned-channels/watcher=${id}`, undefined, { 'if-none-match': etag, prefer: 'wait=60' });
+  // the push-update arrived before we stop
+  for (let i = 0; i < 200 && events === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(events, 1);
+  const code = server.stop('SIGTERM');
+  assert.equal((await held).status, 304, 'the held GET is answered');
+  assert.equal(await ended, undefined, 'the push stream ends cleanly');
+  assert.equal(await code, 0);
+  assert.ok(server.lines.some((l) => /msg=stopped/.test(l)));
+});
