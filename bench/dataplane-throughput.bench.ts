@@ -40,6 +40,7 @@ interface Run {
 }
 
 const lab = await createLab();
+let translatorToDetach: Translator | null = null;
 const statsPath = '/proc/sys/kernel/bpf_stats_enabled';
 const statsBefore = readFileSync(statsPath, 'utf8').trim();
 try {
@@ -47,6 +48,7 @@ try {
   const { snd, cpe, lan } = await buildTranslatorLab(lab, { baseline: true });
   console.log(`lab up in ${Math.round(performance.now() - t0)} ms; IPv${family}, ${size}-byte payloads, ${seconds} s per run`);
   const translator = Translator.create(netnsHost(cpe), { pinRoot: `/sys/fs/bpf/mnat-bench-${process.pid}`, instance: 'bench' });
+  translatorToDetach = translator;
   await translator.attach('wan');
   await translator.upsert({ from: map.local, to: map.global, outputs: ['br-lan'] });
 
@@ -169,5 +171,6 @@ try {
   await translator.detach();
 } finally {
   writeFileSync(statsPath, statsBefore);
+  await translatorToDetach?.detach().catch(() => undefined); // while the namespaces still exist
   await lab.destroy();
 }
