@@ -147,6 +147,31 @@ struct opt6 {
 #define NEXTHDR_FRAGMENT 44
 #define NEXTHDR_DEST 60
 
+/*
+ * Context loads as single instructions the compiler cannot rewrite: clang may
+ * otherwise keep "skb + offsetof(data_end)" in a register and dereference that,
+ * which the verifier rejects ("dereference of modified ctx ptr"), depending on
+ * the clang version. Every skb field read goes through these.
+ */
+#define CTX_LOAD_PTR(skb, field)                                                        \
+	({                                                                              \
+		void *__p;                                                              \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                                   \
+			     : "=r"(__p)                                                \
+			     : "r"(skb), "i"(offsetof(struct __sk_buff, field)));       \
+		__p;                                                                    \
+	})
+#define CTX_LOAD_U32(skb, field)                                                        \
+	({                                                                              \
+		__u64 __v;                                                              \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                                   \
+			     : "=r"(__v)                                                \
+			     : "r"(skb), "i"(offsetof(struct __sk_buff, field)));       \
+		(__u32)__v;                                                             \
+	})
+#define PKT_DATA(skb) CTX_LOAD_PTR(skb, data)
+#define PKT_END(skb) CTX_LOAD_PTR(skb, data_end)
+
 static __always_inline void count_event(__u32 event)
 {
 	__u64 *n = bpf_map_lookup_elem(&mnat_events, &event);
@@ -190,11 +215,11 @@ static __always_inline void count_packet(struct mnat_key *key, __u64 len)
 /* Makes the first `len` bytes linear; 0 when they are, -1 when the packet is shorter. */
 static __always_inline int ensure_linear(struct __sk_buff *skb, __u32 len)
 {
-	if ((void *)(long)skb->data + len <= (void *)(long)skb->data_end)
+	if (PKT_DATA(skb) + len <= PKT_END(skb))
 		return 0;
-	if (len > skb->len || bpf_skb_pull_data(skb, len) < 0)
+	if (len > CTX_LOAD_U32(skb, len) || bpf_skb_pull_data(skb, len) < 0)
 		return -1;
-	if ((void *)(long)skb->data + len > (void *)(long)skb->data_end)
+	if (PKT_DATA(skb) + len > PKT_END(skb))
 		return -1;
 	return 0;
 }
@@ -202,8 +227,8 @@ static __always_inline int ensure_linear(struct __sk_buff *skb, __u32 len)
 SEC("tc")
 int mnat_translate(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = PKT_DATA(skb);
+	void *data_end = PKT_END(skb);
 	struct ethhdr *eth = data;
 	struct mnat_key key = {};
 	__u32 l3 = sizeof(struct ethhdr);
@@ -258,7 +283,7 @@ int mnat_translate(struct __sk_buff *skb)
 	struct mnat_value *rule = bpf_map_lookup_elem(&mnat_rules, &key);
 	if (!rule)
 		return TC_ACT_OK;
-	__u64 frame_len = skb->len;
+	__u64 frame_len = CTX_LOAD_U32(skb, len);
 
 	/* ---- validate the matching packet and find its UDP header ---- */
 	if (key.family == 4) {
@@ -288,8 +313,8 @@ int mnat_translate(struct __sk_buff *skb)
 			if (next == NEXTHDR_HOP || next == NEXTHDR_DEST) {
 				if (ensure_linear(skb, off + sizeof(struct opt6)) < 0)
 					return drop(MNAT_EV_DROP_MALFORMED);
-				data = (void *)(long)skb->data;
-				data_end = (void *)(long)skb->data_end;
+				data = PKT_DATA(skb);
+				data_end = PKT_END(skb);
 				struct opt6 *o = data + (off & 0xffff);
 				if ((void *)(o + 1) > data_end)
 					return drop(MNAT_EV_DROP_MALFORMED);
@@ -298,8 +323,8 @@ int mnat_translate(struct __sk_buff *skb)
 			} else if (next == NEXTHDR_FRAGMENT) {
 				if (ensure_linear(skb, off + sizeof(struct frag6)) < 0)
 					return drop(MNAT_EV_DROP_MALFORMED);
-				data = (void *)(long)skb->data;
-				data_end = (void *)(long)skb->data_end;
+				data = PKT_DATA(skb);
+				data_end = PKT_END(skb);
 				struct frag6 *f = data + (off & 0xffff);
 				if ((void *)(f + 1) > data_end)
 					return drop(MNAT_EV_DROP_MALFORMED);
@@ -326,14 +351,14 @@ int mnat_translate(struct __sk_buff *skb)
 	/* ---- rewrite ---- */
 	/* Remove every tag: the one the kernel holds and those in the frame. Each
 	 * pop removes exactly one (it moves the next in-frame tag into the skb). */
-	__u32 pops = tags + (skb->vlan_present ? 1 : 0);
+	__u32 pops = tags + (CTX_LOAD_U32(skb, vlan_present) ? 1 : 0);
 	if (pops) {
 #pragma unroll
 		for (__u32 i = 0; i < 3; i++) {
 			if (i < pops && bpf_skb_vlan_pop(skb) < 0)
 				return drop(MNAT_EV_DROP_VLAN);
 		}
-		if (skb->vlan_present)
+		if (CTX_LOAD_U32(skb, vlan_present))
 			return drop(MNAT_EV_DROP_VLAN);
 		l4 = l4 ? l4 - l3 + sizeof(struct ethhdr) : 0;
 		ttl_off = ttl_off - l3 + sizeof(struct ethhdr);
@@ -377,8 +402,8 @@ int mnat_translate(struct __sk_buff *skb)
 			return drop(MNAT_EV_DROP_CHECKSUM);
 	}
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
+	data = PKT_DATA(skb);
+	data_end = PKT_END(skb);
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return drop(MNAT_EV_DROP_MALFORMED);
@@ -426,7 +451,13 @@ int mnat_translate(struct __sk_buff *skb)
 			count_event(MNAT_EV_DROP_CLONE);
 	}
 	__u32 last = (n - 1) & (MNAT_MAX_OUTPUTS - 1);
-	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), rule->mac[last], ETH_ALEN, 0);
+	/* Clones invalidated the packet pointers: reload for a direct write (cheaper than a helper). */
+	data = PKT_DATA(skb);
+	data_end = PKT_END(skb);
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return drop(MNAT_EV_DROP_MALFORMED);
+	__builtin_memcpy(eth->h_source, rule->mac[last], ETH_ALEN);
 	return bpf_redirect(rule->ifindex[last], 0);
 }
 
