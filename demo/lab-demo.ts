@@ -6,6 +6,7 @@
 // once a second what an operator wants to see: who joined what, the mapping
 // the server chose, packets per second at every hop, what the core carries,
 // and that receivers get the original (Sg,Gg). Ctrl-C tears everything down.
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs, CliError, formatUsage, type FlagSpec } from '../src/core/cli-args.ts';
 import type { LabProcess } from '../test/lab/lab.ts';
 import { Capture } from './core-capture.ts';
@@ -102,6 +103,7 @@ interface Viewer {
   proc: LabProcess | null;
   stats: { unique: number; missing: number; sources: Record<string, number>; received: number } | null;
   lastUnique: number;
+  lastT: number | null;
   pps: number;
   firstPacketMs: number | null;
   joinedAt: number | null;
@@ -137,6 +139,7 @@ async function main(): Promise<void> {
     refreshPeriodS: 5,
     egressRuntime: egressFlag as 'auto' | 'qjs' | 'node',
     fromDist: !args.boolean('from-source'),
+    joinfile: true,
     onLine: onAgentLine,
   });
   const L = lab;
@@ -153,13 +156,15 @@ async function main(): Promise<void> {
     { name: 'h2.1', host: { cpe: 2, index: 1 }, channel: CHANNELS.v4 },
     { name: 'h1.2', host: { cpe: 1, index: 2 }, channel: CHANNELS.v6 },
     { name: 'h2.2', host: { cpe: 2, index: 2 }, channel: CHANNELS.v4b },
-  ].map((v) => ({ ...v, proc: null, stats: null, lastUnique: 0, pps: 0, firstPacketMs: null, joinedAt: null }));
+  ].map((v) => ({ ...v, proc: null, stats: null, lastUnique: 0, lastT: null, pps: 0, firstPacketMs: null, joinedAt: null }));
 
   const join = (v: Viewer): void => {
     v.proc = L.receiver(L.host(v.host.cpe, v.host.index), v.channel);
     v.joinedAt = Date.now();
     v.firstPacketMs = null;
     v.lastUnique = 0;
+    v.lastT = null;
+    v.pps = 0;
     v.stats = null;
     event(`${c.green(v.name)} joins ${sg(v.channel)}`);
     const p = v.proc;
@@ -231,18 +236,21 @@ async function main(): Promise<void> {
     ]);
     if (serverMappings) mappings = serverMappings;
     if (serverMetrics) metrics = serverMetrics;
-    for (const v of viewers) v.proc?.write('stats');
-    await new Promise((r) => setTimeout(r, 150));
-    for (const v of viewers) {
-      if (!v.proc) continue;
-      for (let i = v.proc.lines.length - 1; i >= 0; i--) {
-        const l = v.proc.lines[i] as string;
-        if (l.includes('"event":"stats"')) {
-          v.stats = JSON.parse(l) as Viewer['stats'];
-          break;
-        }
-      }
-    }
+    // Each receiver answers with its counters and its own timestamp: rates are exact per receiver.
+    await Promise.all(
+      viewers.map(async (v) => {
+        const p = v.proc;
+        if (!p) return;
+        const e = await p.ask('stats', (x) => x.event === 'stats', 2000).catch(() => null);
+        if (!e || v.proc !== p) return;
+        const tMs = Number(e.t);
+        const stats = e as unknown as NonNullable<Viewer['stats']>;
+        if (v.lastT !== null && tMs > v.lastT) v.pps = ((stats.unique ?? 0) - v.lastUnique) / ((tMs - v.lastT) / 1000);
+        v.lastT = tMs;
+        v.lastUnique = stats.unique ?? 0;
+        v.stats = stats;
+      }),
+    );
     const links = new Map(linkList.map(([n, m]) => [n, m as Map<string, { rx: number; tx: number }>]));
     const cap = capture.poll();
     const dt = prev ? (now - prev.at) / 1000 : 1;
@@ -256,11 +264,6 @@ async function main(): Promise<void> {
       const a = prev?.rules.get(ruleKey(r));
       return a === undefined ? undefined : (r.packets - a) / dt;
     };
-    for (const v of viewers) {
-      const u = v.stats?.unique ?? 0;
-      v.pps = v.lastUnique > 0 || u > 0 ? (u - v.lastUnique) / dt : 0;
-      v.lastUnique = u;
-    }
 
     // ------------------------------------------------------------ render
     const out: string[] = [];
@@ -329,11 +332,29 @@ async function main(): Promise<void> {
       `  core capture on p-ing: ${cap.total} multicast packets, ${localSeen.length} local channels, global groups seen: ${globalSeen === 0 ? c.green('0 (the core carries only local addresses)') : c.red(String(globalSeen))}`,
     );
 
+    if (L.joinfilePath) {
+      let text = '';
+      let age = '';
+      try {
+        text = readFileSync(L.joinfilePath, 'utf8');
+        age = `${Math.round((Date.now() - statSync(L.joinfilePath).mtimeMs) / 1000)} s ago`;
+      } catch {
+        text = '';
+      }
+      const lines = text.split('\n').filter((l) => l !== '');
+      out.push(`  joinfile for an AMT ingest manager (driad-ingest format, atomic, refreshed every 5 s; written ${age || 'never'}): ${lines.length === 0 ? c.dim('empty') : lines.join('  ')}`);
+    }
+
     out.push('', c.bold('EVENTS'));
     for (const e of events.slice(-10)) out.push(`  ${e}`);
 
     if (plain) process.stdout.write(`\n----- ${clock(now - startedAt)} -----\n${out.join('\n')}\n`);
-    else process.stdout.write(`\x1b[H\x1b[2J${out.join('\n')}\n`);
+    else {
+      // Fit the terminal: long lines are cut rather than wrapped, so the frame keeps its shape.
+      const width = process.stdout.columns || 200;
+      const fit = (line: string): string => (visible(line) <= width ? line : line.replace(/\x1b\[[0-9;]*m/g, '').slice(0, width - 1) + '…');
+      process.stdout.write(`\x1b[H\x1b[2J${out.map(fit).join('\n')}\n`);
+    }
 
     prev = {
       at: now,
