@@ -82,7 +82,7 @@ const refreshed = (await nextLine()).split(' ');
 const cpu = process.cpuUsage(cpu0);
 const wall = performance.now() - w0;
 const cpuMs = (cpu.user + cpu.system) / 1000;
-console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s = every watcher every ${PERIOD} s), ${refreshed[2]} errors, latency p50 ${refreshed[3]} ms p99 ${refreshed[4]} ms; load generator CPU ${refreshed[6]}% of one core`);
+console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s achieved; nominal ${WATCHERS / PERIOD}/s = every watcher every ${PERIOD} s), ${refreshed[2]} errors, latency p50 ${refreshed[3]} ms p99 ${refreshed[4]} ms; load generator CPU ${refreshed[6]}% of one core, largest backlog ${refreshed[7]} requests`);
 console.log(`server CPU during the refresh phase: ${((cpuMs / wall) * 100).toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s over ${(wall / 1000).toFixed(1)} s); watchers alive at the end: ${state.stats().watchers}`);
 await listener.close().catch(() => undefined);
 listener.destroyAll();
