@@ -40,10 +40,17 @@ try {
     for (let i = 0; i < joins; i++) {
       const group = `232.1.${mode === 'push' ? 3 : 4}.${(i % 250) + 1}`;
       const rx = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', group, '--source', '198.51.100.2', '--interface', 'eth0']));
+      const from = el.egress.lines.length;
       try {
         const joined = await rx.waitForJson(isEvent('joined'), 10_000);
         const first = await rx.waitForJson(isEvent('first-packet'), 5_000);
-        lat.push(Number(first.t) - Number(joined.t));
+        const ms = Number(first.t) - Number(joined.t);
+        lat.push(ms);
+        if (ms > 250) {
+          // Where did the time go? The egress's own log of this join.
+          console.log(`  slow join ${i}: ${ms} ms; host joined ${new Date(Number(joined.t)).toISOString()}, first packet ${new Date(Number(first.t)).toISOString()}`);
+          for (const l of el.egress.lines.slice(from)) console.log(`    ${l.slice(14, 160)}`);
+        }
       } catch {
         failures++;
       }

@@ -94,6 +94,9 @@ test('restart the egress and the ingress (SIGTERM and SIGKILL): re-convergence, 
   await waitFor(async () => !new RegExp(`0x${lgHex}`, 'i').test(await cpe.ns.run(['cat', '/proc/net/mcfilter'])), 5000, 'the CPE to leave the local channel');
   await m.startEgress(1);
   await flowing(rx, 100, 20_000, 'after the egress restart');
+  // (The stopped egress was the channel's only receiver, so the server may have released it and mapped it anew.)
+  const current = (await m.serverMappings()).find((x) => x.global === key(CHANNELS.v4));
+  assert.ok(current);
 
   // Ingress, SIGTERM: exits 0, leaves upstream, removes its translator.
   assert.equal(await m.ingress!.kill('SIGTERM'), 0);
@@ -103,7 +106,7 @@ test('restart the egress and the ingress (SIGTERM and SIGKILL): re-convergence, 
   assert.ok(!/0xe8010101/i.test(await ing.ns.run(['cat', '/proc/net/mcfilter'])), 'upstream membership left');
   await m.startIngress();
   await flowing(rx, 100, 20_000, 'after the ingress restart');
-  assert.equal((await m.serverMappings()).find((x) => x.global === key(CHANNELS.v4))?.local, mapping.local, 'same mapping');
+  assert.equal((await m.serverMappings()).find((x) => x.global === key(CHANNELS.v4))?.local, current.local, 'an ingress restart keeps the mapping');
 
   // Ingress, SIGKILL: the pins and filter stay behind; the next start cleans them up and takes over.
   await m.ingress!.kill('SIGKILL');
