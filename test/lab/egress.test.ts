@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeArgv } from './lab.ts';
 import { createEgressLab, eventually, isEvent, leftovers, QJS, requirements, RX, TX, egressQjsBundle, type Runtime } from './egress-lab.ts';
@@ -125,6 +125,26 @@ test('node: server killed and restarted -> packets keep flowing, the egress re-s
   const after = rx.lines.length;
   await rx.waitForJson((e) => e.event === 'progress', 5_000, after);
   assert.ok(!el.egress.lines.slice(since).some((l) => /stop translating/.test(l)), 'no translation was removed');
+
+  // A server that lost its state: unknown watcher -> new id -> re-PUT -> a new
+  // mapping; the old translation is held until then, then replaced.
+  await el.server.kill('SIGKILL');
+  rmSync(join(el.dir, 'state'), { recursive: true, force: true });
+  const lost = el.egress.lines.length;
+  await el.startServer();
+  await el.egress.waitForLine(/new watcher id|server connected/, 40_000, lost);
+  await eventually(async () => /mnat_channels\{state="assigned"\} 1\b/.test(await el.metrics()), 'the new server assigned the join', 20_000);
+  // The held translation is replaced by the new server's mapping (when the
+  // pool happens to give the same local channel, 1 in 256, nothing changes).
+  const remapped = await el.waitForMapping(SG4, lost).catch(() => local);
+  if (remapped.group !== local.group) {
+    el.topo.ingress.ns.spawn(nodeArgv(TX, ['--group', remapped.group, '--interface', 'core0', '--rate', '100']));
+    await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, local.source, local.group, false, 10_000);
+  }
+  await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, remapped.source, remapped.group, true, 10_000);
+  // A fresh receiver (the new sender's sequence starts again at 0).
+  const rx2 = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', SG4.group, '--source', SG4.source, '--interface', 'eth0', '--progress', '20']));
+  await rx2.waitForJson((e) => e.event === 'progress', 10_000);
   const code = await el.egress.kill('SIGTERM');
   assert.equal(code, 0);
   assert.deepEqual(await leftovers(el), []);
