@@ -31,6 +31,7 @@ import { renderStatusPage } from './status-page.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const BODY_CACHE_ENTRIES = 4096;
+const MAX_SUBSCRIPTIONS_PER_WATCHER = 8;
 const YANG_JSON = 'application/yang-data+json';
 const RESTCONF_ROOT = '/restconf';
 
@@ -485,6 +486,9 @@ export class MnatApp {
         if (input === undefined) throw errors.missingElement('establish-subscription needs input', '/ietf-subscribed-notifications:input');
         const watcherId = parseEstablishInput(input);
         this.checkWatcher(ctx, watcherId, '/ietf-subscribed-notifications:input/ietf-yang-push:datastore-xpath-filter', 400);
+        if (this.push.countFor(watcherId) >= MAX_SUBSCRIPTIONS_PER_WATCHER) {
+          throw errors.resourceDenied(`watcher already has ${MAX_SUBSCRIPTIONS_PER_WATCHER} subscriptions; delete one first`, '/ietf-subscribed-notifications:input');
+        }
         const id = this.push.create(watcherId, ctx.owner, now);
         const authority = headerOf(ctx.req, ':authority') ?? headerOf(ctx.req, 'host') ?? 'localhost';
         const scheme = 'encrypted' in (ctx.req.socket ?? {}) || ctx.identity !== null || isTls(ctx.req) ? 'https' : 'http';

@@ -107,6 +107,9 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     h2 = secure;
     server = secure;
   }
+  // Idle sessions are closed after longer than the longest long poll (300 s);
+  // push streams send a keep-alive every 15 s and are never idle that long.
+  h2.setTimeout(330_000);
   h2.on('sessionError', () => undefined);
   h2.on('session', (session) => session.on('error', () => undefined));
   await new Promise<void>((resolve, reject) => {

@@ -60,6 +60,11 @@ export class PushHub {
     return this.subs.size;
   }
 
+  /** Subscriptions a watcher holds (established, with or without a stream). */
+  countFor(watcherId: string): number {
+    return this.byWatcher.get(watcherId)?.size ?? 0;
+  }
+
   create(watcherId: string, owner: string | undefined, nowMs: number): number {
     // uint32 ids that do not repeat while the process lives
     const id = this.nextId;

@@ -162,3 +162,16 @@ test('long polling: If-None-Match held until a change, 304 after the wait', asyn
   assert.notEqual(changed.headers.etag, etag);
   assert.equal(changed.json['ietf-mnat:watcher'][0]['mapped-sg'].length, 1);
 });
+
+test('a watcher holds at most 8 subscriptions', async (t) => {
+  const server = await startServer(t, ['--insecure']);
+  const http = client(t, server.origin);
+  const id = await newWatcher(http);
+  const filter = { 'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']` };
+  for (let i = 0; i < 8; i++) await establish(http, filter);
+  const res = await req(http, 'POST', '/restconf/operations/ietf-subscribed-notifications:establish-subscription', {
+    'ietf-subscribed-notifications:input': { 'ietf-yang-push:datastore': 'ietf-datastores:operational', 'ietf-yang-push:on-change': {}, ...filter },
+  });
+  assert.equal(res.status, 409);
+  assert.equal(errorOf(res)['error-tag'], 'resource-denied');
+});
