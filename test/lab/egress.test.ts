@@ -150,38 +150,40 @@ test('node: server killed and restarted -> packets keep flowing, the egress re-s
   assert.deepEqual(await leftovers(el), []);
 });
 
-test('node: WAN device deleted and re-created -> the egress re-attaches and re-joins', async (t) => {
-  const missing = requirements('node');
-  if (missing) return t.skip(missing);
-  const el = await createEgressLab(t, { runtime: 'node' });
-  const cpe = el.topo.cpes[0]!;
-  const core = el.topo.core.ns;
-  await el.startEgress();
-  const rx = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', SG4.group, '--source', SG4.source, '--interface', 'eth0', '--progress', '20']));
-  const local = await el.waitForMapping(SG4);
-  el.topo.ingress.ns.spawn(nodeArgv(TX, ['--group', local.group, '--interface', 'core0', '--rate', '100']));
-  await rx.waitForJson(isEvent('first-packet'), 10_000);
+for (const runtime of ['node', 'qjs'] as Runtime[]) {
+  test(`${runtime}: WAN device deleted and re-created -> the egress re-attaches and re-joins`, async (t) => {
+    const missing = requirements(runtime);
+    if (missing) return t.skip(missing);
+    const el = await createEgressLab(t, { runtime });
+    const cpe = el.topo.cpes[0]!;
+    const core = el.topo.core.ns;
+    await el.startEgress();
+    const rx = cpe.hosts[0]!.ns.spawn(nodeArgv(RX, ['--group', SG4.group, '--source', SG4.source, '--interface', 'eth0', '--progress', '20']));
+    const local = await el.waitForMapping(SG4);
+    el.topo.ingress.ns.spawn(nodeArgv(TX, ['--group', local.group, '--interface', 'core0', '--rate', '100']));
+    await rx.waitForJson(isEvent('first-packet'), 10_000);
 
-  const since = el.egress.lines.length;
-  await cpe.ns.run(['ip', 'link', 'del', 'wan']);
-  await el.egress.waitForLine(/upstream device missing/, 10_000, since);
-  // PPPoE/DHCP coming back: a new device with the same name, a new ifindex.
-  await el.lab.link(cpe.ns, 'wan', core, cpe.corePort);
-  await core.run(['ip', 'link', 'set', cpe.corePort, 'master', 'br-core']);
-  await core.run(['bridge', 'link', 'set', 'dev', cpe.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
-  await cpe.ns.addr('wan', `${cpe.wan.ipv4}/24`);
-  await cpe.ns.addr('wan', `${cpe.wan.ipv6}/64`);
-  await cpe.ns.route(['224.0.0.0/4', 'dev', 'wan']);
-  await el.egress.waitForLine(/upstream device appeared/, 10_000, since);
-  await el.egress.waitForLine(/join \(10\.0\.0\.1,239\.77\.0\.\d+\) on wan/, 30_000, since);
-  await core.waitForMdbChannel('br-core', cpe.corePort, local.source, local.group, true, 15_000);
-  const mark = rx.lines.length;
-  await rx.waitForJson((e) => e.event === 'progress', 10_000, mark);
-  await rx.waitForJson((e) => e.event === 'progress', 5_000, rx.lines.length);
-  const code = await el.egress.kill('SIGTERM');
-  assert.equal(code, 0);
-  assert.deepEqual(await leftovers(el), []);
-});
+    const since = el.egress.lines.length;
+    await cpe.ns.run(['ip', 'link', 'del', 'wan']);
+    await el.egress.waitForLine(/upstream device missing/, 10_000, since);
+    // PPPoE/DHCP coming back: a new device with the same name, a new ifindex.
+    await el.lab.link(cpe.ns, 'wan', core, cpe.corePort);
+    await core.run(['ip', 'link', 'set', cpe.corePort, 'master', 'br-core']);
+    await core.run(['bridge', 'link', 'set', 'dev', cpe.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
+    await cpe.ns.addr('wan', `${cpe.wan.ipv4}/24`);
+    await cpe.ns.addr('wan', `${cpe.wan.ipv6}/64`);
+    await cpe.ns.route(['224.0.0.0/4', 'dev', 'wan']);
+    await el.egress.waitForLine(/upstream device appeared/, 10_000, since);
+    await el.egress.waitForLine(/join \(10\.0\.0\.1,239\.77\.0\.\d+\) on wan/, 30_000, since);
+    await core.waitForMdbChannel('br-core', cpe.corePort, local.source, local.group, true, 15_000);
+    const mark = rx.lines.length;
+    await rx.waitForJson((e) => e.event === 'progress', 10_000, mark);
+    await rx.waitForJson((e) => e.event === 'progress', 5_000, rx.lines.length);
+    const code = await el.egress.kill('SIGTERM');
+    assert.equal(code, 0);
+    assert.deepEqual(await leftovers(el), []);
+  });
+}
 
 for (const runtime of ['node', 'qjs'] as Runtime[]) {
   test(`${runtime}: bad UCI or flags -> one clear line on stderr, exit 2`, async (t) => {
