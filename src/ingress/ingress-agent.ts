@@ -32,6 +32,8 @@ export interface RuleTable {
   remove(from: Channel): Promise<void>;
   list(): Promise<IngressRule[]>;
   detach(): Promise<void>;
+  /** Optional: re-attach after the device was recreated, follow recreated outputs. */
+  refresh?(): Promise<{ reattached: string[]; rewritten: number; missing: string[] }>;
   /** Optional: make the rule set exactly this, in one kernel operation. */
   sync?(rules: Array<{ from: Channel; to: Channel; outputs: string[] }>): Promise<void>;
 }
@@ -67,7 +69,7 @@ export interface IngressAgentOptions {
    * tearing down flowing channels in between would cut the streams for nothing.
    */
   readonly settleMs?: number;
-  /** Re-read the kernel's rules this often, to heal drift (default 30 s). */
+  /** Check the kernel side (device recreated, rules drifted) this often (default 10 s). */
   readonly resyncMs?: number;
 }
 
@@ -194,12 +196,51 @@ export class IngressAgent {
   }
 
   private scheduleResync(): void {
-    const ms = this.options.resyncMs ?? 30_000;
+    const ms = this.options.resyncMs ?? 10_000;
     this.resyncTimer = this.host.setTimeout(() => {
-      this.rules = null;
-      this.kick();
-      if (!this.stopped) this.scheduleResync();
+      void this.resync().finally(() => {
+        if (!this.stopped) this.scheduleResync();
+      });
     }, ms);
+  }
+
+  /**
+   * Periodic check of the kernel side: the upstream device may have been
+   * recreated (its filter gone) or an output may have a new ifindex/MAC; then
+   * re-read the rules so drift is repaired by the next reconcile.
+   */
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    const { translator } = this.options;
+    if (translator.refresh) {
+      try {
+        const r = await translator.refresh();
+        if (r.reattached.length > 0) this.host.log.warn('translator re-attached (the device was recreated)', { devices: r.reattached.join(',') });
+        if (r.reattached.includes(this.options.config.upstreamInterface)) await this.dropUpstreamJoins();
+        if (r.missing.length > 0) this.host.log.warn('output devices missing; their rules wait', { devices: r.missing.join(',') });
+      } catch (err) {
+        this.host.log.error('translator refresh failed', { error: (err as Error).message });
+      }
+    }
+    this.rules = null;
+    this.kick();
+  }
+
+  /**
+   * The upstream device was recreated: the kernel dropped its memberships with
+   * it. Forget them (a leave on the new device is harmless) so the next
+   * reconcile joins again.
+   */
+  private async dropUpstreamJoins(): Promise<void> {
+    const { joiner, config } = this.options;
+    for (const j of joiner.joined()) {
+      if (j.device !== config.upstreamInterface) continue;
+      try {
+        await joiner.leave(j.channel, j.device);
+      } catch (err) {
+        this.host.log.debug('leave on a recreated device failed (expected)', { error: (err as Error).message });
+      }
+    }
   }
 
   private kick(): void {

@@ -250,3 +250,27 @@ test('many rule changes go to the kernel as one batch, in phase order around the
   assert.equal(translator.ops.at(-1), `upsert 23.212.185.4,232.1.1.2>10.99.0.1,232.255.0.2`);
   await agent.stop();
 });
+
+test('the periodic resync re-attaches through refresh() and repairs rules removed behind its back', async () => {
+  const feed = new FakeFeed();
+  let refreshed = 0;
+  const translator = new (class extends FakeTranslator {
+    async refresh() {
+      refreshed++;
+      return { reattached: ['up0'], rewritten: 0, missing: [] };
+    }
+  })();
+  const joiner = new FakeJoiner();
+  const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0, resyncMs: 50 });
+  await agent.start();
+  let done = reconciled(agent);
+  feed.push([a(1, G1, L1)]);
+  await done;
+  translator.rules.clear(); // e.g. someone ran bpftool map delete
+  const deadline = Date.now() + 5000;
+  while (!translator.rules.has(key(G1)) && Date.now() < deadline) await reconciled(agent);
+  assert.ok(translator.rules.has(key(G1)), 'the rule is back');
+  assert.ok(refreshed >= 1);
+  assert.ok(lines.some((l) => l.startsWith('warn translator re-attached')));
+  await agent.stop();
+});
