@@ -183,7 +183,7 @@ export class MnatApp {
 
   private sendError(req: AnyRequest, res: AnyResponse, rc: RestconfError): void {
     const headers: Record<string, string> = { 'content-type': YANG_JSON, ...(rc.headers ?? {}) };
-    if (rc.status === 413 && !('stream' in req)) headers.connection = 'close';
+    if (rc.status === 413 && !req.stream) headers.connection = 'close';
     this.send(res, rc.status, errorBody(rc), headers, req.method === 'HEAD');
   }
 
@@ -491,7 +491,7 @@ export class MnatApp {
         }
         const id = this.push.create(watcherId, ctx.owner, now);
         const authority = headerOf(ctx.req, ':authority') ?? headerOf(ctx.req, 'host') ?? 'localhost';
-        const scheme = 'encrypted' in (ctx.req.socket ?? {}) || ctx.identity !== null || isTls(ctx.req) ? 'https' : 'http';
+        const scheme = isTls(ctx.req) ? 'https' : 'http';
         this.sendJson(ctx, 200, {
           'ietf-subscribed-notifications:output': {
             id,
@@ -773,7 +773,7 @@ const EMPTY_QUERY = new URLSearchParams();
 
 /** True when the request cannot have a body (saves reading an empty stream). */
 function bodyless(req: AnyRequest): boolean {
-  if ('stream' in req && req.stream) return req.stream.endAfterHeaders === true;
+  if (req.stream) return req.stream.endAfterHeaders === true;
   const h = req.headers;
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }
