@@ -18,6 +18,7 @@ export interface IngressOptions {
   readonly monitors: string[];
   readonly join: boolean;
   readonly joinBackend: 'socket' | 'smcroute';
+  readonly smcrouteSocket: string | undefined;
   readonly bpfObject: string | undefined;
   readonly pinRoot: string | undefined;
   readonly instance: string;
@@ -40,6 +41,7 @@ export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'monitor', kind: 'list', value: 'PREFIX', help: 'global source prefix to ingest (default 0.0.0.0/0 and ::/0)' },
   { name: 'no-join', kind: 'boolean', help: 'do not join upstream (an ingest manager reading --joinfile does)' },
   { name: 'join-backend', kind: 'string', value: 'socket|smcroute', default: 'socket', help: 'how to join upstream: a socket membership or smcroutectl' },
+  { name: 'smcroute-socket', kind: 'string', value: 'FILE', help: "smcrouted's IPC socket for --join-backend smcroute (default: smcroutectl's)" },
   { name: 'bpf-object', kind: 'string', value: 'FILE', help: 'translator BPF object (default: dist/mnat-translator.bpf.o)' },
   { name: 'pin-root', kind: 'string', value: 'DIR', help: 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)' },
   { name: 'instance', kind: 'string', value: 'NAME', help: 'translator instance name, unique per host (default ingress-<upstream-interface>)' },
@@ -107,6 +109,7 @@ export function parseIngressOptions(argv: readonly string[]): { help: true } | {
   if (joinfile !== null && (joinfile === '' || joinfile.endsWith('/'))) throw new CliError(`--joinfile: "${joinfile}" is not a file path`);
   const backend = args.string('join-backend') ?? 'socket';
   if (backend !== 'socket' && backend !== 'smcroute') throw new CliError(`--join-backend: "${backend}" is not socket or smcroute`);
+  if (args.has('smcroute-socket') && backend !== 'smcroute') throw new CliError('--smcroute-socket needs --join-backend smcroute');
   const level = parseLogLevel(args.string('log-level') ?? 'info');
   if (level === null) throw new CliError(`--log-level: "${args.string('log-level')}" is not debug, info, warn or error`);
   const instance = args.string('instance') ?? `ingress-${upstream}`;
@@ -126,6 +129,7 @@ export function parseIngressOptions(argv: readonly string[]): { help: true } | {
       monitors,
       join,
       joinBackend: backend,
+      smcrouteSocket: args.string('smcroute-socket'),
       bpfObject: args.string('bpf-object'),
       pinRoot: args.string('pin-root'),
       instance,

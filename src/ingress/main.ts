@@ -45,7 +45,10 @@ async function main(): Promise<void> {
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
     instance: options.instance,
   });
-  const joiner = options.joinBackend === 'smcroute' ? createSmcrouteJoiner(host) : createSocketJoiner(log);
+  const joiner =
+    options.joinBackend === 'smcroute'
+      ? createSmcrouteJoiner(host, options.smcrouteSocket ? { socketPath: options.smcrouteSocket } : {})
+      : createSocketJoiner(log);
   const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: options.joinfileRefreshS, log }) : null;
   const agent = new IngressAgent({
     host,

@@ -38,6 +38,12 @@ test('repeatable outputs and monitors, --no-join, joinfile, TLS files, IPv6 serv
   assert.deepEqual(o.target, { origin: 'https://[2001:db8::1]:9443', caFile: '/etc/mnat/ca.pem', certFile: 'c.pem', keyFile: 'k.pem' });
 });
 
+test('--join-backend smcroute with its IPC socket', () => {
+  const o = ok([...base, '--join-backend', 'smcroute', '--smcroute-socket', '/run/mnat/smcroute.sock']);
+  assert.equal(o.joinBackend, 'smcroute');
+  assert.equal(o.smcrouteSocket, '/run/mnat/smcroute.sock');
+});
+
 test('--insecure is plaintext h2c', () => {
   assert.equal(ok([...base, '--insecure', '--port', '8080']).target.origin, 'http://mnat.example.net:8080');
 });
@@ -66,6 +72,7 @@ test('bad flags: one clear message naming the problem', () => {
     [['--upstream-interface', 'a/b', '--downstream-interface', 'd0', '--server', 's'], /not a valid interface name/],
     [[...base, '--join-backend', 'pim'], /--join-backend: "pim"/],
     [[...base, 'extra'], /unexpected argument "extra"/],
+    [[...base, '--smcroute-socket', '/run/s.sock'], /--smcroute-socket needs --join-backend smcroute/],
   ];
   for (const [argv, pattern] of cases) {
     assert.throws(() => parseIngressOptions(argv), (err: Error) => err.name === 'CliError' && pattern.test(err.message), argv.join(' '));
