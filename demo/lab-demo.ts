@@ -228,11 +228,13 @@ async function main(): Promise<void> {
       ['core', L.topo.core.ns],
       ...L.topo.cpes.map((cpe) => [`cpe${cpe.index}`, cpe.ns] as const),
     ] as const;
-    const [linkList, rules, serverMappings, serverMetrics] = await Promise.all([
+    const [linkList, rules, serverMappings, serverMetrics, snooping] = await Promise.all([
       Promise.all(nsList.map(async ([name, ns]) => [name, await linkCounters(ns).catch(() => new Map())] as const)),
       readTranslatorRules(L).catch(() => [] as TranslatorRuleCounters[]),
       L.serverMappings().catch(() => null),
       L.serverGet('/metrics').catch(() => ''),
+      // What each CPE's br-lan learnt from its hosts' IGMPv3/MLDv2 reports (the egress's input).
+      Promise.all(L.topo.cpes.map((cp) => cp.ns.mdb('br-lan').catch(() => []))),
     ]);
     if (serverMappings) mappings = serverMappings;
     if (serverMetrics) metrics = serverMetrics;
@@ -308,6 +310,16 @@ async function main(): Promise<void> {
         `  ${pad(v.name, 6)}${pad(sg(v.channel), 34)}${lpad(fmtRate(v.pps), 6)}${lpad(String(s?.unique ?? 0), 10)}${lpad(String(s?.missing ?? 0), 9)}${lpad(v.firstPacketMs === null ? '-' : `${v.firstPacketMs}ms`, 9)}  ${got}`,
       );
     }
+
+    L.topo.cpes.forEach((cp, i) => {
+      const entries = (snooping[i] ?? []).filter((e) => e.source !== null && e.port !== cp.lan.dev);
+      const hostOf = (port: string): string => (/^lan(\d+)$/.test(port) ? `h${cp.index}.${port.slice(3)}` : port);
+      const text = entries
+        .sort((a, b) => (a.port < b.port ? -1 : 1))
+        .map((e) => `${hostOf(e.port)}@${e.port} (${e.source}, ${e.group})`)
+        .join('   ');
+      out.push(`  ${c.dim(`cpe${cp.index} br-lan snooping table:`)} ${text || c.dim('no (S,G) joined')}`);
+    });
 
     out.push('', c.bold('HOPS') + c.dim('   (packets/s from interface counters)'));
     out.push(`  global sender  eth0 tx ${fmtRate(linkPps('sender', 'eth0', 'tx'))}`);
