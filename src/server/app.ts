@@ -780,7 +780,10 @@ function bodyless(req: AnyRequest): boolean {
 
 async function drain(req: AnyRequest): Promise<void> {
   if (bodyless(req)) {
-    req.resume();
+    // HTTP/1.1 must consume the (empty) message; an HTTP/2 stream that ended
+    // with its headers has nothing to read, and resuming it costs an error
+    // object per request inside Node's stream machinery.
+    if (!req.stream) req.resume();
     return;
   }
   await readBody(req, MAX_BODY_BYTES).catch(() => undefined);
@@ -791,7 +794,7 @@ function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
   if (stash.__body) return stash.__body;
   stash.__body = new Promise((resolve, reject) => {
     if (req.readableEnded || bodyless(req)) {
-      req.resume();
+      if (!req.stream) req.resume();
       resolve(Buffer.alloc(0));
       return;
     }
