@@ -96,6 +96,7 @@ export class IngressAgent {
   private resyncTimer: ReturnType<Host['setTimeout']> | null = null;
   private settleUntil = 0;
   private lastWatcherId: string | null = null;
+  private skippedLogged = new Set<string>();
   private readonly backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
   private idle: Promise<void> = Promise.resolve();
   private readonly listeners: Array<() => void> = [];
@@ -297,9 +298,16 @@ export class IngressAgent {
       this.host.log.error('cannot plan', { error: (err as Error).message });
       return false;
     }
+    // Each skipped channel is reported once per reason, not on every pass.
+    const skipped = new Set<string>();
     for (const s of plan.skipped) {
-      this.host.log.warn('assigned channel not carried', { id: s.id, channel: `${s.global.source},${s.global.group}`, reason: s.reason });
+      const k = `${s.id}|${s.global.source},${s.global.group}|${s.reason}`;
+      skipped.add(k);
+      if (!this.skippedLogged.has(k)) {
+        this.host.log.warn('assigned channel not carried', { id: s.id, channel: `${s.global.source},${s.global.group}`, reason: s.reason });
+      }
     }
+    this.skippedLogged = skipped;
     const settling = this.host.now() < this.settleUntil;
     let ok = true;
     let held = 0;

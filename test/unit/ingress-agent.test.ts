@@ -274,3 +274,19 @@ test('the periodic resync re-attaches through refresh() and repairs rules remove
   assert.ok(lines.some((l) => l.startsWith('warn translator re-attached')));
   await agent.stop();
 });
+
+test('a channel that cannot be carried is reported once, not on every pass', async () => {
+  const feed = new FakeFeed();
+  const translator = new FakeTranslator();
+  const joiner = new FakeJoiner();
+  const agent = new IngressAgent({ host, config: { ...config, monitors: ['2001:db8::/32'] }, feed, translator, joiner, settleMs: 0 });
+  await agent.start();
+  const before = lines.filter((l) => l.startsWith('warn assigned channel not carried')).length;
+  for (let i = 0; i < 3; i++) {
+    const done = reconciled(agent);
+    feed.push([a(1, G1, L1), a(2 + i, G2, L2)]); // G1 is outside the monitor each time
+    await done;
+  }
+  assert.equal(lines.filter((l) => l.startsWith('warn assigned channel not carried')).length - before, 1);
+  await agent.stop();
+});
