@@ -195,6 +195,7 @@ export class MnatLab {
       '--downstream-interface', this.topo.ingress.core.dev,
       ...this.clientArgs('ingress'),
       '--pin-root', this.pinRoot, '--instance', 'ingress',
+      '--status-file', join(this.dir, 'ingress.status.json'),
       ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
       ...(this.options.ingressExtraArgs ?? []),
       ...extra,

@@ -12,9 +12,11 @@ import {
   type IngressAction,
   type IngressAssignment,
   type IngressConfig,
+  type IngressPlan,
   type IngressRule,
 } from '../core/ingress-reconcile.ts';
 import type { Host } from '../host/host.ts';
+import { redactWatcherId, type IngressStatus, type IngressStatusChannel } from '../core/ingress-status.ts';
 
 /** What the agent needs of the WatcherClient (role ingress). */
 export interface AssignmentFeed {
@@ -32,6 +34,8 @@ export interface RuleTable {
   remove(from: Channel): Promise<void>;
   list(): Promise<IngressRule[]>;
   detach(): Promise<void>;
+  /** Optional: per-rule packet counters (for the status file). */
+  counters?(): Promise<Array<{ from: Channel; packets: number; bytes: number }> & { drops?: Record<string, number> }>;
   /** Optional: re-attach after the device was recreated, follow recreated outputs. */
   refresh?(): Promise<{ reattached: string[]; rewritten: number; missing: string[] }>;
   /** Optional: make the rule set exactly this, in one kernel operation. */
@@ -69,6 +73,12 @@ export interface IngressAgentOptions {
    * tearing down flowing channels in between would cut the streams for nothing.
    */
   readonly settleMs?: number;
+  /** Write the status here (JSON, atomically) after every pass; null: no status file. */
+  readonly statusFile?: string | null;
+  /** For the status file: the server's origin. */
+  readonly serverOrigin?: string;
+  /** For the status file: the joinfile path. */
+  readonly joinfilePath?: string | null;
   /** Check the kernel side (device recreated, rules drifted) this often (default 10 s). */
   readonly resyncMs?: number;
 }
@@ -97,6 +107,12 @@ export class IngressAgent {
   private settleUntil = 0;
   private lastWatcherId: string | null = null;
   private skippedLogged = new Set<string>();
+  private lastPlan: IngressPlan | null = null;
+  private lastError: string | undefined;
+  private readonly startedAt: string;
+  private counterCache = new Map<string, { packets: number; bytes: number }>();
+  private drops: Record<string, number> | undefined;
+  private statusWriteFailed = false;
   private readonly backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
   private idle: Promise<void> = Promise.resolve();
   private readonly listeners: Array<() => void> = [];
@@ -112,11 +128,17 @@ export class IngressAgent {
 
   constructor(private readonly options: IngressAgentOptions) {
     this.host = options.host;
+    this.startedAt = new Date(options.host.wallClock()).toISOString();
   }
 
   /** Attaches the translator, adopts what the kernel already holds, then follows the server. */
   async start(): Promise<void> {
     const { config, feed, translator } = this.options;
+    const statusFile = this.options.statusFile;
+    if (statusFile) {
+      const slash = statusFile.lastIndexOf('/');
+      if (slash > 0) this.host.makeDirectory(statusFile.slice(0, slash));
+    }
     await translator.attach(config.upstreamInterface);
     this.rules = await translator.list();
     if (this.rules.length > 0) this.host.log.info('adopted translator rules from a previous run', { rules: this.rules.length });
@@ -126,6 +148,7 @@ export class IngressAgent {
       this.status.connected = s.connected;
       this.status.mode = s.mode;
       this.status.watcherId = s.watcherId;
+      this.lastError = s.lastError;
       if (s.watcherId !== null && this.lastWatcherId !== null && s.watcherId !== this.lastWatcherId) {
         this.beginSettle('the server gave a new watcher id');
       }
@@ -180,6 +203,8 @@ export class IngressAgent {
     await attempt('leave upstream joins', () => this.options.joiner.close());
     await attempt('detach the translator', () => this.options.translator.detach());
     await attempt('empty the joinfile', () => this.options.joinfile?.stop());
+    // No status file means "not running" to `mnat-ingress status`.
+    if (this.options.statusFile) this.host.removeFile(this.options.statusFile);
     for (const e of errors) this.host.log.error('shutdown step failed', { error: e });
     if (errors.length > 0) throw new Error(errors.join('; '));
   }
@@ -223,8 +248,80 @@ export class IngressAgent {
         this.host.log.error('translator refresh failed', { error: (err as Error).message });
       }
     }
+    if (translator.counters) {
+      try {
+        const list = await translator.counters();
+        this.counterCache = new Map(list.map((c) => [`${c.from.source},${c.from.group}`, { packets: c.packets, bytes: c.bytes }]));
+        this.drops = list.drops;
+      } catch (err) {
+        this.host.log.debug('cannot read translator counters', { error: (err as Error).message });
+      }
+    }
     this.rules = null;
     this.kick();
+    this.writeStatus();
+  }
+
+  /** The status file's content (also for tests). */
+  statusSnapshot(): IngressStatus {
+    const { config } = this.options;
+    const now = this.host.now();
+    const joined = new Set(this.options.joiner.joined().filter((j) => j.device === config.upstreamInterface).map((j) => `${j.channel.source},${j.channel.group}`));
+    const channels: IngressStatusChannel[] = [];
+    const desired = new Set<string>();
+    for (const d of this.lastPlan?.desired ?? []) {
+      const k = `${d.global.source},${d.global.group}`;
+      desired.add(k);
+      const c = this.counterCache.get(k);
+      channels.push({ id: d.id, global: k, local: `${d.local.source},${d.local.group}`, status: 'carried', joined: joined.has(k), ...(c ?? {}) });
+    }
+    for (const r of this.rules ?? []) {
+      const k = `${r.from.source},${r.from.group}`;
+      if (desired.has(k)) continue;
+      const c = this.counterCache.get(k);
+      channels.push({ id: 0, global: k, local: `${r.to.source},${r.to.group}`, status: 'held', joined: joined.has(k), ...(c ?? {}) });
+    }
+    const settling = now < this.settleUntil;
+    return {
+      component: 'mnat-ingress',
+      version: 1,
+      pid: typeof process !== 'undefined' ? process.pid : null,
+      startedAt: this.startedAt,
+      updatedAt: new Date(this.host.wallClock()).toISOString(),
+      server: {
+        origin: this.options.serverOrigin ?? '',
+        connected: this.status.connected,
+        watcher: redactWatcherId(this.status.watcherId),
+        mode: this.status.mode,
+        ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      },
+      upstream: config.upstreamInterface,
+      downstream: [...config.downstreamInterfaces],
+      monitors: [...config.monitors],
+      join: config.join,
+      joinfile: this.options.joinfilePath ?? null,
+      ...(settling ? { settlingUntil: new Date(this.host.wallClock() + (this.settleUntil - now)).toISOString() } : {}),
+      channels,
+      skipped: (this.lastPlan?.skipped ?? []).map((k) => ({ id: k.id, global: `${k.global.source},${k.global.group}`, reason: k.reason })),
+      counters: {
+        reconciles: this.status.reconciles,
+        failures: this.status.failures,
+        lastReconcileMs: this.status.lastReconcileMs,
+        ...(this.drops ? { drops: this.drops } : {}),
+      },
+    };
+  }
+
+  private writeStatus(): void {
+    const file = this.options.statusFile;
+    if (!file || this.stopped) return;
+    try {
+      this.host.writeFileAtomic(file, JSON.stringify(this.statusSnapshot(), null, 1) + '\n');
+      this.statusWriteFailed = false;
+    } catch (err) {
+      if (!this.statusWriteFailed) this.host.log.warn('cannot write the status file', { file, error: (err as Error).message });
+      this.statusWriteFailed = true;
+    }
   }
 
   /**
@@ -275,6 +372,7 @@ export class IngressAgent {
     } finally {
       this.running = false;
     }
+    this.writeStatus();
     for (const fn of this.listeners) fn();
   }
 
@@ -298,6 +396,7 @@ export class IngressAgent {
       this.host.log.error('cannot plan', { error: (err as Error).message });
       return false;
     }
+    this.lastPlan = plan;
     // Each skipped channel is reported once per reason, not on every pass.
     const skipped = new Set<string>();
     for (const s of plan.skipped) {

@@ -23,7 +23,10 @@ export interface IngressOptions {
   readonly pinRoot: string | undefined;
   readonly instance: string;
   readonly logLevel: LogLevel;
+  readonly statusFile: string;
 }
+
+export const DEFAULT_STATUS_FILE = '/var/run/mnat/ingress.json';
 
 export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'upstream-interface', kind: 'string', value: 'IF', help: 'interface that receives the global (Sg,Gg) traffic; joins are made here' },
@@ -45,12 +48,13 @@ export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'bpf-object', kind: 'string', value: 'FILE', help: 'translator BPF object (default: dist/mnat-translator.bpf.o)' },
   { name: 'pin-root', kind: 'string', value: 'DIR', help: 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)' },
   { name: 'instance', kind: 'string', value: 'NAME', help: 'translator instance name, unique per host (default ingress-<upstream-interface>)' },
+  { name: 'status-file', kind: 'string', value: 'FILE', default: DEFAULT_STATUS_FILE, help: 'status JSON, rewritten after every change; `mnat-ingress status` prints it' },
   { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },
 ];
 
 export function ingressUsage(): string {
   return formatUsage(
-    'mnat-ingress',
+    'mnat-ingress [status]',
     'Joins the global channels the MNAT server has assigned, and translates them (Sg,Gg)->(Sl,Gl)\n' +
       'into the local network with a tc/eBPF translator; optionally writes a joinfile for an ingest manager.',
     INGRESS_FLAGS,
@@ -69,11 +73,19 @@ function originOf(server: string, port: number, tls: boolean): string {
   return `${tls ? 'https' : 'http'}://${host}:${port}`;
 }
 
-/** Parses argv (without node and script); `help` true means print usage and exit 0. Throws CliError. */
-export function parseIngressOptions(argv: readonly string[]): { help: true } | { help: false; options: IngressOptions } {
+/**
+ * Parses argv (without node and script); `help` true means print usage and
+ * exit 0; `status` prints the running ingress's status file. Throws CliError.
+ */
+export function parseIngressOptions(
+  argv: readonly string[],
+): { help: true } | { help: false; command: 'status'; statusFile: string } | { help: false; command?: undefined; options: IngressOptions } {
   const args = parseArgs(argv, INGRESS_FLAGS);
   if (args.help) return { help: true };
-  if (args.positionals.length > 0) throw new CliError(`unexpected argument "${args.positionals[0]}" (see --help)`);
+  if (args.positionals[0] === 'status' && args.positionals.length === 1) {
+    return { help: false, command: 'status', statusFile: args.string('status-file') ?? DEFAULT_STATUS_FILE };
+  }
+  if (args.positionals.length > 0) throw new CliError(`unexpected argument "${args.positionals[0]}" (the only command is "status"; see --help)`);
   const upstream = args.string('upstream-interface');
   if (!upstream) throw new CliError('--upstream-interface is required (the interface that receives the global traffic)');
   checkInterface('upstream-interface', upstream);
@@ -134,6 +146,7 @@ export function parseIngressOptions(argv: readonly string[]): { help: true } | {
       pinRoot: args.string('pin-root'),
       instance,
       logLevel: level,
+      statusFile: args.string('status-file') ?? DEFAULT_STATUS_FILE,
     },
   };
 }

@@ -1,7 +1,9 @@
 // mnat-ingress: the ingress agent's command (Node). Flags -> watcher client,
 // translator, upstream joiner, joinfile -> IngressAgent. SIGTERM/SIGINT leave
 // every join, detach the translator and write the joinfile empty.
+import { readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
+import { formatIngressStatus, type IngressStatus } from '../core/ingress-status.ts';
 import { WatcherClient } from '../core/watcher-client.ts';
 import { Translator } from '../dataplane/translator.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
@@ -18,6 +20,7 @@ function parse(): IngressOptions {
       process.stdout.write(ingressUsage());
       process.exit(0);
     }
+    if (parsed.command === 'status') printStatus(parsed.statusFile);
     return parsed.options;
   } catch (err) {
     if (err instanceof CliError) {
@@ -26,6 +29,24 @@ function parse(): IngressOptions {
     }
     throw err;
   }
+}
+
+/** `mnat-ingress status`: the running ingress's status file, for people. */
+function printStatus(file: string): never {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    process.stderr.write(`mnat-ingress status: no status file ${file}; is mnat-ingress running? (--status-file names another)\n`);
+    process.exit(1);
+  }
+  try {
+    process.stdout.write(formatIngressStatus(JSON.parse(text) as IngressStatus, Date.now()));
+  } catch {
+    process.stderr.write(`mnat-ingress status: ${file} is not an ingress status file\n`);
+    process.exit(1);
+  }
+  process.exit(0);
 }
 
 async function main(): Promise<void> {
@@ -62,6 +83,9 @@ async function main(): Promise<void> {
     translator,
     joiner,
     joinfile,
+    statusFile: options.statusFile,
+    serverOrigin: options.target.origin,
+    joinfilePath: options.joinfile,
   });
 
   let stopping = false;

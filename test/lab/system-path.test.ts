@@ -3,7 +3,10 @@
 // CPE egress (L->G) -> LAN host, IPv4 and IPv6.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Capture } from '../../demo/core-capture.ts';
+import { nodeArgv } from './lab.ts';
 import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../demo/mnat-lab.ts';
 import { readTranslatorRules } from '../../demo/translator-view.ts';
 
@@ -75,5 +78,9 @@ test('full path v4+v6: two CPEs share one mapping, another source gets another, 
   const v6Local = local.get(key(CHANNELS.v6))!;
   assert.equal(captures[2]!.poll().byChannel.get(v6Local) ?? 0, 0, 'the core sends a local channel only to CPEs that joined it');
   assert.ok((captures[1]!.poll().byChannel.get(v6Local) ?? 0) > 0);
+  // The operator's view on the ingress: `mnat-ingress status` lists the three carried channels with counters.
+  const statusText = execFileSync(nodeArgv('src/ingress/main.ts')[0]!, [...nodeArgv('src/ingress/main.ts').slice(1), 'status', '--status-file', join(m.dir, 'ingress.status.json')], { encoding: 'utf8' });
+  assert.match(statusText, /connected \(push\)/);
+  for (const ch of channels) assert.match(statusText, new RegExp(`${key(ch).replace(/[.]/g, '\\.')} +${local.get(key(ch))!.replace(/[.]/g, '\\.')} +carried`));
   await Promise.all(captures.map((c) => c.stop()));
 });

@@ -290,3 +290,35 @@ test('a channel that cannot be carried is reported once, not on every pass', asy
   assert.equal(lines.filter((l) => l.startsWith('warn assigned channel not carried')).length - before, 1);
   await agent.stop();
 });
+
+test('the status file follows every pass (channels, counters) and is removed on stop', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mnat-ingress-status-'));
+  try {
+    const statusFile = join(dir, 'sub', 'ingress.json');
+    const feed = new FakeFeed();
+    const translator = new (class extends FakeTranslator {
+      async counters() {
+        return Object.assign([{ from: G1, packets: 10, bytes: 640 }], { drops: { ttl: 0 } });
+      }
+    })();
+    const joiner = new FakeJoiner();
+    const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0, resyncMs: 30, statusFile, serverOrigin: 'https://s:8443' });
+    await agent.start();
+    const done = reconciled(agent);
+    feed.push([a(1, G1, L1)]);
+    await done;
+    const deadline = Date.now() + 3000;
+    let st = JSON.parse(readFileSync(statusFile, 'utf8'));
+    while (st.channels[0]?.packets === undefined && Date.now() < deadline) {
+      await reconciled(agent);
+      st = JSON.parse(readFileSync(statusFile, 'utf8'));
+    }
+    assert.equal(st.component, 'mnat-ingress');
+    assert.equal(st.server.origin, 'https://s:8443');
+    assert.deepEqual(st.channels, [{ id: 1, global: key(G1), local: key(L1), status: 'carried', joined: true, packets: 10, bytes: 640 }]);
+    await agent.stop();
+    assert.throws(() => readFileSync(statusFile, 'utf8'), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

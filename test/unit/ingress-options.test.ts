@@ -5,7 +5,7 @@ import { ingressUsage, parseIngressOptions, type IngressOptions } from '../../sr
 function ok(argv: string[]): IngressOptions {
   const r = parseIngressOptions(argv);
   assert.equal(r.help, false);
-  if (r.help) throw new Error('unreachable');
+  if (r.help || r.command === 'status') throw new Error('unreachable');
   return r.options;
 }
 const base = ['--upstream-interface', 'up0', '--downstream-interface', 'down0', '--server', 'mnat.example.net'];
@@ -48,6 +48,12 @@ test('--insecure is plaintext h2c', () => {
   assert.equal(ok([...base, '--insecure', '--port', '8080']).target.origin, 'http://mnat.example.net:8080');
 });
 
+test('the status command reads the status file (default or --status-file)', () => {
+  assert.deepEqual(parseIngressOptions(['status']), { help: false, command: 'status', statusFile: '/var/run/mnat/ingress.json' });
+  assert.deepEqual(parseIngressOptions(['status', '--status-file', '/tmp/i.json']), { help: false, command: 'status', statusFile: '/tmp/i.json' });
+  assert.equal(ok(base).statusFile, '/var/run/mnat/ingress.json');
+});
+
 test('--help', () => {
   assert.deepEqual(parseIngressOptions(['--help']), { help: true });
   assert.match(ingressUsage(), /--monitor PREFIX .*repeatable/);
@@ -71,7 +77,7 @@ test('bad flags: one clear message naming the problem', () => {
     [[...base, '--downstream-interface', 'down0'], /listed twice/],
     [['--upstream-interface', 'a/b', '--downstream-interface', 'd0', '--server', 's'], /not a valid interface name/],
     [[...base, '--join-backend', 'pim'], /--join-backend: "pim"/],
-    [[...base, 'extra'], /unexpected argument "extra"/],
+    [[...base, 'extra'], /unexpected argument "extra" \(the only command is "status"/],
     [[...base, '--smcroute-socket', '/run/s.sock'], /--smcroute-socket needs --join-backend smcroute/],
   ];
   for (const [argv, pattern] of cases) {

@@ -1,0 +1,98 @@
+// The ingress status file (JSON, rewritten atomically after every pass) and its
+// rendering for people (`mnat-ingress status`). Pure.
+
+export interface IngressStatusChannel {
+  readonly id: number;
+  /** "source,group" */
+  readonly global: string;
+  readonly local: string;
+  /** carried: rule + join (or rule only with --no-join); held: kept while the server state settles */
+  readonly status: 'carried' | 'held';
+  readonly joined: boolean;
+  readonly packets?: number;
+  readonly bytes?: number;
+}
+
+export interface IngressStatus {
+  readonly component: 'mnat-ingress';
+  readonly version: 1;
+  readonly pid: number | null;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly server: {
+    readonly origin: string;
+    readonly connected: boolean;
+    /** Only a prefix: the id is a secret. */
+    readonly watcher: string | null;
+    readonly mode: string;
+    readonly lastError?: string;
+  };
+  readonly upstream: string;
+  readonly downstream: readonly string[];
+  readonly monitors: readonly string[];
+  readonly join: boolean;
+  readonly joinfile: string | null;
+  /** ISO time until which removals are held (after the server lost our watcher), when in the future. */
+  readonly settlingUntil?: string;
+  readonly channels: readonly IngressStatusChannel[];
+  readonly skipped: ReadonlyArray<{ readonly id: number; readonly global: string; readonly reason: string }>;
+  readonly counters: {
+    readonly reconciles: number;
+    readonly failures: number;
+    readonly lastReconcileMs: number | null;
+    readonly drops?: Record<string, number>;
+  };
+}
+
+/** The first characters of a watcher id: enough to match logs, useless to an attacker. */
+export function redactWatcherId(id: string | null): string | null {
+  if (id === null) return null;
+  return id.length <= 8 ? '…' : `${id.slice(0, 6)}…`;
+}
+
+function ago(fromIso: string, nowMs: number): string {
+  const t = Date.parse(fromIso);
+  if (!Number.isFinite(t)) return '?';
+  const s = Math.max(0, Math.round((nowMs - t) / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+/** Human-readable status; nowMs is the wall clock (epoch ms). */
+export function formatIngressStatus(s: IngressStatus, nowMs: number): string {
+  const lines: string[] = [];
+  lines.push(`mnat-ingress${s.pid !== null ? ` (pid ${s.pid})` : ''} started ${ago(s.startedAt, nowMs)}, updated ${ago(s.updatedAt, nowMs)}`);
+  const sv = s.server;
+  lines.push(
+    `server     ${sv.origin}  ${sv.connected ? `connected (${sv.mode})` : 'NOT connected'}` +
+      `${sv.watcher ? `  watcher ${sv.watcher}` : ''}${sv.lastError ? `  last error: ${sv.lastError}` : ''}`,
+  );
+  lines.push(`upstream   ${s.upstream}  ${s.join ? 'joins upstream' : 'no upstream joins (--no-join)'}${s.joinfile ? `  joinfile ${s.joinfile}` : ''}`);
+  lines.push(`downstream ${s.downstream.join(', ')}`);
+  lines.push(`monitors   ${s.monitors.join(', ')}`);
+  if (s.settlingUntil && Date.parse(s.settlingUntil) > nowMs) lines.push(`settling   removals held until ${s.settlingUntil} (the server gave a new watcher id)`);
+  const c = s.counters;
+  lines.push(`counters   ${c.reconciles} passes, ${c.failures} failures${c.lastReconcileMs !== null ? `, last pass ${Math.round(c.lastReconcileMs)} ms` : ''}`);
+  if (c.drops && Object.values(c.drops).some((v) => v > 0)) {
+    lines.push(`drops      ${Object.entries(c.drops).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
+  lines.push('');
+  if (s.channels.length === 0) {
+    lines.push('no channels carried');
+  } else {
+    const rows = s.channels.map((ch) => [
+      String(ch.id),
+      ch.global,
+      ch.local,
+      ch.status + (ch.joined ? '' : s.join ? ' (not joined)' : ''),
+      ch.packets !== undefined ? String(ch.packets) : '-',
+      ch.bytes !== undefined ? String(ch.bytes) : '-',
+    ]);
+    const head = ['ID', 'GLOBAL (S,G)', 'LOCAL (S,G)', 'STATUS', 'PACKETS', 'BYTES'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+    for (const r of [head, ...rows]) lines.push(r.map((cell, i) => cell.padEnd((widths[i] as number) + 2)).join('').trimEnd());
+  }
+  for (const k of s.skipped) lines.push(`not carried: id ${k.id} ${k.global}: ${k.reason}`);
+  return lines.join('\n') + '\n';
+}
