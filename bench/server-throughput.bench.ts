@@ -69,17 +69,23 @@ writeFileSync(refreshBody, JSON.stringify({ 'ietf-mnat:input': { 'watcher-id': i
 
 const origin = (port: number) => `https://127.0.0.1:${port}`;
 const results: Record<string, number> = {};
-for (const round of [1, 2]) {
+const ratios: Record<string, number[]> = { refresh: [], get: [] };
+for (const round of [1, 2, 3]) {
   for (const [name, port] of [['bare', bare.port], ['mnat', mnat.port]] as const) {
     const refresh = h2load(['-n', String(REQUESTS), '-d', refreshBody, '-H', 'content-type: application/yang-data+json', `${origin(port)}/restconf/operations/ietf-mnat:refresh-watcher-id`]);
     const get = h2load(['-n', String(REQUESTS), ...ids.slice(0, 50).map((id) => `${origin(port)}/restconf/data/ietf-mnat:assigned-channels/watcher=${id}`)]);
     console.log(`round ${round} ${name.padEnd(4)} refresh POST: ${refresh.rps.toFixed(0)} req/s (${refresh.ok}/${refresh.total} 2xx)   assigned-channels GET: ${get.rps.toFixed(0)} req/s (${get.ok}/${get.total} 2xx)`);
     results[`${name}-refresh`] = Math.max(results[`${name}-refresh`] ?? 0, refresh.rps);
     results[`${name}-get`] = Math.max(results[`${name}-get`] ?? 0, get.rps);
+    results[`${name}-refresh-last`] = refresh.rps;
+    results[`${name}-get-last`] = get.rps;
   }
+  ratios.refresh!.push(results['mnat-refresh-last']! / results['bare-refresh-last']!);
+  ratios.get!.push(results['mnat-get-last']! / results['bare-get-last']!);
 }
+console.log(`per-round ratios (mnat/bare, same round): refresh ${ratios.refresh!.map((r) => r.toFixed(2)).join(', ')}; GET ${ratios.get!.map((r) => r.toFixed(2)).join(', ')}`);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-console.log(`best of 2: refresh POST mnat ${results['mnat-refresh']!.toFixed(0)} vs bare ${results['bare-refresh']!.toFixed(0)} req/s → ratio ${ratio(results['mnat-refresh']!, results['bare-refresh']!)}`);
-console.log(`best of 2: assigned-channels GET mnat ${results['mnat-get']!.toFixed(0)} vs bare ${results['bare-get']!.toFixed(0)} req/s → ratio ${ratio(results['mnat-get']!, results['bare-get']!)}`);
+console.log(`best of 3: refresh POST mnat ${results['mnat-refresh']!.toFixed(0)} vs bare ${results['bare-refresh']!.toFixed(0)} req/s → ratio ${ratio(results['mnat-refresh']!, results['bare-refresh']!)}`);
+console.log(`best of 3: assigned-channels GET mnat ${results['mnat-get']!.toFixed(0)} vs bare ${results['bare-get']!.toFixed(0)} req/s → ratio ${ratio(results['mnat-get']!, results['bare-get']!)}`);
 console.log(`h2load ${H2LOAD.join(' ')} -n ${REQUESTS}, TLS (h2), one server process each, ${process.env.BENCH_NOTE ?? 'machine shared with other work'}`);
 process.exit(0);

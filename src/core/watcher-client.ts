@@ -51,6 +51,8 @@ export interface WatcherClientOptions {
   pollIntervalMs?: number;
   /** Per-request timeout in ms (default 10 000). */
   requestTimeoutMs?: number;
+  /** A push stream silent this long is reconnected (default 45 000; the server sends keep-alives every 15 s). */
+  pushIdleMs?: number;
   /** Backoff bounds (defaults 500 ms .. 30 s) and randomness (tests). */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -62,6 +64,8 @@ type StatusListener = (status: WatcherStatus) => void;
 
 const YANG_JSON = 'application/yang-data+json';
 const UNKNOWN_WATCHER = 'ietf-mnat:unknown-watcher-id';
+/** A push stream with no bytes (not even the server's 15 s keep-alive) for this long is dead. */
+const PUSH_IDLE_MS = 45_000;
 
 class UnknownWatcher extends Error {}
 
@@ -101,6 +105,7 @@ export class WatcherClient {
   private readonly wantPush: boolean;
   private readonly longPollWaitS: number;
   private readonly requestTimeoutMs: number;
+  private readonly pushIdleMs: number;
   private readonly pollIntervalMs: number | undefined;
   private readonly backoff: Backoff;
   private readonly assignmentListeners: AssignmentsListener[] = [];
@@ -143,6 +148,7 @@ export class WatcherClient {
     this.mode = this.wantPush ? 'push' : 'long-poll';
     this.longPollWaitS = options.longPollWaitS ?? 25;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.pushIdleMs = options.pushIdleMs ?? PUSH_IDLE_MS;
     this.pollIntervalMs = options.pollIntervalMs;
     this.backoff = createBackoff({ initialMs: options.backoffInitialMs ?? 500, maxMs: options.backoffMaxMs ?? 30_000, random: options.random });
   }
@@ -502,43 +508,65 @@ export class WatcherClient {
         failed = err instanceof Error ? err : new Error(String(err));
       }
     });
-    this.sse = this.transport.stream(
+    // One way out, whoever notices first: the transport ending the stream, a
+    // bad event, or the watchdog (the server sends a keep-alive every 15 s).
+    let done = false;
+    let watchdog: TimerHandle | null = null;
+    const finish = (error?: Error): void => {
+      if (done) return;
+      done = true;
+      if (watchdog) this.host.clearTimeout(watchdog);
+      if (epoch !== this.epoch) return;
+      if (this.sse === stream) this.sse = null;
+      if (this.subscriptionId === subId) this.subscriptionId = null;
+      if (status !== 200 && status !== 0 && status !== 404 && !gotUpdate) {
+        // The server offers establish-subscription but not the stream: long-poll instead.
+        this.fallBack('push', `subscription stream answered HTTP ${status}`);
+        this.scheduleFollow(0);
+        return;
+      }
+      if (terminated) {
+        // The server ends a subscription when its watcher is gone: check by refreshing.
+        this.host.log.info('push subscription terminated by the server');
+        void this.refresh(epoch);
+        this.scheduleFollow(this.backoff.next());
+        return;
+      }
+      const reason = failed ? failed.message : error ? error.message : status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended';
+      this.followFailed(epoch, new Error(reason));
+    };
+    const armWatchdog = (): void => {
+      if (watchdog) this.host.clearTimeout(watchdog);
+      watchdog = this.host.setTimeout(() => {
+        watchdog = null;
+        stream.close();
+        finish(new Error(`no data on the push stream for ${this.pushIdleMs / 1000} s`));
+      }, this.pushIdleMs);
+    };
+    const stream: HttpStream = this.transport.stream(
       { method: 'GET', path, headers: { accept: 'text/event-stream' } },
       {
         onResponse: (s) => {
           status = s;
         },
         onData: (chunk) => {
-          if (status !== 200 || epoch !== this.epoch) return;
+          if (done || status !== 200 || epoch !== this.epoch) return;
+          armWatchdog();
           try {
             parser.push(chunk);
           } catch (err) {
             failed = err as Error;
           }
-          if (failed && this.sse) this.sse.close();
-        },
-        onEnd: (error) => {
-          if (epoch !== this.epoch) return;
-          this.sse = null;
-          if (this.subscriptionId === subId) this.subscriptionId = null;
-          if (status !== 200 && status !== 0 && !gotUpdate) {
-            // The server offers establish-subscription but not the stream: long-poll instead.
-            this.fallBack('push', `subscription stream answered HTTP ${status}`);
-            this.scheduleFollow(0);
-            return;
+          if (failed) {
+            stream.close();
+            finish();
           }
-          if (terminated) {
-            // The server ends a subscription when its watcher is gone: check by refreshing.
-            this.host.log.info('push subscription terminated by the server');
-            void this.refresh(epoch);
-            this.scheduleFollow(this.backoff.next());
-            return;
-          }
-          const reason = failed ? failed.message : error ? error.message : 'push stream ended';
-          this.followFailed(epoch, new Error(reason));
         },
+        onEnd: (error) => finish(error),
       },
     );
+    this.sse = stream;
+    if (!done) armWatchdog();
   }
 
   private async poll(epoch: number): Promise<void> {

@@ -122,3 +122,53 @@ test('transport errors back off and report disconnected; setJoins with the same 
   await until(() => puts === 2, 'PUT after a change');
   await c.stop();
 });
+
+test('push: applies push-update and yang-patch edits; a silent or broken stream is re-established', async () => {
+  let establishes = 0;
+  const streams: Array<{ h: import('../../src/host/host.ts').HttpStreamHandlers; closed: boolean }> = [];
+  const transport: HttpTransport = {
+    async request(req): Promise<HttpResponse> {
+      if (req.path.endsWith('get-new-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+      if (req.path.endsWith('establish-subscription')) {
+        establishes++;
+        return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-subscribed-notifications:output': { id: establishes, 'ietf-restconf-subscribed-notifications:uri': `https://x:1/restconf/subscriptions/${establishes}` } }) };
+      }
+      return { status: 204, headers: {}, body: '' };
+    },
+    stream(req, h) {
+      assert.match(req.path, /^\/restconf\/subscriptions\/\d+$/);
+      const s = { h, closed: false };
+      streams.push(s);
+      return { close: () => void (s.closed = true) };
+    },
+    close() {},
+  };
+  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
+  const lists: string[][] = [];
+  c.on('assignments', (a) => lists.push(a.map((m) => `${m.id}:${m.global.group}`)));
+  c.start();
+  await until(() => streams.length === 1, 'stream opened');
+  const s1 = streams[0]!;
+  const entry = (id: number, g: string) => JSON.parse(assigned('w', [g]))['ietf-mnat:watcher'][0]['mapped-sg'].map((e: any) => ({ ...e, id }))[0];
+  const note = (n: unknown) => `data: ${JSON.stringify({ 'ietf-restconf:notification': { eventTime: 'now', ...(n as object) } })}\n\n`;
+  s1.h.onResponse(200, { 'content-type': 'text/event-stream' });
+  s1.h.onData(note({ 'ietf-yang-push:push-update': { id: 1, 'datastore-contents': { 'ietf-mnat:assigned-channels': { watcher: [{ id: 'w', 'mapped-sg': [entry(1, '232.1.1.1')] }] } } } }));
+  const target = (n: number) => `/ietf-mnat:assigned-channels/watcher=w/mapped-sg=${n}`;
+  // split across chunks, as a network would
+  const change = note({ 'ietf-yang-push:push-change-update': { id: 1, 'datastore-changes': { 'ietf-yang-patch:yang-patch': { 'patch-id': 'p', edit: [
+    { 'edit-id': 'e1', operation: 'create', target: target(2), value: { 'ietf-mnat:mapped-sg': [entry(2, '232.2.2.2')] } },
+    { 'edit-id': 'e2', operation: 'delete', target: target(1) },
+  ] } } } });
+  s1.h.onData(change.slice(0, 30));
+  s1.h.onData(change.slice(30));
+  assert.deepEqual(lists, [['1:232.1.1.1'], ['2:232.2.2.2']]);
+  // silence: the watchdog closes it and a new subscription follows
+  await until(() => streams.length === 2, 'watchdog reconnect');
+  assert.equal(s1.closed, true);
+  // garbage on the new stream: closed and re-established too
+  streams[1]!.h.onResponse(200, {});
+  streams[1]!.h.onData('data: {not json\n\n');
+  await until(() => streams.length === 3, 'reconnect after a bad event');
+  assert.equal(streams[1]!.closed, true);
+  await c.stop();
+});
