@@ -31,10 +31,12 @@ try {
   const rx = host.ns.spawn(nodeArgv('bench/system-receiver.ts', ['--source', SOURCE, '--interface', host.dev, ...groups.flatMap((g) => ['--group', g])]));
   await rx.waitForJson((e) => e.event === 'ready');
   const lat: number[] = [];
+  const joinedAt = new Map<string, number>();
   let failures = 0;
   for (const g of groups) {
     const mark = rx.lines.length;
     const joined = await rx.ask(`join ${g}`, (e) => e.event === 'joined');
+    joinedAt.set(g, Number(joined.at));
     try {
       const first = await rx.waitForJson((e) => e.event === 'first' && e.group === g, 5000, mark);
       lat.push(Number(first.t) - Number(joined.at));
@@ -43,11 +45,34 @@ try {
     }
     rx.write(`leave ${g}`);
   }
+  // Where the time goes, from the agents' log timestamps (one machine, one clock):
+  // the egress sees the LAN join, the ingress has translated + joined, the egress has translated.
+  const when = (lines: readonly string[], pattern: (g: string) => RegExp, g: string): number | null => {
+    const re = pattern(g);
+    const line = lines.find((l) => re.test(l));
+    const ts = line ? /^ts=(\S+)/.exec(line)?.[1] : undefined;
+    return ts ? Date.parse(ts) : null;
+  };
+  const esc = (g: string): string => g.replace(/\./g, '\\.');
+  const steps: Record<string, number[]> = { 'egress saw the LAN join': [], 'ingress translating + joined': [], 'egress translating': [] };
+  for (const g of groups) {
+    const t0 = joinedAt.get(g)!;
+    const seen = when(m.egress[0]!.lines, (x) => new RegExp(`msg="LAN joined" channel=\\(${SOURCE.replace(/\./g, '\\.')},${esc(x)}\\)`), g);
+    const ing = when(m.ingress!.lines, (x) => new RegExp(`msg="join \\(${SOURCE.replace(/\./g, '\\.')},${esc(x)}\\) on`), g);
+    const egr = when(m.egress[0]!.lines, (x) => new RegExp(`msg="translate \\([^)]*\\) -> \\(${SOURCE.replace(/\./g, '\\.')},${esc(x)}\\)`), g);
+    if (seen !== null) steps['egress saw the LAN join']!.push(seen - t0);
+    if (ing !== null) steps['ingress translating + joined']!.push(ing - t0);
+    if (egr !== null) steps['egress translating']!.push(egr - t0);
+  }
   const r = (n: number): string => `${Math.round(n)} ms`;
   process.stdout.write(
     `system join-to-first-packet (egress under ${m.egressRuntime}, ingress under Node, TLS+mTLS, push): ` +
       `n=${lat.length} failures=${failures} p50=${r(pct(lat, 50))} p90=${r(pct(lat, 90))} p99=${r(pct(lat, 99))} max=${r(Math.max(...lat))} min=${r(Math.min(...lat))}\n`,
   );
+  for (const [name, xs] of Object.entries(steps)) {
+    process.stdout.write(`  after the join: ${name.padEnd(30)} p50=${r(pct(xs, 50))} p99=${r(pct(xs, 99))} (n=${xs.length})\n`);
+  }
+  process.stdout.write(`  after the join: ${'first packet at the host'.padEnd(30)} p50=${r(pct(lat, 50))} p99=${r(pct(lat, 99))}\n`);
 } finally {
   for (const fn of afters.reverse()) await fn();
 }
