@@ -20,6 +20,9 @@ done
 if [ "$need_setup" = 1 ]; then
   echo "demo: installing what the lab needs (build/setup-debian.sh)..." >&2
   bash build/setup-debian.sh >&2
+else
+  # About a second: the demo always runs what the sources say, never a stale bundle.
+  npm run --silent build >/dev/null
 fi
 # The bpffs holds the translators' pins; mount it when this machine has not.
 if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf; fi
