@@ -489,13 +489,14 @@ export class MnatApp {
         if (this.push.countFor(watcherId) >= MAX_SUBSCRIPTIONS_PER_WATCHER) {
           throw errors.resourceDenied(`watcher already has ${MAX_SUBSCRIPTIONS_PER_WATCHER} subscriptions; delete one first`, '/ietf-subscribed-notifications:input');
         }
-        const id = this.push.create(watcherId, ctx.owner, now);
+        const token = randomBytes(12).toString('base64url');
+        const id = this.push.create(watcherId, ctx.owner, connectionOf(ctx.req), token, now);
         const authority = headerOf(ctx.req, ':authority') ?? headerOf(ctx.req, 'host') ?? 'localhost';
         const scheme = isTls(ctx.req) ? 'https' : 'http';
         this.sendJson(ctx, 200, {
           'ietf-subscribed-notifications:output': {
             id,
-            'ietf-restconf-subscribed-notifications:uri': `${scheme}://${authority}${ctx.root}/subscriptions/${id}`,
+            'ietf-restconf-subscribed-notifications:uri': `${scheme}://${authority}${ctx.root}/subscriptions/${id}.${token}`,
           },
         });
         return;
@@ -503,7 +504,7 @@ export class MnatApp {
       case 'ietf-subscribed-notifications:delete-subscription': {
         if (input === undefined) throw errors.missingElement('delete-subscription needs {"ietf-subscribed-notifications:input":{"id":N}}', '/ietf-subscribed-notifications:input');
         const id = parseSubscriptionIdInput(input);
-        if (!this.push.delete(id, ctx.owner)) {
+        if (!this.push.delete(id, ctx.owner, connectionOf(ctx.req))) {
           throw new RestconfError(400, 'application', 'invalid-value', `no subscription ${id}`, 'ietf-subscribed-notifications:no-such-subscription', '/ietf-subscribed-notifications:input/id');
         }
         this.send(ctx.res, 204, undefined);
@@ -516,14 +517,15 @@ export class MnatApp {
     this.allow(ctx.method, ['GET']);
     await drain(ctx.req);
     if (this.options(ctx, ['GET'])) return;
-    const id = /^\d{1,10}$/.test(idText) ? Number(idText) : NaN;
-    const sub = Number.isFinite(id) ? this.push.lookup(id, ctx.owner) : null;
-    if (!sub) throw errors.notFound(`subscription ${idText}`);
+    const m = /^(\d{1,10})\.([A-Za-z0-9_-]{16})$/.exec(idText);
+    const id = m ? Number(m[1]) : NaN;
+    const sub = m ? this.push.lookup(id, m[2] as string, ctx.owner) : null;
+    if (!sub) throw errors.notFound('subscription stream (use the URI establish-subscription returned)');
     if (sub.attached) throw new RestconfError(409, 'application', 'in-use', `subscription ${id} already has a stream`);
     const accept = headerOf(ctx.req, 'accept') ?? '';
     if (accept && !/text\/event-stream|\*\/\*/.test(accept)) throw errors.notAcceptable(accept);
     if (!this.state.hasWatcher(sub.watcherId)) {
-      this.push.delete(id, ctx.owner);
+      this.push.watcherGone(sub.watcherId);
       throw errors.unknownWatcher(undefined, 404);
     }
     this.push.attach(id, ctx.res);
@@ -741,6 +743,11 @@ function headerOf(req: AnyRequest, name: string): string | undefined {
   const v = req.headers[name];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : String(v);
+}
+
+/** The transport connection of a request (an HTTP/2 session's socket, or the HTTP/1.1 socket). */
+function connectionOf(req: AnyRequest): unknown {
+  return req.stream ? req.stream.session : req.socket;
 }
 
 function isTls(req: AnyRequest): boolean {

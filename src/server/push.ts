@@ -19,6 +19,10 @@ interface Subscription {
   id: number;
   watcherId: string;
   owner: string | undefined;
+  /** The connection that established it (delete-subscription without a client certificate). */
+  connection: unknown;
+  /** Unguessable part of the stream URI: the numeric id alone must not open someone's stream. */
+  token: string;
   res: AnyResponse | null;
   last: Array<Record<string, unknown>>;
   createdMs: number;
@@ -65,11 +69,11 @@ export class PushHub {
     return this.byWatcher.get(watcherId)?.size ?? 0;
   }
 
-  create(watcherId: string, owner: string | undefined, nowMs: number): number {
+  create(watcherId: string, owner: string | undefined, connection: unknown, token: string, nowMs: number): number {
     // uint32 ids that do not repeat while the process lives
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const sub: Subscription = { id, watcherId, owner, res: null, last: [], createdMs: nowMs, patchSeq: 0 };
+    const sub: Subscription = { id, watcherId, owner, connection, token, res: null, last: [], createdMs: nowMs, patchSeq: 0 };
     this.subs.set(id, sub);
     let set = this.byWatcher.get(watcherId);
     if (!set) this.byWatcher.set(watcherId, (set = new Set()));
@@ -78,9 +82,10 @@ export class PushHub {
   }
 
   /** The subscription if it exists and belongs to this requester. */
-  lookup(id: number, owner: string | undefined): { watcherId: string; attached: boolean } | null {
+  /** The subscription behind a stream URI (id and token), if it belongs to this requester. */
+  lookup(id: number, token: string, owner: string | undefined): { watcherId: string; attached: boolean } | null {
     const sub = this.subs.get(id);
-    if (!sub || (sub.owner !== undefined && sub.owner !== owner)) return null;
+    if (!sub || sub.token !== token || (sub.owner !== undefined && sub.owner !== owner)) return null;
     return { watcherId: sub.watcherId, attached: sub.res !== null };
   }
 
@@ -103,10 +108,15 @@ export class PushHub {
     res.on('close', () => this.remove(sub, false));
   }
 
-  /** delete-subscription; false when it does not exist for this owner. */
-  delete(id: number, owner: string | undefined): boolean {
+  /**
+   * delete-subscription; false when there is no such subscription for this
+   * requester: the same client certificate, or without one the same connection
+   * (RFC 8639 §2.4.4: only the subscriber that established it).
+   */
+  delete(id: number, owner: string | undefined, connection: unknown): boolean {
     const sub = this.subs.get(id);
-    if (!sub || (sub.owner !== undefined && sub.owner !== owner)) return false;
+    if (!sub) return false;
+    if (sub.owner !== undefined ? sub.owner !== owner : sub.connection !== connection) return false;
     this.remove(sub, true);
     return true;
   }

@@ -82,7 +82,7 @@ test('yang-push over SSE: push-update, push-change-update (ingress first), delet
 
   const subE = await establish(http, { 'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${egr}']` });
   const subI = await establish(http, { 'ietf-yang-push:datastore-subtree-filter': { 'ietf-mnat:assigned-channels': { watcher: [{ id: ing }] } } });
-  assert.match(subE['ietf-restconf-subscribed-notifications:uri'], /^https:\/\/localhost:\d+\/restconf\/subscriptions\/\d+$/);
+  assert.match(subE['ietf-restconf-subscribed-notifications:uri'], /^https:\/\/localhost:\d+\/restconf\/subscriptions\/\d+\.[A-Za-z0-9_-]{16}$/);
   const se = openStream(http, subE['ietf-restconf-subscribed-notifications:uri']);
   const si = openStream(http, subI['ietf-restconf-subscribed-notifications:uri']);
   const first = await se.next();
@@ -174,4 +174,20 @@ test('a watcher holds at most 8 subscriptions', async (t) => {
   });
   assert.equal(res.status, 409);
   assert.equal(errorOf(res)['error-tag'], 'resource-denied');
+});
+
+test('subscription ids cannot be guessed into a stream; only the establishing connection deletes one', async (t) => {
+  const server = await startServer(t, ['--insecure']);
+  const mine = client(t, server.origin);
+  const theirs = client(t, server.origin);
+  const id = await newWatcher(mine);
+  const sub = await establish(mine, { 'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']` });
+  const uri = new URL(sub['ietf-restconf-subscribed-notifications:uri']);
+  assert.match(uri.pathname, new RegExp(`/restconf/subscriptions/${sub.id}\\.[A-Za-z0-9_-]{16}$`));
+  assert.equal((await req(theirs, 'GET', `/restconf/subscriptions/${sub.id}`, undefined, { accept: 'text/event-stream' })).status, 404);
+  assert.equal((await req(theirs, 'GET', `/restconf/subscriptions/${sub.id}.AAAAAAAAAAAAAAAA`, undefined, { accept: 'text/event-stream' })).status, 404);
+  const del = { 'ietf-subscribed-notifications:input': { id: sub.id } };
+  const foreign = await req(theirs, 'POST', '/restconf/operations/ietf-subscribed-notifications:delete-subscription', del);
+  assert.equal(errorOf(foreign)['error-app-tag'], 'ietf-subscribed-notifications:no-such-subscription');
+  assert.equal((await req(mine, 'POST', '/restconf/operations/ietf-subscribed-notifications:delete-subscription', del)).status, 204);
 });
