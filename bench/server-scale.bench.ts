@@ -4,7 +4,7 @@
 // while every watcher refreshes once per refresh period.
 // Run: node --expose-gc --import ./build/ts-loader.mjs bench/server-scale.bench.ts [watchers=100000] [seconds=30]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,7 +84,29 @@ const wall = performance.now() - w0;
 const cpuMs = (cpu.user + cpu.system) / 1000;
 console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s achieved; nominal ${WATCHERS / PERIOD}/s = every watcher every ${PERIOD} s), ${refreshed[2]} errors, latency p50 ${refreshed[3]} ms p99 ${refreshed[4]} ms; load generator CPU ${refreshed[6]}% of one core, largest backlog ${refreshed[7]} requests`);
 console.log(`server CPU during the refresh phase: ${((cpuMs / wall) * 100).toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s over ${(wall / 1000).toFixed(1)} s); watchers alive at the end: ${state.stats().watchers}`);
-await listener.close().catch(() => undefined);
+gen.kill();
 listener.destroyAll();
+await listener.close().catch(() => undefined);
+await journal.sync();
+
+// Durability costs at this size: one compaction (synchronous, the event loop
+// waits for it), and a restart that replays a journal of every change so far.
+const beforeCompact = journal.journalBytes;
+cpSync(join(tmp, 'state'), join(tmp, 'state-replay'), { recursive: true });
+const c0 = performance.now();
+journal.compact(state.snapshot());
+const compactMs = performance.now() - c0;
 await journal.close();
+console.log(`compaction of ${(beforeCompact / 1048576).toFixed(1)} MiB of journal into a snapshot: ${compactMs.toFixed(0)} ms`);
+for (const [label, dir] of [['a journal replay', 'state-replay'], ['the snapshot', 'state']] as const) {
+  const r0 = performance.now();
+  const j2 = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, dir), log: quiet });
+  const loaded = j2.load();
+  const opts = { ...options, pool: Pool.fromJson(DEFAULT_POOL) };
+  const restored = loaded.snapshot ? MnatState.restore(loaded.snapshot, opts, Date.now()) : new MnatState(opts);
+  for (const r of loaded.records) restored.applyChange(r);
+  restored.restartClocks(Date.now());
+  console.log(`restart from ${label} (${loaded.records.length} records): ${(performance.now() - r0).toFixed(0)} ms for ${restored.stats().watchers} watchers, ${restored.stats().channelsAssigned} mappings`);
+  await j2.close();
+}
 process.exit(0);

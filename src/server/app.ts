@@ -32,6 +32,7 @@ import { renderStatusPage } from './status-page.ts';
 export const MAX_BODY_BYTES = 64 * 1024;
 const BODY_CACHE_ENTRIES = 4096;
 const MAX_SUBSCRIPTIONS_PER_WATCHER = 8;
+const MAX_LONG_POLLS_PER_WATCHER = 16;
 const YANG_JSON = 'application/yang-data+json';
 const RESTCONF_ROOT = '/restconf';
 
@@ -171,7 +172,9 @@ export class MnatApp {
     else if (err instanceof CodecError) rc = codecToRestconf(err);
     else if (err instanceof MnatError) rc = mnatToRestconf(err, false);
     else {
-      this.log.error('request failed', { method: req.method, path: req.url, error: (err as Error)?.stack ?? String(err) });
+      // Watcher ids are secrets: keep them out of the log.
+      const path = (req.url ?? '').replace(/watcher=[^/?]*/g, 'watcher=…').replace(/\[id=[^\]]*\]/g, '[id=…]');
+      this.log.error('request failed', { method: req.method, path, error: (err as Error)?.stack ?? String(err) });
       rc = errors.operationFailed('internal error; the request was not applied (see the server log)');
     }
     if (res.headersSent) {
@@ -706,6 +709,9 @@ export class MnatApp {
     if (waitMs <= 0 || this.closing) {
       this.send(ctx.res, 304, undefined, { etag: current.etag });
       return;
+    }
+    if (this.push.waitingFor(watcherId) >= MAX_LONG_POLLS_PER_WATCHER) {
+      throw errors.resourceDenied(`watcher already has ${MAX_LONG_POLLS_PER_WATCHER} long polls waiting`, '/ietf-mnat:assigned-channels/watcher');
     }
     await new Promise<void>((resolve) => {
       const cancel = this.push.wait(watcherId, current.etag, waitMs, (outcome) => {

@@ -121,6 +121,10 @@ export class PushHub {
     return true;
   }
 
+  waitingFor(watcherId: string): number {
+    return this.waiters.get(watcherId)?.size ?? 0;
+  }
+
   /** Registers a long poll; `finish` is called exactly once. */
   wait(watcherId: string, etag: string, timeoutMs: number, finish: (outcome: 'changed' | 'timeout' | 'gone') => void): () => void {
     let done = false;
