@@ -37,6 +37,7 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
   const key = readPem(target.keyFile ?? target.certFile, 'client key');
   let session: ClientHttp2Session | null = null;
   let closed = false;
+  const active = new WeakMap<ClientHttp2Session, number>();
 
   const getSession = (): ClientHttp2Session => {
     if (closed) throw new Error('transport closed');
@@ -73,14 +74,15 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
     for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
     if (req.body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/yang-data+json';
     const s = getSession();
-    s.ref();
+    // An idle session must not keep the process alive; one with requests in flight must.
+    const count = (active.get(s) ?? 0) + 1;
+    active.set(s, count);
+    if (count === 1) s.ref();
     const stream = s.request(headers, { endStream: req.body === undefined });
     stream.on('close', () => {
-      if (session === s && !s.destroyed && s.closed === false) {
-        // Drop the ref again when nothing is in flight on this session.
-        const state = s.state as { streamsActive?: number } | undefined;
-        if (!state || (state.streamsActive ?? 0) === 0) s.unref();
-      }
+      const left = (active.get(s) ?? 1) - 1;
+      active.set(s, left);
+      if (left === 0 && !s.destroyed) s.unref();
     });
     if (req.body !== undefined) stream.end(req.body);
     return stream;
