@@ -60,7 +60,7 @@ await new Promise((resolve) => rl.once('line', resolve));
 
 // Refresh phase: every watcher once per PERIOD, spread evenly (ticks of 20 ms),
 // at most MAX_INFLIGHT requests outstanding (a late request waits for a slot).
-const MAX_INFLIGHT = 512;
+const MAX_INFLIGHT = 2048;
 const bodies = ids.map((id) => JSON.stringify({ 'ietf-mnat:input': { 'watcher-id': id } }));
 const latencies = new Float64Array(Math.ceil((SECONDS / PERIOD) * WATCHERS) + 16);
 let nLat = 0;

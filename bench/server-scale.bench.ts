@@ -40,7 +40,8 @@ const pool = Pool.fromJson(DEFAULT_POOL);
 const poolMs = performance.now() - t0;
 const options = { pool, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64, newWatcherId };
 const state = new MnatState(options);
-const journal = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, 'state'), log: quiet });
+// No automatic compaction here: the journal is kept whole to time a full replay below.
+const journal = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, 'state'), log: quiet, compactBytes: Number.MAX_SAFE_INTEGER });
 journal.load();
 state.onChange((c) => journal.append(c));
 const app = new MnatApp(state, journal, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000 });
