@@ -135,6 +135,7 @@ export class WatcherClient {
   private followTimer: TimerHandle | null = null;
   private putTimer: TimerHandle | null = null;
   private idTimer: TimerHandle | null = null;
+  private pushWatchdog: TimerHandle | null = null;
   private sse: HttpStream | null = null;
   private subscriptionId: number | null = null;
   private gettingId = false;
@@ -180,8 +181,8 @@ export class WatcherClient {
     if (!this.running) return;
     this.running = false;
     this.epoch++;
-    for (const t of [this.refreshTimer, this.followTimer, this.putTimer, this.idTimer]) if (t) this.host.clearTimeout(t);
-    this.refreshTimer = this.followTimer = this.putTimer = this.idTimer = null;
+    for (const t of [this.refreshTimer, this.followTimer, this.putTimer, this.idTimer, this.pushWatchdog]) if (t) this.host.clearTimeout(t);
+    this.refreshTimer = this.followTimer = this.putTimer = this.idTimer = this.pushWatchdog = null;
     if (this.sse) {
       this.sse.close();
       this.sse = null;
@@ -288,6 +289,8 @@ export class WatcherClient {
       this.sse.close();
       this.sse = null;
     }
+    if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
+    this.pushWatchdog = null;
     this.subscriptionId = null;
     this.setStatus({});
     void this.getId(this.epoch);
@@ -511,13 +514,13 @@ export class WatcherClient {
     // One way out, whoever notices first: the transport ending the stream, a
     // bad event, or the watchdog (the server sends a keep-alive every 15 s).
     let done = false;
-    let watchdog: TimerHandle | null = null;
     const finish = (error?: Error): void => {
       if (done) return;
       done = true;
-      if (watchdog) this.host.clearTimeout(watchdog);
-      if (epoch !== this.epoch) return;
-      if (this.sse === stream) this.sse = null;
+      if (epoch !== this.epoch || (this.sse !== null && this.sse !== stream)) return; // a stream we already replaced
+      if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
+      this.pushWatchdog = null;
+      this.sse = null;
       if (this.subscriptionId === subId) this.subscriptionId = null;
       if (status !== 200 && status !== 0 && status !== 404 && !gotUpdate) {
         // The server offers establish-subscription but not the stream: long-poll instead.
@@ -536,9 +539,9 @@ export class WatcherClient {
       this.followFailed(epoch, new Error(reason));
     };
     const armWatchdog = (): void => {
-      if (watchdog) this.host.clearTimeout(watchdog);
-      watchdog = this.host.setTimeout(() => {
-        watchdog = null;
+      if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
+      this.pushWatchdog = this.host.setTimeout(() => {
+        this.pushWatchdog = null;
         stream.close();
         finish(new Error(`no data on the push stream for ${this.pushIdleMs / 1000} s`));
       }, this.pushIdleMs);
@@ -551,7 +554,7 @@ export class WatcherClient {
         },
         onData: (chunk) => {
           if (done || status !== 200 || epoch !== this.epoch) return;
-          armWatchdog();
+          if (this.sse === stream) armWatchdog();
           try {
             parser.push(chunk);
           } catch (err) {
@@ -565,8 +568,10 @@ export class WatcherClient {
         onEnd: (error) => finish(error),
       },
     );
-    this.sse = stream;
-    if (!done) armWatchdog();
+    if (!done) {
+      this.sse = stream;
+      armWatchdog();
+    }
   }
 
   private async poll(epoch: number): Promise<void> {
