@@ -78,6 +78,9 @@ export class MnatApp {
   private readonly started = Date.now();
   private readonly instance = randomBytes(4).toString('hex');
   private readonly bodyCache = new Map<string, { version: number; body: string }>();
+  /** Watchers by client certificate, so container GETs do not scan every watcher. */
+  private readonly byOwner = new Map<string, Set<string>>();
+  private readonly ownerOfId = new Map<string, string>();
   private pendingNotify = new Set<string>();
   private notifyScheduled = false;
   private closing = false;
@@ -98,8 +101,14 @@ export class MnatApp {
     state.onWatchersChanged((ids) => this.queueNotify(ids));
     state.onWatcherRemoved((id) => {
       this.bodyCache.delete(id);
+      this.unindexOwner(id);
       this.queueNotify([id]);
     });
+    // Watchers restored from the state directory keep their certificate binding.
+    for (const id of state.watcherIds()) {
+      const owner = state.ownerOf(id);
+      if (owner !== undefined) this.indexOwner(id, owner);
+    }
   }
 
   /** Notify only after the journal holds the change: a client is never told what a crash could undo. */
@@ -429,7 +438,24 @@ export class MnatApp {
   private ownedIds(ctx: Ctx): string[] {
     // Without a client certificate nothing identifies the caller's watchers, so nothing is listed.
     if (ctx.owner === undefined) return [];
-    return this.state.watcherIds().filter((id) => this.state.ownerOf(id) === ctx.owner);
+    const ids = this.byOwner.get(ctx.owner);
+    return ids ? Array.from(ids).filter((id) => this.state.hasWatcher(id)) : [];
+  }
+
+  private indexOwner(id: string, owner: string): void {
+    let set = this.byOwner.get(owner);
+    if (!set) this.byOwner.set(owner, (set = new Set()));
+    set.add(id);
+    this.ownerOfId.set(id, owner);
+  }
+
+  private unindexOwner(id: string): void {
+    const owner = this.ownerOfId.get(id);
+    if (owner === undefined) return;
+    this.ownerOfId.delete(id);
+    const set = this.byOwner.get(owner);
+    set?.delete(id);
+    if (set && set.size === 0) this.byOwner.delete(owner);
   }
 
   /** GET /data: the three ietf-mnat containers, limited to the caller's own watchers. */
@@ -470,6 +496,7 @@ export class MnatApp {
       case 'ietf-mnat:get-new-watcher-id': {
         if (input !== undefined) checkEmptyInput(input, 'ietf-mnat:input');
         const { id, refreshPeriodS } = this.state.createWatcher(now, ctx.owner);
+        if (ctx.owner !== undefined) this.indexOwner(id, ctx.owner);
         await this.commit();
         if (ctx.identity) this.log.debug('watcher created', { owner: ctx.identity.subjectCn });
         this.sendJson(ctx, 200, encodeGetNewWatcherIdOutput(id, refreshPeriodS, { prototype: ctx.prototype }));

@@ -65,3 +65,22 @@ test('optional mTLS: anonymous clients work with secret ids; certified ones are 
   assert.equal((await req(anon, 'GET', A + c)).status, 404, 'a bound id does not work without its certificate');
   assert.equal((await req(anon, 'GET', '/status')).status, 403);
 });
+
+test('mTLS binding survives kill -9 and restart', async (t) => {
+  const { tempDir } = await import('./helpers.ts');
+  const dir = tempDir(t);
+  const args = [...tlsArgs('required'), '--state-dir', dir];
+  const s1 = await startServer(t, args);
+  const e1 = client(t, s1.origin, 'egress');
+  const id = await newWatcher(e1);
+  assert.equal((await req(e1, 'PUT', E + id, joinsBody(id, [['192.0.2.1', '232.1.1.1']]))).status, 201);
+  e1.close();
+  await s1.stop('SIGKILL');
+  const s2 = await startServer(t, args);
+  const egress = client(t, s2.origin, 'egress');
+  const other = client(t, s2.origin, 'other');
+  assert.equal((await req(other, 'GET', A + id)).status, 404);
+  assert.equal((await req(egress, 'GET', A + id)).status, 200);
+  const all = await req(egress, 'GET', '/restconf/data/ietf-mnat:assigned-channels');
+  assert.deepEqual(all.json['ietf-mnat:assigned-channels'].watcher.map((w: any) => w.id), [id]);
+});
