@@ -227,13 +227,22 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   h2.setTimeout(330_000);
   h2.on('sessionError', () => undefined);
   h2.on('session', (session) => session.on('error', () => undefined));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: options.host, port: options.port, ipv6Only: false }, () => {
-      server.off('error', reject);
-      resolve();
+  const bind = (host: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: options.port, ipv6Only: false }, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  try {
+    await bind(options.host);
+  } catch (err) {
+    // "[::]" on a host without IPv6: the IPv4 wildcard is what was meant.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (options.host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+    await bind('0.0.0.0');
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {
