@@ -50,20 +50,23 @@ try {
     const marks = plan.map((p) => p.rx.lines.length);
     const joined = await Promise.all(plan.map((p) => p.rx.ask('join', (e) => e.event === 'joined')));
     const burstStart = Math.min(...joined.map((j) => Number(j.at)));
+    // Per pair: [latency from that host's join, absolute time of the first packet].
     const results = await Promise.all(
       plan.flatMap((p, i) =>
         p.groups.map((g) =>
           p.rx
             .waitForJson((e) => e.event === 'first' && e.group === g, 10_000, marks[i])
-            .then((e) => Number(e.t) - Number(joined[i]!.at))
+            .then((e) => [Number(e.t) - Number(joined[i]!.at), Number(e.t)] as const)
             .catch(() => null),
         ),
       ),
     );
-    const ok = results.filter((x): x is number => x !== null);
+    const got = results.filter((x): x is readonly [number, number] => x !== null);
+    const ok = got.map(([lat]) => lat);
     failures += results.length - ok.length;
     all.push(...ok);
-    totals.push(Math.max(...results.map((x, i) => (x === null ? NaN : x))) + (Math.min(...joined.map((j) => Number(j.at))) - burstStart));
+    // The burst has converged when the last pair got its first packet, counted from the first join.
+    totals.push(Math.max(...got.map(([, at]) => at)) - burstStart);
     process.stdout.write(`round ${round + 1}: ${ok.length}/${results.length} pairs received; p50 ${Math.round(pct(ok, 50))} ms, p99 ${Math.round(pct(ok, 99))} ms, last ${Math.round(Math.max(...ok))} ms\n`);
     for (const p of plan) p.rx.write('leave');
     // Let the server release everything (grace 1 s) so the next round allocates afresh.
