@@ -105,6 +105,8 @@ export class Journal<S = unknown, R = unknown> {
   private readonly dir: string;
   private readonly log: Logger;
   readonly compactBytes: number;
+  /** Called once when a write or fsync fails (the server stops rather than serve undurable state). */
+  onFailure: ((err: Error) => void) | null = null;
   /** Counters for /metrics. */
   readonly stats = { records: 0, fsyncs: 0, compactions: 0, bytesWritten: 0 };
 
@@ -244,6 +246,7 @@ export class Journal<S = unknown, R = unknown> {
         // A journal that cannot be written must stop acknowledging changes.
         this.failed = new Error(`journal write failed: ${err.message}`);
         this.log.error('journal write failed; changes are no longer acknowledged', { error: err.message });
+        this.onFailure?.(this.failed);
         for (const w of waiters) w.reject(this.failed);
         for (const w of this.pendingWaiters) w.reject(this.failed);
         this.pendingWaiters = [];

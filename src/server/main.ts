@@ -143,6 +143,12 @@ async function main(): Promise<void> {
     });
     const j = journal;
     state.onChange((change) => j.append(change));
+    j.onFailure = (err) => {
+      // Memory now holds changes the disk does not: stop, so that a restart
+      // serves exactly what was acknowledged. The failing requests got a 500.
+      log.error('exiting: the journal cannot be written', { error: err.message, dir: stateDir });
+      setTimeout(() => process.exit(1), 200).unref();
+    };
     if (loaded.records.length > 0) j.compact(state.snapshot());
   } else {
     state = new MnatState(options);

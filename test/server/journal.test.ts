@@ -103,3 +103,20 @@ test('scanJournal on garbage', () => {
   assert.equal(r.goodEnd, 0);
   assert.equal(r.badAt, null);
 });
+
+test('a failed write rejects every waiter and reports once', async (t) => {
+  const dir = tempDir(t);
+  const j = new Journal<object, { n: number }>({ dir, log: quietLog() });
+  j.load();
+  const failures: Error[] = [];
+  j.onFailure = (e) => failures.push(e);
+  // Pull the descriptor out from under it, as a dying disk would.
+  const { closeSync } = await import('node:fs');
+  closeSync((j as unknown as { fd: number }).fd);
+  j.append({ n: 1 });
+  await assert.rejects(j.sync(), /journal write failed/);
+  j.append({ n: 2 });
+  await assert.rejects(j.sync(), /journal write failed/);
+  assert.equal(failures.length, 1);
+  (j as unknown as { fd: number }).fd = -1;
+});
