@@ -32,7 +32,8 @@ try {
   const tx = el.topo.ingress.ns.spawn(nodeArgv('bench/egress-pool-sender.ts', ['--base', '239.77.0.0', '--count', '16', '--interval-ms', '2', '--interface', 'core0']));
   await tx.waitForJson(isEvent('started'));
   const results: Record<string, number[]> = {};
-  for (const mode of ['push', 'long-poll'] as const) {
+  const modes = (process.env.MODES ?? 'push,long-poll').split(',') as Array<'push' | 'long-poll'>;
+  for (const mode of modes) {
     await el.startEgress(mode === 'push' ? [] : ['--no-push']);
     await el.egress.waitForLine(/server connected/, 15_000);
     const lat: number[] = [];
@@ -51,12 +52,21 @@ try {
           console.log(`  slow join ${i}: ${ms} ms; host joined ${new Date(Number(joined.t)).toISOString()}, first packet ${new Date(Number(first.t)).toISOString()}`);
           for (const l of el.egress.lines.slice(from)) console.log(`    ${l.slice(14, 160)}`);
         }
-      } catch {
-        failures++;
+      } catch (err) {
+        if (failures++ === 0) {
+          console.log(`  join ${i} failed: ${(err as Error).message.split('\n')[0]}`);
+          for (const l of el.egress.lines.slice(Math.max(0, from - 5))) console.log(`    ${l.slice(14, 220)}`);
+        }
       }
       const mark = el.egress.lines.length;
       rx.write('leave');
-      await el.egress.waitForLine((l) => l.includes('stop translating'), 10_000, mark).catch(() => failures++);
+      await el.egress.waitForLine((l) => l.includes('stop translating'), 10_000, mark).catch(async () => {
+        if (failures++ === 0) {
+          console.log(`  leave ${i}: no "stop translating" within 10 s; snooping table now:`);
+          console.log((await cpe.ns.run(['bridge', 'mdb', 'show', 'dev', 'br-lan'])).replace(/^/gm, '    '));
+          for (const l of el.egress.lines.slice(Math.max(0, from - 5))) console.log(`    ${l.slice(14, 220)}`);
+        }
+      });
       await rx.kill();
     }
     results[mode] = lat;

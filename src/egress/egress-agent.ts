@@ -277,9 +277,11 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     for (const j of joiner.joined()) if (j.device === device) await joiner.leave(j.channel, j.device).catch(() => undefined);
   };
 
+  let current = ''; // the kernel change in progress, for the watchdog
   const apply = async (action: EgressAction): Promise<boolean> => {
     const what = describeAction(action);
     const id = `${action.kind} ${what}`;
+    current = what;
     try {
       if (action.kind === 'upsert-rule') {
         await translator.upsert({ from: action.rule.from, to: action.rule.to, outputs: [...action.rule.outputs] });
@@ -306,6 +308,16 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   };
 
   const reconcile = async (): Promise<void> => {
+    // A tool that never returns would stall every later change: say which.
+    const watchdog = host.setTimeout(() => log.error('a kernel change has been running for 20 s; later changes wait for it', { action: current || 'attach' }), 20_000);
+    try {
+      await reconcileNow();
+    } finally {
+      host.clearTimeout(watchdog);
+    }
+  };
+
+  const reconcileNow = async (): Promise<void> => {
     const s = settings;
     const up = devices.get(s.upstream);
     const down = devices.get(s.downstream);
