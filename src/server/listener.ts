@@ -43,6 +43,8 @@ export type Handler = (req: AnyRequest, res: AnyResponse) => void;
 class H2Request implements AnyRequest {
   readonly method: string | undefined;
   readonly url: string | undefined;
+  /** The body once read (app.ts readBody), declared so the object keeps one shape. */
+  __body: Promise<Buffer> | undefined = undefined;
   constructor(readonly stream: ServerHttp2Stream, readonly headers: IncomingHttpHeaders) {
     this.method = headers[':method'];
     this.url = headers[':path'];
@@ -80,11 +82,10 @@ class H2Response implements AnyResponse {
   }
   writeHead(status: number, headers: Record<string, string> = {}): unknown {
     if (this.headersSent || this.writableEnded) return undefined;
-    const out: Record<string, string | number> = { ':status': status, ...(this.extra ?? {}) };
-    for (const k of Object.keys(headers)) {
-      const key = k.toLowerCase();
-      if (key !== 'connection' && key !== 'keep-alive' && key !== 'transfer-encoding') out[key] = headers[k] as string;
-    }
+    // The application writes header names in lower case already.
+    const out: Record<string, string | number> = this.extra ? { ...this.extra, ...headers } : headers;
+    out[':status'] = status;
+    delete out.connection;
     this.sent = true;
     this.stream.respond(out);
     return undefined;
