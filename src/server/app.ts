@@ -2,7 +2,7 @@
 // control, the ietf-mnat operations and data resources, push and long polling,
 // /metrics and the status page. Transport-independent: it gets compat
 // request/response objects from listener.ts (HTTP/2 or HTTP/1.1).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   CodecError,
   decodeEgressWatcher,
@@ -25,7 +25,7 @@ import type { Logger } from '../host/host.ts';
 import type { Journal } from './journal.ts';
 import { peerIdentity, type AnyRequest, type AnyResponse, type PeerIdentity } from './listener.ts';
 import { PushHub } from './push.ts';
-import { errorBody, errors, RestconfError, UNKNOWN_WATCHER_APP_TAG } from './restconf-error.ts';
+import { errorBody, errors, RestconfError } from './restconf-error.ts';
 import { renderMetrics } from './metrics.ts';
 import { renderStatusPage } from './status-page.ts';
 
@@ -248,7 +248,7 @@ export class MnatApp {
       if (this.config.mtls && !(ident && ident.subjectCn !== undefined && this.config.adminCns.includes(ident.subjectCn))) {
         throw errors.accessDenied(`the status page needs a client certificate with an admin subject CN (${this.config.adminCns.join(', ')})`);
       }
-      this.send(res, 200, renderStatusPage(this, (id) => watcherTag(id)), { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, method === 'HEAD');
+      this.send(res, 200, renderStatusPage(this), { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, method === 'HEAD');
       return;
     }
 
@@ -800,10 +800,6 @@ function preferWaitMs(header: string | undefined): number | undefined {
   return m ? Number(m[1]) * 1000 : undefined;
 }
 
-export function watcherTag(id: string): string {
-  // Watcher ids are secrets: logs and the status page show a short hash instead.
-  return createHash('sha256').update(id).digest('hex').slice(0, 10);
-}
 
 export function newWatcherId(): string {
   return randomBytes(16).toString('base64url');
@@ -975,4 +971,3 @@ function mnatToRestconf(err: MnatError, dataResource: boolean): RestconfError {
   }
 }
 
-export { UNKNOWN_WATCHER_APP_TAG };

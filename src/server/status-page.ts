@@ -14,7 +14,7 @@ function local(l: LocalMapping | null): string {
 
 const MAX_ROWS = 5000;
 
-export function renderStatusPage(app: MnatApp, _tag: (id: string) => string): string {
+export function renderStatusPage(app: MnatApp): string {
   const s = app.state.stats();
   const channels = app.state.channels();
   const rows = channels
