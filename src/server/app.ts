@@ -78,6 +78,8 @@ export class MnatApp {
   private readonly started = Date.now();
   private readonly instance = randomBytes(4).toString('hex');
   private readonly bodyCache = new Map<string, { version: number; body: string }>();
+  private readonly refreshBodies = new Map<number, string>();
+  private readonly refreshPaths: Set<string>;
   /** Watchers by client certificate, so container GETs do not scan every watcher. */
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly ownerOfId = new Map<string, string>();
@@ -92,6 +94,7 @@ export class MnatApp {
     private readonly config: AppConfig,
     private readonly now: () => number = Date.now,
   ) {
+    this.refreshPaths = new Set([RESTCONF_ROOT, ...config.aliasRoots].map((r) => `${r}/operations/ietf-mnat:refresh-watcher-id`));
     this.push = new PushHub({
       exists: (id) => state.hasWatcher(id),
       entries: (id) => state.assignedChannels(id).map((c) => encodeMappedSg(c) as Record<string, unknown>),
@@ -168,7 +171,71 @@ export class MnatApp {
   // ---------------------------------------------------------------- entry
 
   handle(req: AnyRequest, res: AnyResponse): void {
+    // Refreshes are most of the traffic (every watcher, every period): a
+    // direct path for the well-formed HTTP/2 case; anything unusual goes the
+    // general way with the body already read.
+    if (req.method === 'POST' && req.stream && this.refreshPaths.has(req.url as string)) {
+      this.fastRefresh(req, res);
+      return;
+    }
+    this.general(req, res);
+  }
+
+  private general(req: AnyRequest, res: AnyResponse): void {
     this.dispatch(req, res).catch((err: unknown) => this.fail(req, res, err));
+  }
+
+  private fastRefresh(req: AnyRequest, res: AnyResponse): void {
+    const stream = req.stream as NonNullable<AnyRequest['stream']>;
+    const declared = req.headers['content-length'];
+    if (stream.endAfterHeaders || (declared !== undefined && Number(declared) > MAX_BODY_BYTES)) {
+      this.general(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) over = true;
+      else chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => {
+      stream.off('data', onData);
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const slot = req as AnyRequest & { __body?: Promise<Buffer> };
+      slot.__body = over ? Promise.reject(errors.tooBig(MAX_BODY_BYTES)) : Promise.resolve(body);
+      slot.__body.catch(() => undefined);
+      if (over || !this.tryRefresh(req, res, body)) this.general(req, res);
+    });
+  }
+
+  /** The happy path of refresh-watcher-id; false leaves the request untouched for the general path. */
+  private tryRefresh(req: AnyRequest, res: AnyResponse, body: Buffer): boolean {
+    const contentType = req.headers['content-type'];
+    if (contentType !== YANG_JSON || this.closing) return false;
+    const accept = req.headers.accept;
+    if (accept !== undefined && accept !== '*/*' && accept !== YANG_JSON) return false;
+    const ident = peerIdentity(req);
+    if (ident === 'untrusted') return false;
+    let watcherId: string;
+    try {
+      watcherId = decodeRefreshWatcherIdInput(JSON.parse(body.toString('utf8'))).watcherId;
+    } catch {
+      return false;
+    }
+    if (!this.state.hasWatcher(watcherId)) return false;
+    const owner = this.state.ownerOf(watcherId);
+    if (owner !== undefined && owner !== (ident ? ident.owner : undefined)) return false;
+    const period = this.state.refreshWatcher(watcherId, this.now());
+    let text = this.refreshBodies.get(period);
+    if (text === undefined) {
+      text = JSON.stringify(encodeRefreshWatcherIdOutput(period));
+      this.refreshBodies.set(period, text);
+    }
+    this.send(res, 200, text, { 'content-type': YANG_JSON });
+    return true;
   }
 
   private count(status: number): void {

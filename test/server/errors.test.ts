@@ -25,6 +25,9 @@ test('every error: RFC 8040 status and ietf-restconf:errors body', async (t) => 
     { what: 'id mismatch', method: 'PUT', path: E + id, body: joinsBody('someone-else', []), status: 400, tag: 'invalid-value' },
     { what: 'unknown member', method: 'PUT', path: E + id, body: { 'ietf-mnat:watcher': [{ id, 'joined-sg': [], extra: 1 }] }, status: 400, tag: 'unknown-element' },
     { what: 'oversize body', method: 'PUT', path: E + id, body: '{"x":"' + 'a'.repeat(70 * 1024) + '"}', status: 413, tag: 'too-big' },
+    { what: 'oversize refresh', method: 'POST', path: '/restconf/operations/ietf-mnat:refresh-watcher-id', body: '{"ietf-mnat:input":{"watcher-id":"' + 'a'.repeat(70 * 1024) + '"}}', status: 413, tag: 'too-big' },
+    { what: 'refresh of a malformed body', method: 'POST', path: '/restconf/operations/ietf-mnat:refresh-watcher-id', body: '{"ietf-mnat:input":', status: 400, tag: 'malformed-message' },
+    { what: 'refresh with a text body', method: 'POST', path: '/restconf/operations/ietf-mnat:refresh-watcher-id', body: { 'ietf-mnat:input': { 'watcher-id': 'x' } }, headers: { 'content-type': 'text/plain' }, status: 415, tag: 'invalid-value' },
     { what: 'unknown path', method: 'GET', path: '/restconf/data/ietf-mnat:nothing', status: 404, tag: 'invalid-value' },
     { what: 'unknown path outside root', method: 'GET', path: '/elsewhere', status: 404, tag: 'invalid-value' },
     { what: 'too deep', method: 'GET', path: `${E}${id}/joined-sg=1`, status: 404, tag: 'invalid-value' },
@@ -56,6 +59,9 @@ test('every error: RFC 8040 status and ietf-restconf:errors body', async (t) => 
     if (c.message) assert.match(e['error-message'] ?? '', c.message, c.what);
     if (c.status === 405) assert.ok(res.headers.allow, `${c.what}: Allow header`);
   }
+  // a refresh with media-type parameters still works (the general path)
+  const withParams = await req(http, 'POST', '/restconf/operations/ietf-mnat:refresh-watcher-id', { 'ietf-mnat:input': { 'watcher-id': id } }, { 'content-type': 'application/yang-data+json; charset=utf-8' });
+  assert.equal(withParams.status, 200, withParams.body);
   // nothing above changed the watcher
   const joins = await req(http, 'PUT', E + id, joinsBody(id, [['192.0.2.1', '232.1.1.1']]));
   assert.equal(joins.status, 201, 'the egress entry did not exist before: every bad PUT was refused whole');
