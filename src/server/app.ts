@@ -80,6 +80,7 @@ export class MnatApp {
   private readonly bodyCache = new Map<string, { version: number; body: string }>();
   private readonly refreshBodies = new Map<number, string>();
   private readonly refreshPaths: Set<string>;
+  private readonly assignedPrefixes: string[];
   /** Watchers by client certificate, so container GETs do not scan every watcher. */
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly ownerOfId = new Map<string, string>();
@@ -94,6 +95,7 @@ export class MnatApp {
     private readonly config: AppConfig,
     private readonly now: () => number = Date.now,
   ) {
+    this.assignedPrefixes = [RESTCONF_ROOT, ...config.aliasRoots].map((r) => `${r}/data/ietf-mnat:assigned-channels/watcher=`);
     this.refreshPaths = new Set([RESTCONF_ROOT, ...config.aliasRoots].map((r) => `${r}/operations/ietf-mnat:refresh-watcher-id`));
     this.push = new PushHub({
       exists: (id) => state.hasWatcher(id),
@@ -178,7 +180,33 @@ export class MnatApp {
       this.fastRefresh(req, res);
       return;
     }
+    if (req.method === 'GET' && req.stream && this.tryAssignedGet(req, res)) return;
     this.general(req, res);
+  }
+
+  /** Plain GET …/assigned-channels/watcher=ID (no long poll) of an existing watcher; false: use the general path. */
+  private tryAssignedGet(req: AnyRequest, res: AnyResponse): boolean {
+    const url = req.url as string;
+    let prefixLength = 0;
+    for (const p of this.assignedPrefixes) {
+      if (url.startsWith(p)) {
+        prefixLength = p.length;
+        break;
+      }
+    }
+    if (prefixLength === 0 || this.closing) return false;
+    const h = req.headers;
+    if (h['if-none-match'] !== undefined || (h.accept !== undefined && h.accept !== '*/*' && h.accept !== YANG_JSON)) return false;
+    const id = url.slice(prefixLength);
+    if (id === '' || id.length > 256 || /[%/?]/.test(id) || !(req.stream as NonNullable<AnyRequest['stream']>).endAfterHeaders) return false;
+    if (!this.state.hasWatcher(id)) return false;
+    const ident = peerIdentity(req);
+    if (ident === 'untrusted') return false;
+    const owner = this.state.ownerOf(id);
+    if (owner !== undefined && owner !== (ident ? ident.owner : undefined)) return false;
+    const current = this.assignedBody(id);
+    this.send(res, 200, current.body, { 'content-type': YANG_JSON, etag: current.etag, 'cache-control': 'no-cache' });
+    return true;
   }
 
   private general(req: AnyRequest, res: AnyResponse): void {
