@@ -8,6 +8,7 @@
 // Run as root: node --import ./build/ts-loader.mjs bench/egress-latency.bench.ts [joins=50] [node|qjs] [nofile]
 // nofile (e.g. 1024, OpenWrt's default) runs the egress under that open-files
 // limit: QuickJS's os.exec closes every descriptor up to it in each child.
+import { readdirSync } from 'node:fs';
 import { nodeArgv } from '../test/lab/lab.ts';
 import { createEgressLab, isEvent, RX } from '../test/lab/egress-lab.ts';
 
@@ -68,6 +69,7 @@ try {
         }
       });
       await rx.kill();
+      if (process.env.SHOW_FDS) console.log(`  after join ${i}: egress has ${readdirSync(`/proc/${el.egress.pid}/fd`).length} open descriptors`);
     }
     results[mode] = lat;
     console.log(
