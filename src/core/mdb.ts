@@ -15,7 +15,7 @@ export class MdbParseError extends Error {
   override readonly name = 'MdbParseError';
 }
 
-export interface MdbSource {
+export interface MdbListedSource {
   readonly address: string;
   /** Seconds left on the source timer, when printed. */
   readonly timerS: number | null;
@@ -30,7 +30,7 @@ export interface MdbEntry {
   readonly source: string | null;
   /** null when the kernel reported no filter mode (IGMPv2/MLDv1 or an old kernel). */
   readonly filterMode: 'include' | 'exclude' | null;
-  readonly sourceList: readonly MdbSource[];
+  readonly sourceList: readonly MdbListedSource[];
   readonly vlan: number | null;
   /** "temp" (learned) or "permanent" (configured with `bridge mdb add`). */
   readonly state: string;
@@ -60,7 +60,7 @@ function parseEntry(raw: unknown, where: string): MdbEntry {
     throw new MdbParseError(`${where} lacks dev, port or grp`);
   }
   const mode = e['filter_mode'];
-  const sourceList: MdbSource[] = [];
+  const sourceList: MdbListedSource[] = [];
   if (Array.isArray(e['source_list'])) {
     for (const s of e['source_list'] as unknown[]) {
       const address = s && typeof s === 'object' ? asString((s as Record<string, unknown>)['address']) : null;
