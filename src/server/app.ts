@@ -19,8 +19,9 @@ import {
   encodeIngressWatching,
   encodeMappedSg,
   encodeRefreshWatcherIdOutput,
+  type Json,
 } from '../core/ietf-mnat-codec.ts';
-import { MnatError, type MnatState } from '../core/mnat-state.ts';
+import { MnatError, type JoinedSg, type MnatState, type Monitor } from '../core/mnat-state.ts';
 import type { Logger } from '../host/host.ts';
 import type { Journal } from './journal.ts';
 import { peerIdentity, type AnyRequest, type AnyResponse, type PeerIdentity } from './listener.ts';
@@ -62,6 +63,50 @@ interface Ctx {
   identity: PeerIdentity | null;
   owner: string | undefined;
 }
+
+/** What differs between the two per-watcher data containers; the RESTCONF handling is the same. */
+interface WatcherDataKind<T> {
+  role: 'egress' | 'ingress';
+  container: 'egress-global-joined' | 'ingress-watching';
+  /** Plural noun of the entries, for the 404 hint. */
+  items: string;
+  decodeList(body: unknown): Array<{ id: string | undefined; items: T[] }>;
+  decodeOne(body: unknown, watcherId: string): T[];
+  encodeList(watchers: Array<{ id: string; items: T[] }>): Json;
+  encodeOne(watcherId: string, items: T[]): Json;
+  get(state: MnatState, id: string): T[];
+  set(state: MnatState, id: string, items: T[], nowMs: number): void;
+  merge(state: MnatState, id: string, items: T[], nowMs: number): void;
+  remove(state: MnatState, id: string, nowMs: number): void;
+}
+
+const EGRESS_DATA: WatcherDataKind<JoinedSg> = {
+  role: 'egress',
+  container: 'egress-global-joined',
+  items: 'joins',
+  decodeList: (body) => decodeEgressWatchers(body).map((w) => ({ id: w.id, items: w.joins })),
+  decodeOne: decodeEgressWatcher,
+  encodeList: (watchers) => encodeEgressGlobalJoined(watchers.map((w) => ({ id: w.id, joins: w.items }))),
+  encodeOne: encodeEgressWatcher,
+  get: (state, id) => state.egressJoins(id),
+  set: (state, id, items, nowMs) => state.setEgressJoins(id, items, nowMs),
+  merge: (state, id, items, nowMs) => state.mergeEgressJoins(id, items, nowMs),
+  remove: (state, id, nowMs) => state.deleteEgressJoins(id, nowMs),
+};
+
+const INGRESS_DATA: WatcherDataKind<Monitor> = {
+  role: 'ingress',
+  container: 'ingress-watching',
+  items: 'monitors',
+  decodeList: (body) => decodeIngressWatchers(body).map((w) => ({ id: w.id, items: w.monitors })),
+  decodeOne: decodeIngressWatcher,
+  encodeList: (watchers) => encodeIngressWatching(watchers.map((w) => ({ id: w.id, monitors: w.items }))),
+  encodeOne: encodeIngressWatcher,
+  get: (state, id) => state.ingressMonitors(id),
+  set: (state, id, items, nowMs) => state.setIngressMonitors(id, items, nowMs),
+  merge: (state, id, items, nowMs) => state.mergeIngressMonitors(id, items, nowMs),
+  remove: (state, id, nowMs) => state.deleteIngressMonitors(id, nowMs),
+};
 
 function decodeSegment(segment: string): string {
   if (segment.indexOf('%') < 0) return segment;
@@ -461,9 +506,9 @@ export class MnatApp {
       }
       switch (container) {
         case 'ietf-mnat:egress-global-joined':
-          return this.egressResource(ctx, watcherId);
+          return this.watcherDataResource(ctx, watcherId, EGRESS_DATA);
         case 'ietf-mnat:ingress-watching':
-          return this.ingressResource(ctx, watcherId);
+          return this.watcherDataResource(ctx, watcherId, INGRESS_DATA);
         case 'ietf-mnat:assigned-channels':
           return this.assignedResource(ctx, watcherId);
         default:
@@ -658,31 +703,32 @@ export class MnatApp {
 
   // ------------------------------------------------------------- data
 
-  private async egressResource(ctx: Ctx, watcherId: string | undefined): Promise<void> {
-    const base = '/ietf-mnat:egress-global-joined/watcher';
+  /** egress-global-joined and ingress-watching: one handling, the kind supplies the codec and state calls. */
+  private async watcherDataResource<T>(ctx: Ctx, watcherId: string | undefined, kind: WatcherDataKind<T>): Promise<void> {
+    const base = `/ietf-mnat:${kind.container}/watcher`;
     if (watcherId === undefined) {
       const allowed: Method[] = ['GET', 'HEAD', 'POST'];
       this.allow(ctx.method, allowed);
       if (this.options(ctx, allowed)) return void (await drain(ctx.req));
       if (ctx.method === 'POST') {
         const body = await this.readJson(ctx, true);
-        const entries = decodeEgressWatchers(body);
+        const entries = kind.decodeList(body);
         if (entries.length === 0) throw errors.missingElement('no watcher entry in the body', '/ietf-mnat:watcher');
         for (const [i, e] of entries.entries()) {
           if (e.id === undefined) throw errors.missingElement('watcher entry without id', `/ietf-mnat:watcher[${i}]/id`);
           this.checkWatcher(ctx, e.id, `/ietf-mnat:watcher[${i}]/id`);
         }
         const now = this.now();
-        for (const e of entries) this.state.setEgressJoins(e.id as string, e.joins, now);
+        for (const e of entries) kind.set(this.state, e.id as string, e.items, now);
         await this.commit();
         const first = entries[0]?.id as string;
-        this.send(ctx.res, 201, undefined, { location: `${ctx.root}/data/ietf-mnat:egress-global-joined/watcher=${encodeURIComponent(first)}` });
+        this.send(ctx.res, 201, undefined, { location: `${ctx.root}/data/ietf-mnat:${kind.container}/watcher=${encodeURIComponent(first)}` });
         return;
       }
       await drain(ctx.req);
       this.checkAccept(ctx);
-      const ids = this.ownedIds(ctx).filter((id) => this.state.roleOf(id) === 'egress');
-      this.sendJson(ctx, 200, encodeEgressGlobalJoined(ids.map((id) => ({ id, joins: this.state.egressJoins(id) }))));
+      const ids = this.ownedIds(ctx).filter((id) => this.state.roleOf(id) === kind.role);
+      this.sendJson(ctx, 200, kind.encodeList(ids.map((id) => ({ id, items: kind.get(this.state, id) }))));
       return;
     }
     const allowed: Method[] = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'];
@@ -696,17 +742,17 @@ export class MnatApp {
       case 'GET':
       case 'HEAD':
         this.checkAccept(ctx);
-        if (this.state.roleOf(watcherId) !== 'egress') throw errors.notFound(`egress-global-joined entry for this watcher (it has not PUT joins)`);
-        this.sendJson(ctx, 200, encodeEgressWatcher(watcherId, this.state.egressJoins(watcherId)));
+        if (this.state.roleOf(watcherId) !== kind.role) throw errors.notFound(`${kind.container} entry for this watcher (it has not PUT ${kind.items})`);
+        this.sendJson(ctx, 200, kind.encodeOne(watcherId, kind.get(this.state, watcherId)));
         return;
       case 'PUT':
       case 'PATCH': {
         const body = await this.readJson(ctx, true);
-        const joins = decodeEgressWatcher(body, watcherId);
-        const existed = this.state.roleOf(watcherId) === 'egress';
+        const items = kind.decodeOne(body, watcherId);
+        const existed = this.state.roleOf(watcherId) === kind.role;
         try {
-          if (ctx.method === 'PUT') this.state.setEgressJoins(watcherId, joins, now);
-          else this.state.mergeEgressJoins(watcherId, joins, now);
+          if (ctx.method === 'PUT') kind.set(this.state, watcherId, items, now);
+          else kind.merge(this.state, watcherId, items, now);
         } catch (err) {
           if (err instanceof MnatError) throw mnatToRestconf(err, true);
           throw err;
@@ -716,74 +762,8 @@ export class MnatApp {
         return;
       }
       case 'DELETE':
-        if (this.state.roleOf(watcherId) !== 'egress') throw errors.notFound('egress-global-joined entry for this watcher');
-        this.state.deleteEgressJoins(watcherId, now);
-        await this.commit();
-        this.send(ctx.res, 204, undefined);
-        return;
-    }
-  }
-
-  private async ingressResource(ctx: Ctx, watcherId: string | undefined): Promise<void> {
-    const base = '/ietf-mnat:ingress-watching/watcher';
-    if (watcherId === undefined) {
-      const allowed: Method[] = ['GET', 'HEAD', 'POST'];
-      this.allow(ctx.method, allowed);
-      if (this.options(ctx, allowed)) return void (await drain(ctx.req));
-      if (ctx.method === 'POST') {
-        const body = await this.readJson(ctx, true);
-        const entries = decodeIngressWatchers(body);
-        if (entries.length === 0) throw errors.missingElement('no watcher entry in the body', '/ietf-mnat:watcher');
-        for (const [i, e] of entries.entries()) {
-          if (e.id === undefined) throw errors.missingElement('watcher entry without id', `/ietf-mnat:watcher[${i}]/id`);
-          this.checkWatcher(ctx, e.id, `/ietf-mnat:watcher[${i}]/id`);
-        }
-        const now = this.now();
-        for (const e of entries) this.state.setIngressMonitors(e.id as string, e.monitors, now);
-        await this.commit();
-        const first = entries[0]?.id as string;
-        this.send(ctx.res, 201, undefined, { location: `${ctx.root}/data/ietf-mnat:ingress-watching/watcher=${encodeURIComponent(first)}` });
-        return;
-      }
-      await drain(ctx.req);
-      this.checkAccept(ctx);
-      const ids = this.ownedIds(ctx).filter((id) => this.state.roleOf(id) === 'ingress');
-      this.sendJson(ctx, 200, encodeIngressWatching(ids.map((id) => ({ id, monitors: this.state.ingressMonitors(id) }))));
-      return;
-    }
-    const allowed: Method[] = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'];
-    this.allow(ctx.method, allowed);
-    if (this.options(ctx, allowed)) return void (await drain(ctx.req));
-    if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'DELETE') await drain(ctx.req);
-    else await this.peekMediaType(ctx);
-    this.checkWatcher(ctx, watcherId, base);
-    const now = this.now();
-    switch (ctx.method) {
-      case 'GET':
-      case 'HEAD':
-        this.checkAccept(ctx);
-        if (this.state.roleOf(watcherId) !== 'ingress') throw errors.notFound('ingress-watching entry for this watcher (it has not PUT monitors)');
-        this.sendJson(ctx, 200, encodeIngressWatcher(watcherId, this.state.ingressMonitors(watcherId)));
-        return;
-      case 'PUT':
-      case 'PATCH': {
-        const body = await this.readJson(ctx, true);
-        const monitors = decodeIngressWatcher(body, watcherId);
-        const existed = this.state.roleOf(watcherId) === 'ingress';
-        try {
-          if (ctx.method === 'PUT') this.state.setIngressMonitors(watcherId, monitors, now);
-          else this.state.mergeIngressMonitors(watcherId, monitors, now);
-        } catch (err) {
-          if (err instanceof MnatError) throw mnatToRestconf(err, true);
-          throw err;
-        }
-        await this.commit();
-        this.send(ctx.res, ctx.method === 'PUT' && !existed ? 201 : 204, undefined);
-        return;
-      }
-      case 'DELETE':
-        if (this.state.roleOf(watcherId) !== 'ingress') throw errors.notFound('ingress-watching entry for this watcher');
-        this.state.deleteIngressMonitors(watcherId, now);
+        if (this.state.roleOf(watcherId) !== kind.role) throw errors.notFound(`${kind.container} entry for this watcher`);
+        kind.remove(this.state, watcherId, now);
         await this.commit();
         this.send(ctx.res, 204, undefined);
         return;
