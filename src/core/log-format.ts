@@ -1,6 +1,6 @@
 // One structured log line in logfmt ("level=info msg=… key=value"), the same
 // on Node and QuickJS so operators can grep and parse either.
-import type { LogFields, LogLevel } from '../host/host.ts';
+import type { LogFields, Logger, LogLevel } from '../host/host.ts';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -32,4 +32,21 @@ export function formatLogLine(
     }
   }
   return line;
+}
+
+/**
+ * A Logger that drops lines below minLevel and hands each other one, formatted
+ * and newline-terminated, to write: the hosts differ only in where it goes.
+ */
+export function createLineLogger(component: string, minLevel: LogLevel, write: (text: string) => void): Logger {
+  const log = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (logLevelRank(level) < logLevelRank(minLevel)) return;
+    write(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
+  };
+  return {
+    debug: (m, f) => log('debug', m, f),
+    info: (m, f) => log('info', m, f),
+    warn: (m, f) => log('warn', m, f),
+    error: (m, f) => log('error', m, f),
+  };
 }

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { formatLogLine, logLevelRank } from '../core/log-format.ts';
+import { createLineLogger } from '../core/log-format.ts';
 import type {
   ExecOptions,
   ExecResult,
@@ -10,7 +10,6 @@ import type {
   HttpTarget,
   HttpTransport,
   LineProcess,
-  LogFields,
   Logger,
   LogLevel,
   SignalName,
@@ -19,16 +18,7 @@ import type {
 import { createNodeHttpTransport } from './node-http.ts';
 
 export function createStderrLogger(component: string, minLevel: LogLevel = 'info'): Logger {
-  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
-    if (logLevelRank(level) < logLevelRank(minLevel)) return;
-    process.stderr.write(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
-  };
-  return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-  };
+  return createLineLogger(component, minLevel, (text) => process.stderr.write(text));
 }
 
 export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -4,7 +4,7 @@
 // sockets). Only the QuickJS bundle imports this file.
 import * as std from 'std';
 import * as os from 'os';
-import { formatLogLine, logLevelRank } from '../core/log-format.ts';
+import { createLineLogger } from '../core/log-format.ts';
 import type {
   ExecOptions,
   ExecResult,
@@ -12,7 +12,6 @@ import type {
   HttpTarget,
   HttpTransport,
   LineProcess,
-  LogFields,
   Logger,
   LogLevel,
   SignalName,
@@ -24,17 +23,10 @@ import { SIGHUP, SIGKILL, spawnChild } from './quickjs-process.ts';
 const EEXIST = 17;
 
 export function createQuickjsLogger(component: string, minLevel: LogLevel = 'info'): Logger {
-  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
-    if (logLevelRank(level) < logLevelRank(minLevel)) return;
-    std.err.puts(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
+  return createLineLogger(component, minLevel, (text) => {
+    std.err.puts(text);
     std.err.flush();
-  };
-  return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-  };
+  });
 }
 
 export function quickjsExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
