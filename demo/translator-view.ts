@@ -1,8 +1,8 @@
 // Reads what the kernel translators of a running lab hold — their rules and
 // per-rule packet counters — straight from the pinned BPF maps (bpffs pins are
 // visible from every namespace), without touching the agents that own them.
-import { parseChannel, type Channel } from '../src/core/channel.ts';
-import { decodeCounter, decodeKey, decodeValue, COUNTER_SIZE } from '../src/dataplane/bpf-map-codec.ts';
+import type { Channel } from '../src/core/channel.ts';
+import { decodeKey, decodeRuleEntry, sumCounters } from '../src/dataplane/bpf-map-codec.ts';
 import { dumpMap } from '../src/dataplane/bpftool.ts';
 import { createNodeHost } from '../src/host/node-host.ts';
 import type { Logger } from '../src/host/host.ts';
@@ -31,23 +31,14 @@ export async function readInstance(where: string, pinDir: string): Promise<Trans
   try {
     for (const entry of await dumpMap(host, `${pinDir}/mnat_counters`)) {
       const from = decodeKey(entry.key);
-      let packets = 0n;
-      let bytes = 0n;
-      for (const v of entry.values) {
-        if (v.length !== COUNTER_SIZE) continue;
-        const c = decodeCounter(v);
-        packets += c.packets;
-        bytes += c.bytes;
-      }
-      counters.set(`${from.source},${from.group}`, { packets: Number(packets), bytes: Number(bytes) });
+      counters.set(`${from.source},${from.group}`, sumCounters(entry.values));
     }
   } catch {
     // counters unreadable: show the rules with zero
   }
   const out: TranslatorRuleCounters[] = [];
   for (const entry of rules) {
-    const from = decodeKey(entry.key);
-    const value = decodeValue(entry.values[0] as Uint8Array, parseChannel(from.source, from.group).family);
+    const { from, value } = decodeRuleEntry(entry);
     const c = counters.get(`${from.source},${from.group}`) ?? { packets: 0, bytes: 0 };
     out.push({ where, from, to: value.to, ...c });
   }

@@ -206,3 +206,22 @@ export function parseMapDump(json: string, what: string): DumpEntry[] {
       : [bytesFromJson(entry.value, `${what} value`)],
   }));
 }
+
+/** One mnat_rules dump entry: the channel it matches and its value (the family comes from the key). */
+export function decodeRuleEntry(entry: DumpEntry): { from: Channel; value: RuleValue } {
+  const from = decodeKey(entry.key);
+  return { from, value: decodeValue(entry.values[0] as Uint8Array, parseChannel(from.source, from.group).family) };
+}
+
+/** The per-CPU values of one mnat_counters entry, summed; a value of another size is skipped. */
+export function sumCounters(values: readonly Uint8Array[], littleEndian = HOST_LITTLE_ENDIAN): { packets: number; bytes: number } {
+  let packets = 0n;
+  let bytes = 0n;
+  for (const v of values) {
+    if (v.length !== COUNTER_SIZE) continue;
+    const c = decodeCounter(v, littleEndian);
+    packets += c.packets;
+    bytes += c.bytes;
+  }
+  return { packets: Number(packets), bytes: Number(bytes) };
+}

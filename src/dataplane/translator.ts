@@ -16,8 +16,8 @@ import {
   ATTACH_ADDED_QDISC,
   COUNTER_SIZE,
   decodeAttach,
-  decodeCounter,
   decodeKey,
+  decodeRuleEntry,
   decodeU32,
   decodeU64,
   decodeValue,
@@ -32,6 +32,7 @@ import {
   MAX_ATTACH,
   MAX_OUTPUTS,
   MAX_RULES,
+  sumCounters,
 } from './bpf-map-codec.ts';
 import { dumpMap, loadProgram, pinnedProgId, pinnedProgStats, runBatch, type ProgStats } from './bpftool.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
@@ -333,8 +334,7 @@ export class Translator {
       const entries = await dumpMap(this.host, this.mapPin('mnat_rules'));
       const rules: TranslationRule[] = [];
       for (const entry of entries) {
-        const from = decodeKey(entry.key);
-        const value = decodeValue(entry.values[0] as Uint8Array, parseChannel(from.source, from.group).family);
+        const { from, value } = decodeRuleEntry(entry);
         const outputs: string[] = [];
         for (const o of value.outputs) outputs.push(await this.ifname(o.ifindex));
         rules.push({ from, to: value.to, outputs, ...(value.flags & FLAG_KEEP_TTL ? { keepTtl: true } : {}) });
@@ -350,15 +350,7 @@ export class Translator {
       for (const entry of await dumpMap(this.host, this.mapPin('mnat_counters'))) {
         const from = decodeKey(entry.key);
         if (!this.rules.has(channelKey(from))) continue; // a packet raced a remove
-        let packets = 0n;
-        let bytes = 0n;
-        for (const v of entry.values) {
-          if (v.length !== COUNTER_SIZE) continue;
-          const c = decodeCounter(v);
-          packets += c.packets;
-          bytes += c.bytes;
-        }
-        list.push({ from, packets: Number(packets), bytes: Number(bytes) });
+        list.push({ from, ...sumCounters(entry.values) });
       }
       const drops: Record<string, number> = {};
       const passed: Record<string, number> = {};

@@ -6,12 +6,14 @@ import {
   decodeAttach,
   decodeCounter,
   decodeKey,
+  decodeRuleEntry,
   decodeValue,
   encodeAttach,
   encodeKey,
   encodeValue,
   hexArgs,
   parseMapDump,
+  sumCounters,
   KEY_SIZE,
   VALUE_SIZE,
 } from '../../src/dataplane/bpf-map-codec.ts';
@@ -91,4 +93,21 @@ test('bpftool JSON dumps: plain and per-CPU values', () => {
   assert.deepEqual(parseMapDump('', 'm'), []);
   assert.throws(() => parseMapDump('oops', 'm'), /not JSON/);
   assert.throws(() => bytesFromJson(['0x1ff'], 'k'), /not a hex byte/);
+});
+
+test('sumCounters: per-CPU counters summed, values of another size skipped', () => {
+  const cpu = (packets: number, bytes: number) => {
+    const c = new Uint8Array(16);
+    new DataView(c.buffer).setBigUint64(0, BigInt(packets), true);
+    new DataView(c.buffer).setBigUint64(8, BigInt(bytes), true);
+    return c;
+  };
+  assert.deepEqual(sumCounters([cpu(5, 10000), cpu(2, 3000), new Uint8Array(8)], true), { packets: 7, bytes: 13000 });
+  assert.deepEqual(sumCounters([]), { packets: 0, bytes: 0 });
+});
+
+test('decodeRuleEntry: the channel of the key and the value decoded in its family', () => {
+  const from = { source: '2001:db8::7', group: 'ff3e::1' };
+  const value = { to: { source: '2001:db8::9', group: 'ff3e::2' }, outputs: [{ ifindex: 3, mac: '02:00:00:00:00:03' }], flags: 0 };
+  assert.deepEqual(decodeRuleEntry({ key: encodeKey(from), values: [encodeValue(value)] }), { from, value });
 });
