@@ -155,21 +155,9 @@ export class FreeSet {
 
   /** The k-th smallest member (0-based); k < total(). */
   kth(k: bigint): bigint {
-    let n = this.root;
-    while (n) {
-      this.steps++;
-      const left = n.l ? n.l.sum : 0n;
-      if (k < left) {
-        n = n.l;
-        continue;
-      }
-      k -= left;
-      const size = n.hi - n.lo + 1n;
-      if (k < size) return n.lo + k;
-      k -= size;
-      n = n.r;
-    }
-    throw new RangeError('FreeSet.kth out of range');
+    const v = this.seekKth(k, null);
+    if (v === null) throw new RangeError('FreeSet.kth out of range');
+    return v;
   }
 
   has(v: bigint): boolean {
@@ -182,15 +170,7 @@ export class FreeSet {
     // end, or splitting one) touches only the path, with no split or merge of
     // the whole tree.
     const path: Node[] = [];
-    let n = this.root;
-    while (n) {
-      this.steps++;
-      path.push(n);
-      if (v < n.lo) n = n.l;
-      else if (v > n.hi) n = n.r;
-      else break;
-    }
-    if (!n) return false;
+    if (!this.find(v, path)) return false;
     this.cut(path, v);
     return true;
   }
@@ -198,10 +178,18 @@ export class FreeSet {
   /** Takes out and returns the k-th smallest member (0-based); k < total(). */
   takeKth(k: bigint): bigint {
     const path: Node[] = [];
+    const v = this.seekKth(k, path);
+    if (v === null) throw new RangeError('FreeSet.takeKth out of range');
+    this.cut(path, v);
+    return v;
+  }
+
+  /** One descent to the k-th smallest member (null past the end); the nodes passed go onto path when given. */
+  private seekKth(k: bigint, path: Node[] | null): bigint | null {
     let n = this.root;
     while (n) {
       this.steps++;
-      path.push(n);
+      if (path) path.push(n);
       const left = n.l ? n.l.sum : 0n;
       if (k < left) {
         n = n.l;
@@ -209,15 +197,11 @@ export class FreeSet {
       }
       k -= left;
       const size = n.hi - n.lo + 1n;
-      if (k < size) {
-        const v = n.lo + k;
-        this.cut(path, v);
-        return v;
-      }
+      if (k < size) return n.lo + k;
       k -= size;
       n = n.r;
     }
-    throw new RangeError('FreeSet.takeKth out of range');
+    return null;
   }
 
   /** Removes v from the last node of path (which holds it); fixes the sums on the path. */
@@ -283,10 +267,12 @@ export class FreeSet {
     this.root = this.merge(this.merge(a, this.node(lo, hi)), c);
   }
 
-  private find(v: bigint): Node | null {
+  /** The node holding v, or null; the nodes passed go onto path when given. */
+  private find(v: bigint, path: Node[] | null = null): Node | null {
     let n = this.root;
     while (n) {
       this.steps++;
+      if (path) path.push(n);
       if (v < n.lo) n = n.l;
       else if (v > n.hi) n = n.r;
       else return n;
