@@ -11,9 +11,17 @@
 // that fails because the device is gone counts as done: the kernel dropped the
 // membership with the device. Note: the reload also drops dynamic joins other
 // programs made through the same smcrouted.
-import { channelOf, parseChannel, type Channel } from '../core/channel.ts';
+import type { Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
-import { membershipKey, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
+import {
+  channelToJoin,
+  channelToLeave,
+  membershipKey,
+  serialJoiner,
+  UpstreamJoinError,
+  type JoinedChannel,
+  type UpstreamJoiner,
+} from './upstream-join.ts';
 
 export interface SmcrouteJoinerOptions {
   /** smcrouted's IPC socket (smcroutectl -u); default: smcroutectl's own default. */
@@ -29,12 +37,6 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   const base = [options.command ?? 'smcroutectl', ...(options.socketPath ? ['-u', options.socketPath] : [])];
   const timeoutMs = options.timeoutMs ?? 5000;
   const joined = new Map<string, JoinedChannel>();
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  };
 
   const failure = (code: number | null, out: string, device: string): string => {
     if (code === 127 || (/not found|ENOENT/i.test(out) && !/IPC socket/i.test(out))) {
@@ -79,12 +81,7 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   const doJoin = async (given: Channel, device: string): Promise<void> => {
-    let channel: Channel;
-    try {
-      channel = channelOf(parseChannel(given.source, given.group));
-    } catch (e) {
-      throw new UpstreamJoinError('join', given, device, (e as Error).message);
-    }
+    const { channel } = channelToJoin(given, device);
     const key = membershipKey(channel, device);
     if (joined.has(key)) return;
     // "already joined" means smcrouted holds it (e.g. from our previous run): adopt it, so close() leaves it.
@@ -105,12 +102,8 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   const doLeave = async (given: Channel, device: string): Promise<void> => {
-    let channel: Channel;
-    try {
-      channel = channelOf(parseChannel(given.source, given.group));
-    } catch {
-      return;
-    }
+    const channel = channelToLeave(given);
+    if (channel === null) return; // never joinable, so never joined
     const key = membershipKey(channel, device);
     if (!joined.has(key)) return;
     // Throws (and keeps the entry for a retry) when smcrouted is unreachable; 'device' means it went with the device.
@@ -119,23 +112,21 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     host.log.debug('upstream leave (smcroute)', { source: channel.source, group: channel.group, device });
   };
 
-  return {
-    join: (channel, device) => serial(() => doJoin(channel, device)),
-    leave: (channel, device) => serial(() => doLeave(channel, device)),
-    joined: () => [...joined.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
-    close: () =>
-      serial(async () => {
-        let firstError: unknown = null;
-        for (const j of [...joined.values()]) {
-          try {
-            await doLeave(j.channel, j.device);
-          } catch (e) {
-            firstError ??= e;
-          }
+  return serialJoiner(joined, {
+    join: doJoin,
+    leave: doLeave,
+    close: async () => {
+      let firstError: unknown = null;
+      for (const j of [...joined.values()]) {
+        try {
+          await doLeave(j.channel, j.device);
+        } catch (e) {
+          firstError ??= e;
         }
-        if (firstError !== null) throw firstError;
-      }),
-  };
+      }
+      if (firstError !== null) throw firstError;
+    },
+  });
 }
 
 function oneLine(text: string): string {

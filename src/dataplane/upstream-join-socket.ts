@@ -7,10 +7,18 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { channelOf, parseChannel, type Channel } from '../core/channel.ts';
+import type { Channel } from '../core/channel.ts';
 import type { Logger } from '../host/host.ts';
 import { MembershipSlots, type SlotLimits } from './upstream-join-slots.ts';
-import { membershipKey, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
+import {
+  channelToJoin,
+  channelToLeave,
+  membershipKey,
+  serialJoiner,
+  UpstreamJoinError,
+  type JoinedChannel,
+  type UpstreamJoiner,
+} from './upstream-join.ts';
 
 interface DeviceFamily {
   slots: MembershipSlots;
@@ -71,14 +79,8 @@ async function openSocket(family: 4 | 6): Promise<Socket> {
 export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {}): UpstreamJoiner {
   const limits = { ...kernelLimits(), ...options.limits };
   const perDevice = new Map<string, DeviceFamily>();
+  // Operations run one at a time (serialJoiner): interleaving on one socket set would race the slot map.
   const joined = new Map<string, JoinedChannel>();
-  // Serialise operations: joins and leaves interleaving on one socket set would race the slot map.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  };
 
   const state = (device: string, family: 4 | 6): DeviceFamily => {
     const key = `${family}|${device}`;
@@ -88,15 +90,7 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
   };
 
   const doJoin = async (given: Channel, device: string): Promise<void> => {
-    let family: 4 | 6;
-    let channel: Channel;
-    try {
-      const parsed = parseChannel(given.source, given.group);
-      family = parsed.family;
-      channel = channelOf(parsed);
-    } catch (e) {
-      throw new UpstreamJoinError('join', given, device, (e as Error).message);
-    }
+    const { channel, family } = channelToJoin(given, device);
     const key = membershipKey(channel, device);
     if (joined.has(key)) return;
     const s = state(device, family);
@@ -115,7 +109,7 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
   };
 
   const doLeave = async (given: Channel, device: string): Promise<void> => {
-    const channel = canonicalOrNull(given);
+    const channel = channelToLeave(given);
     if (channel === null) return; // never joinable, so never joined
     const key = membershipKey(channel, device);
     if (!joined.has(key)) return;
@@ -157,17 +151,15 @@ export function createSocketJoiner(log: Logger, options: SocketJoinerOptions = {
     }
   };
 
-  return {
-    join: (channel, device) => serial(() => doJoin(channel, device)),
-    leave: (channel, device) => serial(() => doLeave(channel, device)),
-    joined: () => [...joined.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
-    close: () =>
-      serial(async () => {
-        for (const j of [...joined.values()]) await doLeave(j.channel, j.device);
-        for (const s of perDevice.values()) s.sockets.forEach((_, i) => closeSocket(s, i));
-        perDevice.clear();
-      }),
-  };
+  return serialJoiner(joined, {
+    join: doJoin,
+    leave: doLeave,
+    close: async () => {
+      for (const j of [...joined.values()]) await doLeave(j.channel, j.device);
+      for (const s of perDevice.values()) s.sockets.forEach((_, i) => closeSocket(s, i));
+      perDevice.clear();
+    },
+  });
 }
 
 /** Adds what to check to the kernel's terse errno names. */
@@ -177,14 +169,6 @@ function explain(message: string, family: 4 | 6): string {
   }
   if (/EADDRNOTAVAIL|ENODEV/.test(message)) return `${message} (is the device up and does it have an address of this family?)`;
   return message;
-}
-
-function canonicalOrNull(c: Channel): Channel | null {
-  try {
-    return channelOf(parseChannel(c.source, c.group));
-  } catch {
-    return null;
-  }
 }
 
 function closeSocket(s: DeviceFamily, slot: number): void {

@@ -2,7 +2,8 @@
 // interfaces. Two backends share this interface: Node sockets
 // (upstream-join-socket.ts) and smcroutectl (upstream-join-smcroute.ts, for
 // QuickJS on the router, which has no sockets).
-import type { Channel } from '../core/channel.ts';
+import type { Family } from '../core/address.ts';
+import { channelOf, parseChannel, type Channel } from '../core/channel.ts';
 
 export interface JoinedChannel {
   channel: Channel;
@@ -36,4 +37,55 @@ export class UpstreamJoinError extends Error {
     super(`upstream ${action} (${channel.source},${channel.group}) on ${device}: ${reason}`);
     this.name = 'UpstreamJoinError';
   }
+}
+
+/** Runs async operations one at a time, in call order; a failed one does not stop the next. */
+export function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** The canonical form of a channel to join; a join error naming the device when it is not a valid (S,G). */
+export function channelToJoin(given: Channel, device: string): { channel: Channel; family: Family } {
+  try {
+    const parsed = parseChannel(given.source, given.group);
+    return { channel: channelOf(parsed), family: parsed.family };
+  } catch (e) {
+    throw new UpstreamJoinError('join', given, device, (e as Error).message);
+  }
+}
+
+/** The canonical form of a channel to leave; null when it was never joinable, so never joined. */
+export function channelToLeave(given: Channel): Channel | null {
+  try {
+    return channelOf(parseChannel(given.source, given.group));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The UpstreamJoiner of a backend: its join, leave and close run one at a time
+ * (interleaving would race the backend's own state), and joined() is a copy of
+ * the view the backend keeps exact.
+ */
+export function serialJoiner(
+  view: ReadonlyMap<string, JoinedChannel>,
+  ops: {
+    join(channel: Channel, device: string): Promise<void>;
+    leave(channel: Channel, device: string): Promise<void>;
+    close(): Promise<void>;
+  },
+): UpstreamJoiner {
+  const serial = serialQueue();
+  return {
+    join: (channel, device) => serial(() => ops.join(channel, device)),
+    leave: (channel, device) => serial(() => ops.leave(channel, device)),
+    joined: () => [...view.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
+    close: () => serial(() => ops.close()),
+  };
 }
