@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { nodeArgv, type LabProcess } from '../test/lab/lab.ts';
 import { MnatLab, waitFor } from '../demo/mnat-lab.ts';
 import { readTranslatorRules } from '../demo/translator-view.ts';
+import { benchCleanup, pct } from './bench-support.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const runtime = (process.argv[3] ?? 'auto') as 'qjs' | 'node' | 'auto';
@@ -16,13 +17,8 @@ const SOURCE = '23.212.185.4';
 const CHANNELS = 50;
 const HOSTS_PER_CPE = 10;
 const group = (i: number): string => `232.3.0.${i}`;
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
-const afters: Array<() => unknown> = [];
-const t = { after: (fn: () => unknown) => void afters.push(fn) };
+const { t, run: cleanUp } = benchCleanup();
 try {
   const m = await MnatLab.create(t, { cpes: 2, hostsPerCpe: HOSTS_PER_CPE, gracePeriodS: 1, egressRuntime: runtime });
   await m.startAll();
@@ -88,5 +84,5 @@ try {
     writeFileSync(`${logs}/hosts.log`, plan.map((p) => p.rx.lines.map((l) => `${p.name} ${l}`).join('\n')).join('\n') + '\n');
   }
 } finally {
-  for (const fn of afters.reverse()) await fn();
+  await cleanUp();
 }

@@ -9,11 +9,11 @@
 import { nodeArgv } from '../test/lab/lab.ts';
 import { MnatLab, waitFor } from '../demo/mnat-lab.ts';
 import { readInstance } from '../demo/translator-view.ts';
+import { benchCleanup } from './bench-support.ts';
 
 const sizes = (process.argv[2] ?? '50,250,800').split(',').map(Number);
 const SOURCE = '23.212.185.4';
-const afters: Array<() => unknown> = [];
-const t = { after: (fn: () => unknown) => void afters.push(fn) };
+const { t, run: cleanUp } = benchCleanup();
 try {
   const max = Math.max(...sizes);
   const m = await MnatLab.create(t, {
@@ -51,5 +51,5 @@ try {
     await waitFor(async () => (await readInstance('ingress', `${m.pinRoot}/ingress`)).length === 0, 120_000, 'the ingress to drop every rule', 100);
   }
 } finally {
-  for (const fn of afters.reverse()) await fn();
+  await cleanUp();
 }

@@ -9,18 +9,14 @@
 // Run as root: node --import ./build/ts-loader.mjs bench/system-join-latency.bench.ts [joins=60] [qjs|node]
 import { nodeArgv } from '../test/lab/lab.ts';
 import { MnatLab } from '../demo/mnat-lab.ts';
+import { benchCleanup, pct } from './bench-support.ts';
 
 const joins = Number(process.argv[2] ?? 60);
 const runtime = (process.argv[3] ?? 'auto') as 'qjs' | 'node' | 'auto';
 const SOURCE = '23.212.185.4';
 const group = (i: number): string => `232.2.${i >> 8}.${i & 255}`;
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
-const afters: Array<() => unknown> = [];
-const t = { after: (fn: () => unknown) => void afters.push(fn) };
+const { t, run: cleanUp } = benchCleanup();
 try {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, gracePeriodS: 1, egressRuntime: runtime });
   await m.startAll();
@@ -74,5 +70,5 @@ try {
   }
   process.stdout.write(`  after the join: ${'first packet at the host'.padEnd(30)} p50=${r(pct(lat, 50))} p99=${r(pct(lat, 99))}\n`);
 } finally {
-  for (const fn of afters.reverse()) await fn();
+  await cleanUp();
 }
