@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
 import type { Logger } from '../../src/host/host.ts';
+import { startJoinfileReader } from '../lab/joinfile-reader.ts';
 
 const log: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -32,48 +32,11 @@ test('writes only on change, and exactly the rendered state', (t) => {
   assert.deepEqual(readdirSync(dir), ['ingress-joined.sgs']);
 });
 
-// The reader runs in its own process (as an ingest manager does) and reads the
-// file on every inotify event for the directory, checking every read is a whole state.
-const READER = `
-const fs = require('node:fs');
-const [dir, name] = process.argv.slice(1);
-let reads = 0, bad = 0;
-fs.watch(dir, (ev, n) => {
-  if (n !== name) return;
-  let text;
-  try { text = fs.readFileSync(dir + '/' + name, 'utf8'); } catch { return; }
-  reads++;
-  const lines = text === '' ? [] : text.split('\\n');
-  const last = lines.pop();
-  // every state written has 1 or 200 lines, each "a.b.c.d,232.x.y.z", newline-terminated
-  if (text !== '' && (last !== '' || (lines.length !== 1 && lines.length !== 200) || lines.some((l) => !/^[0-9.]+,232\\.[0-9.]+$/.test(l)))) bad++;
-});
-process.stdout.write('ready\\n');
-process.stdin.on('data', () => { process.stdout.write(JSON.stringify({ reads, bad }) + '\\n'); process.exit(0); });
-`;
-
 test('a reader in another process, woken by every directory event, never sees a partial file', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'ingress-joined.sgs');
-  const reader = spawn(process.execPath, ['-e', READER, dir, 'ingress-joined.sgs'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => reader.kill());
-  let out = '';
-  const line = () =>
-    new Promise<string>((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) {
-          reader.stdout.off('data', onData);
-          const l = out.slice(0, nl);
-          out = out.slice(nl + 1);
-          resolve(l);
-        }
-      };
-      reader.stdout.on('data', onData);
-      reader.once('exit', () => reject(new Error('reader exited')));
-    });
-  assert.equal(await line(), 'ready');
+  // Every state written has 1 or 200 lines, each "a.b.c.d,232.x.y.z".
+  const reader = await startJoinfileReader(t, path, { line: /^[0-9.]+,232\.[0-9.]+$/, lineCounts: [1, 200] });
   const w = new JoinfileWriter({ path, refreshS: 3600, log });
   w.start();
   const big = channels(200);
@@ -83,8 +46,7 @@ test('a reader in another process, woken by every directory event, never sees a 
   }
   w.stop();
   await new Promise((r) => setTimeout(r, 200)); // the reader drains its queued events; fs.watch has no end marker
-  reader.stdin.write('report\n');
-  const report = JSON.parse(await line()) as { reads: number; bad: number };
+  const report = await reader.report(60_000);
   assert.ok(report.reads > 50, `the reader woke ${report.reads} times`);
   assert.equal(report.bad, 0, `${report.bad} of ${report.reads} reads saw a partial file`);
 });
