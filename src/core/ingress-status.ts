@@ -1,5 +1,8 @@
 // The ingress status file (JSON, rewritten atomically after every pass) and its
 // rendering for people (`mnat-ingress status`). Pure.
+import { ago, formatServerLine, formatTable, type StatusServerLink } from './status-format.ts';
+
+export { redactWatcherId } from './status-format.ts';
 
 export interface IngressStatusChannel {
   readonly id: number;
@@ -19,14 +22,7 @@ export interface IngressStatus {
   readonly pid: number | null;
   readonly startedAt: string;
   readonly updatedAt: string;
-  readonly server: {
-    readonly origin: string;
-    readonly connected: boolean;
-    /** Only a prefix: the id is a secret. */
-    readonly watcher: string | null;
-    readonly mode: string;
-    readonly lastError?: string;
-  };
+  readonly server: StatusServerLink;
   readonly upstream: string;
   readonly downstream: readonly string[];
   readonly monitors: readonly string[];
@@ -44,30 +40,11 @@ export interface IngressStatus {
   };
 }
 
-/** The first characters of a watcher id: enough to match logs, useless to an attacker. */
-export function redactWatcherId(id: string | null): string | null {
-  if (id === null) return null;
-  return id.length <= 8 ? '…' : `${id.slice(0, 6)}…`;
-}
-
-function ago(fromIso: string, nowMs: number): string {
-  const t = Date.parse(fromIso);
-  if (!Number.isFinite(t)) return '?';
-  const s = Math.max(0, Math.round((nowMs - t) / 1000));
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)}m ago`;
-  return `${Math.round(s / 3600)}h ago`;
-}
-
 /** Human-readable status; nowMs is the wall clock (epoch ms). */
 export function formatIngressStatus(s: IngressStatus, nowMs: number): string {
   const lines: string[] = [];
   lines.push(`mnat-ingress${s.pid !== null ? ` (pid ${s.pid})` : ''} started ${ago(s.startedAt, nowMs)}, updated ${ago(s.updatedAt, nowMs)}`);
-  const sv = s.server;
-  lines.push(
-    `server     ${sv.origin}  ${sv.connected ? `connected (${sv.mode})` : 'NOT connected'}` +
-      `${sv.watcher ? `  watcher ${sv.watcher}` : ''}${sv.lastError ? `  last error: ${sv.lastError}` : ''}`,
-  );
+  lines.push(formatServerLine(s.server));
   lines.push(`upstream   ${s.upstream}  ${s.join ? 'joins upstream' : 'no upstream joins (--no-join)'}${s.joinfile ? `  joinfile ${s.joinfile}` : ''}`);
   lines.push(`downstream ${s.downstream.join(', ')}`);
   lines.push(`monitors   ${s.monitors.join(', ')}`);
@@ -90,8 +67,7 @@ export function formatIngressStatus(s: IngressStatus, nowMs: number): string {
       ch.bytes !== undefined ? String(ch.bytes) : '-',
     ]);
     const head = ['ID', 'GLOBAL (S,G)', 'LOCAL (S,G)', 'STATUS', 'PACKETS', 'BYTES'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-    for (const r of [head, ...rows]) lines.push(r.map((cell, i) => cell.padEnd((widths[i] as number) + 2)).join('').trimEnd());
+    lines.push(...formatTable(head, rows));
   }
   for (const k of s.skipped) lines.push(`not carried: id ${k.id} ${k.global}: ${k.reason}`);
   return lines.join('\n') + '\n';
