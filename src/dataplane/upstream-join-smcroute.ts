@@ -13,15 +13,7 @@
 // programs made through the same smcrouted.
 import type { Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
-import {
-  channelToJoin,
-  channelToLeave,
-  membershipKey,
-  serialJoiner,
-  UpstreamJoinError,
-  type JoinedChannel,
-  type UpstreamJoiner,
-} from './upstream-join.ts';
+import { channelToJoin, channelToLeave, membershipKey, serialJoiner, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
 
 export interface SmcrouteJoinerOptions {
   /** smcrouted's IPC socket (smcroutectl -u); default: smcroutectl's own default. */

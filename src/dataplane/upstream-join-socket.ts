@@ -10,15 +10,7 @@ import { networkInterfaces } from 'node:os';
 import type { Channel } from '../core/channel.ts';
 import type { Logger } from '../host/host.ts';
 import { MembershipSlots, type SlotLimits } from './upstream-join-slots.ts';
-import {
-  channelToJoin,
-  channelToLeave,
-  membershipKey,
-  serialJoiner,
-  UpstreamJoinError,
-  type JoinedChannel,
-  type UpstreamJoiner,
-} from './upstream-join.ts';
+import { channelToJoin, channelToLeave, membershipKey, serialJoiner, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
 
 interface DeviceFamily {
   slots: MembershipSlots;
