@@ -160,7 +160,9 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
     };
   };
-  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner, ...(rt.pid !== undefined ? { pid: rt.pid } : {}) });
+  // QuickJS has no getpid: /proc/self/stat starts with it.
+  const pid = rt.pid ?? parseInt(host.readFile('/proc/self/stat') ?? '', 10);
+  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner, ...(pid > 0 ? { pid } : {}) });
 
   let stopping = false;
   const stop = (signal: string): void => {
