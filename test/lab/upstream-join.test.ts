@@ -4,8 +4,8 @@
 // receiving. Socket and smcroute backends, IPv4 and IPv6; 25+ joins per socket backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLab, nodeArgv, mdbHasChannel, type LabProcess } from './lab.ts';
-import { buildTopology } from './topology.ts';
+import { createLab, nodeArgv, mdbHasChannel, type Lab, type LabProcess } from './lab.ts';
+import { buildTopology, type Topology } from './topology.ts';
 import { startSmcrouted } from './smcroute.ts';
 
 const RX = 'test/lab/traffic/receiver.ts';
@@ -17,6 +17,16 @@ async function command(agent: LabProcess, cmd: Record<string, unknown>): Promise
   const reply = await agent.ask(JSON.stringify(cmd), (e) => e.event === 'done' || e.event === 'error');
   if (reply.event === 'error') throw new Error(`join agent: ${String(reply.message)}`);
   return reply;
+}
+
+/** PPPoE/DHCP style: the CPE's wan goes and comes back with the same name and address, a new ifindex. */
+async function recreateWan(lab: Lab, topo: Topology, cpe: Topology['cpes'][number]): Promise<void> {
+  const core = topo.core.ns;
+  await cpe.ns.run(['ip', 'link', 'del', 'wan']);
+  await lab.link(cpe.ns, 'wan', core, cpe.corePort);
+  await core.run(['ip', 'link', 'set', cpe.corePort, 'master', 'br-core']);
+  await core.run(['bridge', 'link', 'set', 'dev', cpe.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
+  await cpe.ns.addr('wan', `${cpe.wan.ipv4}/24`);
 }
 
 for (const backend of ['socket', 'smcroute'] as const) {
@@ -110,12 +120,7 @@ test('socket backend: after the device is re-created, a leave renews the socket 
   await command(agent, { op: 'join', ...b, device: 'wan' });
   await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group);
 
-  // PPPoE/DHCP style: the device goes and comes back with the same name and address, a new ifindex.
-  await c1.ns.run(['ip', 'link', 'del', 'wan']);
-  await lab.link(c1.ns, 'wan', core, c1.corePort);
-  await core.run(['ip', 'link', 'set', c1.corePort, 'master', 'br-core']);
-  await core.run(['bridge', 'link', 'set', 'dev', c1.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
-  await c1.ns.addr('wan', `${c1.wan.ipv4}/24`);
+  await recreateWan(lab, topo, c1);
   await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group, false);
 
   const left = await command(agent, { op: 'leave', ...a, device: 'wan' });
@@ -144,11 +149,7 @@ test('smcroute backend: after the device is re-created, a join reloads smcrouted
   await command(agent, { op: 'join', ...b, device: 'wan' });
   await core.waitForMdbChannel('br-core', c1.corePort, b.source, b.group);
 
-  await c1.ns.run(['ip', 'link', 'del', 'wan']);
-  await lab.link(c1.ns, 'wan', core, c1.corePort);
-  await core.run(['ip', 'link', 'set', c1.corePort, 'master', 'br-core']);
-  await core.run(['bridge', 'link', 'set', 'dev', c1.corePort, 'mcast_flood', 'off', 'fastleave', 'on']);
-  await c1.ns.addr('wan', `${c1.wan.ipv4}/24`);
+  await recreateWan(lab, topo, c1);
 
   // A leave on the old device counts as done; a new join brings the rest of the view back with it.
   const left = await command(agent, { op: 'leave', ...a, device: 'wan' });
