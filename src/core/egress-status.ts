@@ -1,5 +1,8 @@
 // The egress status file (JSON, rewritten atomically on change) and its
 // rendering for people (`mnat-egress status`). Pure: runs on QuickJS.
+import { ago, formatServerLine, formatTable, redactWatcherId, type StatusServerLink } from './status-format.ts';
+
+export { redactWatcherId };
 
 export interface EgressStatusChannel {
   /** "source,group" of the global channel the LAN joined. */
@@ -28,14 +31,7 @@ export interface EgressStatus {
   readonly pid: number | null;
   readonly startedAt: string;
   readonly updatedAt: string;
-  readonly server: {
-    readonly origin: string;
-    readonly connected: boolean;
-    /** Only a prefix: the id is a secret that lets its holder change our joins. */
-    readonly watcher: string | null;
-    readonly mode: string;
-    readonly lastError?: string;
-  };
+  readonly server: StatusServerLink;
   readonly upstream: EgressStatusDevice & { readonly attached: boolean };
   readonly downstream: EgressStatusDevice & { readonly membership: string };
   readonly channels: readonly EgressStatusChannel[];
@@ -50,34 +46,11 @@ export interface EgressStatus {
   };
 }
 
-/** The first characters of a watcher id: enough to match logs, useless to an attacker. */
-export function redactWatcherId(id: string | null): string | null {
-  if (id === null) return null;
-  return id.length <= 8 ? '…' : `${id.slice(0, 6)}…`;
-}
-
-function ago(fromIso: string, nowMs: number): string {
-  const t = Date.parse(fromIso);
-  if (!Number.isFinite(t)) return '?';
-  const s = Math.max(0, Math.round((nowMs - t) / 1000));
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)}m ago`;
-  return `${Math.round(s / 3600)}h ago`;
-}
-
-function pad(text: string, width: number): string {
-  return text.length >= width ? text : text + ' '.repeat(width - text.length);
-}
-
 /** Human-readable status; `nowMs` is the wall clock (epoch ms). */
 export function formatEgressStatus(s: EgressStatus, nowMs: number): string {
   const lines: string[] = [];
   lines.push(`mnat-egress (${s.runtime}${s.pid !== null ? `, pid ${s.pid}` : ''}) started ${ago(s.startedAt, nowMs)}, updated ${ago(s.updatedAt, nowMs)}`);
-  const sv = s.server;
-  lines.push(
-    `server     ${sv.origin}  ${sv.connected ? `connected (${sv.mode})` : 'NOT connected'}` +
-      `${sv.watcher ? `  watcher ${sv.watcher}` : ''}${sv.lastError ? `  last error: ${sv.lastError}` : ''}`,
-  );
+  lines.push(formatServerLine(s.server));
   const dev = (d: EgressStatusDevice): string => (d.present ? `${d.name} (ifindex ${d.ifindex})` : `${d.name} MISSING`);
   lines.push(`upstream   ${dev(s.upstream)}${s.upstream.present ? (s.upstream.attached ? '  translator attached' : '  translator NOT attached') : ''}`);
   lines.push(`downstream ${dev(s.downstream)}  membership from ${s.downstream.membership}`);
@@ -101,9 +74,7 @@ export function formatEgressStatus(s: EgressStatus, nowMs: number): string {
       ch.bytes !== undefined ? String(ch.bytes) : '-',
       ch.holders.join(' ') + (ch.note ? `  (${ch.note})` : ''),
     ]);
-    const head = ['GLOBAL (S,G)', 'LOCAL (S,G)', 'STATUS', 'PACKETS', 'BYTES', 'WANTED BY'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const r of [head, ...rows]) lines.push(r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]! + 2))).join('').trimEnd());
+    lines.push(...formatTable(['GLOBAL (S,G)', 'LOCAL (S,G)', 'STATUS', 'PACKETS', 'BYTES', 'WANTED BY'], rows));
   }
   return lines.join('\n') + '\n';
 }
