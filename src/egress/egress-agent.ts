@@ -94,8 +94,8 @@ export interface EgressAgent {
   start(): Promise<void>;
   /** Applies new settings (SIGHUP) without dropping channels that stay valid. */
   reload(next: EgressSettings): Promise<void>;
-  /** SIGTERM: leave upstream, remove translator state, forget the status file. */
-  stop(): Promise<void>;
+  /** SIGTERM: leave upstream, remove translator state, forget the status file; false when a step failed or hung. */
+  stop(): Promise<boolean>;
   status(): EgressStatus;
   readonly stats: EgressStats;
 }
@@ -575,21 +575,39 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     },
 
     async stop() {
-      if (stopped) return;
+      if (stopped) return true;
       stopped = true;
       stopSources();
       devices.stop();
       for (const t of [retryTimer, statusTimer, countersTimer]) if (t) host.clearTimeout(t);
       retryTimer = statusTimer = countersTimer = null;
-      while (running) await new Promise<void>((resolve) => host.setTimeout(resolve, 5));
+      // A stuck tool must not keep the agent from exiting: every step is bounded.
+      const deadline = host.now() + 10_000;
+      while (running && host.now() < deadline) await new Promise<void>((resolve) => host.setTimeout(resolve, 5));
+      if (running) log.error('a kernel change is still running; cleaning up anyway', { action: current });
       const left = joiner.joined().length;
-      const warn = (what: string) => (err: Error) => log.warn(`${what} failed`, { error: err.message });
-      await feed.stop().catch(warn('stopping the server client'));
-      await joiner.close().catch(warn('leaving upstream'));
-      await translator.detach().catch(warn('detaching the translator'));
+      let clean = true;
+      const step = async (what: string, run: () => Promise<void>): Promise<void> => {
+        let timer: TimerHandle | null = null;
+        const limit = new Promise<never>((_, reject) => {
+          timer = host.setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+        });
+        try {
+          await Promise.race([run(), limit]);
+        } catch (err) {
+          clean = false;
+          log.warn(`${what} failed`, { error: (err as Error).message });
+        } finally {
+          if (timer) host.clearTimeout(timer);
+        }
+      };
+      await step('stopping the server client', () => feed.stop());
+      await step('leaving upstream', () => joiner.close());
+      await step('detaching the translator', () => translator.detach());
       host.removeFile(settings.statusFile);
-      log.info('mnat-egress stopped', { left, rules: rules.size });
+      log.info('mnat-egress stopped', { left, rules: rules.size, clean });
       rules.clear();
+      return clean;
     },
   };
 }

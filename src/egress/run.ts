@@ -170,7 +170,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     stopping = true;
     log.info('stopping', { signal });
     agent.stop().then(
-      () => host.exit(0),
+      (clean) => host.exit(clean ? 0 : 1),
       (err: Error) => {
         log.error('stop failed', { error: err.message });
         host.exit(1);

@@ -307,7 +307,7 @@ test('max channels on reload: the active channel stays, the newest is not carrie
   assert.deepEqual(feed().puts[feed().puts.length - 1], [channelKey(G1)]);
   assert.ok(m.logs.some((l) => l.startsWith('warn channel not carried: max channels reached') && l.includes('232.1.1.2')));
   await until('status file', () => m.files.has('/run/mnat/egress.json'));
-  await agent.stop();
+  assert.equal(await agent.stop(), true, 'a clean stop');
   assert.equal(kernel.joins.size, 0);
   assert.ok(kernel.ops.includes('detach'));
   assert.equal(m.files.has('/run/mnat/egress.json'), false);
