@@ -16,6 +16,19 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
     mainFields: ['module', 'main'],
     external: ['std', 'os'],
     minify,
+    // QuickJS 2021-03-27 has native class fields and #private members (checked
+    // with its qjs); keeping them unlowered lets #names minify. It lacks
+    // `#x in obj` (brand checks) and static blocks, so those stay lowered.
+    supported: {
+      'class-field': true,
+      'class-static-field': true,
+      'class-private-field': true,
+      'class-private-method': true,
+      'class-private-accessor': true,
+      'class-private-static-field': true,
+      'class-private-static-method': true,
+      'class-private-static-accessor': true,
+    },
     legalComments: 'none',
     logLevel: 'warning',
   });

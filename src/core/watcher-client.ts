@@ -98,102 +98,102 @@ function pathOfUri(uri: string): string {
 }
 
 export class WatcherClient {
-  private readonly host: Host;
-  private readonly transport: HttpTransport;
-  private readonly role: 'egress' | 'ingress';
-  private readonly root: string;
-  private readonly wantPush: boolean;
-  private readonly longPollWaitS: number;
-  private readonly requestTimeoutMs: number;
-  private readonly pushIdleMs: number;
-  private readonly pollIntervalMs: number | undefined;
-  private readonly backoff: Backoff;
-  private readonly assignmentListeners: AssignmentsListener[] = [];
-  private readonly statusListeners: StatusListener[] = [];
+  readonly #host: Host;
+  readonly #transport: HttpTransport;
+  readonly #role: 'egress' | 'ingress';
+  readonly #root: string;
+  readonly #wantPush: boolean;
+  readonly #longPollWaitS: number;
+  readonly #requestTimeoutMs: number;
+  readonly #pushIdleMs: number;
+  readonly #pollIntervalMs: number | undefined;
+  readonly #backoff: Backoff;
+  readonly #assignmentListeners: AssignmentsListener[] = [];
+  readonly #statusListeners: StatusListener[] = [];
 
-  private running = false;
-  private epoch = 0; // bumps on every new watcher id and on stop()
-  private watcherId: string | null = null;
-  private refreshPeriodS = 10;
-  private mode: FollowMode;
-  private connected = false;
-  private lastError: string | undefined;
-  private lastStatusText = '';
+  #running = false;
+  #epoch = 0; // bumps on every new watcher id and on stop()
+  #watcherId: string | null = null;
+  #refreshPeriodS = 10;
+  #mode: FollowMode;
+  #connected = false;
+  #lastError: string | undefined;
+  #lastStatusText = '';
 
-  private desiredJoins: Channel[] = [];
-  private desiredMonitors: string[] = [];
-  private desiredVersion = 0;
-  private putVersion = -1; // desiredVersion last PUT successfully for the current id
-  private putInFlight = false;
+  #desiredJoins: Channel[] = [];
+  #desiredMonitors: string[] = [];
+  #desiredVersion = 0;
+  #putVersion = -1; // desiredVersion last PUT successfully for the current id
+  #putInFlight = false;
 
-  private assigned: MappedChannel[] = [];
-  private assignedJson: Array<Record<string, unknown>> = [];
-  private emittedText: string | null = null;
-  private etag: string | null = null;
+  #assigned: MappedChannel[] = [];
+  #assignedJson: Array<Record<string, unknown>> = [];
+  #emittedText: string | null = null;
+  #etag: string | null = null;
 
-  private refreshTimer: TimerHandle | null = null;
-  private followTimer: TimerHandle | null = null;
-  private putTimer: TimerHandle | null = null;
-  private idTimer: TimerHandle | null = null;
-  private pushWatchdog: TimerHandle | null = null;
-  private sse: HttpStream | null = null;
-  private subscriptionId: number | null = null;
-  private gettingId = false;
+  #refreshTimer: TimerHandle | null = null;
+  #followTimer: TimerHandle | null = null;
+  #putTimer: TimerHandle | null = null;
+  #idTimer: TimerHandle | null = null;
+  #pushWatchdog: TimerHandle | null = null;
+  #sse: HttpStream | null = null;
+  #subscriptionId: number | null = null;
+  #gettingId = false;
 
   constructor(options: WatcherClientOptions) {
-    this.host = options.host;
-    this.transport = options.transport;
-    this.role = options.role;
-    this.root = (options.apiRoot ?? '/restconf').replace(/\/+$/, '');
-    this.wantPush = options.push !== false;
-    this.mode = this.wantPush ? 'push' : 'long-poll';
-    this.longPollWaitS = options.longPollWaitS ?? 25;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.pushIdleMs = options.pushIdleMs ?? PUSH_IDLE_MS;
-    this.pollIntervalMs = options.pollIntervalMs;
-    this.backoff = createBackoff({ initialMs: options.backoffInitialMs ?? 500, maxMs: options.backoffMaxMs ?? 30_000, random: options.random });
+    this.#host = options.host;
+    this.#transport = options.transport;
+    this.#role = options.role;
+    this.#root = (options.apiRoot ?? '/restconf').replace(/\/+$/, '');
+    this.#wantPush = options.push !== false;
+    this.#mode = this.#wantPush ? 'push' : 'long-poll';
+    this.#longPollWaitS = options.longPollWaitS ?? 25;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#pushIdleMs = options.pushIdleMs ?? PUSH_IDLE_MS;
+    this.#pollIntervalMs = options.pollIntervalMs;
+    this.#backoff = createBackoff({ initialMs: options.backoffInitialMs ?? 500, maxMs: options.backoffMaxMs ?? 30_000, random: options.random });
   }
 
   on(event: 'assignments', fn: AssignmentsListener): void;
   on(event: 'status', fn: StatusListener): void;
   on(event: 'assignments' | 'status', fn: AssignmentsListener | StatusListener): void {
-    if (event === 'assignments') this.assignmentListeners.push(fn as AssignmentsListener);
-    else this.statusListeners.push(fn as StatusListener);
+    if (event === 'assignments') this.#assignmentListeners.push(fn as AssignmentsListener);
+    else this.#statusListeners.push(fn as StatusListener);
   }
 
   /** The current watcher id (null before the first one arrives). */
   get id(): string | null {
-    return this.watcherId;
+    return this.#watcherId;
   }
 
   /** The last full assignment list. */
   get assignments(): MappedChannel[] {
-    return this.assigned.slice();
+    return this.#assigned.slice();
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.newId();
+    if (this.#running) return;
+    this.#running = true;
+    this.#newId();
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.epoch++;
-    for (const t of [this.refreshTimer, this.followTimer, this.putTimer, this.idTimer, this.pushWatchdog]) if (t) this.host.clearTimeout(t);
-    this.refreshTimer = this.followTimer = this.putTimer = this.idTimer = this.pushWatchdog = null;
-    if (this.sse) {
-      this.sse.close();
-      this.sse = null;
+    if (!this.#running) return;
+    this.#running = false;
+    this.#epoch++;
+    for (const t of [this.#refreshTimer, this.#followTimer, this.#putTimer, this.#idTimer, this.#pushWatchdog]) if (t) this.#host.clearTimeout(t);
+    this.#refreshTimer = this.#followTimer = this.#putTimer = this.#idTimer = this.#pushWatchdog = null;
+    if (this.#sse) {
+      this.#sse.close();
+      this.#sse = null;
     }
-    const sub = this.subscriptionId;
-    this.subscriptionId = null;
+    const sub = this.#subscriptionId;
+    this.#subscriptionId = null;
     if (sub !== null) {
       try {
-        await this.transport.request({
+        await this.#transport.request({
           method: 'POST',
-          path: `${this.root}/operations/ietf-subscribed-notifications:delete-subscription`,
+          path: `${this.#root}/operations/ietf-subscribed-notifications:delete-subscription`,
           headers: { 'content-type': YANG_JSON, accept: YANG_JSON },
           body: JSON.stringify({ 'ietf-subscribed-notifications:input': { id: sub } }),
           timeoutMs: 2000,
@@ -206,286 +206,286 @@ export class WatcherClient {
 
   setJoins(channels: Channel[]): void {
     const norm = dedupe(channels.map((c) => ({ source: c.source, group: c.group })), channelKey);
-    if (sameList(norm.map(channelKey), this.desiredJoins.map(channelKey))) return;
-    this.desiredJoins = norm;
-    this.desiredVersion++;
-    this.schedulePut(0);
+    if (sameList(norm.map(channelKey), this.#desiredJoins.map(channelKey))) return;
+    this.#desiredJoins = norm;
+    this.#desiredVersion++;
+    this.#schedulePut(0);
   }
 
   setMonitors(prefixes: string[]): void {
     const norm = dedupe(prefixes.slice(), (p) => p);
-    if (sameList(norm, this.desiredMonitors)) return;
-    this.desiredMonitors = norm;
-    this.desiredVersion++;
-    this.schedulePut(0);
+    if (sameList(norm, this.#desiredMonitors)) return;
+    this.#desiredMonitors = norm;
+    this.#desiredVersion++;
+    this.#schedulePut(0);
   }
 
   // ------------------------------------------------------------ status
 
-  private setStatus(patch: Partial<{ connected: boolean; mode: FollowMode; lastError: string | undefined }>): void {
-    if (patch.connected !== undefined) this.connected = patch.connected;
-    if (patch.mode !== undefined) this.mode = patch.mode;
-    if ('lastError' in patch) this.lastError = patch.lastError;
-    const status: WatcherStatus = { connected: this.connected, watcherId: this.watcherId, mode: this.mode };
-    if (this.lastError !== undefined) status.lastError = this.lastError;
+  #setStatus(patch: Partial<{ connected: boolean; mode: FollowMode; lastError: string | undefined }>): void {
+    if (patch.connected !== undefined) this.#connected = patch.connected;
+    if (patch.mode !== undefined) this.#mode = patch.mode;
+    if ('lastError' in patch) this.#lastError = patch.lastError;
+    const status: WatcherStatus = { connected: this.#connected, watcherId: this.#watcherId, mode: this.#mode };
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
     const text = JSON.stringify(status);
-    if (text === this.lastStatusText) return;
-    this.lastStatusText = text;
-    for (const fn of this.statusListeners) fn(status);
+    if (text === this.#lastStatusText) return;
+    this.#lastStatusText = text;
+    for (const fn of this.#statusListeners) fn(status);
   }
 
-  private ok(): void {
-    this.backoff.reset();
-    this.setStatus({ connected: true, lastError: undefined });
+  #ok(): void {
+    this.#backoff.reset();
+    this.#setStatus({ connected: true, lastError: undefined });
   }
 
-  private transportFailed(err: unknown): void {
+  #transportFailed(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    this.host.log.warn('MNAT server unreachable', { error: message });
-    this.setStatus({ connected: false, lastError: message });
+    this.#host.log.warn('MNAT server unreachable', { error: message });
+    this.#setStatus({ connected: false, lastError: message });
   }
 
-  private emitIfChanged(): void {
-    const text = JSON.stringify(this.assignedJson);
-    if (text === this.emittedText) return;
-    this.emittedText = text;
-    const list = this.assigned.slice();
-    for (const fn of this.assignmentListeners) fn(list);
+  #emitIfChanged(): void {
+    const text = JSON.stringify(this.#assignedJson);
+    if (text === this.#emittedText) return;
+    this.#emittedText = text;
+    const list = this.#assigned.slice();
+    for (const fn of this.#assignmentListeners) fn(list);
   }
 
-  private setAssigned(channels: MappedChannel[]): void {
-    this.assigned = channels;
-    this.assignedJson = channels.map((c) => encodeMappedSg(c) as Record<string, unknown>);
-    this.emitIfChanged();
+  #setAssigned(channels: MappedChannel[]): void {
+    this.#assigned = channels;
+    this.#assignedJson = channels.map((c) => encodeMappedSg(c) as Record<string, unknown>);
+    this.#emitIfChanged();
   }
 
   // ------------------------------------------------------------ requests
 
-  private async call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra?: Record<string, string>, timeoutMs?: number): Promise<HttpResponse> {
+  async #call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra?: Record<string, string>, timeoutMs?: number): Promise<HttpResponse> {
     const headers: Record<string, string> = { accept: YANG_JSON, ...(extra ?? {}) };
     if (body !== undefined) headers['content-type'] = YANG_JSON;
-    return this.transport.request({
+    return this.#transport.request({
       method,
-      path: this.root + path,
+      path: this.#root + path,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs: timeoutMs ?? this.requestTimeoutMs,
+      timeoutMs: timeoutMs ?? this.#requestTimeoutMs,
     });
   }
 
   // ------------------------------------------------------------ id + refresh
 
   /** Forget the current id (it is unknown or never existed) and get a new one. */
-  private newId(): void {
-    if (!this.running) return;
-    this.epoch++;
-    this.watcherId = null;
-    this.etag = null;
-    this.putVersion = -1;
-    if (this.refreshTimer) this.host.clearTimeout(this.refreshTimer);
-    if (this.followTimer) this.host.clearTimeout(this.followTimer);
-    this.refreshTimer = this.followTimer = null;
-    if (this.sse) {
-      this.sse.close();
-      this.sse = null;
+  #newId(): void {
+    if (!this.#running) return;
+    this.#epoch++;
+    this.#watcherId = null;
+    this.#etag = null;
+    this.#putVersion = -1;
+    if (this.#refreshTimer) this.#host.clearTimeout(this.#refreshTimer);
+    if (this.#followTimer) this.#host.clearTimeout(this.#followTimer);
+    this.#refreshTimer = this.#followTimer = null;
+    if (this.#sse) {
+      this.#sse.close();
+      this.#sse = null;
     }
-    if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
-    this.pushWatchdog = null;
-    this.subscriptionId = null;
-    this.setStatus({});
-    void this.getId(this.epoch);
+    if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
+    this.#pushWatchdog = null;
+    this.#subscriptionId = null;
+    this.#setStatus({});
+    void this.#getId(this.#epoch);
   }
 
-  private async getId(epoch: number): Promise<void> {
-    if (this.gettingId) return;
-    this.gettingId = true;
+  async #getId(epoch: number): Promise<void> {
+    if (this.#gettingId) return;
+    this.#gettingId = true;
     try {
-      const res = await this.call('POST', '/operations/ietf-mnat:get-new-watcher-id');
-      if (epoch !== this.epoch || !this.running) return;
+      const res = await this.#call('POST', '/operations/ietf-mnat:get-new-watcher-id');
+      if (epoch !== this.#epoch || !this.#running) return;
       if (res.status !== 200) throw new Error(`get-new-watcher-id: ${describeError(res)}`);
       const out = decodeGetNewWatcherIdOutput(parseBody(res));
-      this.watcherId = out.watcherId;
-      this.refreshPeriodS = Math.max(1, out.refreshPeriodS);
-      this.host.log.info('got watcher id', { refreshPeriod: this.refreshPeriodS });
-      this.ok();
-      this.scheduleRefresh();
-      this.schedulePut(0);
-      this.scheduleFollow(0);
+      this.#watcherId = out.watcherId;
+      this.#refreshPeriodS = Math.max(1, out.refreshPeriodS);
+      this.#host.log.info('got watcher id', { refreshPeriod: this.#refreshPeriodS });
+      this.#ok();
+      this.#scheduleRefresh();
+      this.#schedulePut(0);
+      this.#scheduleFollow(0);
     } catch (err) {
-      if (epoch !== this.epoch || !this.running) return;
-      this.transportFailed(err);
-      const delay = this.backoff.next();
-      this.idTimer = this.host.setTimeout(() => {
-        this.idTimer = null;
-        if (epoch === this.epoch) void this.getId(epoch);
+      if (epoch !== this.#epoch || !this.#running) return;
+      this.#transportFailed(err);
+      const delay = this.#backoff.next();
+      this.#idTimer = this.#host.setTimeout(() => {
+        this.#idTimer = null;
+        if (epoch === this.#epoch) void this.#getId(epoch);
       }, delay);
     } finally {
-      this.gettingId = false;
+      this.#gettingId = false;
     }
   }
 
-  private scheduleRefresh(delayMs = this.refreshPeriodS * 1000): void {
-    if (this.refreshTimer) this.host.clearTimeout(this.refreshTimer);
-    const epoch = this.epoch;
-    this.refreshTimer = this.host.setTimeout(() => {
-      this.refreshTimer = null;
-      if (epoch === this.epoch) void this.refresh(epoch);
+  #scheduleRefresh(delayMs = this.#refreshPeriodS * 1000): void {
+    if (this.#refreshTimer) this.#host.clearTimeout(this.#refreshTimer);
+    const epoch = this.#epoch;
+    this.#refreshTimer = this.#host.setTimeout(() => {
+      this.#refreshTimer = null;
+      if (epoch === this.#epoch) void this.#refresh(epoch);
     }, delayMs);
   }
 
-  private async refresh(epoch: number): Promise<void> {
-    const id = this.watcherId;
+  async #refresh(epoch: number): Promise<void> {
+    const id = this.#watcherId;
     if (id === null) return;
     try {
-      const res = await this.call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
-      if (epoch !== this.epoch) return;
+      const res = await this.#call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
+      if (epoch !== this.#epoch) return;
       if (isUnknownWatcher(res)) throw new UnknownWatcher();
       if (res.status !== 200 && res.status !== 204) throw new Error(`refresh-watcher-id: ${describeError(res)}`);
-      const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : this.refreshPeriodS;
-      this.refreshPeriodS = Math.max(1, period);
-      this.ok();
-      this.scheduleRefresh();
+      const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : this.#refreshPeriodS;
+      this.#refreshPeriodS = Math.max(1, period);
+      this.#ok();
+      this.#scheduleRefresh();
     } catch (err) {
-      if (epoch !== this.epoch) return;
+      if (epoch !== this.#epoch) return;
       if (err instanceof UnknownWatcher) {
-        this.host.log.warn('server forgot our watcher id; getting a new one');
-        this.newId();
+        this.#host.log.warn('server forgot our watcher id; getting a new one');
+        this.#newId();
         return;
       }
-      this.transportFailed(err);
+      this.#transportFailed(err);
       // Retry well within the 3-period expiry window.
-      this.scheduleRefresh(Math.min(this.backoff.next(), this.refreshPeriodS * 1000));
+      this.#scheduleRefresh(Math.min(this.#backoff.next(), this.#refreshPeriodS * 1000));
     }
   }
 
   // ------------------------------------------------------------ desired set
 
-  private schedulePut(delayMs: number): void {
-    if (!this.running || this.watcherId === null) return;
-    if (this.putTimer) this.host.clearTimeout(this.putTimer);
-    const epoch = this.epoch;
-    this.putTimer = this.host.setTimeout(() => {
-      this.putTimer = null;
-      if (epoch === this.epoch) void this.put(epoch);
+  #schedulePut(delayMs: number): void {
+    if (!this.#running || this.#watcherId === null) return;
+    if (this.#putTimer) this.#host.clearTimeout(this.#putTimer);
+    const epoch = this.#epoch;
+    this.#putTimer = this.#host.setTimeout(() => {
+      this.#putTimer = null;
+      if (epoch === this.#epoch) void this.#put(epoch);
     }, delayMs);
   }
 
-  private async put(epoch: number): Promise<void> {
-    const id = this.watcherId;
-    if (id === null || this.putInFlight || this.putVersion === this.desiredVersion) return;
-    this.putInFlight = true;
-    const version = this.desiredVersion;
+  async #put(epoch: number): Promise<void> {
+    const id = this.#watcherId;
+    if (id === null || this.#putInFlight || this.#putVersion === this.#desiredVersion) return;
+    this.#putInFlight = true;
+    const version = this.#desiredVersion;
     const key = encodeKey(id);
     try {
       let res: HttpResponse;
-      if (this.role === 'egress') {
-        const joins: JoinedSg[] = this.desiredJoins.map((channel) => ({ id: channelKey(channel), channel }));
-        res = await this.call('PUT', `/data/ietf-mnat:egress-global-joined/watcher=${key}`, encodeEgressWatcher(id, joins));
+      if (this.#role === 'egress') {
+        const joins: JoinedSg[] = this.#desiredJoins.map((channel) => ({ id: channelKey(channel), channel }));
+        res = await this.#call('PUT', `/data/ietf-mnat:egress-global-joined/watcher=${key}`, encodeEgressWatcher(id, joins));
       } else {
-        const monitors: Monitor[] = this.desiredMonitors.map((p) => ({ id: p, globalSourcePrefix: p }));
-        res = await this.call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
+        const monitors: Monitor[] = this.#desiredMonitors.map((p) => ({ id: p, globalSourcePrefix: p }));
+        res = await this.#call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
       }
-      if (epoch !== this.epoch) return;
+      if (epoch !== this.#epoch) return;
       if (isUnknownWatcher(res)) throw new UnknownWatcher();
       if (res.status >= 400 && res.status < 500) {
         // The server refused the content itself (bad address, join limit): retrying
         // the same set will not help; report it and wait for the next change.
-        this.putVersion = version;
-        const message = `PUT ${this.role === 'egress' ? 'joins' : 'monitors'} refused: ${describeError(res)}`;
-        this.host.log.error(message);
-        this.setStatus({ lastError: message });
+        this.#putVersion = version;
+        const message = `PUT ${this.#role === 'egress' ? 'joins' : 'monitors'} refused: ${describeError(res)}`;
+        this.#host.log.error(message);
+        this.#setStatus({ lastError: message });
         return;
       }
       if (res.status !== 200 && res.status !== 201 && res.status !== 204) throw new Error(`PUT: ${describeError(res)}`);
-      this.putVersion = version;
-      this.ok();
+      this.#putVersion = version;
+      this.#ok();
     } catch (err) {
-      if (epoch !== this.epoch) return;
+      if (epoch !== this.#epoch) return;
       if (err instanceof UnknownWatcher) {
-        this.newId();
+        this.#newId();
         return;
       }
-      this.transportFailed(err);
-      this.schedulePut(this.backoff.next());
+      this.#transportFailed(err);
+      this.#schedulePut(this.#backoff.next());
       return;
     } finally {
-      this.putInFlight = false;
+      this.#putInFlight = false;
     }
-    if (this.putVersion !== this.desiredVersion) this.schedulePut(0);
+    if (this.#putVersion !== this.#desiredVersion) this.#schedulePut(0);
   }
 
   // ------------------------------------------------------------ following
 
-  private scheduleFollow(delayMs: number): void {
-    if (!this.running || this.watcherId === null) return;
-    if (this.followTimer) this.host.clearTimeout(this.followTimer);
-    const epoch = this.epoch;
-    this.followTimer = this.host.setTimeout(() => {
-      this.followTimer = null;
-      if (epoch !== this.epoch) return;
-      if (this.mode === 'push') void this.subscribe(epoch);
-      else void this.poll(epoch);
+  #scheduleFollow(delayMs: number): void {
+    if (!this.#running || this.#watcherId === null) return;
+    if (this.#followTimer) this.#host.clearTimeout(this.#followTimer);
+    const epoch = this.#epoch;
+    this.#followTimer = this.#host.setTimeout(() => {
+      this.#followTimer = null;
+      if (epoch !== this.#epoch) return;
+      if (this.#mode === 'push') void this.#subscribe(epoch);
+      else void this.#poll(epoch);
     }, delayMs);
   }
 
-  private followFailed(epoch: number, err: unknown): void {
-    if (epoch !== this.epoch) return;
+  #followFailed(epoch: number, err: unknown): void {
+    if (epoch !== this.#epoch) return;
     if (err instanceof UnknownWatcher) {
-      this.newId();
+      this.#newId();
       return;
     }
-    this.transportFailed(err);
-    this.scheduleFollow(this.backoff.next());
+    this.#transportFailed(err);
+    this.#scheduleFollow(this.#backoff.next());
   }
 
-  private fallBack(from: FollowMode, reason: string): void {
+  #fallBack(from: FollowMode, reason: string): void {
     const to: FollowMode = from === 'push' ? 'long-poll' : 'poll';
-    this.host.log.info(`server does not support ${from}; falling back to ${to}`, { reason });
-    this.setStatus({ mode: to });
+    this.#host.log.info(`server does not support ${from}; falling back to ${to}`, { reason });
+    this.#setStatus({ mode: to });
   }
 
-  private async subscribe(epoch: number): Promise<void> {
-    const id = this.watcherId;
+  async #subscribe(epoch: number): Promise<void> {
+    const id = this.#watcherId;
     if (id === null) return;
     try {
-      const res = await this.call('POST', '/operations/ietf-subscribed-notifications:establish-subscription', {
+      const res = await this.#call('POST', '/operations/ietf-subscribed-notifications:establish-subscription', {
         'ietf-subscribed-notifications:input': {
           'ietf-yang-push:datastore': 'ietf-datastores:operational',
           'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']`,
           'ietf-yang-push:on-change': {},
         },
       });
-      if (epoch !== this.epoch) return;
+      if (epoch !== this.#epoch) return;
       if (isUnknownWatcher(res)) throw new UnknownWatcher();
       if (res.status !== 200) {
         if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
-        this.fallBack('push', describeError(res));
-        this.scheduleFollow(0);
+        this.#fallBack('push', describeError(res));
+        this.#scheduleFollow(0);
         return;
       }
       const out = (parseBody(res) as Record<string, Record<string, unknown>> | undefined)?.['ietf-subscribed-notifications:output'];
       const subId = out?.id;
       const uri = out?.['ietf-restconf-subscribed-notifications:uri'];
       if (typeof subId !== 'number' || typeof uri !== 'string') {
-        this.fallBack('push', 'establish-subscription output has no id/uri');
-        this.scheduleFollow(0);
+        this.#fallBack('push', 'establish-subscription output has no id/uri');
+        this.#scheduleFollow(0);
         return;
       }
-      this.subscriptionId = subId;
-      this.openStream(epoch, id, subId, pathOfUri(uri));
+      this.#subscriptionId = subId;
+      this.#openStream(epoch, id, subId, pathOfUri(uri));
     } catch (err) {
-      this.followFailed(epoch, err);
+      this.#followFailed(epoch, err);
     }
   }
 
-  private openStream(epoch: number, watcherId: string, subId: number, path: string): void {
+  #openStream(epoch: number, watcherId: string, subId: number, path: string): void {
     const listPath = `/ietf-mnat:assigned-channels/watcher=${encodeKey(watcherId)}/mapped-sg`;
     let status = 0;
     let failed: Error | null = null;
     let terminated = false;
     let gotUpdate = false;
     const parser = new SseParser((event) => {
-      if (epoch !== this.epoch || failed) return;
+      if (epoch !== this.#epoch || failed) return;
       try {
         const msg = JSON.parse(event.data) as Record<string, Record<string, unknown>>;
         const n = msg['ietf-restconf:notification'];
@@ -497,13 +497,13 @@ export class WatcherClient {
           const decoded = decodeAssignedChannels((update['datastore-contents'] as unknown) ?? {});
           const mine = decoded.find((w) => w.id === watcherId) ?? decoded[0];
           gotUpdate = true;
-          this.ok();
-          this.setAssigned(mine ? mine.channels : []);
+          this.#ok();
+          this.#setAssigned(mine ? mine.channels : []);
         } else if (change) {
           const patch = (change['datastore-changes'] as Record<string, Record<string, unknown>> | undefined)?.['ietf-yang-patch:yang-patch'];
           const edits = (patch?.edit ?? []) as YangPatchEdit[];
-          const next = applyKeyedListEdits(listPath, 'ietf-mnat:mapped-sg', this.assignedJson, edits);
-          this.setAssigned(next.map((v, i) => decodeMappedSg(v, `/edit[${i}]`)));
+          const next = applyKeyedListEdits(listPath, 'ietf-mnat:mapped-sg', this.#assignedJson, edits);
+          this.#setAssigned(next.map((v, i) => decodeMappedSg(v, `/edit[${i}]`)));
         } else if (term) {
           terminated = true;
         }
@@ -517,44 +517,44 @@ export class WatcherClient {
     const finish = (error?: Error): void => {
       if (done) return;
       done = true;
-      if (epoch !== this.epoch || (this.sse !== null && this.sse !== stream)) return; // a stream we already replaced
-      if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
-      this.pushWatchdog = null;
-      this.sse = null;
-      if (this.subscriptionId === subId) this.subscriptionId = null;
+      if (epoch !== this.#epoch || (this.#sse !== null && this.#sse !== stream)) return; // a stream we already replaced
+      if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
+      this.#pushWatchdog = null;
+      this.#sse = null;
+      if (this.#subscriptionId === subId) this.#subscriptionId = null;
       if (status !== 200 && status !== 0 && status !== 404 && !gotUpdate) {
         // The server offers establish-subscription but not the stream: long-poll instead.
-        this.fallBack('push', `subscription stream answered HTTP ${status}`);
-        this.scheduleFollow(0);
+        this.#fallBack('push', `subscription stream answered HTTP ${status}`);
+        this.#scheduleFollow(0);
         return;
       }
       if (terminated) {
         // The server ends a subscription when its watcher is gone: check by refreshing.
-        this.host.log.info('push subscription terminated by the server');
-        void this.refresh(epoch);
-        this.scheduleFollow(this.backoff.next());
+        this.#host.log.info('push subscription terminated by the server');
+        void this.#refresh(epoch);
+        this.#scheduleFollow(this.#backoff.next());
         return;
       }
       const reason = failed ? failed.message : error ? error.message : status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended';
-      this.followFailed(epoch, new Error(reason));
+      this.#followFailed(epoch, new Error(reason));
     };
     const armWatchdog = (): void => {
-      if (this.pushWatchdog) this.host.clearTimeout(this.pushWatchdog);
-      this.pushWatchdog = this.host.setTimeout(() => {
-        this.pushWatchdog = null;
+      if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
+      this.#pushWatchdog = this.#host.setTimeout(() => {
+        this.#pushWatchdog = null;
         stream.close();
-        finish(new Error(`no data on the push stream for ${this.pushIdleMs / 1000} s`));
-      }, this.pushIdleMs);
+        finish(new Error(`no data on the push stream for ${this.#pushIdleMs / 1000} s`));
+      }, this.#pushIdleMs);
     };
-    const stream: HttpStream = this.transport.stream(
+    const stream: HttpStream = this.#transport.stream(
       { method: 'GET', path, headers: { accept: 'text/event-stream' } },
       {
         onResponse: (s) => {
           status = s;
         },
         onData: (chunk) => {
-          if (done || status !== 200 || epoch !== this.epoch) return;
-          if (this.sse === stream) armWatchdog();
+          if (done || status !== 200 || epoch !== this.#epoch) return;
+          if (this.#sse === stream) armWatchdog();
           try {
             parser.push(chunk);
           } catch (err) {
@@ -569,55 +569,55 @@ export class WatcherClient {
       },
     );
     if (!done) {
-      this.sse = stream;
+      this.#sse = stream;
       armWatchdog();
     }
   }
 
-  private async poll(epoch: number): Promise<void> {
-    const id = this.watcherId;
+  async #poll(epoch: number): Promise<void> {
+    const id = this.#watcherId;
     if (id === null) return;
-    const longPoll = this.mode === 'long-poll' && this.etag !== null;
+    const longPoll = this.#mode === 'long-poll' && this.#etag !== null;
     const headers: Record<string, string> = {};
-    if (this.etag !== null) headers['if-none-match'] = this.etag;
-    if (longPoll) headers.prefer = `wait=${this.longPollWaitS}`;
-    const startedMs = this.host.now();
+    if (this.#etag !== null) headers['if-none-match'] = this.#etag;
+    if (longPoll) headers.prefer = `wait=${this.#longPollWaitS}`;
+    const startedMs = this.#host.now();
     try {
-      const res = await this.call(
+      const res = await this.#call(
         'GET',
         `/data/ietf-mnat:assigned-channels/watcher=${encodeKey(id)}`,
         undefined,
         headers,
-        longPoll ? (this.longPollWaitS + 15) * 1000 : undefined,
+        longPoll ? (this.#longPollWaitS + 15) * 1000 : undefined,
       );
-      if (epoch !== this.epoch) return;
+      if (epoch !== this.#epoch) return;
       if (isUnknownWatcher(res)) throw new UnknownWatcher();
       if (res.status === 304) {
-        this.ok();
-        if (longPoll && this.host.now() - startedMs < 500) {
+        this.#ok();
+        if (longPoll && this.#host.now() - startedMs < 500) {
           // Asked to hold but answered at once: the server does not long-poll.
-          this.fallBack('long-poll', 'a matching If-None-Match was answered at once');
+          this.#fallBack('long-poll', 'a matching If-None-Match was answered at once');
         }
       } else if (res.status === 200) {
         const decoded = decodeAssignedChannels(parseBody(res));
         const mine = decoded.find((w) => w.id === id) ?? decoded[0];
-        this.ok();
-        this.setAssigned(mine ? mine.channels : []);
+        this.#ok();
+        this.#setAssigned(mine ? mine.channels : []);
         const etag = res.headers.etag;
         if (!etag) {
-          if (this.mode === 'long-poll') this.fallBack('long-poll', 'no ETag on assigned-channels');
-        } else if (longPoll && etag === this.etag && this.host.now() - startedMs < 500) {
+          if (this.#mode === 'long-poll') this.#fallBack('long-poll', 'no ETag on assigned-channels');
+        } else if (longPoll && etag === this.#etag && this.#host.now() - startedMs < 500) {
           // The same ETag we sent came back at once: If-None-Match is ignored, so do not spin.
-          this.fallBack('long-poll', 'If-None-Match is ignored by the server');
+          this.#fallBack('long-poll', 'If-None-Match is ignored by the server');
         }
-        if (etag) this.etag = etag;
+        if (etag) this.#etag = etag;
       } else {
         throw new Error(`GET assigned-channels: ${describeError(res)}`);
       }
       // Long polls follow each other at once; plain polls wait an interval.
-      this.scheduleFollow(this.mode === 'long-poll' ? 0 : (this.pollIntervalMs ?? this.refreshPeriodS * 1000));
+      this.#scheduleFollow(this.#mode === 'long-poll' ? 0 : (this.#pollIntervalMs ?? this.#refreshPeriodS * 1000));
     } catch (err) {
-      this.followFailed(epoch, err);
+      this.#followFailed(epoch, err);
     }
   }
 }
