@@ -134,48 +134,47 @@ function validateRule(rule: TranslationRule): TranslationRule {
 export class Translator {
   readonly pinDir: string;
   readonly progPin: string;
-  private readonly pinRoot: string;
-  private readonly objectCandidates: string[];
-  private queue: Promise<unknown> = Promise.resolve();
-  private loaded = false;
-  private progId: number | null = null;
-  private readonly attached = new Map<string, Attachment>();
-  private readonly rules = new Map<string, TranslationRule>();
-  private readonly ifnames = new Map<number, string>();
+  readonly #pinRoot: string;
+  readonly #objectCandidates: string[];
+  #queue: Promise<unknown> = Promise.resolve();
+  #loaded = false;
+  #progId: number | null = null;
+  readonly #attached = new Map<string, Attachment>();
+  readonly #rules = new Map<string, TranslationRule>();
+  readonly #ifnames = new Map<number, string>();
+  readonly #host: Host;
 
-  private constructor(
-    private readonly host: Host,
-    options: TranslatorOptions,
-  ) {
+  private constructor(host: Host, options: TranslatorOptions) {
+    this.#host = host;
     const instance = options.instance ?? 'default';
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(instance) || instance === '.' || instance === '..') {
       throw invalidRule(`translator instance "${instance}" must be 1-64 letters, digits, '.', '_' or '-'`);
     }
-    this.pinRoot = (options.pinRoot ?? '/sys/fs/bpf/mnat').replace(/\/+$/, '');
-    if (!/^\/[^\s"'\\#]*$/.test(this.pinRoot)) throw invalidRule(`pin root "${this.pinRoot}" must be an absolute path without spaces or quotes`);
-    this.pinDir = `${this.pinRoot}/${instance}`;
+    this.#pinRoot = (options.pinRoot ?? '/sys/fs/bpf/mnat').replace(/\/+$/, '');
+    if (!/^\/[^\s"'\\#]*$/.test(this.#pinRoot)) throw invalidRule(`pin root "${this.#pinRoot}" must be an absolute path without spaces or quotes`);
+    this.pinDir = `${this.#pinRoot}/${instance}`;
     this.progPin = `${this.pinDir}/prog`;
-    this.objectCandidates = options.objectPath !== undefined ? [options.objectPath] : defaultObjectCandidates();
+    this.#objectCandidates = options.objectPath !== undefined ? [options.objectPath] : defaultObjectCandidates();
   }
 
   static create(host: Host, options: TranslatorOptions = {}): Translator {
     return new Translator(host, options);
   }
 
-  private mapPin(name: (typeof MAP_NAMES)[number]): string {
+  #mapPin(name: (typeof MAP_NAMES)[number]): string {
     return `${this.pinDir}/${name}`;
   }
 
   /** Runs operations one at a time, in call order. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
     return run;
   }
 
   /** Removes what an earlier run left (after a crash), loads and pins program and maps. Idempotent. */
   load(): Promise<void> {
-    return this.serial(() => this.loadNow());
+    return this.#serial(() => this.#loadNow());
   }
 
   /**
@@ -184,13 +183,13 @@ export class Translator {
    * e.g. a PPPoE reconnect) or the filter was removed behind our back.
    */
   attach(device: string): Promise<void> {
-    return this.serial(async () => {
-      const known = this.attached.get(device);
+    return this.#serial(async () => {
+      const known = this.#attached.get(device);
       if (known !== undefined) {
-        if (await this.stillAttached(device, known)) return;
-        await this.forget(device, known);
+        if (await this.#stillAttached(device, known)) return;
+        await this.#forget(device, known);
       }
-      await this.attachNow(device);
+      await this.#attachNow(device);
     });
   }
 
@@ -200,82 +199,82 @@ export class Translator {
    * MAC. Outputs that do not exist (now) are left as they are and reported.
    */
   refresh(): Promise<{ reattached: string[]; rewritten: number; missing: string[] }> {
-    return this.serial(async () => {
+    return this.#serial(async () => {
       const reattached: string[] = [];
-      for (const [device, a] of [...this.attached]) {
-        if (await this.stillAttached(device, a)) continue;
-        await this.forget(device, a);
-        if ((await findLink(this.host, device)) === null) continue; // gone: nothing to attach to yet
-        await this.attachNow(device);
+      for (const [device, a] of [...this.#attached]) {
+        if (await this.#stillAttached(device, a)) continue;
+        await this.#forget(device, a);
+        if ((await findLink(this.#host, device)) === null) continue; // gone: nothing to attach to yet
+        await this.#attachNow(device);
         reattached.push(device);
       }
-      if (!this.loaded) return { reattached, rewritten: 0, missing: [] };
+      if (!this.#loaded) return { reattached, rewritten: 0, missing: [] };
       const links = new Map<string, LinkInfo | null>();
-      for (const name of new Set([...this.rules.values()].flatMap((r) => r.outputs))) links.set(name, await findLink(this.host, name));
+      for (const name of new Set([...this.#rules.values()].flatMap((r) => r.outputs))) links.set(name, await findLink(this.#host, name));
       const missing = [...links].filter(([, l]) => l === null).map(([n]) => n);
       const commands: string[][] = [];
-      for (const entry of await dumpMap(this.host, this.mapPin('mnat_rules'))) {
+      for (const entry of await dumpMap(this.#host, this.#mapPin('mnat_rules'))) {
         const from = decodeKey(entry.key);
-        const rule = this.rules.get(channelKey(from));
+        const rule = this.#rules.get(channelKey(from));
         if (rule === undefined) continue;
         const now = rule.outputs.map((n) => links.get(n) ?? null);
         if (now.some((l) => l === null)) continue;
         const current = decodeValue(entry.values[0] as Uint8Array, parseChannel(from.source, from.group).family).outputs;
         const same = current.length === now.length && current.every((o, i) => o.ifindex === now[i]?.ifindex && o.mac === now[i]?.mac);
-        if (!same) commands.push(...this.upsertCommands(rule, now as LinkInfo[], false));
+        if (!same) commands.push(...this.#upsertCommands(rule, now as LinkInfo[], false));
       }
-      const failure = await runBatch(this.host, commands);
-      if (failure !== null) throw this.mapError(failure.error, 'rewriting rules after a device change');
+      const failure = await runBatch(this.#host, commands);
+      if (failure !== null) throw this.#mapError(failure.error, 'rewriting rules after a device change');
       if (reattached.length > 0 || commands.length > 0) {
-        this.host.log.info('translator refreshed', { reattached: reattached.join(','), rewritten: commands.length, missing: missing.join(',') });
+        this.#host.log.info('translator refreshed', { reattached: reattached.join(','), rewritten: commands.length, missing: missing.join(',') });
       }
       return { reattached, rewritten: commands.length, missing };
     });
   }
 
-  private async stillAttached(device: string, a: Attachment): Promise<boolean> {
-    const link = await findLink(this.host, device);
+  async #stillAttached(device: string, a: Attachment): Promise<boolean> {
+    const link = await findLink(this.#host, device);
     if (link === null || link.ifindex !== a.ifindex) return false;
-    return (await listFilters(this.host, device, 'ingress')).some((f) => f.progId === this.progId);
+    return (await listFilters(this.#host, device, 'ingress')).some((f) => f.progId === this.#progId);
   }
 
-  private async forget(device: string, a: Attachment): Promise<void> {
-    this.attached.delete(device);
-    await this.writeAttachSlot(a.slot, 0, 0);
+  async #forget(device: string, a: Attachment): Promise<void> {
+    this.#attached.delete(device);
+    await this.#writeAttachSlot(a.slot, 0, 0);
   }
 
-  private async attachNow(device: string): Promise<void> {
-    await this.loadNow();
-    const link = await requireLink(this.host, device);
-    const used = new Set([...this.attached.values()].map((a) => a.slot));
+  async #attachNow(device: string): Promise<void> {
+    await this.#loadNow();
+    const link = await requireLink(this.#host, device);
+    const used = new Set([...this.#attached.values()].map((a) => a.slot));
     let slot = 0;
     while (used.has(slot)) slot++;
     if (slot >= OWNER_SLOT) throw invalidRule(`a translator attaches to at most ${OWNER_SLOT} devices`);
-    const existing = await ingressQdisc(this.host, device);
+    const existing = await ingressQdisc(this.#host, device);
     const addedQdisc = existing === null;
-    if (addedQdisc) await addClsact(this.host, device);
+    if (addedQdisc) await addClsact(this.#host, device);
     // Record the attachment before the filter exists, so a crash in between is recoverable.
-    await this.writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
+    await this.#writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
     try {
-      await addBpfFilter(this.host, device, this.progPin);
+      await addBpfFilter(this.#host, device, this.progPin);
     } catch (err) {
-      if (addedQdisc) await deleteClsact(this.host, device).catch(() => undefined);
-      await this.writeAttachSlot(slot, 0, 0).catch(() => undefined);
+      if (addedQdisc) await deleteClsact(this.#host, device).catch(() => undefined);
+      await this.#writeAttachSlot(slot, 0, 0).catch(() => undefined);
       throw err;
     }
-    this.attached.set(device, { ifindex: link.ifindex, slot, addedQdisc });
-    this.ifnames.set(link.ifindex, device);
-    this.host.log.info('translator attached', { device, ifindex: link.ifindex, pin: this.pinDir, addedQdisc });
+    this.#attached.set(device, { ifindex: link.ifindex, slot, addedQdisc });
+    this.#ifnames.set(link.ifindex, device);
+    this.#host.log.info('translator attached', { device, ifindex: link.ifindex, pin: this.pinDir, addedQdisc });
   }
 
   async upsert(rule: TranslationRule): Promise<void> {
     const valid = validateRule(rule);
-    return this.serial(async () => {
-      this.requireLoaded('upsert');
-      const links = await this.resolveOutputs(valid.outputs);
-      const failure = await runBatch(this.host, this.upsertCommands(valid, links, !this.rules.has(channelKey(valid.from))));
-      if (failure !== null) throw this.mapError(failure.error, `adding ${channelKey(valid.from)} -> ${channelKey(valid.to)}`);
-      this.rules.set(channelKey(valid.from), valid);
+    return this.#serial(async () => {
+      this.#requireLoaded('upsert');
+      const links = await this.#resolveOutputs(valid.outputs);
+      const failure = await runBatch(this.#host, this.#upsertCommands(valid, links, !this.#rules.has(channelKey(valid.from))));
+      if (failure !== null) throw this.#mapError(failure.error, `adding ${channelKey(valid.from)} -> ${channelKey(valid.to)}`);
+      this.#rules.set(channelKey(valid.from), valid);
     });
   }
 
@@ -286,17 +285,17 @@ export class Translator {
     } catch (err) {
       throw invalidRule(`remove: ${(err as Error).message}`);
     }
-    return this.serial(async () => {
-      if (!this.loaded) return;
+    return this.#serial(async () => {
+      if (!this.#loaded) return;
       const k = channelKey(canonicalChannel(from.source, from.group));
-      const counterReset = this.counterResetCommands(key, true);
-      const failure = await runBatch(this.host, [['map', 'delete', 'pinned', this.mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...counterReset]);
+      const counterReset = this.#counterResetCommands(key, true);
+      const failure = await runBatch(this.#host, [['map', 'delete', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...counterReset]);
       if (failure !== null) {
-        if (failure.index !== 0 || !/No such file|ENOENT/.test(failure.error)) throw this.mapError(failure.error, `removing ${k}`);
-        const again = await runBatch(this.host, counterReset);
-        if (again !== null) throw this.mapError(again.error, `removing the counters of ${k}`);
+        if (failure.index !== 0 || !/No such file|ENOENT/.test(failure.error)) throw this.#mapError(failure.error, `removing ${k}`);
+        const again = await runBatch(this.#host, counterReset);
+        if (again !== null) throw this.#mapError(again.error, `removing the counters of ${k}`);
       }
-      this.rules.delete(k);
+      this.#rules.delete(k);
     });
   }
 
@@ -306,37 +305,37 @@ export class Translator {
     const desired = new Map(valid.map((r) => [channelKey(r.from), r]));
     if (desired.size !== valid.length) throw invalidRule('sync: a source channel appears in two rules');
     if (desired.size > MAX_RULES) throw new DataplaneError('map-full', `sync: ${desired.size} rules, the map holds ${MAX_RULES}`);
-    return this.serial(async () => {
-      this.requireLoaded('sync');
-      const present = new Set((await dumpMap(this.host, this.mapPin('mnat_rules'))).map((e) => channelKey(decodeKey(e.key))));
+    return this.#serial(async () => {
+      this.#requireLoaded('sync');
+      const present = new Set((await dumpMap(this.#host, this.#mapPin('mnat_rules'))).map((e) => channelKey(decodeKey(e.key))));
       const names = [...new Set(valid.flatMap((r) => r.outputs))];
       const links = new Map<string, LinkInfo>();
-      for (const name of names) links.set(name, await requireLink(this.host, name));
+      for (const name of names) links.set(name, await requireLink(this.#host, name));
       const commands: string[][] = [];
       for (const k of present) {
         if (desired.has(k)) continue;
-        const key = encodeKey(this.channelFromKey(k));
-        commands.push(['map', 'delete', 'pinned', this.mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...this.counterResetCommands(key, true));
+        const key = encodeKey(this.#channelFromKey(k));
+        commands.push(['map', 'delete', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...this.#counterResetCommands(key, true));
       }
       for (const [k, r] of desired) {
-        commands.push(...this.upsertCommands(r, r.outputs.map((n) => links.get(n) as LinkInfo), !present.has(k)));
+        commands.push(...this.#upsertCommands(r, r.outputs.map((n) => links.get(n) as LinkInfo), !present.has(k)));
       }
-      const failure = await runBatch(this.host, commands);
-      if (failure !== null) throw this.mapError(failure.error, `syncing ${desired.size} rules`);
-      this.rules.clear();
-      for (const [k, r] of desired) this.rules.set(k, r);
+      const failure = await runBatch(this.#host, commands);
+      if (failure !== null) throw this.#mapError(failure.error, `syncing ${desired.size} rules`);
+      this.#rules.clear();
+      for (const [k, r] of desired) this.#rules.set(k, r);
     });
   }
 
   list(): Promise<TranslationRule[]> {
-    return this.serial(async () => {
-      if (!this.loaded) return [];
-      const entries = await dumpMap(this.host, this.mapPin('mnat_rules'));
+    return this.#serial(async () => {
+      if (!this.#loaded) return [];
+      const entries = await dumpMap(this.#host, this.#mapPin('mnat_rules'));
       const rules: TranslationRule[] = [];
       for (const entry of entries) {
         const { from, value } = decodeRuleEntry(entry);
         const outputs: string[] = [];
-        for (const o of value.outputs) outputs.push(await this.ifname(o.ifindex));
+        for (const o of value.outputs) outputs.push(await this.#ifname(o.ifindex));
         rules.push({ from, to: value.to, outputs, ...(value.flags & FLAG_KEEP_TTL ? { keepTtl: true } : {}) });
       }
       return rules;
@@ -344,17 +343,17 @@ export class Translator {
   }
 
   counters(): Promise<CounterList> {
-    return this.serial(async () => {
+    return this.#serial(async () => {
       const list: CounterList = [];
-      if (!this.loaded) return list;
-      for (const entry of await dumpMap(this.host, this.mapPin('mnat_counters'))) {
+      if (!this.#loaded) return list;
+      for (const entry of await dumpMap(this.#host, this.#mapPin('mnat_counters'))) {
         const from = decodeKey(entry.key);
-        if (!this.rules.has(channelKey(from))) continue; // a packet raced a remove
+        if (!this.#rules.has(channelKey(from))) continue; // a packet raced a remove
         list.push({ from, ...sumCounters(entry.values) });
       }
       const drops: Record<string, number> = {};
       const passed: Record<string, number> = {};
-      for (const entry of await dumpMap(this.host, this.mapPin('mnat_events'))) {
+      for (const entry of await dumpMap(this.#host, this.#mapPin('mnat_events'))) {
         const name = EVENT_NAMES[decodeU32(entry.key)];
         if (name === undefined) continue;
         const total = Number(entry.values.reduce((sum, v) => sum + decodeU64(v), 0n));
@@ -368,71 +367,71 @@ export class Translator {
 
   /** Run time and count of the program (needs sysctl kernel.bpf_stats_enabled=1 to advance). */
   progStats(): Promise<ProgStats> {
-    return this.serial(async () => {
-      this.requireLoaded('progStats');
-      return pinnedProgStats(this.host, this.progPin);
+    return this.#serial(async () => {
+      this.#requireLoaded('progStats');
+      return pinnedProgStats(this.#host, this.progPin);
     });
   }
 
   /** Removes filters, any clsact qdisc it added, pins and the pin directory; also state of a crashed run. */
   detach(): Promise<void> {
-    return this.serial(async () => {
+    return this.#serial(async () => {
       // Best effort throughout: the pins go even when a device or namespace vanished.
       let firstError: unknown = null;
-      for (const [device, a] of this.attached) {
-        await this.removeFilters(device, this.progId, a.addedQdisc).catch((err: unknown) => (firstError ??= err));
+      for (const [device, a] of this.#attached) {
+        await this.#removeFilters(device, this.#progId, a.addedQdisc).catch((err: unknown) => (firstError ??= err));
       }
-      this.attached.clear();
-      await this.cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
-      for (const dir of [this.pinDir, this.pinRoot]) await this.host.exec(['rmdir', dir]).catch(() => undefined); // fails harmlessly when not empty
-      this.loaded = false;
-      this.progId = null;
-      this.rules.clear();
+      this.#attached.clear();
+      await this.#cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
+      for (const dir of [this.pinDir, this.#pinRoot]) await this.#host.exec(['rmdir', dir]).catch(() => undefined); // fails harmlessly when not empty
+      this.#loaded = false;
+      this.#progId = null;
+      this.#rules.clear();
       if (firstError !== null) throw firstError;
     });
   }
 
   // ---- internals ----
 
-  private requireLoaded(what: string): void {
-    if (!this.loaded) throw invalidRule(`${what}: the translator is not loaded; call attach(device) first`);
+  #requireLoaded(what: string): void {
+    if (!this.#loaded) throw invalidRule(`${what}: the translator is not loaded; call attach(device) first`);
   }
 
-  private async loadNow(): Promise<void> {
-    if (this.loaded) return;
-    const objectPath = this.objectCandidates.find((p) => this.host.fileExists(p));
+  async #loadNow(): Promise<void> {
+    if (this.#loaded) return;
+    const objectPath = this.#objectCandidates.find((p) => this.#host.fileExists(p));
     if (objectPath === undefined) {
       throw new DataplaneError(
         'object-not-found',
-        `BPF object ${OBJECT_NAME} not found (looked in: ${this.objectCandidates.join(', ')}); run \`npm run build\` (compiles src/dataplane/mnat-translator.bpf.c with clang) or pass objectPath`,
+        `BPF object ${OBJECT_NAME} not found (looked in: ${this.#objectCandidates.join(', ')}); run \`npm run build\` (compiles src/dataplane/mnat-translator.bpf.c with clang) or pass objectPath`,
       );
     }
-    await this.makePinDir();
-    await this.cleanupStale();
-    await loadProgram(this.host, objectPath, this.progPin, this.pinDir);
-    this.progId = await pinnedProgId(this.host, this.progPin);
-    this.loaded = true;
-    const pid = this.ownPid();
-    if (pid !== null) await this.writeAttachSlot(OWNER_SLOT, pid, OWNER_MAGIC);
+    await this.#makePinDir();
+    await this.#cleanupStale();
+    await loadProgram(this.#host, objectPath, this.progPin, this.pinDir);
+    this.#progId = await pinnedProgId(this.#host, this.progPin);
+    this.#loaded = true;
+    const pid = this.#ownPid();
+    if (pid !== null) await this.#writeAttachSlot(OWNER_SLOT, pid, OWNER_MAGIC);
   }
 
-  private async makePinDir(): Promise<void> {
+  async #makePinDir(): Promise<void> {
     try {
       try {
-        this.host.makeDirectory(this.pinDir);
+        this.#host.makeDirectory(this.pinDir);
       } catch {
-        this.host.makeDirectory(this.pinDir); // once more: another instance's detach may have removed the shared root just then
+        this.#host.makeDirectory(this.pinDir); // once more: another instance's detach may have removed the shared root just then
       }
       return;
     } catch (err) {
-      if (!this.pinRoot.startsWith('/sys/fs/bpf/')) {
+      if (!this.#pinRoot.startsWith('/sys/fs/bpf/')) {
         throw new DataplaneError('command-failed', `cannot create the pin directory ${this.pinDir}: ${(err as Error).message}; is a bpf filesystem mounted there?`);
       }
     }
     // bpffs is not mounted (sysfs refuses mkdir): mount it, as OpenWrt does at boot.
-    const mount = await runTool(this.host, ['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+    const mount = await runTool(this.#host, ['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     try {
-      this.host.makeDirectory(this.pinDir);
+      this.#host.makeDirectory(this.pinDir);
     } catch (err) {
       throw new DataplaneError(
         'command-failed',
@@ -441,25 +440,25 @@ export class Translator {
     }
   }
 
-  private ownPid(): number | null {
-    const stat = this.host.readFile('/proc/self/stat');
+  #ownPid(): number | null {
+    const stat = this.#host.readFile('/proc/self/stat');
     const pid = stat === null ? NaN : parseInt(stat, 10);
     return pid > 0 ? pid : null;
   }
 
   /** Undoes whatever an earlier run of this instance left: filters, a clsact it added, pins. */
-  private async cleanupStale(): Promise<void> {
-    const attachPin = this.mapPin('mnat_attach');
-    const leftovers = MAP_NAMES.some((m) => this.host.fileExists(this.mapPin(m))) || this.host.fileExists(this.progPin);
+  async #cleanupStale(): Promise<void> {
+    const attachPin = this.#mapPin('mnat_attach');
+    const leftovers = MAP_NAMES.some((m) => this.#host.fileExists(this.#mapPin(m))) || this.#host.fileExists(this.progPin);
     if (!leftovers) return;
-    const staleId = await pinnedProgId(this.host, this.progPin);
+    const staleId = await pinnedProgId(this.#host, this.progPin);
     const slots: Array<{ ifindex: number; flags: number }> = [];
-    if (this.host.fileExists(attachPin)) {
-      for (const entry of await dumpMap(this.host, attachPin).catch(() => [])) {
+    if (this.#host.fileExists(attachPin)) {
+      for (const entry of await dumpMap(this.#host, attachPin).catch(() => [])) {
         const slot = decodeU32(entry.key);
         const a = decodeAttach(entry.values[0] as Uint8Array);
         if (slot === OWNER_SLOT) {
-          if (a.flags === OWNER_MAGIC && a.ifindex !== this.ownPid() && this.host.fileExists(`/proc/${a.ifindex}`) && !this.loaded) {
+          if (a.flags === OWNER_MAGIC && a.ifindex !== this.#ownPid() && this.#host.fileExists(`/proc/${a.ifindex}`) && !this.#loaded) {
             throw new DataplaneError(
               'command-failed',
               `translator instance ${this.pinDir} is in use by the running process ${a.ifindex}; stop it or choose another instance name`,
@@ -473,88 +472,88 @@ export class Translator {
     let filterError: unknown = null;
     try {
       if (slots.length > 0) {
-        const links = await listLinks(this.host);
+        const links = await listLinks(this.#host);
         for (const s of slots) {
           const link = links.find((l) => l.ifindex === s.ifindex);
-          if (link !== undefined) await this.removeFilters(link.name, staleId, (s.flags & ATTACH_ADDED_QDISC) !== 0);
+          if (link !== undefined) await this.#removeFilters(link.name, staleId, (s.flags & ATTACH_ADDED_QDISC) !== 0);
         }
       }
     } catch (err) {
       filterError = err;
     }
-    for (const name of [...MAP_NAMES, 'prog']) this.host.removeFile(`${this.pinDir}/${name}`);
+    for (const name of [...MAP_NAMES, 'prog']) this.#host.removeFile(`${this.pinDir}/${name}`);
     if (filterError !== null) throw filterError;
-    if (!this.loaded) this.host.log.warn('removed translator state left by an earlier run', { pin: this.pinDir, devices: slots.length });
+    if (!this.#loaded) this.#host.log.warn('removed translator state left by an earlier run', { pin: this.pinDir, devices: slots.length });
   }
 
   /** Deletes the ingress filters running progId; deletes clsact when we added it and it is now empty. */
-  private async removeFilters(device: string, progId: number | null, addedQdisc: boolean): Promise<void> {
-    if ((await findLink(this.host, device)) === null) return; // gone: its filters went with it
+  async #removeFilters(device: string, progId: number | null, addedQdisc: boolean): Promise<void> {
+    if ((await findLink(this.#host, device)) === null) return; // gone: its filters went with it
     if (progId !== null) {
-      for (const f of await listFilters(this.host, device, 'ingress')) {
-        if (f.progId === progId) await deleteFilter(this.host, device, 'ingress', f.pref);
+      for (const f of await listFilters(this.#host, device, 'ingress')) {
+        if (f.progId === progId) await deleteFilter(this.#host, device, 'ingress', f.pref);
       }
     }
-    if (!addedQdisc || (await ingressQdisc(this.host, device)) !== 'clsact') return;
-    const rest = [...(await listFilters(this.host, device, 'ingress')), ...(await listFilters(this.host, device, 'egress'))];
-    if (rest.length === 0) await deleteClsact(this.host, device);
+    if (!addedQdisc || (await ingressQdisc(this.#host, device)) !== 'clsact') return;
+    const rest = [...(await listFilters(this.#host, device, 'ingress')), ...(await listFilters(this.#host, device, 'egress'))];
+    if (rest.length === 0) await deleteClsact(this.#host, device);
   }
 
-  private async writeAttachSlot(slot: number, ifindex: number, flags: number): Promise<void> {
-    const failure = await runBatch(this.host, [
-      ['map', 'update', 'pinned', this.mapPin('mnat_attach'), 'key', 'hex', ...hexArgs(encodeU32(slot)), 'value', 'hex', ...hexArgs(encodeAttach(ifindex, flags))],
+  async #writeAttachSlot(slot: number, ifindex: number, flags: number): Promise<void> {
+    const failure = await runBatch(this.#host, [
+      ['map', 'update', 'pinned', this.#mapPin('mnat_attach'), 'key', 'hex', ...hexArgs(encodeU32(slot)), 'value', 'hex', ...hexArgs(encodeAttach(ifindex, flags))],
     ]);
-    if (failure !== null) throw this.mapError(failure.error, 'recording the attachment');
+    if (failure !== null) throw this.#mapError(failure.error, 'recording the attachment');
   }
 
-  private async resolveOutputs(names: readonly string[]): Promise<LinkInfo[]> {
+  async #resolveOutputs(names: readonly string[]): Promise<LinkInfo[]> {
     const links: LinkInfo[] = [];
     for (const name of names) {
-      const link = await requireLink(this.host, name);
-      this.ifnames.set(link.ifindex, name);
+      const link = await requireLink(this.#host, name);
+      this.#ifnames.set(link.ifindex, name);
       links.push(link);
     }
     return links;
   }
 
-  private upsertCommands(rule: TranslationRule, links: readonly LinkInfo[], isNew: boolean): string[][] {
+  #upsertCommands(rule: TranslationRule, links: readonly LinkInfo[], isNew: boolean): string[][] {
     const key = encodeKey(rule.from);
     const value = encodeValue({
       to: rule.to,
       outputs: links.map((l) => ({ ifindex: l.ifindex, mac: l.mac })),
       flags: rule.keepTtl ? FLAG_KEEP_TTL : 0,
     });
-    for (const l of links) this.ifnames.set(l.ifindex, l.name);
-    const commands = [['map', 'update', 'pinned', this.mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(value)]];
+    for (const l of links) this.#ifnames.set(l.ifindex, l.name);
+    const commands = [['map', 'update', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(value)]];
     // A new rule starts from zero (counters are created by the program on the first packet).
-    if (isNew) commands.push(...this.counterResetCommands(key, false));
+    if (isNew) commands.push(...this.#counterResetCommands(key, false));
     return commands;
   }
 
   /** Zero the counters entry (creating it), and with `remove` delete it: never fails on a missing key. */
-  private counterResetCommands(key: Uint8Array, remove: boolean): string[][] {
-    const pin = this.mapPin('mnat_counters');
+  #counterResetCommands(key: Uint8Array, remove: boolean): string[][] {
+    const pin = this.#mapPin('mnat_counters');
     const commands = [['map', 'update', 'pinned', pin, 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(new Uint8Array(COUNTER_SIZE))]];
     if (remove) commands.push(['map', 'delete', 'pinned', pin, 'key', 'hex', ...hexArgs(key)]);
     return commands;
   }
 
-  private mapError(error: string, what: string): DataplaneError {
+  #mapError(error: string, what: string): DataplaneError {
     if (/Argument list too long|E2BIG|No space/i.test(error)) {
       return new DataplaneError('map-full', `${what}: the translation map is full (${MAX_RULES} rules); remove unused mappings`);
     }
     return new DataplaneError('command-failed', `${what}: bpftool: ${error} (pins in ${this.pinDir})`);
   }
 
-  private channelFromKey(k: string): Channel {
+  #channelFromKey(k: string): Channel {
     const comma = k.indexOf(',');
     return { source: k.slice(0, comma), group: k.slice(comma + 1) };
   }
 
-  private async ifname(ifindex: number): Promise<string> {
-    const known = this.ifnames.get(ifindex);
+  async #ifname(ifindex: number): Promise<string> {
+    const known = this.#ifnames.get(ifindex);
     if (known !== undefined) return known;
-    for (const l of await listLinks(this.host)) this.ifnames.set(l.ifindex, l.name);
-    return this.ifnames.get(ifindex) ?? `if${ifindex}`;
+    for (const l of await listLinks(this.#host)) this.#ifnames.set(l.ifindex, l.name);
+    return this.#ifnames.get(ifindex) ?? `if${ifindex}`;
   }
 }
