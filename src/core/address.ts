@@ -202,9 +202,10 @@ export function prefixCoversPrefix(outer: Prefix, inner: Prefix): boolean {
   );
 }
 
-const IPV4_MULTICAST = tryParsePrefix('224.0.0.0/4') as Prefix;
-const IPV4_SSM = tryParsePrefix('232.0.0.0/8') as Prefix;
-const IPV6_MULTICAST = tryParsePrefix('ff00::/8') as Prefix;
+// Pure annotations let bundles that never test SSM drop the constant.
+const IPV4_MULTICAST = /* @__PURE__ */ tryParsePrefix('224.0.0.0/4') as Prefix;
+const IPV4_SSM = /* @__PURE__ */ tryParsePrefix('232.0.0.0/8') as Prefix;
+const IPV6_MULTICAST = /* @__PURE__ */ tryParsePrefix('ff00::/8') as Prefix;
 
 export function isMulticast(address: Address): boolean {
   return prefixContains(address.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, address);

@@ -361,7 +361,7 @@ interface Entry {
   releasedAtMs: number;
 }
 
-const LOCAL_CONTROL_V4 = tryParsePrefix('224.0.0.0/24') as Prefix;
+const LOCAL_CONTROL_V4 = /* @__PURE__ */ tryParsePrefix('224.0.0.0/24') as Prefix;
 
 /**
  * Why a multicast group is never forwarded by routers (so cannot be carried
@@ -389,9 +389,10 @@ function prefixHasUnforwarded(p: Prefix): boolean {
   return unforwardedGroupReason({ family: 6, value: p.base }) !== null;
 }
 
-const MULTICAST_V4 = tryParsePrefix('224.0.0.0/4') as Prefix;
-const MULTICAST_V6 = tryParsePrefix('ff00::/8') as Prefix;
-const SSM_V4 = tryParsePrefix('232.0.0.0/8') as Prefix;
+// Pure: bundles that use only unforwardedGroupReason/isLoopback drop these.
+const MULTICAST_V4 = /* @__PURE__ */ tryParsePrefix('224.0.0.0/4') as Prefix;
+const MULTICAST_V6 = /* @__PURE__ */ tryParsePrefix('ff00::/8') as Prefix;
+const SSM_V4 = /* @__PURE__ */ tryParsePrefix('232.0.0.0/8') as Prefix;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -9,49 +9,51 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-  private eventType = '';
-  private lastId: string | undefined;
-  private sawCr = false;
+  #buffer = '';
+  #data: string[] = [];
+  #eventType = '';
+  #lastId: string | undefined;
+  #sawCr = false;
   /** Guards against a peer that never sends a newline. */
-  private readonly maxLine: number;
+  readonly #maxLine: number;
+  readonly #onEvent: (event: SseEvent) => void;
 
-  constructor(private readonly onEvent: (event: SseEvent) => void, maxLineBytes = 1 << 20) {
-    this.maxLine = maxLineBytes;
+  constructor(onEvent: (event: SseEvent) => void, maxLineBytes = 1 << 20) {
+    this.#onEvent = onEvent;
+    this.#maxLine = maxLineBytes;
   }
 
   /** Feeds text; throws when one line exceeds the limit. */
   push(chunk: string): void {
     let text = chunk;
-    if (this.sawCr && text.startsWith('\n')) text = text.slice(1);
-    this.sawCr = false;
+    if (this.#sawCr && text.startsWith('\n')) text = text.slice(1);
+    this.#sawCr = false;
     let start = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      this.line(this.buffer + text.slice(start, i));
-      this.buffer = '';
+      this.#line(this.#buffer + text.slice(start, i));
+      this.#buffer = '';
       if (c === 13) {
         if (i + 1 < text.length) {
           if (text.charCodeAt(i + 1) === 10) i++;
         } else {
-          this.sawCr = true;
+          this.#sawCr = true;
         }
       }
       start = i + 1;
     }
-    this.buffer += text.slice(start);
-    if (this.buffer.length > this.maxLine) throw new Error(`event-stream line longer than ${this.maxLine} characters`);
+    this.#buffer += text.slice(start);
+    if (this.#buffer.length > this.#maxLine) throw new Error(`event-stream line longer than ${this.#maxLine} characters`);
   }
 
-  private line(line: string): void {
+  #line(line: string): void {
     if (line === '') {
-      if (this.data.length > 0) {
-        this.onEvent({ event: this.eventType || 'message', data: this.data.join('\n'), id: this.lastId });
+      if (this.#data.length > 0) {
+        this.#onEvent({ event: this.#eventType || 'message', data: this.#data.join('\n'), id: this.#lastId });
       }
-      this.data = [];
-      this.eventType = '';
+      this.#data = [];
+      this.#eventType = '';
       return;
     }
     if (line.startsWith(':')) return; // comment / keep-alive
@@ -59,9 +61,9 @@ export class SseParser {
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.eventType = value;
-    else if (field === 'id' && !value.includes('\0')) this.lastId = value;
+    if (field === 'data') this.#data.push(value);
+    else if (field === 'event') this.#eventType = value;
+    else if (field === 'id' && !value.includes('\0')) this.#lastId = value;
   }
 }
 

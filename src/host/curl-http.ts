@@ -97,29 +97,29 @@ export function curlConfig(
  * headers are joined with ", " as node:http2 does.
  */
 export class CurlHeadParser {
-  private buffer = '';
-  private done = false;
+  #buffer = '';
+  #done = false;
   status = 0;
   headers: Record<string, string> = {};
 
   /** Feeds output; returns the body text that follows the head (possibly ''), or null while the head is incomplete. */
   push(text: string): string | null {
-    if (this.done) return text;
-    this.buffer += text;
+    if (this.#done) return text;
+    this.#buffer += text;
     for (;;) {
-      const m = /\r?\n\r?\n/.exec(this.buffer);
+      const m = /\r?\n\r?\n/.exec(this.#buffer);
       if (!m) {
-        if (this.buffer.length > 65536) throw new Error('response head larger than 64 KiB');
+        if (this.#buffer.length > 65536) throw new Error('response head larger than 64 KiB');
         return null;
       }
-      const head = this.buffer.slice(0, m.index);
-      const rest = this.buffer.slice(m.index + m[0].length);
+      const head = this.#buffer.slice(0, m.index);
+      const rest = this.#buffer.slice(m.index + m[0].length);
       const lines = head.split(/\r?\n/);
       const statusLine = /^HTTP\/[0-9.]+ ([0-9]{3})/.exec(lines[0] ?? '');
       if (!statusLine) throw new Error(`unexpected response head from curl: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
       const status = Number(statusLine[1]);
       if (status >= 100 && status < 200) {
-        this.buffer = rest;
+        this.#buffer = rest;
         continue;
       }
       const headers: Record<string, string> = {};
@@ -132,14 +132,14 @@ export class CurlHeadParser {
       }
       this.status = status;
       this.headers = headers;
-      this.done = true;
-      this.buffer = '';
+      this.#done = true;
+      this.#buffer = '';
       return rest;
     }
   }
 
   get complete(): boolean {
-    return this.done;
+    return this.#done;
   }
 }
 

@@ -51,16 +51,16 @@ function sequenceLength(lead: number): number {
  * chunk are kept for the next one; invalid bytes become U+FFFD.
  */
 export class Utf8Decoder {
-  private pending: number[] = [];
+  #pending: number[] = [];
 
   decode(bytes: Uint8Array, final = false): string {
     let input = bytes;
-    if (this.pending.length > 0) {
-      const joined = new Uint8Array(this.pending.length + bytes.length);
-      joined.set(this.pending, 0);
-      joined.set(bytes, this.pending.length);
+    if (this.#pending.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length);
+      joined.set(this.#pending, 0);
+      joined.set(bytes, this.#pending.length);
       input = joined;
-      this.pending = [];
+      this.#pending = [];
     }
     let out = '';
     let codes: number[] = [];
@@ -79,8 +79,8 @@ export class Utf8Decoder {
         if (len === 0) {
           codes.push(0xfffd);
           i++;
-        } else if (i + len > input.length && !final && this.isPrefixValid(input, i)) {
-          for (let k = i; k < input.length; k++) this.pending.push(input[k]!);
+        } else if (i + len > input.length && !final && this.#isPrefixValid(input, i)) {
+          for (let k = i; k < input.length; k++) this.#pending.push(input[k]!);
           break;
         } else {
           let cp = len === 2 ? b0 & 0x1f : len === 3 ? b0 & 0x0f : b0 & 0x07;
@@ -114,7 +114,7 @@ export class Utf8Decoder {
   }
 
   /** True when the bytes from `start` to the end could still become a valid sequence. */
-  private isPrefixValid(input: Uint8Array, start: number): boolean {
+  #isPrefixValid(input: Uint8Array, start: number): boolean {
     for (let k = start + 1; k < input.length; k++) if ((input[k]! & 0xc0) !== 0x80) return false;
     return true;
   }
