@@ -29,6 +29,10 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
       'class-private-static-method': true,
       'class-private-static-accessor': true,
     },
+    // Define semantics for class fields: `name = 'X'` stays a field instead of a
+    // constructor(...arguments) wrapper. Safe here: `tsc --noEmit
+    // --useDefineForClassFields true` is clean (no field shadows a base one).
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: true } },
     legalComments: 'none',
     logLevel: 'warning',
   });
