@@ -131,6 +131,16 @@ function validateRule(rule: TranslationRule): TranslationRule {
   return { from, to, outputs: [...rule.outputs], ...(rule.keepTtl ? { keepTtl: true } : {}) };
 }
 
+/** The bpftool batch line that writes one map entry. */
+function mapUpdate(pin: string, key: Uint8Array, value: Uint8Array): string[] {
+  return ['map', 'update', 'pinned', pin, 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(value)];
+}
+
+/** The bpftool batch line that deletes one map entry. */
+function mapDelete(pin: string, key: Uint8Array): string[] {
+  return ['map', 'delete', 'pinned', pin, 'key', 'hex', ...hexArgs(key)];
+}
+
 export class Translator {
   readonly pinDir: string;
   readonly progPin: string;
@@ -289,7 +299,7 @@ export class Translator {
       if (!this.#loaded) return;
       const k = channelKey(canonicalChannel(from.source, from.group));
       const counterReset = this.#counterResetCommands(key, true);
-      const failure = await runBatch(this.#host, [['map', 'delete', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...counterReset]);
+      const failure = await runBatch(this.#host, [mapDelete(this.#mapPin('mnat_rules'), key), ...counterReset]);
       if (failure !== null) {
         if (failure.index !== 0 || !/No such file|ENOENT/.test(failure.error)) throw this.#mapError(failure.error, `removing ${k}`);
         const again = await runBatch(this.#host, counterReset);
@@ -315,7 +325,7 @@ export class Translator {
       for (const k of present) {
         if (desired.has(k)) continue;
         const key = encodeKey(this.#channelFromKey(k));
-        commands.push(['map', 'delete', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key)], ...this.#counterResetCommands(key, true));
+        commands.push(mapDelete(this.#mapPin('mnat_rules'), key), ...this.#counterResetCommands(key, true));
       }
       for (const [k, r] of desired) {
         commands.push(...this.#upsertCommands(r, r.outputs.map((n) => links.get(n) as LinkInfo), !present.has(k)));
@@ -501,7 +511,7 @@ export class Translator {
 
   async #writeAttachSlot(slot: number, ifindex: number, flags: number): Promise<void> {
     const failure = await runBatch(this.#host, [
-      ['map', 'update', 'pinned', this.#mapPin('mnat_attach'), 'key', 'hex', ...hexArgs(encodeU32(slot)), 'value', 'hex', ...hexArgs(encodeAttach(ifindex, flags))],
+      mapUpdate(this.#mapPin('mnat_attach'), encodeU32(slot), encodeAttach(ifindex, flags)),
     ]);
     if (failure !== null) throw this.#mapError(failure.error, 'recording the attachment');
   }
@@ -524,7 +534,7 @@ export class Translator {
       flags: rule.keepTtl ? FLAG_KEEP_TTL : 0,
     });
     for (const l of links) this.#ifnames.set(l.ifindex, l.name);
-    const commands = [['map', 'update', 'pinned', this.#mapPin('mnat_rules'), 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(value)]];
+    const commands = [mapUpdate(this.#mapPin('mnat_rules'), key, value)];
     // A new rule starts from zero (counters are created by the program on the first packet).
     if (isNew) commands.push(...this.#counterResetCommands(key, false));
     return commands;
@@ -533,8 +543,8 @@ export class Translator {
   /** Zero the counters entry (creating it), and with `remove` delete it: never fails on a missing key. */
   #counterResetCommands(key: Uint8Array, remove: boolean): string[][] {
     const pin = this.#mapPin('mnat_counters');
-    const commands = [['map', 'update', 'pinned', pin, 'key', 'hex', ...hexArgs(key), 'value', 'hex', ...hexArgs(new Uint8Array(COUNTER_SIZE))]];
-    if (remove) commands.push(['map', 'delete', 'pinned', pin, 'key', 'hex', ...hexArgs(key)]);
+    const commands = [mapUpdate(pin, key, new Uint8Array(COUNTER_SIZE))];
+    if (remove) commands.push(mapDelete(pin, key));
     return commands;
   }
 
