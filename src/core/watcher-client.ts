@@ -61,6 +61,8 @@ export interface WatcherClientOptions {
 
 type AssignmentsListener = (channels: MappedChannel[]) => void;
 type StatusListener = (status: WatcherStatus) => void;
+/** The client's timed jobs; `watchdog` reconnects a silent push stream. */
+type TimerName = 'refresh' | 'follow' | 'put' | 'id' | 'watchdog';
 
 const YANG_JSON = 'application/yang-data+json';
 const UNKNOWN_WATCHER = 'ietf-mnat:unknown-watcher-id';
@@ -131,11 +133,8 @@ export class WatcherClient {
   #emittedText: string | null = null;
   #etag: string | null = null;
 
-  #refreshTimer: TimerHandle | null = null;
-  #followTimer: TimerHandle | null = null;
-  #putTimer: TimerHandle | null = null;
-  #idTimer: TimerHandle | null = null;
-  #pushWatchdog: TimerHandle | null = null;
+  /** At most one pending timer per job; see #arm. */
+  readonly #timers: Partial<Record<TimerName, TimerHandle>> = {};
   #sse: HttpStream | null = null;
   #subscriptionId: number | null = null;
   #gettingId = false;
@@ -181,12 +180,9 @@ export class WatcherClient {
     if (!this.#running) return;
     this.#running = false;
     this.#epoch++;
-    for (const t of [this.#refreshTimer, this.#followTimer, this.#putTimer, this.#idTimer, this.#pushWatchdog]) if (t) this.#host.clearTimeout(t);
-    this.#refreshTimer = this.#followTimer = this.#putTimer = this.#idTimer = this.#pushWatchdog = null;
-    if (this.#sse) {
-      this.#sse.close();
-      this.#sse = null;
-    }
+    this.#disarm('refresh', 'follow', 'put', 'id', 'watchdog');
+    this.#sse?.close();
+    this.#sse = null;
     const sub = this.#subscriptionId;
     this.#subscriptionId = null;
     if (sub !== null) {
@@ -259,6 +255,26 @@ export class WatcherClient {
     this.#emitIfChanged();
   }
 
+  // ------------------------------------------------------------ timers
+
+  /** (Re)arms one job's timer; `fn` runs only if no new id or stop() came in between. */
+  #arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
+    this.#disarm(name);
+    const epoch = this.#epoch;
+    this.#timers[name] = this.#host.setTimeout(() => {
+      delete this.#timers[name];
+      if (epoch === this.#epoch) fn(epoch);
+    }, delayMs);
+  }
+
+  #disarm(...names: TimerName[]): void {
+    for (const name of names) {
+      const t = this.#timers[name];
+      if (t !== undefined) this.#host.clearTimeout(t);
+      delete this.#timers[name];
+    }
+  }
+
   // ------------------------------------------------------------ requests
 
   async #call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra?: Record<string, string>, timeoutMs?: number): Promise<HttpResponse> {
@@ -282,15 +298,9 @@ export class WatcherClient {
     this.#watcherId = null;
     this.#etag = null;
     this.#putVersion = -1;
-    if (this.#refreshTimer) this.#host.clearTimeout(this.#refreshTimer);
-    if (this.#followTimer) this.#host.clearTimeout(this.#followTimer);
-    this.#refreshTimer = this.#followTimer = null;
-    if (this.#sse) {
-      this.#sse.close();
-      this.#sse = null;
-    }
-    if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
-    this.#pushWatchdog = null;
+    this.#disarm('refresh', 'follow', 'watchdog');
+    this.#sse?.close();
+    this.#sse = null;
     this.#subscriptionId = null;
     this.#setStatus({});
     void this.#getId(this.#epoch);
@@ -314,23 +324,14 @@ export class WatcherClient {
     } catch (err) {
       if (epoch !== this.#epoch || !this.#running) return;
       this.#transportFailed(err);
-      const delay = this.#backoff.next();
-      this.#idTimer = this.#host.setTimeout(() => {
-        this.#idTimer = null;
-        if (epoch === this.#epoch) void this.#getId(epoch);
-      }, delay);
+      this.#arm('id', this.#backoff.next(), (e) => void this.#getId(e));
     } finally {
       this.#gettingId = false;
     }
   }
 
   #scheduleRefresh(delayMs = this.#refreshPeriodS * 1000): void {
-    if (this.#refreshTimer) this.#host.clearTimeout(this.#refreshTimer);
-    const epoch = this.#epoch;
-    this.#refreshTimer = this.#host.setTimeout(() => {
-      this.#refreshTimer = null;
-      if (epoch === this.#epoch) void this.#refresh(epoch);
-    }, delayMs);
+    this.#arm('refresh', delayMs, (e) => void this.#refresh(e));
   }
 
   async #refresh(epoch: number): Promise<void> {
@@ -362,12 +363,7 @@ export class WatcherClient {
 
   #schedulePut(delayMs: number): void {
     if (!this.#running || this.#watcherId === null) return;
-    if (this.#putTimer) this.#host.clearTimeout(this.#putTimer);
-    const epoch = this.#epoch;
-    this.#putTimer = this.#host.setTimeout(() => {
-      this.#putTimer = null;
-      if (epoch === this.#epoch) void this.#put(epoch);
-    }, delayMs);
+    this.#arm('put', delayMs, (e) => void this.#put(e));
   }
 
   async #put(epoch: number): Promise<void> {
@@ -418,14 +414,7 @@ export class WatcherClient {
 
   #scheduleFollow(delayMs: number): void {
     if (!this.#running || this.#watcherId === null) return;
-    if (this.#followTimer) this.#host.clearTimeout(this.#followTimer);
-    const epoch = this.#epoch;
-    this.#followTimer = this.#host.setTimeout(() => {
-      this.#followTimer = null;
-      if (epoch !== this.#epoch) return;
-      if (this.#mode === 'push') void this.#subscribe(epoch);
-      else void this.#poll(epoch);
-    }, delayMs);
+    this.#arm('follow', delayMs, (e) => void (this.#mode === 'push' ? this.#subscribe(e) : this.#poll(e)));
   }
 
   #followFailed(epoch: number, err: unknown): void {
@@ -518,8 +507,7 @@ export class WatcherClient {
       if (done) return;
       done = true;
       if (epoch !== this.#epoch || (this.#sse !== null && this.#sse !== stream)) return; // a stream we already replaced
-      if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
-      this.#pushWatchdog = null;
+      this.#disarm('watchdog');
       this.#sse = null;
       if (this.#subscriptionId === subId) this.#subscriptionId = null;
       if (status !== 200 && status !== 0 && status !== 404 && !gotUpdate) {
@@ -538,14 +526,11 @@ export class WatcherClient {
       const reason = failed ? failed.message : error ? error.message : status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended';
       this.#followFailed(epoch, new Error(reason));
     };
-    const armWatchdog = (): void => {
-      if (this.#pushWatchdog) this.#host.clearTimeout(this.#pushWatchdog);
-      this.#pushWatchdog = this.#host.setTimeout(() => {
-        this.#pushWatchdog = null;
+    const armWatchdog = (): void =>
+      this.#arm('watchdog', this.#pushIdleMs, () => {
         stream.close();
         finish(new Error(`no data on the push stream for ${this.#pushIdleMs / 1000} s`));
-      }, this.#pushIdleMs);
-    };
+      });
     const stream: HttpStream = this.#transport.stream(
       { method: 'GET', path, headers: { accept: 'text/event-stream' } },
       {
