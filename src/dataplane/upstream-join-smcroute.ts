@@ -25,6 +25,9 @@ export interface SmcrouteJoinerOptions {
 
 type Outcome = 'ok' | 'already' | 'absent' | 'device';
 
+/** smcroutectl execs a join batch runs at once. */
+const JOIN_PARALLEL = 16;
+
 export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions = {}): UpstreamJoiner {
   const base = [options.command ?? 'smcroutectl', ...(options.socketPath ? ['-u', options.socketPath] : [])];
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -104,7 +107,45 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     host.log.debug('upstream leave (smcroute)', { source: channel.source, group: channel.group, device });
   };
 
+  /**
+   * A batch of joins: one smcroutectl exec each, JOIN_PARALLEL at a time (the
+   * fork and the IPC round trip are the cost, not smcrouted). A device smcrouted
+   * does not know (yet) takes the one-by-one path afterwards, which reloads once.
+   */
+  const joinMany = async (items: readonly JoinedChannel[]): Promise<Array<Error | null>> => {
+    const results: Array<Error | null | 'device'> = items.map(() => null);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const i = next++;
+        const { channel: given, device } = items[i] as JoinedChannel;
+        try {
+          const { channel } = channelToJoin(given, device);
+          const key = membershipKey(channel, device);
+          if (joined.has(key)) continue;
+          if ((await ctl('join', channel, device)) === 'device') {
+            results[i] = 'device';
+            continue;
+          }
+          joined.set(key, { channel, device });
+          host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
+        } catch (e) {
+          results[i] = e as Error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(JOIN_PARALLEL, items.length) }, worker));
+    const out: Array<Error | null> = [];
+    for (let i = 0; i < items.length; i++) {
+      const r = results[i] as Error | null | 'device';
+      const j = items[i] as JoinedChannel;
+      out.push(r === 'device' ? await doJoin(j.channel, j.device).then(() => null, (e: Error) => e) : r);
+    }
+    return out;
+  };
+
   return serialJoiner(joined, {
+    joinMany,
     join: doJoin,
     leave: doLeave,
     close: async () => {

@@ -19,6 +19,8 @@ export interface UpstreamJoiner {
   joined(): JoinedChannel[];
   /** Leaves everything. The joiner stays usable. */
   close(): Promise<void>;
+  /** Optional: joins several at once (their tool execs overlap); per item null or its error. */
+  joinMany?(items: readonly JoinedChannel[]): Promise<Array<Error | null>>;
 }
 
 /** The key of a (channel, device) membership. */
@@ -79,13 +81,16 @@ export function serialJoiner(
     join(channel: Channel, device: string): Promise<void>;
     leave(channel: Channel, device: string): Promise<void>;
     close(): Promise<void>;
+    joinMany?(items: readonly JoinedChannel[]): Promise<Array<Error | null>>;
   },
 ): UpstreamJoiner {
   const serial = serialQueue();
+  const many = ops.joinMany;
   return {
     join: (channel, device) => serial(() => ops.join(channel, device)),
     leave: (channel, device) => serial(() => ops.leave(channel, device)),
     joined: () => [...view.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
     close: () => serial(() => ops.close()),
+    ...(many ? { joinMany: (items: readonly JoinedChannel[]) => serial(() => many(items)) } : {}),
   };
 }

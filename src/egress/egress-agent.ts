@@ -3,8 +3,11 @@
 // egress-global-joined equal to them (WatcherClient.setJoins), follows the
 // assignments, and makes the kernel equal to them: translator rules
 // (Sl,Gl)->(Sg,Gg) toward the LAN bridge on the WAN device, and WAN joins of
-// (Sl,Gl). Reconciles are serialised (changes during one fold into the next);
-// failed kernel changes are retried with backoff. Devices may vanish and come
+// (Sl,Gl). Reconciles are serialised (changes during one fold into the next).
+// A pass applies its changes in three steps, make-before-break: the WAN leaves,
+// then all rule changes as one translator batch, then the WAN joins as one
+// joiner batch (a burst of LAN joins costs a few execs, not two per channel).
+// Failed kernel changes are retried with backoff. Devices may vanish and come
 // back (re-attach, re-join, re-upsert) without a restart.
 // Written as a closure rather than a class: locals minify, `this.` members do
 // not, and the QuickJS bundle has a size budget.
@@ -51,6 +54,8 @@ export interface RuleTable {
   attach(device: string): Promise<void>;
   upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void>;
   remove(from: Channel): Promise<void>;
+  /** Makes the rule set exactly `rules` in one kernel batch (Translator.sync); optional. */
+  sync?(rules: Array<{ from: Channel; to: Channel; outputs: string[] }>): Promise<void>;
   counters(): Promise<Array<{ from: Channel; packets: number; bytes: number }> & { drops?: Record<string, number> }>;
   detach(): Promise<void>;
 }
@@ -61,6 +66,8 @@ export interface Joiner {
   leave(channel: Channel, device: string): Promise<void>;
   joined(): Array<{ channel: Channel; device: string }>;
   close(): Promise<void>;
+  /** Several joins at once (the smcroute backend overlaps its execs); per item null or its error. Optional. */
+  joinMany?(items: ReadonlyArray<{ channel: Channel; device: string }>): Promise<Array<Error | null>>;
 }
 
 export interface EgressAgentOptions {
@@ -81,6 +88,7 @@ export interface EgressAgentOptions {
 }
 
 const show = (c: Channel): string => `(${c.source},${c.group})`;
+type JoinAction = Extract<EgressAction, { kind: 'join' }>;
 
 export interface EgressStats {
   reconciles: number;
@@ -278,9 +286,15 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   };
 
   let current = ''; // the kernel change in progress, for the watchdog
+  const idOf = (action: EgressAction): string => `${action.kind} ${describeAction(action)}`;
+  /** Logs a change that took effect, once, with its reason. */
+  const done = (action: EgressAction): void => {
+    stats.actions++;
+    failing.delete(idOf(action));
+    log.info(describeAction(action), { reason: action.reason });
+  };
   const apply = async (action: EgressAction): Promise<boolean> => {
     const what = describeAction(action);
-    const id = `${action.kind} ${what}`;
     current = what;
     try {
       if (action.kind === 'upsert-rule') {
@@ -294,17 +308,77 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       } else {
         await joiner.leave(action.channel, action.device);
       }
-      stats.actions++;
-      failing.delete(id);
-      log.info(what, { reason: action.reason });
+      done(action);
       return true;
     } catch (err) {
-      stats.failures++;
-      // Once at warn per failing change; retries stay at debug until it works.
-      (failing.has(id) ? log.debug : log.warn)(`failed: ${what}`, { reason: action.reason, error: (err as Error).message });
-      failing.add(id);
+      fail(action, err as Error);
       return false;
     }
+  };
+  const fail = (action: EgressAction, err: Error): void => {
+    stats.failures++;
+    // Once at warn per failing change; retries stay at debug until it works.
+    const id = idOf(action);
+    (failing.has(id) ? log.debug : log.warn)(`failed: ${describeAction(action)}`, { reason: action.reason, error: err.message });
+    failing.add(id);
+  };
+
+  const applyEach = async (actions: readonly EgressAction[]): Promise<boolean> => {
+    let ok = true;
+    for (const a of actions) if (!stopped && !(await apply(a))) ok = false;
+    return ok;
+  };
+
+  /** Side by side: each is its own tool exec (a joiner that runs one at a time still queues them in order). */
+  const applyAll = async (actions: readonly EgressAction[]): Promise<boolean> =>
+    (await Promise.all(actions.map((a) => (stopped ? true : apply(a))))).every(Boolean);
+
+  /** WAN joins of a pass: one joinMany batch when the joiner has it (smcroutectl execs overlap). */
+  const applyJoins = async (actions: readonly JoinAction[]): Promise<boolean> => {
+    if (actions.length < 2 || !joiner.joinMany) return applyAll(actions);
+    current = `${actions.length} WAN joins`;
+    let errors: Array<Error | null>;
+    try {
+      errors = await joiner.joinMany(actions.map((a) => ({ channel: a.channel, device: a.device })));
+    } catch {
+      return applyAll(actions);
+    }
+    let ok = true;
+    actions.forEach((a, i) => {
+      const e = errors[i];
+      if (e) {
+        ok = false;
+        fail(a, e);
+      } else done(a);
+    });
+    return ok;
+  };
+
+  /**
+   * A pass's rule changes: several go to the kernel as one translator sync (one
+   * bpftool exec instead of one per rule, so a burst of joins converges in one
+   * step). When the batch fails, each change is applied on its own, so one bad
+   * rule (or a missing output) holds back only itself and its line names it.
+   */
+  const applyRules = async (actions: readonly EgressAction[]): Promise<boolean> => {
+    if (actions.length < 2 || !translator.sync) return applyEach(actions);
+    const next = new Map(rules);
+    for (const a of actions) {
+      if (a.kind === 'upsert-rule') next.set(channelKey(a.rule.from), a.rule);
+      else if (a.kind === 'remove-rule') next.delete(channelKey(a.from));
+    }
+    current = `${actions.length} translator changes in one batch`;
+    try {
+      await translator.sync([...next.values()].map((r) => ({ from: r.from, to: r.to, outputs: [...r.outputs] })));
+    } catch (err) {
+      stats.failures++;
+      log.warn(`failed: ${current}; applying them one by one`, { error: (err as Error).message });
+      return applyEach(actions);
+    }
+    rules.clear();
+    for (const [k, r] of next) rules.set(k, r);
+    for (const a of actions) done(a);
+    return true;
   };
 
   const reconcile = async (): Promise<void> => {
@@ -367,27 +441,22 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       downstream: s.downstream,
     });
     mappings = plan.mappings;
-    const upserts: EgressAction[] = [];
-    const joins: EgressAction[] = [];
-    // Removals in plan order (leave before the rule goes).
-    for (const action of plan.actions) {
-      if (stopped) return;
-      if (action.kind === 'upsert-rule') upserts.push(action);
-      else if (action.kind === 'join') joins.push(action);
-      else if (action.kind === 'remove-rule' && attached === null) rules.delete(channelKey(action.from));
-      else if (!(await apply(action))) failed = true;
-    }
-    // Rules and joins run side by side: each is a tool exec (bpftool, smcroutectl)
-    // and the first translated packet needs both; a packet that arrives before
-    // its rule only reaches the WAN stack, which has no route for it.
-    if (attached !== null && down !== null) {
-      const chain = async (actions: EgressAction[]): Promise<boolean> => {
-        let ok = true;
-        for (const a of actions) if (!stopped && !(await apply(a))) ok = false;
-        return ok;
-      };
-      const [r, j] = await Promise.all([chain(upserts), chain(joins)]);
-      if (!r || !j) failed = true;
+    const of = (kind: EgressAction['kind']): EgressAction[] => plan.actions.filter((a) => a.kind === kind);
+    const ready = attached !== null && down !== null;
+    // 1. WAN leaves, side by side: packets stop arriving while their rules still translate.
+    if (!(await applyAll(of('leave')))) failed = true;
+    if (stopped) return;
+    // 2. Rule changes of the pass, in one translator batch when there are several.
+    const changes = attached === null ? [] : [...of('remove-rule'), ...(ready ? of('upsert-rule') : [])];
+    if (attached === null) for (const a of of('remove-rule')) if (a.kind === 'remove-rule') rules.delete(channelKey(a.from));
+    if (!(await applyRules(changes))) failed = true;
+    if (stopped) return;
+    // 3. WAN joins, side by side, only where the rule is in place: the first
+    // packet after the join is already translated. A join whose rule failed
+    // waits for the retry.
+    if (ready) {
+      const joins = of('join').filter((a): a is JoinAction => a.kind === 'join' && rules.has(channelKey(a.channel)));
+      if (!(await applyJoins(joins)) || joins.length < of('join').length) failed = true;
     }
     if (rejectedKeys.size > 0) updateDesired(); // the cap prefers active channels
     // Failures retry with backoff; waits for a device are ended by DeviceWatch events.

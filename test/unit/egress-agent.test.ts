@@ -2,7 +2,7 @@
 // from tables the test edits, monitors are line streams the test writes to,
 // and the server feed, translator and joiner record what they are asked.
 // (The real thing runs in test/lab/egress.test.ts.)
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { channelKey, type Channel } from '../../src/core/channel.ts';
 import type { EgressSettings } from '../../src/core/egress-options.ts';
@@ -118,11 +118,18 @@ class Feed implements AssignmentFeed {
   }
 }
 
+/**
+ * Translator and joiner in one, checking make-before-break as the kernel sees
+ * it: a WAN join only where the rule translates, a rule removed only after its
+ * WAN leave. Breaches are recorded in `violations`.
+ */
 class Kernel implements RuleTable, Joiner {
   ops: string[] = [];
   rules = new Map<string, string>();
   joins = new Map<string, { channel: Channel; device: string }>();
+  violations: string[] = [];
   failNextUpsert = 0;
+  failNextSync = 0;
   async attach(device: string): Promise<void> {
     this.ops.push(`attach ${device}`);
   }
@@ -136,7 +143,25 @@ class Kernel implements RuleTable, Joiner {
   }
   async remove(from: Channel): Promise<void> {
     this.ops.push(`remove ${channelKey(from)}`);
-    this.rules.delete(channelKey(from));
+    this.dropRule(channelKey(from));
+  }
+  async sync(rules: Array<{ from: Channel; to: Channel; outputs: string[] }>): Promise<void> {
+    if (this.failNextSync > 0) {
+      this.failNextSync--;
+      throw new Error('bpftool: batch failed');
+    }
+    this.ops.push(`sync ${rules.map((r) => `${channelKey(r.from)}>${channelKey(r.to)}`).join(' ')}`);
+    const keep = new Set(rules.map((r) => channelKey(r.from)));
+    for (const k of [...this.rules.keys()]) if (!keep.has(k)) this.dropRule(k);
+    for (const r of rules) this.rules.set(channelKey(r.from), channelKey(r.to));
+  }
+  private dropRule(k: string): void {
+    if ([...this.joins.values()].some((j) => channelKey(j.channel) === k)) this.violations.push(`rule ${k} removed while joined`);
+    this.rules.delete(k);
+  }
+  async joinMany(items: ReadonlyArray<{ channel: Channel; device: string }>): Promise<Array<Error | null>> {
+    this.ops.push(`joinMany ${items.length}`);
+    return Promise.all(items.map((j) => this.join(j.channel, j.device).then(() => null)));
   }
   async counters() {
     return Object.assign([...this.rules.keys()].map((k) => ({ from: { source: k.split(',')[0]!, group: k.split(',')[1]! }, packets: 7, bytes: 700 })), { drops: { ttl: 0 } });
@@ -146,6 +171,7 @@ class Kernel implements RuleTable, Joiner {
     this.rules.clear();
   }
   async join(channel: Channel, device: string): Promise<void> {
+    if (!this.rules.has(channelKey(channel))) this.violations.push(`join ${channelKey(channel)} before its rule`);
     this.ops.push(`join ${channelKey(channel)}@${device}`);
     this.joins.set(`${device}|${channelKey(channel)}`, { channel, device });
   }
@@ -188,6 +214,10 @@ async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promi
   }
 }
 
+// A failed assertion must not leave an agent's timers keeping the file alive.
+const agents: Array<{ stop(): Promise<boolean> }> = [];
+after(() => Promise.all(agents.map((a) => a.stop())));
+
 async function setup(settings: Partial<EgressSettings> = {}) {
   const m = new Machine();
   const host = m.host();
@@ -206,6 +236,7 @@ async function setup(settings: Partial<EgressSettings> = {}) {
     joiner: kernel,
     countersMs: 20,
   });
+  agents.push(agent);
   await agent.start();
   return { m, agent, kernel, feed: () => feeds[feeds.length - 1]!, feeds };
 }
@@ -312,4 +343,45 @@ test('max channels on reload: the active channel stays, the newest is not carrie
   assert.ok(kernel.ops.includes('detach'));
   assert.equal(m.files.has('/run/mnat/egress.json'), false);
   assert.equal(m.monitors.length, 0, 'monitors are stopped');
+});
+
+test('a burst: one translator batch for the rules, then the WAN joins as one batch; make-before-break; each change logged once with its reason', async () => {
+  const { m, agent, kernel, feed } = await setup();
+  const G = [1, 2, 3, 4].map((i) => ({ source: '198.51.100.2', group: `232.1.1.${i}` }));
+  const L = [1, 2, 3, 4, 5].map((i) => ({ source: '10.0.0.1', group: `239.77.0.${i}` }));
+  for (const g of G.slice(0, 3)) m.join('lan1', g);
+  await until('PUT all', () => feed().puts.some((p) => p.length === 3));
+  feed().assign([[G[0]!, L[0]!], [G[1]!, L[1]!], [G[2]!, L[2]!]]);
+  await until('active', () => kernel.joins.size === 3);
+  const rules3 = [0, 1, 2].map((i) => `${channelKey(L[i]!)}>${channelKey(G[i]!)}`).join(' ');
+  assert.deepEqual(kernel.ops.filter((o) => o !== 'attach wan'), [`sync ${rules3}`, 'joinMany 3', ...[0, 1, 2].map((i) => `join ${channelKey(L[i]!)}@wan`)]);
+  for (const l of L.slice(0, 3)) {
+    assert.equal(m.logs.filter((x) => x.startsWith(`info translate (${l.source},${l.group}) -> `) && x.includes('"reason":"LAN wants')).length, 1);
+    assert.equal(m.logs.filter((x) => x.startsWith(`info join (${l.source},${l.group}) on wan`) && x.includes('"reason":"LAN wants')).length, 1);
+  }
+
+  // Remap G2 and G3 to other locals at once: leaves first, one batch (2 removals + 2 upserts), then the joins.
+  kernel.ops = [];
+  feed().assign([[G[0]!, L[0]!], [G[1]!, L[3]!], [G[2]!, L[4]!]]);
+  await until('remapped', () => kernel.rules.has(channelKey(L[4]!)) && kernel.joins.size === 3 && !kernel.rules.has(channelKey(L[1]!)));
+  assert.deepEqual(kernel.ops.slice(0, 3), [`leave ${channelKey(L[1]!)}@wan`, `leave ${channelKey(L[2]!)}@wan`, `sync ${[0, 3, 4].map((i) => `${channelKey(L[i]!)}>${channelKey(G[i === 0 ? 0 : i - 2]!)}`).join(' ')}`]);
+  assert.equal(m.logs.filter((x) => x.startsWith(`info stop translating (${L[1]!.source},${L[1]!.group})`) && x.includes('is now mapped to')).length, 1);
+
+  // A failed batch is applied change by change; a rule that still fails holds back only its own join.
+  kernel.ops = [];
+  kernel.failNextSync = 1;
+  kernel.failNextUpsert = 1;
+  const G5 = { source: '198.51.100.2', group: '232.1.1.5' };
+  const L6 = { source: '10.0.0.1', group: '239.77.0.6' };
+  m.join('lan1', G[3]!);
+  m.join('lan1', G5);
+  await until('PUT', () => feed().puts.some((p) => p.length === 5));
+  feed().assign([[G[0]!, L[0]!], [G[1]!, L[3]!], [G[2]!, L[4]!], [G[3]!, L[1]!], [G5, L6]]);
+  await until('retried', () => kernel.rules.size === 5 && kernel.joins.size === 5, 3000);
+  assert.ok(m.logs.some((x) => x.startsWith('warn failed: 2 translator changes in one batch; applying them one by one')), 'the batch failure is logged');
+  assert.ok(m.logs.some((x) => x.startsWith(`warn failed: translate (${L[1]!.source},${L[1]!.group})`)), 'the failing rule is named');
+  const firstJoin = kernel.ops.findIndex((o) => o.startsWith('join'));
+  assert.deepEqual(kernel.ops.slice(0, firstJoin + 1), [`upsert ${channelKey(L6)}>${channelKey(G5)}@br-lan`, `join ${channelKey(L6)}@wan`], 'the channel whose rule failed is not joined');
+  assert.deepEqual(kernel.violations, []);
+  await agent.stop();
 });

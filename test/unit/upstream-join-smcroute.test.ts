@@ -102,3 +102,43 @@ test('a device re-created under smcrouted: reload, re-join the view, retry; a le
   await j.leave({ source: '10.0.0.1', group: '232.1.1.1' }, 'wan');
   assert.deepEqual(j.joined().map((x) => x.channel.group), ['232.1.1.2']);
 });
+
+test('joinMany: the execs of a batch overlap (at most 16 at once); per item its error; a stale device reloads once', async () => {
+  let running = 0;
+  let most = 0;
+  const stale = new Set(['wan']);
+  const calls: string[] = [];
+  const host = {
+    runtime: 'node',
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    exec: async (argv: readonly string[]) => {
+      calls.push(argv.slice(1).join(' '));
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (argv[1] === 'reload') {
+        stale.clear();
+        return ok;
+      }
+      if (argv[3] === '10.0.0.66') return { code: 1, stdout: '', stderr: 'smcroutectl: Failed joining group: Permission denied' };
+      if (stale.has(argv[2]!)) return { code: 1, stdout: '', stderr: 'smcroutectl: Failed joining group ... 19: No such device' };
+      return ok;
+    },
+  } as unknown as Host;
+  const j = createSmcrouteJoiner(host);
+  stale.clear();
+  const items = Array.from({ length: 20 }, (_, i) => ({ channel: { source: i === 7 ? '10.0.0.66' : '10.0.0.1', group: `232.1.1.${i + 1}` }, device: 'eth1' }));
+  const errors = await j.joinMany!(items);
+  assert.ok(most > 1 && most <= 16, `${most} at once`);
+  assert.deepEqual(errors.map((e, i) => (e === null ? null : i)), items.map((_, i) => (i === 7 ? 7 : null)));
+  assert.match(String(errors[7]?.message), /upstream join \(10\.0\.0\.66,232\.1\.1\.8\) on eth1: .*Permission denied/);
+  assert.equal(j.joined().length, 19);
+  // A device smcrouted holds stale: those items go one by one and the first reloads (and re-joins the view).
+  stale.add('wan');
+  calls.length = 0;
+  const more = [1, 2].map((i) => ({ channel: { source: '10.0.0.1', group: `232.2.0.${i}` }, device: 'wan' }));
+  assert.deepEqual(await j.joinMany!(more), [null, null]);
+  assert.equal(calls.filter((c) => c === 'reload').length, 1);
+  assert.equal(j.joined().length, 21);
+});
