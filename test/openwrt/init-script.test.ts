@@ -80,6 +80,7 @@ test('start: netifd networks resolve to their layer-3 devices; procd gets the co
     `set_param command ${COMMAND.join(' ')}`,
     'set_param respawn 3600 5 5',
     'set_param term_timeout 10',
+    'set_param limits nofile=1024 1024',
     'set_param stdout 1',
     'set_param stderr 1',
     'close_instance',
