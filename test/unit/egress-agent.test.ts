@@ -26,6 +26,7 @@ class Machine {
   execs: string[][] = [];
   monitors: Array<{ argv: readonly string[]; onLine: (l: string) => void }> = [];
   logs: string[] = [];
+  stdbuf = true;
 
   join(port: string, c: Channel): void {
     this.mdb.push({ index: 4, dev: 'br-lan', port, grp: c.group, src: c.source, state: 'temp', filter_mode: 'include', flags: [] });
@@ -77,7 +78,7 @@ class Machine {
       readFile: (p) => this.files.get(p) ?? null,
       writeFileAtomic: (p, d) => void this.files.set(p, d),
       removeFile: (p) => void this.files.delete(p),
-      fileExists: (p) => p === '/usr/bin/stdbuf' || this.files.has(p),
+      fileExists: (p) => (this.stdbuf && p === '/usr/bin/stdbuf') || this.files.has(p),
       fileMtimeMs: () => null,
       makeDirectory: () => undefined,
       now: () => performance.now(),
@@ -218,8 +219,8 @@ async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promi
 const agents: Array<{ stop(): Promise<boolean> }> = [];
 after(() => Promise.all(agents.map((a) => a.stop())));
 
-async function setup(settings: Partial<EgressSettings> = {}) {
-  const m = new Machine();
+async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine()) {
+  const m = machine;
   const host = m.host();
   const feeds: Feed[] = [];
   const kernel = new Kernel();
@@ -383,5 +384,20 @@ test('a burst: one translator batch for the rules, then the WAN joins as one bat
   const firstJoin = kernel.ops.findIndex((o) => o.startsWith('join'));
   assert.deepEqual(kernel.ops.slice(0, firstJoin + 1), [`upsert ${channelKey(L6)}>${channelKey(G5)}@br-lan`, `join ${channelKey(L6)}@wan`], 'the channel whose rule failed is not joined');
   assert.deepEqual(kernel.violations, []);
+  await agent.stop();
+});
+
+test('without stdbuf the snooping table is polled (every 2 s), and the log says so and what to install', async () => {
+  const machine = new Machine();
+  machine.stdbuf = false;
+  const { m, agent } = await setup({}, machine);
+  await until('monitor', () => m.monitors.some((x) => x.argv.includes('mdb')));
+  assert.deepEqual(m.monitors.find((x) => x.argv.includes('mdb'))!.argv, ['bridge', 'monitor', 'mdb']);
+  assert.ok(m.logs.some((l) => l.startsWith('warn stdbuf not found') && l.includes('"pollMs":2000') && l.includes('coreutils-stdbuf')), m.logs.join('\n'));
+  // A join the monitor never reports is found by the next read of the table.
+  const reads = (): number => m.execs.filter((a) => a[0] === 'bridge').length;
+  await until('first read', () => reads() > 0);
+  m.mdb.push({ index: 4, dev: 'br-lan', port: 'lan1', grp: G1.group, src: G1.source, state: 'temp', filter_mode: 'include', flags: [] });
+  await until('polled', () => m.logs.some((l) => l.startsWith('info LAN joined') && l.includes(G1.group)), 3500);
   await agent.stop();
 });
