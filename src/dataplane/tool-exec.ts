@@ -31,13 +31,32 @@ export function commandText(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w./:=@%+,-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
-/** Runs argv; throws 'missing-tool' when the program is not installed, else returns its result. */
+/**
+ * Every tool run is bounded: one that hangs (blocked in the kernel, waiting on
+ * a lock) is killed after this long instead of stalling every later change.
+ * Generous: a big BPF object loads in well under a second.
+ */
+export const TOOL_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs argv; throws 'missing-tool' when the program is not installed and
+ * 'command-failed' when it was killed (timed out), else returns its result.
+ */
 export async function runTool(host: Host, argv: readonly string[], input?: string): Promise<ExecResult> {
-  const result = await host.exec(argv, input === undefined ? {} : { input });
+  const started = Date.now(); // only labels a kill as a timeout; a clock step merely mislabels it
+  const result = await host.exec(argv, input === undefined ? { timeoutMs: TOOL_TIMEOUT_MS } : { input, timeoutMs: TOOL_TIMEOUT_MS });
   if (result.code === 127) {
     // 127: the program could not be started (Node's spawn ENOENT, a shell's "not found").
     const tool = argv[0] ?? '';
     throw new DataplaneError('missing-tool', `${tool} is not installed or not on PATH: ${INSTALL_HINTS[tool] ?? `install ${tool}`}`);
+  }
+  if (result.code === null) {
+    // Killed: by the timeout, or by someone else's signal. Either way its output means nothing.
+    const ms = Date.now() - started;
+    const timedOut = ms >= TOOL_TIMEOUT_MS;
+    host.log.error(timedOut ? 'tool timed out and was killed' : 'tool was killed by a signal', { argv: commandText(argv), ms });
+    const why = timedOut ? `did not finish within ${TOOL_TIMEOUT_MS / 1000} s and was killed (hung in the kernel or on a lock?)` : 'was killed by a signal';
+    throw new DataplaneError('command-failed', `\`${commandText(argv)}\` ${why}: ${result.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
   }
   return result;
 }

@@ -29,26 +29,39 @@ export function createQuickjsLogger(component: string, minLevel: LogLevel = 'inf
   });
 }
 
+/** After a timeout's SIGKILL, how long the child may take to die before exec gives up on it. */
+const EXEC_KILL_WAIT_MS = 2000;
+
+/**
+ * Runs argv to completion. With timeoutMs the promise settles within about
+ * timeoutMs + EXEC_KILL_WAIT_MS whatever the child does: SIGKILL, then the
+ * pipes are abandoned (a grandchild may hold them), and a child that cannot
+ * die (stuck in the kernel) is left to be reaped in the background.
+ */
 export function quickjsExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
     let timer: os.QjsTimer | null = null;
     let timedOut = false;
+    let settled = false;
+    let note = '';
+    const settle = (code: number | null): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== null) os.clearTimeout(timer);
+      // exec failure in the child (ENOENT, EACCES) is exit 127 with no output.
+      if (code === 127 && stdout === '' && stderr === '') stderr = `${argv[0]}: command not found or not executable\n`;
+      if (timedOut) stderr += `${argv[0]}: killed after ${options.timeoutMs} ms\n${note}`;
+      resolve({ code, stdout, stderr });
+    };
     let child;
     try {
       child = spawnChild(argv, {
         input: options.input ?? '',
         onStdout: (t) => (stdout += t),
         onStderr: (t) => (stderr += t),
-        onExit: (exit) => {
-          if (timer !== null) os.clearTimeout(timer);
-          let code = timedOut ? null : exit.code;
-          // exec failure in the child (ENOENT, EACCES) is exit 127 with no output.
-          if (code === 127 && stdout === '' && stderr === '') stderr = `${argv[0]}: command not found or not executable\n`;
-          if (timedOut) stderr += `${argv[0]}: killed after ${options.timeoutMs} ms\n`;
-          resolve({ code, stdout, stderr });
-        },
+        onExit: (exit) => settle(timedOut ? null : exit.code),
       });
     } catch (err) {
       resolve({ code: 127, stdout: '', stderr: `${argv[0]}: ${(err as Error).message}\n` });
@@ -57,10 +70,14 @@ export function quickjsExec(argv: readonly string[], options: ExecOptions = {}):
     if (options.timeoutMs !== undefined) {
       const c = child;
       timer = os.setTimeout(() => {
-        timer = null;
         timedOut = true;
         c.kill(SIGKILL);
-      }, options.timeoutMs);
+        timer = os.setTimeout(() => {
+          timer = null;
+          note = `${argv[0]}: pid ${c.pid} did not die within ${EXEC_KILL_WAIT_MS} ms of SIGKILL; not waiting for it\n`;
+          settle(null);
+        }, EXEC_KILL_WAIT_MS);
+      }, Math.min(Math.max(0, options.timeoutMs), 0x7fffffff));
     }
   });
 }

@@ -4,6 +4,9 @@
 // polling. QuickJS has no SIGCHLD hook, so the child is reaped with
 // waitpid(WNOHANG) once both of its output pipes reached end-of-file (retried
 // on a short back-off timer in the rare case the child closed them early).
+// End-of-file alone cannot be trusted after a kill: a grandchild (`sh -c
+// 'daemon &'`) keeps the pipes open for as long as it lives, so SIGKILL also
+// gives up on the pipes after a short grace and reaps by waitpid alone.
 import * as os from 'os';
 import { encodeUtf8, Utf8Decoder } from './quickjs-utf8.ts';
 
@@ -24,7 +27,11 @@ export interface SpawnOptions {
 
 export interface Child {
   readonly pid: number;
-  /** Sends a signal (default SIGTERM) unless the child was already reaped. */
+  /**
+   * Sends a signal (default SIGTERM) unless the child was already reaped.
+   * After SIGKILL the output pipes are closed within KILL_PIPE_GRACE_MS even if
+   * something else still holds their write ends, so onExit follows the reap.
+   */
   kill(signal?: number): void;
 }
 
@@ -33,6 +40,8 @@ export type SpawnFunction = (argv: readonly string[], options: SpawnOptions) => 
 export const SIGKILL = 9;
 export const SIGHUP = 1; // os has no SIGHUP constant; 1 on every Linux architecture
 
+/** How long output may still drain after SIGKILL before the pipes are abandoned. */
+export const KILL_PIPE_GRACE_MS = 200;
 const READ_CHUNK = 16384;
 const WRITE_CHUNK = 4096; // ≤ PIPE_BUF: a writable pipe takes it without blocking
 const readBuffer = new ArrayBuffer(READ_CHUNK);
@@ -96,12 +105,15 @@ export const spawnChild: SpawnFunction = (argv, options) => {
   let reaped = false;
   let reapTimer: os.QjsTimer | null = null;
   let reapDelay = 1;
+  let abandonTimer: os.QjsTimer | null = null;
+  const closers: Array<() => void> = []; // one per pipe end still open (outputs, stdin)
 
   const tryReap = (): void => {
     reapTimer = null;
     const [ret, status] = os.waitpid(pid, os.WNOHANG);
     if (ret === pid || ret < 0) {
       reaped = true;
+      if (abandonTimer !== null) os.clearTimeout(abandonTimer);
       // ret < 0 (ECHILD): someone else reaped it; report it as gone.
       options.onExit(ret === pid ? decodeWaitStatus(status) : { code: null, signal: null });
       return;
@@ -112,6 +124,22 @@ export const spawnChild: SpawnFunction = (argv, options) => {
 
   const watchOutput = (fd: number, sink: ((text: string) => void) | undefined): void => {
     const decoder = new Utf8Decoder();
+    let open = true;
+    const close = (): void => {
+      if (!open) return;
+      open = false;
+      os.setReadHandler(fd, null);
+      os.close(fd);
+      closers.splice(closers.indexOf(close), 1);
+      try {
+        const tail = decoder.decode(new Uint8Array(0), true);
+        if (sink && tail.length > 0) sink(tail);
+      } finally {
+        // Even if the sink throws, the child must still be reaped and reported.
+        if (--openOutputs === 0) tryReap();
+      }
+    };
+    closers.push(close);
     os.setReadHandler(fd, () => {
       const n = os.read(fd, readBuffer, 0, READ_CHUNK);
       if (n > 0) {
@@ -120,12 +148,7 @@ export const spawnChild: SpawnFunction = (argv, options) => {
         return;
       }
       // 0: end of file; < 0: read error. Either way this output is done.
-      os.setReadHandler(fd, null);
-      os.close(fd);
-      const tail = decoder.decode(new Uint8Array(0), true);
-      if (sink && tail.length > 0) sink(tail);
-      openOutputs--;
-      if (openOutputs === 0) tryReap();
+      close();
     });
   };
   watchOutput(out[0], options.onStdout);
@@ -136,9 +159,12 @@ export const spawnChild: SpawnFunction = (argv, options) => {
     const bytes = encodeUtf8(options.input ?? '');
     let offset = 0;
     const finish = (): void => {
+      if (closers.indexOf(finish) < 0) return;
+      closers.splice(closers.indexOf(finish), 1);
       os.setWriteHandler(fd, null);
       os.close(fd);
     };
+    closers.push(finish);
     if (bytes.length === 0) {
       finish();
     } else {
@@ -156,8 +182,15 @@ export const spawnChild: SpawnFunction = (argv, options) => {
   return {
     pid,
     kill(signal = os.SIGTERM) {
-      if (!reaped) os.kill(pid, signal);
-      if (reapTimer !== null && !reaped) {
+      if (reaped) return;
+      os.kill(pid, signal);
+      if (signal === SIGKILL && abandonTimer === null && closers.length > 0) {
+        // Output still in the pipes drains meanwhile; what a grandchild holds open is given up.
+        abandonTimer = os.setTimeout(() => {
+          for (const close of closers.slice()) close();
+        }, KILL_PIPE_GRACE_MS);
+      }
+      if (reapTimer !== null) {
         // It may be waiting on the back-off: look again soon.
         os.clearTimeout(reapTimer);
         reapDelay = 1;
