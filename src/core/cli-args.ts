@@ -118,25 +118,18 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     if (!spec || spec.kind !== kind) throw new Error(`internal: no ${kind} flag --${name}`);
     return spec;
   };
+  /** The value given on the command line, else the flag's default. */
+  const valueOf = (name: string, kind: FlagKind): unknown => {
+    const spec = specOf(name, kind);
+    return values.get(name) ?? spec.default;
+  };
   return {
     help,
     positionals,
     has: (name) => values.has(name),
-    string(name) {
-      const spec = specOf(name, 'string');
-      const v = values.get(name);
-      return v !== undefined ? (v as string) : (spec.default as string | undefined);
-    },
-    number(name) {
-      const spec = specOf(name, 'number');
-      const v = values.get(name);
-      return v !== undefined ? (v as number) : (spec.default as number | undefined);
-    },
-    boolean(name) {
-      const spec = specOf(name, 'boolean');
-      const v = values.get(name);
-      return v !== undefined ? (v as boolean) : spec.default === true;
-    },
+    string: (name) => valueOf(name, 'string') as string | undefined,
+    number: (name) => valueOf(name, 'number') as number | undefined,
+    boolean: (name) => valueOf(name, 'boolean') === true,
     list(name) {
       specOf(name, 'list');
       return (values.get(name) as string[] | undefined) ?? [];
