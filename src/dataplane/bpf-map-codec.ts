@@ -56,16 +56,21 @@ function getAddress(bytes: Uint8Array, offset: number, family: Family): string {
   return formatValue(family, value);
 }
 
+/** A DataView over exactly these bytes (they may be a subarray). */
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function putU32(out: Uint8Array, offset: number, value: number, littleEndian: boolean): void {
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(offset, value >>> 0, littleEndian);
+  view(out).setUint32(offset, value >>> 0, littleEndian);
 }
 
 function getU32(bytes: Uint8Array, offset: number, littleEndian: boolean): number {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, littleEndian);
+  return view(bytes).getUint32(offset, littleEndian);
 }
 
 function getU64(bytes: Uint8Array, offset: number, littleEndian: boolean): bigint {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, littleEndian);
+  return view(bytes).getBigUint64(offset, littleEndian);
 }
 
 function expectSize(bytes: Uint8Array, size: number, what: string): void {
