@@ -37,7 +37,7 @@ import {
 import { dumpMap, loadProgram, pinnedProgId, pinnedProgStats, runBatch, type ProgStats } from './bpftool.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
 import { addBpfFilter, addClsact, deleteClsact, deleteFilter, ingressQdisc, listFilters } from './tc.ts';
-import { DataplaneError, runTool } from './tool-exec.ts';
+import { DataplaneError, runTool, TOOL_TIMEOUT_MS } from './tool-exec.ts';
 
 export { DataplaneError } from './tool-exec.ts';
 
@@ -393,7 +393,7 @@ export class Translator {
       }
       this.#attached.clear();
       await this.#cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
-      for (const dir of [this.pinDir, this.#pinRoot]) await this.#host.exec(['rmdir', dir]).catch(() => undefined); // fails harmlessly when not empty
+      for (const dir of [this.pinDir, this.#pinRoot]) await this.#host.exec(['rmdir', dir], { timeoutMs: TOOL_TIMEOUT_MS }).catch(() => undefined); // fails harmlessly when not empty
       this.#loaded = false;
       this.#progId = null;
       this.#rules.clear();

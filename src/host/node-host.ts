@@ -29,6 +29,7 @@ export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Pr
     let stdout = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (err) => {
@@ -39,7 +40,20 @@ export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Pr
       if (timer) clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    if (options.timeoutMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    // After a timeout the child's exit is the end: a grandchild that inherited
+    // the pipes (a daemon it forked) must not keep 'close' from ever firing.
+    child.on('exit', () => {
+      if (!timedOut) return;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ code: null, stdout, stderr: stderr + `${command}: killed after ${options.timeoutMs} ms\n` });
+    });
+    if (options.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, options.timeoutMs);
+    }
     child.stdin.on('error', () => undefined); // the child may exit before reading its input
     child.stdin.end(options.input ?? '');
   });
