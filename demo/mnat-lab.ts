@@ -230,7 +230,9 @@ export class MnatLab {
     }
     const argv =
       this.egressRuntime === 'qjs'
-        ? [this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
+        ? // The open-files limit procd gives the egress on the router (QuickJS closes
+          // every descriptor up to it in each child, so it shapes every tool run's cost).
+          ['prlimit', '--nofile=1024:1024', '--', this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
         : this.command('src/egress/main-node.ts', 'mnat-egress.js', args);
     const p = this.spawn(cpe.ns, `egress${k}`, argv);
     this.egress[k - 1] = p;
