@@ -5,6 +5,11 @@
 import type { ExecResult, Host } from '../host/host.ts';
 import { DataplaneError, runTool } from './tool-exec.ts';
 
+/** The error for a device that is not there (lookups here, tc operations in tc.ts). */
+export function deviceGoneError(name: string): DataplaneError {
+  return new DataplaneError('device-gone', `network device "${name}" does not exist (gone, renamed, or in another namespace)`);
+}
+
 export interface LinkInfo {
   readonly name: string;
   readonly ifindex: number;
@@ -73,7 +78,7 @@ export async function findLink(host: Host, name: string): Promise<LinkInfo | nul
 
 export async function requireLink(host: Host, name: string): Promise<LinkInfo> {
   const link = await findLink(host, name);
-  if (link === null) throw new DataplaneError('device-gone', `network device "${name}" does not exist (gone, renamed, or in another namespace)`);
+  if (link === null) throw deviceGoneError(name);
   return link;
 }
 

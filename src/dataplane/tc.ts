@@ -1,6 +1,7 @@
 // The tc side of the translator: the clsact qdisc and the ingress bpf filter
 // that runs our pinned program, found again later by its program id.
 import type { Host } from '../host/host.ts';
+import { deviceGoneError } from './link-info.ts';
 import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
 
 export interface TcFilter {
@@ -10,7 +11,7 @@ export interface TcFilter {
 
 function deviceGone(device: string, stderr: string): DataplaneError | null {
   if (/Cannot find device|No such device|does not exist/i.test(stderr)) {
-    return new DataplaneError('device-gone', `network device "${device}" does not exist (gone, renamed, or in another namespace)`);
+    return deviceGoneError(device);
   }
   return null;
 }
