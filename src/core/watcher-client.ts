@@ -76,9 +76,9 @@ function parseBody(res: HttpResponse): unknown {
   return JSON.parse(res.body);
 }
 
-function isUnknownWatcher(res: HttpResponse): boolean {
-  if (res.status !== 400 && res.status !== 404) return false;
-  return res.body.indexOf(UNKNOWN_WATCHER) >= 0;
+/** Throws UnknownWatcher when the server answered that it does not know our id. */
+function requireKnownWatcher(res: HttpResponse): void {
+  if ((res.status === 400 || res.status === 404) && res.body.indexOf(UNKNOWN_WATCHER) >= 0) throw new UnknownWatcher();
 }
 
 function describeError(res: HttpResponse): string {
@@ -340,7 +340,7 @@ export class WatcherClient {
     try {
       const res = await this.#call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
       if (epoch !== this.#epoch) return;
-      if (isUnknownWatcher(res)) throw new UnknownWatcher();
+      requireKnownWatcher(res);
       if (res.status !== 200 && res.status !== 204) throw new Error(`refresh-watcher-id: ${describeError(res)}`);
       const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : this.#refreshPeriodS;
       this.#refreshPeriodS = Math.max(1, period);
@@ -382,7 +382,7 @@ export class WatcherClient {
         res = await this.#call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
       }
       if (epoch !== this.#epoch) return;
-      if (isUnknownWatcher(res)) throw new UnknownWatcher();
+      requireKnownWatcher(res);
       if (res.status >= 400 && res.status < 500) {
         // The server refused the content itself (bad address, join limit): retrying
         // the same set will not help; report it and wait for the next change.
@@ -445,7 +445,7 @@ export class WatcherClient {
         },
       });
       if (epoch !== this.#epoch) return;
-      if (isUnknownWatcher(res)) throw new UnknownWatcher();
+      requireKnownWatcher(res);
       if (res.status !== 200) {
         if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
         this.#fallBack('push', describeError(res));
@@ -576,7 +576,7 @@ export class WatcherClient {
         longPoll ? (this.#longPollWaitS + 15) * 1000 : undefined,
       );
       if (epoch !== this.#epoch) return;
-      if (isUnknownWatcher(res)) throw new UnknownWatcher();
+      requireKnownWatcher(res);
       if (res.status === 304) {
         this.#ok();
         if (longPoll && this.#host.now() - startedMs < 500) {
