@@ -68,10 +68,14 @@ export const spawnChild: SpawnFunction = (argv, options) => {
     sigpipeIgnored = true;
   }
   const opened: number[] = [];
+  /** Undo on a failed spawn: close every descriptor opened so far. */
+  const closeOpened = (): void => {
+    for (const fd of opened) os.close(fd);
+  };
   const makePipe = (): [number, number] => {
     const p = os.pipe();
     if (p === null) {
-      for (const fd of opened) os.close(fd);
+      closeOpened();
       throw new Error(`spawn ${argv[0]}: cannot create a pipe (too many open files?)`);
     }
     opened.push(p[0], p[1]);
@@ -84,7 +88,7 @@ export const spawnChild: SpawnFunction = (argv, options) => {
   try {
     stdinFd = inPipe ? inPipe[0] : openDevNull(os.O_RDONLY);
   } catch (e) {
-    for (const fd of opened) os.close(fd);
+    closeOpened();
     throw e;
   }
   if (!inPipe) opened.push(stdinFd);
@@ -93,7 +97,7 @@ export const spawnChild: SpawnFunction = (argv, options) => {
   try {
     pid = os.exec(argv, { block: false, usePath: true, stdin: stdinFd, stdout: out[1], stderr: err[1] });
   } catch (e) {
-    for (const fd of opened) os.close(fd);
+    closeOpened();
     throw new Error(`spawn ${argv[0]}: ${(e as Error).message}`);
   }
   // The child has its copies; keep only our ends.
