@@ -17,7 +17,7 @@ export interface HeldChannel {
 
 export class MembershipTable {
   /** input name -> channel key -> holders */
-  private readonly inputs = new Map<string, Map<string, HeldChannel>>();
+  readonly #inputs = new Map<string, Map<string, HeldChannel>>();
 
   /**
    * Replaces the full state of one input (e.g. "mdb" or "control-file") and
@@ -25,7 +25,7 @@ export class MembershipTable {
    * same port name from two inputs never collides.
    */
   update(input: string, channels: Iterable<HeldChannel>): MembershipChange {
-    const before = this.union();
+    const before = this.#union();
     const next = new Map<string, HeldChannel>();
     for (const held of channels) {
       if (held.holders.length === 0) continue;
@@ -36,9 +36,9 @@ export class MembershipTable {
         holders: prev ? [...new Set([...prev.holders, ...held.holders])].sort() : [...held.holders].sort(),
       });
     }
-    if (next.size === 0) this.inputs.delete(input);
-    else this.inputs.set(input, next);
-    const after = this.union();
+    if (next.size === 0) this.#inputs.delete(input);
+    else this.#inputs.set(input, next);
+    const after = this.#union();
     const added: Channel[] = [];
     const removed: Channel[] = [];
     for (const [key, held] of after) if (!before.has(key)) added.push(held.channel);
@@ -53,22 +53,22 @@ export class MembershipTable {
 
   /** The desired channels, sorted by key (a stable order for PUTs and logs). */
   channels(): Channel[] {
-    const u = this.union();
+    const u = this.#union();
     return [...u.keys()].sort().map((k) => u.get(k)!.channel);
   }
 
   /** Every holder of a channel as "input:holder". */
   holders(channel: Channel): string[] {
-    return this.union().get(channelKey(channel))?.holders.slice() ?? [];
+    return this.#union().get(channelKey(channel))?.holders.slice() ?? [];
   }
 
   get size(): number {
-    return this.union().size;
+    return this.#union().size;
   }
 
-  private union(): Map<string, HeldChannel> {
+  #union(): Map<string, HeldChannel> {
     const out = new Map<string, { channel: Channel; holders: string[] }>();
-    for (const [input, map] of this.inputs) {
+    for (const [input, map] of this.#inputs) {
       for (const [key, held] of map) {
         let h = out.get(key);
         if (!h) out.set(key, (h = { channel: held.channel, holders: [] }));
