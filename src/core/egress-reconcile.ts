@@ -65,7 +65,8 @@ export interface EgressPlan {
   readonly mappings: EgressMapping[];
 }
 
-const show = (c: Channel): string => `(${c.source},${c.group})`;
+/** "(S,G)" as the log lines and reasons write a channel. */
+export const show = (c: Channel): string => `(${c.source},${c.group})`;
 
 function compareKeys(a: Channel, b: Channel): number {
   const x = channelKey(a);

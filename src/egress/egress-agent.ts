@@ -19,6 +19,7 @@ import {
   describeAction,
   planEgress,
   selectDesired,
+  show,
   type AssignedChannel,
   type EgressAction,
   type EgressMapping,
@@ -87,7 +88,6 @@ export interface EgressAgentOptions {
   readonly pid?: number;
 }
 
-const show = (c: Channel): string => `(${c.source},${c.group})`;
 type JoinAction = Extract<EgressAction, { kind: 'join' }>;
 
 export interface EgressStats {
