@@ -12,6 +12,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { bundleQuickjs } from '../../build/qjs-bundle.mjs';
 import { findOrBuildQjs } from './qjs-binary.ts';
+import { collectProbeSteps } from './probe-steps.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const results = new Map<string, unknown>();
@@ -142,21 +143,7 @@ before(async () => {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      try {
-        const { step, value } = JSON.parse(line) as { step: string; value: unknown };
-        results.set(step, value);
-      } catch {
-        stderrLines.push(`(stdout) ${line}`);
-      }
-    }
-  });
+  collectProbeSteps(child.stdout, results, (line) => stderrLines.push(`(stdout) ${line}`));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderrLines.push(...chunk.split('\n')));
   const exited = new Promise<void>((resolve) => child.on('exit', (code) => ((exitCode = code ?? -1), resolve())));
 

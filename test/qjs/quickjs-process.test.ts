@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleQuickjs } from '../../build/qjs-bundle.mjs';
 import { findOrBuildQjs } from './qjs-binary.ts';
+import { collectProbeSteps } from './probe-steps.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const ROUNDS = 120; // × 9 execs
@@ -23,17 +24,7 @@ before(async () => {
   const bundle = join(scratch, 'process-probe.js');
   await bundleQuickjs(join(root, 'test/qjs/fixtures/process-probe.ts'), bundle);
   const child = spawn('prlimit', ['--nofile=1024:1024', '--', qjs, bundle, String(ROUNDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      const { step, value } = JSON.parse(line) as { step: string; value: unknown };
-      results.set(step, value);
-    }
-  });
+  collectProbeSteps(child.stdout, results);
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   // Bounded: a stalled exec must fail the tests, not hang them.
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
