@@ -23,7 +23,11 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Written to the child's stdin, which is then closed. */
   readonly input?: string;
-  /** Kill the child after this long (default: no limit). */
+  /**
+   * Kill the child after this long (default: no limit). exec then settles with
+   * code null within a few seconds even if the child or a descendant holding
+   * its pipes never ends, so a caller never waits forever.
+   */
   readonly timeoutMs?: number;
 }
 

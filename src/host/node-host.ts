@@ -21,6 +21,9 @@ export function createStderrLogger(component: string, minLevel: LogLevel = 'info
   return createLineLogger(component, minLevel, (text) => process.stderr.write(text));
 }
 
+/** How long exec waits for a killed child to end before settling without it. */
+const KILL_SETTLE_MS = 2000;
+
 export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     const [command, ...args] = argv;
@@ -52,6 +55,12 @@ export function nodeExec(argv: readonly string[], options: ExecOptions = {}): Pr
       timer = setTimeout(() => {
         timedOut = true;
         child.kill('SIGKILL');
+        // A child stuck in the kernel survives SIGKILL: settle anyway (Host contract).
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          resolve({ code: null, stdout, stderr: stderr + `${command}: killed after ${options.timeoutMs} ms, not yet ended\n` });
+        }, KILL_SETTLE_MS).unref();
       }, options.timeoutMs);
     }
     child.stdin.on('error', () => undefined); // the child may exit before reading its input
