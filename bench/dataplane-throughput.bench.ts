@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { frame, udpDatagram } from '../test/dataplane/packet.ts';
 import { createLab } from '../test/lab/lab.ts';
 import { buildTranslatorLab, MAP4, MAP6, netnsHost } from '../test/lab/translator-lab.ts';
-import { Translator } from '../src/dataplane/translator.ts';
+import { createTranslator, type Translator } from '../src/dataplane/translator.ts';
+import { pinnedProgStats } from '../src/dataplane/bpftool.ts';
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,7 +48,7 @@ try {
   const t0 = performance.now();
   const { snd, cpe, lan } = await buildTranslatorLab(lab, { baseline: true });
   console.log(`lab up in ${Math.round(performance.now() - t0)} ms; IPv${family}, ${size}-byte payloads, ${seconds} s per run`);
-  const translator = Translator.create(netnsHost(cpe), { pinRoot: `/sys/fs/bpf/mnat-bench-${process.pid}`, instance: 'bench' });
+  const translator = createTranslator(netnsHost(cpe), { pinRoot: `/sys/fs/bpf/mnat-bench-${process.pid}`, instance: 'bench' });
   translatorToDetach = translator;
   await translator.attach('wan');
   await translator.upsert({ from: map.local, to: map.global, outputs: ['br-lan'] });
@@ -132,9 +133,9 @@ try {
   // BPF cost per packet: matching (translated + redirected) and non-matching (passed) packets.
   writeFileSync(statsPath, '1');
   const cost = async (what: string, group: string, source: string) => {
-    const before = await translator.progStats();
+    const before = await pinnedProgStats(translator.host, translator.progPin);
     await snd.exec(['iperf', '-c', `${group}%eth0`, '-u', ...v6, '-B', bracket(source), '-T', '16', '-l', String(size), '-b', '20000pps', '-t', String(seconds)], (seconds + 20) * 1000);
-    const after = await translator.progStats();
+    const after = await pinnedProgStats(translator.host, translator.progPin);
     const n = after.runCount - before.runCount;
     const ns = (after.runTimeNs - before.runTimeNs) / Math.max(1, n);
     console.log(`BPF program cost, ${what}: ${ns.toFixed(0)} ns per packet over ${n} packets (bpf_stats run_time_ns / run_cnt)`);

@@ -5,7 +5,7 @@
 // assigned channels changes.
 //   node --import ./build/ts-loader.mjs bench/system-egress-client.ts --server H --port P --cacert F --cert F --key F
 import { createInterface } from 'node:readline';
-import { WatcherClient } from '../src/core/watcher-client.ts';
+import { createWatcherClient } from '../src/core/watcher-client.ts';
 import { createNodeHost, createStderrLogger } from '../src/host/node-host.ts';
 import { emit, fail, parseFlags } from '../test/lab/traffic/args.ts';
 
@@ -18,7 +18,7 @@ const transport = host.httpTransport({
   certFile: flags.get('cert'),
   keyFile: flags.get('key'),
 });
-const client = new WatcherClient({ host, transport, role: 'egress' });
+const client = createWatcherClient({ host, transport, role: 'egress' });
 let last = -1;
 client.on('assignments', (list) => {
   const n = list.filter((c) => c.state === 'assigned').length;

@@ -11,7 +11,7 @@
 //   - when the server answers ietf-mnat:unknown-watcher-id (expired, or the
 //     server lost it), gets a new id and re-PUTs.
 // Stale results from an old id or connection are dropped by an epoch counter.
-import { createBackoff, type Backoff } from './backoff.ts';
+import { createBackoff } from './backoff.ts';
 import { channelKey, type Channel } from './channel.ts';
 import {
   decodeAssignedChannels,
@@ -99,382 +99,319 @@ function pathOfUri(uri: string): string {
   return uri.startsWith('/') ? uri : `/${uri}`;
 }
 
-export class WatcherClient {
-  readonly #host: Host;
-  readonly #transport: HttpTransport;
-  readonly #role: 'egress' | 'ingress';
-  readonly #root: string;
-  readonly #wantPush: boolean;
-  readonly #longPollWaitS: number;
-  readonly #requestTimeoutMs: number;
-  readonly #pushIdleMs: number;
-  readonly #pollIntervalMs: number | undefined;
-  readonly #backoff: Backoff;
-  readonly #assignmentListeners: AssignmentsListener[] = [];
-  readonly #statusListeners: StatusListener[] = [];
-
-  #running = false;
-  #epoch = 0; // bumps on every new watcher id and on stop()
-  #watcherId: string | null = null;
-  #refreshPeriodS = 10;
-  #mode: FollowMode;
-  #connected = false;
-  #lastError: string | undefined;
-  #lastStatusText = '';
-
-  #desiredJoins: Channel[] = [];
-  #desiredMonitors: string[] = [];
-  #desiredVersion = 0;
-  #putVersion = -1; // desiredVersion last PUT successfully for the current id
-  #putInFlight = false;
-
-  #assigned: MappedChannel[] = [];
-  #assignedJson: Array<Record<string, unknown>> = [];
-  #emittedText: string | null = null;
-  #etag: string | null = null;
-
-  /** At most one pending timer per job; see #arm. */
-  readonly #timers: Partial<Record<TimerName, TimerHandle>> = {};
-  #sse: HttpStream | null = null;
-  #subscriptionId: number | null = null;
-  #gettingId = false;
-
-  constructor(options: WatcherClientOptions) {
-    this.#host = options.host;
-    this.#transport = options.transport;
-    this.#role = options.role;
-    this.#root = (options.apiRoot ?? '/restconf').replace(/\/+$/, '');
-    this.#wantPush = options.push !== false;
-    this.#mode = this.#wantPush ? 'push' : 'long-poll';
-    this.#longPollWaitS = options.longPollWaitS ?? 25;
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#pushIdleMs = options.pushIdleMs ?? PUSH_IDLE_MS;
-    this.#pollIntervalMs = options.pollIntervalMs;
-    this.#backoff = createBackoff({ initialMs: options.backoffInitialMs ?? 500, maxMs: options.backoffMaxMs ?? 30_000, random: options.random });
-  }
-
+export interface WatcherClient {
   on(event: 'assignments', fn: AssignmentsListener): void;
   on(event: 'status', fn: StatusListener): void;
-  on(event: 'assignments' | 'status', fn: AssignmentsListener | StatusListener): void {
-    if (event === 'assignments') this.#assignmentListeners.push(fn as AssignmentsListener);
-    else this.#statusListeners.push(fn as StatusListener);
-  }
-
   /** The current watcher id (null before the first one arrives). */
-  get id(): string | null {
-    return this.#watcherId;
-  }
-
+  readonly id: string | null;
   /** The last full assignment list. */
-  get assignments(): MappedChannel[] {
-    return this.#assigned.slice();
-  }
+  readonly assignments: MappedChannel[];
+  start(): void;
+  /** Stops following and deletes the push subscription (best effort). */
+  stop(): Promise<void>;
+  /** Egress: the (S,G)s joined on the LAN. */
+  setJoins(channels: Channel[]): void;
+  /** Ingress: the global source prefixes to monitor. */
+  setMonitors(prefixes: string[]): void;
+}
 
-  start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#newId();
-  }
+// A closure rather than a class: its state is locals, which minify in the
+// QuickJS bundle (`this.#x` members do not), and the bundle has a size budget.
+export function createWatcherClient(options: WatcherClientOptions): WatcherClient {
+  const { host, transport, role, pollIntervalMs } = options;
+  const root = (options.apiRoot ?? '/restconf').replace(/\/+$/, '');
+  const longPollWaitS = options.longPollWaitS ?? 25;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const pushIdleMs = options.pushIdleMs ?? PUSH_IDLE_MS;
+  const backoff = createBackoff({ initialMs: options.backoffInitialMs ?? 500, maxMs: options.backoffMaxMs ?? 30_000, random: options.random });
+  const assignmentListeners: AssignmentsListener[] = [];
+  const statusListeners: StatusListener[] = [];
 
-  async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#epoch++;
-    this.#disarm('refresh', 'follow', 'put', 'id', 'watchdog');
-    this.#sse?.close();
-    this.#sse = null;
-    const sub = this.#subscriptionId;
-    this.#subscriptionId = null;
-    if (sub !== null) {
-      try {
-        await this.#transport.request({
-          method: 'POST',
-          path: `${this.#root}/operations/ietf-subscribed-notifications:delete-subscription`,
-          headers: { 'content-type': YANG_JSON, accept: YANG_JSON },
-          body: JSON.stringify({ 'ietf-subscribed-notifications:input': { id: sub } }),
-          timeoutMs: 2000,
-        });
-      } catch {
-        // the server may be gone; the subscription dies with its stream anyway
-      }
-    }
-  }
+  let running = false;
+  let current = 0; // bumps on every new watcher id and on stop()
+  let watcherId: string | null = null;
+  let refreshPeriodS = 10;
+  let mode: FollowMode = options.push !== false ? 'push' : 'long-poll';
+  let connected = false;
+  let lastError: string | undefined;
+  let lastStatusText = '';
 
-  setJoins(channels: Channel[]): void {
-    const norm = dedupe(channels.map((c) => ({ source: c.source, group: c.group })), channelKey);
-    if (sameList(norm.map(channelKey), this.#desiredJoins.map(channelKey))) return;
-    this.#desiredJoins = norm;
-    this.#desiredVersion++;
-    this.#schedulePut(0);
-  }
+  let desiredJoins: Channel[] = [];
+  let desiredMonitors: string[] = [];
+  let desiredVersion = 0;
+  let putVersion = -1; // desiredVersion last PUT successfully for the current id
+  let putInFlight = false;
 
-  setMonitors(prefixes: string[]): void {
-    const norm = dedupe(prefixes.slice(), (p) => p);
-    if (sameList(norm, this.#desiredMonitors)) return;
-    this.#desiredMonitors = norm;
-    this.#desiredVersion++;
-    this.#schedulePut(0);
-  }
+  let assigned: MappedChannel[] = [];
+  let assignedJson: Array<Record<string, unknown>> = [];
+  let emittedText: string | null = null;
+  let etag: string | null = null;
+
+  /** At most one pending timer per job; see arm(). */
+  const timers: Partial<Record<TimerName, TimerHandle>> = {};
+  let sse: HttpStream | null = null;
+  let subscriptionId: number | null = null;
+  let gettingId = false;
 
   // ------------------------------------------------------------ status
 
-  #setStatus(patch: Partial<{ connected: boolean; mode: FollowMode; lastError: string | undefined }>): void {
-    if (patch.connected !== undefined) this.#connected = patch.connected;
-    if (patch.mode !== undefined) this.#mode = patch.mode;
-    if ('lastError' in patch) this.#lastError = patch.lastError;
-    const status: WatcherStatus = { connected: this.#connected, watcherId: this.#watcherId, mode: this.#mode };
-    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+  function setStatus(patch: Partial<{ connected: boolean; mode: FollowMode; lastError: string | undefined }>): void {
+    if (patch.connected !== undefined) connected = patch.connected;
+    if (patch.mode !== undefined) mode = patch.mode;
+    if ('lastError' in patch) lastError = patch.lastError;
+    const status: WatcherStatus = { connected: connected, watcherId: watcherId, mode: mode };
+    if (lastError !== undefined) status.lastError = lastError;
     const text = JSON.stringify(status);
-    if (text === this.#lastStatusText) return;
-    this.#lastStatusText = text;
-    for (const fn of this.#statusListeners) fn(status);
+    if (text === lastStatusText) return;
+    lastStatusText = text;
+    for (const fn of statusListeners) fn(status);
   }
 
-  #ok(): void {
-    this.#backoff.reset();
-    this.#setStatus({ connected: true, lastError: undefined });
+  function ok(): void {
+    backoff.reset();
+    setStatus({ connected: true, lastError: undefined });
   }
 
-  #transportFailed(err: unknown): void {
+  function transportFailed(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    this.#host.log.warn('MNAT server unreachable', { error: message });
-    this.#setStatus({ connected: false, lastError: message });
+    host.log.warn('MNAT server unreachable', { error: message });
+    setStatus({ connected: false, lastError: message });
   }
 
-  #emitIfChanged(): void {
-    const text = JSON.stringify(this.#assignedJson);
-    if (text === this.#emittedText) return;
-    this.#emittedText = text;
-    const list = this.#assigned.slice();
-    for (const fn of this.#assignmentListeners) fn(list);
+  function emitIfChanged(): void {
+    const text = JSON.stringify(assignedJson);
+    if (text === emittedText) return;
+    emittedText = text;
+    const list = assigned.slice();
+    for (const fn of assignmentListeners) fn(list);
   }
 
-  #setAssigned(channels: MappedChannel[]): void {
-    this.#assigned = channels;
-    this.#assignedJson = channels.map((c) => encodeMappedSg(c) as Record<string, unknown>);
-    this.#emitIfChanged();
+  function setAssigned(channels: MappedChannel[]): void {
+    assigned = channels;
+    assignedJson = channels.map((c) => encodeMappedSg(c) as Record<string, unknown>);
+    emitIfChanged();
   }
 
   // ------------------------------------------------------------ timers
 
   /** (Re)arms one job's timer; `fn` runs only if no new id or stop() came in between. */
-  #arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
-    this.#disarm(name);
-    const epoch = this.#epoch;
-    this.#timers[name] = this.#host.setTimeout(() => {
-      delete this.#timers[name];
-      if (epoch === this.#epoch) fn(epoch);
+  function arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
+    disarm(name);
+    const armed = current;
+    timers[name] = host.setTimeout(() => {
+      delete timers[name];
+      if (armed === current) fn(armed);
     }, delayMs);
   }
 
-  #disarm(...names: TimerName[]): void {
+  function disarm(...names: TimerName[]): void {
     for (const name of names) {
-      const t = this.#timers[name];
-      if (t !== undefined) this.#host.clearTimeout(t);
-      delete this.#timers[name];
+      const t = timers[name];
+      if (t !== undefined) host.clearTimeout(t);
+      delete timers[name];
     }
   }
 
   // ------------------------------------------------------------ requests
 
-  async #call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra?: Record<string, string>, timeoutMs?: number): Promise<HttpResponse> {
+  async function call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra?: Record<string, string>, timeoutMs?: number): Promise<HttpResponse> {
     const headers: Record<string, string> = { accept: YANG_JSON, ...(extra ?? {}) };
     if (body !== undefined) headers['content-type'] = YANG_JSON;
-    return this.#transport.request({
+    return transport.request({
       method,
-      path: this.#root + path,
+      path: root + path,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs: timeoutMs ?? this.#requestTimeoutMs,
+      timeoutMs: timeoutMs ?? requestTimeoutMs,
     });
   }
 
   // ------------------------------------------------------------ id + refresh
 
   /** Forget the current id (it is unknown or never existed) and get a new one. */
-  #newId(): void {
-    if (!this.#running) return;
-    this.#epoch++;
-    this.#watcherId = null;
-    this.#etag = null;
-    this.#putVersion = -1;
-    this.#disarm('refresh', 'follow', 'watchdog');
-    this.#sse?.close();
-    this.#sse = null;
-    this.#subscriptionId = null;
-    this.#setStatus({});
-    void this.#getId(this.#epoch);
+  function newId(): void {
+    if (!running) return;
+    current++;
+    watcherId = null;
+    etag = null;
+    putVersion = -1;
+    disarm('refresh', 'follow', 'watchdog');
+    sse?.close();
+    sse = null;
+    subscriptionId = null;
+    setStatus({});
+    void getId(current);
   }
 
-  async #getId(epoch: number): Promise<void> {
-    if (this.#gettingId) return;
-    this.#gettingId = true;
+  async function getId(epoch: number): Promise<void> {
+    if (gettingId) return;
+    gettingId = true;
     try {
-      const res = await this.#call('POST', '/operations/ietf-mnat:get-new-watcher-id');
-      if (epoch !== this.#epoch || !this.#running) return;
+      const res = await call('POST', '/operations/ietf-mnat:get-new-watcher-id');
+      if (epoch !== current || !running) return;
       if (res.status !== 200) throw new Error(`get-new-watcher-id: ${describeError(res)}`);
       const out = decodeGetNewWatcherIdOutput(parseBody(res));
-      this.#watcherId = out.watcherId;
-      this.#refreshPeriodS = Math.max(1, out.refreshPeriodS);
-      this.#host.log.info('got watcher id', { refreshPeriod: this.#refreshPeriodS });
-      this.#ok();
-      this.#scheduleRefresh();
-      this.#schedulePut(0);
-      this.#scheduleFollow(0);
+      watcherId = out.watcherId;
+      refreshPeriodS = Math.max(1, out.refreshPeriodS);
+      host.log.info('got watcher id', { refreshPeriod: refreshPeriodS });
+      ok();
+      scheduleRefresh();
+      schedulePut(0);
+      scheduleFollow(0);
     } catch (err) {
-      if (epoch !== this.#epoch || !this.#running) return;
-      this.#transportFailed(err);
-      this.#arm('id', this.#backoff.next(), (e) => void this.#getId(e));
+      if (epoch !== current || !running) return;
+      transportFailed(err);
+      arm('id', backoff.next(), (e) => void getId(e));
     } finally {
-      this.#gettingId = false;
+      gettingId = false;
     }
   }
 
-  #scheduleRefresh(delayMs = this.#refreshPeriodS * 1000): void {
-    this.#arm('refresh', delayMs, (e) => void this.#refresh(e));
+  function scheduleRefresh(delayMs = refreshPeriodS * 1000): void {
+    arm('refresh', delayMs, (e) => void refresh(e));
   }
 
-  async #refresh(epoch: number): Promise<void> {
-    const id = this.#watcherId;
+  async function refresh(epoch: number): Promise<void> {
+    const id = watcherId;
     if (id === null) return;
     try {
-      const res = await this.#call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
-      if (epoch !== this.#epoch) return;
+      const res = await call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
+      if (epoch !== current) return;
       requireKnownWatcher(res);
       if (res.status !== 200 && res.status !== 204) throw new Error(`refresh-watcher-id: ${describeError(res)}`);
-      const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : this.#refreshPeriodS;
-      this.#refreshPeriodS = Math.max(1, period);
-      this.#ok();
-      this.#scheduleRefresh();
+      const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : refreshPeriodS;
+      refreshPeriodS = Math.max(1, period);
+      ok();
+      scheduleRefresh();
     } catch (err) {
-      if (epoch !== this.#epoch) return;
+      if (epoch !== current) return;
       if (err instanceof UnknownWatcher) {
-        this.#host.log.warn('server forgot our watcher id; getting a new one');
-        this.#newId();
+        host.log.warn('server forgot our watcher id; getting a new one');
+        newId();
         return;
       }
-      this.#transportFailed(err);
+      transportFailed(err);
       // Retry well within the 3-period expiry window.
-      this.#scheduleRefresh(Math.min(this.#backoff.next(), this.#refreshPeriodS * 1000));
+      scheduleRefresh(Math.min(backoff.next(), refreshPeriodS * 1000));
     }
   }
 
   // ------------------------------------------------------------ desired set
 
-  #schedulePut(delayMs: number): void {
-    if (!this.#running || this.#watcherId === null) return;
-    this.#arm('put', delayMs, (e) => void this.#put(e));
+  function schedulePut(delayMs: number): void {
+    if (!running || watcherId === null) return;
+    arm('put', delayMs, (e) => void put(e));
   }
 
-  async #put(epoch: number): Promise<void> {
-    const id = this.#watcherId;
-    if (id === null || this.#putInFlight || this.#putVersion === this.#desiredVersion) return;
-    this.#putInFlight = true;
-    const version = this.#desiredVersion;
+  async function put(epoch: number): Promise<void> {
+    const id = watcherId;
+    if (id === null || putInFlight || putVersion === desiredVersion) return;
+    putInFlight = true;
+    const version = desiredVersion;
     const key = encodeKey(id);
     try {
       let res: HttpResponse;
-      if (this.#role === 'egress') {
-        const joins: JoinedSg[] = this.#desiredJoins.map((channel) => ({ id: channelKey(channel), channel }));
-        res = await this.#call('PUT', `/data/ietf-mnat:egress-global-joined/watcher=${key}`, encodeEgressWatcher(id, joins));
+      if (role === 'egress') {
+        const joins: JoinedSg[] = desiredJoins.map((channel) => ({ id: channelKey(channel), channel }));
+        res = await call('PUT', `/data/ietf-mnat:egress-global-joined/watcher=${key}`, encodeEgressWatcher(id, joins));
       } else {
-        const monitors: Monitor[] = this.#desiredMonitors.map((p) => ({ id: p, globalSourcePrefix: p }));
-        res = await this.#call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
+        const monitors: Monitor[] = desiredMonitors.map((p) => ({ id: p, globalSourcePrefix: p }));
+        res = await call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
       }
-      if (epoch !== this.#epoch) return;
+      if (epoch !== current) return;
       requireKnownWatcher(res);
       if (res.status >= 400 && res.status < 500) {
         // The server refused the content itself (bad address, join limit): retrying
         // the same set will not help; report it and wait for the next change.
-        this.#putVersion = version;
-        const message = `PUT ${this.#role === 'egress' ? 'joins' : 'monitors'} refused: ${describeError(res)}`;
-        this.#host.log.error(message);
-        this.#setStatus({ lastError: message });
+        putVersion = version;
+        const message = `PUT ${role === 'egress' ? 'joins' : 'monitors'} refused: ${describeError(res)}`;
+        host.log.error(message);
+        setStatus({ lastError: message });
         return;
       }
       if (res.status !== 200 && res.status !== 201 && res.status !== 204) throw new Error(`PUT: ${describeError(res)}`);
-      this.#putVersion = version;
-      this.#ok();
+      putVersion = version;
+      ok();
     } catch (err) {
-      if (epoch !== this.#epoch) return;
+      if (epoch !== current) return;
       if (err instanceof UnknownWatcher) {
-        this.#newId();
+        newId();
         return;
       }
-      this.#transportFailed(err);
-      this.#schedulePut(this.#backoff.next());
+      transportFailed(err);
+      schedulePut(backoff.next());
       return;
     } finally {
-      this.#putInFlight = false;
+      putInFlight = false;
     }
-    if (this.#putVersion !== this.#desiredVersion) this.#schedulePut(0);
+    if (putVersion !== desiredVersion) schedulePut(0);
   }
 
   // ------------------------------------------------------------ following
 
-  #scheduleFollow(delayMs: number): void {
-    if (!this.#running || this.#watcherId === null) return;
-    this.#arm('follow', delayMs, (e) => void (this.#mode === 'push' ? this.#subscribe(e) : this.#poll(e)));
+  function scheduleFollow(delayMs: number): void {
+    if (!running || watcherId === null) return;
+    arm('follow', delayMs, (e) => void (mode === 'push' ? subscribe(e) : poll(e)));
   }
 
-  #followFailed(epoch: number, err: unknown): void {
-    if (epoch !== this.#epoch) return;
+  function followFailed(epoch: number, err: unknown): void {
+    if (epoch !== current) return;
     if (err instanceof UnknownWatcher) {
-      this.#newId();
+      newId();
       return;
     }
-    this.#transportFailed(err);
-    this.#scheduleFollow(this.#backoff.next());
+    transportFailed(err);
+    scheduleFollow(backoff.next());
   }
 
-  #fallBack(from: FollowMode, reason: string): void {
+  function fallBack(from: FollowMode, reason: string): void {
     const to: FollowMode = from === 'push' ? 'long-poll' : 'poll';
-    this.#host.log.info(`server does not support ${from}; falling back to ${to}`, { reason });
-    this.#setStatus({ mode: to });
+    host.log.info(`server does not support ${from}; falling back to ${to}`, { reason });
+    setStatus({ mode: to });
   }
 
-  async #subscribe(epoch: number): Promise<void> {
-    const id = this.#watcherId;
+  async function subscribe(epoch: number): Promise<void> {
+    const id = watcherId;
     if (id === null) return;
     try {
-      const res = await this.#call('POST', '/operations/ietf-subscribed-notifications:establish-subscription', {
+      const res = await call('POST', '/operations/ietf-subscribed-notifications:establish-subscription', {
         'ietf-subscribed-notifications:input': {
           'ietf-yang-push:datastore': 'ietf-datastores:operational',
           'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']`,
           'ietf-yang-push:on-change': {},
         },
       });
-      if (epoch !== this.#epoch) return;
+      if (epoch !== current) return;
       requireKnownWatcher(res);
       if (res.status !== 200) {
         if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
-        this.#fallBack('push', describeError(res));
-        this.#scheduleFollow(0);
+        fallBack('push', describeError(res));
+        scheduleFollow(0);
         return;
       }
       const out = (parseBody(res) as Record<string, Record<string, unknown>> | undefined)?.['ietf-subscribed-notifications:output'];
       const subId = out?.id;
       const uri = out?.['ietf-restconf-subscribed-notifications:uri'];
       if (typeof subId !== 'number' || typeof uri !== 'string') {
-        this.#fallBack('push', 'establish-subscription output has no id/uri');
-        this.#scheduleFollow(0);
+        fallBack('push', 'establish-subscription output has no id/uri');
+        scheduleFollow(0);
         return;
       }
-      this.#subscriptionId = subId;
-      this.#openStream(epoch, id, subId, pathOfUri(uri));
+      subscriptionId = subId;
+      openStream(epoch, id, subId, pathOfUri(uri));
     } catch (err) {
-      this.#followFailed(epoch, err);
+      followFailed(epoch, err);
     }
   }
 
-  #openStream(epoch: number, watcherId: string, subId: number, path: string): void {
-    const listPath = `/ietf-mnat:assigned-channels/watcher=${encodeKey(watcherId)}/mapped-sg`;
+  function openStream(epoch: number, forId: string, subId: number, path: string): void {
+    const listPath = `/ietf-mnat:assigned-channels/watcher=${encodeKey(forId)}/mapped-sg`;
     let status = 0;
     let failed: Error | null = null;
     let terminated = false;
     let gotUpdate = false;
     const parser = new SseParser((event) => {
-      if (epoch !== this.#epoch || failed) return;
+      if (epoch !== current || failed) return;
       try {
         const msg = JSON.parse(event.data) as Record<string, Record<string, unknown>>;
         const n = msg['ietf-restconf:notification'];
@@ -484,15 +421,15 @@ export class WatcherClient {
         const term = n['ietf-subscribed-notifications:subscription-terminated'];
         if (update) {
           const decoded = decodeAssignedChannels((update['datastore-contents'] as unknown) ?? {});
-          const mine = decoded.find((w) => w.id === watcherId) ?? decoded[0];
+          const mine = decoded.find((w) => w.id === forId) ?? decoded[0];
           gotUpdate = true;
-          this.#ok();
-          this.#setAssigned(mine ? mine.channels : []);
+          ok();
+          setAssigned(mine ? mine.channels : []);
         } else if (change) {
           const patch = (change['datastore-changes'] as Record<string, Record<string, unknown>> | undefined)?.['ietf-yang-patch:yang-patch'];
           const edits = (patch?.edit ?? []) as YangPatchEdit[];
-          const next = applyKeyedListEdits(listPath, 'ietf-mnat:mapped-sg', this.#assignedJson, edits);
-          this.#setAssigned(next.map((v, i) => decodeMappedSg(v, `/edit[${i}]`)));
+          const next = applyKeyedListEdits(listPath, 'ietf-mnat:mapped-sg', assignedJson, edits);
+          setAssigned(next.map((v, i) => decodeMappedSg(v, `/edit[${i}]`)));
         } else if (term) {
           terminated = true;
         }
@@ -506,40 +443,40 @@ export class WatcherClient {
     const finish = (error?: Error): void => {
       if (done) return;
       done = true;
-      if (epoch !== this.#epoch || (this.#sse !== null && this.#sse !== stream)) return; // a stream we already replaced
-      this.#disarm('watchdog');
-      this.#sse = null;
-      if (this.#subscriptionId === subId) this.#subscriptionId = null;
+      if (epoch !== current || (sse !== null && sse !== stream)) return; // a stream we already replaced
+      disarm('watchdog');
+      sse = null;
+      if (subscriptionId === subId) subscriptionId = null;
       if (status !== 200 && status !== 0 && status !== 404 && !gotUpdate) {
         // The server offers establish-subscription but not the stream: long-poll instead.
-        this.#fallBack('push', `subscription stream answered HTTP ${status}`);
-        this.#scheduleFollow(0);
+        fallBack('push', `subscription stream answered HTTP ${status}`);
+        scheduleFollow(0);
         return;
       }
       if (terminated) {
         // The server ends a subscription when its watcher is gone: check by refreshing.
-        this.#host.log.info('push subscription terminated by the server');
-        void this.#refresh(epoch);
-        this.#scheduleFollow(this.#backoff.next());
+        host.log.info('push subscription terminated by the server');
+        void refresh(epoch);
+        scheduleFollow(backoff.next());
         return;
       }
       const reason = failed ? failed.message : error ? error.message : status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended';
-      this.#followFailed(epoch, new Error(reason));
+      followFailed(epoch, new Error(reason));
     };
     const armWatchdog = (): void =>
-      this.#arm('watchdog', this.#pushIdleMs, () => {
+      arm('watchdog', pushIdleMs, () => {
         stream.close();
-        finish(new Error(`no data on the push stream for ${this.#pushIdleMs / 1000} s`));
+        finish(new Error(`no data on the push stream for ${pushIdleMs / 1000} s`));
       });
-    const stream: HttpStream = this.#transport.stream(
+    const stream: HttpStream = transport.stream(
       { method: 'GET', path, headers: { accept: 'text/event-stream' } },
       {
         onResponse: (s) => {
           status = s;
         },
         onData: (chunk) => {
-          if (done || status !== 200 || epoch !== this.#epoch) return;
-          if (this.#sse === stream) armWatchdog();
+          if (done || status !== 200 || epoch !== current) return;
+          if (sse === stream) armWatchdog();
           try {
             parser.push(chunk);
           } catch (err) {
@@ -554,57 +491,111 @@ export class WatcherClient {
       },
     );
     if (!done) {
-      this.#sse = stream;
+      sse = stream;
       armWatchdog();
     }
   }
 
-  async #poll(epoch: number): Promise<void> {
-    const id = this.#watcherId;
+  async function poll(epoch: number): Promise<void> {
+    const id = watcherId;
     if (id === null) return;
-    const longPoll = this.#mode === 'long-poll' && this.#etag !== null;
+    const longPoll = mode === 'long-poll' && etag !== null;
     const headers: Record<string, string> = {};
-    if (this.#etag !== null) headers['if-none-match'] = this.#etag;
-    if (longPoll) headers.prefer = `wait=${this.#longPollWaitS}`;
-    const startedMs = this.#host.now();
+    if (etag !== null) headers['if-none-match'] = etag;
+    if (longPoll) headers.prefer = `wait=${longPollWaitS}`;
+    const startedMs = host.now();
     try {
-      const res = await this.#call(
+      const res = await call(
         'GET',
         `/data/ietf-mnat:assigned-channels/watcher=${encodeKey(id)}`,
         undefined,
         headers,
-        longPoll ? (this.#longPollWaitS + 15) * 1000 : undefined,
+        longPoll ? (longPollWaitS + 15) * 1000 : undefined,
       );
-      if (epoch !== this.#epoch) return;
+      if (epoch !== current) return;
       requireKnownWatcher(res);
       if (res.status === 304) {
-        this.#ok();
-        if (longPoll && this.#host.now() - startedMs < 500) {
+        ok();
+        if (longPoll && host.now() - startedMs < 500) {
           // Asked to hold but answered at once: the server does not long-poll.
-          this.#fallBack('long-poll', 'a matching If-None-Match was answered at once');
+          fallBack('long-poll', 'a matching If-None-Match was answered at once');
         }
       } else if (res.status === 200) {
         const decoded = decodeAssignedChannels(parseBody(res));
         const mine = decoded.find((w) => w.id === id) ?? decoded[0];
-        this.#ok();
-        this.#setAssigned(mine ? mine.channels : []);
-        const etag = res.headers.etag;
-        if (!etag) {
-          if (this.#mode === 'long-poll') this.#fallBack('long-poll', 'no ETag on assigned-channels');
-        } else if (longPoll && etag === this.#etag && this.#host.now() - startedMs < 500) {
+        ok();
+        setAssigned(mine ? mine.channels : []);
+        const tag = res.headers.etag;
+        if (!tag) {
+          if (mode === 'long-poll') fallBack('long-poll', 'no ETag on assigned-channels');
+        } else if (longPoll && tag === etag && host.now() - startedMs < 500) {
           // The same ETag we sent came back at once: If-None-Match is ignored, so do not spin.
-          this.#fallBack('long-poll', 'If-None-Match is ignored by the server');
+          fallBack('long-poll', 'If-None-Match is ignored by the server');
         }
-        if (etag) this.#etag = etag;
+        if (tag) etag = tag;
       } else {
         throw new Error(`GET assigned-channels: ${describeError(res)}`);
       }
       // Long polls follow each other at once; plain polls wait an interval.
-      this.#scheduleFollow(this.#mode === 'long-poll' ? 0 : (this.#pollIntervalMs ?? this.#refreshPeriodS * 1000));
+      scheduleFollow(mode === 'long-poll' ? 0 : (pollIntervalMs ?? refreshPeriodS * 1000));
     } catch (err) {
-      this.#followFailed(epoch, err);
+      followFailed(epoch, err);
     }
   }
+
+  return {
+    on(event: 'assignments' | 'status', fn: AssignmentsListener | StatusListener): void {
+      if (event === 'assignments') assignmentListeners.push(fn as AssignmentsListener);
+      else statusListeners.push(fn as StatusListener);
+    },
+    get id() {
+      return watcherId;
+    },
+    get assignments() {
+      return assigned.slice();
+    },
+    start(): void {
+      if (running) return;
+      running = true;
+      newId();
+    },
+    async stop(): Promise<void> {
+      if (!running) return;
+      running = false;
+      current++;
+      disarm('refresh', 'follow', 'put', 'id', 'watchdog');
+      sse?.close();
+      sse = null;
+      const sub = subscriptionId;
+      subscriptionId = null;
+      if (sub === null) return;
+      try {
+        await transport.request({
+          method: 'POST',
+          path: `${root}/operations/ietf-subscribed-notifications:delete-subscription`,
+          headers: { 'content-type': YANG_JSON, accept: YANG_JSON },
+          body: JSON.stringify({ 'ietf-subscribed-notifications:input': { id: sub } }),
+          timeoutMs: 2000,
+        });
+      } catch {
+        // the server may be gone; the subscription dies with its stream anyway
+      }
+    },
+    setJoins(channels: Channel[]): void {
+      const norm = dedupe(channels.map((c) => ({ source: c.source, group: c.group })), channelKey);
+      if (sameList(norm.map(channelKey), desiredJoins.map(channelKey))) return;
+      desiredJoins = norm;
+      desiredVersion++;
+      schedulePut(0);
+    },
+    setMonitors(prefixes: string[]): void {
+      const norm = dedupe(prefixes.slice(), (p) => p);
+      if (sameList(norm, desiredMonitors)) return;
+      desiredMonitors = norm;
+      desiredVersion++;
+      schedulePut(0);
+    },
+  };
 }
 
 function dedupe<T>(items: T[], key: (t: T) => string): T[] {

@@ -52,7 +52,7 @@ export interface AssignmentFeed {
 
 /** What the agent needs of the Translator. */
 export interface RuleTable {
-  attach(device: string): Promise<void>;
+  attach(device: string): Promise<unknown>;
   upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void>;
   remove(from: Channel): Promise<void>;
   /** Makes the rule set exactly `rules` in one kernel batch (Translator.sync); optional. */

@@ -12,8 +12,8 @@ import {
   type JoinBackend,
 } from '../core/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from '../core/egress-status.ts';
-import { WatcherClient } from '../core/watcher-client.ts';
-import { Translator } from '../dataplane/translator.ts';
+import { createWatcherClient } from '../core/watcher-client.ts';
+import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
 import { createLevelLogger } from './level-log.ts';
@@ -130,7 +130,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     return;
   }
   const settings = first.settings;
-  const translator = Translator.create(host, {
+  const translator = createTranslator(host, {
     ...(settings.bpfObject !== undefined ? { objectPath: settings.bpfObject } : {}),
     ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
     instance: settings.instance,
@@ -138,7 +138,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   const joiner = rt.createJoiner(host, settings);
   const createFeed = (s: EgressSettings): AssignmentFeed => {
     const transport = host.httpTransport(s.target);
-    const client = new WatcherClient({ host, transport, role: 'egress', apiRoot: s.apiRoot, push: s.push });
+    const client = createWatcherClient({ host, transport, role: 'egress', apiRoot: s.apiRoot, push: s.push });
     let watcherId: string | null = null;
     client.on('status', (st) => (watcherId = st.watcherId));
     return {

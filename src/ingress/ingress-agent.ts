@@ -29,7 +29,7 @@ export interface AssignmentFeed {
 
 /** What the agent needs of the Translator. */
 export interface RuleTable {
-  attach(device: string): Promise<void>;
+  attach(device: string): Promise<unknown>;
   upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void>;
   remove(from: Channel): Promise<void>;
   list(): Promise<IngressRule[]>;

@@ -4,12 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from '../core/ingress-status.ts';
-import { WatcherClient } from '../core/watcher-client.ts';
-import { Translator } from '../dataplane/translator.ts';
+import { createWatcherClient } from '../core/watcher-client.ts';
+import { createTranslator } from '../dataplane/translator.ts';
+import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-upkeep.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
 import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
-import { IngressAgent } from './ingress-agent.ts';
+import { IngressAgent, type RuleTable } from './ingress-agent.ts';
 import { ingressUsage, parseIngressOptions, type IngressOptions } from './ingress-options.ts';
 import { JoinfileWriter } from './joinfile-writer.ts';
 
@@ -60,12 +61,24 @@ async function main(): Promise<void> {
     process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const client = new WatcherClient({ host, transport, role: 'ingress', apiRoot: options.apiRoot, push: options.push });
-  const translator = Translator.create(host, {
+  const client = createWatcherClient({ host, transport, role: 'ingress', apiRoot: options.apiRoot, push: options.push });
+  const kernel = createTranslator(host, {
     ...(options.bpfObject ? { objectPath: options.bpfObject } : {}),
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
     instance: options.instance,
   });
+  // The class programs the kernel; reading the rules back and following
+  // recreated devices come from translator-upkeep.
+  const translator: RuleTable = {
+    attach: (device) => kernel.attach(device),
+    upsert: (rule) => kernel.upsert(rule),
+    remove: (from) => kernel.remove(from),
+    sync: (rules) => kernel.sync(rules),
+    counters: () => kernel.counters(),
+    detach: () => kernel.detach(),
+    list: () => listTranslatorRules(kernel),
+    refresh: () => refreshTranslator(kernel),
+  };
   const joiner =
     options.joinBackend === 'smcroute'
       ? createSmcrouteJoiner(host, options.smcrouteSocket ? { socketPath: options.smcrouteSocket } : {})

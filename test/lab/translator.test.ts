@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createLab, nodeArgv } from './lab.ts';
 import { buildTranslatorLab, MAP4, MAP6, netnsHost, parsePcap, udpChecksumErrors } from './translator-lab.ts';
-import { Translator } from '../../src/dataplane/translator.ts';
+import { createTranslator, type Translator } from '../../src/dataplane/translator.ts';
+import { listTranslatorRules, refreshTranslator } from '../../src/dataplane/translator-upkeep.ts';
 import { multicastMac, parseAddress } from '../../src/core/address.ts';
 import { addressBytes, checksumsValid, hex } from '../dataplane/packet.ts';
 import { decodePayload } from './traffic/payload.ts';
@@ -43,7 +44,7 @@ for (const family of [4, 6] as const) {
     const map = family === 4 ? MAP4 : MAP6;
     const unmappedGroup = family === 4 ? '232.1.1.2' : 'ff3e::8000:2';
     const pinRoot = uniquePinRoot();
-    const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'cpe' });
+    const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'cpe' });
     lab.track(translator);
     await translator.attach('wan');
     await translator.upsert({ from: map.local, to: map.global, outputs: ['br-lan'] });
@@ -120,7 +121,7 @@ for (const family of [4, 6] as const) {
 test('removing the mapping stops delivery at once; the stream then reaches the CPE untranslated', { skip }, async (t) => {
   const lab = await labWithCleanup(t);
   const { snd, cpe, lan } = await buildTranslatorLab(lab);
-  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'rm' });
+  const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'rm' });
   lab.track(translator);
     await translator.attach('wan');
   await translator.upsert({ from: MAP4.local, to: MAP4.global, outputs: ['br-lan'] });
@@ -156,7 +157,7 @@ test('removing the mapping stops delivery at once; the stream then reaches the C
 test('two outputs (br-lan and a veth) both get the stream, with default checksum offloads', { skip }, async (t) => {
   const lab = await labWithCleanup(t);
   const { snd, cpe, lan, lan2 } = await buildTranslatorLab(lab, { second: true });
-  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'two' });
+  const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'two' });
   lab.track(translator);
     await translator.attach('wan');
   await translator.upsert({ from: MAP6.local, to: MAP6.global, outputs: ['br-lan', 'l2'] });
@@ -178,7 +179,7 @@ test('two outputs (br-lan and a veth) both get the stream, with default checksum
     assert.deepEqual(s.sources, { [MAP6.global.source]: translated });
   }
   assert.equal(c.drops?.clone, 0);
-  assert.deepEqual((await translator.list()).map((r) => r.outputs), [['br-lan', 'l2']]);
+  assert.deepEqual((await listTranslatorRules(translator)).map((r) => r.outputs), [['br-lan', 'l2']]);
 });
 
 test('VLAN: 802.1Q and QinQ tagged streams (outer tag held by the kernel, as with NIC offload) leave untagged', { skip }, async (t) => {
@@ -194,7 +195,7 @@ test('VLAN: 802.1Q and QinQ tagged streams (outer tag held by the kernel, as wit
   const pusherPins = uniquePinRoot();
   mkdirSync(pusherPins);
   t.after(() => rmSync(pusherPins, { recursive: true, force: true }));
-  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'vlan' });
+  const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'vlan' });
   lab.track(translator);
   await translator.attach('wan');
   await translator.upsert({ from: MAP4.local, to: MAP4.global, outputs: ['br-lan'] });
@@ -247,10 +248,10 @@ test('VLAN: 802.1Q and QinQ tagged streams (outer tag held by the kernel, as wit
   assert.equal(c.drops?.vlan, 0);
 });
 
-test('recreated devices: attach() re-attaches to a new WAN, refresh() follows a new output device', { skip }, async (t) => {
+test('recreated devices: attach() re-attaches to a new WAN, refreshTranslator() follows a new output device', { skip }, async (t) => {
   const lab = await labWithCleanup(t);
   const { snd, cpe, lan2 } = await buildTranslatorLab(lab, { second: true });
-  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'hotplug' });
+  const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'hotplug' });
   lab.track(translator);
   await translator.attach('wan');
   await translator.upsert({ from: MAP4.local, to: MAP4.global, outputs: ['l2'] });
@@ -273,12 +274,12 @@ test('recreated devices: attach() re-attaches to a new WAN, refresh() follows a 
   await cpe.addr('wan', '10.0.0.2/24');
   await cpe.addr('l2', '192.168.2.1/24');
   await lan2!.addr('eth0', '192.168.2.10/24');
-  assert.deepEqual(await translator.refresh(), { reattached: ['wan'], rewritten: 1, missing: [] });
+  assert.deepEqual(await refreshTranslator(translator), { reattached: ['wan'], rewritten: 1, missing: [] });
   assert.equal((await cpe.run(['tc', 'filter', 'show', 'dev', 'wan', 'ingress'])).match(/mnat_translate/g)?.length, 1);
   await translator.attach('wan'); // idempotent again
   assert.equal((await cpe.run(['tc', 'filter', 'show', 'dev', 'wan', 'ingress'])).match(/mnat_translate/g)?.length, 1);
   await stream();
-  assert.deepEqual(await translator.refresh(), { reattached: [], rewritten: 0, missing: [] });
+  assert.deepEqual(await refreshTranslator(translator), { reattached: [], rewritten: 0, missing: [] });
 
   // A filter removed behind our back is put back by attach().
   await cpe.run(['tc', 'filter', 'del', 'dev', 'wan', 'ingress']);
@@ -303,7 +304,7 @@ test('attach is idempotent; detach leaves the namespace as it found it (with and
   for (const preexisting of [false, true]) {
     if (preexisting) await cpe.run(['tc', 'qdisc', 'add', 'dev', 'wan', 'clsact']);
     const before = await snapshot(cpe, pinRoot);
-    const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'idem' });
+    const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'idem' });
     lab.track(translator);
     await translator.attach('wan');
     await translator.attach('wan');
@@ -328,7 +329,7 @@ test('a restart after kill -9 cleans the stale filter and pins; a live owner is 
   const stale = await snapshot(cpe, pinRoot);
   assert.equal(stale.ingress.match(/mnat_translate/g)?.length, 1);
 
-  const second = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'crash' });
+  const second = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot, instance: 'crash' });
   lab.track(second);
   await assert.rejects(second.attach('wan'), /in use by the running process/);
   assert.deepEqual(await snapshot(cpe, pinRoot), stale, 'the live owner keeps its state');
@@ -338,7 +339,7 @@ test('a restart after kill -9 cleans the stale filter and pins; a live owner is 
   const after = await snapshot(cpe, pinRoot);
   assert.equal(after.ingress.match(/mnat_translate/g)?.length, 1, 'the stale filter is gone, ours is there');
   assert.notEqual(after.ingress, stale.ingress, 'a new program');
-  assert.deepEqual(await second.list(), [], 'the stale rules are gone');
+  assert.deepEqual(await listTranslatorRules(second), [], 'the stale rules are gone');
   await second.detach();
   assert.deepEqual(await snapshot(cpe, pinRoot), before);
 });
@@ -346,7 +347,7 @@ test('a restart after kill -9 cleans the stale filter and pins; a live owner is 
 test('errors name what is missing: device gone, no such attach device', { skip }, async (t) => {
   const lab = await labWithCleanup(t);
   const { cpe } = await buildTranslatorLab(lab);
-  const translator = Translator.create(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'err' });
+  const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'err' });
   lab.track(translator);
     await assert.rejects(translator.attach('nosuchdev'), (e: Error & { kind?: string }) => e.kind === 'device-gone' && /nosuchdev/.test(e.message));
   await translator.attach('wan');

@@ -104,6 +104,14 @@ test('data: the shipped bundle runs under qjs', () => {
   assert.match(r.stdout, /usage: mnat-egress/);
 });
 
+// The router's flash budget for the egress (issue 4): 96 KiB. A change that
+// grows the bundle past it should fail here, not be found in a release.
+test('data: the shipped QuickJS bundle is within its 96 KiB budget', (t) => {
+  const size = statSync(join(installRoot, 'usr/share/mnat/mnat-egress.qjs.js')).size;
+  t.diagnostic(`mnat-egress.qjs.js: ${size} bytes (${(size / 1024).toFixed(1)} KiB), ${96 * 1024 - size} bytes to spare`);
+  assert.ok(size <= 96 * 1024, `${size} bytes is over the 96 KiB budget by ${size - 96 * 1024}`);
+});
+
 test('data: the shell scripts parse', () => {
   for (const script of ['etc/init.d/mnat-egress', 'etc/uci-defaults/80_mnat', 'usr/sbin/mnat-egress']) {
     const r = spawnSync('sh', ['-n', join(installRoot, script)], { encoding: 'utf8' });

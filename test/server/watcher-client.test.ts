@@ -2,7 +2,7 @@
 // and recovery when the server forgets the watcher (restart without state).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createWatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
 import type { MappedChannel } from '../../src/core/mnat-state.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { Logger } from '../../src/host/host.ts';
@@ -38,8 +38,8 @@ for (const push of [true, false]) {
   test(`watcher client (${push ? 'push' : 'long polling'}): egress joins reach the ingress and come back mapped`, async (t) => {
     const server = await startServer(t, tlsArgs());
     const host = createNodeHost(quiet);
-    const egress = new WatcherClient({ host, transport: client(t, server.origin, undefined), role: 'egress', push });
-    const ingress = new WatcherClient({ host, transport: client(t, server.origin, undefined), role: 'ingress', push });
+    const egress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: 'egress', push });
+    const ingress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: 'ingress', push });
     const eAssign = recorder<MappedChannel[]>();
     const iAssign = recorder<MappedChannel[]>();
     const eStatus = recorder<WatcherStatus>();
@@ -69,7 +69,7 @@ test('watcher client: server restart without state → new id, joins PUT again',
   const s1 = await startServer(t, ['--insecure']);
   const host = createNodeHost(quiet);
   const transport = client(t, s1.origin);
-  const egress = new WatcherClient({ host, transport, role: 'egress', backoffInitialMs: 50, backoffMaxMs: 300 });
+  const egress = createWatcherClient({ host, transport, role: 'egress', backoffInitialMs: 50, backoffMaxMs: 300 });
   const assign = recorder<MappedChannel[]>();
   const status = recorder<WatcherStatus>();
   egress.on('assignments', (a) => assign.push(a));

@@ -2,7 +2,7 @@
 // → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createWatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
 
@@ -70,7 +70,7 @@ test('falls back from push to long polling to polling; unknown id → new id and
     }
     return { status: 500, headers: {}, body: '' };
   });
-  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
   const statuses: WatcherStatus[] = [];
   const lists: number[] = [];
   c.on('status', (s) => statuses.push(s));
@@ -106,7 +106,7 @@ test('transport errors back off and report disconnected; setJoins with the same 
     if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
     return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
   });
-  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'ingress', backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'ingress', backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
   const statuses: WatcherStatus[] = [];
   c.on('status', (s) => statuses.push(s));
   c.setMonitors(['192.0.2.0/24']);
@@ -143,7 +143,7 @@ test('push: applies push-update and yang-patch edits; a silent or broken stream 
     },
     close() {},
   };
-  const c = new WatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
   const lists: string[][] = [];
   c.on('assignments', (a) => lists.push(a.map((m) => `${m.id}:${m.global.group}`)));
   c.start();
