@@ -5,7 +5,7 @@
 // assigned channels changes.
 //   node --import ./build/ts-loader.mjs bench/system-egress-client.ts --server H --port P --cacert F --cert F --key F
 import { createInterface } from 'node:readline';
-import { createWatcherClient } from '../src/core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE } from '../src/core/watcher-client.ts';
 import { createNodeHost, createStderrLogger } from '../src/host/node-host.ts';
 import { emit, fail, parseFlags } from '../test/lab/traffic/args.ts';
 
@@ -18,7 +18,7 @@ const transport = host.httpTransport({
   certFile: flags.get('cert'),
   keyFile: flags.get('key'),
 });
-const client = createWatcherClient({ host, transport, role: 'egress' });
+const client = createWatcherClient({ host, transport, role: EGRESS_ROLE });
 let last = -1;
 client.on('assignments', (list) => {
   const n = list.filter((c) => c.state === 'assigned').length;
@@ -38,7 +38,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const [cmd, count, base, source] = line.trim().split(/\s+/);
   if (cmd === 'joins' && count && base && source) {
     const n = Number(count);
-    client.setJoins(Array.from({ length: n }, (_, i) => channel(base, i, source)));
+    client.setDesired(Array.from({ length: n }, (_, i) => channel(base, i, source)));
     emit('joins-set', { n });
   } else if (cmd === 'exit') {
     void client.stop().then(() => process.exit(0));

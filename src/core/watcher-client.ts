@@ -23,7 +23,7 @@ import {
   encodeMappedSg,
   encodeRefreshWatcherIdInput,
 } from './ietf-mnat-codec.ts';
-import type { JoinedSg, MappedChannel, Monitor } from './mnat-state.ts';
+import type { MappedChannel } from './mnat-state.ts';
 import { SseParser } from './sse-parser.ts';
 import { applyKeyedListEdits, encodeKey, type YangPatchEdit } from './yang-patch.ts';
 import type { Host, HttpResponse, HttpStream, HttpTransport, TimerHandle } from '../host/host.ts';
@@ -37,10 +37,40 @@ export interface WatcherStatus {
   lastError?: string;
 }
 
-export interface WatcherClientOptions {
+/** What a watcher keeps on the server: the egress's joins or the ingress's monitors. */
+export interface WatcherRole<T> {
+  /** For log lines: "joins" or "monitors". */
+  readonly what: string;
+  /** An item's canonical key: dedupes and compares desired sets. */
+  key(item: T): string;
+  /** The path under /data and the body that store `items` for watcher `id`. */
+  put(id: string, items: readonly T[]): { path: string; body: unknown };
+}
+
+/** mnat-egress: the (S,G)s joined on the LAN, stored in egress-global-joined. */
+export const EGRESS_ROLE: WatcherRole<Channel> = {
+  what: 'joins',
+  key: channelKey,
+  put: (id, channels) => ({
+    path: `/ietf-mnat:egress-global-joined/watcher=${encodeKey(id)}`,
+    body: encodeEgressWatcher(id, channels.map((c) => ({ id: channelKey(c), channel: { source: c.source, group: c.group } }))),
+  }),
+};
+
+/** mnat-ingress: the global source prefixes to monitor, stored in ingress-watching. */
+export const INGRESS_ROLE: WatcherRole<string> = {
+  what: 'monitors',
+  key: (prefix) => prefix,
+  put: (id, prefixes) => ({
+    path: `/ietf-mnat:ingress-watching/watcher=${encodeKey(id)}`,
+    body: encodeIngressWatcher(id, prefixes.map((p) => ({ id: p, globalSourcePrefix: p }))),
+  }),
+};
+
+export interface WatcherClientOptions<T> {
   host: Host;
   transport: HttpTransport;
-  role: 'egress' | 'ingress';
+  role: WatcherRole<T>;
   /** Default '/restconf'. */
   apiRoot?: string;
   /** Default true: SSE push, falling back to long polling. */
@@ -99,7 +129,7 @@ function pathOfUri(uri: string): string {
   return uri.startsWith('/') ? uri : `/${uri}`;
 }
 
-export interface WatcherClient {
+export interface WatcherClient<T> {
   on(event: 'assignments', fn: AssignmentsListener): void;
   on(event: 'status', fn: StatusListener): void;
   /** The current watcher id (null before the first one arrives). */
@@ -109,15 +139,13 @@ export interface WatcherClient {
   start(): void;
   /** Stops following and deletes the push subscription (best effort). */
   stop(): Promise<void>;
-  /** Egress: the (S,G)s joined on the LAN. */
-  setJoins(channels: Channel[]): void;
-  /** Ingress: the global source prefixes to monitor. */
-  setMonitors(prefixes: string[]): void;
+  /** The set to keep on the server (the role's joins or monitors); PUT when it changed. */
+  setDesired(items: readonly T[]): void;
 }
 
 // A closure rather than a class: its state is locals, which minify in the
 // QuickJS bundle (`this.#x` members do not), and the bundle has a size budget.
-export function createWatcherClient(options: WatcherClientOptions): WatcherClient {
+export function createWatcherClient<T>(options: WatcherClientOptions<T>): WatcherClient<T> {
   const { host, transport, role, pollIntervalMs } = options;
   const root = (options.apiRoot ?? '/restconf').replace(/\/+$/, '');
   const longPollWaitS = options.longPollWaitS ?? 25;
@@ -136,8 +164,7 @@ export function createWatcherClient(options: WatcherClientOptions): WatcherClien
   let lastError: string | undefined;
   let lastStatusText = '';
 
-  let desiredJoins: Channel[] = [];
-  let desiredMonitors: string[] = [];
+  let desired: T[] = [];
   let desiredVersion = 0;
   let putVersion = -1; // desiredVersion last PUT successfully for the current id
   let putInFlight = false;
@@ -308,23 +335,16 @@ export function createWatcherClient(options: WatcherClientOptions): WatcherClien
     if (id === null || putInFlight || putVersion === desiredVersion) return;
     putInFlight = true;
     const version = desiredVersion;
-    const key = encodeKey(id);
     try {
-      let res: HttpResponse;
-      if (role === 'egress') {
-        const joins: JoinedSg[] = desiredJoins.map((channel) => ({ id: channelKey(channel), channel }));
-        res = await call('PUT', `/data/ietf-mnat:egress-global-joined/watcher=${key}`, encodeEgressWatcher(id, joins));
-      } else {
-        const monitors: Monitor[] = desiredMonitors.map((p) => ({ id: p, globalSourcePrefix: p }));
-        res = await call('PUT', `/data/ietf-mnat:ingress-watching/watcher=${key}`, encodeIngressWatcher(id, monitors));
-      }
+      const { path, body } = role.put(id, desired);
+      const res = await call('PUT', `/data${path}`, body);
       if (epoch !== current) return;
       requireKnownWatcher(res);
       if (res.status >= 400 && res.status < 500) {
         // The server refused the content itself (bad address, join limit): retrying
         // the same set will not help; report it and wait for the next change.
         putVersion = version;
-        const message = `PUT ${role === 'egress' ? 'joins' : 'monitors'} refused: ${describeError(res)}`;
+        const message = `PUT ${role.what} refused: ${describeError(res)}`;
         host.log.error(message);
         setStatus({ lastError: message });
         return;
@@ -581,24 +601,17 @@ export function createWatcherClient(options: WatcherClientOptions): WatcherClien
         // the server may be gone; the subscription dies with its stream anyway
       }
     },
-    setJoins(channels: Channel[]): void {
-      const norm = dedupe(channels.map((c) => ({ source: c.source, group: c.group })), channelKey);
-      if (sameList(norm.map(channelKey), desiredJoins.map(channelKey))) return;
-      desiredJoins = norm;
-      desiredVersion++;
-      schedulePut(0);
-    },
-    setMonitors(prefixes: string[]): void {
-      const norm = dedupe(prefixes.slice(), (p) => p);
-      if (sameList(norm, desiredMonitors)) return;
-      desiredMonitors = norm;
+    setDesired(items: readonly T[]): void {
+      const next = dedupe(items, role.key);
+      if (sameList(next.map(role.key), desired.map(role.key))) return;
+      desired = next;
       desiredVersion++;
       schedulePut(0);
     },
   };
 }
 
-function dedupe<T>(items: T[], key: (t: T) => string): T[] {
+function dedupe<T>(items: readonly T[], key: (t: T) => string): T[] {
   const seen = new Set<string>();
   const out: T[] = [];
   for (const item of items) {

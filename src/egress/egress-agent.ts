@@ -1,6 +1,6 @@
 // The egress controller. Desired = the LAN's joins (snooping table and/or
 // control file), capped at max channels; it keeps the server's
-// egress-global-joined equal to them (WatcherClient.setJoins), follows the
+// egress-global-joined equal to them (the watcher client's setDesired), follows the
 // assignments, and makes the kernel equal to them: translator rules
 // (Sl,Gl)->(Sg,Gg) toward the LAN bridge on the WAN device, and WAN joins of
 // (Sl,Gl). Reconciles are serialised (changes during one fold into the next).
@@ -41,7 +41,7 @@ export interface FeedStatus {
   lastError?: string;
 }
 
-/** What the agent needs of the WatcherClient (role egress). */
+/** What the agent needs of the watcher client (EGRESS_ROLE; run.ts adapts it). */
 export interface AssignmentFeed {
   start(): void;
   stop(): Promise<void>;

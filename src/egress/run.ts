@@ -12,7 +12,7 @@ import {
   type JoinBackend,
 } from '../core/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from '../core/egress-status.ts';
-import { createWatcherClient } from '../core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE } from '../core/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
@@ -138,7 +138,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   const joiner = rt.createJoiner(host, settings);
   const createFeed = (s: EgressSettings): AssignmentFeed => {
     const transport = host.httpTransport(s.target);
-    const client = createWatcherClient({ host, transport, role: 'egress', apiRoot: s.apiRoot, push: s.push });
+    const client = createWatcherClient({ host, transport, role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push });
     let watcherId: string | null = null;
     client.on('status', (st) => (watcherId = st.watcherId));
     return {
@@ -156,7 +156,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
         }
         transport.close();
       },
-      setJoins: (channels) => client.setJoins(channels),
+      setJoins: (channels) => client.setDesired(channels),
       on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
     };
   };

@@ -18,11 +18,12 @@ import {
 import type { Host } from '../host/host.ts';
 import { redactWatcherId, type IngressStatus, type IngressStatusChannel } from '../core/ingress-status.ts';
 
-/** What the agent needs of the WatcherClient (role ingress). */
+/** What the agent needs of the watcher client (INGRESS_ROLE). */
 export interface AssignmentFeed {
   start(): void;
   stop(): Promise<void>;
-  setMonitors(prefixes: string[]): void;
+  /** The global source prefixes to monitor. */
+  setDesired(prefixes: string[]): void;
   on(event: 'assignments', fn: (channels: IngressAssignment[]) => void): void;
   on(event: 'status', fn: (s: { connected: boolean; watcherId: string | null; mode: string; lastError?: string }) => void): void;
 }
@@ -163,7 +164,7 @@ export class IngressAgent {
       this.haveAssignments = true;
       this.kick();
     });
-    feed.setMonitors([...config.monitors]);
+    feed.setDesired([...config.monitors]);
     feed.start();
     this.scheduleResync();
   }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from '../core/ingress-status.ts';
-import { createWatcherClient } from '../core/watcher-client.ts';
+import { createWatcherClient, INGRESS_ROLE } from '../core/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-upkeep.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const client = createWatcherClient({ host, transport, role: 'ingress', apiRoot: options.apiRoot, push: options.push });
+  const client = createWatcherClient({ host, transport, role: INGRESS_ROLE, apiRoot: options.apiRoot, push: options.push });
   const kernel = createTranslator(host, {
     ...(options.bpfObject ? { objectPath: options.bpfObject } : {}),
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),

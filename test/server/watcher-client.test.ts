@@ -2,7 +2,7 @@
 // and recovery when the server forgets the watcher (restart without state).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/core/watcher-client.ts';
 import type { MappedChannel } from '../../src/core/mnat-state.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { Logger } from '../../src/host/host.ts';
@@ -38,8 +38,8 @@ for (const push of [true, false]) {
   test(`watcher client (${push ? 'push' : 'long polling'}): egress joins reach the ingress and come back mapped`, async (t) => {
     const server = await startServer(t, tlsArgs());
     const host = createNodeHost(quiet);
-    const egress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: 'egress', push });
-    const ingress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: 'ingress', push });
+    const egress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: EGRESS_ROLE, push });
+    const ingress = createWatcherClient({ host, transport: client(t, server.origin, undefined), role: INGRESS_ROLE, push });
     const eAssign = recorder<MappedChannel[]>();
     const iAssign = recorder<MappedChannel[]>();
     const eStatus = recorder<WatcherStatus>();
@@ -47,10 +47,10 @@ for (const push of [true, false]) {
     ingress.on('assignments', (a) => iAssign.push(a));
     egress.on('status', (s) => eStatus.push(s));
     t.after(() => Promise.all([egress.stop(), ingress.stop()]));
-    ingress.setMonitors(['192.0.2.0/24', '2001:db8::/32']);
+    ingress.setDesired(['192.0.2.0/24', '2001:db8::/32']);
     ingress.start();
     egress.start();
-    egress.setJoins([{ source: '192.0.2.1', group: '232.1.1.1' }, { source: '2001:db8::5', group: 'ff3e::1234' }, { source: '203.0.113.1', group: '232.3.3.3' }]);
+    egress.setDesired([{ source: '192.0.2.1', group: '232.1.1.1' }, { source: '2001:db8::5', group: 'ff3e::1234' }, { source: '203.0.113.1', group: '232.3.3.3' }]);
     const mapped = await eAssign.next((a) => a.length === 3 && a.every((c) => c.state === 'assigned'));
     const viaIngress = await iAssign.next((a) => a.length === 2);
     const v4 = mapped.find((c) => c.global.group === '232.1.1.1');
@@ -59,7 +59,7 @@ for (const push of [true, false]) {
     assert.equal(st.mode, push ? 'push' : 'long-poll');
     // a leave is seen by both
     const mark = iAssign.seen.length;
-    egress.setJoins([{ source: '203.0.113.1', group: '232.3.3.3' }]);
+    egress.setDesired([{ source: '203.0.113.1', group: '232.3.3.3' }]);
     await eAssign.next((a) => a.length === 1);
     await iAssign.next((a) => a.length === 0, 8000, mark);
   });
@@ -69,13 +69,13 @@ test('watcher client: server restart without state → new id, joins PUT again',
   const s1 = await startServer(t, ['--insecure']);
   const host = createNodeHost(quiet);
   const transport = client(t, s1.origin);
-  const egress = createWatcherClient({ host, transport, role: 'egress', backoffInitialMs: 50, backoffMaxMs: 300 });
+  const egress = createWatcherClient({ host, transport, role: EGRESS_ROLE, backoffInitialMs: 50, backoffMaxMs: 300 });
   const assign = recorder<MappedChannel[]>();
   const status = recorder<WatcherStatus>();
   egress.on('assignments', (a) => assign.push(a));
   egress.on('status', (s) => status.push(s));
   t.after(() => egress.stop());
-  egress.setJoins([{ source: '192.0.2.1', group: '232.1.1.1' }]);
+  egress.setDesired([{ source: '192.0.2.1', group: '232.1.1.1' }]);
   egress.start();
   await assign.next((a) => a.length === 1);
   const firstId = (await status.next((s) => s.watcherId !== null)).watcherId;

@@ -34,7 +34,7 @@ class FakeFeed implements AssignmentFeed {
   async stop(): Promise<void> {
     this.stopped = true;
   }
-  setMonitors(p: string[]): void {
+  setDesired(p: string[]): void {
     this.monitors = p;
   }
   on(event: 'assignments' | 'status', fn: ((c: IngressAssignment[]) => void) | ((s: Status) => void)): void {

@@ -2,7 +2,7 @@
 // → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWatcherClient, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/core/watcher-client.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
 
@@ -70,12 +70,12 @@ test('falls back from push to long polling to polling; unknown id → new id and
     }
     return { status: 500, headers: {}, body: '' };
   });
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: EGRESS_ROLE, pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
   const statuses: WatcherStatus[] = [];
   const lists: number[] = [];
   c.on('status', (s) => statuses.push(s));
   c.on('assignments', (a) => lists.push(a.length));
-  c.setJoins([{ source: '192.0.2.1', group: '232.1.1.1' }, { source: '192.0.2.1', group: '232.1.1.2' }]);
+  c.setDesired([{ source: '192.0.2.1', group: '232.1.1.1' }, { source: '192.0.2.1', group: '232.1.1.2' }]);
   c.start();
   await until(() => ids === 2 && puts.some((p) => p.includes('watcher=w2')) && polls >= 5, 'second id, re-PUT, polling');
   await c.stop();
@@ -89,7 +89,7 @@ test('falls back from push to long polling to polling; unknown id → new id and
   assert.equal(transport.log.length, after, 'nothing runs after stop()');
 });
 
-test('transport errors back off and report disconnected; setJoins with the same set does not PUT again', async () => {
+test('transport errors back off and report disconnected; setDesired with the same set does not PUT again', async () => {
   let fail = true;
   let puts = 0;
   let getIdCalls = 0;
@@ -106,19 +106,19 @@ test('transport errors back off and report disconnected; setJoins with the same 
     if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
     return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
   });
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'ingress', backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: INGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
   const statuses: WatcherStatus[] = [];
   c.on('status', (s) => statuses.push(s));
-  c.setMonitors(['192.0.2.0/24']);
+  c.setDesired(['192.0.2.0/24']);
   c.start();
   await until(() => getIdCalls >= 3, 'retries');
   assert.ok(statuses.some((s) => !s.connected && /ECONNREFUSED/.test(s.lastError ?? '')));
   fail = false;
   await until(() => puts === 1, 'PUT after reconnect');
-  c.setMonitors(['192.0.2.0/24']);
+  c.setDesired(['192.0.2.0/24']);
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(puts, 1);
-  c.setMonitors(['192.0.2.0/24', '198.51.100.0/24']);
+  c.setDesired(['192.0.2.0/24', '198.51.100.0/24']);
   await until(() => puts === 2, 'PUT after a change');
   await c.stop();
 });
@@ -143,7 +143,7 @@ test('push: applies push-update and yang-patch edits; a silent or broken stream 
     },
     close() {},
   };
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: 'egress', pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
+  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: EGRESS_ROLE, pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
   const lists: string[][] = [];
   c.on('assignments', (a) => lists.push(a.map((m) => `${m.id}:${m.global.group}`)));
   c.start();
