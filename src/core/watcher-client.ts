@@ -492,6 +492,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       { method: 'GET', path, headers: { accept: 'text/event-stream' } },
       {
         onResponse: (s) => {
+          host.log.debug('push stream answered', { status: s, subscription: subId });
           status = s;
         },
         onData: (chunk) => {
