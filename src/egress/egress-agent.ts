@@ -127,6 +127,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   let running = false;
   let pending = false;
   let retryTimer: TimerHandle | null = null;
+  let pass: Promise<void> = Promise.resolve(); // the reconcile pass last started
   const backoff = createBackoff({ initialMs: 250, maxMs: 15_000 });
   let statusTimer: TimerHandle | null = null;
   let countersTimer: TimerHandle | null = null;
@@ -271,7 +272,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       retryTimer = null;
     }
     running = true;
-    void reconcile().finally(() => {
+    pass = reconcile().finally(() => {
       running = false;
       if (pending && !stopped) {
         pending = false;
@@ -590,6 +591,11 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       });
       devices.setDevices([s.upstream, s.downstream]);
       await devices.start();
+      // The first pass attaches the translator before the first request to the
+      // server: adding the clsact qdisc briefly stops the WAN's transmit path
+      // (the kernel's dev_deactivate), and a SYN sent then is lost and resent
+      // only after 1 s.
+      await pass;
       startSources();
       feed.start();
       scheduleStatus();

@@ -99,9 +99,13 @@ class Machine {
 class Feed implements AssignmentFeed {
   puts: string[][] = [];
   stopped = false;
+  /** The kernel's operations when start() was called. */
+  kernelOpsAtStart: string[] | null = null;
+  onStart: () => void = () => undefined;
   private onAssign: (c: AssignedChannel[]) => void = () => undefined;
   private onStatus: (s: FeedStatus) => void = () => undefined;
   start(): void {
+    this.onStart();
     this.onStatus({ connected: true, watcherId: 'secret-watcher-id-123', mode: 'push' });
   }
   async stop(): Promise<void> {
@@ -132,6 +136,7 @@ class Kernel implements RuleTable, Joiner {
   failNextUpsert = 0;
   failNextSync = 0;
   async attach(device: string): Promise<void> {
+    await new Promise((r) => setTimeout(r, 5)); // tc takes a while; "attach" is logged once it is done
     this.ops.push(`attach ${device}`);
   }
   async upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void> {
@@ -230,6 +235,7 @@ async function setup(settings: Partial<EgressSettings> = {}, machine = new Machi
     settings: { ...SETTINGS, ...settings },
     createFeed: () => {
       const f = new Feed();
+      f.onStart = () => (f.kernelOpsAtStart = [...kernel.ops]);
       feeds.push(f);
       return f;
     },
@@ -249,6 +255,20 @@ test('start: the bridge is set to IGMPv3/MLDv2 + querier and the changes are log
   await until('logs', () => m.logs.filter((l) => l.startsWith('info bridge setting changed')).length === 3);
   await until('attach', () => kernel.ops.includes('attach wan'));
   assert.ok(m.monitors.some((x) => x.argv.join(' ') === '/usr/bin/stdbuf -oL bridge monitor mdb'));
+  await agent.stop();
+});
+
+test('start: the translator is attached before the server client starts (a clsact added later can cost its SYN 1 s)', async () => {
+  const { agent, feed } = await setup();
+  assert.deepEqual(feed().kernelOpsAtStart, ['attach wan']);
+  await agent.stop();
+});
+
+test('start: without the upstream device the server client starts at once', async () => {
+  const m = new Machine();
+  m.links.delete('wan');
+  const { agent, feed } = await setup({}, m);
+  assert.deepEqual(feed().kernelOpsAtStart, []);
   await agent.stop();
 });
 
