@@ -156,7 +156,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   const statusListeners: StatusListener[] = [];
 
   let running = false;
-  let current = 0; // bumps on every new watcher id and on stop()
+  let currentEpoch = 0; // bumps on every new watcher id and on stop(): older results are dropped
   let watcherId: string | null = null;
   let refreshPeriodS = 10;
   let mode: FollowMode = options.push !== false ? 'push' : 'long-poll';
@@ -224,10 +224,10 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   /** (Re)arms one job's timer; `fn` runs only if no new id or stop() came in between. */
   function arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
     disarm(name);
-    const armed = current;
+    const armed = currentEpoch;
     timers[name] = host.setTimeout(() => {
       delete timers[name];
-      if (armed === current) fn(armed);
+      if (armed === currentEpoch) fn(armed);
     }, delayMs);
   }
 
@@ -258,7 +258,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   /** Forget the current id (it is unknown or never existed) and get a new one. */
   function newId(): void {
     if (!running) return;
-    current++;
+    currentEpoch++;
     watcherId = null;
     etag = null;
     putVersion = -1;
@@ -267,7 +267,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     sse = null;
     subscriptionId = null;
     setStatus({});
-    void getId(current);
+    void getId(currentEpoch);
   }
 
   async function getId(epoch: number): Promise<void> {
@@ -275,7 +275,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     gettingId = true;
     try {
       const res = await call('POST', '/operations/ietf-mnat:get-new-watcher-id');
-      if (epoch !== current || !running) return;
+      if (epoch !== currentEpoch || !running) return;
       if (res.status !== 200) throw new Error(`get-new-watcher-id: ${describeError(res)}`);
       const out = decodeGetNewWatcherIdOutput(parseBody(res));
       watcherId = out.watcherId;
@@ -286,7 +286,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       schedulePut(0);
       scheduleFollow(0);
     } catch (err) {
-      if (epoch !== current || !running) return;
+      if (epoch !== currentEpoch || !running) return;
       transportFailed(err);
       arm('id', backoff.next(), (e) => void getId(e));
     } finally {
@@ -303,7 +303,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     if (id === null) return;
     try {
       const res = await call('POST', '/operations/ietf-mnat:refresh-watcher-id', encodeRefreshWatcherIdInput(id));
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
       if (res.status !== 200 && res.status !== 204) throw new Error(`refresh-watcher-id: ${describeError(res)}`);
       const period = res.status === 200 ? decodeRefreshWatcherIdOutput(parseBody(res)).refreshPeriodS : refreshPeriodS;
@@ -311,7 +311,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       ok();
       scheduleRefresh();
     } catch (err) {
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       if (err instanceof UnknownWatcher) {
         host.log.warn('server forgot our watcher id; getting a new one');
         newId();
@@ -338,7 +338,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     try {
       const { path, body } = role.put(id, desired);
       const res = await call('PUT', `/data${path}`, body);
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
       if (res.status >= 400 && res.status < 500) {
         // The server refused the content itself (bad address, join limit): retrying
@@ -353,7 +353,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       putVersion = version;
       ok();
     } catch (err) {
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       if (err instanceof UnknownWatcher) {
         newId();
         return;
@@ -375,7 +375,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   }
 
   function followFailed(epoch: number, err: unknown): void {
-    if (epoch !== current) return;
+    if (epoch !== currentEpoch) return;
     if (err instanceof UnknownWatcher) {
       newId();
       return;
@@ -401,7 +401,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
           'ietf-yang-push:on-change': {},
         },
       });
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
       if (res.status !== 200) {
         if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
@@ -431,7 +431,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     let terminated = false;
     let gotUpdate = false;
     const parser = new SseParser((event) => {
-      if (epoch !== current || failed) return;
+      if (epoch !== currentEpoch || failed) return;
       try {
         const msg = JSON.parse(event.data) as Record<string, Record<string, unknown>>;
         const n = msg['ietf-restconf:notification'];
@@ -463,7 +463,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     const finish = (error?: Error): void => {
       if (done) return;
       done = true;
-      if (epoch !== current || (sse !== null && sse !== stream)) return; // a stream we already replaced
+      if (epoch !== currentEpoch || (sse !== null && sse !== stream)) return; // a stream we already replaced
       disarm('watchdog');
       sse = null;
       if (subscriptionId === subId) subscriptionId = null;
@@ -496,7 +496,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
           status = s;
         },
         onData: (chunk) => {
-          if (done || status !== 200 || epoch !== current) return;
+          if (done || status !== 200 || epoch !== currentEpoch) return;
           if (sse === stream) armWatchdog();
           try {
             parser.push(chunk);
@@ -533,7 +533,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
         headers,
         longPoll ? (longPollWaitS + 15) * 1000 : undefined,
       );
-      if (epoch !== current) return;
+      if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
       if (res.status === 304) {
         ok();
@@ -583,7 +583,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     async stop(): Promise<void> {
       if (!running) return;
       running = false;
-      current++;
+      currentEpoch++;
       disarm('refresh', 'follow', 'put', 'id', 'watchdog');
       sse?.close();
       sse = null;
