@@ -67,18 +67,9 @@ async function main(): Promise<void> {
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
     instance: options.instance,
   });
-  // The class programs the kernel; reading the rules back and following
+  // The translator programs the kernel; reading the rules back and following
   // recreated devices come from translator-upkeep.
-  const translator: RuleTable = {
-    attach: (device) => kernel.attach(device),
-    upsert: (rule) => kernel.upsert(rule),
-    remove: (from) => kernel.remove(from),
-    sync: (rules) => kernel.sync(rules),
-    counters: () => kernel.counters(),
-    detach: () => kernel.detach(),
-    list: () => listTranslatorRules(kernel),
-    refresh: () => refreshTranslator(kernel),
-  };
+  const translator: RuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
   const joiner =
     options.joinBackend === 'smcroute'
       ? createSmcrouteJoiner(host, options.smcrouteSocket ? { socketPath: options.smcrouteSocket } : {})
