@@ -1,12 +1,9 @@
 // The MNAT service's assignment state machine (pure: time comes in as nowMs).
 //
-// API notes (relative to the agreed contract in brief/API.md): the numeric
-// options are optional (defaults 10 / 250 / 64); LocalMapping lives in pool.ts
-// and is re-exported here; stats().poolSize is a bigint; MnatError is
-// constructed as new MnatError(kind, message, path?) with path relative to the
-// watcher entry ("joined-sg[2]/group"). Added: roleOf, deleteWatcher,
-// mergeIngressMonitors, deleteIngressMonitors, watcherIds, channels,
-// onWatcherRemoved, restartClocks, and restore(snapshot, options, nowMs?).
+// API notes: the numeric options default to 10 / 250 / 64 (refresh period,
+// grace period, joins per watcher); LocalMapping lives in pool.ts and is
+// re-exported here; stats().poolSize is a bigint (pools can be /64s); an
+// MnatError's path is relative to the watcher entry ("joined-sg[2]/group").
 //
 // Model: watchers (egress: joined channels; ingress: source-prefix monitors),
 // one channel record per globally joined (Sg,Gg) with its stable assignment id

@@ -3,11 +3,11 @@
 // program as a clsact ingress filter with tc, and programs the rules map.
 // Runs on Node and QuickJS (only the Host seam, no Node APIs).
 //
-// Additions to the agreed API (docs/API.md): rules may carry `keepTtl`; an empty
-// `outputs` list translates in place (the packet continues on the attached
-// device's receive path); `sync(rules)` replaces the whole rule set in one
-// bpftool exec; `load()` pins without attaching (tests, BPF_PROG_TEST_RUN);
-// counters() also has `passed`. Reading the kernel's rules back and following
+// Rules may carry `keepTtl`; an empty `outputs` list translates in place (the
+// packet continues on the attached device's receive path); `sync(rules)`
+// replaces the whole rule set in one bpftool exec; `load()` pins without
+// attaching (tests, BPF_PROG_TEST_RUN); counters() also counts the packets
+// passed on untranslated. Reading the kernel's rules back and following
 // recreated output devices live in translator-upkeep.ts, on top of this API:
 // the egress needs neither, and its QuickJS bundle has a size budget.
 import { AddressError } from '../core/address.ts';
