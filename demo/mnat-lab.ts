@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createLab, nodeArgv, REPO_ROOT, type Lab, type LabProcess, type Netns } from '../test/lab/lab.ts';
+import { createLab, labPinRoot, nodeArgv, REPO_ROOT, type Lab, type LabProcess, type Netns } from '../test/lab/lab.ts';
 import { buildTopology, type LanHost, type Topology } from '../test/lab/topology.ts';
 import { makeLabCerts, type LabCerts } from './lab-certs.ts';
 import { startSmcrouted } from '../test/lab/smcroute.ts';
@@ -89,7 +89,7 @@ export class MnatLab {
     this.dir = dir;
     this.certs = certs;
     this.options = options;
-    this.pinRoot = `/sys/fs/bpf/mnat-lab-${lab.id}`;
+    this.pinRoot = labPinRoot(lab.id);
     this.joinfilePath = options.joinfile ? join(dir, 'ingest', 'ingress-joined.sgs') : null;
     this.egress = topo.cpes.map(() => null);
     this.qjs = findQjs();
@@ -105,7 +105,7 @@ export class MnatLab {
   static async create(t?: { after(fn: () => Promise<void> | void): void }, options: MnatLabOptions = {}): Promise<MnatLab> {
     const lab = await createLab();
     const dir = mkdtempSync(join(tmpdir(), `mnat-lab-${lab.id}-`));
-    const pinRoot = `/sys/fs/bpf/mnat-lab-${lab.id}`;
+    const pinRoot = labPinRoot(lab.id);
     let cleaning: Promise<void> | null = null;
     const cleanup = (): Promise<void> =>
       (cleaning ??= (async () => {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleQuickjs } from '../../build/qjs-bundle.mjs';
-import { createLab, nodeArgv, REPO_ROOT, type Lab, type LabProcess } from './lab.ts';
+import { createLab, labPinRoot, nodeArgv, REPO_ROOT, type Lab, type LabProcess } from './lab.ts';
 import { startSmcrouted } from './smcroute.ts';
 import { buildTopology, type Topology } from './topology.ts';
 
@@ -84,7 +84,9 @@ export async function createEgressLab(
     ),
   );
   const cpe = topo.cpes[0]!;
-  const pinRoot = `/sys/fs/bpf/mnat-lab-${lab.id}`;
+  const pinRoot = labPinRoot(lab.id);
+  // After the lab is gone (node:test runs after-hooks in order): an egress killed with it leaves its pins.
+  t.after(() => rmSync(pinRoot, { recursive: true, force: true }));
   const statusFile = join(dir, 'egress.json');
   let smcrouteSocket: string | null = null;
   if (opts.runtime === 'qjs') smcrouteSocket = (await startSmcrouted(cpe.ns)).socketPath;

@@ -2,11 +2,19 @@
 // later without touching labs that other processes are running right now.
 // A marker /run/mnat-lab/<id>.json records the owning pid and its start time
 // (from /proc/<pid>/stat, so a recycled pid is not mistaken for the owner).
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { execArgv } from './lab-exec.ts';
 
 export const MARKER_DIR = '/run/mnat-lab';
 export const NETNS_PREFIX = 'mn-';
+
+/**
+ * The bpffs directory for the translator pins of the agents of lab `id` (their
+ * --pin-root). Agents killed with the lab cannot detach, so the lab removes it.
+ */
+export function labPinRoot(id: string): string {
+  return `/sys/fs/bpf/mnat-lab-${id}`;
+}
 
 export interface LabMarker {
   id: string;
@@ -113,9 +121,10 @@ export async function deleteNamespace(name: string): Promise<void> {
 }
 
 /**
- * Removes leftovers of crashed lab runs: the namespaces of every marker whose
- * owning process is dead, then the marker. Namespaces without a marker are not
- * ours (or not yet registered) and are left alone. Returns the removed names.
+ * Removes leftovers of crashed lab runs: the namespaces and the translator pin
+ * root of every marker whose owning process is dead, then the marker.
+ * Namespaces without a marker are not ours (or not yet registered) and are
+ * left alone. Returns the removed namespace names.
  */
 export async function cleanupStale(): Promise<string[]> {
   const dead = readMarkers().filter((m) => !isOwnerAlive(m));
@@ -130,6 +139,7 @@ export async function cleanupStale(): Promise<string[]> {
     }
   }
   for (const id of deadIds) {
+    rmSync(labPinRoot(id), { recursive: true, force: true });
     removeLabFiles(id);
     removeMarker(id);
   }

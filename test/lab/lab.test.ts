@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createLab, cleanupStale, nodeArgv, mdbHasChannel } from './lab.ts';
+import { existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { createLab, cleanupStale, labPinRoot, nodeArgv, mdbHasChannel } from './lab.ts';
 import { buildTopology } from './topology.ts';
 import { MARKER_DIR } from './lab-registry.ts';
 
@@ -88,7 +88,7 @@ test('destroy removes every namespace and the marker; it is idempotent', async (
   assert.ok(!existsSync(`${MARKER_DIR}/${lab.id}.json`));
 });
 
-test('cleanupStale removes namespaces of dead owners only', async (t) => {
+test('cleanupStale removes the namespaces and translator pins of dead owners only', async (t) => {
   const live = await createLab(t);
   const mine = await live.netns('keep');
   // A crashed run: a marker whose pid has exited, and its namespace.
@@ -97,11 +97,19 @@ test('cleanupStale removes namespaces of dead owners only', async (t) => {
   mkdirSync(MARKER_DIR, { recursive: true });
   writeFileSync(`${MARKER_DIR}/${id}.json`, JSON.stringify({ id, pid: dead, startTime: 'gone', createdAt: '' }));
   execFileSync('ip', ['netns', 'add', `mn-old-${id}`]);
+  // Its agents were killed with it, so their pin root is still there (an empty
+  // instance directory stands in for the pins: the root goes as a whole); a
+  // live lab's stays.
+  mkdirSync(`${labPinRoot(id)}/egress-wan`, { recursive: true });
+  mkdirSync(labPinRoot(live.id), { recursive: true });
+  t.after(() => rmSync(labPinRoot(live.id), { recursive: true, force: true }));
   const removed = await cleanupStale();
   assert.deepEqual(removed, [`mn-old-${id}`]);
   assert.ok(!netnsList().includes(`mn-old-${id}`));
   assert.ok(netnsList().includes(mine.name));
   assert.ok(!existsSync(`${MARKER_DIR}/${id}.json`));
+  assert.ok(!existsSync(labPinRoot(id)), 'the dead run\'s pin root is gone');
+  assert.ok(existsSync(labPinRoot(live.id)), 'the live run\'s pin root stays');
 });
 
 for (const v of [4, 6] as const) {

@@ -20,7 +20,7 @@ import { readMdb, waitForMdb, mdbHasChannel, type MdbEntry } from './lab-mdb.ts'
 
 export type { LabProcess } from './lab-process.ts';
 export type { MdbEntry } from './lab-mdb.ts';
-export { cleanupStale } from './lab-registry.ts';
+export { cleanupStale, labPinRoot } from './lab-registry.ts';
 export { parseMdbJson, mdbHasChannel } from './lab-mdb.ts';
 
 /** Absolute path of the repository root (for scripts and the ts loader). */
