@@ -47,6 +47,12 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     return `${base[0]} exited ${code}: ${oneLine(out)}`;
   };
 
+  /** Records a join that smcrouted made. */
+  const remember = (channel: Channel, device: string): void => {
+    joined.set(membershipKey(channel, device), { channel, device });
+    host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
+  };
+
   /** Runs smcroutectl join/leave and classifies the answer; throws for anything not recoverable here. */
   const ctl = async (action: 'join' | 'leave', channel: Channel, device: string): Promise<Outcome> => {
     const r = await host.exec([...base, action, device, channel.source, channel.group], { timeoutMs });
@@ -92,8 +98,7 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
         throw new UpstreamJoinError('join', channel, device, `smcrouted cannot use device ${device}, even after a reload (does it exist and is it up?)`);
       }
     }
-    joined.set(key, { channel, device });
-    host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
+    remember(channel, device);
   };
 
   const doLeave = async (given: Channel, device: string): Promise<void> => {
@@ -108,33 +113,44 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   /**
-   * A batch of joins: one smcroutectl exec each, JOIN_PARALLEL at a time (the
-   * fork and the IPC round trip are the cost, not smcrouted). A device smcrouted
-   * does not know (yet) takes the one-by-one path afterwards, which reloads once.
+   * A batch of joins: first all in one `smcroutectl -b` exec (commands on
+   * stdin, smcroute 2.5 and later), since the fork and the IPC connection are
+   * the cost, not smcrouted. When that does not exit 0 (a join failed, or an
+   * smcroutectl without batch mode), each join is made on its own, JOIN_PARALLEL
+   * execs at a time: what the batch did answers "already joined" and counts as
+   * done, and every failure is told apart. A device smcrouted does not know
+   * (yet) takes the one-by-one path afterwards, which reloads once.
    */
   const joinMany = async (items: readonly JoinedChannel[]): Promise<Array<Error | null>> => {
     const results: Array<Error | null | 'device'> = items.map(() => null);
+    const todo: Array<{ i: number; channel: Channel; device: string }> = [];
+    items.forEach(({ channel: given, device }, i) => {
+      try {
+        const { channel } = channelToJoin(given, device);
+        if (!joined.has(membershipKey(channel, device))) todo.push({ i, channel, device });
+      } catch (e) {
+        results[i] = e as Error;
+      }
+    });
+    const input = todo.map(({ channel, device }) => `join ${device} ${channel.source} ${channel.group}\n`).join('');
+    const batch = todo.length > 1 ? await host.exec([...base, '-b'], { input, timeoutMs }) : null;
+    if (batch?.code === 0) {
+      for (const { channel, device } of todo) remember(channel, device);
+      return results as Array<Error | null>;
+    }
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const i = next++;
-        const { channel: given, device } = items[i] as JoinedChannel;
+      while (next < todo.length) {
+        const { i, channel, device } = todo[next++]!;
         try {
-          const { channel } = channelToJoin(given, device);
-          const key = membershipKey(channel, device);
-          if (joined.has(key)) continue;
-          if ((await ctl('join', channel, device)) === 'device') {
-            results[i] = 'device';
-            continue;
-          }
-          joined.set(key, { channel, device });
-          host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
+          if ((await ctl('join', channel, device)) === 'device') results[i] = 'device';
+          else remember(channel, device);
         } catch (e) {
           results[i] = e as Error;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(JOIN_PARALLEL, items.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(JOIN_PARALLEL, todo.length) }, worker));
     const out: Array<Error | null> = [];
     for (let i = 0; i < items.length; i++) {
       const r = results[i] as Error | null | 'device';

@@ -27,13 +27,19 @@ emit('ready', { backend });
 createInterface({ input: process.stdin }).on('line', (line) => {
   const id = ++n;
   chain = chain.then(async () => {
-    let cmd: { op?: string; source?: string; group?: string; device?: string };
+    let cmd: { op?: string; source?: string; group?: string; device?: string; channels?: Array<{ source: string; group: string }> };
     try {
       cmd = JSON.parse(line) as typeof cmd;
       const ch = { source: cmd.source ?? '', group: cmd.group ?? '' };
       if (cmd.op === 'join') await joiner.join(ch, cmd.device ?? '');
       else if (cmd.op === 'leave') await joiner.leave(ch, cmd.device ?? '');
       else if (cmd.op === 'close') await joiner.close();
+      else if (cmd.op === 'joinMany') {
+        if (!joiner.joinMany) throw new Error('this backend has no joinMany');
+        const errors = await joiner.joinMany((cmd.channels ?? []).map((channel) => ({ channel, device: cmd.device ?? '' })));
+        const failed = errors.filter((e) => e !== null);
+        if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '));
+      }
       else if (cmd.op !== 'joined') throw new Error(`unknown op ${String(cmd.op)}`);
       emit('done', { op: cmd.op, n: id, joined: joiner.joined() });
     } catch (e) {

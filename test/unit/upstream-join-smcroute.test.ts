@@ -103,33 +103,62 @@ test('a device re-created under smcrouted: reload, re-join the view, retry; a le
   assert.deepEqual(j.joined().map((x) => x.channel.group), ['232.1.1.2']);
 });
 
-test('joinMany: the execs of a batch overlap (at most 16 at once); per item its error; a stale device reloads once', async () => {
-  let running = 0;
-  let most = 0;
-  const stale = new Set(['wan']);
-  const calls: string[] = [];
+/**
+ * smcroutectl as a Host: `join|leave|reload ARGS`, and `-b` with the commands on
+ * stdin (it runs them all, prints an error per failed one, exits non-zero when
+ * one failed). Source 10.0.0.66 is refused; a device in `stale` is unknown to
+ * smcrouted until a reload.
+ */
+function smcroutectlHost(stale: Set<string>) {
+  const state = { running: 0, most: 0, calls: [] as string[] };
+  const one = (words: readonly string[]): string | null => {
+    if (words[0] === 'reload') {
+      stale.clear();
+      return null;
+    }
+    if (words[2] === '10.0.0.66') return 'smcroutectl: Failed joining group: Permission denied';
+    if (stale.has(words[1]!)) return 'smcroutectl: Failed joining group ... 19: No such device';
+    return null;
+  };
   const host = {
     runtime: 'node',
     log: { debug() {}, info() {}, warn() {}, error() {} },
-    exec: async (argv: readonly string[]) => {
-      calls.push(argv.slice(1).join(' '));
-      running++;
-      most = Math.max(most, running);
+    exec: async (argv: readonly string[], options?: { input?: string }) => {
+      const batch = argv[1] === '-b';
+      state.calls.push(batch ? `-b ${String(options?.input).trim().split('\n').length} joins` : argv.slice(1).join(' '));
+      state.running++;
+      state.most = Math.max(state.most, state.running);
       await new Promise((r) => setTimeout(r, 5));
-      running--;
-      if (argv[1] === 'reload') {
-        stale.clear();
-        return ok;
-      }
-      if (argv[3] === '10.0.0.66') return { code: 1, stdout: '', stderr: 'smcroutectl: Failed joining group: Permission denied' };
-      if (stale.has(argv[2]!)) return { code: 1, stdout: '', stderr: 'smcroutectl: Failed joining group ... 19: No such device' };
-      return ok;
+      state.running--;
+      const errors = (batch ? String(options?.input).trim().split('\n').map((l) => l.split(' ')) : [argv.slice(1)]).map(one).filter((e) => e !== null);
+      return errors.length === 0 ? ok : { code: 1, stdout: '', stderr: errors.join('\n') };
     },
   } as unknown as Host;
+  return { host, state };
+}
+
+test('joinMany: all joins of a batch in one `smcroutectl -b` exec', async () => {
+  const { host, state } = smcroutectlHost(new Set());
   const j = createSmcrouteJoiner(host);
-  stale.clear();
+  const items = Array.from({ length: 20 }, (_, i) => ({ channel: { source: '10.0.0.1', group: `232.1.1.${i + 1}` }, device: 'eth1' }));
+  assert.deepEqual(await j.joinMany!(items), items.map(() => null));
+  assert.deepEqual(state.calls, ['-b 20 joins']);
+  assert.equal(j.joined().length, 20);
+  // Joined ones are not asked for again.
+  assert.deepEqual(await j.joinMany!([...items.slice(0, 2), { channel: { source: '10.0.0.1', group: '232.1.1.99' }, device: 'eth1' }]), [null, null, null]);
+  assert.deepEqual(state.calls, ['-b 20 joins', 'join eth1 10.0.0.1 232.1.1.99']);
+});
+
+test('joinMany: when the batch fails, one exec per join (at most 16 at once); per item its error; a stale device reloads once', async () => {
+  const stale = new Set<string>();
+  const { host, state } = smcroutectlHost(stale);
+  const calls = state.calls;
+  const j = createSmcrouteJoiner(host);
   const items = Array.from({ length: 20 }, (_, i) => ({ channel: { source: i === 7 ? '10.0.0.66' : '10.0.0.1', group: `232.1.1.${i + 1}` }, device: 'eth1' }));
   const errors = await j.joinMany!(items);
+  assert.equal(calls[0], '-b 20 joins');
+  assert.equal(calls.length, 21, 'the batch, then one exec per join');
+  const most = state.most;
   assert.ok(most > 1 && most <= 16, `${most} at once`);
   assert.deepEqual(errors.map((e, i) => (e === null ? null : i)), items.map((_, i) => (i === 7 ? 7 : null)));
   assert.match(String(errors[7]?.message), /upstream join \(10\.0\.0\.66,232\.1\.1\.8\) on eth1: .*Permission denied/);
