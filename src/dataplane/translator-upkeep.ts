@@ -5,7 +5,7 @@
 import { channelKey } from '../core/channel.ts';
 import { decodeRuleEntry, FLAG_KEEP_TTL, type RuleValue } from './bpf-map-codec.ts';
 import { dumpMap } from './bpftool.ts';
-import { findLink, listLinks, type LinkInfo } from './link-info.ts';
+import { listLinks } from './link-info.ts';
 import { RULES_MAP, type TranslationRule, type Translator } from './translator.ts';
 
 export interface RefreshResult {
@@ -43,20 +43,20 @@ export async function listTranslatorRules(translator: Translator): Promise<Trans
  */
 export async function refreshTranslator(translator: Translator): Promise<RefreshResult> {
   const host = translator.host;
+  // One listing of the devices serves every check below (attaching does not change them).
+  const links = new Map((await listLinks(host)).map((l) => [l.name, l]));
   const reattached: string[] = [];
   for (const device of translator.attachedDevices()) {
-    if ((await findLink(host, device)) === null) continue; // gone: attach once it is back
+    if (!links.has(device)) continue; // gone: attach once it is back
     if (await translator.attach(device)) reattached.push(device);
   }
   const rules = translator.rules();
-  const links = new Map<string, LinkInfo | null>();
-  for (const name of new Set(rules.flatMap((r) => r.outputs))) links.set(name, await findLink(host, name));
-  const missing = [...links].filter(([, l]) => l === null).map(([name]) => name);
+  const missing = [...new Set(rules.flatMap((r) => r.outputs))].filter((name) => !links.has(name));
   const inKernel = new Map((await kernelRules(translator)).map((e) => [e.key, e.value.outputs]));
   let rewritten = 0;
   for (const rule of rules) {
-    const now = rule.outputs.map((name) => links.get(name) ?? null);
-    if (now.some((l) => l === null)) continue;
+    const now = rule.outputs.map((name) => links.get(name));
+    if (now.some((l) => l === undefined)) continue;
     const current = inKernel.get(channelKey(rule.from));
     const same = current !== undefined && current.length === now.length && current.every((o, i) => o.ifindex === now[i]?.ifindex && o.mac === now[i]?.mac);
     if (same) continue;

@@ -288,14 +288,14 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     if (desired.size > MAX_RULES) throw new DataplaneError('map-full', `sync: ${desired.size} rules, the map holds ${MAX_RULES}`);
     return serial(async () => {
       requireLoaded('sync');
-      const present = new Set((await dumpMap(host, mapPin('mnat_rules'))).map((e) => channelKey(decodeKey(e.key))));
+      // What the map holds, by channel key, with each entry's own key bytes (deleted as they are).
+      const present = new Map((await dumpMap(host, mapPin('mnat_rules'))).map((e) => [channelKey(decodeKey(e.key)), e.key]));
       const names = [...new Set(valid.flatMap((r) => r.outputs))];
       const links = new Map<string, LinkInfo>();
       for (const name of names) links.set(name, await requireLink(host, name));
       const commands: string[][] = [];
-      for (const k of present) {
+      for (const [k, key] of present) {
         if (desired.has(k)) continue;
-        const key = encodeKey(channelFromKey(k));
         commands.push(mapDelete(mapPin('mnat_rules'), key), ...counterResetCommands(key, true));
       }
       for (const [k, r] of desired) {
@@ -495,11 +495,6 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
       return new DataplaneError('map-full', `${what}: the translation map is full (${MAX_RULES} rules); remove unused mappings`);
     }
     return new DataplaneError('command-failed', `${what}: bpftool: ${error} (pins in ${pinDir})`);
-  }
-
-  function channelFromKey(k: string): Channel {
-    const comma = k.indexOf(',');
-    return { source: k.slice(0, comma), group: k.slice(comma + 1) };
   }
 
   return {
