@@ -5,9 +5,9 @@
 // strings held are what a real request leaves behind.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { decodeEgressWatcher, parseJson } from '../src/core/ietf-mnat-codec.ts';
-import { MnatState } from '../src/core/mnat-state.ts';
-import { Pool, createSeededRandom } from '../src/core/pool.ts';
+import { decodeEgressWatcher, parseJson } from '../src/protocol/ietf-mnat-codec.ts';
+import { MnatState } from '../src/server/state/mnat-state.ts';
+import { Pool, createSeededRandom } from '../src/server/state/pool.ts';
 
 const WATCHERS = Number(process.argv[2] ?? 100_000);
 const JOINS = 4;

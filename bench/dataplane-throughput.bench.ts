@@ -16,8 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { frame, udpDatagram } from '../test/dataplane/packet.ts';
-import { createLab } from '../test/lab/lab.ts';
-import { buildTranslatorLab, MAP4, MAP6, netnsHost } from '../test/lab/translator-lab.ts';
+import { createLab } from '../lab/lab.ts';
+import { buildTranslatorLab, MAP4, MAP6, netnsHost } from '../lab/translator-lab.ts';
 import { createTranslator, type Translator } from '../src/dataplane/translator.ts';
 import { pinnedProgStats } from '../src/dataplane/bpftool.ts';
 

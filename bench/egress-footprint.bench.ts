@@ -6,7 +6,7 @@
 // Run as root: node --import ./build/ts-loader.mjs bench/egress-footprint.bench.ts [qjs|node] [idle-seconds=60]
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEgressLab, egressQjsBundle, eventually } from '../test/lab/egress-lab.ts';
+import { createEgressLab, egressQjsBundle, eventually } from '../lab/egress-lab.ts';
 
 const runtime = (process.argv[2] ?? 'qjs') as 'node' | 'qjs';
 const idleS = Number(process.argv[3] ?? 60);

@@ -9,8 +9,8 @@
 // nofile (e.g. 1024, OpenWrt's default) runs the egress under that open-files
 // limit: QuickJS's os.exec closes every descriptor up to it in each child.
 import { readdirSync } from 'node:fs';
-import { nodeArgv } from '../test/lab/lab.ts';
-import { createEgressLab, isEvent, RX } from '../test/lab/egress-lab.ts';
+import { nodeArgv } from '../lab/lab.ts';
+import { createEgressLab, isEvent, RX } from '../lab/egress-lab.ts';
 
 const joins = Number(process.argv[2] ?? 50);
 const runtime = (process.argv[3] ?? 'node') as 'node' | 'qjs';

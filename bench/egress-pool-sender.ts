@@ -3,8 +3,8 @@
 // carries traffic (the role of an ingress that is always ahead).
 //   node --import ./build/ts-loader.mjs bench/egress-pool-sender.ts --base 239.77.0.0 --count 16 --interval-ms 2 --interface core0
 import { createSocket } from 'node:dgram';
-import { emit, interfaceAddress, numberFlag, parseFlags } from '../test/lab/traffic/args.ts';
-import { encodePayload } from '../test/lab/traffic/payload.ts';
+import { emit, interfaceAddress, numberFlag, parseFlags } from '../lab/traffic/args.ts';
+import { encodePayload } from '../lab/traffic/payload.ts';
 
 const flags = parseFlags(process.argv.slice(2), { base: 'value', count: 'value', 'interval-ms': 'value', interface: 'value', port: 'value' }, 'usage: egress-pool-sender.ts --base A.B.C.D --count N [--interval-ms MS] [--interface DEV] [--port P]');
 const base = (flags.get('base') ?? '239.77.0.0').split('.').map(Number);

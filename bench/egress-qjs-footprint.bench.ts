@@ -8,8 +8,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleQuickjs } from '../build/qjs-bundle.mjs';
-import { REPO_ROOT } from '../test/lab/lab.ts';
-import { createEgressLab, eventually } from '../test/lab/egress-lab.ts';
+import { REPO_ROOT } from '../lab/lab.ts';
+import { createEgressLab, eventually } from '../lab/egress-lab.ts';
 
 const channels = Number(process.argv[2] ?? 32);
 const idleS = Number(process.argv[3] ?? 30);

@@ -8,13 +8,13 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { MnatState, type StateChange, type StateSnapshot } from '../src/core/mnat-state.ts';
-import { Pool } from '../src/core/pool.ts';
+import { MnatState, type StateChange, type StateSnapshot } from '../src/server/state/mnat-state.ts';
+import { Pool } from '../src/server/state/pool.ts';
 import type { Logger } from '../src/host/host.ts';
 import { MnatApp, newWatcherId } from '../src/server/app.ts';
-import { DEFAULT_POOL } from '../src/server/default-pool.ts';
-import { Journal } from '../src/server/journal.ts';
-import { listen } from '../src/server/listener.ts';
+import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
+import { Journal } from '../src/server/store/journal.ts';
+import { listen } from '../src/server/http/listener.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 100_000);

@@ -6,9 +6,9 @@
 // grace, join again) to gather samples. Goal: p99 < 300 ms.
 // Run as root: node --import ./build/ts-loader.mjs bench/system-convergence.bench.ts [rounds=3] [qjs|node]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { nodeArgv, type LabProcess } from '../test/lab/lab.ts';
-import { MnatLab, waitFor } from '../demo/mnat-lab.ts';
-import { readTranslatorRules } from '../demo/translator-view.ts';
+import { nodeArgv, type LabProcess } from '../lab/lab.ts';
+import { MnatLab, waitFor } from '../lab/mnat-lab.ts';
+import { readTranslatorRules } from '../lab/translator-view.ts';
 import { benchCleanup, pct } from './bench-support.ts';
 
 const rounds = Number(process.argv[2] ?? 3);

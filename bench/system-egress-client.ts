@@ -5,9 +5,9 @@
 // assigned channels changes.
 //   node --import ./build/ts-loader.mjs bench/system-egress-client.ts --server H --port P --cacert F --cert F --key F
 import { createInterface } from 'node:readline';
-import { createWatcherClient, EGRESS_ROLE } from '../src/core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE } from '../src/client/watcher-client.ts';
 import { createNodeHost, createStderrLogger } from '../src/host/node-host.ts';
-import { emit, fail, parseFlags } from '../test/lab/traffic/args.ts';
+import { emit, fail, parseFlags } from '../lab/traffic/args.ts';
 
 const flags = parseFlags(process.argv.slice(2), { server: 'value', port: 'value', cacert: 'value', cert: 'value', key: 'value' }, 'usage: system-egress-client.ts --server H --port P --cacert F --cert F --key F');
 const server = flags.get('server') ?? fail('--server is required');

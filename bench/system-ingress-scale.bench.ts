@@ -6,9 +6,9 @@
 // batch and spreads memberships over sockets by the kernel's per-socket limits.
 // Run as root: node --import ./build/ts-loader.mjs bench/system-ingress-scale.bench.ts [50,250,800]
 // (one egress watcher PUT carries at most about 900 joins: the server takes bodies up to 64 KiB)
-import { nodeArgv } from '../test/lab/lab.ts';
-import { MnatLab, waitFor } from '../demo/mnat-lab.ts';
-import { readInstance } from '../demo/translator-view.ts';
+import { nodeArgv } from '../lab/lab.ts';
+import { MnatLab, waitFor } from '../lab/mnat-lab.ts';
+import { readInstance } from '../lab/translator-view.ts';
 import { benchCleanup } from './bench-support.ts';
 
 const sizes = (process.argv[2] ?? '50,250,800').split(',').map(Number);

@@ -7,8 +7,8 @@
 // -> ISP core snooping bridge (after the egress's WAN join) -> egress
 // translator L->G -> br-lan -> host. Every join is a new channel.
 // Run as root: node --import ./build/ts-loader.mjs bench/system-join-latency.bench.ts [joins=60] [qjs|node]
-import { nodeArgv } from '../test/lab/lab.ts';
-import { MnatLab } from '../demo/mnat-lab.ts';
+import { nodeArgv } from '../lab/lab.ts';
+import { MnatLab } from '../lab/mnat-lab.ts';
 import { benchCleanup, pct } from './bench-support.ts';
 
 const joins = Number(process.argv[2] ?? 60);

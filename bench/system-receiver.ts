@@ -6,7 +6,7 @@
 //        {"event":"first","group":G,"t":ms}; "leave [G]" drops memberships; "exit".
 import { createSocket, type Socket } from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { emit, fail, interfaceAddress } from '../test/lab/traffic/args.ts';
+import { emit, fail, interfaceAddress } from '../lab/traffic/args.ts';
 
 const argv = process.argv.slice(2);
 let source: string | undefined;

@@ -3,8 +3,8 @@
 // traffic at the ingress's upstream interface (as real global streams would).
 //   node --import ./build/ts-loader.mjs bench/system-sender.ts --source 23.212.185.4 --base 232.2.0.0 --count 60 --interval-ms 5 --interface eth0
 import { createSocket } from 'node:dgram';
-import { emit, fail, numberFlag, parseFlags } from '../test/lab/traffic/args.ts';
-import { encodePayload } from '../test/lab/traffic/payload.ts';
+import { emit, fail, numberFlag, parseFlags } from '../lab/traffic/args.ts';
+import { encodePayload } from '../lab/traffic/payload.ts';
 
 const USAGE = 'usage: system-sender.ts --source S --base A.B.C.D --count N [--interval-ms MS] [--port P]';
 const flags = parseFlags(process.argv.slice(2), { source: 'value', base: 'value', count: 'value', 'interval-ms': 'value', port: 'value', interface: 'value' }, USAGE);

@@ -2,9 +2,9 @@
 //   join → (S,G) entry in the core's snooping table, join → first datagram at the CPE,
 //   leave → entry gone, leave → last datagram. Also the lab build time.
 // Run as root: node --import ./build/ts-loader.mjs bench/upstream-join.bench.ts [rounds]
-import { createLab, nodeArgv, mdbHasChannel, type LabProcess } from '../test/lab/lab.ts';
-import { buildTopology } from '../test/lab/topology.ts';
-import { startSmcrouted } from '../test/lab/smcroute.ts';
+import { createLab, nodeArgv, mdbHasChannel, type LabProcess } from '../lab/lab.ts';
+import { buildTopology } from '../lab/topology.ts';
+import { startSmcrouted } from '../lab/smcroute.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 const RATE = 1000; // pps: 1 ms resolution on first/last datagram
@@ -19,16 +19,16 @@ try {
   const smc = await startSmcrouted(cpe.ns);
   for (const backend of ['socket', 'smcroute'] as const) {
     const args = ['--backend', backend, ...(backend === 'smcroute' ? ['--smcroute-socket', smc.socketPath] : [])];
-    const agent = cpe.ns.spawn(nodeArgv('test/lab/join-agent.ts', args));
+    const agent = cpe.ns.spawn(nodeArgv('lab/join-agent.ts', args));
     await agent.waitForJson((e) => e.event === 'ready');
     for (const v of [4, 6] as const) {
       const src = v === 4 ? topo.ingress.core.ipv4 : topo.ingress.core.ipv6;
       const group = v === 4 ? '232.30.0.1' : 'ff3e::30:1';
-      const tx = topo.ingress.ns.spawn(nodeArgv('test/lab/traffic/sender.ts', ['--group', group, '--source', src, '--interface', 'core0', '--rate', String(RATE)]));
+      const tx = topo.ingress.ns.spawn(nodeArgv('lab/traffic/sender.ts', ['--group', group, '--source', src, '--interface', 'core0', '--rate', String(RATE)]));
       await tx.waitForJson((e) => e.event === 'started');
       const m = { joinMdb: [] as number[], joinFirst: [] as number[], leaveMdb: [] as number[], leaveLast: [] as number[] };
       for (let r = 0; r < rounds; r++) {
-        const rx: LabProcess = cpe.ns.spawn(nodeArgv('test/lab/traffic/receiver.ts', ['--group', group, '--no-join']));
+        const rx: LabProcess = cpe.ns.spawn(nodeArgv('lab/traffic/receiver.ts', ['--group', group, '--no-join']));
         await rx.waitForJson((e) => e.event === 'ready');
         const tj = Date.now();
         const ans = await agent.ask(JSON.stringify({ op: 'join', source: src, group, device: 'wan' }), (e) => e.event === 'done' || e.event === 'error');

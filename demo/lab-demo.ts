@@ -7,11 +7,11 @@
 // the server chose, packets per second at every hop, what the core carries,
 // and that receivers get the original (Sg,Gg). Ctrl-C tears everything down.
 import { readFileSync, statSync } from 'node:fs';
-import { parseArgs, CliError, formatUsage, type FlagSpec } from '../src/core/cli-args.ts';
-import type { LabProcess } from '../test/lab/lab.ts';
-import { Capture } from './core-capture.ts';
-import { CHANNELS, isRoot, linkCounters, MnatLab, type GlobalChannel, type ServerMapping } from './mnat-lab.ts';
-import { readTranslatorRules, type TranslatorRuleCounters } from './translator-view.ts';
+import { parseArgs, CliError, formatUsage, type FlagSpec, type ParsedArgs } from '../src/core/cli-args.ts';
+import type { LabProcess } from '../lab/lab.ts';
+import { Capture } from '../lab/core-capture.ts';
+import { CHANNELS, isRoot, linkCounters, MnatLab, type GlobalChannel, type ServerMapping } from '../lab/mnat-lab.ts';
+import { readTranslatorRules, type TranslatorRuleCounters } from '../lab/translator-view.ts';
 
 const FLAGS: FlagSpec[] = [
   { name: 'duration', kind: 'number', value: 'S', min: 5, help: 'run this long, then tear down (default: until Ctrl-C)' },
@@ -22,7 +22,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'from-source', kind: 'boolean', help: 'run the Node commands from src/ (development) instead of dist/' },
 ];
 
-let args;
+let args: ParsedArgs;
 try {
   args = parseArgs(process.argv.slice(2), FLAGS);
 } catch (err) {
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
         v.stats = stats;
       }),
     );
-    const links = new Map(linkList.map(([n, m]) => [n, m as Map<string, { rx: number; tx: number }>]));
+    const links = new Map<string, Map<string, { rx: number; tx: number }>>(linkList.map(([n, m]) => [n, m as Map<string, { rx: number; tx: number }>]));
     const cap = capture.poll();
     const dt = prev ? (now - prev.at) / 1000 : 1;
     const linkPps = (ns: string, dev: string, dir: 'rx' | 'tx'): number | undefined => {

@@ -203,9 +203,10 @@ export function prefixCoversPrefix(outer: Prefix, inner: Prefix): boolean {
 }
 
 // Pure annotations let bundles that never test SSM drop the constant.
-const IPV4_MULTICAST = /* @__PURE__ */ tryParsePrefix('224.0.0.0/4') as Prefix;
-const IPV4_SSM = /* @__PURE__ */ tryParsePrefix('232.0.0.0/8') as Prefix;
-const IPV6_MULTICAST = /* @__PURE__ */ tryParsePrefix('ff00::/8') as Prefix;
+export const IPV4_MULTICAST = /* @__PURE__ */ tryParsePrefix('224.0.0.0/4') as Prefix;
+export const IPV4_SSM = /* @__PURE__ */ tryParsePrefix('232.0.0.0/8') as Prefix;
+export const IPV6_MULTICAST = /* @__PURE__ */ tryParsePrefix('ff00::/8') as Prefix;
+const IPV4_LOCAL_CONTROL = /* @__PURE__ */ tryParsePrefix('224.0.0.0/24') as Prefix;
 
 export function isMulticast(address: Address): boolean {
   return prefixContains(address.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, address);
@@ -236,4 +237,30 @@ export function multicastMac(group: Address): string {
       ? [0x01, 0x00, 0x5e, Number((group.value >> 16n) & 0x7fn), Number((group.value >> 8n) & 0xffn), Number(group.value & 0xffn)]
       : [0x33, 0x33, ...[24n, 16n, 8n, 0n].map((s) => Number((group.value >> s) & 0xffn))];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * Why a multicast group is never forwarded by routers (so cannot be carried
+ * as a channel), or null: 224.0.0.0/24 (local network control) and IPv6
+ * scopes 0-2 (reserved, interface-local, link-local).
+ */
+export function unforwardedGroupReason(group: Address): string | null {
+  if (group.family === 4) {
+    return prefixContains(IPV4_LOCAL_CONTROL, group) ? 'is in 224.0.0.0/24 (local network control), which routers never forward' : null;
+  }
+  if (group.value >> 120n !== 0xffn) return null;
+  const scope = Number((group.value >> 112n) & 0xfn);
+  return scope <= 2 ? `has multicast scope ${scope} (${['reserved', 'interface-local', 'link-local'][scope]}), which routers never forward` : null;
+}
+
+/** Whether a group prefix holds any never-forwarded group. */
+export function prefixHoldsUnforwarded(p: Prefix): boolean {
+  if (p.family === 4) return prefixCoversPrefix(p, IPV4_LOCAL_CONTROL) || prefixCoversPrefix(IPV4_LOCAL_CONTROL, p);
+  if (p.length < 16) return true; // spans every scope nibble
+  return unforwardedGroupReason({ family: 6, value: p.base }) !== null;
+}
+
+/** 127.0.0.0/8 or ::1: never a real multicast source. */
+export function isLoopback(a: Address): boolean {
+  return a.family === 4 ? a.value >> 24n === 127n : a.value === 1n;
 }

@@ -2,7 +2,7 @@
 // deleted and re-created, e.g. PPPoE coming back, gets a new one and loses
 // its qdiscs and memberships), up or down. `ip monitor link` (which flushes
 // per event) triggers a check; a slow timer is the safety net.
-import { parseIpLinkJson, type LinkInfo } from '../core/egress-bridge.ts';
+import { parseIpLinkJson, type LinkInfo } from './bridge-plan.ts';
 import type { Host, Logger, TimerHandle } from '../host/host.ts';
 import { createLineMonitor, type LineMonitor } from './line-monitor.ts';
 

@@ -13,26 +13,26 @@
 // not, and the QuickJS bundle has a size budget.
 import { createBackoff } from '../core/backoff.ts';
 import { channelKey, type Channel } from '../core/channel.ts';
-import { MembershipTable, type HeldChannel } from '../core/egress-membership.ts';
-import type { EgressSettings } from '../core/egress-options.ts';
+import { MembershipTable, type HeldChannel } from './membership/membership-table.ts';
+import type { EgressSettings } from './config/egress-options.ts';
 import {
   describeAction,
   planEgress,
   selectDesired,
   show,
-  type AssignedChannel,
   type EgressAction,
   type EgressMapping,
   type EgressRule,
-} from '../core/egress-reconcile.ts';
-import { redactWatcherId, type EgressStatus, type EgressStatusChannel } from '../core/egress-status.ts';
-import type { LinkInfo } from '../core/egress-bridge.ts';
+} from './egress-reconcile.ts';
+import { redactWatcherId, type EgressStatus, type EgressStatusChannel } from './egress-status.ts';
+import type { LinkInfo } from './bridge-plan.ts';
 import type { Host, TimerHandle } from '../host/host.ts';
 import { ensureBridgeSnooping } from './bridge-setup.ts';
-import { createControlSource, type ControlSource } from './control-source.ts';
+import { createControlSource, type ControlSource } from './membership/control-source.ts';
 import { createDeviceWatch } from './device-watch.ts';
-import type { LevelLogger } from './level-log.ts';
-import { createMdbSource, type MdbSource } from './mdb-source.ts';
+import type { LevelLogger } from '../host/level-log.ts';
+import { createMdbSource, type MdbSource } from './membership/mdb-source.ts';
+import type { MappedChannel } from '../protocol/model.ts';
 
 export interface FeedStatus {
   connected: boolean;
@@ -46,7 +46,7 @@ export interface AssignmentFeed {
   start(): void;
   stop(): Promise<void>;
   setJoins(channels: Channel[]): void;
-  on(event: 'assignments', fn: (channels: AssignedChannel[]) => void): void;
+  on(event: 'assignments', fn: (channels: MappedChannel[]) => void): void;
   on(event: 'status', fn: (s: FeedStatus) => void): void;
 }
 
@@ -115,7 +115,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   let mdb: MdbSource | null = null;
   let control: ControlSource | null = null;
   let feedStatus: FeedStatus = { connected: false, watcherId: null, mode: 'push' };
-  let assignments: AssignedChannel[] = [];
+  let assignments: MappedChannel[] = [];
   let accepted: Channel[] = [];
   let rejectedKeys = new Set<string>();
   let lastPut: string | null = null;

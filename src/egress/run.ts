@@ -2,7 +2,7 @@
 // and UCI → settings (one clear line and exit 2 when wrong), `status`, the
 // agent, and the signals (SIGHUP reload, SIGTERM/SIGINT clean stop, exit 0).
 import { CliError, type ParsedArgs } from '../core/cli-args.ts';
-import { readEgressUci } from '../core/egress-config.ts';
+import { readEgressUci } from './config/egress-uci.ts';
 import {
   egressUsage,
   parseEgressArgs,
@@ -10,13 +10,13 @@ import {
   type EgressFileSettings,
   type EgressSettings,
   type JoinBackend,
-} from '../core/egress-options.ts';
-import { formatEgressStatus, type EgressStatus } from '../core/egress-status.ts';
-import { createWatcherClient, EGRESS_ROLE } from '../core/watcher-client.ts';
+} from './config/egress-options.ts';
+import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
+import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
-import { createLevelLogger } from './level-log.ts';
+import { createLevelLogger } from '../host/level-log.ts';
 
 export interface EgressRuntime {
   readonly argv: readonly string[];

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createLineLogger } from '../core/log-format.ts';
+import { createLineLogger } from './log-format.ts';
 import type {
   ExecOptions,
   ExecResult,

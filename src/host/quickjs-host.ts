@@ -4,7 +4,7 @@
 // sockets). Only the QuickJS bundle imports this file.
 import * as std from 'std';
 import * as os from 'os';
-import { createLineLogger } from '../core/log-format.ts';
+import { createLineLogger } from './log-format.ts';
 import type {
   ExecOptions,
   ExecResult,

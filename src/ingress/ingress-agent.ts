@@ -10,13 +10,13 @@ import {
   describeAction,
   planIngress,
   type IngressAction,
-  type IngressAssignment,
   type IngressConfig,
   type IngressPlan,
   type IngressRule,
-} from '../core/ingress-reconcile.ts';
+} from './ingress-reconcile.ts';
 import type { Host } from '../host/host.ts';
-import { redactWatcherId, type IngressStatus, type IngressStatusChannel } from '../core/ingress-status.ts';
+import { redactWatcherId, type IngressStatus, type IngressStatusChannel } from './ingress-status.ts';
+import type { MappedChannel } from '../protocol/model.ts';
 
 /** What the agent needs of the watcher client (INGRESS_ROLE). */
 export interface AssignmentFeed {
@@ -24,7 +24,7 @@ export interface AssignmentFeed {
   stop(): Promise<void>;
   /** The global source prefixes to monitor. */
   setDesired(prefixes: string[]): void;
-  on(event: 'assignments', fn: (channels: IngressAssignment[]) => void): void;
+  on(event: 'assignments', fn: (channels: MappedChannel[]) => void): void;
   on(event: 'status', fn: (s: { connected: boolean; watcherId: string | null; mode: string; lastError?: string }) => void): void;
 }
 
@@ -96,7 +96,7 @@ export interface IngressAgentStatus {
 
 export class IngressAgent {
   private readonly host: Host;
-  private assignments: IngressAssignment[] = [];
+  private assignments: MappedChannel[] = [];
   private haveAssignments = false;
   private rules: IngressRule[] | null = null; // cache of the kernel's rules; null = re-read
   private running = false;

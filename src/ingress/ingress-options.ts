@@ -1,8 +1,8 @@
 // mnat-ingress command-line flags: parsed strictly (cli-args), validated into
 // one options object, every problem reported as one line naming the flag.
-import { parseLogLevel } from '../core/log-format.ts';
+import { parseLogLevel } from '../host/log-format.ts';
 import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
-import { parseMonitors } from '../core/ingress-reconcile.ts';
+import { parseMonitors } from './ingress-reconcile.ts';
 import { formatPrefix } from '../core/address.ts';
 import type { HttpTarget, LogLevel } from '../host/host.ts';
 

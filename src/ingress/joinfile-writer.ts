@@ -7,7 +7,7 @@
 // removed from the directory.
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { renderJoinfile } from '../core/joinfile.ts';
+import { renderJoinfile } from './joinfile.ts';
 import type { Channel } from '../core/channel.ts';
 import type { Logger } from '../host/host.ts';
 

@@ -3,8 +3,8 @@
 // every join, detach the translator and write the joinfile empty.
 import { readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
-import { formatIngressStatus, type IngressStatus } from '../core/ingress-status.ts';
-import { createWatcherClient, INGRESS_ROLE } from '../core/watcher-client.ts';
+import { formatIngressStatus, type IngressStatus } from './ingress-status.ts';
+import { createWatcherClient, INGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-upkeep.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';

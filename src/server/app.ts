@@ -20,15 +20,16 @@ import {
   encodeMappedSg,
   encodeRefreshWatcherIdOutput,
   type Json,
-} from '../core/ietf-mnat-codec.ts';
-import { MnatError, type JoinedSg, type MnatState, type Monitor } from '../core/mnat-state.ts';
+} from '../protocol/ietf-mnat-codec.ts';
+import type { JoinedSg, Monitor } from '../protocol/model.ts';
+import { MnatError, type MnatState } from './state/mnat-state.ts';
 import type { Logger } from '../host/host.ts';
-import type { Journal } from './journal.ts';
-import { peerIdentity, type AnyRequest, type AnyResponse, type PeerIdentity } from './listener.ts';
-import { PushHub } from './push.ts';
-import { errorBody, errors, RestconfError } from './restconf-error.ts';
-import { renderMetrics } from './metrics.ts';
-import { renderStatusPage } from './status-page.ts';
+import type { Journal } from './store/journal.ts';
+import { peerIdentity, type AnyRequest, type AnyResponse, type PeerIdentity } from './http/listener.ts';
+import { PushHub } from './push/push-hub.ts';
+import { errorBody, errors, RestconfError } from './http/restconf-error.ts';
+import { renderMetrics } from './ops/metrics.ts';
+import { renderStatusPage } from './ops/status-page.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const BODY_CACHE_ENTRIES = 4096;

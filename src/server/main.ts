@@ -3,14 +3,14 @@
 // machine, compacts the journal, shuts down cleanly on SIGTERM.
 import { readFileSync } from 'node:fs';
 import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
-import { parseLogLevel } from '../core/log-format.ts';
-import { MnatState, type MnatStateOptions, type StateChange, type StateSnapshot } from '../core/mnat-state.ts';
-import { Pool, PoolError } from '../core/pool.ts';
+import { parseLogLevel } from '../host/log-format.ts';
+import { MnatState, type MnatStateOptions, type StateChange, type StateSnapshot } from './state/mnat-state.ts';
+import { Pool, PoolError } from './state/pool.ts';
 import { createStderrLogger } from '../host/node-host.ts';
 import { MnatApp, newWatcherId } from './app.ts';
-import { DEFAULT_POOL } from './default-pool.ts';
-import { Journal, StateCorruptError } from './journal.ts';
-import { listen, parseListen } from './listener.ts';
+import { DEFAULT_POOL } from './state/default-pool.ts';
+import { Journal, StateCorruptError } from './store/journal.ts';
+import { listen, parseListen } from './http/listener.ts';
 
 const FLAGS: FlagSpec[] = [
   { name: 'listen', kind: 'string', value: 'HOST:PORT', default: '[::]:8443', help: 'address and port to listen on' },

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeArgv } from './lab.ts';
-import { createEgressLab, eventually, isEvent, leftovers, QJS, requirements, RX, TX, egressQjsBundle, type Runtime } from './egress-lab.ts';
+import { nodeArgv } from '../../lab/lab.ts';
+import { createEgressLab, eventually, isEvent, leftovers, QJS, requirements, RX, TX, egressQjsBundle, type Runtime } from '../../lab/egress-lab.ts';
 
 const SG4 = { source: '198.51.100.2', group: '232.1.1.1' };
 const SG6 = { source: '2001:db8:100::2', group: 'ff3e::1:1' };

@@ -4,7 +4,7 @@
 // joins again, and the stream comes back without a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANNELS, MnatLab, receiverStats, waitFor } from '../../demo/mnat-lab.ts';
+import { CHANNELS, MnatLab, receiverStats, waitFor } from '../../lab/mnat-lab.ts';
 
 test('the upstream device is recreated: the ingress re-attaches and re-joins by itself', async (t) => {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1 });

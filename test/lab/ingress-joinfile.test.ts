@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { CHANNELS, MnatLab, waitFor } from '../../demo/mnat-lab.ts';
-import { startJoinfileReader } from './joinfile-reader.ts';
+import { CHANNELS, MnatLab, waitFor } from '../../lab/mnat-lab.ts';
+import { startJoinfileReader } from '../../lab/joinfile-reader.ts';
 
 test('--no-join --joinfile: the joinfile tracks assignments atomically, traffic is translated, SIGTERM empties it', async (t) => {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 2, joinfile: true, ingressExtraArgs: ['--no-join'] });

@@ -3,8 +3,8 @@
 // port), each copy with the local (Sl,Gl) and intact payload.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Capture } from '../../demo/core-capture.ts';
-import { CHANNELS, MnatLab, receiverStats, waitFor } from '../../demo/mnat-lab.ts';
+import { Capture } from '../../lab/core-capture.ts';
+import { CHANNELS, MnatLab, receiverStats, waitFor } from '../../lab/mnat-lab.ts';
 
 test('two --downstream-interface outputs: both get the translated stream, the CPE path is whole', async (t) => {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1 });

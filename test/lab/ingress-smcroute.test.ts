@@ -3,8 +3,8 @@
 // smcrouted, the stream flows end to end, and SIGTERM leaves it again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANNELS, MnatLab, waitFor } from '../../demo/mnat-lab.ts';
-import { startSmcrouted } from './smcroute.ts';
+import { CHANNELS, MnatLab, waitFor } from '../../lab/mnat-lab.ts';
+import { startSmcrouted } from '../../lab/smcroute.ts';
 
 test('--join-backend smcroute: upstream joins through smcrouted, stream flows, SIGTERM leaves', async (t) => {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1 });

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { createLab, cleanupStale, labPinRoot, nodeArgv, mdbHasChannel } from './lab.ts';
-import { buildTopology } from './topology.ts';
-import { MARKER_DIR } from './lab-registry.ts';
+import { createLab, cleanupStale, labPinRoot, nodeArgv, mdbHasChannel } from '../../lab/lab.ts';
+import { buildTopology } from '../../lab/topology.ts';
+import { MARKER_DIR } from '../../lab/lab-registry.ts';
 
-const RX = 'test/lab/traffic/receiver.ts';
-const TX = 'test/lab/traffic/sender.ts';
+const RX = 'lab/traffic/receiver.ts';
+const TX = 'lab/traffic/sender.ts';
 const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
 
 function netnsList(): string[] {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { REPO_ROOT } from './lab.ts';
+import { REPO_ROOT } from '../../lab/lab.ts';
 
 test('npm run demo -- --duration 20: PASS, exit 0, nothing left behind', async () => {
   const child = spawn('bash', [`${REPO_ROOT}demo/run-demo.sh`, '--duration', '20', '--plain', '--from-source'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

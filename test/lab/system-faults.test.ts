@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../demo/mnat-lab.ts';
-import { readTranslatorRules } from '../../demo/translator-view.ts';
-import type { LabProcess, Netns } from '../lab/lab.ts';
+import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../lab/mnat-lab.ts';
+import { readTranslatorRules } from '../../lab/translator-view.ts';
+import type { LabProcess, Netns } from '../../lab/lab.ts';
 
 const key = (c: GlobalChannel): string => `${c.source},${c.group}`;
 

@@ -4,9 +4,9 @@
 // for the grace period; then the waiting channel gets it and flows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Capture } from '../../demo/core-capture.ts';
-import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../demo/mnat-lab.ts';
-import { readTranslatorRules } from '../../demo/translator-view.ts';
+import { Capture } from '../../lab/core-capture.ts';
+import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../lab/mnat-lab.ts';
+import { readTranslatorRules } from '../../lab/translator-view.ts';
 
 const key = (c: GlobalChannel): string => `${c.source},${c.group}`;
 const GROUP = '232.255.0.1';

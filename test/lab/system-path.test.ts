@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Capture } from '../../demo/core-capture.ts';
-import { nodeArgv } from './lab.ts';
-import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../demo/mnat-lab.ts';
-import { readTranslatorRules } from '../../demo/translator-view.ts';
+import { Capture } from '../../lab/core-capture.ts';
+import { nodeArgv } from '../../lab/lab.ts';
+import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../lab/mnat-lab.ts';
+import { readTranslatorRules } from '../../lab/translator-view.ts';
 
 const key = (c: GlobalChannel): string => `${c.source},${c.group}`;
 

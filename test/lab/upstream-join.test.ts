@@ -4,12 +4,12 @@
 // receiving. Socket and smcroute backends, IPv4 and IPv6; 25+ joins per socket backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLab, nodeArgv, mdbHasChannel, type Lab, type LabProcess } from './lab.ts';
-import { buildTopology, type Topology } from './topology.ts';
-import { startSmcrouted } from './smcroute.ts';
+import { createLab, nodeArgv, mdbHasChannel, type Lab, type LabProcess } from '../../lab/lab.ts';
+import { buildTopology, type Topology } from '../../lab/topology.ts';
+import { startSmcrouted } from '../../lab/smcroute.ts';
 
-const RX = 'test/lab/traffic/receiver.ts';
-const TX = 'test/lab/traffic/sender.ts';
+const RX = 'lab/traffic/receiver.ts';
+const TX = 'lab/traffic/sender.ts';
 type Ch = { source: string; group: string };
 const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
 
@@ -39,7 +39,7 @@ for (const backend of ['socket', 'smcroute'] as const) {
       const group = v === 4 ? '232.10.0.1' : 'ff3e::10:1';
       const args = ['--backend', backend];
       if (backend === 'smcroute') args.push('--smcroute-socket', (await startSmcrouted(c1.ns)).socketPath);
-      const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', args));
+      const agent = c1.ns.spawn(nodeArgv('lab/join-agent.ts', args));
       await agent.waitForJson(isEvent('ready'));
 
       // cpe1's receiver does not join itself: it sees the stream only through the joiner's membership.
@@ -81,7 +81,7 @@ test(`${backend} backend: 25 groups, 12 sources of one group (beyond 20 groups p
   const src = topo.ingress.core.ipv4;
   const args = ['--backend', backend];
   if (backend === 'smcroute') args.push('--smcroute-socket', (await startSmcrouted(c1.ns)).socketPath);
-  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', args));
+  const agent = c1.ns.spawn(nodeArgv('lab/join-agent.ts', args));
   await agent.waitForJson(isEvent('ready'));
   const channels: Array<{ source: string; group: string }> = [];
   for (let i = 1; i <= 25; i++) channels.push({ source: src, group: `232.20.0.${i}` });
@@ -117,7 +117,7 @@ test('socket backend: after the device is re-created, a leave renews the socket 
   const core = topo.core.ns;
   const src = topo.ingress.core.ipv4;
   const [a, b] = [{ source: src, group: '232.40.0.1' }, { source: src, group: '232.40.0.2' }];
-  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', ['--backend', 'socket']));
+  const agent = c1.ns.spawn(nodeArgv('lab/join-agent.ts', ['--backend', 'socket']));
   await agent.waitForJson(isEvent('ready'));
   await command(agent, { op: 'join', ...a, device: 'wan' });
   await command(agent, { op: 'join', ...b, device: 'wan' });
@@ -146,7 +146,7 @@ test('smcroute backend: after the device is re-created, a join reloads smcrouted
   const src = topo.ingress.core.ipv4;
   const [a, b, c] = [1, 2, 3].map((i) => ({ source: src, group: `232.41.0.${i}` })) as [Ch, Ch, Ch];
   const smc = await startSmcrouted(c1.ns);
-  const agent = c1.ns.spawn(nodeArgv('test/lab/join-agent.ts', ['--backend', 'smcroute', '--smcroute-socket', smc.socketPath]));
+  const agent = c1.ns.spawn(nodeArgv('lab/join-agent.ts', ['--backend', 'smcroute', '--smcroute-socket', smc.socketPath]));
   await agent.waitForJson(isEvent('ready'));
   await command(agent, { op: 'join', ...a, device: 'wan' });
   await command(agent, { op: 'join', ...b, device: 'wan' });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SseParser } from '../../src/core/sse-parser.ts';
+import { SseParser } from '../../src/protocol/sse.ts';
 import { client, newWatcher, req, startServer, tempDir } from './helpers.ts';
 
 test('--help prints usage and exits 0; bad flags print one line and exit 2', async (t) => {

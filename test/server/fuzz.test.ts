@@ -2,7 +2,7 @@
 // never answers 5xx, and the state of a known watcher is unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSeededRandom } from '../../src/core/pool.ts';
+import { createSeededRandom } from '../../src/server/state/pool.ts';
 import { client, joinsBody, monitorsBody, newWatcher, req, startServer } from './helpers.ts';
 import { connect as netConnect } from 'node:net';
 

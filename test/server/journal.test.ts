@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, StateCorruptError, scanJournal } from '../../src/server/journal.ts';
+import { Journal, StateCorruptError, scanJournal } from '../../src/server/store/journal.ts';
 import type { Logger } from '../../src/host/host.ts';
 
 function quietLog(lines: string[] = []): Logger {

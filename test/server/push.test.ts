@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser } from '../../src/core/sse-parser.ts';
+import { SseParser } from '../../src/protocol/sse.ts';
 import type { HttpTransport } from '../../src/host/host.ts';
 import { client, errorOf, joinsBody, monitorsBody, newWatcher, req, startServer, tlsArgs } from './helpers.ts';
 

@@ -2,8 +2,8 @@
 // and recovery when the server forgets the watcher (restart without state).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/core/watcher-client.ts';
-import type { MappedChannel } from '../../src/core/mnat-state.ts';
+import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/client/watcher-client.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { Logger } from '../../src/host/host.ts';
 import { client, eventually, startServer, tlsArgs } from './helpers.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseControlFile } from '../../src/core/control-file.ts';
+import { parseControlFile } from '../../src/egress/membership/control-file.ts';
 
 test('source,group lines with comments, blanks, spaces and duplicates', () => {
   const f = parseControlFile(

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32, crc32Hex, crc32Text } from '../../src/core/crc32.ts';
+import { crc32, crc32Hex, crc32Text } from '../../src/server/store/crc32.ts';
 
 test('known CRC-32 values', () => {
   assert.equal(crc32Hex(crc32Text('123456789')), 'cbf43926');

@@ -5,11 +5,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { channelKey, type Channel } from '../../src/core/channel.ts';
-import type { EgressSettings } from '../../src/core/egress-options.ts';
-import type { AssignedChannel } from '../../src/core/egress-reconcile.ts';
+import type { EgressSettings } from '../../src/egress/config/egress-options.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
 import type { ExecResult, Host, LogFields, TimerHandle } from '../../src/host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type FeedStatus, type Joiner, type RuleTable } from '../../src/egress/egress-agent.ts';
-import { createLevelLogger } from '../../src/egress/level-log.ts';
+import { createLevelLogger } from '../../src/host/level-log.ts';
 
 const G1: Channel = { source: '198.51.100.2', group: '232.1.1.1' };
 const G2: Channel = { source: '198.51.100.2', group: '232.1.1.2' };
@@ -102,7 +102,7 @@ class Feed implements AssignmentFeed {
   /** The kernel's operations when start() was called. */
   kernelOpsAtStart: string[] | null = null;
   onStart: () => void = () => undefined;
-  private onAssign: (c: AssignedChannel[]) => void = () => undefined;
+  private onAssign: (c: MappedChannel[]) => void = () => undefined;
   private onStatus: (s: FeedStatus) => void = () => undefined;
   start(): void {
     this.onStart();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseIpLinkJson, planBridgeSettings } from '../../src/core/egress-bridge.ts';
+import { parseIpLinkJson, planBridgeSettings } from '../../src/egress/bridge-plan.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`fixtures/mdb/${name}`, import.meta.url), 'utf8');
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { EgressConfigError, readEgressUci } from '../../src/core/egress-config.ts';
+import { EgressConfigError, readEgressUci } from '../../src/egress/config/egress-uci.ts';
 import { CliError } from '../../src/core/cli-args.ts';
-import { parseEgressArgs, resolveEgressSettings } from '../../src/core/egress-options.ts';
+import { parseEgressArgs, resolveEgressSettings } from '../../src/egress/config/egress-options.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const shipped = readFileSync(`${root}openwrt/etc/config/mnat`, 'utf8');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MembershipTable } from '../../src/core/egress-membership.ts';
+import { MembershipTable } from '../../src/egress/membership/membership-table.ts';
 import { channelKey } from '../../src/core/channel.ts';
 
 const A = { source: '10.1.1.1', group: '232.1.1.1' };

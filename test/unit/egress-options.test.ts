@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CliError } from '../../src/core/cli-args.ts';
-import { parseEgressArgs, resolveEgressSettings, serverOrigin, egressUsage } from '../../src/core/egress-options.ts';
+import { parseEgressArgs, resolveEgressSettings, serverOrigin, egressUsage } from '../../src/egress/config/egress-options.ts';
 
 function resolve(argv: string[], file: Record<string, unknown> | null = null) {
   const p = parseEgressArgs(argv);

@@ -5,12 +5,12 @@ import {
   describeAction,
   planEgress,
   selectDesired,
-  type AssignedChannel,
   type EgressJoin,
   type EgressPlanInput,
   type EgressRule,
-} from '../../src/core/egress-reconcile.ts';
+} from '../../src/egress/egress-reconcile.ts';
 import { channelKey, type Channel } from '../../src/core/channel.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
 
 const G1: Channel = { source: '23.212.185.4', group: '232.1.1.1' };
 const G2: Channel = { source: '23.212.185.5', group: '232.1.1.2' };
@@ -18,7 +18,7 @@ const G6: Channel = { source: '2001:db8::1', group: 'ff3e::8000:1' };
 const L1: Channel = { source: '10.9.0.1', group: '239.1.0.1' };
 const L2: Channel = { source: '10.9.0.1', group: '239.1.0.2' };
 const L6: Channel = { source: 'fd00::1', group: 'ff35::1' };
-const assigned = (id: number, global: Channel, local: Channel): AssignedChannel => ({ id, global, state: 'assigned', local });
+const assigned = (id: number, global: Channel, local: Channel): MappedChannel => ({ id, global, state: 'assigned', local });
 
 function input(over: Partial<EgressPlanInput>): EgressPlanInput {
   return { desired: [], assignments: [], rules: [], joins: [], upstream: 'wan', downstream: 'br-lan', ...over };
@@ -119,7 +119,7 @@ test('ASM local mappings and conflicting locals are reported, not installed', ()
 
 test('many channels converge in one plan', () => {
   const desired: Channel[] = [];
-  const assignments: AssignedChannel[] = [];
+  const assignments: MappedChannel[] = [];
   for (let i = 0; i < 32; i++) {
     const g = { source: '23.212.185.4', group: `232.1.1.${i + 1}` };
     desired.push(g);

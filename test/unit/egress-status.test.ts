@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatEgressStatus, redactWatcherId, type EgressStatus } from '../../src/core/egress-status.ts';
+import { formatEgressStatus, redactWatcherId, type EgressStatus } from '../../src/egress/egress-status.ts';
 
 const status: EgressStatus = {
   component: 'mnat-egress',

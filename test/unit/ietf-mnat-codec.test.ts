@@ -24,8 +24,8 @@ import {
   encodeRefreshWatcherIdInput,
   encodeRefreshWatcherIdOutput,
   parseJson,
-} from '../../src/core/ietf-mnat-codec.ts';
-import type { MappedChannel } from '../../src/core/mnat-state.ts';
+} from '../../src/protocol/ietf-mnat-codec.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
 
 function codecError(fn: () => unknown, path: string, message: RegExp, tag?: string): void {
   assert.throws(fn, (e: unknown) => {

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Channel } from '../../src/core/channel.ts';
-import type { IngressAssignment, IngressRule } from '../../src/core/ingress-reconcile.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
+import type { IngressRule } from '../../src/ingress/ingress-reconcile.ts';
 import { IngressAgent, type AssignmentFeed, type Joiner, type RuleTable } from '../../src/ingress/ingress-agent.ts';
 import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
@@ -26,7 +27,7 @@ class FakeFeed implements AssignmentFeed {
   monitors: string[] = [];
   started = false;
   stopped = false;
-  private assignmentFns: Array<(c: IngressAssignment[]) => void> = [];
+  private assignmentFns: Array<(c: MappedChannel[]) => void> = [];
   private statusFns: Array<(s: Status) => void> = [];
   start(): void {
     this.started = true;
@@ -37,11 +38,11 @@ class FakeFeed implements AssignmentFeed {
   setDesired(p: string[]): void {
     this.monitors = p;
   }
-  on(event: 'assignments' | 'status', fn: ((c: IngressAssignment[]) => void) | ((s: Status) => void)): void {
-    if (event === 'assignments') this.assignmentFns.push(fn as (c: IngressAssignment[]) => void);
+  on(event: 'assignments' | 'status', fn: ((c: MappedChannel[]) => void) | ((s: Status) => void)): void {
+    if (event === 'assignments') this.assignmentFns.push(fn as (c: MappedChannel[]) => void);
     else this.statusFns.push(fn as (s: Status) => void);
   }
-  push(c: IngressAssignment[]): void {
+  push(c: MappedChannel[]): void {
     for (const fn of this.assignmentFns) fn(c);
   }
   status(s: Status): void {
@@ -103,7 +104,7 @@ const G1 = { source: '23.212.185.4', group: '232.1.1.1' };
 const L1 = { source: '10.99.0.1', group: '232.255.0.1' };
 const G2 = { source: '2001:db8::5', group: 'ff3e::1' };
 const L2 = { source: 'fd00::1', group: 'ff35::100' };
-const a = (id: number, g: Channel, l: Channel): IngressAssignment => ({ id, global: g, state: 'assigned', local: l });
+const a = (id: number, g: Channel, l: Channel): MappedChannel => ({ id, global: g, state: 'assigned', local: l });
 const config = { monitors: ['0.0.0.0/0', '::/0'], upstreamInterface: 'up0', downstreamInterfaces: ['down0'], join: true };
 
 function setup(options: { settleMs?: number; joinfile?: string } = {}) {

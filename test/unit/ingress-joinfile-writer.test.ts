@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
 import type { Logger } from '../../src/host/host.ts';
-import { startJoinfileReader } from '../lab/joinfile-reader.ts';
+import { startJoinfileReader } from '../../lab/joinfile-reader.ts';
 
 const log: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import {
   describeAction,
   planIngress,
-  type IngressAssignment,
   type IngressConfig,
   type IngressKernelState,
-} from '../../src/core/ingress-reconcile.ts';
+} from '../../src/ingress/ingress-reconcile.ts';
+import type { MappedChannel } from '../../src/protocol/model.ts';
 
 const config: IngressConfig = {
   monitors: ['0.0.0.0/0', '::/0'],
@@ -20,7 +20,7 @@ const L1 = { source: '10.99.0.1', group: '232.255.0.1' };
 const G2 = { source: '2001:db8::5', group: 'ff3e::1' };
 const L2 = { source: 'fd00::1', group: 'ff35::100' };
 
-const assigned = (id: number, global: typeof G1, local: typeof L1): IngressAssignment => ({
+const assigned = (id: number, global: typeof G1, local: typeof L1): MappedChannel => ({
   id,
   global,
   state: 'assigned',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIngressStatus, redactWatcherId, type IngressStatus } from '../../src/core/ingress-status.ts';
+import { formatIngressStatus, redactWatcherId, type IngressStatus } from '../../src/ingress/ingress-status.ts';
 
 const now = Date.parse('2026-11-22T06:00:00Z');
 const status: IngressStatus = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJoinfile, renderJoinfile, sortChannels } from '../../src/core/joinfile.ts';
+import { parseJoinfile, renderJoinfile, sortChannels } from '../../src/ingress/joinfile.ts';
 
 test('renders full state, one source,group per line, sorted numerically, trailing newline', () => {
   const text = renderJoinfile([

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseMdbJson, mdbHasChannel } from '../lab/lab-mdb.ts';
+import { parseMdbJson, mdbHasChannel } from '../../lab/lab-mdb.ts';
 
 // Captured with `bridge -d -j mdb show` on the lab's core bridge (iproute2 6.1, kernel 6.18).
 const fixture = readFileSync(new URL('./fixtures/lab-mdb-core.json', import.meta.url), 'utf8');

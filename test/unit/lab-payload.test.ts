@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePayload, encodePayload, HEADER_BYTES, SequenceTracker } from '../lab/traffic/payload.ts';
+import { decodePayload, encodePayload, HEADER_BYTES, SequenceTracker } from '../../lab/traffic/payload.ts';
 
 test('payload round-trips stream, sequence and time; padding is checked', () => {
   const p = encodePayload({ stream: 7, seq: 123456789012, sentUs: 1_700_000_000_000_000 }, 100);

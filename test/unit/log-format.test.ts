@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLineLogger, formatLogLine, parseLogLevel } from '../../src/core/log-format.ts';
+import { createLineLogger, formatLogLine, parseLogLevel } from '../../src/host/log-format.ts';
 
 test('formatLogLine: logfmt with quoting of values that need it, undefined fields left out', () => {
   const line = formatLogLine('2026-01-01T00:00:00.000Z', 'egress', 'warn', 'join failed', { channel: '192.0.2.1,232.1.1.1', why: 'no route', n: 3, skip: undefined });

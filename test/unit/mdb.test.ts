@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MdbParseError, membershipsFromMdb, parseMdbJson, parseMdbMonitorLine } from '../../src/core/mdb.ts';
+import { MdbParseError, membershipsFromMdb, parseMdbJson, parseMdbMonitorLine } from '../../src/egress/membership/mdb.ts';
 
 // Captured from this kernel (6.18, iproute2 6.1): a br-lan with IGMPv3/MLDv2
 // snooping + querier; host p1 joined (10.1.1.1|10.1.1.2, 232.1.1.1) and

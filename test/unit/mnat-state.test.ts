@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, createSeededRandom, localGroup } from '../../src/core/pool.ts';
-import { MnatError, MnatState, type JoinedSg, type MnatStateOptions, type StateChange } from '../../src/core/mnat-state.ts';
+import { localGroup, type JoinedSg } from '../../src/protocol/model.ts';
+import { Pool, createSeededRandom } from '../../src/server/state/pool.ts';
+import { MnatError, MnatState, type MnatStateOptions, type StateChange } from '../../src/server/state/mnat-state.ts';
 
 const S = 1000;
 
@@ -368,9 +369,9 @@ test('QuickJS parity: a seeded run journals and snapshots identically on qjs and
   const src = joinPath(dir, 'scenario.ts');
   writeFileSync(
     src,
-    `import { Pool, createSeededRandom } from ${JSON.stringify(joinPath(root, 'src/core/pool.ts'))};
-import { MnatState } from ${JSON.stringify(joinPath(root, 'src/core/mnat-state.ts'))};
-import { encodeAssignedChannelsWatcher, decodeEgressWatcher } from ${JSON.stringify(joinPath(root, 'src/core/ietf-mnat-codec.ts'))};
+    `import { Pool, createSeededRandom } from ${JSON.stringify(joinPath(root, 'src/server/state/pool.ts'))};
+import { MnatState } from ${JSON.stringify(joinPath(root, 'src/server/state/mnat-state.ts'))};
+import { encodeAssignedChannelsWatcher, decodeEgressWatcher } from ${JSON.stringify(joinPath(root, 'src/protocol/ietf-mnat-codec.ts'))};
 const ranges = ${JSON.stringify(RANGES)};
 const pool = Pool.fromJson({ 'group-pool': { ranges } }, { random: createSeededRandom(11) });
 let n = 0;

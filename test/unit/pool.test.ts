@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress, parsePrefix, prefixContains } from '../../src/core/address.ts';
-import { FreeSet, Pool, PoolError, createSeededRandom, localGroup, randomBelow, type LocalMapping } from '../../src/core/pool.ts';
+import { localGroup, type LocalMapping } from '../../src/protocol/model.ts';
+import { FreeSet, Pool, PoolError, createSeededRandom, randomBelow } from '../../src/server/state/pool.ts';
 
 const ch = (source: string, group: string) => ({ source, group });
 const pool = (ranges: unknown[], extra: Record<string, unknown> = {}, seed = 1) =>

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser, formatSseEvent, type SseEvent } from '../../src/core/sse-parser.ts';
+import { SseParser, formatSseEvent, type SseEvent } from '../../src/protocol/sse.ts';
 
 test('events split anywhere, CRLF split across chunks, comments, multi-line data', () => {
   const stream = ': hello\r\n\r\nid: 7\r\nevent: x\r\ndata: {"a":\r\ndata: 1}\r\n\r\ndata:plain\n\n' + formatSseEvent('two\nlines');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ago, formatServerLine, formatTable, redactWatcherId } from '../../src/core/status-format.ts';
+import { ago, formatServerLine, formatTable, redactWatcherId } from '../../src/agent/status-format.ts';
 
 test('redactWatcherId: a 6-character prefix, nothing of a short id', () => {
   assert.equal(redactWatcherId('0123456789abcdef'), '012345…');

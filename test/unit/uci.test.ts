@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { anonymousSectionName, findSection, parseUci, sectionsOfType, UciError, uciShow } from '../../src/core/uci.ts';
+import { anonymousSectionName, findSection, parseUci, sectionsOfType, UciError, uciShow } from '../../src/egress/config/uci.ts';
 
 // OpenWrt's default /etc/config/firewall (abridged, as shipped: tabs, single quotes, lists).
 const FIREWALL = `config defaults

@@ -2,7 +2,7 @@
 // → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/core/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/client/watcher-client.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
 import type { HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
 

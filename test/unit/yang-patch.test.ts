@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyKeyedListEdits, diffKeyedList, encodeKey, YangPatchError } from '../../src/core/yang-patch.ts';
+import { applyKeyedListEdits, diffKeyedList, encodeKey, YangPatchError } from '../../src/protocol/yang-patch.ts';
 
 const path = '/ietf-mnat:assigned-channels/watcher=w%2F1/mapped-sg';
 const q = 'ietf-mnat:mapped-sg';

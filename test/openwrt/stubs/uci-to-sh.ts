@@ -1,7 +1,7 @@
 // Prints a UCI file as the shell variables OpenWrt's config_load sets
 // (CONFIG_SECTIONS, CONFIG_<section>_TYPE, CONFIG_<section>_<option>).
 import { readFileSync } from 'node:fs';
-import { parseUci } from '../../../src/core/uci.ts';
+import { parseUci } from '../../../src/egress/config/uci.ts';
 
 const file = process.argv[2]!;
 const pkg = parseUci(readFileSync(file, 'utf8'), file);

@@ -1,0 +1,369 @@
+// The whole MNAT system running in the namespace lab: the reference topology
+// (lab/topology.ts), a TLS PKI, mnat-server with a pool in the ISP core,
+// mnat-ingress on the ingress router, mnat-egress (under qjs when its bundle
+// and a qjs exist) on every CPE, global senders and LAN receivers.
+// Used by the live demo, the system lab tests and the system benchmarks.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createLab, labPinRoot, nodeArgv, REPO_ROOT, type Lab, type LabProcess, type Netns } from './lab.ts';
+import { buildTopology, type LanHost, type Topology } from './topology.ts';
+import { makeLabCerts, type LabCerts } from './lab-certs.ts';
+import { startSmcrouted } from './smcroute.ts';
+
+export interface GlobalChannel {
+  readonly source: string;
+  readonly group: string;
+}
+
+/** The reference global channels: two IPv4 sources and one IPv6. */
+export const CHANNELS = {
+  v4: { source: '23.212.185.4', group: '232.1.1.1' },
+  v4b: { source: '203.0.113.7', group: '232.1.1.2' },
+  v6: { source: '2001:db8:100::2', group: 'ff3e::8000:1' },
+} as const;
+
+/** Extra source addresses the sender owns (198.51.100.2 / 2001:db8:100::2 come with the topology). */
+const SENDER_EXTRA = ['23.212.185.4/32', '203.0.113.7/32'];
+
+/** The default pool: local SSM groups with a local source prefix, per family. */
+export const DEFAULT_POOL = {
+  'group-pool': {
+    ranges: [
+      { 'group-range': '232.255.0.0/24', 'source-range': '10.0.0.0/24', exclude: [{ 'groupex-range': '232.255.0.0/30' }], note: 'lab IPv4' },
+      { 'group-range': 'ff35:0:0:0:0:0:a:0/112', 'source-range': 'fd00:c0::/64', note: 'lab IPv6' },
+    ],
+  },
+};
+
+export interface MnatLabOptions {
+  cpes?: number;
+  hostsPerCpe?: number;
+  pool?: unknown;
+  gracePeriodS?: number;
+  refreshPeriodS?: number;
+  /** 'qjs' needs dist/mnat-egress.qjs.js and a qjs; 'auto' (default) uses them when present, else Node. */
+  egressRuntime?: 'qjs' | 'node' | 'auto';
+  /** Run the Node commands from dist/ (what users run) instead of src/ through the ts loader. */
+  fromDist?: boolean;
+  /** Write a joinfile (path inside the run directory) from the ingress. */
+  joinfile?: boolean;
+  ingressExtraArgs?: string[];
+  serverExtraArgs?: string[];
+  egressExtraArgs?: string[];
+  /** Every agent line, prefixed with its role (for the demo's log pane or debugging). */
+  onLine?: (role: string, line: string) => void;
+}
+
+export const SERVER_PORT = 8443;
+
+function findQjs(): string | null {
+  for (const p of [process.env.MNAT_QJS, join(REPO_ROOT, '.cache/qjs/qjs'), '/usr/bin/qjs', '/usr/local/bin/qjs']) {
+    if (p && existsSync(p)) return p;
+  }
+  return null;
+}
+
+export class MnatLab {
+  readonly lab: Lab;
+  readonly topo: Topology;
+  readonly dir: string;
+  readonly certs: LabCerts;
+  readonly pinRoot: string;
+  readonly joinfilePath: string | null;
+  readonly egressRuntime: 'qjs' | 'node';
+  server: LabProcess | null = null;
+  ingress: LabProcess | null = null;
+  readonly egress: Array<LabProcess | null>;
+  private readonly options: MnatLabOptions;
+  private readonly qjs: string | null;
+  /** Per CPE: the smcrouted IPC socket the qjs egress joins through (as smcroute runs on OpenWrt). */
+  private readonly smcroute = new Map<number, string>();
+  private stateGeneration = 0;
+
+  private constructor(lab: Lab, topo: Topology, dir: string, certs: LabCerts, options: MnatLabOptions, cleanup: () => Promise<void>) {
+    this.destroy = cleanup;
+    this.lab = lab;
+    this.topo = topo;
+    this.dir = dir;
+    this.certs = certs;
+    this.options = options;
+    this.pinRoot = labPinRoot(lab.id);
+    this.joinfilePath = options.joinfile ? join(dir, 'ingest', 'ingress-joined.sgs') : null;
+    this.egress = topo.cpes.map(() => null);
+    this.qjs = findQjs();
+    const bundle = join(REPO_ROOT, 'dist/mnat-egress.qjs.js');
+    const want = options.egressRuntime ?? 'auto';
+    if (want === 'qjs' && (!this.qjs || !existsSync(bundle))) {
+      throw new Error(`egress under qjs needs ${bundle} (npm run build) and a qjs (build/qjs.sh)`);
+    }
+    this.egressRuntime = want === 'node' ? 'node' : this.qjs && existsSync(bundle) ? 'qjs' : 'node';
+  }
+
+  /** Builds the namespaces and the PKI; starts nothing yet. */
+  static async create(t?: { after(fn: () => Promise<void> | void): void }, options: MnatLabOptions = {}): Promise<MnatLab> {
+    const lab = await createLab();
+    const dir = mkdtempSync(join(tmpdir(), `mnat-lab-${lab.id}-`));
+    const pinRoot = labPinRoot(lab.id);
+    let cleaning: Promise<void> | null = null;
+    const cleanup = (): Promise<void> =>
+      (cleaning ??= (async () => {
+        await lab.destroy();
+        // Agents killed with SIGKILL leave their pins: the pin root is this run's alone.
+        rmSync(pinRoot, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
+      })());
+    t?.after(cleanup);
+    try {
+      const topo = await buildTopology(lab, { cpes: options.cpes ?? 2, hostsPerCpe: options.hostsPerCpe ?? 2 });
+      for (const a of SENDER_EXTRA) await topo.sender.ns.addr(topo.sender.dev, a);
+      const certs = makeLabCerts(
+        dir,
+        { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost'] },
+        ['ingress', 'mnat-admin', ...topo.cpes.map((c) => `cpe${c.index}`)],
+      );
+      const self = new MnatLab(lab, topo, dir, certs, options, cleanup);
+      mkdirSync(pinRoot, { recursive: true });
+      if (self.joinfilePath) mkdirSync(join(dir, 'ingest'), { recursive: true });
+      writeFileSync(join(dir, 'pool.json'), JSON.stringify(options.pool ?? DEFAULT_POOL, null, 2) + '\n');
+      return self;
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+  }
+
+  /** Tears down every process, namespace, pin and file of this lab. Idempotent. */
+  readonly destroy: () => Promise<void>;
+
+  private command(entry: string, dist: string, args: string[]): string[] {
+    if (this.options.fromDist) return [process.execPath, join(REPO_ROOT, 'dist', dist), ...args];
+    return nodeArgv(entry, args);
+  }
+
+  private spawn(ns: Netns, role: string, argv: string[]): LabProcess {
+    const p = ns.spawn(argv, { label: role });
+    const onLine = this.options.onLine;
+    if (onLine) {
+      // LabProcess keeps lines; poll-free forwarding via waitForLine is not possible, so wrap push.
+      const lines = p.lines;
+      const push = lines.push.bind(lines);
+      lines.push = (...items: string[]): number => {
+        for (const l of items) onLine(role, l);
+        return push(...items);
+      };
+    }
+    return p;
+  }
+
+  get serverOrigin(): string {
+    return `https://${this.topo.core.ipv4}:${SERVER_PORT}`;
+  }
+
+  /** mnat-server in the core namespace, TLS with client certificates required, durable state. */
+  async startServer(extra: string[] = [], opts: { freshState?: boolean } = {}): Promise<LabProcess> {
+    // freshState: a new, empty state directory: the server has lost everything (disk replaced, no --state-dir).
+    if (opts.freshState) this.stateGeneration++;
+    const args = [
+      '--listen', `[::]:${SERVER_PORT}`,
+      '--tls-cert', this.certs.serverCert, '--tls-key', this.certs.serverKey,
+      '--client-ca', this.certs.ca, '--require-client-cert',
+      '--pool', join(this.dir, 'pool.json'),
+      '--state-dir', join(this.dir, `server-state${this.stateGeneration || ''}`),
+      '--refresh-period', String(this.options.refreshPeriodS ?? 10),
+      '--grace-period', String(this.options.gracePeriodS ?? 250),
+      ...(this.options.serverExtraArgs ?? []),
+      ...extra,
+    ];
+    const p = this.spawn(this.topo.core.ns, 'server', this.command('src/server/main.ts', 'mnat-server.js', args));
+    this.server = p;
+    await p.waitForLine(/listening/i, 20_000);
+    return p;
+  }
+
+  private clientArgs(name: string): string[] {
+    const c = this.certs.clients[name];
+    if (!c) throw new Error(`no client certificate for ${name}`);
+    return ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT), '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
+  }
+
+  /** mnat-ingress on the ingress router: up0 (global side) -> core0 (ISP core). */
+  async startIngress(extra: string[] = []): Promise<LabProcess> {
+    const args = [
+      '--upstream-interface', this.topo.ingress.up.dev,
+      '--downstream-interface', this.topo.ingress.core.dev,
+      ...this.clientArgs('ingress'),
+      '--pin-root', this.pinRoot, '--instance', 'ingress',
+      '--status-file', join(this.dir, 'ingress.status.json'),
+      ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
+      ...(this.options.ingressExtraArgs ?? []),
+      ...extra,
+    ];
+    const p = this.spawn(this.topo.ingress.ns, 'ingress', this.command('src/ingress/main.ts', 'mnat-ingress.js', args));
+    this.ingress = p;
+    await p.waitForLine(/msg=started/, 20_000);
+    return p;
+  }
+
+  /** mnat-egress on CPE k (1-based): wan (ISP side) -> br-lan. */
+  async startEgress(k: number, extra: string[] = []): Promise<LabProcess> {
+    const cpe = this.topo.cpes[k - 1];
+    if (!cpe) throw new Error(`no CPE ${k}`);
+    const args = [
+      '--upstream-interface', cpe.wan.dev,
+      '--downstream-interface', cpe.lan.dev,
+      ...this.clientArgs(`cpe${k}`),
+      '--pin-root', this.pinRoot, '--instance', `egress-cpe${k}`,
+      '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
+      ...(this.options.egressExtraArgs ?? []),
+      ...extra,
+    ];
+    if (this.egressRuntime === 'qjs') {
+      // QuickJS has no sockets: on the router the egress joins through smcroute's daemon.
+      let socket = this.smcroute.get(k);
+      if (!socket) {
+        socket = (await startSmcrouted(cpe.ns)).socketPath;
+        this.smcroute.set(k, socket);
+      }
+      args.push('--join-backend', 'smcroute', '--smcroute-socket', socket);
+    }
+    const argv =
+      this.egressRuntime === 'qjs'
+        ? // The open-files limit procd gives the egress on the router (QuickJS closes
+          // every descriptor up to it in each child, so it shapes every tool run's cost).
+          ['prlimit', '--nofile=1024:1024', '--', this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
+        : this.command('src/egress/main-node.ts', 'mnat-egress.js', args);
+    const p = this.spawn(cpe.ns, `egress${k}`, argv);
+    this.egress[k - 1] = p;
+    await p.waitForLine(/msg="?mnat-egress starting/, 20_000);
+    return p;
+  }
+
+  async startAll(): Promise<void> {
+    await this.startServer();
+    await Promise.all([this.startIngress(), ...this.topo.cpes.map((c) => this.startEgress(c.index))]);
+  }
+
+  /** GET a server path from inside the core namespace as the admin (status page, metrics). */
+  async serverGet(path: string): Promise<string> {
+    const admin = this.certs.clients['mnat-admin'] as { cert: string; key: string };
+    return this.topo.core.ns.run(
+      ['curl', '-sS', '--fail', '--http2', '--max-time', '3', '--cacert', this.certs.ca, '--cert', admin.cert, '--key', admin.key, `https://127.0.0.1:${SERVER_PORT}${path}`],
+      5000,
+    );
+  }
+
+  /** The server's mappings, from its status page: id, global, state, local, egress watcher count. */
+  async serverMappings(): Promise<ServerMapping[]> {
+    return parseStatusPage(await this.serverGet('/status'));
+  }
+
+  /** A global sender for ch in the sender namespace (JSON lines; see lab/traffic/sender.ts). */
+  sender(ch: GlobalChannel, opts: { rate?: number; count?: number; size?: number; stream?: number } = {}): LabProcess {
+    const args = ['--group', ch.group, '--source', ch.source, '--interface', this.topo.sender.dev, '--rate', String(opts.rate ?? 100)];
+    if (opts.count !== undefined) args.push('--count', String(opts.count));
+    if (opts.size !== undefined) args.push('--size', String(opts.size));
+    if (opts.stream !== undefined) args.push('--stream', String(opts.stream));
+    return this.spawn(this.topo.sender.ns, `sender ${ch.source},${ch.group}`, nodeArgv('lab/traffic/sender.ts', args));
+  }
+
+  /** A LAN receiver joining ch (source-specific) on host (JSON lines; see lab/traffic/receiver.ts). */
+  receiver(host: LanHost, ch: GlobalChannel, opts: { noJoin?: boolean; extra?: string[] } = {}): LabProcess {
+    const args = ['--group', ch.group, '--source', ch.source, '--interface', host.dev, ...(opts.noJoin ? ['--no-join'] : []), ...(opts.extra ?? [])];
+    return this.spawn(host.ns, `h${host.cpe}.${host.index} ${ch.group}`, nodeArgv('lab/traffic/receiver.ts', args));
+  }
+
+  host(cpe: number, index: number): LanHost {
+    const h = this.topo.cpes[cpe - 1]?.hosts[index - 1];
+    if (!h) throw new Error(`no host ${cpe}.${index}`);
+    return h;
+  }
+}
+
+/** Packet counters of every interface in a namespace: name -> {rx, tx} packets. */
+export async function linkCounters(ns: Netns): Promise<Map<string, { rx: number; tx: number; rxBytes: number; txBytes: number }>> {
+  const out = await ns.run(['ip', '-s', '-j', 'link', 'show']);
+  const links = JSON.parse(out) as Array<{ ifname: string; stats64?: { rx: { packets: number; bytes: number }; tx: { packets: number; bytes: number } } }>;
+  const m = new Map<string, { rx: number; tx: number; rxBytes: number; txBytes: number }>();
+  for (const l of links) {
+    if (l.stats64) m.set(l.ifname, { rx: l.stats64.rx.packets, tx: l.stats64.tx.packets, rxBytes: l.stats64.rx.bytes, txBytes: l.stats64.tx.bytes });
+  }
+  return m;
+}
+
+/** True when the process runs as root (the lab needs it). */
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** Whether a command exists on PATH. */
+export function haveCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ServerMapping {
+  id: number;
+  global: string;
+  state: string;
+  local: string;
+  egressWatchers: number;
+}
+
+/** The mappings table of mnat-server's status page. */
+export function parseStatusPage(html: string): ServerMapping[] {
+  const out: ServerMapping[] = [];
+  const row = /<tr><td>(\d+)<\/td><td>\(([^)]*)\)<\/td><td class="[^"]*">([^<]*)<\/td><td>([^<]*)<\/td><td>(\d+)<\/td><\/tr>/g;
+  for (let m = row.exec(html); m; m = row.exec(html)) {
+    out.push({
+      id: Number(m[1]),
+      global: (m[2] as string).replace(/\s+/g, ''),
+      state: m[3] as string,
+      local: (m[4] as string).replace(/[()\s]/g, '').replace('—', '') || '-',
+      egressWatchers: Number(m[5]),
+    });
+  }
+  return out;
+}
+
+export interface ReceiverStats {
+  received: number;
+  unique: number;
+  duplicates: number;
+  missing: number;
+  gaps: number;
+  badPayload: number;
+  sources: Record<string, number>;
+  highestSeq: number | null;
+}
+
+/** Asks a running receiver (lab/traffic/receiver.ts) for its counters. */
+export async function receiverStats(p: LabProcess): Promise<ReceiverStats> {
+  return (await p.ask('stats', (e) => e.event === 'stats', 5000)) as unknown as ReceiverStats;
+}
+
+/**
+ * Polls check until it returns a value other than null/undefined/false, at most
+ * timeoutMs, for state with no event to wait on (server tables, kernel maps).
+ */
+export async function waitFor<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, what: string, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== null && v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,876 @@
+// The MNAT service's assignment state machine (pure: time comes in as nowMs).
+//
+// API notes: the numeric options default to 10 / 250 / 64 (refresh period,
+// grace period, joins per watcher); LocalMapping lives in pool.ts and is
+// re-exported here; stats().poolSize is a bigint (pools can be /64s); an
+// MnatError's path is relative to the watcher entry ("joined-sg[2]/group").
+//
+// Model: watchers (egress: joined channels; ingress: source-prefix monitors),
+// one channel record per globally joined (Sg,Gg) with its stable assignment id
+// and, when the pool allows, its local mapping. A channel exists while at
+// least one egress watcher joins it; on the last leave its local pair goes
+// into the pool's grace period. Waiting (unassigned) channels are served as
+// soon as space frees, most-wanted first, ties oldest first.
+//
+// Durability: every mutation is an effect record (StateChange) emitted through
+// onChange and applied by the same code that applyChange uses for replay, so
+// a replayed journal reproduces the live state by construction. Records carry
+// decisions (watcher ids, chosen local mappings, expiries, grace ends);
+// consequences that follow deterministically (new channel records, assignment
+// ids, releases into grace at the record's time) are recomputed on replay.
+// Refreshes are not journaled: after restore/replay call restartClocks(now),
+// which gives every watcher a fresh expiry window.
+//
+// Memory: a watcher is one small object plus a flat [joinId, channel, ...]
+// array referencing shared channel records (the Channel objects and their
+// MappedChannel views are shared by every watcher joining them). Watchers
+// also form a doubly linked list in refresh order (a refresh moves one to the
+// tail), so refresh is O(1) and expiry only ever looks at the head.
+//
+// Versions (ETags) come from one counter per state object; they are not part
+// of snapshots, so the server should combine them with a per-process epoch.
+import { AddressError, formatPrefix, isLoopback, parsePrefix, prefixContains, tryParseAddress, unforwardedGroupReason, type Address, type Prefix } from '../../core/address.ts';
+import { channelOf, parseChannel, type Channel, type ParsedChannel } from '../../core/channel.ts';
+import { localGroup, type JoinedSg, type LocalMapping, type MappedChannel, type MappingState, type Monitor } from '../../protocol/model.ts';
+import { Pool, type PoolSnapshot } from './pool.ts';
+
+
+export interface MnatStateOptions {
+  pool: Pool;
+  /** Seconds between refreshes the clients are told to keep (default 10); expiry after 3 missed. */
+  refreshPeriodS?: number;
+  /** Seconds a released local pair stays unused (default 250). */
+  gracePeriodS?: number;
+  /** Per-watcher limit on joined-sg (and monitor) entries (default 64). */
+  maxJoinsPerWatcher?: number;
+  /** Injected id generator; the server gives >= 128-bit crypto-random ids. */
+  newWatcherId: () => string;
+}
+
+export type MnatErrorKind = 'unknown-watcher' | 'too-many-joins' | 'invalid-value' | 'wrong-role';
+
+export class MnatError extends Error {
+  override readonly name = 'MnatError';
+  readonly kind: MnatErrorKind;
+  /** Relative to the watcher entry, e.g. "joined-sg[2]/group". */
+  readonly path?: string;
+  constructor(kind: MnatErrorKind, message: string, path?: string) {
+    super(message);
+    this.kind = kind;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+export type WatcherRole = 'egress' | 'ingress' | 'none';
+
+/** A join or monitor in journal form: [id, source, group] / [id, prefix]. */
+export type JoinTuple = [string, string, string];
+export type MonitorTuple = [string, string];
+
+/** JSON-serialisable effect records; applyChange replays them without new decisions. */
+export type StateChange =
+  | { op: 'watcher-created'; id: string; owner?: string; at: number }
+  | { op: 'watcher-removed'; id: string; reason: 'expired' | 'deleted'; at: number }
+  | { op: 'joins-set'; id: string; joins: JoinTuple[] | null; at: number }
+  | { op: 'monitors-set'; id: string; monitors: MonitorTuple[] | null; at: number }
+  | { op: 'mapping-assigned'; source: string; group: string; local: LocalMapping; at: number }
+  | { op: 'grace-ended'; local: LocalMapping; at: number };
+
+export interface StateSnapshot {
+  format: 'mnat-state/1';
+  nextAssignmentId: number;
+  nextSeq: number;
+  watchers: Array<{ id: string; owner?: string; joins?: JoinTuple[]; monitors?: MonitorTuple[] }>;
+  channels: Array<{ source: string; group: string; id: number; seq: number; local: LocalMapping | null }>;
+  pool: PoolSnapshot;
+}
+
+export interface MnatStats {
+  watchers: number;
+  egressWatchers: number;
+  ingressWatchers: number;
+  channelsAssigned: number;
+  channelsUnassigned: number;
+  poolSize: bigint;
+  poolInUse: number;
+  poolInGrace: number;
+}
+
+interface ChannelRec {
+  readonly key: string;
+  readonly channel: Channel;
+  readonly src: Address;
+  readonly id: number;
+  readonly seq: number;
+  local: LocalMapping | null;
+  /** Egress watchers joining this channel. */
+  readonly wanters: Set<WatcherRec>;
+  /** The shared MappedChannel every watcher's list holds. */
+  view: MappedChannel;
+}
+
+interface IngressPart {
+  monitors: Monitor[];
+  prefixes: Prefix[];
+  cache: MappedChannel[] | null;
+}
+
+interface WatcherRec {
+  readonly id: string;
+  readonly owner: string | undefined;
+  last: number;
+  /** Flat [joinId, channel, joinId, channel, ...]; null: no egress entry. */
+  joins: Array<string | ChannelRec> | null;
+  ing: IngressPart | null;
+  version: number;
+  /** Neighbours in refresh order (oldest first), for O(1) refresh and expiry. */
+  prev: WatcherRec | null;
+  next: WatcherRec | null;
+}
+
+const MAX_ASSIGNMENT_ID = 0xffffffff;
+
+function makeView(rec: { id: number; channel: Channel; local: LocalMapping | null }): MappedChannel {
+  return { id: rec.id, global: rec.channel, state: rec.local ? 'assigned' : 'unassigned', local: rec.local };
+}
+
+/** PATCH merge of keyed entries: a known id is replaced in place, a new one appended. */
+function mergeById<T extends string[]>(current: T[], incoming: T[]): T[] {
+  const index = new Map<string, number>();
+  current.forEach((t, i) => index.set(t[0] as string, i));
+  for (const t of incoming) {
+    const at = index.get(t[0] as string);
+    if (at !== undefined) current[at] = t;
+    else index.set(t[0] as string, current.push(t) - 1);
+  }
+  return current;
+}
+
+function sameTuples(a: string[][], b: string[][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string[];
+    const y = b[i] as string[];
+    if (x.length !== y.length || x.some((v, k) => v !== y[k])) return false;
+  }
+  return true;
+}
+
+function checkPositive(name: string, v: number | undefined, dflt: number, zeroOk = false): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v < 0 || (v === 0 && !zeroOk)) {
+    throw new RangeError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${v}`);
+  }
+  return v;
+}
+
+export class MnatState {
+  readonly refreshPeriodS: number;
+  readonly gracePeriodS: number;
+  readonly maxJoinsPerWatcher: number;
+  private readonly pool: Pool;
+  private readonly newWatcherId: () => string;
+  private readonly expiryMs: number;
+  private readonly graceMs: number;
+
+  private readonly watchers = new Map<string, WatcherRec>();
+  private readonly channelMap = new Map<string, ChannelRec>();
+  private readonly assigned = new Set<ChannelRec>();
+  /** Channels without a local mapping, in creation order. */
+  private readonly waiting = new Set<ChannelRec>();
+  private readonly ingress = new Set<WatcherRec>();
+  private readonly ids = new Set<number>();
+  private egressCount = 0;
+  private head: WatcherRec | null = null;
+  private tail: WatcherRec | null = null;
+  private nextAssignmentId = 1;
+  private nextSeq = 1;
+  private versionCounter = 0;
+  private now = -Infinity;
+  private needServe = false;
+
+  private depth = 0;
+  private readonly dirty = new Set<WatcherRec>();
+  private removed: Array<[string, 'expired' | 'deleted']> = [];
+  private readonly changeListeners: Array<(change: StateChange) => void> = [];
+  private readonly watcherListeners: Array<(ids: string[]) => void> = [];
+  private readonly removedListeners: Array<(id: string, reason: 'expired' | 'deleted') => void> = [];
+
+  constructor(options: MnatStateOptions) {
+    this.pool = options.pool;
+    this.newWatcherId = options.newWatcherId;
+    this.refreshPeriodS = checkPositive('refreshPeriodS', options.refreshPeriodS, 10);
+    this.gracePeriodS = checkPositive('gracePeriodS', options.gracePeriodS, 250, true);
+    this.maxJoinsPerWatcher = Math.floor(checkPositive('maxJoinsPerWatcher', options.maxJoinsPerWatcher, 64));
+    this.expiryMs = 3 * this.refreshPeriodS * 1000;
+    this.graceMs = this.gracePeriodS * 1000;
+  }
+
+  // ---- listeners ---------------------------------------------------------
+
+  /** ids whose assignedChannels changed, ingress watchers first; once per operation. */
+  onWatchersChanged(listener: (ids: string[]) => void): void {
+    this.watcherListeners.push(listener);
+  }
+
+  /** A watcher expired or was deleted (close its push streams). */
+  onWatcherRemoved(listener: (id: string, reason: 'expired' | 'deleted') => void): void {
+    this.removedListeners.push(listener);
+  }
+
+  /** Effect records for the durable journal, in order, before the operation returns. */
+  onChange(listener: (change: StateChange) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  // ---- watchers ----------------------------------------------------------
+
+  createWatcher(nowMs: number, owner?: string): { id: string; refreshPeriodS: number } {
+    return this.op(nowMs, () => {
+      let id = this.newWatcherId();
+      for (let tries = 0; this.watchers.has(id); tries++) {
+        if (tries >= 8) throw new Error('newWatcherId keeps returning ids that are in use');
+        id = this.newWatcherId();
+      }
+      if (typeof id !== 'string' || id.length === 0) throw new Error('newWatcherId returned an empty id');
+      this.commit(owner === undefined ? { op: 'watcher-created', id, at: this.now } : { op: 'watcher-created', id, owner, at: this.now });
+      return { id, refreshPeriodS: this.refreshPeriodS };
+    });
+  }
+
+  /** Restarts the watcher's expiry window; returns the refresh period in seconds. */
+  refreshWatcher(id: string, nowMs: number): number {
+    return this.op(nowMs, () => {
+      const w = this.watcher(id);
+      this.unlink(w);
+      this.linkTail(w);
+      w.last = this.now;
+      return this.refreshPeriodS;
+    });
+  }
+
+  hasWatcher(id: string): boolean {
+    return this.watchers.has(id);
+  }
+
+  ownerOf(id: string): string | undefined {
+    return this.watchers.get(id)?.owner;
+  }
+
+  roleOf(id: string): WatcherRole {
+    const w = this.watcher(id);
+    return w.joins ? 'egress' : w.ing ? 'ingress' : 'none';
+  }
+
+  watcherIds(): string[] {
+    return [...this.watchers.keys()];
+  }
+
+  /** Removes a watcher at once, releasing its joins as expiry would. */
+  deleteWatcher(id: string, nowMs: number): void {
+    this.op(nowMs, () => {
+      this.watcher(id);
+      this.commit({ op: 'watcher-removed', id, reason: 'deleted', at: this.now });
+    });
+  }
+
+  // ---- egress ------------------------------------------------------------
+
+  /** PUT: replaces the watcher's joined-sg list. */
+  setEgressJoins(id: string, joins: JoinedSg[], nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.egressWatcher(id);
+      const tuples = this.validateJoins(joins);
+      this.commitJoins(w, tuples);
+    });
+  }
+
+  /** PATCH (merge): entries with a known id replace it, new ids are added. */
+  mergeEgressJoins(id: string, joins: JoinedSg[], nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.egressWatcher(id);
+      const incoming = this.validateJoins(joins);
+      const merged = mergeById(this.joinTuples(w), incoming);
+      this.checkLimit(merged.length, 'joined-sg');
+      this.commitJoins(w, merged);
+    });
+  }
+
+  /** DELETE: removes the watcher's egress-global-joined entry (and with it every join). */
+  deleteEgressJoins(id: string, nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.watcher(id);
+      if (w.joins !== null) this.commit({ op: 'joins-set', id, joins: null, at: this.now });
+    });
+  }
+
+  egressJoins(id: string): JoinedSg[] {
+    const j = this.watcher(id).joins;
+    const out: JoinedSg[] = [];
+    if (j) for (let i = 0; i < j.length; i += 2) out.push({ id: j[i] as string, channel: (j[i + 1] as ChannelRec).channel });
+    return out;
+  }
+
+  // ---- ingress -----------------------------------------------------------
+
+  setIngressMonitors(id: string, monitors: Monitor[], nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.ingressWatcher(id);
+      const tuples = this.validateMonitors(monitors);
+      this.commitMonitors(w, tuples);
+    });
+  }
+
+  mergeIngressMonitors(id: string, monitors: Monitor[], nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.ingressWatcher(id);
+      const incoming = this.validateMonitors(monitors);
+      const merged = mergeById((w.ing?.monitors ?? []).map((m): MonitorTuple => [m.id, m.globalSourcePrefix]), incoming);
+      this.checkLimit(merged.length, 'monitor');
+      this.commitMonitors(w, merged);
+    });
+  }
+
+  deleteIngressMonitors(id: string, nowMs: number): void {
+    this.op(nowMs, () => {
+      const w = this.watcher(id);
+      if (w.ing !== null) this.commit({ op: 'monitors-set', id, monitors: null, at: this.now });
+    });
+  }
+
+  ingressMonitors(id: string): Monitor[] {
+    const ing = this.watcher(id).ing;
+    return ing ? ing.monitors.map((m) => ({ ...m })) : [];
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  /** egress: one entry per joined channel; ingress: every assigned channel whose source matches a monitor. */
+  assignedChannels(id: string): MappedChannel[] {
+    const w = this.watcher(id);
+    if (w.joins) return this.distinctChannels(w).map((c) => c.view);
+    if (w.ing) {
+      if (w.ing.cache === null) {
+        const out: MappedChannel[] = [];
+        for (const c of this.assigned) if (this.matches(w.ing, c)) out.push(c.view);
+        w.ing.cache = out;
+      }
+      return w.ing.cache.slice();
+    }
+    return [];
+  }
+
+  /** Changes whenever assignedChannels(id) changes. */
+  version(id: string): number {
+    return this.watcher(id).version;
+  }
+
+  /** Every channel record (assigned and waiting), for status pages. */
+  channels(): Array<MappedChannel & { egressWatchers: number }> {
+    return [...this.channelMap.values()].map((c) => ({ ...c.view, egressWatchers: c.wanters.size }));
+  }
+
+  stats(): MnatStats {
+    return {
+      watchers: this.watchers.size,
+      egressWatchers: this.egressCount,
+      ingressWatchers: this.ingress.size,
+      channelsAssigned: this.assigned.size,
+      channelsUnassigned: this.channelMap.size - this.assigned.size,
+      poolSize: this.pool.size(),
+      poolInUse: this.pool.inUse(),
+      poolInGrace: this.pool.inGrace(),
+    };
+  }
+
+  // ---- time --------------------------------------------------------------
+
+  /** Expires watchers, ends grace periods and assigns waiting channels. */
+  tick(nowMs: number): void {
+    this.op(nowMs, () => undefined);
+  }
+
+  /** The next time tick() has something to do, or null. */
+  nextDeadlineMs(): number | null {
+    let next: number | null = this.head ? this.head.last + this.expiryMs : null;
+    const grace = this.pool.nextGraceEndMs(this.graceMs);
+    if (grace !== null && (next === null || grace < next)) next = grace;
+    return next;
+  }
+
+  /** Gives every watcher a fresh expiry window (after restore or replay). */
+  restartClocks(nowMs: number): void {
+    if (nowMs > this.now) this.now = nowMs;
+    for (const w of this.watchers.values()) w.last = this.now;
+  }
+
+  // ---- durability --------------------------------------------------------
+
+  /** Replays one effect record (no new decisions, no onChange). */
+  applyChange(change: StateChange): void {
+    this.depth++;
+    try {
+      if (change.at > this.now) this.now = change.at;
+      this.apply(change, false);
+    } finally {
+      this.depth--;
+    }
+    this.flush();
+  }
+
+  snapshot(): StateSnapshot {
+    const watchers: StateSnapshot['watchers'] = [];
+    for (const w of this.watchers.values()) {
+      const entry: StateSnapshot['watchers'][number] = { id: w.id };
+      if (w.owner !== undefined) entry.owner = w.owner;
+      if (w.joins) entry.joins = this.joinTuples(w);
+      if (w.ing) entry.monitors = w.ing.monitors.map((m) => [m.id, m.globalSourcePrefix]);
+      watchers.push(entry);
+    }
+    watchers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const channels: StateSnapshot['channels'] = [];
+    for (const c of this.channelMap.values()) {
+      channels.push({ source: c.channel.source, group: c.channel.group, id: c.id, seq: c.seq, local: c.local });
+    }
+    channels.sort((a, b) => a.seq - b.seq);
+    return {
+      format: 'mnat-state/1',
+      nextAssignmentId: this.nextAssignmentId,
+      nextSeq: this.nextSeq,
+      watchers,
+      channels,
+      pool: this.pool.snapshot(),
+    };
+  }
+
+  /**
+   * Rebuilds a state from a snapshot. options.pool must be freshly built (nothing
+   * allocated). Watchers get a fresh expiry window starting at nowMs (or at the
+   * first operation's time when omitted). Throws on an inconsistent snapshot.
+   */
+  static restore(snapshot: StateSnapshot, options: MnatStateOptions, nowMs?: number): MnatState {
+    if (snapshot === null || typeof snapshot !== 'object' || snapshot.format !== 'mnat-state/1') {
+      throw new Error('not an mnat-state/1 snapshot');
+    }
+    const s = new MnatState(options);
+    s.pool.restore(snapshot.pool);
+    s.nextAssignmentId = snapshot.nextAssignmentId;
+    s.nextSeq = snapshot.nextSeq;
+    for (const c of [...snapshot.channels].sort((a, b) => a.seq - b.seq)) {
+      const rec = s.newChannel(c.source, c.group, c.id, c.seq);
+      if (c.local) {
+        if (!s.pool.isInUse(c.local)) throw new Error(`snapshot inconsistent: ${rec.key} maps to ${localGroup(c.local)}, which the pool does not hold in use`);
+        rec.local = c.local;
+        rec.view = makeView(rec);
+        s.assigned.add(rec);
+        s.waiting.delete(rec);
+      }
+    }
+    const start = nowMs ?? Number.NEGATIVE_INFINITY;
+    for (const sw of snapshot.watchers) {
+      const w: WatcherRec = { id: sw.id, owner: sw.owner, last: start, joins: null, ing: null, version: ++s.versionCounter, prev: null, next: null };
+      s.watchers.set(w.id, w);
+      s.linkTail(w);
+      if (sw.joins) {
+        w.joins = [];
+        s.egressCount++;
+        for (const [jid, src, grp] of sw.joins) {
+          const rec = s.channelMap.get(`${src},${grp}`);
+          if (!rec) throw new Error(`snapshot inconsistent: watcher joins ${src},${grp}, which has no channel record`);
+          w.joins.push(jid, rec);
+          rec.wanters.add(w);
+        }
+      }
+      if (sw.monitors) s.setIngressPart(w, sw.monitors);
+    }
+    for (const c of s.channelMap.values()) {
+      if (c.wanters.size === 0) throw new Error(`snapshot inconsistent: channel ${c.key} has no egress watcher`);
+    }
+    if (nowMs !== undefined) s.now = nowMs;
+    else s.pendingClockStart = true;
+    s.needServe = true;
+    return s;
+  }
+
+  private pendingClockStart = false;
+
+  // ---- internals: operations ---------------------------------------------
+
+  /** Runs one public operation: housekeeping at nowMs, the work, then notifications. */
+  private op<T>(nowMs: number, work: () => T): T {
+    if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);
+    this.depth++;
+    let result: T;
+    try {
+      if (nowMs > this.now) this.now = nowMs;
+      if (this.pendingClockStart) {
+        this.pendingClockStart = false;
+        this.restartClocks(this.now);
+      }
+      this.housekeep();
+      result = work();
+      this.endGrace(); // a zero grace period frees what this operation released
+      this.serve();
+    } catch (e) {
+      // A refused request changed nothing itself, but housekeeping before it
+      // may have: still tell the listeners.
+      this.depth--;
+      this.flush();
+      throw e;
+    }
+    this.depth--;
+    this.flush();
+    return result;
+  }
+
+  private housekeep(): void {
+    while (this.head && this.head.last + this.expiryMs <= this.now) {
+      this.commit({ op: 'watcher-removed', id: this.head.id, reason: 'expired', at: this.now });
+    }
+    this.endGrace();
+  }
+
+  private endGrace(): void {
+    for (const g of this.pool.graceDue(this.now, this.graceMs)) {
+      this.commit({ op: 'grace-ended', local: g.local, at: this.now });
+    }
+  }
+
+  /** Assigns waiting channels while the pool has room: most-wanted first, ties oldest first. */
+  private serve(): void {
+    if (!this.needServe) return;
+    this.needServe = false;
+    if (this.waiting.size === 0 || this.pool.free() === 0n) return;
+    const room = new Map<string, boolean>();
+    const candidates: ChannelRec[] = [];
+    for (const c of this.waiting) {
+      const fam = c.channel.group.includes(':') ? '6' : '4';
+      let ok = room.get(fam);
+      if (ok === undefined) room.set(fam, (ok = this.pool.canAllocate(c.channel)));
+      if (ok) candidates.push(c);
+    }
+    candidates.sort((a, b) => b.wanters.size - a.wanters.size || a.seq - b.seq);
+    for (const c of candidates) {
+      const local = this.pool.allocate(c.channel);
+      if (local === null) continue;
+      this.commit({ op: 'mapping-assigned', source: c.channel.source, group: c.channel.group, local, at: this.now }, true);
+    }
+  }
+
+  private commit(change: StateChange, alreadyClaimed = false): void {
+    this.apply(change, alreadyClaimed);
+    for (const l of this.changeListeners) l(change);
+  }
+
+  private flush(): void {
+    if (this.depth > 0) return;
+    if (this.dirty.size > 0) {
+      const ing: string[] = [];
+      const eg: string[] = [];
+      for (const w of this.dirty) {
+        if (this.watchers.get(w.id) !== w) continue;
+        w.version = ++this.versionCounter;
+        (w.ing ? ing : eg).push(w.id);
+      }
+      this.dirty.clear();
+      const ids = ing.concat(eg);
+      if (ids.length > 0) for (const l of this.watcherListeners) l(ids);
+    }
+    if (this.removed.length > 0) {
+      const removed = this.removed;
+      this.removed = [];
+      for (const [id, reason] of removed) for (const l of this.removedListeners) l(id, reason);
+    }
+  }
+
+  // ---- internals: applying records ---------------------------------------
+
+  private apply(change: StateChange, alreadyClaimed: boolean): void {
+    switch (change.op) {
+      case 'watcher-created': {
+        if (this.watchers.has(change.id)) throw new Error(`replay: watcher ${change.id} exists already`);
+        const w: WatcherRec = { id: change.id, owner: change.owner, last: change.at, joins: null, ing: null, version: ++this.versionCounter, prev: null, next: null };
+        this.watchers.set(change.id, w);
+        this.linkTail(w);
+        return;
+      }
+      case 'watcher-removed': {
+        const w = this.watcher(change.id);
+        if (w.joins) this.replaceJoins(w, null, change.at);
+        if (w.ing) {
+          this.ingress.delete(w);
+          w.ing = null;
+        }
+        this.watchers.delete(w.id);
+        this.unlink(w);
+        this.removed.push([w.id, change.reason]);
+        return;
+      }
+      case 'joins-set':
+        this.replaceJoins(this.watcher(change.id), change.joins, change.at);
+        return;
+      case 'monitors-set': {
+        const w = this.watcher(change.id);
+        if (change.monitors === null) {
+          if (w.ing) {
+            this.ingress.delete(w);
+            w.ing = null;
+            this.dirty.add(w);
+          }
+        } else {
+          this.setIngressPart(w, change.monitors);
+          this.dirty.add(w);
+        }
+        return;
+      }
+      case 'mapping-assigned': {
+        const key = `${change.source},${change.group}`;
+        const c = this.channelMap.get(key);
+        if (!c || c.local) throw new Error(`replay: ${key} is not a waiting channel`);
+        if (!alreadyClaimed) this.pool.claim(change.local);
+        c.local = change.local;
+        c.view = makeView(c);
+        this.assigned.add(c);
+        this.waiting.delete(c);
+        for (const w of c.wanters) this.dirty.add(w);
+        this.touchIngress(c);
+        return;
+      }
+      case 'grace-ended':
+        this.pool.reclaim(change.local);
+        this.needServe = true;
+        return;
+      default:
+        throw new Error(`unknown state change ${JSON.stringify((change as { op?: unknown }).op)}`);
+    }
+  }
+
+  private replaceJoins(w: WatcherRec, tuples: JoinTuple[] | null, at: number): void {
+    if (w.ing) throw new MnatError('wrong-role', `watcher ${w.id} is an ingress watcher`);
+    const before = w.joins ? this.distinctChannels(w) : [];
+    if (tuples === null) {
+      if (w.joins) this.egressCount--;
+      w.joins = null;
+    } else {
+      if (!w.joins) this.egressCount++;
+      const flat: Array<string | ChannelRec> = [];
+      for (const [jid, source, group] of tuples) {
+        const key = `${source},${group}`;
+        let c = this.channelMap.get(key);
+        if (!c) {
+          c = this.newChannel(source, group, this.takeAssignmentId(), this.nextSeq++);
+          this.needServe = true;
+        }
+        c.wanters.add(w);
+        flat.push(jid, c);
+      }
+      w.joins = flat;
+    }
+    const after = w.joins ? this.distinctChannels(w) : [];
+    if (before.length > 0) {
+      const kept = new Set(after);
+      for (const c of before) if (!kept.has(c)) this.leave(c, w, at);
+    }
+    if (before.length !== after.length || before.some((c, i) => after[i] !== c)) this.dirty.add(w);
+  }
+
+  private leave(c: ChannelRec, w: WatcherRec, at: number): void {
+    c.wanters.delete(w);
+    if (c.wanters.size > 0) return;
+    if (c.local) {
+      this.pool.release(c.local, at);
+      this.assigned.delete(c);
+      this.touchIngress(c);
+    }
+    this.waiting.delete(c);
+    this.channelMap.delete(c.key);
+    this.ids.delete(c.id);
+  }
+
+  private newChannel(source: string, group: string, id: number, seq: number): ChannelRec {
+    // Kept parsed for ingress prefix matching; live joins were validated already.
+    const src = tryParseAddress(source);
+    if (src === null || !group.length) throw new Error(`state: "${source},${group}" is not a channel`);
+    const key = `${source},${group}`;
+    const rec: ChannelRec = {
+      key,
+      channel: { source, group },
+      src,
+      id,
+      seq,
+      local: null,
+      wanters: new Set(),
+      view: makeView({ id, channel: { source, group }, local: null }),
+    };
+    rec.view = makeView(rec);
+    this.channelMap.set(key, rec);
+    this.waiting.add(rec);
+    this.ids.add(id);
+    return rec;
+  }
+
+  /** Next free uint32 assignment id (deterministic, so replay recomputes the same ids). */
+  private takeAssignmentId(): number {
+    for (;;) {
+      const id = this.nextAssignmentId;
+      this.nextAssignmentId = id >= MAX_ASSIGNMENT_ID ? 1 : id + 1;
+      if (!this.ids.has(id)) return id;
+    }
+  }
+
+  private setIngressPart(w: WatcherRec, tuples: MonitorTuple[]): void {
+    if (w.joins) throw new MnatError('wrong-role', `watcher ${w.id} is an egress watcher`);
+    w.ing = {
+      monitors: tuples.map(([id, p]) => ({ id, globalSourcePrefix: p })),
+      prefixes: tuples.map(([, p]) => parsePrefix(p)),
+      cache: null,
+    };
+    this.ingress.add(w);
+  }
+
+  private touchIngress(c: ChannelRec): void {
+    for (const w of this.ingress) {
+      if (w.ing && this.matches(w.ing, c)) {
+        w.ing.cache = null;
+        this.dirty.add(w);
+      }
+    }
+  }
+
+  private matches(ing: IngressPart, c: ChannelRec): boolean {
+    for (const p of ing.prefixes) if (prefixContains(p, c.src)) return true;
+    return false;
+  }
+
+  // ---- internals: helpers ------------------------------------------------
+
+  private linkTail(w: WatcherRec): void {
+    w.prev = this.tail;
+    w.next = null;
+    if (this.tail) this.tail.next = w;
+    else this.head = w;
+    this.tail = w;
+  }
+
+  private unlink(w: WatcherRec): void {
+    if (w.prev) w.prev.next = w.next;
+    else this.head = w.next;
+    if (w.next) w.next.prev = w.prev;
+    else this.tail = w.prev;
+    w.prev = w.next = null;
+  }
+
+  private watcher(id: string): WatcherRec {
+    const w = typeof id === 'string' ? this.watchers.get(id) : undefined;
+    if (!w) throw new MnatError('unknown-watcher', `unknown watcher id; it may have expired (get a new one with get-new-watcher-id)`);
+    return w;
+  }
+
+  private egressWatcher(id: string): WatcherRec {
+    const w = this.watcher(id);
+    if (w.ing) throw new MnatError('wrong-role', 'this watcher has ingress monitors; use a separate watcher id for egress joins');
+    return w;
+  }
+
+  private ingressWatcher(id: string): WatcherRec {
+    const w = this.watcher(id);
+    if (w.joins) throw new MnatError('wrong-role', 'this watcher has egress joins; use a separate watcher id for ingress monitors');
+    return w;
+  }
+
+  private distinctChannels(w: WatcherRec): ChannelRec[] {
+    const j = w.joins;
+    if (!j) return [];
+    const out: ChannelRec[] = [];
+    // Few joins (the usual case): a linear scan beats a Set; many: a Set keeps it O(n).
+    const seen = j.length > 32 ? new Set<ChannelRec>() : null;
+    for (let i = 1; i < j.length; i += 2) {
+      const c = j[i] as ChannelRec;
+      if (seen ? seen.has(c) : out.includes(c)) continue;
+      seen?.add(c);
+      out.push(c);
+    }
+    return out;
+  }
+
+  private joinTuples(w: WatcherRec): JoinTuple[] {
+    const out: JoinTuple[] = [];
+    const j = w.joins;
+    if (j) {
+      for (let i = 0; i < j.length; i += 2) {
+        const c = j[i + 1] as ChannelRec;
+        out.push([j[i] as string, c.channel.source, c.channel.group]);
+      }
+    }
+    return out;
+  }
+
+  private checkLimit(n: number, what: string): void {
+    if (n > this.maxJoinsPerWatcher) {
+      throw new MnatError('too-many-joins', `${n} ${what} entries exceed the limit of ${this.maxJoinsPerWatcher} per watcher`, what);
+    }
+  }
+
+  /** Checks ids and addresses and canonicalises; a merge only grows, so its input alone may already exceed the limit. */
+  private validateJoins(joins: JoinedSg[]): JoinTuple[] {
+    if (!Array.isArray(joins)) throw new MnatError('invalid-value', 'joined-sg must be a list', 'joined-sg');
+    this.checkLimit(joins.length, 'joined-sg');
+    const seen = new Set<string>();
+    return joins.map((j, i) => {
+      const path = `joined-sg[${i}]`;
+      if (j === null || typeof j !== 'object' || typeof j.id !== 'string' || j.id === '') {
+        throw new MnatError('invalid-value', 'each joined-sg needs a non-empty string id', `${path}/id`);
+      }
+      if (seen.has(j.id)) throw new MnatError('invalid-value', `joined-sg id "${j.id}" appears twice`, `${path}/id`);
+      seen.add(j.id);
+      const ch = j.channel;
+      if (ch === null || typeof ch !== 'object' || typeof ch.source !== 'string' || typeof ch.group !== 'string') {
+        throw new MnatError('invalid-value', 'joined-sg needs a source and a group', path);
+      }
+      // A channel someone already joins is known canonical: skip parsing, share its strings.
+      const known = this.channelMap.get(`${ch.source},${ch.group}`);
+      if (known) return [j.id, known.channel.source, known.channel.group];
+      let parsed: ParsedChannel;
+      try {
+        parsed = parseChannel(ch.source, ch.group);
+      } catch (e) {
+        throw new MnatError('invalid-value', e instanceof AddressError ? e.message : String(e), path);
+      }
+      const why = unforwardedGroupReason(parsed.group);
+      if (why) throw new MnatError('invalid-value', `group ${ch.group} ${why}`, `${path}/group`);
+      if (isLoopback(parsed.source)) throw new MnatError('invalid-value', `source ${ch.source} is a loopback address`, `${path}/source`);
+      const c = channelOf(parsed);
+      return [j.id, c.source, c.group];
+    });
+  }
+
+  private validateMonitors(monitors: Monitor[]): MonitorTuple[] {
+    if (!Array.isArray(monitors)) throw new MnatError('invalid-value', 'monitor must be a list', 'monitor');
+    this.checkLimit(monitors.length, 'monitor');
+    const seen = new Set<string>();
+    return monitors.map((m, i) => {
+      const path = `monitor[${i}]`;
+      if (m === null || typeof m !== 'object' || typeof m.id !== 'string' || m.id === '') {
+        throw new MnatError('invalid-value', 'each monitor needs a non-empty string id', `${path}/id`);
+      }
+      if (seen.has(m.id)) throw new MnatError('invalid-value', `monitor id "${m.id}" appears twice`, `${path}/id`);
+      seen.add(m.id);
+      try {
+        return [m.id, formatPrefix(parsePrefix(m.globalSourcePrefix))];
+      } catch (e) {
+        throw new MnatError('invalid-value', e instanceof AddressError ? e.message : String(e), `${path}/global-source-prefix`);
+      }
+    });
+  }
+
+  // A PUT that changes nothing (clients re-PUT after reconnecting) writes no record.
+  private commitJoins(w: WatcherRec, tuples: JoinTuple[]): void {
+    if (w.joins && sameTuples(this.joinTuples(w), tuples)) return;
+    this.commit({ op: 'joins-set', id: w.id, joins: tuples, at: this.now });
+  }
+
+  private commitMonitors(w: WatcherRec, tuples: MonitorTuple[]): void {
+    if (w.ing && sameTuples(w.ing.monitors.map((m) => [m.id, m.globalSourcePrefix]), tuples)) return;
+    this.commit({ op: 'monitors-set', id: w.id, monitors: tuples, at: this.now });
+  }
+}
