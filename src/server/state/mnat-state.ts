@@ -34,6 +34,7 @@ import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../
 import type { Pool } from './pool.ts';
 import {
   MnatError,
+  type ChannelRow,
   type JoinTuple,
   type MnatStateOptions,
   type MnatStats,
@@ -48,7 +49,7 @@ import { RefreshOrder } from './refresh-order.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
 export { MnatError } from './state-types.ts';
-export type { JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+export type { ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 
 type ChannelRec = ChannelRecOf<WatcherRec>;
 
@@ -287,7 +288,7 @@ export class MnatState {
   }
 
   /** Every channel record (assigned and waiting), for status pages. */
-  channels(): Array<MappedChannel & { egressWatchers: number }> {
+  channels(): ChannelRow[] {
     return [...this.channelMap.values()].map((c) => ({ ...c.view, egressWatchers: c.wanters.size }));
   }
 

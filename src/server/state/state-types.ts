@@ -1,7 +1,7 @@
 // The state machine's vocabulary: options, errors, the journal's effect
 // records (StateChange), the snapshot format and the counters. Everything here
 // is plain JSON-serialisable data except MnatError and the Pool instance.
-import type { LocalMapping } from '../../protocol/model.ts';
+import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
 import type { Pool, PoolSnapshot } from './pool.ts';
 
 export interface MnatStateOptions {
@@ -84,3 +84,6 @@ export interface MnatStats {
   poolInUse: number;
   poolInGrace: number;
 }
+
+/** One channel record for the status page: its mapping and how many egress watchers join it. */
+export type ChannelRow = MappedChannel & { egressWatchers: number };
