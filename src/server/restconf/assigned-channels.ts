@@ -65,10 +65,11 @@ export class AssignedChannels {
     this.bodyCache.delete(id);
   }
 
-  private current(id: string): { etag: string; body: string } {
+  /** The encoded entry at the watcher's current version. */
+  private body(id: string): string {
     const version = this.store.version(id);
     const cached = this.bodyCache.get(id);
-    if (cached && cached.version === version) return { etag: this.etagOf(id), body: cached.body };
+    if (cached && cached.version === version) return cached.body;
     const body = JSON.stringify(encodeAssignedChannelsWatcher(id, this.store.assignedChannels(id)));
     // A bounded number of encoded bodies, oldest inserted evicted first.
     if (cached) this.bodyCache.delete(id);
@@ -77,7 +78,7 @@ export class AssignedChannels {
       if (oldest !== undefined) this.bodyCache.delete(oldest);
     }
     this.bodyCache.set(id, { version, body });
-    return { etag: this.etagOf(id), body };
+    return body;
   }
 
   /** The container or one watcher's entry (the router's entry point). */
@@ -109,7 +110,7 @@ export class AssignedChannels {
       this.respond.send(res, 304, undefined, { etag });
       return;
     }
-    this.respond.send(res, 200, this.current(id).body, { 'content-type': YANG_JSON, etag, 'cache-control': 'no-cache' }, head);
+    this.respond.send(res, 200, this.body(id), { 'content-type': YANG_JSON, etag, 'cache-control': 'no-cache' }, head);
   }
 
   /** Holds the GET until the content changes or the wait ends. */
@@ -128,8 +129,7 @@ export class AssignedChannels {
         if (outcome === 'gone') {
           this.respond.error(req, res, errors.unknownWatcher(ENTRY_PATH));
         } else if (outcome === 'changed' && this.store.hasWatcher(id)) {
-          const now = this.current(id);
-          this.respond.send(res, 200, now.body, { 'content-type': YANG_JSON, etag: now.etag, 'cache-control': 'no-cache' });
+          this.respond.send(res, 200, this.body(id), { 'content-type': YANG_JSON, etag: this.etagOf(id), 'cache-control': 'no-cache' });
         } else {
           this.respond.send(res, 304, undefined, { etag: this.store.hasWatcher(id) ? this.etagOf(id) : etag });
         }

@@ -32,18 +32,8 @@ import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts'
 import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
 import type { Pool } from './pool.ts';
-import {
-  MnatError,
-  type ChannelRow,
-  type JoinTuple,
-  type MnatStateOptions,
-  type MnatStats,
-  type MonitorTuple,
-  type StateChange,
-  type StateSnapshot,
-  type WatcherRole,
-  resolveLimits,
-} from './state-types.ts';
+import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
+import type { StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
