@@ -1,10 +1,12 @@
 // mnat-server: the MNAT service (draft-ietf-mboned-mnat) over RESTCONF on
 // HTTP/2. The entry point: flags (options.ts) → wiring (server.ts); this file
 // owns the process: arguments, exit codes, signals.
+import { isMainThread, workerData } from 'node:worker_threads';
 import { CliError } from '../core/cli-args.ts';
 import { createStderrLogger } from '../host/node-host.ts';
 import { parseServerOptions, usage } from './options.ts';
 import { startServer, StartupError } from './server.ts';
+import { isCompactionWorker, runCompactionWorker } from './store/compaction.ts';
 
 function die(message: string, code: number): never {
   process.stderr.write(`mnat-server: ${message}\n`);
@@ -26,7 +28,12 @@ async function main(): Promise<void> {
   const log = createStderrLogger('mnat-server', options.logLevel);
   let server;
   try {
-    server = await startServer(options, log, { exit: (code) => process.exit(code), memoryUsage: () => process.memoryUsage() });
+    server = await startServer(options, log, {
+      exit: (code) => process.exit(code),
+      memoryUsage: () => process.memoryUsage(),
+      // Compaction workers start from this very module (one file in the bundle).
+      compactionWorker: new URL(import.meta.url),
+    });
   } catch (err) {
     if (err instanceof StartupError) die(err.message, 1);
     throw err;
@@ -39,7 +46,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`mnat-server: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-});
+if (!isMainThread && isCompactionWorker(workerData)) {
+  runCompactionWorker();
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(`mnat-server: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
 import { parseLogLevel } from '../host/log-format.ts';
 import type { LogLevel } from '../host/host.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
 import { parseListen } from './http/listener.ts';
+import type { RestconfLimits } from './restconf/app.ts';
 import { DEFAULT_POOL } from './state/default-pool.ts';
 import { Pool, PoolError } from './state/pool.ts';
 import type { MnatStateOptions } from './state/state-types.ts';
@@ -25,6 +27,22 @@ const FLAGS: FlagSpec[] = [
   { name: 'api-root', kind: 'list', value: 'PATH', help: 'extra API root with the prototype\'s quirks, e.g. /mnat-ds (/restconf is always served)' },
   { name: 'long-poll-wait', kind: 'number', value: 'S', default: 25, min: 0, max: 300, help: 'how long a GET with a matching If-None-Match is held (Prefer: wait=N may shorten it)' },
   { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },
+  // Per-client limits (docs/server.md, "Limits"); 0 turns a count limit off.
+  { name: 'max-connections-per-client', kind: 'number', value: 'N', default: 64, min: 0, help: 'open connections per client address (IPv6: per --ipv6-client-prefix); more are closed at once' },
+  { name: 'ipv6-client-prefix', kind: 'number', value: 'LEN', default: 64, min: 32, max: 128, help: 'IPv6 clients are counted by this prefix (a host holds a whole /64)' },
+  { name: 'connect-timeout', kind: 'number', value: 'S', default: 10, min: 1, max: 600, help: 'seconds from TCP connect to a usable connection (TLS handshake, HTTP/2 preface, first HTTP/1.1 byte)' },
+  { name: 'headers-timeout', kind: 'number', value: 'S', default: 10, min: 1, max: 600, help: 'seconds an HTTP/1.1 request may take to send its headers' },
+  { name: 'body-timeout', kind: 'number', value: 'S', default: 10, min: 1, max: 600, help: 'seconds a request body may take (plus 1 s per --body-min-rate bytes)' },
+  { name: 'body-min-rate', kind: 'number', value: 'BYTES', default: 1024, min: 0, help: 'bytes per second that extend --body-timeout (0: no extension)' },
+  { name: 'max-body-buffer-per-connection', kind: 'number', value: 'BYTES', default: 1048576, min: 0, help: 'request-body bytes one connection may have in flight' },
+  { name: 'max-body-buffer-per-client', kind: 'number', value: 'BYTES', default: 4194304, min: 0, help: 'request-body bytes one client address may have in flight over all its connections' },
+  { name: 'max-watchers-per-address', kind: 'number', value: 'N', default: 64, min: 0, help: 'watchers one client address may hold without a client certificate' },
+  { name: 'max-watchers-per-certificate', kind: 'number', value: 'N', default: 32, min: 0, help: 'watchers one client certificate may hold' },
+  { name: 'new-watchers-per-minute', kind: 'number', value: 'N', default: 6, min: 0, integer: false, help: 'get-new-watcher-id per client (certificate, or address), sustained' },
+  { name: 'new-watcher-burst', kind: 'number', value: 'N', default: 20, min: 1, help: 'get-new-watcher-id per client at once after a quiet time' },
+  { name: 'max-subscriptions-per-client', kind: 'number', value: 'N', default: 64, min: 0, help: 'push subscriptions per client (certificate, or address)' },
+  { name: 'max-container-watchers', kind: 'number', value: 'N', default: 64, min: 0, help: 'watchers a container GET may list; more: 413, GET each watcher=ID' },
+  { name: 'journal-compact-bytes', kind: 'number', value: 'BYTES', default: 16777216, min: 4096, help: 'compact (snapshot in a worker thread) when the journal passes this size' },
 ];
 
 export interface ServerOptions {
@@ -45,6 +63,11 @@ export interface ServerOptions {
   state: MnatStateOptions;
   stateDir: string | undefined;
   longPollDefaultMs: number;
+  /** Connection, timeout and body limits (per front end). */
+  httpLimits: HttpLimits;
+  /** Container size and push subscriptions per client. */
+  restconfLimits: RestconfLimits;
+  journalCompactBytes: number;
 }
 
 export function usage(): string {
@@ -83,6 +106,18 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     }
   }
   const poolFile = args.string('pool');
+  const num = (name: string): number => args.number(name) as number;
+  const httpLimits: HttpLimits = {
+    ...DEFAULT_HTTP_LIMITS,
+    maxConnectionsPerClient: num('max-connections-per-client'),
+    ipv6ClientPrefix: num('ipv6-client-prefix'),
+    connectTimeoutMs: num('connect-timeout') * 1000,
+    headersTimeoutMs: num('headers-timeout') * 1000,
+    bodyTimeoutMs: num('body-timeout') * 1000,
+    bodyMinRate: num('body-min-rate'),
+    maxBodyBufferPerConnection: num('max-body-buffer-per-connection'),
+    maxBodyBufferPerClient: num('max-body-buffer-per-client'),
+  };
   return {
     logLevel,
     listen,
@@ -100,9 +135,16 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
       refreshPeriodS: args.number('refresh-period') as number,
       gracePeriodS: args.number('grace-period') as number,
       maxJoinsPerWatcher: args.number('max-joins-per-watcher') as number,
+      maxWatchersPerAddress: num('max-watchers-per-address'),
+      maxWatchersPerOwner: num('max-watchers-per-certificate'),
+      newWatchersPerMinute: num('new-watchers-per-minute'),
+      newWatcherBurst: num('new-watcher-burst'),
     },
     stateDir: args.string('state-dir'),
     longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
+    httpLimits,
+    restconfLimits: { maxContainerWatchers: num('max-container-watchers'), maxSubscriptionsPerClient: num('max-subscriptions-per-client') },
+    journalCompactBytes: num('journal-compact-bytes'),
   };
 }
 

@@ -2,6 +2,7 @@
 // RESTCONF application, the listener and the store's clock; and the graceful
 // stop. main.ts turns flags into ServerOptions and owns the process.
 import type { Logger } from '../host/host.ts';
+import { ClientTable, Refusals } from './http/limits.ts';
 import { listen } from './http/listener.ts';
 import type { MemoryUsage } from './ops/stats.ts';
 import type { ServerOptions } from './options.ts';
@@ -16,9 +17,11 @@ export class StartupError extends Error {
 }
 
 export interface ProcessHooks {
-  /** Ends the process (the journal failed: memory holds changes the disk does not). */
+  /** Ends the process (the journal could not even be cut back after a failed write: the disk state is unknown). */
   exit(code: number): void;
   memoryUsage(): MemoryUsage;
+  /** The module compaction worker threads start from (the bundle: itself; see main.ts). */
+  compactionWorker?: URL;
 }
 
 export interface RunningServer {
@@ -36,9 +39,11 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
       dir,
       log,
       nowMs: Date.now(),
-      onJournalFailure: (err) => {
-        // Stop, so that a restart serves exactly what was acknowledged. The failing requests got a 500.
-        log.error('exiting: the journal cannot be written', { error: err.message, dir });
+      compactBytes: options.journalCompactBytes,
+      compactionWorker: hooks.compactionWorker,
+      onFatal: (err) => {
+        // Stop, so that a restart serves exactly what is on disk. The failing requests got a 503.
+        log.error('exiting: the journal cannot be cut back to its durable end after a failed write', { error: err.message, dir });
         setTimeout(() => hooks.exit(1), 200).unref();
       },
     });
@@ -55,7 +60,10 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
   }
   if (dir === undefined) log.warn('no --state-dir: state is kept in memory only and lost on restart');
 
+  const clients = new ClientTable(options.httpLimits, new Refusals());
   const app = new RestconfApp(store, log, {
+    clients,
+    ...options.restconfLimits,
     aliasRoots: options.aliasRoots,
     mtls: options.clientCa !== undefined,
     adminCns: options.adminCns,
@@ -66,13 +74,15 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
   let listener;
   try {
     listener = await listen(
-      { ...options.listen, insecure: options.insecure, tlsCert: options.tlsCert, tlsKey: options.tlsKey, clientCa: options.clientCa, requireClientCert: options.requireClientCert },
+      { ...options.listen, insecure: options.insecure, tlsCert: options.tlsCert, tlsKey: options.tlsKey, clientCa: options.clientCa, requireClientCert: options.requireClientCert, clients },
       (req, res) => app.handle(req, res),
     );
   } catch (err) {
     throw new StartupError(`cannot listen on ${options.listenText}: ${(err as Error).message}`);
   }
   const ticker = startTicker(store, log);
+  const readOnly = store.stats().readOnly;
+  if (readOnly) log.warn('starting read-only: reads and refreshes are served, changes refused until the state directory takes writes', { reason: readOnly.reason });
   log.info('listening', {
     address: options.listen.host,
     port: listener.port,

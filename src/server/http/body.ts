@@ -2,12 +2,21 @@
 // accepted media type. The body travels explicitly with the request (a
 // RequestBody), so a fast path that has read it hands it on to the general
 // path instead of stashing it on the request object.
-import type { AnyRequest } from './listener.ts';
+//
+// A body being read is charged to its connection and its client (limits.ts):
+// too many bytes buffered at once is refused with 429. A body must be
+// complete within --body-timeout plus one second per --body-min-rate bytes
+// received, else 408. One coarse clock (a 1 s sweep over the bodies being
+// read) times them all: no timer and no clock read per request.
+import { LIMIT_FLAGS, type ClientTable, type ConnRec, type LimitName } from './limits.ts';
+import { connectionOf, type AnyRequest } from './request.ts';
 import { contentTypeOf, isJsonBodyType, YANG_JSON } from './media-type.ts';
-import { errors, type RestconfError } from './restconf-error.ts';
+import { errors, RestconfError } from './restconf-error.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** RST_STREAM NO_ERROR: "stop sending, the response is complete" (RFC 9113 §8.1). */
+const H2_NO_ERROR = 0;
 
 /** A body as read: the bytes, or why it could not be read. */
 export interface ReadBody {
@@ -22,44 +31,143 @@ function bodyless(req: AnyRequest): boolean {
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }
 
-/** Reads the whole body; `done` is called exactly once (synchronously when there is nothing to read). */
-export function readBody(req: AnyRequest, limit: number, done: (result: ReadBody) => void): void {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > limit) {
-    // Not reading a body we refuse; HTTP/1.1 closes the connection after the reply.
-    req.resume();
-    done({ error: errors.tooBig(limit), body: EMPTY });
-    return;
-  }
-  if (req.readableEnded || bodyless(req)) {
-    // HTTP/1.1 must consume the (empty) message; an HTTP/2 stream that ended
-    // with its headers has nothing to read, and resuming it costs an error
-    // object per request inside Node's stream machinery.
-    if (!req.stream) req.resume();
-    done({ error: null, body: EMPTY });
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (result: ReadBody): void => {
-    if (finished) return;
-    finished = true;
-    done(result);
+/** One body being read. */
+class BodyRead {
+  chunks: Buffer[] = [];
+  size = 0;
+  /** Bytes charged to the connection (0 once released). */
+  charged = 0;
+  finished = false;
+  constructor(
+    readonly reader: BodyReader,
+    readonly req: AnyRequest,
+    readonly conn: ConnRec | undefined,
+    readonly startTick: number,
+    readonly done: (result: ReadBody) => void,
+  ) {}
+
+  onData = (chunk: Buffer): void => {
+    if (this.finished) return; // refused: the rest is discarded
+    this.size += chunk.length;
+    if (this.size > MAX_BODY_BYTES) return this.finish(errors.tooBig(MAX_BODY_BYTES));
+    if (this.conn) {
+      const over = this.reader.clients.charge(this.conn, chunk.length);
+      if (over !== null) return this.finish(this.reader.refuse(over));
+      this.charged += chunk.length;
+    }
+    this.chunks.push(chunk);
   };
-  req.on('data', (chunk: Buffer) => {
-    if (finished) return;
-    size += chunk.length;
-    if (size > limit) {
-      chunks.length = 0;
-      finish({ error: errors.tooBig(limit), body: EMPTY });
+  onEnd = (): void => this.finish(null);
+  onError = (err: Error): void => this.finish(errors.malformed(`request body could not be read: ${err.message}`));
+  onAborted = (): void => this.finish(errors.malformed('request aborted'));
+
+  finish(error: RestconfError | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.reader.settled(this);
+    const body = error !== null ? EMPTY : this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.done({ error, body });
+    // A refused body may still be arriving: once the answer is out, ask the
+    // client to stop (HTTP/2) or close the connection (HTTP/1.1 answers with
+    // Connection: close, see respond.ts).
+    if (error !== null && !this.req.readableEnded) this.reader.stopSending(this.req);
+  }
+}
+
+/** Reads request bodies within the per-connection and per-client limits. */
+export class BodyReader {
+  private readonly reading = new Set<BodyRead>();
+  /** Seconds since start, advanced by the sweep. */
+  private tick = 0;
+  private readonly sweepTimer: ReturnType<typeof setInterval>;
+
+  constructor(readonly clients: ClientTable) {
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Bodies being read now. */
+  get inProgress(): number {
+    return this.reading.size;
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Reads the whole body; `done` is called exactly once (synchronously when there is nothing to read). */
+  read(req: AnyRequest, done: (result: ReadBody) => void): void {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && declared.length >= 5 && /^\d+$/.test(declared) && Number(declared) > MAX_BODY_BYTES) {
+      // Not reading a body we refuse; HTTP/1.1 closes the connection after the reply.
+      req.resume();
+      done({ error: errors.tooBig(MAX_BODY_BYTES), body: EMPTY });
       return;
     }
-    chunks.push(chunk);
-  });
-  req.on('end', () => finish({ error: null, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) }));
-  req.on('error', (err) => finish({ error: errors.malformed(`request body could not be read: ${err.message}`), body: EMPTY }));
-  req.on('aborted', () => finish({ error: errors.malformed('request aborted'), body: EMPTY }));
+    if (req.readableEnded || bodyless(req)) {
+      // HTTP/1.1 must consume the (empty) message; an HTTP/2 stream that ended
+      // with its headers has nothing to read, and resuming it costs an error
+      // object per request inside Node's stream machinery.
+      if (!req.stream) req.resume();
+      done({ error: null, body: EMPTY });
+      return;
+    }
+    const read = new BodyRead(this, req, connectionOf(req), this.tick, done);
+    this.reading.add(read);
+    req.on('data', read.onData);
+    req.on('end', read.onEnd);
+    req.on('error', read.onError);
+    req.on('aborted', read.onAborted);
+  }
+
+  /** The limit's refusal, counted: 429 naming the flag. */
+  refuse(limit: LimitName): RestconfError {
+    this.clients.refusals.count(limit);
+    const { maxBodyBufferPerConnection: perConn, maxBodyBufferPerClient: perClient } = this.clients.limits;
+    const message =
+      limit === 'body-buffer-per-connection'
+        ? `this connection has ${perConn} bytes of request bodies in flight already, the most this server buffers per connection (${LIMIT_FLAGS[limit]}); send fewer requests at once`
+        : `your address has ${perClient} bytes of request bodies in flight already, the most this server buffers per client (${LIMIT_FLAGS[limit]}); send fewer requests at once`;
+    return new RestconfError(429, 'application', 'resource-denied', message, undefined, undefined, { 'retry-after': '1' });
+  }
+
+  settled(read: BodyRead): void {
+    this.reading.delete(read);
+    if (read.conn && read.charged > 0) this.clients.discharge(read.conn, read.charged);
+    read.charged = 0;
+  }
+
+  /** After a refusal: HTTP/2 resets the stream once the answer is written; HTTP/1.1 closes after it. */
+  stopSending(req: AnyRequest): void {
+    const stream = req.stream;
+    if (!stream) return;
+    // Discard whatever still arrives, and reset once the response is written.
+    stream.on('data', () => undefined);
+    if (stream.writableFinished) stream.close(H2_NO_ERROR);
+    else stream.once('finish', () => stream.close(H2_NO_ERROR));
+  }
+
+  private sweep(): void {
+    this.tick++;
+    const { bodyTimeoutMs, bodyMinRate } = this.clients.limits;
+    if (bodyTimeoutMs <= 0) return;
+    const baseS = bodyTimeoutMs / 1000;
+    for (const read of this.reading) {
+      const elapsed = this.tick - read.startTick;
+      const allowed = baseS + (bodyMinRate > 0 ? read.size / bodyMinRate : 0);
+      if (elapsed <= allowed) continue;
+      this.clients.refusals.count('body-timeout');
+      read.finish(
+        new RestconfError(
+          408,
+          'transport',
+          'resource-denied',
+          `request body not complete after ${elapsed} s (${read.size} bytes received); this server allows ${baseS} s plus 1 s per ${bodyMinRate} bytes (${LIMIT_FLAGS['body-timeout']})`,
+        ),
+      );
+    }
+  }
 }
 
 /** The body of one request, read at most once. */
@@ -68,6 +176,7 @@ export class RequestBody {
 
   /** `already`: the body a fast path read before handing the request on. */
   constructor(
+    private readonly reader: BodyReader,
     private readonly req: AnyRequest,
     already?: ReadBody,
   ) {
@@ -76,7 +185,7 @@ export class RequestBody {
 
   read(): Promise<Buffer> {
     if (!this.result) {
-      this.result = new Promise((resolve, reject) => readBody(this.req, MAX_BODY_BYTES, (r) => (r.error ? reject(r.error) : resolve(r.body))));
+      this.result = new Promise((resolve, reject) => this.reader.read(this.req, (r) => (r.error ? reject(r.error) : resolve(r.body))));
     }
     return this.result;
   }

@@ -2,111 +2,24 @@
 // allowHTTP1), optional client certificates (mTLS), or --insecure plaintext
 // where one port serves both h2c (prior knowledge) and HTTP/1.1, told apart
 // by the connection preface.
-import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
+//
+// Every TCP connection is admitted through the ClientTable (a client with
+// too many is closed at once) and must become usable within the connect
+// timeout: TLS handshake and the client's HTTP/2 preface and SETTINGS, or the
+// first byte of an HTTP/1.1 request, whose headers then have the headers
+// timeout. A silent or trickling connection is closed, and counted.
+import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
+import type { ClientTable, ConnRec } from './limits.ts';
+import { LIMIT_FLAGS } from './limits.ts';
+import { CONN, H2Request, H2Response, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
+import { errorBody, RestconfError } from './restconf-error.ts';
 
-/**
- * What the application needs of a request. HTTP/1.1 requests are Node's
- * IncomingMessage; HTTP/2 requests are a thin H2Request over the stream (the
- * http2 compatibility layer costs about a third of the throughput).
- */
-export interface AnyRequest {
-  readonly method?: string | undefined;
-  readonly url?: string | undefined;
-  readonly headers: IncomingHttpHeaders;
-  readonly socket: unknown;
-  /** Present for HTTP/2. */
-  readonly stream?: ServerHttp2Stream;
-  readonly readableEnded: boolean;
-  resume(): unknown;
-  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
-  on(event: 'end' | 'aborted', fn: () => void): unknown;
-  on(event: 'error', fn: (err: Error) => void): unknown;
-}
-
-export interface AnyResponse {
-  readonly headersSent: boolean;
-  readonly writableEnded: boolean;
-  setHeader(name: string, value: string): unknown;
-  writeHead(status: number, headers?: Record<string, string>): unknown;
-  write(chunk: string): unknown;
-  end(chunk?: string): unknown;
-  on(event: 'close', fn: () => void): unknown;
-  off(event: 'close', fn: () => void): unknown;
-}
-
-export type Handler = (req: AnyRequest, res: AnyResponse) => void;
-
-class H2Request implements AnyRequest {
-  readonly method: string | undefined;
-  readonly url: string | undefined;
-  constructor(readonly stream: ServerHttp2Stream, readonly headers: IncomingHttpHeaders) {
-    this.method = headers[':method'];
-    this.url = headers[':path'];
-  }
-  get socket(): unknown {
-    return this.stream.session?.socket;
-  }
-  get readableEnded(): boolean {
-    return this.stream.readableEnded;
-  }
-  resume(): unknown {
-    return this.stream.resume();
-  }
-  on(event: string, fn: (...args: never[]) => void): unknown {
-    return this.stream.on(event, fn as (...args: unknown[]) => void);
-  }
-}
-
-class H2Response implements AnyResponse {
-  private extra: Record<string, string> | null = null;
-  private sent = false;
-  constructor(private readonly stream: ServerHttp2Stream) {}
-  get headersSent(): boolean {
-    return this.sent || this.stream.headersSent;
-  }
-  get writableEnded(): boolean {
-    return this.stream.writableEnded || this.stream.destroyed || this.stream.closed;
-  }
-  setHeader(name: string, value: string): unknown {
-    const key = name.toLowerCase();
-    // Connection-specific headers do not exist in HTTP/2 (RFC 9113 §8.2.2).
-    if (key === 'connection' || key === 'keep-alive' || key === 'transfer-encoding') return undefined;
-    (this.extra ??= {})[key] = value;
-    return undefined;
-  }
-  writeHead(status: number, headers: Record<string, string> = {}): unknown {
-    if (this.headersSent || this.writableEnded) return undefined;
-    // The application writes header names in lower case already.
-    const out: Record<string, string | number> = this.extra ? { ...this.extra, ...headers } : headers;
-    out[':status'] = status;
-    delete out.connection;
-    this.sent = true;
-    this.stream.respond(out);
-    return undefined;
-  }
-  write(chunk: string): unknown {
-    if (this.writableEnded) return false;
-    if (!this.headersSent) this.writeHead(200);
-    return this.stream.write(chunk);
-  }
-  end(chunk?: string): unknown {
-    if (this.writableEnded) return undefined;
-    if (!this.headersSent) this.writeHead(200);
-    if (chunk === undefined) this.stream.end();
-    else this.stream.end(chunk);
-    return undefined;
-  }
-  on(event: 'close', fn: () => void): unknown {
-    return this.stream.on(event, fn);
-  }
-  off(event: 'close', fn: () => void): unknown {
-    return this.stream.off(event, fn);
-  }
-}
+export type { AnyRequest, AnyResponse, Handler, PeerIdentity } from './request.ts';
 
 function onStream(handler: Handler): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
   return (stream, headers) => {
@@ -128,6 +41,8 @@ export interface ListenOptions {
   tlsKey?: string;
   clientCa?: string;
   requireClientCert?: boolean;
+  /** Per-client connection and body accounting, with the limits (limits.ts). */
+  clients: ClientTable;
 }
 
 export interface Listener {
@@ -164,8 +79,76 @@ function readFileOrThrow(path: string, what: string): Buffer {
   }
 }
 
+type Holder = { [CONN]?: ConnRec };
+const H2_PREFACE_START = 'PRI';
+
+/** HTTP/1.1 errors before a request exists (Node's 'clientError'): a RESTCONF error body, then close. */
+function answerClientError(clients: ClientTable, err: NodeJS.ErrnoException, socket: Duplex): void {
+  let rc: RestconfError;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    clients.refusals.count('headers-timeout');
+    rc = new RestconfError(408, 'transport', 'resource-denied', `request headers not complete within ${clients.limits.headersTimeoutMs / 1000} s (${LIMIT_FLAGS['headers-timeout']})`);
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    rc = new RestconfError(431, 'transport', 'too-big', 'request headers are too large');
+  } else {
+    rc = new RestconfError(400, 'transport', 'malformed-message', `malformed HTTP/1.1 request: ${err.message}`);
+  }
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(rc);
+  const reason = rc.status === 408 ? 'Request Timeout' : rc.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${rc.status} ${reason}\r\ncontent-type: application/yang-data+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** Node's HTTP/1.1 request timers, checked every second (Node's default checks every 30 s). */
+function http1Timeouts(server: Http1Server | Http2SecureServer, clients: ClientTable): void {
+  const s = server as unknown as { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number; keepAliveTimeout?: number };
+  s.headersTimeout = clients.limits.headersTimeoutMs;
+  s.requestTimeout = Math.max(300_000, clients.limits.headersTimeoutMs);
+  s.connectionsCheckingInterval = 1000;
+  s.keepAliveTimeout = 65_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(clients, err, socket));
+}
+
 export async function listen(options: ListenOptions, handler: Handler): Promise<Listener> {
+  const { clients } = options;
+  const { limits, refusals } = clients;
   const sockets = new Set<Socket>();
+
+  /** Admits a TCP connection (or closes it); the connect timer runs until ready(). */
+  const admit = (socket: Socket): ConnRec | null => {
+    const conn = clients.connect(socket.remoteAddress);
+    if (!conn) {
+      socket.destroy();
+      return null;
+    }
+    (socket as Holder)[CONN] = conn;
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      sockets.delete(socket);
+      clients.disconnect(conn);
+    });
+    if (limits.connectTimeoutMs > 0) {
+      conn.setupTimer = setTimeout(() => {
+        conn.setupTimer = null;
+        refusals.count('connect-timeout');
+        socket.destroy();
+      }, limits.connectTimeoutMs);
+      conn.setupTimer.unref();
+    }
+    return conn;
+  };
+  const ready = (conn: ConnRec | undefined): void => {
+    if (conn?.setupTimer) {
+      clearTimeout(conn.setupTimer);
+      conn.setupTimer = null;
+    }
+  };
+
   let server: Http2SecureServer | NetServer;
   let h2: Http2Server | Http2SecureServer;
   const h2Settings = { maxConcurrentStreams: 256 };
@@ -173,51 +156,65 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     const h2c = createH2cServer({ settings: h2Settings });
     h2c.on('stream', onStream(handler));
     const http1Server = createHttp1Server(http1(handler));
-    http1Server.keepAliveTimeout = 65_000;
+    http1Timeouts(http1Server, clients);
     h2 = h2c;
-    const net = createNetServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => socket.destroy());
-      socket.once('data', (first: Buffer) => {
+    server = createNetServer((socket) => {
+      const conn = admit(socket);
+      if (!conn) return;
+      // "PRI * HTTP/2.0" starts the h2 prior-knowledge preface; wait for three bytes to tell.
+      let head: Buffer = Buffer.alloc(0);
+      const sniff = (chunk: Buffer): void => {
+        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        const start = head.subarray(0, 3).toString('latin1');
+        if (head.length < 3 && H2_PREFACE_START.startsWith(start)) return;
+        socket.off('data', sniff);
         socket.pause();
-        socket.unshift(first);
-        // "PRI * HTTP/2.0" is the h2 prior-knowledge preface.
-        // The h2 session reads the unshifted bytes itself (socket.read() on the next
-        // tick); resuming here would flow them to nobody. HTTP/1.1 resumes on its own.
-        if (first.subarray(0, 3).toString('latin1') === 'PRI') h2c.emit('connection', socket);
-        else {
+        socket.unshift(head);
+        if (start === H2_PREFACE_START) {
+          // The h2 session reads the unshifted bytes itself (socket.read() on the next
+          // tick); resuming here would flow them to nobody. It is ready at the client's SETTINGS.
+          h2c.emit('connection', socket);
+        } else {
+          // HTTP/1.1: from here Node's headers timeout applies to each request.
+          ready(conn);
           http1Server.emit('connection', socket);
           socket.resume();
         }
-      });
+      };
+      socket.on('data', sniff);
     });
-    server = net;
   } else {
     if (!options.tlsCert || !options.tlsKey) throw new Error('TLS needs --tls-cert and --tls-key (or use --insecure for a plaintext lab server)');
-    const secure = createSecureServer(
-      {
-        cert: readFileOrThrow(options.tlsCert, 'TLS certificate'),
-        key: readFileOrThrow(options.tlsKey, 'TLS key'),
-        ca: options.clientCa ? readFileOrThrow(options.clientCa, 'client CA') : undefined,
-        requestCert: options.clientCa !== undefined,
-        rejectUnauthorized: options.clientCa !== undefined && options.requireClientCert === true,
-        allowHTTP1: true,
-        settings: h2Settings,
-      },
-    );
+    const secure = createSecureServer({
+      cert: readFileOrThrow(options.tlsCert, 'TLS certificate'),
+      key: readFileOrThrow(options.tlsKey, 'TLS key'),
+      ca: options.clientCa ? readFileOrThrow(options.clientCa, 'client CA') : undefined,
+      requestCert: options.clientCa !== undefined,
+      rejectUnauthorized: options.clientCa !== undefined && options.requireClientCert === true,
+      allowHTTP1: true,
+      settings: h2Settings,
+      // The connect timer closes a slow handshake first; this is Node's own backstop.
+      handshakeTimeout: limits.connectTimeoutMs > 0 ? limits.connectTimeoutMs + 5000 : 120_000,
+    });
     // HTTP/1.1 (ALPN fallback) arrives as 'request'. Adding that listener also
     // makes Node route HTTP/2 streams through its compatibility layer; drop that
     // route and take the streams directly.
     secure.on('request', http1(handler));
     secure.removeAllListeners('stream');
     secure.on('stream', onStream(handler));
-    secure.on('secureConnection', (socket: TLSSocket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+    http1Timeouts(secure, clients);
+    secure.on('connection', (socket: Socket) => void admit(socket));
+    secure.on('secureConnection', (tls: TLSSocket) => {
+      const conn = (tls as unknown as { _parent?: Holder })._parent?.[CONN];
+      if (!conn) return;
+      (tls as Holder)[CONN] = conn;
+      // HTTP/1.1 over TLS: Node's headers timeout applies from here.
+      if (tls.alpnProtocol !== 'h2') ready(conn);
     });
     // A failed handshake (e.g. no client certificate) must not take the server down.
-    secure.on('tlsClientError', () => undefined);
+    secure.on('tlsClientError', () => {
+      clients.tlsFailures++;
+    });
     h2 = secure;
     server = secure;
   }
@@ -225,7 +222,14 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   // push streams send a keep-alive every 15 s and are never idle that long.
   h2.setTimeout(330_000);
   h2.on('sessionError', () => undefined);
-  h2.on('session', (session) => session.on('error', () => undefined));
+  h2.on('session', (session: Http2Session) => {
+    session.on('error', () => undefined);
+    const socket = session.socket as unknown as Holder & { _parent?: Holder };
+    const conn = socket[CONN] ?? socket._parent?.[CONN];
+    if (!conn) return;
+    (session as unknown as Holder)[CONN] = conn;
+    session.once('remoteSettings', () => ready(conn));
+  });
   const bind = (host: string): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -251,32 +255,4 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
       for (const s of sockets) s.destroy();
     },
   };
-}
-
-/** The verified client certificate of a request, if any. */
-export interface PeerIdentity {
-  /** "sha256:AB:CD…" of the certificate, the key a watcher is bound to. */
-  owner: string;
-  subjectCn: string | undefined;
-}
-
-const identityCache = new WeakMap<object, PeerIdentity | null | 'untrusted'>();
-
-/** null: no certificate; 'untrusted': a certificate the CA did not verify. */
-export function peerIdentity(req: AnyRequest): PeerIdentity | null | 'untrusted' {
-  const socket = (req.stream ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
-  if (!socket || typeof socket.getPeerCertificate !== 'function') return null;
-  const cached = identityCache.get(socket);
-  if (cached !== undefined) return cached;
-  let result: PeerIdentity | null | 'untrusted' = null;
-  const cert = socket.getPeerCertificate();
-  if (cert && typeof cert.fingerprint256 === 'string' && cert.fingerprint256 !== '') {
-    if (!socket.authorized) result = 'untrusted';
-    else {
-      const cn = cert.subject?.CN;
-      result = { owner: `sha256:${cert.fingerprint256}`, subjectCn: Array.isArray(cn) ? cn[0] : cn };
-    }
-  }
-  identityCache.set(socket, result);
-  return result;
 }

@@ -1,6 +1,6 @@
 // Media types of RESTCONF requests: what a body may be sent as, and whether
 // the client accepts what this server answers (RFC 8040 §5.2: RFC 7951 JSON).
-import type { AnyRequest } from './listener.ts';
+import type { AnyRequest } from './request.ts';
 import { errors } from './restconf-error.ts';
 
 export const YANG_JSON = 'application/yang-data+json';

@@ -47,5 +47,8 @@ export const errors = {
   resourceDenied: (message: string, path?: string) => new RestconfError(409, 'application', 'resource-denied', message, undefined, path),
   accessDenied: (message: string) => new RestconfError(403, 'protocol', 'access-denied', message),
   operationFailed: (message: string, status = 500) => new RestconfError(status, 'application', 'operation-failed', message),
-  unavailable: (message: string) => new RestconfError(503, 'transport', 'resource-denied', message),
+  unavailable: (message: string, retryAfterS?: number) =>
+    new RestconfError(503, 'transport', 'resource-denied', message, undefined, undefined, retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : undefined),
+  /** A response that would be too large to produce (RFC 8040: too-big is 413). */
+  responseTooBig: (message: string) => new RestconfError(413, 'application', 'too-big', message),
 };

@@ -1,5 +1,6 @@
 // One plain snapshot of the server's counters, built by one function, which
 // /metrics and the status page render (they never see the application).
+import type { ClientTable, LimitName } from '../http/limits.ts';
 import type { ChannelRow } from '../state/state-types.ts';
 import type { StoreReads, StoreStats } from '../store/store.ts';
 
@@ -13,6 +14,10 @@ export interface ServerStats {
   /** Answered requests by status code, ascending. */
   requestsByStatus: Array<[number, number]>;
   push: { subscribers: number; subscriptions: number; notificationsSent: number; longPollsWaiting: number };
+  /** This front end's transport: open connections, clients, body bytes buffered. */
+  transport: { connections: number; clients: number; bodyBytesBuffered: number; bodiesInProgress: number; tlsHandshakeFailures: number };
+  /** Requests and connections refused, by limit. */
+  refusals: Array<[LimitName, number]>;
   uptimeS: number;
   memory: MemoryUsage;
   /** Every channel record; only when asked for (the status page). */
@@ -23,6 +28,8 @@ export interface StatsSources {
   store: StoreReads;
   requestsByStatus: ReadonlyMap<number, number>;
   push: { readonly subscriberCount: number; readonly subscriptionCount: number; readonly stats: { notificationsSent: number; longPollsWaiting: number } };
+  clients: ClientTable;
+  bodiesInProgress: number;
   startedMs: number;
   nowMs: number;
   memory: MemoryUsage;
@@ -38,6 +45,14 @@ export function collectStats(src: StatsSources, withChannels: boolean): ServerSt
       notificationsSent: src.push.stats.notificationsSent,
       longPollsWaiting: src.push.stats.longPollsWaiting,
     },
+    transport: {
+      connections: src.clients.openConnections,
+      clients: src.clients.clientCount,
+      bodyBytesBuffered: src.clients.bufferedBytes,
+      bodiesInProgress: src.bodiesInProgress,
+      tlsHandshakeFailures: src.clients.tlsFailures,
+    },
+    refusals: src.clients.refusals.entries(),
     uptimeS: (src.nowMs - src.startedMs) / 1000,
     memory: src.memory,
   };

@@ -4,7 +4,7 @@
 // durable, so nothing a client was told can be lost by a crash.
 import { diffKeyedList, encodeKey } from '../../protocol/yang-patch.ts';
 import { formatSseEvent } from '../../protocol/sse.ts';
-import type { AnyResponse } from '../http/listener.ts';
+import type { AnyResponse } from '../http/request.ts';
 
 export interface WatcherView {
   /** Whether the watcher still exists. */
@@ -18,6 +18,8 @@ export interface WatcherView {
 interface Subscription {
   id: number;
   watcherId: string;
+  /** Who established it: the client certificate, or without one the client address (per-client limit). */
+  client: string;
   owner: string | undefined;
   /** The connection that established it (delete-subscription without a client certificate). */
   connection: unknown;
@@ -41,6 +43,7 @@ const KEEPALIVE_MS = 15_000;
 export class PushHub {
   private readonly subs = new Map<number, Subscription>();
   private readonly byWatcher = new Map<string, Set<Subscription>>();
+  private readonly byClient = new Map<string, number>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private nextId = 1;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -69,12 +72,18 @@ export class PushHub {
     return this.byWatcher.get(watcherId)?.size ?? 0;
   }
 
-  create(watcherId: string, owner: string | undefined, connection: unknown, token: string, nowMs: number): number {
+  /** Subscriptions a client holds (see Subscription.client). */
+  countForClient(client: string): number {
+    return this.byClient.get(client) ?? 0;
+  }
+
+  create(watcherId: string, owner: string | undefined, client: string, connection: unknown, token: string, nowMs: number): number {
     // uint32 ids that do not repeat while the process lives
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const sub: Subscription = { id, watcherId, owner, connection, token, res: null, last: [], createdMs: nowMs, patchSeq: 0 };
+    const sub: Subscription = { id, watcherId, client, owner, connection, token, res: null, last: [], createdMs: nowMs, patchSeq: 0 };
     this.subs.set(id, sub);
+    this.byClient.set(client, this.countForClient(client) + 1);
     let set = this.byWatcher.get(watcherId);
     if (!set) this.byWatcher.set(watcherId, (set = new Set()));
     set.add(sub);
@@ -232,6 +241,9 @@ export class PushHub {
   private remove(sub: Subscription, endStream: boolean): void {
     if (!this.subs.has(sub.id)) return;
     this.subs.delete(sub.id);
+    const held = this.countForClient(sub.client) - 1;
+    if (held > 0) this.byClient.set(sub.client, held);
+    else this.byClient.delete(sub.client);
     const set = this.byWatcher.get(sub.watcherId);
     set?.delete(sub);
     if (set && set.size === 0) this.byWatcher.delete(sub.watcherId);

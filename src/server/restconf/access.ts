@@ -2,7 +2,8 @@
 // that created it; anyone else gets exactly the answer an unknown id gets, so
 // ids cannot even be probed. Every path checks through here, the fast paths
 // included.
-import { peerIdentity, type AnyRequest, type PeerIdentity } from '../http/listener.ts';
+import { LIMIT_FLAGS, type Refusals } from '../http/limits.ts';
+import { peerIdentity, type AnyRequest, type PeerIdentity } from '../http/request.ts';
 import { errors } from '../http/restconf-error.ts';
 import type { StoreReads } from '../store/store.ts';
 
@@ -24,6 +25,9 @@ export class WatcherAccess {
   constructor(
     private readonly store: StoreReads,
     private readonly policy: AdminPolicy,
+    /** Most watchers a container GET lists (0: no limit); larger answers are refused. */
+    private readonly maxContainerWatchers = 0,
+    private readonly refusals?: Refusals,
   ) {}
 
   /** The watcher exists and is bound to this owner's certificate or to none. */
@@ -38,9 +42,22 @@ export class WatcherAccess {
     if (!this.mayUse(id, owner)) throw errors.unknownWatcher(path, status);
   }
 
-  /** The caller's own watchers; without a client certificate nothing identifies them, so none. */
+  /**
+   * The caller's own watchers, for a container GET; without a client
+   * certificate nothing identifies them, so none. More than
+   * maxContainerWatchers is refused (413 too-big): a certificate holding
+   * that many should GET its watchers one by one.
+   */
   ownedIds(owner: string | undefined): string[] {
-    return owner === undefined ? [] : this.store.watchersOwnedBy(owner);
+    const ids = owner === undefined ? [] : this.store.watchersOwnedBy(owner);
+    const max = this.maxContainerWatchers;
+    if (max > 0 && ids.length > max) {
+      this.refusals?.count('container-size');
+      throw errors.responseTooBig(
+        `this container would list ${ids.length} watchers of your certificate, more than this server puts in one answer (${max}, set by ${LIMIT_FLAGS['container-size']}); GET …/assigned-channels/watcher=ID (or the other containers' watcher=ID entries) for each watcher instead`,
+      );
+    }
+    return ids;
   }
 
   /** The status page: open without mTLS (it shows no ids), else for admin certificates only. */

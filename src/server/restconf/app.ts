@@ -10,8 +10,9 @@
 // read handed over explicitly.
 import { encodeMappedSg } from '../../protocol/ietf-mnat-codec.ts';
 import type { Logger } from '../../host/host.ts';
-import { MAX_BODY_BYTES, parseJsonBody, readBody, RequestBody, type ReadBody } from '../http/body.ts';
-import type { AnyRequest, AnyResponse } from '../http/listener.ts';
+import { BodyReader, parseJsonBody, RequestBody, type ReadBody } from '../http/body.ts';
+import type { ClientTable } from '../http/limits.ts';
+import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { checkAccept, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
 import { collectStats, type MemoryUsage, type ServerStats } from '../ops/stats.ts';
@@ -26,11 +27,21 @@ import { RESTCONF_ROOT, Router } from './router.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { WatcherData } from './watcher-data.ts';
 
-export interface AppConfig extends AdminPolicy, LongPollConfig {
+/** The RESTCONF layer's per-client limits (0: none). */
+export interface RestconfLimits {
+  /** Most watchers a container GET lists (more: 413, GET them one by one). */
+  maxContainerWatchers: number;
+  /** Push subscriptions one client (certificate, or address) may hold. */
+  maxSubscriptionsPerClient: number;
+}
+
+export interface AppConfig extends AdminPolicy, LongPollConfig, RestconfLimits {
   /** Extra API roots served with the prototype's quirks, e.g. "/mnat-ds". */
   aliasRoots: readonly string[];
   /** Memory figures for /metrics (the entry point reads them from the process). */
   memoryUsage: () => MemoryUsage;
+  /** Connections and body bytes per client, shared with the listener (http/limits.ts). */
+  clients: ClientTable;
 }
 
 export class RestconfApp {
@@ -39,6 +50,7 @@ export class RestconfApp {
   private readonly assigned: AssignedChannels;
   private readonly operations: Operations;
   private readonly router: Router;
+  private readonly bodies: BodyReader;
   private readonly startedMs = Date.now();
   /** Refresh operation paths → whether the root has the prototype's quirks. */
   private readonly refreshPaths = new Map<string, boolean>();
@@ -55,7 +67,9 @@ export class RestconfApp {
     for (const r of roots) this.refreshPaths.set(`${r}/operations/ietf-mnat:refresh-watcher-id`, r !== RESTCONF_ROOT);
     this.assignedPrefixes = roots.map((r) => `${r}/data/ietf-mnat:assigned-channels/watcher=`);
     const closing = (): boolean => this.closing;
-    const access = new WatcherAccess(store, config);
+    const refusals = config.clients.refusals;
+    this.bodies = new BodyReader(config.clients);
+    const access = new WatcherAccess(store, config, config.maxContainerWatchers, refusals);
     this.push = new PushHub({
       exists: (id) => store.hasWatcher(id),
       entries: (id) => store.assignedChannels(id).map((c) => encodeMappedSg(c) as Record<string, unknown>),
@@ -63,8 +77,8 @@ export class RestconfApp {
     });
     this.push.onAttach = () => this.respond.count(200);
     this.assigned = new AssignedChannels(store, access, this.push, this.respond, config, closing);
-    const subscriptions = new Subscriptions(store, access, this.push, this.respond, now);
-    this.operations = new Operations(store, access, subscriptions, this.respond, log, now);
+    const subscriptions = new Subscriptions(store, access, this.push, this.respond, now, config.maxSubscriptionsPerClient, refusals);
+    this.operations = new Operations(store, access, subscriptions, this.respond, log, now, refusals);
     const data = new WatcherData(store, access, this.respond, now);
     this.router = new Router(
       { store, access, respond: this.respond, operations: this.operations, subscriptions, assigned: this.assigned, data, stats: (c) => this.stats(c), closing },
@@ -91,6 +105,7 @@ export class RestconfApp {
   beginShutdown(): void {
     this.closing = true;
     this.push.closeAll();
+    this.bodies.close();
   }
 
   /** The counters /metrics and the status page render. */
@@ -99,6 +114,8 @@ export class RestconfApp {
       store: this.store,
       requestsByStatus: this.respond.byStatus,
       push: this.push,
+      clients: this.config.clients,
+      bodiesInProgress: this.bodies.inProgress,
       startedMs: this.startedMs,
       nowMs: Date.now(),
       memory: this.config.memoryUsage(),
@@ -107,11 +124,11 @@ export class RestconfApp {
   }
 
   private general(req: AnyRequest, res: AnyResponse, read?: ReadBody): void {
-    this.router.dispatch(req, res, new RequestBody(req, read)).catch((err: unknown) => this.fail(req, res, err));
+    this.router.dispatch(req, res, new RequestBody(this.bodies, req, read)).catch((err: unknown) => this.fail(req, res, err));
   }
 
   private fastRefresh(req: AnyRequest, res: AnyResponse, prototype: boolean): void {
-    readBody(req, MAX_BODY_BYTES, (read) => {
+    this.bodies.read(req, (read) => {
       if (read.error === null && this.refreshNow(req, res, read.body, prototype)) return;
       this.general(req, res, read);
     });

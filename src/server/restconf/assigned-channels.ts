@@ -4,7 +4,7 @@
 // ETag is a long poll, held until the list changes or the wait ends.
 import { randomBytes } from 'node:crypto';
 import { encodeAssignedChannels, encodeAssignedChannelsWatcher } from '../../protocol/ietf-mnat-codec.ts';
-import type { AnyRequest, AnyResponse } from '../http/listener.ts';
+import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { checkAccept, headerOf, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
 import type { PushHub } from '../push/push-hub.ts';

@@ -1,7 +1,7 @@
 // One RESTCONF request as the resources see it, and the method rules
 // (405 with Allow; OPTIONS answered from the same list).
 import type { RequestBody } from '../http/body.ts';
-import type { AnyRequest, AnyResponse, PeerIdentity } from '../http/listener.ts';
+import type { AnyRequest, AnyResponse, PeerIdentity } from '../http/request.ts';
 import { errors } from '../http/restconf-error.ts';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';

@@ -1,11 +1,26 @@
 // Failures of the layers below, as RESTCONF errors (RFC 8040 §7).
 import { CodecError } from '../../protocol/ietf-mnat-codec.ts';
+import { LIMIT_FLAGS, type LimitName } from '../http/limits.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import { MnatError } from '../state/state-types.ts';
-import { StoreDurabilityError } from '../store/store.ts';
+import { StoreDurabilityError, StoreUnavailableError } from '../store/store.ts';
+
+/** A per-client limit refused the request: 429 naming the limit and the flag that sets it. */
+export function limitError(limit: LimitName, message: string, retryAfterS?: number): RestconfError {
+  const headers = retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : undefined;
+  return new RestconfError(429, 'application', 'resource-denied', `${message} (limit ${limit}, set by ${LIMIT_FLAGS[limit]})`, `ietf-mnat:${limit}`, undefined, headers);
+}
+
+/** The quota an MnatError refused, if it is one. */
+export function quotaOf(err: unknown): LimitName | null {
+  if (!(err instanceof MnatError)) return null;
+  return err.kind === 'watchers-per-address' || err.kind === 'watchers-per-certificate' || err.kind === 'new-watcher-rate' ? err.kind : null;
+}
 
 /** A refusal of the state machine; on a data resource an unknown watcher is 404, in operation input 400. */
 export function mnatToRestconf(err: MnatError, dataResource: boolean): RestconfError {
+  const quota = quotaOf(err);
+  if (quota !== null) return limitError(quota, err.message, err.retryAfterS);
   switch (err.kind) {
     case 'unknown-watcher':
       return errors.unknownWatcher(err.path, dataResource ? 404 : 400);
@@ -26,6 +41,7 @@ export function toRestconfError(err: unknown): RestconfError | null {
   if (err instanceof RestconfError) return err;
   if (err instanceof CodecError) return codecToRestconf(err);
   if (err instanceof MnatError) return mnatToRestconf(err, false);
-  if (err instanceof StoreDurabilityError) return errors.operationFailed(`state could not be stored durably: ${err.message}`, 500);
+  if (err instanceof StoreUnavailableError) return errors.unavailable(err.message, err.retryAfterS);
+  if (err instanceof StoreDurabilityError) return errors.unavailable(`state could not be stored durably: ${err.message}`, 5);
   return null;
 }

@@ -5,12 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { decodeRefreshWatcherIdInput, encodeGetNewWatcherIdOutput, encodeRefreshWatcherIdOutput } from '../../protocol/ietf-mnat-codec.ts';
 import type { Logger } from '../../host/host.ts';
 import { parseJsonBody } from '../http/body.ts';
+import type { Refusals } from '../http/limits.ts';
+import { connectionOf } from '../http/request.ts';
 import { checkAccept, YANG_JSON } from '../http/media-type.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import { MnatError } from '../state/state-types.ts';
 import type { MnatStore } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx } from './context.ts';
+import { mnatToRestconf, quotaOf } from './error-map.ts';
 import type { Responder } from './respond.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
@@ -49,6 +52,7 @@ export class Operations {
     private readonly respond: Responder,
     private readonly log: Logger,
     private readonly now: () => number,
+    private readonly refusals?: Refusals,
   ) {}
 
   async handle(ctx: Ctx, name: string): Promise<void> {
@@ -80,12 +84,20 @@ export class Operations {
     if (input !== undefined) checkEmptyInput(input, 'ietf-mnat:input');
     const at = this.now();
     // The id is chosen here, not by the store, so the change is a plain intent.
+    // Without a certificate the client's address is recorded: the per-address
+    // quota and rate are kept in the (replicated) state.
+    const creator = ctx.owner === undefined ? connectionOf(ctx.req)?.client.key : undefined;
     let id = newWatcherId();
     for (let tries = 1; ; tries++) {
       try {
-        await this.store.createWatcher(ctx.owner === undefined ? { id, at } : { id, owner: ctx.owner, at });
+        await this.store.createWatcher(ctx.owner !== undefined ? { id, owner: ctx.owner, at } : creator !== undefined ? { id, creator, at } : { id, at });
         break;
       } catch (err) {
+        const quota = quotaOf(err);
+        if (quota !== null) {
+          this.refusals?.count(quota);
+          throw mnatToRestconf(err as MnatError, false);
+        }
         if (!(err instanceof MnatError && err.kind === 'id-in-use') || tries >= 3) throw err;
         id = newWatcherId();
       }

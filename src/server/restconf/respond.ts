@@ -1,6 +1,6 @@
 // Writing responses: status counting for /metrics, Content-Length, HEAD,
 // RESTCONF error bodies and OPTIONS.
-import type { AnyRequest, AnyResponse } from '../http/listener.ts';
+import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { YANG_JSON } from '../http/media-type.ts';
 import { errorBody, type RestconfError } from '../http/restconf-error.ts';
 import type { Ctx, Method } from './context.ts';
@@ -29,7 +29,8 @@ export class Responder {
 
   error(req: AnyRequest, res: AnyResponse, rc: RestconfError): void {
     const headers: Record<string, string> = { 'content-type': YANG_JSON, ...(rc.headers ?? {}) };
-    if (rc.status === 413 && !req.stream) headers.connection = 'close';
+    // HTTP/1.1: a body refused (or still arriving) is not read further; close after the answer.
+    if (!req.stream && (rc.status === 413 || req.complete === false)) headers.connection = 'close';
     this.send(res, rc.status, errorBody(rc), headers, req.method === 'HEAD');
   }
 

@@ -4,7 +4,7 @@
 // the status page.
 import { encodeAssignedChannels, encodeEgressGlobalJoined, encodeIngressWatching } from '../../protocol/ietf-mnat-codec.ts';
 import type { RequestBody } from '../http/body.ts';
-import type { AnyRequest, AnyResponse } from '../http/listener.ts';
+import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { checkAccept } from '../http/media-type.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import type { ServerStats } from '../ops/stats.ts';

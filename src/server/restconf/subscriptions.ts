@@ -2,20 +2,22 @@
 // establish-subscription and delete-subscription operations and the SSE
 // stream a subscription's URI opens. The streams themselves are PushHub's.
 import { randomBytes } from 'node:crypto';
-import type { AnyRequest } from '../http/listener.ts';
+import type { Refusals } from '../http/limits.ts';
+import { connectionOf, type AnyRequest } from '../http/request.ts';
 import { headerOf } from '../http/media-type.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import type { PushHub } from '../push/push-hub.ts';
 import type { StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx } from './context.ts';
+import { limitError } from './error-map.ts';
 import type { Responder } from './respond.ts';
 import { parseEstablishInput, parseSubscriptionIdInput, SN } from './subscription-input.ts';
 
 const MAX_SUBSCRIPTIONS_PER_WATCHER = 8;
 
 /** The transport connection of a request (an HTTP/2 session's socket, or the HTTP/1.1 socket). */
-function connectionOf(req: AnyRequest): unknown {
+function transportOf(req: AnyRequest): unknown {
   return req.stream ? req.stream.session : req.socket;
 }
 
@@ -31,6 +33,9 @@ export class Subscriptions {
     private readonly push: PushHub,
     private readonly respond: Responder,
     private readonly now: () => number,
+    /** Subscriptions one client (certificate, or address without one) may hold; 0: no limit. */
+    private readonly maxPerClient = 0,
+    private readonly refusals?: Refusals,
   ) {}
 
   establish(ctx: Ctx, input: unknown): void {
@@ -40,8 +45,14 @@ export class Subscriptions {
     if (this.push.countFor(watcherId) >= MAX_SUBSCRIPTIONS_PER_WATCHER) {
       throw errors.resourceDenied(`watcher already has ${MAX_SUBSCRIPTIONS_PER_WATCHER} subscriptions; delete one first`, `/${SN}:input`);
     }
+    const client = ctx.owner ?? connectionOf(ctx.req)?.client.key ?? 'unknown';
+    const held = this.push.countForClient(client);
+    if (this.maxPerClient > 0 && held >= this.maxPerClient) {
+      this.refusals?.count('subscriptions-per-client');
+      throw limitError('subscriptions-per-client', `you hold ${held} push subscriptions, the most one client may hold; delete one (delete-subscription) or close a stream first`);
+    }
     const token = randomBytes(12).toString('base64url');
-    const id = this.push.create(watcherId, ctx.owner, connectionOf(ctx.req), token, this.now());
+    const id = this.push.create(watcherId, ctx.owner, client, transportOf(ctx.req), token, this.now());
     const authority = headerOf(ctx.req, ':authority') ?? headerOf(ctx.req, 'host') ?? 'localhost';
     const scheme = isTls(ctx.req) ? 'https' : 'http';
     this.respond.json(ctx, 200, {
@@ -55,7 +66,7 @@ export class Subscriptions {
   delete(ctx: Ctx, input: unknown): void {
     if (input === undefined) throw errors.missingElement(`delete-subscription needs {"${SN}:input":{"id":N}}`, `/${SN}:input`);
     const id = parseSubscriptionIdInput(input);
-    if (!this.push.delete(id, ctx.owner, connectionOf(ctx.req))) {
+    if (!this.push.delete(id, ctx.owner, transportOf(ctx.req))) {
       throw new RestconfError(400, 'application', 'invalid-value', `no subscription ${id}`, `${SN}:no-such-subscription`, `/${SN}:input/id`);
     }
     this.respond.send(ctx.res, 204, undefined);

@@ -23,11 +23,10 @@
 // which gives every watcher a fresh expiry window.
 //
 // Memory: a watcher is one small object plus a flat [joinId, channel, ...]
-// array referencing shared channel records. Watchers are kept in refresh
-// order (refresh-order.ts), so refresh is O(1) and expiry looks at the head.
-//
-// Versions (ETags) come from one counter per state object; they are not part
-// of snapshots, so the server combines them with a per-process epoch.
+// array referencing shared channel records, kept in refresh order
+// (refresh-order.ts): refresh is O(1), expiry looks at the head. Versions
+// (ETags) count per state object, not in snapshots (the server adds an epoch).
+// Per-client watcher quotas are part of the state (quotas.ts).
 import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts';
 import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
@@ -36,6 +35,7 @@ import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatSta
 import type { StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
+import { WatcherQuotas } from './quotas.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
 export { MnatError } from './state-types.ts';
@@ -52,6 +52,8 @@ interface IngressPart {
 interface WatcherRec {
   readonly id: string;
   readonly owner: string | undefined;
+  /** The client address that created it without a certificate (per-address quota). */
+  readonly creator: string | undefined;
   last: number;
   /** Flat [joinId, channel, joinId, channel, ...]; null: no egress entry. */
   joins: Array<string | ChannelRec> | null;
@@ -80,19 +82,18 @@ export class MnatState {
   private readonly ingress = new Set<WatcherRec>();
   /** Watcher ids by the client certificate they are bound to (container GETs list only the caller's). */
   private readonly byOwner = new Map<string, Set<string>>();
+  private readonly quotas: WatcherQuotas;
   private egressCount = 0;
   private readonly order = new RefreshOrder<WatcherRec>();
   private versionCounter = 0;
   private now = -Infinity;
   private needServe = false;
-
   private depth = 0;
   private readonly dirty = new Set<WatcherRec>();
   private removed: Array<[string, 'expired' | 'deleted']> = [];
   private readonly changeListeners: Array<(change: StateChange) => void> = [];
   private readonly watcherListeners: Array<(ids: string[]) => void> = [];
   private readonly removedListeners: Array<(id: string, reason: 'expired' | 'deleted') => void> = [];
-
   /** The canonical channel of a "source,group" someone joins already (validation skips parsing it). */
   private readonly knownChannel = (key: string): Channel | undefined => this.channelMap.get(key)?.channel;
 
@@ -100,10 +101,10 @@ export class MnatState {
     this.pool = options.pool;
     this.newWatcherId = options.newWatcherId;
     ({ refreshPeriodS: this.refreshPeriodS, gracePeriodS: this.gracePeriodS, maxJoinsPerWatcher: this.maxJoinsPerWatcher } = resolveLimits(options));
+    this.quotas = new WatcherQuotas(options);
     this.expiryMs = 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
   }
-
   // ---- listeners ---------------------------------------------------------
 
   /** ids whose assignedChannels changed, ingress watchers first; once per operation. */
@@ -136,12 +137,16 @@ export class MnatState {
     return { id, refreshPeriodS: this.refreshPeriodS };
   }
 
-  /** A watcher with the caller's id (a replicated store decides ids before applying); MnatError 'id-in-use' if taken. */
-  addWatcher(id: string, nowMs: number, owner?: string): void {
+  /** A watcher with the caller's id (a replicated store decides ids first); MnatError 'id-in-use' if taken, or a quota refusal (quotas.ts). */
+  addWatcher(id: string, nowMs: number, owner?: string, creator?: string): void {
     this.op(nowMs, () => {
       if (typeof id !== 'string' || id.length === 0) throw new Error('a watcher id must be a non-empty string');
       if (this.watchers.has(id)) throw new MnatError('id-in-use', 'this watcher id is in use already');
-      this.commit(owner === undefined ? { op: 'watcher-created', id, at: this.now } : { op: 'watcher-created', id, owner, at: this.now });
+      this.quotas.check(owner, creator, owner === undefined ? 0 : (this.byOwner.get(owner)?.size ?? 0), this.now);
+      const change: StateChange = { op: 'watcher-created', id, at: this.now };
+      if (owner !== undefined) change.owner = owner;
+      else if (creator !== undefined) change.creator = creator;
+      this.commit(change);
     });
   }
 
@@ -158,16 +163,13 @@ export class MnatState {
   hasWatcher(id: string): boolean {
     return this.watchers.has(id);
   }
-
   ownerOf(id: string): string | undefined {
     return this.watchers.get(id)?.owner;
   }
-
   roleOf(id: string): WatcherRole {
     const w = this.watcher(id);
     return w.joins ? 'egress' : w.ing ? 'ingress' : 'none';
   }
-
   watcherIds(): string[] {
     return [...this.watchers.keys()];
   }
@@ -301,7 +303,6 @@ export class MnatState {
   tick(nowMs: number): void {
     this.op(nowMs, () => undefined);
   }
-
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
     let next: number | null = this.order.head ? this.order.head.last + this.expiryMs : null;
@@ -335,6 +336,7 @@ export class MnatState {
     for (const w of this.watchers.values()) {
       const entry: StateSnapshot['watchers'][number] = { id: w.id };
       if (w.owner !== undefined) entry.owner = w.owner;
+      if (w.creator !== undefined) entry.creator = w.creator;
       if (w.joins) entry.joins = this.joinTuples(w);
       if (w.ing) entry.monitors = w.ing.monitors.map((m) => [m.id, m.globalSourcePrefix]);
       watchers.push(entry);
@@ -352,6 +354,7 @@ export class MnatState {
       watchers,
       channels,
       pool: this.pool.snapshot(),
+      buckets: this.quotas.snapshotBuckets(),
     };
   }
 
@@ -366,6 +369,7 @@ export class MnatState {
     }
     const s = new MnatState(options);
     s.pool.restore(snapshot.pool);
+    s.quotas.restoreBuckets(snapshot.buckets);
     s.table.nextAssignmentId = snapshot.nextAssignmentId;
     s.table.nextSeq = snapshot.nextSeq;
     for (const c of [...snapshot.channels].sort((a, b) => a.seq - b.seq)) {
@@ -377,7 +381,7 @@ export class MnatState {
     }
     const start = nowMs ?? Number.NEGATIVE_INFINITY;
     for (const sw of snapshot.watchers) {
-      const w: WatcherRec = { id: sw.id, owner: sw.owner, last: start, joins: null, ing: null, version: ++s.versionCounter, prev: null, next: null };
+      const w: WatcherRec = { id: sw.id, owner: sw.owner, creator: sw.creator, last: start, joins: null, ing: null, version: ++s.versionCounter, prev: null, next: null };
       s.watchers.set(w.id, w);
       s.indexOwner(w);
       s.order.pushTail(w);
@@ -434,6 +438,7 @@ export class MnatState {
   }
 
   private housekeep(): void {
+    this.quotas.prune(this.now);
     for (let w = this.order.head; w && w.last + this.expiryMs <= this.now; w = this.order.head) {
       this.commit({ op: 'watcher-removed', id: w.id, reason: 'expired', at: this.now });
     }
@@ -499,7 +504,8 @@ export class MnatState {
     switch (change.op) {
       case 'watcher-created': {
         if (this.watchers.has(change.id)) throw new Error(`replay: watcher ${change.id} exists already`);
-        const w: WatcherRec = { id: change.id, owner: change.owner, last: change.at, joins: null, ing: null, version: ++this.versionCounter, prev: null, next: null };
+        const w: WatcherRec = { id: change.id, owner: change.owner, creator: change.creator, last: change.at, joins: null, ing: null, version: ++this.versionCounter, prev: null, next: null };
+        this.quotas.take(w.owner, w.creator, change.at);
         this.watchers.set(change.id, w);
         this.indexOwner(w);
         this.order.pushTail(w);
@@ -620,6 +626,7 @@ export class MnatState {
   // ---- internals: helpers ------------------------------------------------
 
   private indexOwner(w: WatcherRec): void {
+    this.quotas.adjust(w.owner, w.creator, 1);
     if (w.owner === undefined) return;
     let ids = this.byOwner.get(w.owner);
     if (!ids) this.byOwner.set(w.owner, (ids = new Set()));
@@ -627,6 +634,7 @@ export class MnatState {
   }
 
   private unindexOwner(w: WatcherRec): void {
+    this.quotas.adjust(w.owner, w.creator, -1);
     if (w.owner === undefined) return;
     const ids = this.byOwner.get(w.owner);
     ids?.delete(w.id);

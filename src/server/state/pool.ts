@@ -400,6 +400,8 @@ export class Pool {
   private readonly taken = new Map<string, Entry>();
   private readonly grace = new Map<string, Entry>();
   private inUseCount = 0;
+  /** The pool.json it was built from (plain JSON): a fresh copy can be built anywhere (rebuild(), a worker thread). */
+  definition: unknown = null;
 
   private constructor(ranges: Range[], options: PoolOptions) {
     this.impl = ranges;
@@ -508,7 +510,14 @@ export class Pool {
       };
       ranges.push({ info, family: prefix.family, prefix, source, sourceFirst, sourceCount, free });
     });
-    return new Pool(ranges, options);
+    const pool = new Pool(ranges, options);
+    pool.definition = json;
+    return pool;
+  }
+
+  /** The same pool, freshly built (nothing allocated), with the same random source. */
+  rebuild(): Pool {
+    return Pool.fromJson(this.definition, { random: this.random });
   }
 
   /** Total usable local groups (all ranges, after excludes). */

@@ -3,8 +3,10 @@
 // is plain JSON-serialisable data except MnatError and the Pool instance.
 import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
 import type { Pool, PoolSnapshot } from './pool.ts';
+import type { BucketTuple, QuotaOptions } from './quotas.ts';
 
-export interface MnatStateOptions {
+/** Besides these, the per-client watcher quotas of quotas.ts (all off unless given). */
+export interface MnatStateOptions extends QuotaOptions {
   pool: Pool;
   /** Seconds between refreshes the clients are told to keep (default 10); expiry after 3 missed. */
   refreshPeriodS?: number;
@@ -36,17 +38,29 @@ export function resolveLimits(options: MnatStateOptions): { refreshPeriodS: numb
   };
 }
 
-export type MnatErrorKind = 'unknown-watcher' | 'too-many-joins' | 'invalid-value' | 'wrong-role' | 'id-in-use';
+export type MnatErrorKind =
+  | 'unknown-watcher'
+  | 'too-many-joins'
+  | 'invalid-value'
+  | 'wrong-role'
+  | 'id-in-use'
+  // per-client quotas (quotas.ts)
+  | 'watchers-per-address'
+  | 'watchers-per-certificate'
+  | 'new-watcher-rate';
 
 export class MnatError extends Error {
   override readonly name = 'MnatError';
   readonly kind: MnatErrorKind;
   /** Relative to the watcher entry, e.g. "joined-sg[2]/group". */
   readonly path?: string;
-  constructor(kind: MnatErrorKind, message: string, path?: string) {
+  /** For a rate refusal: seconds until the client may try again. */
+  readonly retryAfterS?: number;
+  constructor(kind: MnatErrorKind, message: string, path?: string, retryAfterS?: number) {
     super(message);
     this.kind = kind;
     if (path !== undefined) this.path = path;
+    if (retryAfterS !== undefined) this.retryAfterS = retryAfterS;
   }
 }
 
@@ -58,7 +72,7 @@ export type MonitorTuple = [string, string];
 
 /** JSON-serialisable effect records; applyChange replays them without new decisions. */
 export type StateChange =
-  | { op: 'watcher-created'; id: string; owner?: string; at: number }
+  | { op: 'watcher-created'; id: string; owner?: string; creator?: string; at: number }
   | { op: 'watcher-removed'; id: string; reason: 'expired' | 'deleted'; at: number }
   | { op: 'joins-set'; id: string; joins: JoinTuple[] | null; at: number }
   | { op: 'monitors-set'; id: string; monitors: MonitorTuple[] | null; at: number }
@@ -69,9 +83,11 @@ export interface StateSnapshot {
   format: 'mnat-state/1';
   nextAssignmentId: number;
   nextSeq: number;
-  watchers: Array<{ id: string; owner?: string; joins?: JoinTuple[]; monitors?: MonitorTuple[] }>;
+  watchers: Array<{ id: string; owner?: string; creator?: string; joins?: JoinTuple[]; monitors?: MonitorTuple[] }>;
   channels: Array<{ source: string; group: string; id: number; seq: number; local: LocalMapping | null }>;
   pool: PoolSnapshot;
+  /** The get-new-watcher-id rate buckets that have not refilled yet (quotas.ts). */
+  buckets?: BucketTuple[];
 }
 
 export interface MnatStats {

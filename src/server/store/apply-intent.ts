@@ -9,7 +9,7 @@ import type { StoreIntent } from './store.ts';
 export function applyIntent(state: MnatState, intent: StoreIntent): void {
   switch (intent.op) {
     case 'create-watcher':
-      return state.addWatcher(intent.id, intent.at, intent.owner);
+      return state.addWatcher(intent.id, intent.at, intent.owner, intent.creator);
     case 'delete-watcher':
       return state.deleteWatcher(intent.id, intent.at);
     case 'set-joins':

@@ -2,13 +2,24 @@
 // durable by the journal + snapshot in --state-dir (journal.ts), or kept in
 // memory only. A change is applied at once and resolves when the journal has
 // fdatasync'ed it; concurrent changes share one fsync (group commit).
+//
+// When the disk fails (full, I/O error) a failed group commit is cut off the
+// journal, its requests and every later one not yet durable are refused, and
+// the state in memory is rebuilt from the files, so that it is exactly the
+// durable state again. The store is then read-only: reads and refreshes are
+// served, changes refused (StoreUnavailableError, 503), expiry paused; a
+// probe every few seconds finds when the disk takes writes again, and the
+// store recovers by itself (every watcher gets a fresh expiry window, as
+// after a restart). It also starts read-only on a full disk.
 import type { Logger } from '../../host/host.ts';
 import { MnatState } from '../state/mnat-state.ts';
-import type { ChannelRow, MnatStateOptions, StateChange, StateSnapshot, WatcherRole } from '../state/state-types.ts';
+import { MnatError, type ChannelRow, type MnatStateOptions, type StateChange, type StateSnapshot, type WatcherRole } from '../state/state-types.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { applyIntent } from './apply-intent.ts';
-import { Journal } from './journal.ts';
-import { StoreDurabilityError, type IntentArgs, type MnatStore, type StoreIntent, type StoreStats } from './store.ts';
+import { stateConfigOf, workerFold } from './compaction.ts';
+import { readDurableFiles } from './journal-format.ts';
+import { Journal, type JournalWriteError } from './journal.ts';
+import { StoreDurabilityError, StoreUnavailableError, type IntentArgs, type MnatStore, type StoreIntent, type StoreStats } from './store.ts';
 
 type StateJournal = Journal<StateSnapshot, StateChange>;
 
@@ -23,8 +34,29 @@ export interface OpenOptions {
   dir: string | undefined;
   log: Logger;
   nowMs: number;
-  /** Called once when the journal cannot be written: memory now holds changes the disk does not. */
-  onJournalFailure?: (err: Error) => void;
+  /** The clock for read-only periods and recovery (default Date.now). */
+  now?: () => number;
+  /** Compact when the live journal passes this many bytes (default 16 MiB). */
+  compactBytes?: number;
+  /** The module a compaction worker thread starts from (the bundle passes its own URL). */
+  compactionWorker?: URL;
+  /** How often a read-only store checks whether the disk takes writes again (default 2 s). */
+  probeIntervalMs?: number;
+  /** The journal could not be cut back after a failed write: the state on disk is unknown; stop the process. */
+  onFatal?: (err: Error) => void;
+}
+
+/** Restores a snapshot and replays records; watchers get a fresh expiry window at nowMs. */
+function buildState(snapshot: StateSnapshot | null, records: readonly StateChange[], options: MnatStateOptions, nowMs: number): MnatState {
+  let state: MnatState;
+  try {
+    state = snapshot ? MnatState.restore(snapshot, options, nowMs) : new MnatState(options);
+    for (const record of records) state.applyChange(record);
+  } catch (err) {
+    throw new StateRestoreError((err as Error).message);
+  }
+  state.restartClocks(nowMs);
+  return state;
 }
 
 /**
@@ -35,17 +67,16 @@ export interface OpenOptions {
  */
 export function openEmbeddedStore(options: OpenOptions): EmbeddedStore {
   const { dir, log, nowMs } = options;
-  if (dir === undefined) return new EmbeddedStore(new MnatState(options.state), null, log);
-  const journal: StateJournal = new Journal({ dir, log });
+  if (dir === undefined) return new EmbeddedStore(new MnatState(options.state), null, options);
+  const journal: StateJournal = new Journal({
+    dir,
+    log,
+    compactBytes: options.compactBytes,
+    fold: workerFold(stateConfigOf(options.state), options.compactionWorker),
+  });
   const loaded = journal.load();
-  let state: MnatState;
-  try {
-    state = loaded.snapshot ? MnatState.restore(loaded.snapshot, options.state, nowMs) : new MnatState(options.state);
-    for (const record of loaded.records) state.applyChange(record);
-  } catch (err) {
-    throw new StateRestoreError((err as Error).message);
-  }
-  state.restartClocks(nowMs);
+  const state = buildState(loaded.snapshot, loaded.records, options.state, nowMs);
+  journal.checkWritable();
   const stats = state.stats();
   log.info('state restored', {
     dir,
@@ -55,9 +86,7 @@ export function openEmbeddedStore(options: OpenOptions): EmbeddedStore {
     channels: stats.channelsAssigned + stats.channelsUnassigned,
     tornTailAt: loaded.truncatedAt?.offset,
   });
-  const store = new EmbeddedStore(state, journal, log, options.onJournalFailure);
-  if (loaded.records.length > 0) journal.compact(state.snapshot());
-  return store;
+  return new EmbeddedStore(state, journal, options);
 }
 
 export class EmbeddedStore implements MnatStore {
@@ -66,23 +95,29 @@ export class EmbeddedStore implements MnatStore {
   private pendingIds = new Set<string>();
   private pendingRemoved: string[] = [];
   private notifyScheduled = false;
+  /** Added to the state's versions: a rebuilt state counts from 1 again, and ETags must not repeat. */
+  private versionBase = 0;
+  private readOnly: { reason: string; sinceMs: number } | null = null;
+  private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly probeIntervalMs: number;
 
   /** `journal` null: memory only. The state must not have other onChange listeners. */
   constructor(
-    private readonly state: MnatState,
+    private state: MnatState,
     private readonly journal: StateJournal | null,
-    private readonly log: Logger,
-    onJournalFailure?: (err: Error) => void,
+    private readonly options: Pick<OpenOptions, 'log' | 'dir' | 'state' | 'now' | 'probeIntervalMs' | 'onFatal'>,
   ) {
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.probeIntervalMs = options.probeIntervalMs ?? 2000;
+    this.attach(state);
     if (journal) {
-      state.onChange((change) => journal.append(change));
-      journal.onFailure = onJournalFailure ?? null;
+      journal.onFailure = (err) => this.journalFailed(err);
+      journal.onFatal = (err) => options.onFatal?.(err);
+      if (journal.failure) this.enterReadOnly(journal.failure);
     }
-    state.onWatchersChanged((ids) => this.queueNotify(ids));
-    state.onWatcherRemoved((id) => {
-      this.pendingRemoved.push(id);
-      this.queueNotify([id]);
-    });
   }
 
   // ---- reads ---------------------------------------------------------------
@@ -112,17 +147,29 @@ export class EmbeddedStore implements MnatStore {
     return this.state.assignedChannels(id);
   }
   version(id: string): number {
-    return this.state.version(id);
+    return this.versionBase + this.state.version(id);
   }
   channels(): ChannelRow[] {
     return this.state.channels();
   }
   stats(): StoreStats {
-    const j = this.journal?.stats;
-    return { ...this.state.stats(), backend: j ? { kind: 'journal', records: j.records, fsyncs: j.fsyncs, compactions: j.compactions } : { kind: 'memory' } };
+    const j = this.journal;
+    const backend: StoreStats['backend'] = j
+      ? {
+          kind: 'journal',
+          records: j.stats.records,
+          fsyncs: j.stats.fsyncs,
+          compactions: j.stats.compactions,
+          compactionFailures: j.stats.compactionFailures,
+          writeFailures: j.stats.writeFailures,
+          generation: j.stats.snapshotGeneration,
+          journalBytes: j.journalBytes,
+        }
+      : { kind: 'memory' };
+    return { ...this.state.stats(), backend, readOnly: this.readOnly };
   }
   nextDeadlineMs(): number | null {
-    return this.state.nextDeadlineMs();
+    return this.readOnly ? null : this.state.nextDeadlineMs();
   }
 
   // ---- changes ---------------------------------------------------------------
@@ -152,8 +199,9 @@ export class EmbeddedStore implements MnatStore {
     return this.change({ op: 'delete-monitors', ...change });
   }
 
-  /** Expiry, grace ends, waiting channels; then a compaction when the journal has grown enough. */
+  /** Expiry, grace ends, waiting channels (paused while read-only: they would be changes). */
   tick(atMs: number): Promise<void> {
+    if (this.readOnly) return Promise.resolve();
     let refused: unknown = null;
     try {
       applyIntent(this.state, { op: 'tick', at: atMs });
@@ -161,13 +209,17 @@ export class EmbeddedStore implements MnatStore {
       refused = err;
     }
     const durable = this.durable();
-    this.compactIfDue();
     if (refused === null) return durable;
     durable.catch(() => undefined);
     return Promise.reject(refused);
   }
 
   refreshWatcher(id: string, atMs: number): number {
+    if (this.readOnly) {
+      // Liveness only; the state machine would also expire others, which is a change.
+      if (!this.state.hasWatcher(id)) throw new MnatError('unknown-watcher', 'unknown watcher id; it may have expired (get a new one with get-new-watcher-id)');
+      return this.state.refreshPeriodS;
+    }
     return this.state.refreshWatcher(id, atMs);
   }
 
@@ -180,13 +232,28 @@ export class EmbeddedStore implements MnatStore {
   }
 
   async close(): Promise<void> {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     await this.journal?.close();
   }
 
   // ---- internals ---------------------------------------------------------------
 
+  private attach(state: MnatState): void {
+    if (this.journal) {
+      const journal = this.journal;
+      state.onChange((change) => journal.append(change));
+    }
+    state.onWatchersChanged((ids) => this.queueNotify(ids));
+    state.onWatcherRemoved((id) => {
+      this.pendingRemoved.push(id);
+      this.queueNotify([id]);
+    });
+  }
+
   /** Applies at once (reads see it), resolves once durable; a refusal rejects before anything is written. */
   private change(intent: StoreIntent): Promise<void> {
+    if (this.readOnly) return Promise.reject(this.unavailable());
     try {
       applyIntent(this.state, intent);
     } catch (err) {
@@ -195,20 +262,87 @@ export class EmbeddedStore implements MnatStore {
     return this.durable();
   }
 
+  private unavailable(): StoreUnavailableError {
+    const retryAfterS = Math.max(1, Math.ceil(this.probeIntervalMs / 1000));
+    return new StoreUnavailableError(
+      `the server cannot store changes now (${this.readOnly?.reason}); it serves reads and refreshes, and accepts changes again by itself once the state directory ${this.options.dir} is writable (checked every ${retryAfterS} s)`,
+      retryAfterS,
+    );
+  }
+
   private durable(): Promise<void> {
     if (!this.journal) return Promise.resolve();
     return this.journal.sync().catch((err: Error) => {
-      throw new StoreDurabilityError(err.message);
+      throw new StoreDurabilityError(`${err.message}; the change was not applied`);
     });
   }
 
-  private compactIfDue(): void {
-    if (!this.journal || !this.journal.wantsCompaction()) return;
+  /** A group commit failed: go back to exactly the durable state, then read-only until the disk recovers. */
+  private journalFailed(err: JournalWriteError): void {
+    this.enterReadOnly(err);
+    const started = this.now();
+    const before = this.state;
+    let files;
     try {
-      this.journal.compact(this.state.snapshot());
-    } catch (err) {
-      this.log.error('compaction failed; the journal keeps growing', { error: (err as Error).message });
+      files = readDurableFiles<StateSnapshot, StateChange>(this.options.dir as string);
+    } catch (readErr) {
+      this.log.error('cannot read the state directory back after a failed write', { error: (readErr as Error).message });
+      this.options.onFatal?.(readErr as Error);
+      return;
     }
+    const records = [...(files.closed?.records ?? []), ...(files.live?.records ?? [])];
+    const state = buildState(files.snapshot, records, { ...this.options.state, pool: this.options.state.pool.rebuild() }, this.now());
+    this.state = state;
+    this.versionBase += 2 ** 32;
+    this.attach(state);
+    this.pendingIds = new Set();
+    this.pendingRemoved = [];
+    const kept = new Set(state.watcherIds());
+    const gone = before.watcherIds().filter((id) => !kept.has(id));
+    this.log.warn('state rebuilt from the state directory: the changes that were not durable are undone', { ms: this.now() - started, watchers: kept.size, undoneWatchers: gone.length });
+    // Tell push streams and long polls: some watchers are gone, the rest may differ.
+    queueMicrotask(() => {
+      for (const id of gone) for (const l of this.removedListeners) l(id);
+      const ids = [...kept];
+      for (const l of this.changedListeners) l(ids);
+    });
+  }
+
+  private enterReadOnly(err: JournalWriteError): void {
+    if (this.readOnly) return;
+    const reason = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? `${err.code}: the disk of the state directory is full` : `${err.code}: ${err.message}`;
+    this.readOnly = { reason, sinceMs: this.now() };
+    this.log.error('read-only: changes are refused (503) until the state directory takes writes again', { reason, dir: this.options.dir });
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || !this.journal) return;
+    const journal = this.journal;
+    this.probeTimer = setTimeout(() => {
+      journal.probe().then(
+        () => {
+          this.probeTimer = null;
+          try {
+            journal.recover();
+          } catch (err) {
+            this.log.warn('the state directory is still not writable', { error: (err as Error).message });
+            this.scheduleProbe();
+            return;
+          }
+          const since = this.readOnly?.sinceMs ?? this.now();
+          this.readOnly = null;
+          // Nobody's expiry ran while read-only: every watcher gets a fresh window, as after a restart.
+          this.state.restartClocks(this.now());
+          this.log.info('writable again: changes are accepted', { readOnlyS: Math.round((this.now() - since) / 1000) });
+        },
+        () => {
+          this.probeTimer = null;
+          this.scheduleProbe();
+        },
+      );
+    }, this.probeIntervalMs);
+    this.probeTimer.unref();
   }
 
   /** Tell listeners only after the journal holds the change: a client is never told what a crash could undo. */
@@ -224,12 +358,12 @@ export class EmbeddedStore implements MnatStore {
       this.pendingIds = new Set();
       this.pendingRemoved = [];
       for (const id of removed) for (const l of this.removedListeners) l(id);
-      for (const l of this.changedListeners) l(batch);
+      if (batch.length > 0) for (const l of this.changedListeners) l(batch);
     };
     if (this.journal) {
-      this.journal.sync().then(run, (err: Error) => {
+      this.journal.sync().then(run, () => {
+        // The failure was reported and the state rebuilt (journalFailed), which told the listeners.
         this.notifyScheduled = false;
-        this.log.error('not notifying watchers: journal failed', { error: err.message });
       });
     } else {
       queueMicrotask(run);

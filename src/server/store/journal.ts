@@ -1,271 +1,242 @@
-// Durable state for mnat-server: an atomically replaced snapshot plus an
-// append-only journal of state-change records, group-committed (many records,
-// one fdatasync) so a reply can wait for durability without serialising the
-// server on the disk.
+// Durable state for mnat-server: a snapshot plus an append-only journal of
+// state-change records, group-committed (many records, one fdatasync) so a
+// reply can wait for durability without serialising the server on the disk.
+// The files are described in journal-format.ts.
 //
-// Files in the state directory:
-//   snapshot.json  {"format":"mnat-snapshot","version":1,"generation":G,"crc32":"…","state":…}
-//                  crc32 covers JSON.stringify(state); written tmp+fsync+rename+dir fsync.
-//   journal.log    one record per line: "<byte length> <crc32 hex> <json>\n".
-//                  The first record is {"generation":G}: the journal extends the
-//                  snapshot of the same generation. A journal of an older
-//                  generation was already folded into the snapshot (a crash
-//                  between the two renames of a compaction) and is ignored.
+// Failure: when a group commit cannot be written or synced (a full disk, an
+// I/O error), the journal cuts the file back to its last durable byte, every
+// record not yet durable is dropped and every waiter rejected, and the
+// journal refuses further writes until recover() (after a probe found the
+// disk writable again). onFailure tells the owner, which goes back to the
+// durable state. If even the cut fails, the disk state is unknown: onFatal.
+//
+// Compaction never stops the event loop: between two group commits the live
+// journal is closed (renamed to journal.closed.log) and a new one started,
+// with async file operations; then `fold` (a worker thread, compaction.ts)
+// reads the snapshot and the closed journal from disk and writes the next
+// snapshot. Under continuous writes the rotation still happens at the next
+// commit boundary.
 //
 // Recovery rules: a bad region that runs to the end of the journal is a torn
 // tail (a write the process died in); it was never acknowledged, so it is cut
 // off and reported with its byte offset. A bad record followed by a good one,
 // or a snapshot that fails its checksum, is corruption: refuse to start.
-import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, renameSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { fdatasync, write } from 'node:fs';
+import { open as openAsync, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32, crc32Hex } from './crc32.ts';
 import type { Logger } from '../../host/host.ts';
+import { CLOSED_JOURNAL, frame, fsyncDir, JOURNAL, PROBE, readDurableFiles, TEMP_FILES } from './journal-format.ts';
 
-export class StateCorruptError extends Error {
-  override name = 'StateCorruptError';
-}
+export { scanJournal, StateCorruptError } from './journal-format.ts';
 
 export interface LoadedState<S, R> {
   snapshot: S | null;
+  /** The closed journal's records (if any), then the live journal's. */
   records: R[];
   generation: number;
   /** Set when a torn tail was cut off. */
   truncatedAt?: { offset: number; bytes: number };
 }
 
-const SNAPSHOT = 'snapshot.json';
-const JOURNAL = 'journal.log';
-
-function frame(json: string): Buffer {
-  const body = Buffer.from(json, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length} ${crc32Hex(crc32(body))} `, 'latin1'), body, Buffer.from('\n')]);
-}
-
-interface ScanResult {
-  records: unknown[];
-  goodEnd: number; // byte offset just past the last good record
-  badAt: number | null; // offset of the first bad region, if any
-}
-
-/** Parses framed records; stops at the first bad one and checks whether anything good follows it. */
-export function scanJournal(data: Buffer): ScanResult {
-  const records: unknown[] = [];
-  let pos = 0;
-  const parseAt = (at: number): { value: unknown; end: number } | null => {
-    const sp1 = data.indexOf(0x20, at);
-    if (sp1 < 0 || sp1 - at > 10 || sp1 === at) return null;
-    const lenText = data.toString('latin1', at, sp1);
-    if (!/^\d+$/.test(lenText)) return null;
-    const len = Number(lenText);
-    const crcEnd = sp1 + 9;
-    if (crcEnd >= data.length || data[crcEnd] !== 0x20) return null;
-    const crcText = data.toString('latin1', sp1 + 1, crcEnd);
-    if (!/^[0-9a-f]{8}$/.test(crcText)) return null;
-    const bodyStart = crcEnd + 1;
-    const bodyEnd = bodyStart + len;
-    if (bodyEnd >= data.length || data[bodyEnd] !== 0x0a) return null;
-    const body = data.subarray(bodyStart, bodyEnd);
-    if (crc32Hex(crc32(body)) !== crcText) return null;
-    try {
-      return { value: JSON.parse(body.toString('utf8')), end: bodyEnd + 1 };
-    } catch {
-      return null;
-    }
-  };
-  while (pos < data.length) {
-    const r = parseAt(pos);
-    if (!r) break;
-    records.push(r.value);
-    pos = r.end;
-  }
-  if (pos >= data.length) return { records, goodEnd: pos, badAt: null };
-  // Is there any valid record after the bad spot? Try every line start.
-  for (let nl = data.indexOf(0x0a, pos); nl >= 0 && nl + 1 < data.length; nl = data.indexOf(0x0a, nl + 1)) {
-    if (parseAt(nl + 1)) return { records, goodEnd: pos, badAt: pos };
-  }
-  return { records, goodEnd: pos, badAt: null };
-}
+/** Folds the closed journal of `generation` and the snapshot into snapshot generation+1 (compaction.ts). */
+export type Fold = (dir: string, generation: number) => Promise<void>;
 
 export interface JournalOptions {
   dir: string;
   log: Logger;
-  /** Compact when the journal grows past this many bytes (default 16 MiB). */
+  /** Start a compaction when the live journal grows past this many bytes (default 16 MiB). */
   compactBytes?: number;
+  /** Writes the next snapshot; without it the journal is never compacted. */
+  fold?: Fold;
+  /** Delay before a failed compaction is tried again (default 30 s). */
+  foldRetryMs?: number;
+}
+
+/** A write or fsync of the journal failed; `code` is the system error code (ENOSPC, EIO…). */
+export class JournalWriteError extends Error {
+  override name = 'JournalWriteError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+const PROBE_BYTES = 64 * 1024;
+
+function codeOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException)?.code ?? 'EIO';
 }
 
 export class Journal<S = unknown, R = unknown> {
   private fd = -1;
+  /** Generation of the live journal's header. */
   private generation = 0;
   private pending: Buffer[] = [];
   private pendingWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  private flushing = false;
-  private failed: Error | null = null;
+  /** A group commit (or a rotation) is in progress. */
+  private busy = false;
+  private failed: JournalWriteError | null = null;
+  /** Bytes of the live journal known to be on disk. */
   private bytes = 0;
+  /** A closed journal waits to be folded into the next snapshot. */
+  private closedExists = false;
+  private foldTimer: ReturnType<typeof setTimeout> | null = null;
+  private foldRun: Promise<void> | null = null;
+  private rotateBackoff: ReturnType<typeof setTimeout> | null = null;
+  private closing = false;
   private readonly dir: string;
   private readonly log: Logger;
+  private readonly fold: Fold | undefined;
+  private readonly foldRetryMs: number;
   readonly compactBytes: number;
-  /** Called once when a write or fsync fails (the server stops rather than serve undurable state). */
-  onFailure: ((err: Error) => void) | null = null;
+  /** A group commit failed (the journal was cut back to its durable end). */
+  onFailure: ((err: JournalWriteError) => void) | null = null;
+  /** The journal could not even be cut back: what is on disk is unknown. */
+  onFatal: ((err: Error) => void) | null = null;
   /** Counters for /metrics. */
-  readonly stats = { records: 0, fsyncs: 0, compactions: 0, bytesWritten: 0 };
+  readonly stats = { records: 0, fsyncs: 0, compactions: 0, compactionFailures: 0, writeFailures: 0, bytesWritten: 0, snapshotGeneration: 0 };
 
   constructor(options: JournalOptions) {
     this.dir = options.dir;
     this.log = options.log;
     this.compactBytes = options.compactBytes ?? 16 * 1024 * 1024;
+    this.fold = options.fold;
+    this.foldRetryMs = options.foldRetryMs ?? 30_000;
   }
 
   get journalBytes(): number {
     return this.bytes;
   }
 
-  /** Reads the snapshot and the journal; cuts a torn tail; throws StateCorruptError on corruption. */
+  /** Why the journal refuses writes, or null. */
+  get failure(): JournalWriteError | null {
+    return this.failed;
+  }
+
+  get liveGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Reads the snapshot and the journals, cuts a torn tail, removes temp and
+   * stale files, and opens the live journal for appending (throws
+   * StateCorruptError on corruption). A full disk does not stop it: the
+   * journal then starts failed (read-only) and recover() retries.
+   */
   load(): LoadedState<S, R> {
-    if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
-    const snapPath = join(this.dir, SNAPSHOT);
-    let snapshot: S | null = null;
-    let generation = 0;
-    if (existsSync(snapPath)) {
-      const text = readFileSync(snapPath, 'utf8');
-      let doc: { format?: unknown; version?: unknown; generation?: unknown; crc32?: unknown; state?: unknown };
+    try {
+      if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
+    } catch (err) {
+      if (codeOf(err) === 'EACCES') throw err;
+      this.markFailed(err, 'creating the state directory');
+      return { snapshot: null, records: [], generation: 0 };
+    }
+    for (const name of TEMP_FILES) {
       try {
-        doc = JSON.parse(text);
-      } catch (err) {
-        throw new StateCorruptError(`${snapPath} is not valid JSON (${(err as Error).message}); refusing to start. Restore it from a backup or move the state directory aside to start empty.`);
+        unlinkSync(join(this.dir, name));
+        this.log.warn('removed a temp file an interrupted write left behind', { file: join(this.dir, name) });
+      } catch {
+        // not there
       }
-      if (doc.format !== 'mnat-snapshot' || doc.version !== 1 || typeof doc.generation !== 'number' || typeof doc.crc32 !== 'string') {
-        throw new StateCorruptError(`${snapPath} is not an mnat snapshot (format/version/generation/crc32 missing); refusing to start`);
-      }
-      const crc = crc32Hex(crc32(Buffer.from(JSON.stringify(doc.state), 'utf8')));
-      if (crc !== doc.crc32) {
-        throw new StateCorruptError(`${snapPath} fails its checksum (crc32 ${crc}, recorded ${doc.crc32}); refusing to start. Restore it or move the state directory aside.`);
-      }
-      snapshot = doc.state as S;
-      generation = doc.generation;
     }
-    const journalPath = join(this.dir, JOURNAL);
-    let records: R[] = [];
+    const files = readDurableFiles<S, R>(this.dir);
+    this.stats.snapshotGeneration = files.snapshotGeneration;
+    if (files.closedStale) {
+      this.log.info('removing a journal already folded into the snapshot (compaction was interrupted)', { file: join(this.dir, CLOSED_JOURNAL) });
+      unlinkSync(join(this.dir, CLOSED_JOURNAL));
+    }
+    if (files.liveStale) this.log.info('journal predates the snapshot (compaction was interrupted); ignoring it', { file: join(this.dir, JOURNAL) });
     let truncatedAt: LoadedState<S, R>['truncatedAt'];
-    if (existsSync(journalPath)) {
-      const data = readFileSync(journalPath);
-      const scan = scanJournal(data);
-      if (scan.badAt !== null) {
-        throw new StateCorruptError(
-          `${journalPath}: corrupt record at byte offset ${scan.badAt} followed by valid records; refusing to start rather than drop acknowledged changes. Inspect the file (records are "<length> <crc32> <json>" lines).`,
-        );
-      }
-      if (scan.goodEnd < data.length) {
-        truncatedAt = { offset: scan.goodEnd, bytes: data.length - scan.goodEnd };
-        this.log.warn('journal has a torn tail (an unacknowledged write cut short by a crash); truncating it', {
-          file: journalPath,
-          offset: scan.goodEnd,
-          bytes: data.length - scan.goodEnd,
-        });
-        truncateSync(journalPath, scan.goodEnd);
-      }
-      const header = scan.records[0] as { generation?: unknown } | undefined;
-      if (header === undefined) {
-        records = [];
-      } else if (typeof header.generation !== 'number') {
-        throw new StateCorruptError(`${journalPath}: first record is not a generation header; refusing to start`);
-      } else if (header.generation < generation) {
-        this.log.info('journal predates the snapshot (compaction was interrupted); ignoring it', { file: journalPath });
-        records = [];
-      } else if (header.generation > generation) {
-        throw new StateCorruptError(
-          `${journalPath} is generation ${header.generation} but ${snapPath} is generation ${generation}: the snapshot is missing or older than the journal; refusing to start`,
-        );
-      } else {
-        records = scan.records.slice(1) as R[];
-      }
-      if (header !== undefined && header.generation === generation) {
-        this.openForAppend(journalPath, scan.goodEnd);
+    const live = files.live;
+    const path = join(this.dir, JOURNAL);
+    if (live && live.goodEnd < live.size) {
+      truncatedAt = { offset: live.goodEnd, bytes: live.size - live.goodEnd };
+      this.log.warn('journal has a torn tail (an unacknowledged write cut short by a crash); truncating it', { file: path, offset: live.goodEnd, bytes: truncatedAt.bytes });
+      truncateSync(path, live.goodEnd);
+    }
+    this.generation = files.liveGeneration;
+    this.closedExists = files.closed !== null;
+    if (live) {
+      this.fd = openSync(path, 'a');
+      this.bytes = live.goodEnd;
+    } else {
+      try {
+        this.resetJournal();
+      } catch (err) {
+        this.markFailed(err, 'starting a journal');
       }
     }
-    this.generation = generation;
-    if (this.fd < 0) this.resetJournal(generation);
-    return { snapshot, records, generation, truncatedAt };
+    const records = [...(files.closed?.records ?? []), ...(live?.records ?? [])];
+    if (this.closedExists) this.scheduleFold(0);
+    return { snapshot: files.snapshot, records, generation: files.snapshotGeneration, truncatedAt };
   }
 
-  private openForAppend(path: string, size: number): void {
-    this.fd = openSync(path, 'a');
-    this.bytes = size;
-  }
-
-  /** Replaces the journal with an empty one of `generation` (atomic). */
-  private resetJournal(generation: number): void {
+  /** Replaces the live journal with an empty one (synchronous: start-up and recovery only). */
+  private resetJournal(): void {
     const path = join(this.dir, JOURNAL);
     const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    const header = frame(JSON.stringify({ generation }));
-    writeSync(fd, header);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-    this.fsyncDir();
-    if (this.fd >= 0) closeSync(this.fd);
-    this.openForAppend(path, header.length);
-  }
-
-  private fsyncDir(): void {
-    const dfd = openSync(this.dir, 'r');
+    const header = frame(JSON.stringify({ generation: this.generation }));
     try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, header);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+      fsyncDir(this.dir);
+    } catch (err) {
+      removeQuietly(tmp);
+      throw err;
     }
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = openSync(path, 'a');
+    this.bytes = header.length;
   }
 
-  /** Queues one record; it is durable once a later sync() resolves. */
+  /** Queues one record; it is durable once a later sync() resolves. Dropped while the journal is failed. */
   append(record: R): void {
-    const buf = frame(JSON.stringify(record));
-    this.pending.push(buf);
+    if (this.failed) return;
+    this.pending.push(frame(JSON.stringify(record)));
     this.stats.records++;
   }
 
-  /** Resolves when every record appended so far is on disk (group commit). */
+  /** Resolves when every record appended so far is on disk (group commit); rejects with JournalWriteError. */
   sync(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.pending.length === 0 && !this.flushing) return Promise.resolve();
+    if (this.pending.length === 0 && !this.busy) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pendingWaiters.push({ resolve, reject });
-      if (!this.flushing) this.flush();
+      if (!this.busy) this.flush();
     });
   }
 
   private flush(): void {
-    this.flushing = true;
+    if (this.pendingWaiters.length === 0 && this.pending.length === 0) {
+      this.busy = false;
+      return;
+    }
+    if (this.wantsRotation()) {
+      void this.rotate();
+      return;
+    }
+    this.busy = true;
     const batch = this.pending;
     const waiters = this.pendingWaiters;
     this.pending = [];
     this.pendingWaiters = [];
     const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
     const done = (err: Error | null): void => {
-      if (err) {
-        // A journal that cannot be written must stop acknowledging changes.
-        this.failed = new Error(`journal write failed: ${err.message}`);
-        this.log.error('journal write failed; changes are no longer acknowledged', { error: err.message });
-        this.onFailure?.(this.failed);
-        for (const w of waiters) w.reject(this.failed);
-        for (const w of this.pendingWaiters) w.reject(this.failed);
-        this.pendingWaiters = [];
-        this.flushing = false;
-        return;
-      }
+      if (err) return this.fail(err, waiters);
       this.stats.fsyncs++;
       this.stats.bytesWritten += data.length;
       this.bytes += data.length;
       for (const w of waiters) w.resolve();
-      if (this.pendingWaiters.length > 0 || this.pending.length > 0) {
-        if (this.pendingWaiters.length === 0) {
-          this.flushing = false;
-          return;
-        }
-        this.flush();
-      } else {
-        this.flushing = false;
-      }
+      this.flush();
     };
     const writeAll = (offset: number): void => {
       if (offset >= data.length) {
@@ -278,48 +249,211 @@ export class Journal<S = unknown, R = unknown> {
       });
     };
     if (data.length === 0) {
-      this.flushing = false;
       for (const w of waiters) w.resolve();
+      this.flush();
       return;
     }
     writeAll(0);
   }
 
-  /** True when the journal is big enough that a compaction is worth it. */
-  wantsCompaction(): boolean {
-    return this.bytes >= this.compactBytes && !this.flushing && this.pending.length === 0;
+  /** A group commit failed: cut the file back to its durable end, drop and reject everything not durable. */
+  private fail(err: Error, waiters: Array<{ reject: (e: Error) => void }>): void {
+    const failure = new JournalWriteError(`journal write failed: ${err.message}`, codeOf(err));
+    this.stats.writeFailures++;
+    const rest = this.pendingWaiters;
+    this.pending = [];
+    this.pendingWaiters = [];
+    this.busy = false;
+    this.failed = failure;
+    try {
+      ftruncateSync(this.fd, this.bytes);
+      fdatasyncSync(this.fd);
+    } catch (cutErr) {
+      this.log.error('cannot cut the journal back to its durable end; the state on disk is unknown', { error: (cutErr as Error).message });
+      this.onFatal?.(cutErr as Error);
+    }
+    this.log.error('journal write failed; the changes not yet durable were dropped and refused, and changes are refused until the disk is writable again', {
+      error: err.message,
+      code: failure.code,
+      file: join(this.dir, JOURNAL),
+    });
+    this.onFailure?.(failure);
+    for (const w of waiters) w.reject(failure);
+    for (const w of rest) w.reject(failure);
+  }
+
+  private markFailed(err: unknown, what: string): void {
+    this.failed = new JournalWriteError(`${what} failed: ${(err as Error).message}`, codeOf(err));
+    this.stats.writeFailures++;
+    this.log.error(`${what} failed; changes are refused until the disk is writable again`, { error: (err as Error).message, code: this.failed.code, dir: this.dir });
   }
 
   /**
-   * Writes `state` as the next generation's snapshot and starts an empty
-   * journal. Synchronous, so no record can slip in between; the caller passes
-   * the state as it is after every record appended so far.
+   * Whether the state directory takes writes: writes and syncs a 64 KiB file
+   * and removes it. Throws the write's error (ENOSPC while the disk is full).
    */
-  compact(state: S): void {
-    if (this.flushing || this.pending.length > 0) throw new Error('compact() while records are unflushed');
-    const generation = this.generation + 1;
-    const stateJson = JSON.stringify(state);
-    const crc = crc32Hex(crc32(Buffer.from(stateJson, 'utf8')));
-    const text = `{"format":"mnat-snapshot","version":1,"generation":${generation},"crc32":"${crc}","state":${stateJson}}\n`;
-    const path = join(this.dir, SNAPSHOT);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
+  async probe(): Promise<void> {
+    const path = join(this.dir, PROBE);
     try {
-      writeSync(fd, text);
-      fsyncSync(fd);
+      const fh = await openAsync(path, 'w');
+      try {
+        await fh.write(Buffer.alloc(PROBE_BYTES));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
     } finally {
-      closeSync(fd);
+      await unlink(path).catch(() => undefined);
     }
-    renameSync(tmp, path);
-    this.fsyncDir();
-    this.generation = generation;
-    this.resetJournal(generation);
+  }
+
+  /** The probe, synchronously (at start-up): on failure the journal starts failed (read-only). */
+  checkWritable(): void {
+    if (this.failed) return;
+    const path = join(this.dir, PROBE);
+    try {
+      const fd = openSync(path, 'w');
+      try {
+        writeSync(fd, Buffer.alloc(PROBE_BYTES));
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      this.markFailed(err, 'writing to the state directory');
+    } finally {
+      removeQuietly(path);
+    }
+  }
+
+  /** After a successful probe: accept writes again (starting a journal if there was none). */
+  recover(): void {
+    if (!this.failed) return;
+    if (this.fd < 0) {
+      if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
+      this.resetJournal();
+    }
+    this.failed = null;
+    this.log.info('the state directory takes writes again; changes are accepted', { dir: this.dir });
+  }
+
+  // ---- compaction --------------------------------------------------------------
+
+  private wantsRotation(): boolean {
+    return this.fold !== undefined && !this.closing && this.bytes >= this.compactBytes && !this.closedExists && this.rotateBackoff === null && this.failed === null;
+  }
+
+  /**
+   * Closes the live journal and starts the next generation, between two group
+   * commits (records appended meanwhile wait in `pending` and go to the new one).
+   */
+  private async rotate(): Promise<void> {
+    this.busy = true;
+    const path = join(this.dir, JOURNAL);
+    const closedPath = join(this.dir, CLOSED_JOURNAL);
+    const tmp = `${path}.tmp`;
+    const next = this.generation + 1;
+    const header = frame(JSON.stringify({ generation: next }));
+    let step = 'writing the next journal';
+    try {
+      const fh = await openAsync(tmp, 'w');
+      try {
+        await fh.write(header);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      step = 'closing the journal';
+      await rename(path, closedPath);
+      step = 'starting the next journal';
+      try {
+        await rename(tmp, path);
+      } catch (err) {
+        // Put the closed journal back, or the next records would land in a file a fold removes.
+        try {
+          renameSync(closedPath, path);
+        } catch (backErr) {
+          this.onFatal?.(backErr as Error);
+        }
+        throw err;
+      }
+      const dir = await openAsync(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      this.stats.compactionFailures++;
+      this.log.error(`journal rotation failed ${step}; compaction put off`, { error: (err as Error).message, retryInS: this.foldRetryMs / 1000 });
+      this.rotateBackoff = setTimeout(() => (this.rotateBackoff = null), this.foldRetryMs);
+      this.rotateBackoff.unref();
+      this.busy = false;
+      this.flush();
+      return;
+    }
+    const fd = openSync(path, 'a');
+    closeSync(this.fd);
+    this.fd = fd;
+    this.bytes = header.length;
+    this.generation = next;
+    this.closedExists = true;
+    this.busy = false;
+    this.log.info('journal rotated for compaction', { generation: next });
+    this.scheduleFold(0);
+    this.flush();
+  }
+
+  private scheduleFold(delayMs: number): void {
+    if (this.fold === undefined || this.foldTimer || this.foldRun) return;
+    const start = (): void => {
+      this.foldTimer = null;
+      this.foldRun = this.runFold().finally(() => (this.foldRun = null));
+    };
+    if (delayMs <= 0) return start();
+    this.foldTimer = setTimeout(start, delayMs);
+    this.foldTimer.unref();
+  }
+
+  /** Folds the closed journal (generation live-1) into the next snapshot, then removes it. */
+  private async runFold(): Promise<void> {
+    if (!this.fold || !this.closedExists || this.closing) return;
+    const generation = this.generation - 1;
+    const started = Date.now();
+    try {
+      await this.fold(this.dir, generation);
+    } catch (err) {
+      this.stats.compactionFailures++;
+      this.log.error('compaction failed; the journal keeps growing and compaction is tried again', { error: (err as Error).message, retryInS: this.foldRetryMs / 1000 });
+      setImmediate(() => this.scheduleFold(this.foldRetryMs));
+      return;
+    }
+    await unlink(join(this.dir, CLOSED_JOURNAL)).catch(() => undefined);
+    this.closedExists = false;
     this.stats.compactions++;
-    this.log.info('state compacted', { generation, snapshotBytes: statSync(path).size });
+    this.stats.snapshotGeneration = generation + 1;
+    this.log.info('state compacted', { generation: generation + 1, ms: Date.now() - started });
+  }
+
+  /** A compaction is under way (or waiting to be retried). */
+  get compacting(): boolean {
+    return this.closedExists;
+  }
+
+  /** Resolves once no fold is running (a retry waiting on its timer is not waited for). */
+  async settled(): Promise<void> {
+    while (this.foldRun) await this.foldRun;
   }
 
   /** Flushes and closes (graceful shutdown). */
   async close(): Promise<void> {
+    // A fold under way is not waited for: it writes a temp file and renames
+    // it, so stopping half-way leaves a temp file the next start removes.
+    this.closing = true;
+    if (this.foldTimer) clearTimeout(this.foldTimer);
+    if (this.rotateBackoff) clearTimeout(this.rotateBackoff);
+    this.foldTimer = this.rotateBackoff = null;
     try {
       await this.sync();
     } finally {
@@ -333,5 +467,13 @@ export class Journal<S = unknown, R = unknown> {
         this.fd = -1;
       }
     }
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
   }
 }

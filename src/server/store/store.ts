@@ -9,8 +9,11 @@
 // - A change resolves only once it is durable (embedded: the journal is
 //   fdatasync'ed; a replicated store: committed and applied here). A request
 //   the state machine refuses rejects with its MnatError (unknown watcher,
-//   wrong role, too many joins, invalid value, id in use) and changes nothing.
-//   A change that cannot be made durable rejects with StoreDurabilityError.
+//   wrong role, too many joins, invalid value, id in use, a per-client quota)
+//   and changes nothing. A change that cannot be made durable rejects with
+//   StoreDurabilityError, and the local state is then exactly the durable
+//   state again; while the store cannot take changes at all (a full disk)
+//   they reject with StoreUnavailableError before anything is applied.
 // - Reads are synchronous and local: they see every change this process has
 //   applied, including ones still being made durable.
 // - Events (watchersChanged, watcherRemoved) fire only after the changes they
@@ -41,7 +44,8 @@ import type { ChannelRow, MnatStats, WatcherRole } from '../state/state-types.ts
 
 /** A change to the state, as a JSON-serialisable intent (what a replicated log would carry). */
 export type StoreIntent =
-  | { op: 'create-watcher'; id: string; owner?: string; at: number }
+  // creator: the client address as the front end saw it (per-address quotas, state/quotas.ts)
+  | { op: 'create-watcher'; id: string; owner?: string; creator?: string; at: number }
   | { op: 'delete-watcher'; id: string; at: number }
   | { op: 'set-joins'; id: string; joins: JoinedSg[]; at: number }
   | { op: 'merge-joins'; id: string; joins: JoinedSg[]; at: number }
@@ -57,13 +61,39 @@ export type IntentArgs<K extends StoreIntent['op']> = Omit<Extract<StoreIntent, 
 /** How the store keeps its state, for /metrics and the status page. */
 export type StoreBackendStats =
   | { kind: 'memory' }
-  | { kind: 'journal'; records: number; fsyncs: number; compactions: number };
+  | {
+      kind: 'journal';
+      records: number;
+      fsyncs: number;
+      compactions: number;
+      compactionFailures: number;
+      writeFailures: number;
+      /** The snapshot's generation and the live journal's size. */
+      generation: number;
+      journalBytes: number;
+    };
 
-export type StoreStats = MnatStats & { backend: StoreBackendStats };
+export type StoreStats = MnatStats & {
+  backend: StoreBackendStats;
+  /** Why changes are refused for now (StoreUnavailableError), or null while they are accepted. */
+  readOnly: { reason: string; sinceMs: number } | null;
+};
 
-/** A change was applied in memory but could not be made durable: it is not acknowledged. */
+/** A change could not be made durable: it is not acknowledged, and the store went back to its durable state. */
 export class StoreDurabilityError extends Error {
   override name = 'StoreDurabilityError';
+}
+
+/** The store refuses changes for now (a full disk, lost quorum); reads still work. Answered 503. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(
+    message: string,
+    /** When to try again (seconds). */
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
 }
 
 /** Synchronous reads from the local state. Unknown ids: roleOf, joins, monitors, assignedChannels and version throw MnatError('unknown-watcher'). */

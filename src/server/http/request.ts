@@ -1,0 +1,153 @@
+// One request as the application sees it, over HTTP/1.1 (Node's
+// IncomingMessage/ServerResponse) or HTTP/2 (a thin H2Request/H2Response over
+// the stream: Node's http2 compatibility layer costs about a third of the
+// throughput); the connection it came on (for per-client limits) and the
+// client certificate it carries.
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { ConnRec } from './limits.ts';
+
+export interface AnyRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: unknown;
+  /** Present for HTTP/2. */
+  readonly stream?: ServerHttp2Stream;
+  readonly readableEnded: boolean;
+  /** HTTP/1.1: the whole message (body included) has arrived. */
+  readonly complete?: boolean;
+  resume(): unknown;
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'aborted', fn: () => void): unknown;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+}
+
+export interface AnyResponse {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  setHeader(name: string, value: string): unknown;
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  write(chunk: string): unknown;
+  end(chunk?: string): unknown;
+  on(event: 'close', fn: () => void): unknown;
+  off(event: 'close', fn: () => void): unknown;
+}
+
+export type Handler = (req: AnyRequest, res: AnyResponse) => void;
+
+/** Where the listener keeps a connection's ConnRec: on the HTTP/2 session, or on the HTTP/1.1 socket. */
+export const CONN = Symbol('mnat.connection');
+
+type ConnHolder = { [CONN]?: ConnRec };
+
+/** The connection record of a request (undefined for requests not accepted by listener.ts). */
+export function connectionOf(req: AnyRequest): ConnRec | undefined {
+  const holder = (req.stream ? req.stream.session : req.socket) as ConnHolder | undefined;
+  return holder?.[CONN];
+}
+
+export class H2Request implements AnyRequest {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    readonly headers: IncomingHttpHeaders,
+  ) {
+    this.method = headers[':method'];
+    this.url = headers[':path'];
+  }
+  get socket(): unknown {
+    return this.stream.session?.socket;
+  }
+  get readableEnded(): boolean {
+    return this.stream.readableEnded;
+  }
+  resume(): unknown {
+    return this.stream.resume();
+  }
+  on(event: string, fn: (...args: never[]) => void): unknown {
+    return this.stream.on(event, fn as (...args: unknown[]) => void);
+  }
+}
+
+export class H2Response implements AnyResponse {
+  private extra: Record<string, string> | null = null;
+  private sent = false;
+  // Tracked here, not read from the stream: Node ends the writable side of a
+  // HEAD request's stream before the handler runs (no body may follow), so
+  // stream.writableEnded is true before any response was sent.
+  private ended = false;
+  constructor(private readonly stream: ServerHttp2Stream) {}
+  get headersSent(): boolean {
+    return this.sent || this.stream.headersSent;
+  }
+  get writableEnded(): boolean {
+    return this.ended || this.stream.destroyed || this.stream.closed;
+  }
+  setHeader(name: string, value: string): unknown {
+    const key = name.toLowerCase();
+    // Connection-specific headers do not exist in HTTP/2 (RFC 9113 §8.2.2).
+    if (key === 'connection' || key === 'keep-alive' || key === 'transfer-encoding') return undefined;
+    (this.extra ??= {})[key] = value;
+    return undefined;
+  }
+  writeHead(status: number, headers: Record<string, string> = {}): unknown {
+    if (this.headersSent || this.writableEnded) return undefined;
+    // The application writes header names in lower case already.
+    const out: Record<string, string | number> = this.extra ? { ...this.extra, ...headers } : headers;
+    out[':status'] = status;
+    delete out.connection;
+    this.sent = true;
+    this.stream.respond(out);
+    return undefined;
+  }
+  write(chunk: string): unknown {
+    if (this.writableEnded) return false;
+    if (!this.headersSent) this.writeHead(200);
+    return this.stream.write(chunk);
+  }
+  end(chunk?: string): unknown {
+    if (this.writableEnded) return undefined;
+    if (!this.headersSent) this.writeHead(200);
+    this.ended = true;
+    if (this.stream.writableEnded) return undefined; // HEAD: respond() ended the stream
+    if (chunk === undefined) this.stream.end();
+    else this.stream.end(chunk);
+    return undefined;
+  }
+  on(event: 'close', fn: () => void): unknown {
+    return this.stream.on(event, fn);
+  }
+  off(event: 'close', fn: () => void): unknown {
+    return this.stream.off(event, fn);
+  }
+}
+
+/** The verified client certificate of a request, if any. */
+export interface PeerIdentity {
+  /** "sha256:AB:CD…" of the certificate, the key a watcher is bound to. */
+  owner: string;
+  subjectCn: string | undefined;
+}
+
+const identityCache = new WeakMap<object, PeerIdentity | null | 'untrusted'>();
+
+/** null: no certificate; 'untrusted': a certificate the CA did not verify. */
+export function peerIdentity(req: AnyRequest): PeerIdentity | null | 'untrusted' {
+  const socket = (req.stream ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
+  if (!socket || typeof socket.getPeerCertificate !== 'function') return null;
+  const cached = identityCache.get(socket);
+  if (cached !== undefined) return cached;
+  let result: PeerIdentity | null | 'untrusted' = null;
+  const cert = socket.getPeerCertificate();
+  if (cert && typeof cert.fingerprint256 === 'string' && cert.fingerprint256 !== '') {
+    if (!socket.authorized) result = 'untrusted';
+    else {
+      const cn = cert.subject?.CN;
+      result = { owner: `sha256:${cert.fingerprint256}`, subjectCn: Array.isArray(cn) ? cn[0] : cn };
+    }
+  }
+  identityCache.set(socket, result);
+  return result;
+}
