@@ -4,9 +4,9 @@
 // path instead of stashing it on the request object.
 //
 // A body being read is charged to its connection and its client (limits.ts):
-// too many bytes buffered at once is refused with 429. A body must be
-// complete within --body-timeout plus one second per --body-min-rate bytes
-// received, else 408. One coarse clock (a 1 s sweep over the bodies being
+// too many bytes buffered at once is refused with 429. A body that goes
+// --body-timeout without data, or that after --body-timeout has averaged
+// less than --body-min-rate bytes per second, is refused with 408. One coarse clock (a 1 s sweep over the bodies being
 // read) times them all: no timer and no clock read per request.
 import { LIMIT_FLAGS, type ClientTable, type ConnRec, type LimitName } from './limits.ts';
 import { connectionOf, type AnyRequest } from './request.ts';
@@ -38,16 +38,21 @@ class BodyRead {
   /** Bytes charged to the connection (0 once released). */
   charged = 0;
   finished = false;
+  /** The sweep tick of the last data. */
+  lastTick: number;
   constructor(
     readonly reader: BodyReader,
     readonly req: AnyRequest,
     readonly conn: ConnRec | undefined,
     readonly startTick: number,
     readonly done: (result: ReadBody) => void,
-  ) {}
+  ) {
+    this.lastTick = startTick;
+  }
 
   onData = (chunk: Buffer): void => {
     if (this.finished) return; // refused: the rest is discarded
+    this.lastTick = this.reader.tick;
     this.size += chunk.length;
     if (this.size > MAX_BODY_BYTES) return this.finish(errors.tooBig(MAX_BODY_BYTES));
     if (this.conn) {
@@ -79,7 +84,7 @@ class BodyRead {
 export class BodyReader {
   private readonly reading = new Set<BodyRead>();
   /** Seconds since start, advanced by the sweep. */
-  private tick = 0;
+  tick = 0;
   private readonly sweepTimer: ReturnType<typeof setInterval>;
 
   constructor(readonly clients: ClientTable) {
@@ -121,15 +126,15 @@ export class BodyReader {
     req.on('aborted', read.onAborted);
   }
 
-  /** The limit's refusal, counted: 429 naming the flag. */
+  /** The limit's refusal, counted: 429 naming the limit and its flag. */
   refuse(limit: LimitName): RestconfError {
     this.clients.refusals.count(limit);
     const { maxBodyBufferPerConnection: perConn, maxBodyBufferPerClient: perClient } = this.clients.limits;
     const message =
       limit === 'body-buffer-per-connection'
-        ? `this connection has ${perConn} bytes of request bodies in flight already, the most this server buffers per connection (${LIMIT_FLAGS[limit]}); send fewer requests at once`
-        : `your address has ${perClient} bytes of request bodies in flight already, the most this server buffers per client (${LIMIT_FLAGS[limit]}); send fewer requests at once`;
-    return new RestconfError(429, 'application', 'resource-denied', message, undefined, undefined, { 'retry-after': '1' });
+        ? `this connection has ${perConn} bytes of request bodies in flight already, the most this server buffers per connection; send fewer requests at once`
+        : `your address has ${perClient} bytes of request bodies in flight already, the most this server buffers per client; send fewer requests at once`;
+    return errors.limit(limit, message, 1);
   }
 
   settled(read: BodyRead): void {
@@ -138,14 +143,9 @@ export class BodyReader {
     read.charged = 0;
   }
 
-  /** After a refusal: HTTP/2 resets the stream once the answer is written; HTTP/1.1 closes after it. */
+  /** After a refusal: see stopSending(). */
   stopSending(req: AnyRequest): void {
-    const stream = req.stream;
-    if (!stream) return;
-    // Discard whatever still arrives, and reset once the response is written.
-    stream.on('data', () => undefined);
-    if (stream.writableFinished) stream.close(H2_NO_ERROR);
-    else stream.once('finish', () => stream.close(H2_NO_ERROR));
+    stopSending(req);
   }
 
   private sweep(): void {
@@ -154,20 +154,39 @@ export class BodyReader {
     if (bodyTimeoutMs <= 0) return;
     const baseS = bodyTimeoutMs / 1000;
     for (const read of this.reading) {
+      // No data for the timeout, or (after the timeout) less than min-rate bytes per second on average.
       const elapsed = this.tick - read.startTick;
-      const allowed = baseS + (bodyMinRate > 0 ? read.size / bodyMinRate : 0);
-      if (elapsed <= allowed) continue;
+      const idle = this.tick - read.lastTick;
+      const slow = bodyMinRate > 0 && elapsed > baseS + read.size / bodyMinRate;
+      if (idle <= baseS && !slow) continue;
       this.clients.refusals.count('body-timeout');
+      const why = idle > baseS ? `no body data for ${idle} s` : `${read.size} bytes in ${elapsed} s, slower than ${bodyMinRate} bytes/s`;
       read.finish(
         new RestconfError(
           408,
           'transport',
           'resource-denied',
-          `request body not complete after ${elapsed} s (${read.size} bytes received); this server allows ${baseS} s plus 1 s per ${bodyMinRate} bytes (${LIMIT_FLAGS['body-timeout']})`,
+          `request body too slow: ${why}; this server waits ${baseS} s for body data and then wants at least ${bodyMinRate} bytes/s (limit body-timeout, set by ${LIMIT_FLAGS['body-timeout']})`,
+          'ietf-mnat:body-timeout',
         ),
       );
     }
   }
+}
+
+/**
+ * The request was answered without its body being read (a refusal, an
+ * error): HTTP/2 resets the stream with NO_ERROR once the answer is written,
+ * "stop sending, the response is complete" (RFC 9113 §8.1), so an unread
+ * body does not hold a stream and its flow-control window; whatever still
+ * arrives is dropped. HTTP/1.1 answers with Connection: close (respond.ts).
+ */
+export function stopSending(req: AnyRequest): void {
+  const stream = req.stream;
+  if (!stream || stream.endAfterHeaders || stream.readableEnded || stream.destroyed) return;
+  stream.on('data', () => undefined);
+  if (stream.writableFinished) stream.close(H2_NO_ERROR);
+  else stream.once('finish', () => stream.close(H2_NO_ERROR));
 }
 
 /** The body of one request, read at most once. */

@@ -108,6 +108,9 @@ export interface ConnRec {
   buffered: number;
   /** The connection is not usable yet (TLS handshake, preface): closed when this fires. */
   setupTimer: ReturnType<typeof setTimeout> | null;
+  /** The socket to destroy to drop the connection (the TLS socket once the handshake is done). */
+  socket: { destroy(): unknown } | null;
+  disconnected: boolean;
 }
 
 /** Connections and buffered body bytes per client address. */
@@ -139,10 +142,14 @@ export class ClientTable {
     }
     client.connections++;
     this.openConnections++;
-    return { client, buffered: 0, setupTimer: null };
+    return { client, buffered: 0, setupTimer: null, socket: null, disconnected: false };
   }
 
+  /** The connection closed (idempotent: the TCP and the TLS socket may both report it). */
   disconnect(conn: ConnRec): void {
+    if (conn.disconnected) return;
+    conn.disconnected = true;
+    conn.socket = null;
     if (conn.setupTimer) clearTimeout(conn.setupTimer);
     conn.setupTimer = null;
     conn.client.connections--;

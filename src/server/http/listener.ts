@@ -126,6 +126,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
       return null;
     }
     (socket as Holder)[CONN] = conn;
+    conn.socket = socket;
     sockets.add(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
@@ -136,7 +137,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
       conn.setupTimer = setTimeout(() => {
         conn.setupTimer = null;
         refusals.count('connect-timeout');
-        socket.destroy();
+        conn.socket?.destroy();
       }, limits.connectTimeoutMs);
       conn.setupTimer.unref();
     }
@@ -157,6 +158,9 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     h2c.on('stream', onStream(handler));
     const http1Server = createHttp1Server(http1(handler));
     http1Timeouts(http1Server, clients);
+    // This server never listens itself (connections are handed to it), but Node
+    // starts its per-connection timers (headers, request) on 'listening'.
+    http1Server.emit('listening');
     h2 = h2c;
     server = createNetServer((socket) => {
       const conn = admit(socket);
@@ -208,6 +212,14 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
       const conn = (tls as unknown as { _parent?: Holder })._parent?.[CONN];
       if (!conn) return;
       (tls as Holder)[CONN] = conn;
+      // Past the handshake the TCP socket belongs to the TLS one (and with h2 to
+      // the session, set in 'session'): destroying it no longer drops the connection.
+      if (tls.alpnProtocol !== 'h2') conn.socket = tls;
+      sockets.add(tls as unknown as Socket);
+      tls.once('close', () => {
+        sockets.delete(tls as unknown as Socket);
+        clients.disconnect(conn);
+      });
       // HTTP/1.1 over TLS: Node's headers timeout applies from here.
       if (tls.alpnProtocol !== 'h2') ready(conn);
     });
@@ -228,6 +240,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     const conn = socket[CONN] ?? socket._parent?.[CONN];
     if (!conn) return;
     (session as unknown as Holder)[CONN] = conn;
+    conn.socket = session;
     session.once('remoteSettings', () => ready(conn));
   });
   const bind = (host: string): Promise<void> =>

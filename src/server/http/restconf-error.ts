@@ -1,6 +1,7 @@
 // RESTCONF errors (RFC 8040 §7): every failure the server reports is one of
 // these, rendered as an "ietf-restconf:errors" body with the status code the
 // RFC's table pairs with the error-tag.
+import { LIMIT_FLAGS, type LimitName } from './limits.ts';
 
 export type ErrorType = 'transport' | 'rpc' | 'protocol' | 'application';
 
@@ -49,6 +50,9 @@ export const errors = {
   operationFailed: (message: string, status = 500) => new RestconfError(status, 'application', 'operation-failed', message),
   unavailable: (message: string, retryAfterS?: number) =>
     new RestconfError(503, 'transport', 'resource-denied', message, undefined, undefined, retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : undefined),
+  /** A per-client limit refused the request (429 unless said otherwise), naming the limit and the flag that sets it. */
+  limit: (limit: LimitName, message: string, retryAfterS?: number, status = 429) =>
+    new RestconfError(status, 'application', 'resource-denied', `${message} (limit ${limit}, set by ${LIMIT_FLAGS[limit]})`, `ietf-mnat:${limit}`, undefined, retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : undefined),
   /** A response that would be too large to produce (RFC 8040: too-big is 413). */
   responseTooBig: (message: string) => new RestconfError(413, 'application', 'too-big', message),
 };

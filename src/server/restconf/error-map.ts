@@ -1,15 +1,9 @@
 // Failures of the layers below, as RESTCONF errors (RFC 8040 §7).
 import { CodecError } from '../../protocol/ietf-mnat-codec.ts';
-import { LIMIT_FLAGS, type LimitName } from '../http/limits.ts';
+import type { LimitName } from '../http/limits.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import { MnatError } from '../state/state-types.ts';
 import { StoreDurabilityError, StoreUnavailableError } from '../store/store.ts';
-
-/** A per-client limit refused the request: 429 naming the limit and the flag that sets it. */
-export function limitError(limit: LimitName, message: string, retryAfterS?: number): RestconfError {
-  const headers = retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : undefined;
-  return new RestconfError(429, 'application', 'resource-denied', `${message} (limit ${limit}, set by ${LIMIT_FLAGS[limit]})`, `ietf-mnat:${limit}`, undefined, headers);
-}
 
 /** The quota an MnatError refused, if it is one. */
 export function quotaOf(err: unknown): LimitName | null {
@@ -20,7 +14,7 @@ export function quotaOf(err: unknown): LimitName | null {
 /** A refusal of the state machine; on a data resource an unknown watcher is 404, in operation input 400. */
 export function mnatToRestconf(err: MnatError, dataResource: boolean): RestconfError {
   const quota = quotaOf(err);
-  if (quota !== null) return limitError(quota, err.message, err.retryAfterS);
+  if (quota !== null) return errors.limit(quota, err.message, err.retryAfterS);
   switch (err.kind) {
     case 'unknown-watcher':
       return errors.unknownWatcher(err.path, dataResource ? 404 : 400);

@@ -10,7 +10,6 @@ import type { PushHub } from '../push/push-hub.ts';
 import type { StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx } from './context.ts';
-import { limitError } from './error-map.ts';
 import type { Responder } from './respond.ts';
 import { parseEstablishInput, parseSubscriptionIdInput, SN } from './subscription-input.ts';
 
@@ -49,7 +48,7 @@ export class Subscriptions {
     const held = this.push.countForClient(client);
     if (this.maxPerClient > 0 && held >= this.maxPerClient) {
       this.refusals?.count('subscriptions-per-client');
-      throw limitError('subscriptions-per-client', `you hold ${held} push subscriptions, the most one client may hold; delete one (delete-subscription) or close a stream first`);
+      throw errors.limit('subscriptions-per-client', `you hold ${held} push subscriptions, the most one client may hold; delete one (delete-subscription) or close a stream first`);
     }
     const token = randomBytes(12).toString('base64url');
     const id = this.push.create(watcherId, ctx.owner, client, transportOf(ctx.req), token, this.now());

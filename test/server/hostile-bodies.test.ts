@@ -1,0 +1,92 @@
+// Request bodies from one hostile address (127.0.0.2): bodies held open are
+// buffered only up to the per-connection and per-client limits (the rest are
+// refused with 429 and reset), and bodies that stall or trickle are refused
+// with 408 after the body timeout; a normal client on 127.0.0.1 is answered
+// all along.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { ATTACKER, h2, holdBody, metric, NORMAL, Opened, probe, request, statusOf, trickle, type Target } from '../../lab/hostile-clients.ts';
+import { startServer } from './helpers.ts';
+
+// refresh-watcher-id reads its body before anything else
+const REFRESH = '/restconf/operations/ietf-mnat:refresh-watcher-id';
+
+async function setup(t: { after(fn: () => void): void }): Promise<{ target: Target; opened: Opened; id: string; metrics(): Promise<string> }> {
+  const server = await startServer(t, ['--insecure']);
+  const target: Target = { port: server.port };
+  const opened = new Opened();
+  t.after(() => opened.closeAll());
+  const normal = await h2(opened, target, NORMAL);
+  const a = await request(normal, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
+  return {
+    target,
+    opened,
+    id: JSON.parse(a.body)['ietf-mnat:output']['watcher-id'],
+    metrics: async () => (await request(normal, 'GET', '/metrics')).body,
+  };
+}
+
+/** Resolves when `n` of the streams have closed, or after `ms`. */
+function closedCount(statuses: Array<Promise<number>>, n: number, ms: number): Promise<number[]> {
+  const done: number[] = [];
+  return Promise.race([
+    new Promise<number[]>((resolve) => {
+      for (const p of statuses) void p.then((s) => (done.push(s), done.length >= n && resolve(done)));
+    }),
+    new Promise<number[]>((r) => setTimeout(() => r(done), ms)),
+  ]);
+}
+
+test('bodies held open: buffered up to 1 MiB per connection and 4 MiB per client, the rest refused (429); stalled ones time out (408)', async (t) => {
+  const { target, opened, id, metrics } = await setup(t);
+  const normal = probe(target, id);
+  const sessions: ClientHttp2Session[] = [];
+  for (let i = 0; i < 8; i++) sessions.push(await h2(opened, target, ATTACKER));
+  const streams: ClientHttp2Stream[] = [];
+  for (const s of sessions) for (let k = 0; k < 100; k++) streams.push(holdBody(s, 'POST', REFRESH, 60_000));
+  const statuses = streams.map(statusOf);
+  // 4 MiB / 60 000 B: at most 69 bodies of this client fit; every other one is refused.
+  const refused = await closedCount(statuses, streams.length - 69, 20_000);
+  assert.ok(refused.length >= streams.length - 69, `only ${refused.length} of ${streams.length} held bodies were refused`);
+  assert.ok(refused.every((s) => s === 429), `refusals answered ${[...new Set(refused)].join(', ')}`);
+  let text = await metrics();
+  const buffered = metric(text, 'mnat_request_body_bytes_buffered');
+  assert.ok(buffered <= 4 * 1024 * 1024, `${buffered} bytes buffered`);
+  assert.ok(metric(text, 'mnat_limit_refusals_total{limit="body-buffer-per-client"}') + metric(text, 'mnat_limit_refusals_total{limit="body-buffer-per-connection"}') >= streams.length - 69, text);
+  // The held ones stall: refused after the body timeout (10 s without data).
+  const all = await closedCount(statuses, streams.length, 20_000);
+  assert.equal(all.length, streams.length, `${streams.length - all.length} held bodies still open`);
+  assert.ok(all.filter((s) => s === 408).length >= 1);
+  text = await metrics();
+  assert.equal(metric(text, 'mnat_request_body_bytes_buffered'), 0);
+  assert.ok(metric(text, 'mnat_limit_refusals_total{limit="body-timeout"}') >= 1, text);
+  const r = await normal.stop();
+  assert.deepEqual(r.failures, [], 'the normal client was answered throughout');
+});
+
+test('bodies trickled at 1 byte per second are refused (408) once slower than the minimum rate', async (t) => {
+  const { target, opened, id, metrics } = await setup(t);
+  const normal = probe(target, id);
+  const session = await h2(opened, target, ATTACKER);
+  const streams = Array.from({ length: 20 }, () => holdBody(session, 'POST', REFRESH, 0));
+  const stops = streams.map((s) => trickle(s, 1000, '{'));
+  t.after(() => stops.forEach((stop) => stop()));
+  const statuses = await closedCount(streams.map(statusOf), streams.length, 25_000);
+  assert.equal(statuses.length, streams.length, `${streams.length - statuses.length} trickling bodies still open`);
+  assert.ok(statuses.every((s) => s === 408), `answered ${[...new Set(statuses)].join(', ')}`);
+  const text = await metrics();
+  assert.ok(metric(text, 'mnat_limit_refusals_total{limit="body-timeout"}') >= 20, text);
+  const r = await normal.stop();
+  assert.deepEqual(r.failures, []);
+});
+
+test('a request refused before its body is read does not hold its stream open', async (t) => {
+  const { target, opened } = await setup(t);
+  const session = await h2(opened, target, ATTACKER);
+  // An unknown watcher is refused (404) before the body is read; the body never ends.
+  const streams = Array.from({ length: 50 }, () => holdBody(session, 'PUT', '/restconf/data/ietf-mnat:egress-global-joined/watcher=unknown', 1000));
+  const statuses = await closedCount(streams.map(statusOf), streams.length, 5000);
+  assert.equal(statuses.length, streams.length, `${streams.length - statuses.length} refused requests still hold their stream`);
+  assert.ok(statuses.every((s) => s === 404));
+});
