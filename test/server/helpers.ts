@@ -41,9 +41,15 @@ export interface ServerProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts src/server/main.ts with args (plus --listen 127.0.0.1:0); resolves once it listens. */
-export async function startServer(t: After | null, args: string[], opts: { tls?: boolean; expectExit?: boolean } = {}): Promise<ServerProc> {
-  const proc = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args], {
+/**
+ * Starts src/server/main.ts with args (plus --listen 127.0.0.1:0); resolves
+ * once it listens. `enter`: a command prefix that execs it elsewhere (e.g. in
+ * a mount namespace: nsenter … --), keeping the process id.
+ */
+export async function startServer(t: After | null, args: string[], opts: { tls?: boolean; expectExit?: boolean; enter?: string[] } = {}): Promise<ServerProc> {
+  const argv = [process.execPath, '--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args];
+  const command = [...(opts.enter ?? []), ...argv];
+  const proc = spawn(command[0] as string, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -8,13 +8,13 @@
 // The worker's entry is a module that calls runCompactionWorker(): in the
 // bundle that is the bundle itself (main.ts checks workerData), from source
 // compaction-worker.ts.
-import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { MnatState } from '../state/mnat-state.ts';
 import { Pool } from '../state/pool.ts';
 import type { MnatStateOptions, StateChange, StateSnapshot } from '../state/state-types.ts';
-import { CLOSED_JOURNAL, fsyncDir, readJournalFile, readSnapshot, SNAPSHOT, snapshotText, StateCorruptError } from './journal-format.ts';
+import { CLOSED_JOURNAL, fsyncDir, readJournalFile, readSnapshot, SNAPSHOT, snapshotText, StateCorruptError, writeFully } from './journal-format.ts';
 import type { Fold } from './journal.ts';
 
 /** The state machine's options as plain JSON (a Pool cannot cross to a worker; its definition can). */
@@ -60,7 +60,7 @@ export function foldClosedJournal(dir: string, generation: number, config: State
   try {
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, text);
+      writeFully(fd, text);
       fdatasyncSync(fd);
     } finally {
       closeSync(fd);

@@ -12,7 +12,7 @@
 // generation is S, then the live journal (generation S, or S+1 after a closed
 // one). A journal older than the snapshot was folded into it already (a crash
 // before its file was removed) and is ignored.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, crc32Hex } from './crc32.ts';
 
@@ -175,4 +175,10 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(dfd);
   }
+}
+
+/** Writes all of `data` (one write(2) may write less, e.g. when a disk fills; the next one then fails). */
+export function writeFully(fd: number, data: Buffer | string): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
 }

@@ -21,12 +21,12 @@
 // tail (a write the process died in); it was never acknowledged, so it is cut
 // off and reported with its byte offset. A bad record followed by a good one,
 // or a snapshot that fails its checksum, is corruption: refuse to start.
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, renameSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, renameSync, truncateSync, unlinkSync } from 'node:fs';
 import { fdatasync, write } from 'node:fs';
 import { open as openAsync, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../host/host.ts';
-import { CLOSED_JOURNAL, frame, fsyncDir, JOURNAL, PROBE, readDurableFiles, TEMP_FILES } from './journal-format.ts';
+import { CLOSED_JOURNAL, frame, fsyncDir, JOURNAL, PROBE, readDurableFiles, TEMP_FILES, writeFully } from './journal-format.ts';
 
 export { scanJournal, StateCorruptError } from './journal-format.ts';
 
@@ -66,6 +66,13 @@ export class JournalWriteError extends Error {
 
 const PROBE_BYTES = 64 * 1024;
 
+interface Waiter {
+  /** Resolved once this many records are durable. */
+  upTo: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'EIO';
 }
@@ -75,7 +82,11 @@ export class Journal<S = unknown, R = unknown> {
   /** Generation of the live journal's header. */
   private generation = 0;
   private pending: Buffer[] = [];
-  private pendingWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Records appended, and of those the ones on disk (counts since start). */
+  private appended = 0;
+  private durable = 0;
+  /** sync() callers, in order of the record count they wait for. */
+  private waiters: Waiter[] = [];
   /** A group commit (or a rotation) is in progress. */
   private busy = false;
   private failed: JournalWriteError | null = null;
@@ -182,7 +193,7 @@ export class Journal<S = unknown, R = unknown> {
     try {
       const fd = openSync(tmp, 'w');
       try {
-        writeSync(fd, header);
+        writeFully(fd, header);
         fdatasyncSync(fd);
       } finally {
         closeSync(fd);
@@ -202,21 +213,28 @@ export class Journal<S = unknown, R = unknown> {
   append(record: R): void {
     if (this.failed) return;
     this.pending.push(frame(JSON.stringify(record)));
+    this.appended++;
     this.stats.records++;
   }
 
-  /** Resolves when every record appended so far is on disk (group commit); rejects with JournalWriteError. */
+  /**
+   * Resolves when every record appended so far is on disk (group commit);
+   * rejects with JournalWriteError when one of them cannot be written. A
+   * waiter is tied to the records before it, not to "the next commit": a
+   * commit that fails never refuses a change an earlier commit made durable.
+   */
   sync(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.pending.length === 0 && !this.busy) return Promise.resolve();
+    const upTo = this.appended;
+    if (upTo <= this.durable) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.pendingWaiters.push({ resolve, reject });
+      this.waiters.push({ upTo, resolve, reject });
       if (!this.busy) this.flush();
     });
   }
 
   private flush(): void {
-    if (this.pendingWaiters.length === 0 && this.pending.length === 0) {
+    if (this.pending.length === 0) {
       this.busy = false;
       return;
     }
@@ -226,16 +244,19 @@ export class Journal<S = unknown, R = unknown> {
     }
     this.busy = true;
     const batch = this.pending;
-    const waiters = this.pendingWaiters;
+    const batchEnd = this.appended;
     this.pending = [];
-    this.pendingWaiters = [];
     const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
     const done = (err: Error | null): void => {
-      if (err) return this.fail(err, waiters);
+      if (err) return this.fail(err);
       this.stats.fsyncs++;
       this.stats.bytesWritten += data.length;
       this.bytes += data.length;
-      for (const w of waiters) w.resolve();
+      this.durable = batchEnd;
+      let n = 0;
+      while (n < this.waiters.length && (this.waiters[n] as Waiter).upTo <= batchEnd) n++;
+      const ready = this.waiters.splice(0, n);
+      for (const w of ready) w.resolve();
       this.flush();
     };
     const writeAll = (offset: number): void => {
@@ -248,21 +269,18 @@ export class Journal<S = unknown, R = unknown> {
         else writeAll(offset + n);
       });
     };
-    if (data.length === 0) {
-      for (const w of waiters) w.resolve();
-      this.flush();
-      return;
-    }
     writeAll(0);
   }
 
   /** A group commit failed: cut the file back to its durable end, drop and reject everything not durable. */
-  private fail(err: Error, waiters: Array<{ reject: (e: Error) => void }>): void {
+  private fail(err: Error): void {
     const failure = new JournalWriteError(`journal write failed: ${err.message}`, codeOf(err));
     this.stats.writeFailures++;
-    const rest = this.pendingWaiters;
+    // Every waiter left waits for a record past the durable end.
+    const refused = this.waiters;
+    this.waiters = [];
     this.pending = [];
-    this.pendingWaiters = [];
+    this.appended = this.durable;
     this.busy = false;
     this.failed = failure;
     try {
@@ -278,8 +296,7 @@ export class Journal<S = unknown, R = unknown> {
       file: join(this.dir, JOURNAL),
     });
     this.onFailure?.(failure);
-    for (const w of waiters) w.reject(failure);
-    for (const w of rest) w.reject(failure);
+    for (const w of refused) w.reject(failure);
   }
 
   private markFailed(err: unknown, what: string): void {
@@ -297,7 +314,7 @@ export class Journal<S = unknown, R = unknown> {
     try {
       const fh = await openAsync(path, 'w');
       try {
-        await fh.write(Buffer.alloc(PROBE_BYTES));
+        await fh.writeFile(Buffer.alloc(PROBE_BYTES));
         await fh.datasync();
       } finally {
         await fh.close();
@@ -314,7 +331,7 @@ export class Journal<S = unknown, R = unknown> {
     try {
       const fd = openSync(path, 'w');
       try {
-        writeSync(fd, Buffer.alloc(PROBE_BYTES));
+        writeFully(fd, Buffer.alloc(PROBE_BYTES));
         fdatasyncSync(fd);
       } finally {
         closeSync(fd);
@@ -335,6 +352,12 @@ export class Journal<S = unknown, R = unknown> {
     }
     this.failed = null;
     this.log.info('the state directory takes writes again; changes are accepted', { dir: this.dir });
+    // A compaction that failed on the full disk need not wait for its retry timer.
+    if (this.closedExists && !this.foldRun) {
+      if (this.foldTimer) clearTimeout(this.foldTimer);
+      this.foldTimer = null;
+      this.scheduleFold(0);
+    }
   }
 
   // ---- compaction --------------------------------------------------------------
@@ -358,7 +381,7 @@ export class Journal<S = unknown, R = unknown> {
     try {
       const fh = await openAsync(tmp, 'w');
       try {
-        await fh.write(header);
+        await fh.writeFile(header);
         await fh.datasync();
       } finally {
         await fh.close();

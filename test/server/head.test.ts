@@ -1,0 +1,81 @@
+// HEAD is answered on every path, over HTTP/2 (h2c and TLS) and HTTP/1.1:
+// the status and headers a GET would get, no body.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as http1Request } from 'node:http';
+import { join } from 'node:path';
+import { h2, NORMAL, Opened, request, type Target } from '../../lab/hostile-clients.ts';
+import { devCerts, startServer, tlsArgs } from './helpers.ts';
+
+/** Path → the status HEAD gets (what GET gets; 405 where GET is not allowed). */
+function paths(id: string): Array<[string, number]> {
+  return [
+    ['/metrics', 200],
+    ['/status', 200],
+    ['/', 200],
+    ['/.well-known/host-meta', 200],
+    ['/.well-known/host-meta.json', 200],
+    ['/restconf', 200],
+    ['/restconf/data', 200],
+    ['/restconf/operations', 200],
+    ['/restconf/yang-library-version', 200],
+    ['/restconf/data/ietf-mnat:assigned-channels', 200],
+    [`/restconf/data/ietf-mnat:assigned-channels/watcher=${id}`, 200],
+    [`/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, 404],
+    ['/restconf/data/ietf-mnat:assigned-channels/watcher=unknown', 404],
+    ['/restconf/operations/ietf-mnat:get-new-watcher-id', 405],
+    ['/restconf/subscriptions/1.AAAAAAAAAAAAAAAA', 405],
+    ['/nothing-here', 404],
+  ];
+}
+
+async function newId(opened: Opened, target: Target): Promise<string> {
+  const a = await request(await h2(opened, target, NORMAL), 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
+  return JSON.parse(a.body)['ietf-mnat:output']['watcher-id'];
+}
+
+async function headOverH2(t: { after(fn: () => void): void }, target: Target): Promise<void> {
+  const opened = new Opened();
+  t.after(() => opened.closeAll());
+  const id = await newId(opened, target);
+  const session = await h2(opened, target, NORMAL);
+  for (const [path, status] of paths(id)) {
+    const get = await request(session, 'GET', path);
+    const head = await Promise.race([request(session, 'HEAD', path), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`HEAD ${path}: no answer within 5 s`)), 5000))]);
+    assert.equal(head.status, status, `HEAD ${path}`);
+    assert.equal(head.body, '', `HEAD ${path} has no body`);
+    if (status === 200) assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.body)), `HEAD ${path}: the length a GET gets`);
+    assert.equal(head.headers['content-type'], get.headers['content-type'], `HEAD ${path}: the type a GET gets`);
+  }
+}
+
+test('HEAD over h2c on every path', async (t) => {
+  const server = await startServer(t, ['--insecure']);
+  await headOverH2(t, { port: server.port });
+});
+
+test('HEAD over HTTP/2 with TLS on every path', async (t) => {
+  const server = await startServer(t, tlsArgs('none'));
+  await headOverH2(t, { port: server.port, tls: { ca: join(devCerts(), 'ca.pem') } });
+});
+
+test('HEAD over HTTP/1.1 on every path', async (t) => {
+  const server = await startServer(t, ['--insecure']);
+  const opened = new Opened();
+  t.after(() => opened.closeAll());
+  const id = await newId(opened, { port: server.port });
+  for (const [path, status] of paths(id)) {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const r = http1Request({ host: NORMAL, port: server.port, method: 'HEAD', path, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      r.on('timeout', () => r.destroy(new Error(`HEAD ${path}: no answer within 5 s`)));
+      r.on('error', reject);
+      r.end();
+    });
+    assert.equal(answer.status, status, `HEAD ${path}`);
+    assert.equal(answer.body, '');
+  }
+});
