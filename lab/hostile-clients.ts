@@ -199,12 +199,15 @@ export function probe(target: Target, watcherId: string, everyMs = 20): { stop()
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   })();
+  let ended: Promise<ProbeResult> | null = null;
   return {
-    async stop() {
-      stopped = true;
-      await loop;
-      opened.closeAll();
-      return result;
-    },
+    // Idempotent: a test stops it to read the result, and again when it ends (also on failure).
+    stop: () =>
+      (ended ??= (async () => {
+        stopped = true;
+        await loop;
+        opened.closeAll();
+        return result;
+      })()),
   };
 }

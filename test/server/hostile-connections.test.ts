@@ -35,6 +35,7 @@ test('connections per client: past the limit (default 64) one address is closed 
   const opened = opener(t);
   const id = await normalWatcher(opened, target);
   const normal = probe(target, id);
+  t.after(() => normal.stop());
   const sockets: Socket[] = [];
   for (let i = 0; i < 200; i++) {
     try {
@@ -66,6 +67,7 @@ test('h2c: silent connections and a trickled preface are closed after the connec
   const opened = opener(t);
   const id = await normalWatcher(opened, target);
   const normal = probe(target, id);
+  t.after(() => normal.stop());
   const silent = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
   const trickling = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
   const stops = trickling.map((s) => trickle(s, 200, H2_PREFACE));
@@ -87,6 +89,7 @@ test('TLS with required client certificates: TCP connects without a ClientHello,
   const opened = opener(t);
   const id = await normalWatcher(opened, target);
   const normal = probe(target, id);
+  t.after(() => normal.stop());
   const noHello = await Promise.all(Array.from({ length: 30 }, () => tcp(opened, server.port)));
   // A complete handshake (with a certificate), then nothing: the HTTP/2 preface never comes.
   const noPreface = await Promise.all(Array.from({ length: 10 }, () => tls(opened, target)));
@@ -105,6 +108,7 @@ test('HTTP/1.1: headers trickled a byte at a time get 408 and a close after the 
   const opened = opener(t);
   const id = await normalWatcher(opened, target);
   const normal = probe(target, id);
+  t.after(() => normal.stop());
   const sockets = await Promise.all(Array.from({ length: 20 }, () => tcp(opened, server.port)));
   const answers = sockets.map((s) => {
     let text = '';

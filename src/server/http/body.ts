@@ -175,11 +175,12 @@ export class BodyReader {
 }
 
 /**
- * The request was answered without its body being read (a refusal, an
- * error): HTTP/2 resets the stream with NO_ERROR once the answer is written,
+ * The request was refused while its body was being read: HTTP/2 resets the
+ * stream with NO_ERROR once the answer is written,
  * "stop sending, the response is complete" (RFC 9113 §8.1), so an unread
  * body does not hold a stream and its flow-control window; whatever still
- * arrives is dropped. HTTP/1.1 answers with Connection: close (respond.ts).
+ * arrives is dropped. (A body never read at all Node resets by itself.)
+ * HTTP/1.1 answers with Connection: close (respond.ts).
  */
 export function stopSending(req: AnyRequest): void {
   const stream = req.stream;

@@ -10,7 +10,7 @@
 // read handed over explicitly.
 import { encodeMappedSg } from '../../protocol/ietf-mnat-codec.ts';
 import type { Logger } from '../../host/host.ts';
-import { BodyReader, parseJsonBody, RequestBody, stopSending, type ReadBody } from '../http/body.ts';
+import { BodyReader, parseJsonBody, RequestBody, type ReadBody } from '../http/body.ts';
 import type { ClientTable } from '../http/limits.ts';
 import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { checkAccept, YANG_JSON } from '../http/media-type.ts';
@@ -182,8 +182,7 @@ export class RestconfApp {
       if (!res.writableEnded) res.end();
       return;
     }
+    // A body never read is reset by Node itself once the answer is out (NO_ERROR).
     this.respond.error(req, res, rc);
-    // Refused before its body was read: the body is not wanted any more.
-    stopSending(req);
   }
 }
