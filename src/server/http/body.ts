@@ -63,8 +63,13 @@ class BodyRead {
     this.chunks.push(chunk);
   };
   onEnd = (): void => this.finish(null);
-  onError = (err: Error): void => this.finish(errors.malformed(`request body could not be read: ${err.message}`));
-  onAborted = (): void => this.finish(errors.malformed('request aborted'));
+  // The stream is destroyed after the answer (see request.ts quietDestroy): nothing to build then.
+  onError = (err: Error): void => {
+    if (!this.finished) this.finish(errors.malformed(`request body could not be read: ${err.message}`));
+  };
+  onAborted = (): void => {
+    if (!this.finished) this.finish(errors.malformed('request aborted'));
+  };
 
   finish(error: RestconfError | null): void {
     if (this.finished) return;

@@ -16,15 +16,16 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { ClientTable, ConnRec } from './limits.ts';
 import { LIMIT_FLAGS } from './limits.ts';
-import { CONN, H2Request, H2Response, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
+import { CONN, H2Request, H2Response, quietDestroy, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
 import { errorBody, RestconfError } from './restconf-error.ts';
 
 export type { AnyRequest, AnyResponse, Handler, PeerIdentity } from './request.ts';
 
 function onStream(handler: Handler): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
   return (stream, headers) => {
-    // A stream the peer resets must not raise an unhandled 'error'.
+    // A stream the peer resets must not raise an unhandled 'error' (nor a quietly destroyed one).
     stream.on('error', () => undefined);
+    quietDestroy(stream);
     handler(new H2Request(stream, headers), new H2Response(stream));
   };
 }

@@ -21,7 +21,7 @@ import type { MnatStore } from '../store/store.ts';
 import { identify, WatcherAccess, type AdminPolicy } from './access.ts';
 import { AssignedChannels, type LongPollConfig } from './assigned-channels.ts';
 import { toRestconfError } from './error-map.ts';
-import { Operations } from './operations.ts';
+import { Operations, type RefreshAnswer } from './operations.ts';
 import { Responder } from './respond.ts';
 import { RESTCONF_ROOT, Router } from './router.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -136,15 +136,15 @@ export class RestconfApp {
 
   /** A refresh the general path would answer 200; false leaves the request for it. */
   private refreshNow(req: AnyRequest, res: AnyResponse, body: Buffer, prototype: boolean): boolean {
-    let text: string;
+    let answer: RefreshAnswer;
     try {
       const owner = identify(req)?.owner;
       checkAccept(req);
-      text = this.operations.refresh(parseJsonBody(req, body, prototype, false), owner);
+      answer = this.operations.refresh(parseJsonBody(req, body, prototype, false), owner);
     } catch {
       return false;
     }
-    this.respond.send(res, 200, text, { 'content-type': YANG_JSON });
+    this.respond.sendPrepared(res, answer.headers, answer.body);
     return true;
   }
 

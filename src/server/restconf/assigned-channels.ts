@@ -11,7 +11,7 @@ import type { PushHub } from '../push/push-hub.ts';
 import type { StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx, type Method } from './context.ts';
-import type { Responder } from './respond.ts';
+import { jsonHeaders, type PreparedHeaders, type Responder } from './respond.ts';
 
 const BODY_CACHE_ENTRIES = 4096;
 const MAX_LONG_POLLS_PER_WATCHER = 16;
@@ -39,7 +39,8 @@ function preferWaitMs(header: string | undefined): number | undefined {
 
 export class AssignedChannels {
   private readonly instance = randomBytes(4).toString('hex');
-  private readonly bodyCache = new Map<string, { version: number; body: string }>();
+  /** Encoded bodies by watcher, at a version, with the HTTP/2 headers of a 200 (built on first use). */
+  private readonly bodyCache = new Map<string, { version: number; body: string; headers: PreparedHeaders | null }>();
 
   constructor(
     private readonly store: StoreReads,
@@ -67,9 +68,13 @@ export class AssignedChannels {
 
   /** The encoded entry at the watcher's current version. */
   private body(id: string): string {
+    return this.cached(id).body;
+  }
+
+  private cached(id: string): { version: number; body: string; headers: PreparedHeaders | null } {
     const version = this.store.version(id);
     const cached = this.bodyCache.get(id);
-    if (cached && cached.version === version) return cached.body;
+    if (cached && cached.version === version) return cached;
     const body = JSON.stringify(encodeAssignedChannelsWatcher(id, this.store.assignedChannels(id)));
     // A bounded number of encoded bodies, oldest inserted evicted first.
     if (cached) this.bodyCache.delete(id);
@@ -77,8 +82,9 @@ export class AssignedChannels {
       const oldest = this.bodyCache.keys().next().value;
       if (oldest !== undefined) this.bodyCache.delete(oldest);
     }
-    this.bodyCache.set(id, { version, body });
-    return body;
+    const entry = { version, body, headers: null };
+    this.bodyCache.set(id, entry);
+    return entry;
   }
 
   /** The container or one watcher's entry (the router's entry point). */
@@ -102,6 +108,13 @@ export class AssignedChannels {
   entry(req: AnyRequest, res: AnyResponse, id: string, owner: string | undefined, head: boolean): void | Promise<void> {
     checkAccept(req);
     this.access.check(id, owner, ENTRY_PATH);
+    if (req.stream && !head && req.headers['if-none-match'] === undefined) {
+      // A plain HTTP/2 GET (the pollers' path): body and headers built once per version.
+      const entry = this.cached(id);
+      entry.headers ??= jsonHeaders(200, entry.body, { etag: this.etagOf(id), 'cache-control': 'no-cache' });
+      this.respond.sendPrepared(res, entry.headers, entry.body);
+      return;
+    }
     const etag = this.etagOf(id);
     const ifNoneMatch = headerOf(req, 'if-none-match');
     const matches = ifNoneMatch !== undefined && etagMatches(ifNoneMatch, etag);

@@ -14,7 +14,7 @@ import type { MnatStore } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx } from './context.ts';
 import { mnatToRestconf, quotaOf } from './error-map.ts';
-import type { Responder } from './respond.ts';
+import { jsonHeaders, type PreparedHeaders, type Responder } from './respond.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
 export const OPERATIONS = [
@@ -42,8 +42,8 @@ function checkEmptyInput(input: unknown, name: string): void {
 }
 
 export class Operations {
-  /** Encoded refresh answers by period (there is one period per server). */
-  private readonly refreshBodies = new Map<number, string>();
+  /** Encoded refresh answers by period (there is one period per server), with their HTTP/2 headers. */
+  private readonly refreshAnswers = new Map<number, RefreshAnswer>();
 
   constructor(
     private readonly store: MnatStore,
@@ -71,7 +71,7 @@ export class Operations {
       case 'ietf-mnat:get-new-watcher-id':
         return this.getNewWatcherId(ctx, input);
       case 'ietf-mnat:refresh-watcher-id':
-        this.respond.send(ctx.res, 200, this.refresh(input, ctx.owner), { 'content-type': YANG_JSON });
+        this.respond.send(ctx.res, 200, this.refresh(input, ctx.owner).body, { 'content-type': YANG_JSON });
         return;
       case 'ietf-subscribed-notifications:establish-subscription':
         return this.subscriptions.establish(ctx, input);
@@ -107,20 +107,27 @@ export class Operations {
   }
 
   /**
-   * refresh-watcher-id with its parsed input → the answer body. Liveness only:
+   * refresh-watcher-id with its parsed input → the answer. Liveness only:
    * nothing is journaled, so nothing waits for the disk. Throws the RESTCONF
    * error for anything unusual (the fast path then hands the request on).
    */
-  refresh(input: unknown, owner: string | undefined): string {
+  refresh(input: unknown, owner: string | undefined): RefreshAnswer {
     if (input === undefined) throw errors.missingElement('refresh-watcher-id needs {"ietf-mnat:input":{"watcher-id":…}}', '/ietf-mnat:input');
     const { watcherId } = decodeRefreshWatcherIdInput(input);
     this.access.check(watcherId, owner, '/ietf-mnat:input/watcher-id', 400);
     const period = this.store.refreshWatcher(watcherId, this.now());
-    let text = this.refreshBodies.get(period);
-    if (text === undefined) {
-      text = JSON.stringify(encodeRefreshWatcherIdOutput(period));
-      this.refreshBodies.set(period, text);
+    let answer = this.refreshAnswers.get(period);
+    if (answer === undefined) {
+      const body = JSON.stringify(encodeRefreshWatcherIdOutput(period));
+      answer = { body, headers: jsonHeaders(200, body) };
+      this.refreshAnswers.set(period, answer);
     }
-    return text;
+    return answer;
   }
+}
+
+/** The answer to a refresh: its body and, for the HTTP/2 fast path, its headers. */
+export interface RefreshAnswer {
+  body: string;
+  headers: PreparedHeaders;
 }

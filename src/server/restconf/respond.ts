@@ -5,12 +5,39 @@ import { YANG_JSON } from '../http/media-type.ts';
 import { errorBody, type RestconfError } from '../http/restconf-error.ts';
 import type { Ctx, Method } from './context.ts';
 
+/** Response headers built once: :status, content-type, content-length (and more) of one body. */
+export type PreparedHeaders = Readonly<Record<string, string | number>> & { readonly ':status': number };
+
+/** The headers of a JSON answer with this body, for sendPrepared(). */
+export function jsonHeaders(status: number, body: string, extra: Record<string, string> = {}): PreparedHeaders {
+  return { ':status': status, 'content-type': YANG_JSON, 'content-length': String(Buffer.byteLength(body)), ...extra };
+}
+
 export class Responder {
-  /** Answered requests by status code. */
-  readonly byStatus = new Map<number, number>();
+  /** Answered requests, indexed by status code (an array: counting is on every request's path). */
+  private readonly counts: number[] = new Array<number>(600).fill(0);
 
   count(status: number): void {
-    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+    this.counts[status] = (this.counts[status] ?? 0) + 1;
+  }
+
+  /** Answered requests by status code. */
+  get byStatus(): ReadonlyMap<number, number> {
+    const out = new Map<number, number>();
+    this.counts.forEach((n, status) => n > 0 && out.set(status, n));
+    return out;
+  }
+
+  /**
+   * An HTTP/2 answer whose headers were built once and are reused (Node
+   * copies them): `headers` holds :status, content-type and content-length
+   * of `body`. For the fast paths (refresh, a watcher's assigned-channels).
+   */
+  sendPrepared(res: AnyResponse, headers: PreparedHeaders, body: string): void {
+    if (res.writableEnded) return;
+    this.count(headers[':status']);
+    res.writeHead(headers[':status'], headers as unknown as Record<string, string>);
+    res.end(body);
   }
 
   send(res: AnyResponse, status: number, body: string | undefined, headers: Record<string, string> = {}, head = false): void {
