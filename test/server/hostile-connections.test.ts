@@ -70,7 +70,8 @@ test('h2c: silent connections and a trickled preface are closed after the connec
   t.after(() => normal.stop());
   const silent = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
   const trickling = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
-  const stops = trickling.map((s) => trickle(s, 200, H2_PREFACE));
+  // 24 bytes at one every 500 ms: the preface would take 12 s.
+  const stops = trickling.map((s) => trickle(s, 500, H2_PREFACE));
   t.after(() => stops.forEach((stop) => stop()));
   const started = performance.now();
   await Promise.race([Promise.all([...silent, ...trickling].map(closed)), new Promise((r) => setTimeout(r, 20_000))]);

@@ -208,7 +208,13 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     secure.removeAllListeners('stream');
     secure.on('stream', onStream(handler));
     http1Timeouts(secure, clients);
-    secure.on('connection', (socket: Socket) => void admit(socket));
+    // Admission runs before TLS: a refused connection costs no TLS socket.
+    const tlsConnection = secure.listeners('connection') as Array<(socket: Socket) => void>;
+    secure.removeAllListeners('connection');
+    secure.on('connection', (socket: Socket) => {
+      if (!admit(socket)) return;
+      for (const l of tlsConnection) l.call(secure, socket);
+    });
     secure.on('secureConnection', (tls: TLSSocket) => {
       const conn = (tls as unknown as { _parent?: Holder })._parent?.[CONN];
       if (!conn) return;

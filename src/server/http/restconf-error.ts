@@ -5,6 +5,7 @@ import { LIMIT_FLAGS, type LimitName } from './limits.ts';
 
 export type ErrorType = 'transport' | 'rpc' | 'protocol' | 'application';
 
+/** An answer, not a bug: no stack trace (capturing one is most of what building an error costs, and refusals can come by the thousand). */
 export class RestconfError extends Error {
   override name = 'RestconfError';
   constructor(
@@ -17,7 +18,10 @@ export class RestconfError extends Error {
     /** Extra response headers (e.g. Allow on 405). */
     readonly headers?: Record<string, string>,
   ) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -57,7 +57,11 @@ export class MnatError extends Error {
   /** For a rate refusal: seconds until the client may try again. */
   readonly retryAfterS?: number;
   constructor(kind: MnatErrorKind, message: string, path?: string, retryAfterS?: number) {
+    // A refusal, not a bug: no stack trace (it is most of an error's cost, and refusals can be many).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.kind = kind;
     if (path !== undefined) this.path = path;
     if (retryAfterS !== undefined) this.retryAfterS = retryAfterS;
