@@ -165,6 +165,8 @@ export function metric(text: string, series: string): number {
 /** Latencies of a normal client's requests (ms) and their failures, while something else goes on. */
 export interface ProbeResult {
   latenciesMs: number[];
+  /** When each of latenciesMs was sent (Date.now()). */
+  sentAtMs: number[];
   failures: string[];
 }
 
@@ -175,13 +177,14 @@ export interface ProbeResult {
  */
 export function probe(target: Target, watcherId: string, everyMs = 20): { stop(): Promise<ProbeResult> } {
   const opened = new Opened();
-  const result: ProbeResult = { latenciesMs: [], failures: [] };
+  const result: ProbeResult = { latenciesMs: [], sentAtMs: [], failures: [] };
   let session: ClientHttp2Session | null = null;
   let stopped = false;
   const refresh = JSON.stringify({ 'ietf-mnat:input': { 'watcher-id': watcherId } });
   const loop = (async () => {
     for (let i = 0; !stopped; i++) {
       const t0 = performance.now();
+      const sentAt = Date.now();
       try {
         session ??= await h2(opened, target, NORMAL);
         const a =
@@ -189,7 +192,10 @@ export function probe(target: Target, watcherId: string, everyMs = 20): { stop()
             ? await request(session, 'POST', '/restconf/operations/ietf-mnat:refresh-watcher-id', refresh)
             : await request(session, 'GET', `/restconf/data/ietf-mnat:assigned-channels/watcher=${watcherId}`);
         if (a.status !== 200) result.failures.push(`HTTP ${a.status}: ${a.body.slice(0, 200)}`);
-        else result.latenciesMs.push(performance.now() - t0);
+        else {
+          result.latenciesMs.push(performance.now() - t0);
+          result.sentAtMs.push(sentAt);
+        }
       } catch (err) {
         result.failures.push((err as Error).message);
         session?.destroy();
