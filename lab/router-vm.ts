@@ -85,7 +85,7 @@ export class RouterVm {
     const qmpPath = `${MARKER_DIR}/${ns.name}.qmp`;
     const qboot = '/usr/share/qemu/qboot.rom';
     const argv = [
-      'qemu-system-x86_64', '-M', 'pc', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(opts.memoryMiB ?? 384),
+      'qemu-system-x86_64', '-M', 'pc', '-accel', 'tcg', '-cpu', process.env.MNAT_VM_CPU ?? 'max', '-smp', process.env.MNAT_VM_SMP ?? '1', '-m', String(opts.memoryMiB ?? 384),
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-S',
       ...(existsSync(qboot) ? ['-bios', qboot] : []),
       '-kernel', join(image.dir, 'vmlinuz'), '-initrd', join(image.dir, 'initramfs.cpio.gz'),
