@@ -144,7 +144,10 @@ cd "$rootfs"
 mkdir -p bin sbin usr/bin usr/sbin usr/lib lib etc/config etc/init.d etc/rc.d etc/uci-defaults \
   proc sys dev tmp root overlay "lib/modules/$release"
 chmod 1777 tmp
+# As on OpenWrt: /var is /tmp (a tmpfs under procd), /var/run is /tmp/run; Debian's
+# binaries (smcrouted) use /run, so that points there too.
 ln -s tmp var
+ln -s var/run run
 
 # Copies a host file to the same path in the image, with every shared library it loads.
 copy_with_libs() {
@@ -279,7 +282,7 @@ cd "$out"
   printf '  "busybox": "%s",\n' "$("$busybox_bin" 2>&1 | head -n1 | sed 's/ multi-call.*//')"
   if [ "$variant" = openwrt ]; then
     printf '  "openwrt": ['
-    sed -n 's/^\([^ ]*=[0-9a-f]*\)$/"\1"/p' "$ow/SOURCES" | paste -sd, | tr -d '\n'
+    sed -n 's/^\([^ ]*=[0-9a-z]*\)$/"\1"/p' "$ow/SOURCES" | paste -sd, | tr -d '\n'
     printf '],\n'
   fi
   printf '  "built": "%s"\n}\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -89,7 +89,7 @@ export class RouterVm {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-S',
       ...(existsSync(qboot) ? ['-bios', qboot] : []),
       '-kernel', join(image.dir, 'vmlinuz'), '-initrd', join(image.dir, 'initramfs.cpio.gz'),
-      '-append', 'console=ttyS0 panic=-1 mitigations=off rdinit=/sbin/init',
+      '-append', `console=ttyS0 panic=-1 mitigations=off rdinit=/sbin/init ${process.env.MNAT_VM_APPEND ?? ''}`.trim(),
       '-serial', `file:${consoleLog}`,
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
       '-device', 'virtio-serial-pci', '-chardev', 'stdio,id=ctl,signal=off',

@@ -3,12 +3,12 @@
 # live outside this repository (MNAT_OPENWRT_SRC: one checkout per repository,
 # named as the repository; never copied into the repository):
 #   libubox (libubox, libblobmsg_json, libjson_script, jshn, jshn.sh), ubus (ubusd, ubus),
-#   uci (libuci, uci, uci.sh), ucode (for udebug's build), udebug (libudebug, procd needs it),
+#   uci (libuci, uci), ucode (for udebug's build), udebug (libudebug, procd needs it),
 #   procd (init, procd, udevtrigger, askfirst), jsonpath (jsonfilter), opkg-lede (opkg),
 #   and apk-tools v3 (apk), each at the commit pinned below, with cmake (meson for apk)
 #   against Debian's -dev packages, glibc.
 # The files of openwrt/openwrt the image needs (rc.common, functions.sh, service.sh,
-# procd.sh, reload_config, inittab) are expected under $MNAT_OPENWRT_SRC/openwrt/ at their
+# procd.sh, reload_config, inittab, hotplug.json, uci.sh) are expected under $MNAT_OPENWRT_SRC/openwrt/ at their
 # repository paths; the stored versions used are listed in OPENWRT_FILES.
 #
 #   build/router-vm/openwrt.sh SRC_DIR STAGE_DIR    → STAGE_DIR/usr/… (DESTDIR install)
@@ -40,6 +40,9 @@ OPENWRT_FILES=(
   package/system/procd/files/procd.sh=03eca6c5e85cad7ff20459d2f363c60c598d9825
   package/system/procd/files/reload_config=16e4dffba7bce79c22ed28be1bb8ff60c84390f2
   package/base-files/files/etc/inittab=5a351509aa3f12e18cea2ab312ff7466631c8488
+  package/system/procd/files/hotplug.json=073aab6f316fe722376f1998b9bdfa5d4c9298ca
+  # uci's shell API (uci_load, uci_get…); the stored copy came without its commit (search-index file 13348024233)
+  package/system/uci/files/lib/config/uci.sh=unknown
 )
 
 for f in "${OPENWRT_FILES[@]}"; do
@@ -56,10 +59,38 @@ for p in "${PINNED[@]}"; do
   }
 done
 
-want="$(printf '%s\n' "${PINNED[@]}") $(sha256sum "$0" | cut -d' ' -f1)"
+# The shell libraries and config files of openwrt/openwrt and the checkouts, at the paths
+# a router has them; installed on every run (cheap), the compiled part only when the stamp
+# (pinned commits + this script's build steps) changes.
+install_files() {
+  local f path
+  for f in "${OPENWRT_FILES[@]}"; do
+    path=${f%%=*}
+    case "$path" in
+      */etc/rc.common) install -D -m 0755 "$src/openwrt/$path" "$stage/etc/rc.common" ;;
+      */lib/functions.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions.sh" ;;
+      */lib/functions/service.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions/service.sh" ;;
+      */procd/files/procd.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions/procd.sh" ;;
+      */procd/files/reload_config) install -D -m 0755 "$src/openwrt/$path" "$stage/sbin/reload_config" ;;
+      */etc/inittab) install -D -m 0644 "$src/openwrt/$path" "$stage/etc/inittab" ;;
+      */procd/files/hotplug.json) install -D -m 0644 "$src/openwrt/$path" "$stage/etc/hotplug.json" ;;
+      */lib/config/uci.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/config/uci.sh" ;;
+    esac
+  done
+  {
+    printf 'openwrt-src %s\n' "$src"
+    printf '%s\n' "${PINNED[@]}" "${OPENWRT_FILES[@]/#/openwrt\/}"
+  } >"$stage/SOURCES"
+}
+commit_of() { local p; for p in "${PINNED[@]}"; do [ "${p%%=*}" = "$1" ] && echo "${p#*=}"; done; }
+
+want="$(printf '%s\n' "${PINNED[@]}") $(sed -n '/^# --- build ---/,$p' "$0" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stage/.stamp" ] && [ "$(cat "$stage/.stamp")" = "$want" ]; then
+  install_files
   exit 0
 fi
+
+# --- build --- (everything below is covered by the stamp)
 
 # Build dependencies: Debian's -dev packages (only this variant needs them, so CI does not install them).
 need=(cmake ninja-build pkg-config meson libjson-c-dev libbsd-dev libssl-dev zlib1g-dev libzstd-dev)
@@ -81,8 +112,6 @@ log="$work/build.log"
 
 # glibc 2.36 has no strlcpy (musl, OpenWrt's libc, has): declare it, libbsd provides it.
 printf '#include <stddef.h>\nsize_t strlcpy(char *dst, const char *src, size_t size);\n' >"$work/strlcpy.h"
-
-commit_of() { local p; for p in "${PINNED[@]}"; do [ "${p%%=*}" = "$1" ] && echo "${p#*=}"; done; }
 
 # Sources of the pinned commit, out of tree (some projects build in their source directory).
 unpack() {
@@ -141,23 +170,7 @@ unpack apk-tools
   exit 1
 }
 
-# Shell libraries from the checkouts and from openwrt/openwrt, at the paths a router has them.
-install -D -m 0644 "$work/src/uci/sh/uci.sh" "$stage/lib/config/uci.sh"
-for f in "${OPENWRT_FILES[@]}"; do
-  path=${f%%=*}
-  case "$path" in
-    */etc/rc.common) install -D -m 0755 "$src/openwrt/$path" "$stage/etc/rc.common" ;;
-    */lib/functions.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions.sh" ;;
-    */lib/functions/service.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions/service.sh" ;;
-    */procd/files/procd.sh) install -D -m 0644 "$src/openwrt/$path" "$stage/lib/functions/procd.sh" ;;
-    */procd/files/reload_config) install -D -m 0755 "$src/openwrt/$path" "$stage/sbin/reload_config" ;;
-    */etc/inittab) install -D -m 0644 "$src/openwrt/$path" "$stage/etc/inittab" ;;
-  esac
-done
-{
-  printf 'openwrt-src %s\n' "$src"
-  printf '%s\n' "${PINNED[@]}" "${OPENWRT_FILES[@]/#/openwrt\/}"
-} >"$stage/SOURCES"
+install_files
 cp "$log" "$stage/build.log"
 echo "$want" >"$stage/.stamp"
 echo "openwrt: userspace staged in $stage" >&2

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildIpk } from '../../build/package-ipk.mjs';
+import { buildApk, buildIpk } from '../../build/package-ipk.mjs';
 import { bundleQuickjs } from '../../build/qjs-bundle.mjs';
 import { CHANNELS, MnatLab, haveCommand, isRoot, receiverStats, SERVER_PORT, type ReceiverStats } from '../../lab/mnat-lab.ts';
 import { buildRouterVmImage, RouterVm, type RouterVmImage } from '../../lab/router-vm.ts';
@@ -30,11 +30,12 @@ const skip = !isRoot()
     : false;
 
 const PIN_DIR = '/sys/fs/bpf/mnat/egress-wan';
+/** build/router-vm.sh builds OpenWrt's userspace in when MNAT_OPENWRT_SRC names its sources. */
+const full = Boolean(process.env.MNAT_OPENWRT_SRC);
 const CH = CHANNELS.v4;
 
 describe('router VM', { skip }, () => {
   let image: RouterVmImage;
-  let full = false;
   let m: MnatLab;
   let vm: RouterVm;
   let lanHost: LanHost;
@@ -47,7 +48,7 @@ describe('router VM', { skip }, () => {
 
   before(async () => {
     image = buildRouterVmImage();
-    full = image.manifest.init === 'procd';
+    assert.equal(image.manifest.init, full ? 'procd' : 'busybox', 'the image build picked the expected init');
     scratch = mkdtempSync(join(tmpdir(), 'mnat-vm-test-'));
     m = await MnatLab.create(undefined, { cpes: 0, hostsPerCpe: 1, extraClients: ['vm'] });
     const hostNs = await m.lab.netns('vmlan');
@@ -65,7 +66,7 @@ describe('router VM', { skip }, () => {
     if (vm && image) {
       console.log(
         `router-vm: kernel ${image.manifest.kernel.release}, init ${full ? 'procd (OpenWrt procd, ubusd, uci, jsonfilter real)' : 'busybox (no OpenWrt userspace: procd, ubus, uci not built)'}, ` +
-          `packages ${full ? image.manifest.packages : 'none (.ipk data unpacked with tar)'}, qjs ${image.manifest.qjs.version} ${image.manifest.qjs.libc}`,
+          `packages ${full ? 'opkg (opkg-lede) + apk (apk-tools v3)' : 'none (.ipk data unpacked with tar)'}, qjs ${image.manifest.qjs.version} ${image.manifest.qjs.libc}`,
       );
       console.log(`router-vm: boot ${vm.bootMs} ms (guest uptime ${vm.readyUptimeS} s), boot to first packet at the LAN host ${firstPacketMs} ms, suite ${Date.now() - started} ms`);
     }
@@ -132,9 +133,10 @@ describe('router VM', { skip }, () => {
     };
     if (full) {
       const batch = Object.entries(options).map(([k, v]) => `set mnat.egress.${k}='${v}'`).join('\n');
-      // uci commit alone tells nobody; reload_config sends procd the config.change event
-      // that the init script's reload trigger waits for (what LuCI and rpcd do on apply).
-      await vm.run(`uci batch <<'EOF'\n${batch}\nEOF\nuci commit mnat && reload_config`);
+      // The package's postinst started the service disabled (procd holds it with its
+      // triggers, no instance). After the config, start it; then reload_config records
+      // the config's checksums, so the next change is one procd hears about.
+      await vm.run(`uci batch <<'EOF'\n${batch}\nEOF\nuci commit mnat && /etc/init.d/mnat-egress start && reload_config`);
       await waitInVm(vm, `ubus call service list '{"name":"mnat-egress"}' | jsonfilter -e '@["mnat-egress"].instances.main.running' | grep -qx true`, 20, 'procd running mnat-egress');
       const argv = await vm.run(`ubus call service list '{"name":"mnat-egress"}' | jsonfilter -e '@["mnat-egress"].instances.main.command[*]'`);
       assert.deepEqual(argv.trim().split('\n'), [
@@ -170,6 +172,8 @@ describe('router VM', { skip }, () => {
   test(full ? 'uci set + commit + reload_config: the agent re-reads its config, the channel keeps flowing' : 'config change + SIGHUP (what reload does): the agent re-reads it, the channel keeps flowing', async () => {
     const pid = (await vm.run('pidof qjs')).trim();
     const before = await flowing(rx!);
+    // uci commit alone tells nobody; reload_config (what LuCI's and rpcd's apply run) sends
+    // procd the config.change event that the init script's reload trigger waits for.
     if (full) await vm.run(`uci set mnat.egress.max_channels='32' && uci commit mnat && reload_config`);
     else await vm.run(`sed -i "s/option max_channels '64'/option max_channels '32'/" /etc/config/mnat && kill -HUP ${pid}`);
     await waitInVm(vm, agentLogHas(full, 'max channels 64 -> 32'), 20, 'the agent logging its reload');
@@ -210,6 +214,27 @@ grep -q 'stopping' /tmp/agent.log || kill -TERM $p 2>/dev/null; true`);
     assert.equal(pins, '', `pins left: ${await vm.run(`ls -lR /sys/fs/bpf/mnat; ${full ? 'logread' : 'cat /tmp/agent.log'} | tail -n 8; true`)}`);
     const joins = await vm.run('smcroutectl -p show groups 2>&1; true');
     assert.ok(!joins.includes(`(${lastLocal}`), `the agent's WAN join (${lastLocal}) was left: ${joins}`);
+  });
+
+  test('OpenWrt 25.12: the .apk built with apk-tools v3 installs with apk, starts, and apk del cleans up', { skip: full ? false : 'needs MNAT_OPENWRT_SRC (apk-tools v3 is built from it)' }, async () => {
+    await vm.run('opkg remove mnat-egress', 60_000);
+    assert.doesNotMatch(await vm.run('opkg list-installed'), /mnat-egress/);
+    assert.equal((await vm.exec('[ -e /etc/rc.d/S95mnat-egress ]')).code, 1, 'default_prerm disabled the service');
+    const bundle = join(scratch, 'mnat-egress.qjs.js');
+    const apkBin = join(image.dir, '..', 'openwrt/usr/bin/apk');
+    const built = buildApk({ root: REPO_ROOT, outDir: scratch, bundle, apk: apkBin, env: { ...process.env, LD_LIBRARY_PATH: join(image.dir, '..', 'openwrt/usr/lib') } });
+    await vm.put(`/tmp/mnat-egress-${built.version}.apk`, readFileSync(built.path));
+    await vm.run(`apk add --allow-untrusted /tmp/mnat-egress-${built.version}.apk`, 120_000);
+    assert.match(await vm.run('apk info -v 2>/dev/null; apk list --installed 2>/dev/null; true'), new RegExp(`mnat-egress-${built.version.replace(/\./g, '\\.')}`));
+    assert.match(await vm.run('ls /etc/rc.d'), /S95mnat-egress/, 'post-install enabled the service');
+    // The config kept from before (a conffile) has the agent enabled: post-install started it.
+    await waitInVm(vm, 'pidof qjs', 30, 'the agent started by the .apk post-install');
+    await flowing(rx!);
+    await vm.run('apk del mnat-egress', 120_000);
+    await waitInVm(vm, '! pidof qjs', 30, 'the agent to stop on apk del');
+    assert.doesNotMatch(await vm.run('tc qdisc show dev wan'), /clsact/);
+    assert.equal((await vm.run('ls -A /sys/fs/bpf/mnat 2>/dev/null; true')).trim(), '');
+    assert.equal((await vm.exec('[ -e /usr/share/mnat/mnat-egress.qjs.js ]')).code, 1, 'files removed');
   });
 
   test('no WAN join outlives the agents (known issue: a kill -9 leaves the dead agent\'s smcroute joins)', { todo: 'the egress does not leave joins its killed predecessor made through smcrouted' }, async () => {
