@@ -290,8 +290,14 @@ export function buildApk({ root, outDir, apk, bundle = join(root, 'dist/mnat-egr
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const root = new URL('..', import.meta.url).pathname;
-  const result = buildIpk({ root, outDir: join(root, 'dist') });
+  // `--apk [APK]`: the OpenWrt 25.12 package instead, made with apk-tools v3's `apk mkpkg`
+  // (APK: the apk binary, default $MNAT_APK or `apk` on PATH).
+  const apkAt = process.argv.indexOf('--apk');
+  const result =
+    apkAt >= 0
+      ? buildApk({ root, outDir: join(root, 'dist'), apk: process.argv[apkAt + 1] ?? process.env.MNAT_APK ?? 'apk' })
+      : buildIpk({ root, outDir: join(root, 'dist') });
   const size = statSync(result.path).size;
   console.log(`built ${result.path.slice(root.length)} (${(size / 1024).toFixed(1)} KiB)`);
-  for (const f of result.files) console.log(`  ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(7)} ${f.path}`);
+  if (apkAt < 0) for (const f of result.files) console.log(`  ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(7)} ${f.path}`);
 }

@@ -28,7 +28,9 @@ PINNED=(
   ucode=81205a25437a83e3b9e1eb55ac169be84453d53b
   udebug=875e1a7af6ca9d86524d18169c3a79f4a1920053
   procd=2c1834abae171261f2d9161e5a28c36cbcc394a4
-  jsonpath=e5a07f468508f5e599723373445d442623ece70d
+  # not e5a07f4 (HEAD, "defer processing until options are processed"): there jsonfilter
+  # never reads stdin, so `ubus call … | jsonfilter -e …` finds nothing
+  jsonpath=afe72ad6414e0faedd3d780d9328e514b0083cae
   opkg-lede=38eccbb1fd694d4798ac1baf88f9ba83d1eac616
   apk-tools=90b974fd8510fbc2b3d6adde311ad1ba8754c728
 )

@@ -132,12 +132,12 @@ describe('router VM', { skip }, () => {
       upstream: 'wan', downstream: 'br-lan',
     };
     if (full) {
-      const batch = Object.entries(options).map(([k, v]) => `set mnat.egress.${k}='${v}'`).join('\n');
+      const sets = Object.entries(options).map(([k, v]) => `uci set mnat.egress.${k}='${v}'`).join(' && ');
       // The package's postinst started the service disabled (procd holds it with its
       // triggers, no instance). After the config, start it; then reload_config records
       // the config's checksums, so the next change is one procd hears about.
-      await vm.run(`uci batch <<'EOF'\n${batch}\nEOF\nuci commit mnat && /etc/init.d/mnat-egress start && reload_config`);
-      await waitInVm(vm, `ubus call service list '{"name":"mnat-egress"}' | jsonfilter -e '@["mnat-egress"].instances.main.running' | grep -qx true`, 20, 'procd running mnat-egress');
+      await vm.run(`${sets} && uci commit mnat && /etc/init.d/mnat-egress start && reload_config`);
+      await waitInVm(vm, `ubus call service list '{"name":"mnat-egress"}' | grep -q '"running": true'`, 30, 'procd running mnat-egress');
       const argv = await vm.run(`ubus call service list '{"name":"mnat-egress"}' | jsonfilter -e '@["mnat-egress"].instances.main.command[*]'`);
       assert.deepEqual(argv.trim().split('\n'), [
         '/usr/bin/qjs', '/usr/share/mnat/mnat-egress.qjs.js', '--uci', '/etc/config/mnat',
@@ -224,7 +224,9 @@ grep -q 'stopping' /tmp/agent.log || kill -TERM $p 2>/dev/null; true`);
     const apkBin = join(image.dir, '..', 'openwrt/usr/bin/apk');
     const built = buildApk({ root: REPO_ROOT, outDir: scratch, bundle, apk: apkBin, env: { ...process.env, LD_LIBRARY_PATH: join(image.dir, '..', 'openwrt/usr/lib') } });
     await vm.put(`/tmp/mnat-egress-${built.version}.apk`, readFileSync(built.path));
-    await vm.run(`apk add --allow-untrusted /tmp/mnat-egress-${built.version}.apk`, 120_000);
+    // --force-non-repository: apk refuses a local package on a root it sees is in RAM (the
+    // VM's initramfs); a router's flash overlay does not need it.
+    await vm.run(`apk add --allow-untrusted --force-non-repository /tmp/mnat-egress-${built.version}.apk`, 120_000);
     assert.match(await vm.run('apk info -v 2>/dev/null; apk list --installed 2>/dev/null; true'), new RegExp(`mnat-egress-${built.version.replace(/\./g, '\\.')}`));
     assert.match(await vm.run('ls /etc/rc.d'), /S95mnat-egress/, 'post-install enabled the service');
     // The config kept from before (a conffile) has the agent enabled: post-install started it.
@@ -270,11 +272,20 @@ ip -6 addr add fd00:1:1::1/64 dev br-lan nodad
 ip link set br-lan up`);
 }
 
-/** A guest-side check retried every 100 ms for at most `seconds` (one control round trip). */
+/** A guest-side check retried until it holds, for at most `seconds` of guest time (one control round trip). */
 async function waitInVm(vm: RouterVm, check: string, seconds: number, what: string): Promise<string> {
-  const tries = seconds * 10;
-  const r = await vm.exec(`i=0; while [ $i -lt ${tries} ]; do if ${check}; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1`, (seconds + 30) * 1000);
-  if (r.code !== 0) throw new Error(`router VM: timed out after ${seconds} s waiting for ${what}\n${r.output}\nconsole:\n${vm.consoleTail(15)}`);
+  // Bounded by the guest's clock, not a try count: under TCG one try of a pipeline can take a second.
+  const script = `end=$(($(cut -d. -f1 /proc/uptime) + ${seconds}))
+while :; do
+  if ${check}; then exit 0; fi
+  [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ] || exit 1
+  sleep 0.2
+done`;
+  const r = await vm.exec(script, (seconds + 60) * 1000);
+  if (r.code !== 0) {
+    const state = await vm.exec('ubus call service list 2>/dev/null | head -c 2000; logread 2>/dev/null | tail -n 15; tail -n 15 /tmp/agent.log 2>/dev/null', 60_000).catch(() => ({ output: '' }));
+    throw new Error(`router VM: timed out after ${seconds} s waiting for ${what}\n${r.output}\n${state.output}`);
+  }
   return r.output;
 }
 
