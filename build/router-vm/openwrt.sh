@@ -121,6 +121,12 @@ unpack() {
   git -C "$src/$1" archive "$(commit_of "$1")" | tar -x -C "$work/src/$1"
 }
 
+failed() {
+  echo "openwrt: building $1 failed; last lines of the log:" >&2
+  tail -n 25 "$log" >&2
+  exit 1
+}
+
 cmake_build() {
   local name=$1; shift
   echo "openwrt: building $name $(commit_of "$name" | cut -c1-12)" >&2
@@ -141,11 +147,7 @@ cmake_build() {
       "$@" &&
       ninja -C "$dir" &&
       DESTDIR="$stage" ninja -C "$dir" install
-  } >>"$log" 2>&1 || {
-    echo "openwrt: building $name failed; last lines of the log:" >&2
-    tail -n 25 "$log" >&2
-    exit 1
-  }
+  } >>"$log" 2>&1 || failed "$name"
 }
 
 cmake_build libubox -DBUILD_LUA=OFF -DBUILD_EXAMPLES=OFF
@@ -166,11 +168,7 @@ unpack apk-tools
     -Dtests=disabled -Dzstd=enabled -Durl_backend=wget) &&
     ninja -C "$work/build/apk-tools" &&
     DESTDIR="$stage" ninja -C "$work/build/apk-tools" install
-} >>"$log" 2>&1 || {
-  echo "openwrt: building apk-tools failed; last lines of the log:" >&2
-  tail -n 25 "$log" >&2
-  exit 1
-}
+} >>"$log" 2>&1 || failed apk-tools
 
 install_files
 cp "$log" "$stage/build.log"
