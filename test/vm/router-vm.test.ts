@@ -11,8 +11,7 @@
 // with tar and the config file is written directly: the summary line says which.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApk, buildIpk } from '../../build/package-ipk.mjs';
 import { bundleQuickjs } from '../../build/qjs-bundle.mjs';
@@ -49,8 +48,9 @@ describe('router VM', { skip }, () => {
   before(async () => {
     image = buildRouterVmImage();
     assert.equal(image.manifest.init, full ? 'procd' : 'busybox', 'the image build picked the expected init');
-    scratch = mkdtempSync(join(tmpdir(), 'mnat-vm-test-'));
     m = await MnatLab.create(undefined, { cpes: 0, hostsPerCpe: 1, extraClients: ['vm'] });
+    // Inside the lab's run directory: removed with the lab, or by the next run after a crash.
+    scratch = mkdtempSync(join(m.dir, 'vm-'));
     const hostNs = await m.lab.netns('vmlan');
     vm = await RouterVm.start(m.lab, image, {
       wan: { ns: m.topo.core.ns, bridge: 'br-core', port: 'p-vm' },
@@ -71,7 +71,6 @@ describe('router VM', { skip }, () => {
       console.log(`router-vm: boot ${vm.bootMs} ms (guest uptime ${vm.readyUptimeS} s), boot to first packet at the LAN host ${firstPacketMs} ms, suite ${Date.now() - started} ms`);
     }
     await m?.destroy();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   test('boots Debian 12 kernel 6.1 with the musl qjs and the expected init', async () => {
