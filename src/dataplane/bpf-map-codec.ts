@@ -4,6 +4,7 @@
 // the machine running the program, which is also this runtime's typed-array order.
 import { formatValue, type Family } from '../core/address.ts';
 import { parseChannel, type Channel } from '../core/channel.ts';
+import { DataplaneError } from './tool-exec.ts';
 
 export const KEY_SIZE = 36; // struct mnat_key
 export const VALUE_SIZE = 76; // struct mnat_value
@@ -26,8 +27,9 @@ export const DROP_EVENTS: readonly EventName[] = ['ttl', 'malformed', 'checksum'
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-export class CodecError extends Error {
-  override readonly name = 'CodecError';
+/** Bytes or JSON that do not fit the map layouts: a DataplaneError of kind 'bad-map-data'. */
+function badData(message: string): DataplaneError {
+  return new DataplaneError('bad-map-data', message);
 }
 
 export interface RuleOutput {
@@ -74,12 +76,12 @@ function getU64(bytes: Uint8Array, offset: number, littleEndian: boolean): bigin
 }
 
 function expectSize(bytes: Uint8Array, size: number, what: string): void {
-  if (bytes.length !== size) throw new CodecError(`${what} is ${bytes.length} bytes, expected ${size}`);
+  if (bytes.length !== size) throw badData(`${what} is ${bytes.length} bytes, expected ${size}`);
 }
 
 export function parseMac(text: string): Uint8Array {
   const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
-  if (m === null) throw new CodecError(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  if (m === null) throw badData(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   return Uint8Array.from(m.slice(1, 7).map((h) => parseInt(h, 16)));
 }
 
@@ -100,7 +102,7 @@ export function encodeKey(channel: Channel): Uint8Array {
 export function decodeKey(bytes: Uint8Array): Channel {
   expectSize(bytes, KEY_SIZE, 'rule key');
   const family = bytes[0];
-  if (family !== 4 && family !== 6) throw new CodecError(`rule key has family ${String(family)}, expected 4 or 6`);
+  if (family !== 4 && family !== 6) throw badData(`rule key has family ${String(family)}, expected 4 or 6`);
   return { source: getAddress(bytes, 4, family), group: getAddress(bytes, 20, family) };
 }
 
@@ -108,14 +110,14 @@ export function decodeKey(bytes: Uint8Array): Channel {
 export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
   const parsed = parseChannel(value.to.source, value.to.group);
   if (value.outputs.length > MAX_OUTPUTS) {
-    throw new CodecError(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
+    throw badData(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
   }
   const out = new Uint8Array(VALUE_SIZE);
   putAddress(out, 0, parsed.family, parsed.source.value);
   putAddress(out, 16, parsed.family, parsed.group.value);
   value.outputs.forEach((o, i) => {
     if (!Number.isInteger(o.ifindex) || o.ifindex <= 0 || o.ifindex > 0xffffffff) {
-      throw new CodecError(`output ${i} has ifindex ${o.ifindex}, expected a positive 32-bit integer`);
+      throw badData(`output ${i} has ifindex ${o.ifindex}, expected a positive 32-bit integer`);
     }
     putU32(out, 32 + 4 * i, o.ifindex, littleEndian);
     out.set(parseMac(o.mac), 48 + 6 * i);
@@ -128,7 +130,7 @@ export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN)
 export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HOST_LITTLE_ENDIAN): RuleValue {
   expectSize(bytes, VALUE_SIZE, 'rule value');
   const n = bytes[72] ?? 0;
-  if (n > MAX_OUTPUTS) throw new CodecError(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
+  if (n > MAX_OUTPUTS) throw badData(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
   const outputs: RuleOutput[] = [];
   for (let i = 0; i < n; i++) {
     outputs.push({ ifindex: getU32(bytes, 32 + 4 * i, littleEndian), mac: formatMac(bytes.subarray(48 + 6 * i, 54 + 6 * i)) });
@@ -182,10 +184,10 @@ export function hexArgs(bytes: Uint8Array): string[] {
 
 /** bpftool -j prints bytes as ["0x0a", ...]. */
 export function bytesFromJson(value: unknown, what: string): Uint8Array {
-  if (!Array.isArray(value)) throw new CodecError(`${what}: expected an array of hex bytes from bpftool`);
+  if (!Array.isArray(value)) throw badData(`${what}: expected an array of hex bytes from bpftool`);
   return Uint8Array.from(value, (item) => {
     const n = typeof item === 'string' ? parseInt(item, 16) : NaN;
-    if (!(n >= 0 && n <= 255)) throw new CodecError(`${what}: "${String(item)}" is not a hex byte`);
+    if (!(n >= 0 && n <= 255)) throw badData(`${what}: "${String(item)}" is not a hex byte`);
     return n;
   });
 }
@@ -201,9 +203,9 @@ export function parseMapDump(json: string, what: string): DumpEntry[] {
   try {
     parsed = JSON.parse(json === '' ? '[]' : json);
   } catch {
-    throw new CodecError(`${what}: bpftool printed something that is not JSON: ${json.slice(0, 200)}`);
+    throw badData(`${what}: bpftool printed something that is not JSON: ${json.slice(0, 200)}`);
   }
-  if (!Array.isArray(parsed)) throw new CodecError(`${what}: expected a JSON array from bpftool map dump`);
+  if (!Array.isArray(parsed)) throw badData(`${what}: expected a JSON array from bpftool map dump`);
   return parsed.map((entry: { key?: unknown; value?: unknown; values?: Array<{ value?: unknown }> }) => ({
     key: bytesFromJson(entry.key, `${what} key`),
     values: Array.isArray(entry.values)

@@ -3,12 +3,29 @@
 import type { ExecResult, Host } from '../host/host.ts';
 
 export type DataplaneErrorKind =
+  /** A tool (tc, ip, bpftool, mount) is not installed. */
   | 'missing-tool'
+  /** The kernel lacks the clsact qdisc or the bpf classifier. */
   | 'no-clsact'
+  /** The compiled BPF object is nowhere it was looked for. */
   | 'object-not-found'
+  /** A network device is not there (gone, renamed, another namespace). */
   | 'device-gone'
+  /** The rules map has no room left. */
   | 'map-full'
+  /** A translation rule that cannot be programmed (bad channel, family change, outputs). */
   | 'invalid-rule'
+  /** A translator option (instance name, pin root) that cannot be used. */
+  | 'invalid-option'
+  /** A translator attaches to at most 15 devices. */
+  | 'too-many-devices'
+  /** A rule change before the translator was loaded (attach first). */
+  | 'not-loaded'
+  /** A bpftool batch line that would not parse as one command (a word with blanks or quotes). */
+  | 'bad-batch-word'
+  /** Bytes or JSON that do not fit the BPF map layouts (from bpftool, or a MAC address given). */
+  | 'bad-map-data'
+  /** A tool failed, or was killed. */
   | 'command-failed';
 
 export class DataplaneError extends Error {

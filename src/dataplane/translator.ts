@@ -34,6 +34,7 @@ import {
   sumCounters,
 } from './bpf-map-codec.ts';
 import { dumpMap, loadProgram, pinnedProgId, runBatch } from './bpftool.ts';
+import { serialQueue } from './upstream-join.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
 import { addBpfFilter, addClsact, deleteClsact, deleteFilter, ingressQdisc, listFilters } from './tc.ts';
 import { DataplaneError, runTool, TOOL_TIMEOUT_MS } from './tool-exec.ts';
@@ -179,14 +180,13 @@ export interface Translator {
 export function createTranslator(host: Host, options: TranslatorOptions = {}): Translator {
   const instance = options.instance ?? 'default';
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(instance) || instance === '.' || instance === '..') {
-    throw invalidRule(`translator instance "${instance}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    throw new DataplaneError('invalid-option', `translator instance "${instance}" must be 1-64 letters, digits, '.', '_' or '-'`);
   }
   const pinRoot = (options.pinRoot ?? '/sys/fs/bpf/mnat').replace(/\/+$/, '');
-  if (!/^\/[^\s"'\\#]*$/.test(pinRoot)) throw invalidRule(`pin root "${pinRoot}" must be an absolute path without spaces or quotes`);
+  if (!/^\/[^\s"'\\#]*$/.test(pinRoot)) throw new DataplaneError('invalid-option', `pin root "${pinRoot}" must be an absolute path without spaces or quotes`);
   const pinDir = `${pinRoot}/${instance}`;
   const progPin = `${pinDir}/prog`;
   const objectCandidates = options.objectPath !== undefined ? [options.objectPath] : defaultObjectCandidates();
-  let queue: Promise<unknown> = Promise.resolve();
   let loaded = false;
   let ourProgId: number | null = null;
   const attached = new Map<string, Attachment>();
@@ -197,11 +197,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   }
 
   /** Runs operations one at a time, in call order. */
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  }
+  const serial = serialQueue();
 
   function load(): Promise<void> {
     return serial(() => loadNow());
@@ -232,7 +228,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     const used = new Set([...attached.values()].map((a) => a.slot));
     let slot = 0;
     while (used.has(slot)) slot++;
-    if (slot >= OWNER_SLOT) throw invalidRule(`a translator attaches to at most ${OWNER_SLOT} devices`);
+    if (slot >= OWNER_SLOT) throw new DataplaneError('too-many-devices', `a translator attaches to at most ${OWNER_SLOT} devices`);
     const existing = await ingressQdisc(host, device);
     const addedQdisc = existing === null;
     if (addedQdisc) await addClsact(host, device);
@@ -349,7 +345,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   }
 
   function requireLoaded(what: string): void {
-    if (!loaded) throw invalidRule(`${what}: the translator is not loaded; call attach(device) first`);
+    if (!loaded) throw new DataplaneError('not-loaded', `${what}: the translator is not loaded; call attach(device) first`);
   }
 
   async function loadNow(): Promise<void> {
@@ -366,8 +362,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     await loadProgram(host, objectPath, progPin, pinDir);
     ourProgId = await pinnedProgId(host, progPin);
     loaded = true;
-    const pid = ownPid();
-    if (pid !== null) await writeAttachSlot(OWNER_SLOT, pid, OWNER_MAGIC);
+    if (host.pid !== null) await writeAttachSlot(OWNER_SLOT, host.pid, OWNER_MAGIC);
   }
 
   async function makePinDir(): Promise<void> {
@@ -395,12 +390,6 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     }
   }
 
-  function ownPid(): number | null {
-    const stat = host.readFile('/proc/self/stat');
-    const pid = stat === null ? NaN : parseInt(stat, 10);
-    return pid > 0 ? pid : null;
-  }
-
   /** Undoes whatever an earlier run of this instance left: filters, a clsact it added, pins. */
   async function cleanupStale(): Promise<void> {
     const attachPin = mapPin('mnat_attach');
@@ -413,7 +402,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
         const slot = decodeU32(entry.key);
         const a = decodeAttach(entry.values[0] as Uint8Array);
         if (slot === OWNER_SLOT) {
-          if (a.flags === OWNER_MAGIC && a.ifindex !== ownPid() && host.fileExists(`/proc/${a.ifindex}`) && !loaded) {
+          if (a.flags === OWNER_MAGIC && a.ifindex !== host.pid && host.fileExists(`/proc/${a.ifindex}`) && !loaded) {
             throw new DataplaneError(
               'command-failed',
               `translator instance ${pinDir} is in use by the running process ${a.ifindex}; stop it or choose another instance name`,

@@ -1,6 +1,12 @@
-// The egress status file (JSON, rewritten atomically on change) and its
-// rendering for people (`mnat-egress status`). Pure: runs on QuickJS.
+// The egress status file (JSON, rewritten atomically on change by
+// agent/status-file.ts): what goes in it, and its rendering for people
+// (`mnat-egress status`). Pure: runs on QuickJS.
 import { ago, formatServerLine, formatTable, redactWatcherId, type StatusServerLink } from '../agent/status-format.ts';
+import type { FeedStatus } from '../agent/ports.ts';
+import { channelKey, type Channel } from '../core/channel.ts';
+import type { LinkInfo } from '../dataplane/link-info.ts';
+import type { EgressSettings } from './config/egress-options.ts';
+import type { EgressMapping } from './egress-reconcile.ts';
 
 export { redactWatcherId };
 
@@ -43,6 +49,79 @@ export interface EgressStatus {
     readonly lanLeaves: number;
     readonly ignoredAsm: number;
     readonly drops?: Record<string, number>;
+  };
+}
+
+/** What the egress knows that its status file shows. */
+export interface EgressStatusInput {
+  readonly settings: EgressSettings;
+  readonly runtime: string;
+  readonly pid: number | null;
+  readonly startedAt: string;
+  readonly now: number;
+  readonly feed: FeedStatus;
+  readonly upstream: LinkInfo | null;
+  readonly downstream: LinkInfo | null;
+  /** The translator is attached to the upstream device. */
+  readonly attached: boolean;
+  /** The LAN's channels and who wants each. */
+  readonly wanted: ReadonlyArray<{ readonly channel: Channel; readonly holders: readonly string[] }>;
+  /** The last plan's view of each wanted channel. */
+  readonly mappings: readonly EgressMapping[];
+  /** Channels over the max-channels cap, by key. */
+  readonly rejected: ReadonlySet<string>;
+  /** The translator's rules, by local key. */
+  readonly rules: ReadonlyMap<string, unknown>;
+  /** Packet counters by local key. */
+  readonly counters: ReadonlyMap<string, { packets: number; bytes: number }>;
+  readonly stats: EgressStatus['counters'];
+}
+
+/** The status file's content. */
+export function buildEgressStatus(i: EgressStatusInput): EgressStatus {
+  const s = i.settings;
+  const byGlobal = new Map(i.mappings.map((m) => [channelKey(m.global), m]));
+  const channels = i.wanted.map(({ channel, holders }): EgressStatusChannel => {
+    const key = channelKey(channel);
+    const m = byGlobal.get(key);
+    const local = m?.local ? channelKey(m.local) : null;
+    const count = local !== null && m?.status !== 'waiting' ? i.counters.get(local) : undefined;
+    let status: string = m?.status ?? 'waiting';
+    if (i.rejected.has(key)) status = 'over-limit';
+    else if (status === 'active' && !i.rules.has(local ?? '')) status = i.attached ? 'pending' : 'no-device';
+    return {
+      global: key,
+      holders,
+      local,
+      id: m?.id ?? null,
+      status,
+      ...(m?.note ? { note: m.note } : {}),
+      ...(count ? { packets: count.packets, bytes: count.bytes } : {}),
+    };
+  });
+  const device = (name: string, link: LinkInfo | null): EgressStatusDevice => ({ name, present: link !== null, ifindex: link?.ifindex ?? null });
+  const f = i.feed;
+  return {
+    component: 'mnat-egress',
+    version: 1,
+    runtime: i.runtime,
+    pid: i.pid,
+    startedAt: i.startedAt,
+    updatedAt: new Date(i.now).toISOString(),
+    server: {
+      origin: s.target.origin,
+      connected: f.connected,
+      watcher: redactWatcherId(f.watcherId),
+      mode: f.mode,
+      ...(f.lastError ? { lastError: f.lastError } : {}),
+    },
+    upstream: { ...device(s.upstream, i.upstream), attached: i.attached },
+    downstream: {
+      ...device(s.downstream, i.downstream),
+      membership: s.membership === 'mdb' ? 'snooping table' : s.membership === 'file' ? `control file ${s.controlFile}` : `snooping table + control file ${s.controlFile}`,
+    },
+    channels,
+    counters: i.stats,
   };
 }
 

@@ -12,10 +12,12 @@ import {
   type JoinBackend,
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
-import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
-import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
+import { createEgressAgent } from './egress-agent.ts';
+import type { Joiner } from '../agent/ports.ts';
+import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
 
 export interface EgressRuntime {
@@ -26,7 +28,6 @@ export interface EgressRuntime {
   printError(line: string): void;
   readonly defaultJoinBackend: JoinBackend;
   createJoiner(host: Host, settings: EgressSettings): Joiner;
-  readonly pid?: number;
 }
 
 class UsageError extends Error {}
@@ -136,33 +137,11 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     instance: settings.instance,
   });
   const joiner = rt.createJoiner(host, settings);
-  const createFeed = (s: EgressSettings): AssignmentFeed => {
-    const transport = host.httpTransport(s.target);
-    const client = createWatcherClient({ host, transport, role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push });
-    let watcherId: string | null = null;
-    client.on('status', (st) => (watcherId = st.watcherId));
-    return {
-      start: () => client.start(),
-      stop: async () => {
-        await client.stop();
-        // Withdraw our joins so the server releases the mappings now rather
-        // than when the watcher expires (the ingress stops sending sooner).
-        if (watcherId !== null) {
-          const path = `${s.apiRoot}/data/ietf-mnat:egress-global-joined/watcher=${encodeURIComponent(watcherId)}`;
-          await transport.request({ method: 'DELETE', path, timeoutMs: 2000 }).then(
-            (r) => host.log.debug('joins withdrawn from the server', { status: r.status }),
-            (err: Error) => host.log.debug('could not withdraw the joins (server away?)', { error: err.message }),
-          );
-        }
-        transport.close();
-      },
-      setJoins: (channels) => client.setDesired(channels),
-      on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
-    };
-  };
-  // QuickJS has no getpid: /proc/self/stat starts with it.
-  const pid = rt.pid ?? parseInt(host.readFile('/proc/self/stat') ?? '', 10);
-  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner, ...(pid > 0 ? { pid } : {}) });
+  // Stopping the feed withdraws our joins, so the server releases the mappings
+  // now rather than when the watcher expires (the ingress stops sending sooner).
+  const createFeed = (s: EgressSettings): WatcherClient<Channel> =>
+    createWatcherClient({ host, transport: host.httpTransport(s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true });
+  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner });
 
   let stopping = false;
   const stop = (signal: string): void => {

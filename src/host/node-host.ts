@@ -106,6 +106,7 @@ export function createNodeHost(logger: Logger): Host {
   return {
     runtime: 'node',
     log: logger,
+    pid: process.pid,
     exec: nodeExec,
     spawnLines: nodeSpawnLines,
     readFile(path) {

@@ -197,9 +197,12 @@ export function createQuickjsHost(component: string, minLevel: LogLevel = 'info'
   const log = createQuickjsLogger(component, minLevel);
   const listeners = new Map<SignalName, Array<() => void>>();
   const clock = createMonotonicClock();
+  // QuickJS has no getpid(): /proc/self/stat starts with it.
+  const pid = parseInt(readWholeFile('/proc/self/stat') ?? '', 10);
   return {
     runtime: 'quickjs',
     log,
+    pid: pid > 0 ? pid : null,
     exec: quickjsExec,
     spawnLines: quickjsSpawnLines,
     readFile: readWholeFile,

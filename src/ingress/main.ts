@@ -10,7 +10,7 @@ import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
 import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
-import { IngressAgent, type RuleTable } from './ingress-agent.ts';
+import { createIngressAgent, type IngressRuleTable } from './ingress-agent.ts';
 import { ingressUsage, parseIngressOptions, type IngressOptions } from './ingress-options.ts';
 import { JoinfileWriter } from './joinfile-writer.ts';
 
@@ -69,13 +69,13 @@ async function main(): Promise<void> {
   });
   // The translator programs the kernel; reading the rules back and following
   // recreated devices come from translator-upkeep.
-  const translator: RuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
+  const translator: IngressRuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
   const joiner =
     options.joinBackend === 'smcroute'
       ? createSmcrouteJoiner(host, options.smcrouteSocket ? { socketPath: options.smcrouteSocket } : {})
       : createSocketJoiner(log);
-  const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: options.joinfileRefreshS, log }) : null;
-  const agent = new IngressAgent({
+  const joinfile = options.joinfile ? new JoinfileWriter({ host, path: options.joinfile, refreshS: options.joinfileRefreshS }) : null;
+  const agent = createIngressAgent({
     host,
     config: {
       monitors: options.monitors,

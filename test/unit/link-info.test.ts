@@ -13,7 +13,7 @@ test('ip -j link: ifindex and MAC; a missing device is null', async () => {
       ? { code: 1, stdout: '', stderr: 'Device "eth9" does not exist.\n' }
       : { code: 0, stdout: '[{"ifindex":3,"ifname":"wan","address":"02:AA:bb:cc:dd:ee"}]', stderr: '' },
   );
-  assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 3, mac: '02:aa:bb:cc:dd:ee' });
+  assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 3, mac: '02:aa:bb:cc:dd:ee', up: false, operstate: 'UNKNOWN', kind: null, bridge: null });
   assert.equal(await findLink(host, 'eth9'), null);
 });
 
@@ -30,7 +30,7 @@ test('without an iproute2 ip (BusyBox or none) the lookups read sysfs', async ()
     (): ExecResult => ({ code: 1, stdout: '', stderr: 'ip: invalid option -- \'j\'\nBusyBox v1.36.1 multi-call binary.\n\nUsage: ip [OPTIONS]' }),
   ]) {
     const host = fakeHost(exec, files);
-    assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 7, mac: '02:00:00:00:00:07' });
+    assert.deepEqual(await findLink(host, 'wan'), { name: 'wan', ifindex: 7, mac: '02:00:00:00:00:07', up: false, operstate: 'UNKNOWN', kind: null, bridge: null });
     assert.equal(await findLink(host, 'nope'), null);
     assert.equal(await findLink(host, '../x'), null);
     assert.deepEqual((await listLinks(host)).map((l) => [l.name, l.ifindex]), [['lo', 1], ['wan', 7]]);

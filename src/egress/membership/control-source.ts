@@ -2,6 +2,7 @@
 // modification time on a slow timer (one stat, no exec, no read when
 // unchanged) and re-read at once on SIGHUP. A missing file means no joins.
 import { parseControlFile } from './control-file.ts';
+import { channelKey } from '../../core/channel.ts';
 import type { HeldChannel } from './membership-table.ts';
 import type { Host, Logger, TimerHandle } from '../../host/host.ts';
 
@@ -46,7 +47,7 @@ export function createControlSource(opts: ControlSourceOptions): ControlSource {
           opts.onChange(
             parsed.channels.map((channel) => ({
               channel,
-              holders: (parsed.lines.get(`${channel.source},${channel.group}`) ?? []).map((n) => `line ${n}`),
+              holders: (parsed.lines.get(channelKey(channel)) ?? []).map((n) => `line ${n}`),
             })),
           );
         }
