@@ -16,7 +16,7 @@ import type { Joiner, RuleTable } from './ports.ts';
 export interface ApplyPhase {
   /** The kinds applied in this phase, in this order. */
   readonly kinds: readonly ChangeKind[];
-  /** From this many changes on, one batch (rules: translator sync; joins: joinMany). */
+  /** From this many changes on, one batch: translator sync for rule changes, joinMany for joins (a batched phase holds one of the two). */
   readonly batchFrom?: number;
   /** One by one side by side (each its own tool exec) rather than in sequence. */
   readonly together?: boolean;
@@ -109,19 +109,12 @@ export function createKernelApplier(opts: KernelApplierOptions): KernelApplier {
     current = `${cs.length} upstream joins`;
     let errors: Array<Error | null>;
     try {
-      errors = await joiner.joinMany!(cs.map((c) => ({ channel: c.channel, device: c.device })));
+      errors = await joiner.joinMany!(cs);
     } catch {
       return each(cs, together);
     }
-    let ok = true;
-    cs.forEach((c, i) => {
-      const e = errors[i];
-      if (e) {
-        ok = false;
-        fail(c, e);
-      } else done(c);
-    });
-    return ok;
+    cs.forEach((c, i) => (errors[i] ? fail(c, errors[i]!) : done(c)));
+    return errors.every((e) => !e);
   };
 
   return {
@@ -140,13 +133,14 @@ export function createKernelApplier(opts: KernelApplierOptions): KernelApplier {
         if (ready.length < cs.length) ok = false;
         cs = ready;
         if (cs.length === 0) continue;
+        // A batched phase holds one sort of change: rule changes (one sync) or joins (one joinMany).
         const batch = cs.length >= (batchFrom ?? Infinity);
-        const joins = cs.every((c) => c.kind === 'join');
+        const kind = cs[0]!.kind;
         const applied =
-          batch && translator.sync && cs.every((c) => c.kind === 'upsert' || c.kind === 'remove')
-            ? await syncRules(cs)
-            : batch && joiner.joinMany && joins
-              ? await joinMany(cs as ReadonlyArray<KernelChange & { kind: 'join' }>, together)
+          batch && kind === 'join' && joiner.joinMany
+            ? await joinMany(cs as ReadonlyArray<KernelChange & { kind: 'join' }>, together)
+            : batch && kind !== 'join' && kind !== 'leave' && translator.sync
+              ? await syncRules(cs)
               : await each(cs, together);
         if (!applied) ok = false;
       }

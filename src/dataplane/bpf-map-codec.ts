@@ -25,6 +25,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 /** Events that are drops; the others are matching packets passed on untouched. */
 export const DROP_EVENTS: readonly EventName[] = ['ttl', 'malformed', 'checksum', 'vlan', 'clone'];
 
+/** The byte order of this machine: what `littleEndian` means when a function below is not given it. */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Bytes or JSON that do not fit the map layouts: a DataplaneError of kind 'bad-map-data'. */
@@ -63,15 +64,15 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function putU32(out: Uint8Array, offset: number, value: number, littleEndian: boolean): void {
+function putU32(out: Uint8Array, offset: number, value: number, littleEndian = HOST_LITTLE_ENDIAN): void {
   view(out).setUint32(offset, value >>> 0, littleEndian);
 }
 
-function getU32(bytes: Uint8Array, offset: number, littleEndian: boolean): number {
+function getU32(bytes: Uint8Array, offset: number, littleEndian = HOST_LITTLE_ENDIAN): number {
   return view(bytes).getUint32(offset, littleEndian);
 }
 
-function getU64(bytes: Uint8Array, offset: number, littleEndian: boolean): bigint {
+function getU64(bytes: Uint8Array, offset: number, littleEndian = HOST_LITTLE_ENDIAN): bigint {
   return view(bytes).getBigUint64(offset, littleEndian);
 }
 
@@ -107,7 +108,7 @@ export function decodeKey(bytes: Uint8Array): Channel {
 }
 
 /** struct mnat_value: source[16], group[16], ifindex[4], mac[4][6], n_outputs, flags, pad[2]. */
-export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeValue(value: RuleValue, littleEndian?: boolean): Uint8Array {
   const parsed = parseChannel(value.to.source, value.to.group);
   if (value.outputs.length > MAX_OUTPUTS) {
     throw badData(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
@@ -127,7 +128,7 @@ export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN)
   return out;
 }
 
-export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HOST_LITTLE_ENDIAN): RuleValue {
+export function decodeValue(bytes: Uint8Array, family: Family, littleEndian?: boolean): RuleValue {
   expectSize(bytes, VALUE_SIZE, 'rule value');
   const n = bytes[72] ?? 0;
   if (n > MAX_OUTPUTS) throw badData(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
@@ -143,36 +144,36 @@ export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HO
 }
 
 /** struct mnat_counter of one CPU: packets, bytes (u64 each). */
-export function decodeCounter(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { packets: bigint; bytes: bigint } {
+export function decodeCounter(bytes: Uint8Array, littleEndian?: boolean): { packets: bigint; bytes: bigint } {
   expectSize(bytes, COUNTER_SIZE, 'counter');
   return { packets: getU64(bytes, 0, littleEndian), bytes: getU64(bytes, 8, littleEndian) };
 }
 
-export function encodeU32(value: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeU32(value: number, littleEndian?: boolean): Uint8Array {
   const out = new Uint8Array(4);
   putU32(out, 0, value, littleEndian);
   return out;
 }
 
-export function decodeU32(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): number {
+export function decodeU32(bytes: Uint8Array, littleEndian?: boolean): number {
   expectSize(bytes, 4, 'u32');
   return getU32(bytes, 0, littleEndian);
 }
 
-export function decodeU64(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): bigint {
+export function decodeU64(bytes: Uint8Array, littleEndian?: boolean): bigint {
   expectSize(bytes, 8, 'u64');
   return getU64(bytes, 0, littleEndian);
 }
 
 /** struct mnat_attach: ifindex, flags. */
-export function encodeAttach(ifindex: number, flags: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeAttach(ifindex: number, flags: number, littleEndian?: boolean): Uint8Array {
   const out = new Uint8Array(ATTACH_SIZE);
   putU32(out, 0, ifindex, littleEndian);
   putU32(out, 4, flags, littleEndian);
   return out;
 }
 
-export function decodeAttach(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { ifindex: number; flags: number } {
+export function decodeAttach(bytes: Uint8Array, littleEndian?: boolean): { ifindex: number; flags: number } {
   expectSize(bytes, ATTACH_SIZE, 'attach entry');
   return { ifindex: getU32(bytes, 0, littleEndian), flags: getU32(bytes, 4, littleEndian) };
 }
@@ -221,7 +222,7 @@ export function decodeRuleEntry(entry: DumpEntry): { from: Channel; value: RuleV
 }
 
 /** The per-CPU values of one mnat_counters entry, summed; a value of another size is skipped. */
-export function sumCounters(values: readonly Uint8Array[], littleEndian = HOST_LITTLE_ENDIAN): { packets: number; bytes: number } {
+export function sumCounters(values: readonly Uint8Array[], littleEndian?: boolean): { packets: number; bytes: number } {
   let packets = 0n;
   let bytes = 0n;
   for (const v of values) {

@@ -5,7 +5,7 @@
 // router with only BusyBox's) the same facts come from /proc/net/dev and
 // /sys/class/net (the current namespace's, as mounted).
 import type { ExecResult, Host } from '../host/host.ts';
-import { DataplaneError, runTool } from './tool-exec.ts';
+import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
 
 /** The error for a device that is not there (lookups here, tc operations in tc.ts). */
 export function deviceGoneError(name: string): DataplaneError {
@@ -112,10 +112,6 @@ function sysfsLinks(host: Host): LinkInfo[] {
   return names.map((n) => sysfsLink(host, n, false)).filter((l): l is LinkInfo => l !== null);
 }
 
-function failed(argv: readonly string[], result: ExecResult): DataplaneError {
-  return new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
-}
-
 /** The device, or null when it does not exist; `details` adds its kind and bridge options (ip -d). */
 export async function findLink(host: Host, name: string, details = false): Promise<LinkInfo | null> {
   const argv = ['ip', ...(details ? ['-d'] : []), '-j', 'link', 'show', 'dev', name];
@@ -123,7 +119,7 @@ export async function findLink(host: Host, name: string, details = false): Promi
   if (result === null) return sysfsLink(host, name, details);
   if (result.code !== 0) {
     if (/does not exist|Cannot find device|No such device/i.test(result.stderr)) return null;
-    throw failed(argv, result);
+    throw commandFailed(argv, result);
   }
   return parseIpLinks(result.stdout)[0] ?? null;
 }
@@ -138,6 +134,6 @@ export async function listLinks(host: Host): Promise<LinkInfo[]> {
   const argv = ['ip', '-j', 'link', 'show'];
   const result = await ipJson(host, argv);
   if (result === null) return sysfsLinks(host);
-  if (result.code !== 0) throw failed(argv, result);
+  if (result.code !== 0) throw commandFailed(argv, result);
   return parseIpLinks(result.stdout);
 }

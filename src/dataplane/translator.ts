@@ -199,10 +199,6 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   /** Runs operations one at a time, in call order. */
   const serial = serialQueue();
 
-  function load(): Promise<void> {
-    return serial(() => loadNow());
-  }
-
   function attach(device: string): Promise<boolean> {
     return serial(async () => {
       const known = attached.get(device);
@@ -249,8 +245,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     const valid = validateRule(rule);
     return serial(async () => {
       requireLoaded('upsert');
-      const links = await resolveOutputs(valid.outputs);
-      const failure = await runBatch(host, upsertCommands(valid, links, !programmed.has(channelKey(valid.from))));
+      const failure = await runBatch(host, upsertCommands(valid, await outputLinks(valid.outputs), !programmed.has(channelKey(valid.from))));
       if (failure !== null) throw mapError(failure.error, `adding ${channelKey(valid.from)} -> ${channelKey(valid.to)}`);
       programmed.set(channelKey(valid.from), valid);
     });
@@ -286,16 +281,14 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
       requireLoaded('sync');
       // What the map holds, by channel key, with each entry's own key bytes (deleted as they are).
       const present = new Map((await dumpMap(host, mapPin('mnat_rules'))).map((e) => [channelKey(decodeKey(e.key)), e.key]));
-      const names = [...new Set(valid.flatMap((r) => r.outputs))];
-      const links = new Map<string, LinkInfo>();
-      for (const name of names) links.set(name, await requireLink(host, name));
+      const links = await outputLinks(valid.flatMap((r) => r.outputs));
       const commands: string[][] = [];
       for (const [k, key] of present) {
         if (desired.has(k)) continue;
         commands.push(mapDelete(mapPin('mnat_rules'), key), ...counterResetCommands(key, true));
       }
       for (const [k, r] of desired) {
-        commands.push(...upsertCommands(r, r.outputs.map((n) => links.get(n) as LinkInfo), !present.has(k)));
+        commands.push(...upsertCommands(r, links, !present.has(k)));
       }
       const failure = await runBatch(host, commands);
       if (failure !== null) throw mapError(failure.error, `syncing ${desired.size} rules`);
@@ -450,19 +443,18 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     if (failure !== null) throw mapError(failure.error, 'recording the attachment');
   }
 
-  async function resolveOutputs(names: readonly string[]): Promise<LinkInfo[]> {
-    const links: LinkInfo[] = [];
-    for (const name of names) {
-      links.push(await requireLink(host, name));
-    }
+  /** The output devices by name, each looked up once; 'device-gone' when one is missing. */
+  async function outputLinks(names: readonly string[]): Promise<Map<string, LinkInfo>> {
+    const links = new Map<string, LinkInfo>();
+    for (const name of names) if (!links.has(name)) links.set(name, await requireLink(host, name));
     return links;
   }
 
-  function upsertCommands(rule: TranslationRule, links: readonly LinkInfo[], isNew: boolean): string[][] {
+  function upsertCommands(rule: TranslationRule, links: ReadonlyMap<string, LinkInfo>, isNew: boolean): string[][] {
     const key = encodeKey(rule.from);
     const value = encodeValue({
       to: rule.to,
-      outputs: links.map((l) => ({ ifindex: l.ifindex, mac: l.mac })),
+      outputs: rule.outputs.map((name) => links.get(name)!),
       flags: rule.keepTtl ? FLAG_KEEP_TTL : 0,
     });
     const commands = [mapUpdate(mapPin('mnat_rules'), key, value)];
@@ -492,7 +484,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     host,
     attachedDevices: () => [...attached.keys()],
     rules: () => [...programmed.values()],
-    load,
+    load: () => serial(loadNow),
     attach,
     upsert,
     remove,

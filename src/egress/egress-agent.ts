@@ -64,6 +64,8 @@ export interface EgressStats {
   failures: number;
   lanJoins: number;
   lanLeaves: number;
+  /** ASM joins in the snooping table now. */
+  ignoredAsm: number;
 }
 
 export interface EgressAgent {
@@ -79,7 +81,7 @@ export interface EgressAgent {
 export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   const { host, log, translator, joiner } = opts;
   let settings = opts.settings;
-  const stats: EgressStats = { reconciles: 0, actions: 0, failures: 0, lanJoins: 0, lanLeaves: 0 };
+  const stats: EgressStats = { reconciles: 0, actions: 0, failures: 0, lanJoins: 0, lanLeaves: 0, ignoredAsm: 0 };
   const applier = createKernelApplier({ log, translator, joiner, phases: EGRESS_PHASES, stats });
   const rules = applier.rules; // what the translator holds, by local key
   let feedStatus: FeedStatus = { connected: false, watcherId: null, mode: 'push' };
@@ -108,8 +110,8 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       if (joinedOrLeft) passes.request();
       statusFile.changed();
     },
-    ...(opts.controlCheckMs !== undefined ? { controlCheckMs: opts.controlCheckMs } : {}),
-    ...(opts.mdbSafetyMs !== undefined ? { mdbSafetyMs: opts.mdbSafetyMs } : {}),
+    controlCheckMs: opts.controlCheckMs,
+    mdbSafetyMs: opts.mdbSafetyMs,
   });
 
   /** Cap, then tell the server the full set when it changed. */
@@ -168,7 +170,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     if (side === 'downstream' && link !== null && fresh) {
       if (previous !== undefined) {
         rulesStale = true; // outputs were resolved to the old device
-        membership.bridgeReplaced();
+        membership.refresh(true);
       }
       if (s.membership !== 'file' && s.bridgeSetup) void ensureBridgeSnooping(host, log, link).then(() => membership.refresh());
     }
@@ -279,21 +281,18 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
 
   const status = (): EgressStatus =>
     buildEgressStatus({
+      host,
       settings,
-      runtime: host.runtime,
-      pid: host.pid,
       startedAt,
-      now: host.wallClock(),
       feed: feedStatus,
-      upstream: devices.get(settings.upstream),
-      downstream: devices.get(settings.downstream),
+      devices,
+      lan: membership,
       attached: attached !== null,
-      wanted: membership.channels().map((channel) => ({ channel, holders: membership.holders(channel) })),
       mappings,
       rejected: rejectedKeys,
       rules,
       counters,
-      stats: { ...stats, ignoredAsm: membership.ignoredAsm(), ...(drops ? { drops } : {}) },
+      stats: { ...stats, ...(drops ? { drops } : {}) },
     });
   const statusFile = createStatusFile(host, settings.statusFile, status);
 
@@ -373,27 +372,22 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       if (countersTimer) host.clearTimeout(countersTimer);
       countersTimer = null;
       // A stuck tool must not keep the agent from exiting: every step is bounded.
-      let clean = true;
-      const bounded = async (what: string, run: () => Promise<void>): Promise<boolean> => {
+      const bounded = async (run: () => Promise<void>): Promise<void> => {
         let timer: TimerHandle | null = null;
-        const limit = new Promise<never>((_, reject) => {
-          timer = host.setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-        });
         try {
-          await Promise.race([run(), limit]);
-          return true;
-        } catch (err) {
-          if (what) log.warn(`${what} failed`, { error: (err as Error).message });
-          return false;
+          await Promise.race([run(), new Promise<never>((_, reject) => (timer = host.setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)))]);
         } finally {
           if (timer) host.clearTimeout(timer);
         }
       };
-      if (!(await bounded('', () => passes.idle()))) log.error('a kernel change is still running; cleaning up anyway', { action: applier.current() });
+      await bounded(() => passes.idle()).catch(() => log.error('a kernel change is still running; cleaning up anyway', { action: applier.current() }));
+      let clean = true;
+      const step = (what: string, run: () => Promise<void>): Promise<void> =>
+        bounded(run).catch((err: Error) => {
+          clean = false;
+          log.warn(`${what} failed`, { error: err.message });
+        });
       const left = joiner.joined().length;
-      const step = async (what: string, run: () => Promise<void>): Promise<void> => {
-        if (!(await bounded(what, run))) clean = false;
-      };
       await step('stopping the server client', () => feed.stop());
       await step('leaving upstream', () => joiner.close());
       await step('detaching the translator', () => translator.detach());

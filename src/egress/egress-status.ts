@@ -7,6 +7,7 @@ import { channelKey, type Channel } from '../core/channel.ts';
 import type { LinkInfo } from '../dataplane/link-info.ts';
 import type { EgressSettings } from './config/egress-options.ts';
 import type { EgressMapping } from './egress-reconcile.ts';
+import type { Host } from '../host/host.ts';
 
 export { redactWatcherId };
 
@@ -54,18 +55,15 @@ export interface EgressStatus {
 
 /** What the egress knows that its status file shows. */
 export interface EgressStatusInput {
+  readonly host: Host;
   readonly settings: EgressSettings;
-  readonly runtime: string;
-  readonly pid: number | null;
   readonly startedAt: string;
-  readonly now: number;
   readonly feed: FeedStatus;
-  readonly upstream: LinkInfo | null;
-  readonly downstream: LinkInfo | null;
+  readonly devices: { get(name: string): LinkInfo | null };
+  /** The LAN's channels and who wants each. */
+  readonly lan: { channels(): Channel[]; holders(c: Channel): string[] };
   /** The translator is attached to the upstream device. */
   readonly attached: boolean;
-  /** The LAN's channels and who wants each. */
-  readonly wanted: ReadonlyArray<{ readonly channel: Channel; readonly holders: readonly string[] }>;
   /** The last plan's view of each wanted channel. */
   readonly mappings: readonly EgressMapping[];
   /** Channels over the max-channels cap, by key. */
@@ -79,9 +77,9 @@ export interface EgressStatusInput {
 
 /** The status file's content. */
 export function buildEgressStatus(i: EgressStatusInput): EgressStatus {
-  const s = i.settings;
+  const { settings: s, feed: f, host } = i;
   const byGlobal = new Map(i.mappings.map((m) => [channelKey(m.global), m]));
-  const channels = i.wanted.map(({ channel, holders }): EgressStatusChannel => {
+  const channels = i.lan.channels().map((channel): EgressStatusChannel => {
     const key = channelKey(channel);
     const m = byGlobal.get(key);
     const local = m?.local ? channelKey(m.local) : null;
@@ -91,7 +89,7 @@ export function buildEgressStatus(i: EgressStatusInput): EgressStatus {
     else if (status === 'active' && !i.rules.has(local ?? '')) status = i.attached ? 'pending' : 'no-device';
     return {
       global: key,
-      holders,
+      holders: i.lan.holders(channel),
       local,
       id: m?.id ?? null,
       status,
@@ -99,15 +97,17 @@ export function buildEgressStatus(i: EgressStatusInput): EgressStatus {
       ...(count ? { packets: count.packets, bytes: count.bytes } : {}),
     };
   });
-  const device = (name: string, link: LinkInfo | null): EgressStatusDevice => ({ name, present: link !== null, ifindex: link?.ifindex ?? null });
-  const f = i.feed;
+  const device = (name: string): EgressStatusDevice => {
+    const link = i.devices.get(name);
+    return { name, present: link !== null, ifindex: link?.ifindex ?? null };
+  };
   return {
     component: 'mnat-egress',
     version: 1,
-    runtime: i.runtime,
-    pid: i.pid,
+    runtime: host.runtime,
+    pid: host.pid,
     startedAt: i.startedAt,
-    updatedAt: new Date(i.now).toISOString(),
+    updatedAt: new Date(host.wallClock()).toISOString(),
     server: {
       origin: s.target.origin,
       connected: f.connected,
@@ -115,9 +115,9 @@ export function buildEgressStatus(i: EgressStatusInput): EgressStatus {
       mode: f.mode,
       ...(f.lastError ? { lastError: f.lastError } : {}),
     },
-    upstream: { ...device(s.upstream, i.upstream), attached: i.attached },
+    upstream: { ...device(s.upstream), attached: i.attached },
     downstream: {
-      ...device(s.downstream, i.downstream),
+      ...device(s.downstream),
       membership: s.membership === 'mdb' ? 'snooping table' : s.membership === 'file' ? `control file ${s.controlFile}` : `snooping table + control file ${s.controlFile}`,
     },
     channels,

@@ -37,8 +37,7 @@ function readFileSettings(host: Host, file: string | null): { settings: EgressFi
   const text = host.readFile(file);
   if (text === null) throw new UsageError(`--uci: cannot read ${file} (does it exist and is it readable?)`);
   try {
-    const cfg = readEgressUci(text, file);
-    return { settings: cfg.settings, enabled: cfg.enabled, warnings: cfg.warnings };
+    return readEgressUci(text, file);
   } catch (err) {
     // UciError and EgressConfigError both say file:line and what to write.
     throw new UsageError((err as Error).message);
@@ -131,11 +130,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     return;
   }
   const settings = first.settings;
-  const translator = createTranslator(host, {
-    ...(settings.bpfObject !== undefined ? { objectPath: settings.bpfObject } : {}),
-    ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
-    instance: settings.instance,
-  });
+  const translator = createTranslator(host, { objectPath: settings.bpfObject, pinRoot: settings.pinRoot, instance: settings.instance });
   const joiner = rt.createJoiner(host, settings);
   // Stopping the feed withdraws our joins, so the server releases the mappings
   // now rather than when the watcher expires (the ingress stops sending sooner).

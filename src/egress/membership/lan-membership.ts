@@ -15,8 +15,8 @@ export interface LanMembershipOptions {
   readonly log: Logger;
   /** After every read of a source; `joinedOrLeft`: the union changed (not only its holders). */
   readonly onChange: (joinedOrLeft: boolean) => void;
-  /** Counted here. */
-  readonly stats: { lanJoins: number; lanLeaves: number };
+  /** Counted here: LAN joins and leaves, and the ASM joins in the snooping table (ignored: MNAT maps source-specific channels). */
+  readonly stats: { lanJoins: number; lanLeaves: number; ignoredAsm: number };
   /** Control-file stat period (default 1 s). */
   readonly controlCheckMs?: number;
   /** Snooping table safety re-read (default 30 s). */
@@ -33,12 +33,8 @@ export interface LanMembership {
   channels(): Channel[];
   /** Who wants a channel: "mdb:lan1", "control-file:line 3". */
   holders(c: Channel): string[];
-  /** ASM joins in the snooping table (ignored: MNAT maps source-specific channels). */
-  ignoredAsm(): number;
-  /** The LAN bridge is new: read its snooping table again, reporting it in full. */
-  bridgeReplaced(): void;
-  /** Read the snooping table soon (after its settings changed). */
-  refresh(): void;
+  /** Read the snooping table soon (after its settings changed); `anew` when the bridge was re-created: report it in full. */
+  refresh(anew?: boolean): void;
 }
 
 export function createLanMembership(opts: LanMembershipOptions): LanMembership {
@@ -46,7 +42,6 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
   const table = new MembershipTable();
   let mdb: MdbSource | null = null;
   let control: ControlSource | null = null;
-  let ignoredAsm = 0;
   let live = false;
 
   const apply = (input: string, channels: HeldChannel[]): void => {
@@ -72,10 +67,10 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
         log,
         bridge: s.downstream,
         onChange: (channels, ignored) => {
-          ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
+          stats.ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
           apply('mdb', channels);
         },
-        ...(opts.mdbSafetyMs !== undefined ? { safetyMs: opts.mdbSafetyMs } : {}),
+        safetyMs: opts.mdbSafetyMs,
       });
       mdb.start();
     }
@@ -85,7 +80,7 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
         log,
         path: s.controlFile,
         onChange: (channels) => apply('control-file', channels),
-        ...(opts.controlCheckMs !== undefined ? { checkMs: opts.controlCheckMs } : {}),
+        checkMs: opts.controlCheckMs,
       });
       control.start();
     }
@@ -118,12 +113,9 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
     },
     channels: () => table.channels(),
     holders: (c) => table.holders(c),
-    ignoredAsm: () => ignoredAsm,
-    bridgeReplaced() {
-      mdb?.invalidate();
-    },
-    refresh() {
-      mdb?.refresh();
+    refresh(anew) {
+      if (anew) mdb?.invalidate();
+      else mdb?.refresh();
     },
   };
 }
