@@ -9,14 +9,13 @@ import type { Host, Logger, TimerHandle } from '../host/host.ts';
 import { createSerialPass } from '../agent/serial-pass.ts';
 import { createLineMonitor, type LineMonitor } from './line-monitor.ts';
 
-export interface DeviceWatchOptions {
-  readonly host: Host;
-  readonly log: Logger;
-  /** Called for every device whose presence, ifindex or up state changed (previous undefined: first look). */
-  readonly onChange: (name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined) => void;
-  readonly debounceMs?: number;
-  readonly safetyMs?: number;
-}
+/** A device whose presence, ifindex or up state changed (previous undefined: the first look). */
+export type DeviceChange = (name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined) => void;
+
+/** `ip monitor link` events close together make one check. */
+const DEBOUNCE_MS = 50;
+/** The safety net's period: a check even without events. */
+const SAFETY_MS = 30_000;
 
 export interface DeviceWatch {
   /** The devices to watch; may change on reload. */
@@ -32,8 +31,7 @@ export function monitorLinkName(line: string): string | null {
   return m ? m[1]! : null;
 }
 
-export function createDeviceWatch(opts: DeviceWatchOptions): DeviceWatch {
-  const { host, log } = opts;
+export function createDeviceWatch(host: Host, log: Logger, onChange: DeviceChange): DeviceWatch {
   let names: string[] = [];
   const known = new Map<string, LinkInfo | null>();
   let monitor: LineMonitor | null = null;
@@ -58,7 +56,7 @@ export function createDeviceWatch(opts: DeviceWatchOptions): DeviceWatch {
       const prev = known.get(name) ?? null;
       const changed = !had || (prev === null ? link !== null : link === null || link.ifindex !== prev.ifindex || link.up !== prev.up);
       known.set(name, link);
-      if (changed) opts.onChange(name, link, had ? prev : undefined);
+      if (changed) onChange(name, link, had ? prev : undefined);
     }
   };
   const checks = createSerialPass(host, check, {
@@ -67,7 +65,7 @@ export function createDeviceWatch(opts: DeviceWatchOptions): DeviceWatch {
       safety = host.setTimeout(() => {
         safety = null;
         request();
-      }, opts.safetyMs ?? 30_000);
+      }, SAFETY_MS);
     },
   });
   const request = (delayMs?: number): void => {
@@ -85,7 +83,7 @@ export function createDeviceWatch(opts: DeviceWatchOptions): DeviceWatch {
       stopped = false;
       monitor = createLineMonitor(host, log, 'ip', ['ip', 'monitor', 'link'], (line) => {
         const name = monitorLinkName(line);
-        if (name !== null && names.includes(name)) request(opts.debounceMs ?? 50);
+        if (name !== null && names.includes(name)) request(DEBOUNCE_MS);
       }, () => request());
       monitor.start();
       request();

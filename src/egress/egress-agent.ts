@@ -177,7 +177,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     passes.request();
     statusFile.changed();
   };
-  const devices = createDeviceWatch({ host, log, onChange: onDevice });
+  const devices = createDeviceWatch(host, log, onDevice);
 
   // ---- the kernel ----------------------------------------------------------
 

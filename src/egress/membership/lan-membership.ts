@@ -62,26 +62,14 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
   const start = (s: EgressSettings): void => {
     live = true;
     if (s.membership !== 'file') {
-      mdb = createMdbSource({
-        host,
-        log,
-        bridge: s.downstream,
-        onChange: (channels, ignored) => {
-          stats.ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
-          apply('mdb', channels);
-        },
-        safetyMs: opts.mdbSafetyMs,
-      });
+      mdb = createMdbSource(host, log, s.downstream, (channels, ignored) => {
+        stats.ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
+        apply('mdb', channels);
+      }, opts.mdbSafetyMs);
       mdb.start();
     }
     if (s.membership !== 'mdb' && s.controlFile !== null) {
-      control = createControlSource({
-        host,
-        log,
-        path: s.controlFile,
-        onChange: (channels) => apply('control-file', channels),
-        checkMs: opts.controlCheckMs,
-      });
+      control = createControlSource(host, log, s.controlFile, (channels) => apply('control-file', channels), opts.controlCheckMs);
       control.start();
     }
   };

@@ -15,17 +15,13 @@ import { channelKey } from '../../core/channel.ts';
 
 const STDBUF_PATHS = ['/usr/bin/stdbuf', '/bin/stdbuf', '/usr/local/bin/stdbuf'];
 
-export interface MdbSourceOptions {
-  readonly host: Host;
-  readonly log: Logger;
-  readonly bridge: string;
-  /** Full membership after every successful read that changed something. */
-  readonly onChange: (channels: HeldChannel[], ignored: IgnoredJoin[]) => void;
-  readonly debounceMs?: number;
-  readonly safetyMs?: number;
-  /** Poll period when no line-buffered monitor is available. */
-  readonly pollMs?: number;
-}
+/** The full membership, after every read that changed something. */
+export type MdbChange = (channels: HeldChannel[], ignored: IgnoredJoin[]) => void;
+
+/** Monitor events this close together make one read. */
+const DEBOUNCE_MS = 2;
+/** The poll period when no line-buffered monitor is available. */
+const POLL_MS = 2000;
 
 export interface MdbSource {
   start(): void;
@@ -36,8 +32,8 @@ export interface MdbSource {
   invalidate(): void;
 }
 
-export function createMdbSource(opts: MdbSourceOptions): MdbSource {
-  const { host, log, bridge } = opts;
+/** `safetyMs`: the period of a read without events (default 30 s). */
+export function createMdbSource(host: Host, log: Logger, bridge: string, onChange: MdbChange, safetyMs = 30_000): MdbSource {
   let monitor: LineMonitor | null = null;
   let safetyTimer: TimerHandle | null = null;
   let stopped = true;
@@ -80,7 +76,7 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
     const key = channels.map((c) => `${channelKey(c.channel)}=${c.holders.join('+')}`).join(' ');
     if (key === lastKey) return;
     lastKey = key;
-    opts.onChange(channels, ignored);
+    onChange(channels, ignored);
   };
   // Reads one at a time; events during a read make one more read after it.
   const reads = createSerialPass(host, read, {
@@ -89,7 +85,7 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
       safetyTimer = host.setTimeout(() => {
         safetyTimer = null;
         refresh();
-      }, lineBuffered ? (opts.safetyMs ?? 30_000) : (opts.pollMs ?? 2000));
+      }, lineBuffered ? safetyMs : POLL_MS);
     },
   });
   const refresh = (delayMs = 0): void => {
@@ -105,14 +101,14 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
       if (!lineBuffered) {
         log.warn('stdbuf not found: bridge monitor output is block-buffered on a pipe, so the snooping table is polled', {
           bridge,
-          pollMs: opts.pollMs ?? 2000,
+          pollMs: POLL_MS,
           fix: 'install coreutils-stdbuf (OpenWrt) or coreutils',
         });
       }
       const argv = stdbuf ? [stdbuf, '-oL', 'bridge', 'monitor', 'mdb'] : ['bridge', 'monitor', 'mdb'];
       monitor = createLineMonitor(host, log, 'bridge', argv, (line) => {
         const ev = parseMdbMonitorLine(line);
-        if (ev !== null && ev.bridge === bridge) refresh(opts.debounceMs ?? 2);
+        if (ev !== null && ev.bridge === bridge) refresh(DEBOUNCE_MS);
       }, () => refresh()); // events may have been missed meanwhile
       monitor.start();
       refresh();
