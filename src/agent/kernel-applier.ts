@@ -36,7 +36,7 @@ export interface KernelApplier {
   readonly rules: Map<string, TranslationRule>;
   /** Applies the changes phase by phase; false when one failed or waits (retry the pass). */
   apply(changes: readonly KernelChange[]): Promise<boolean>;
-  /** The change (or batch) in progress, for a watchdog; '' between changes. */
+  /** The change (or batch) in progress, for a watchdog; '' outside apply(). */
   current(): string;
   /** Applies nothing more (a pass in progress ends after its current change). */
   stop(): void;
@@ -145,6 +145,9 @@ export function createKernelApplier(opts: KernelApplierOptions): KernelApplier {
         if (!applied) ok = false;
       }
       current = '';
+      // A change no longer planned is no longer failing: should it fail again later, it is news (warn).
+      const planned = new Set(changes.map(describeChange));
+      for (const f of failing) if (!planned.has(f)) failing.delete(f);
       return ok;
     },
   };

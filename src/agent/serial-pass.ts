@@ -14,6 +14,8 @@ export interface SerialPassOptions {
   readonly onRetry?: (ms: number) => void;
   /** After a pass that no other pass follows at once. */
   readonly after?: () => void;
+  /** A safety net for missed events: after each pass, another one this many ms later (asked each time). */
+  readonly safetyMs?: () => number;
   /** Called once when a pass is still running after stallMs: a tool that never returns holds every later pass. */
   readonly onStall?: () => void;
   readonly stallMs?: number;
@@ -26,7 +28,7 @@ export interface SerialPass {
   busy(): boolean;
   /** Resolves once no pass runs and none is queued behind it (a retry wait or a delay is not queued). */
   idle(): Promise<void>;
-  /** No more passes; a waiting retry or delayed request is dropped. */
+  /** No more passes; a waiting retry, safety pass or delayed request is dropped. */
   stop(): void;
 }
 
@@ -37,6 +39,7 @@ export function createSerialPass(host: Host, pass: () => Promise<boolean | void>
   let stopped = false;
   let timer: TimerHandle | null = null;
   let retrying = false; // the timer is a retry wait, which a request ends
+  let safety: TimerHandle | null = null;
   let current: Promise<void> = Promise.resolve();
 
   const wait = (ms: number, retry: boolean): void => {
@@ -79,7 +82,16 @@ export function createSerialPass(host: Host, pass: () => Promise<boolean | void>
           if (again) {
             again = false;
             request();
-          } else opts.after?.();
+          } else {
+            if (opts.safetyMs) {
+              if (safety) host.clearTimeout(safety);
+              safety = host.setTimeout(() => {
+                safety = null;
+                request();
+              }, opts.safetyMs());
+            }
+            opts.after?.();
+          }
         }
       }
     })();
@@ -94,8 +106,8 @@ export function createSerialPass(host: Host, pass: () => Promise<boolean | void>
     stop() {
       stopped = true;
       again = false;
-      if (timer) host.clearTimeout(timer);
-      timer = null;
+      for (const t of [timer, safety]) if (t) host.clearTimeout(t);
+      timer = safety = null;
     },
   };
 }

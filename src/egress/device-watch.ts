@@ -5,7 +5,7 @@
 // read with the one link reader (dataplane/link-info.ts), which falls back to
 // sysfs on a router with only BusyBox's ip.
 import { findLink, type LinkInfo } from '../dataplane/link-info.ts';
-import type { Host, Logger, TimerHandle } from '../host/host.ts';
+import type { Host, Logger } from '../host/host.ts';
 import { createSerialPass } from '../agent/serial-pass.ts';
 import { createLineMonitor, type LineMonitor } from './line-monitor.ts';
 
@@ -35,7 +35,6 @@ export function createDeviceWatch(host: Host, log: Logger, onChange: DeviceChang
   let names: string[] = [];
   const known = new Map<string, LinkInfo | null>();
   let monitor: LineMonitor | null = null;
-  let safety: TimerHandle | null = null;
   let stopped = true;
   let unreadable = false;
 
@@ -59,15 +58,7 @@ export function createDeviceWatch(host: Host, log: Logger, onChange: DeviceChang
       if (changed) onChange(name, link, had ? prev : undefined);
     }
   };
-  const checks = createSerialPass(host, check, {
-    after() {
-      if (safety) host.clearTimeout(safety);
-      safety = host.setTimeout(() => {
-        safety = null;
-        request();
-      }, SAFETY_MS);
-    },
-  });
+  const checks = createSerialPass(host, check, { safetyMs: () => SAFETY_MS });
   const request = (delayMs?: number): void => {
     if (!stopped) checks.request(delayMs);
   };
@@ -94,8 +85,6 @@ export function createDeviceWatch(host: Host, log: Logger, onChange: DeviceChang
       monitor?.stop();
       monitor = null;
       checks.stop();
-      if (safety) host.clearTimeout(safety);
-      safety = null;
     },
   };
 }

@@ -88,7 +88,6 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   let assignments: MappedChannel[] = [];
   let accepted: Channel[] = [];
   let rejectedKeys = new Set<string>();
-  let lastPut: string | null = null;
   let attached: { device: string; ifindex: number } | null = null;
   let rulesStale = false;
   let mappings: EgressMapping[] = [];
@@ -114,7 +113,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     mdbSafetyMs: opts.mdbSafetyMs,
   });
 
-  /** Cap, then tell the server the full set when it changed. */
+  /** Cap, then give the feed the full set (it sends it when it changed). */
   const updateDesired = (): void => {
     const active = new Set([...rules.values()].map((r) => channelKey(r.to)));
     const sel = selectDesired(membership.channels(), active, settings.maxChannels);
@@ -124,11 +123,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     }
     rejectedKeys = nextRejected;
     accepted = sel.accepted;
-    const put = accepted.map(channelKey).join(' ');
-    if (put !== lastPut) {
-      lastPut = put;
-      feed.setDesired(accepted);
-    }
+    feed.setDesired(accepted);
   };
 
   const makeFeed = (): AssignmentFeed<Channel> => {
@@ -347,7 +342,6 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
         const old = feed;
         feed = makeFeed();
         assignments = []; // current translations are held until the new server lists them
-        lastPut = null;
         await old.stop();
         updateDesired();
         feed.start();

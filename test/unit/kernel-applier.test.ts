@@ -114,3 +114,12 @@ test('joinMany: each join its own outcome, logged with its change', async () => 
   assert.ok(a.logs.some((l) => l.startsWith('warn failed: join (10.0.0.1,232.1.1.2) on wan') && l.includes('no such device')));
   assert.ok(a.logs.some((l) => l.startsWith('info join (10.0.0.1,232.1.1.1) on wan')));
 });
+
+test('a failing change dropped from the plan and failing again later is news again (warn)', async () => {
+  const a = setup(INGRESS);
+  a.fail.add('upsert 10.0.0.1,232.1.1.1');
+  await a.applier.apply([upsert(1)]);
+  await a.applier.apply([upsert(2)]); // the server took channel 1 back
+  await a.applier.apply([upsert(1)]);
+  assert.deepEqual(a.logs.filter((l) => l.includes('232.1.1.1')).map((l) => l.split(' ')[0]), ['warn', 'warn']);
+});

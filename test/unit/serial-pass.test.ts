@@ -94,3 +94,19 @@ test('after() runs when no pass follows; onStall once for a pass that hangs; sto
   assert.equal(pass.busy(), false);
   assert.equal(time.pending(), 0);
 });
+
+test('safetyMs: a pass that long after the last one, also without requests; stop ends it', async () => {
+  const { time, host } = setup();
+  const at: number[] = [];
+  const pass = createSerialPass(host, async () => void at.push(time.now()), { safetyMs: () => 1000 });
+  pass.request();
+  await time.advance(2500);
+  assert.deepEqual(at, [0, 1000, 2000]);
+  pass.request(); // a pass in between moves the next safety pass
+  await time.advance(1000);
+  assert.deepEqual(at, [0, 1000, 2000, 2500, 3500]);
+  pass.stop();
+  await time.advance(5000);
+  assert.equal(at.length, 5);
+  assert.equal(time.pending(), 0);
+});

@@ -8,7 +8,7 @@
 // `stdbuf -oL` when that exists; without it the table is polled instead.
 import type { HeldChannel } from './membership-table.ts';
 import { MdbParseError, membershipsFromMdb, parseMdbJson, parseMdbMonitorLine, type IgnoredJoin } from './mdb.ts';
-import type { Host, Logger, TimerHandle } from '../../host/host.ts';
+import type { Host, Logger } from '../../host/host.ts';
 import { createLineMonitor, type LineMonitor } from '../line-monitor.ts';
 import { createSerialPass } from '../../agent/serial-pass.ts';
 import { channelKey } from '../../core/channel.ts';
@@ -35,7 +35,6 @@ export interface MdbSource {
 /** `safetyMs`: the period of a read without events (default 30 s). */
 export function createMdbSource(host: Host, log: Logger, bridge: string, onChange: MdbChange, safetyMs = 30_000): MdbSource {
   let monitor: LineMonitor | null = null;
-  let safetyTimer: TimerHandle | null = null;
   let stopped = true;
   let lastKey: string | null = null;
   let readable: boolean | null = null;
@@ -79,15 +78,7 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
     onChange(channels, ignored);
   };
   // Reads one at a time; events during a read make one more read after it.
-  const reads = createSerialPass(host, read, {
-    after() {
-      if (safetyTimer) host.clearTimeout(safetyTimer);
-      safetyTimer = host.setTimeout(() => {
-        safetyTimer = null;
-        refresh();
-      }, lineBuffered ? safetyMs : POLL_MS);
-    },
-  });
+  const reads = createSerialPass(host, read, { safetyMs: () => (lineBuffered ? safetyMs : POLL_MS) });
   const refresh = (delayMs = 0): void => {
     if (!stopped) reads.request(delayMs);
   };
@@ -118,8 +109,6 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
       monitor?.stop();
       monitor = null;
       reads.stop();
-      if (safetyTimer) host.clearTimeout(safetyTimer);
-      safetyTimer = null;
     },
     invalidate() {
       lastKey = null;
