@@ -15,6 +15,11 @@ export type ChangeKind = KernelChange['kind'];
 /** "(S,G)" as log lines and reasons write a channel. */
 export const show = (c: Channel): string => `(${c.source},${c.group})`;
 
+/** Two rules' output device lists are the same (in order: the last output is the redirect). */
+export function sameOutputs(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** One line per change, for the log (the reason goes in its own field). */
 export function describeChange(c: KernelChange): string {
   return c.kind === 'upsert'

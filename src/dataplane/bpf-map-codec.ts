@@ -80,10 +80,12 @@ function expectSize(bytes: Uint8Array, size: number, what: string): void {
   if (bytes.length !== size) throw badData(`${what} is ${bytes.length} bytes, expected ${size}`);
 }
 
+/** "aa:bb:cc:dd:ee:ff", any case. */
+export const MAC_ADDRESS = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+
 export function parseMac(text: string): Uint8Array {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
-  if (m === null) throw badData(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
-  return Uint8Array.from(m.slice(1, 7).map((h) => parseInt(h, 16)));
+  if (!MAC_ADDRESS.test(text)) throw badData(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return Uint8Array.from(text.split(':'), (h) => parseInt(h, 16));
 }
 
 export function formatMac(bytes: Uint8Array): string {

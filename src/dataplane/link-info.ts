@@ -5,6 +5,7 @@
 // router with only BusyBox's) the same facts come from /proc/net/dev and
 // /sys/class/net (the current namespace's, as mounted).
 import type { ExecResult, Host } from '../host/host.ts';
+import { MAC_ADDRESS } from './bpf-map-codec.ts';
 import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
 
 /** The error for a device that is not there (lookups here, tc operations in tc.ts). */
@@ -46,7 +47,7 @@ function toInfo(l: IpLinkJson): LinkInfo | null {
   return {
     name: l.ifname,
     ifindex: l.ifindex,
-    mac: typeof l.address === 'string' && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(l.address) ? l.address.toLowerCase() : '00:00:00:00:00:00',
+    mac: typeof l.address === 'string' && MAC_ADDRESS.test(l.address) ? l.address.toLowerCase() : '00:00:00:00:00:00',
     up: Array.isArray(l.flags) && l.flags.includes('UP'),
     operstate: typeof l.operstate === 'string' ? l.operstate : 'UNKNOWN',
     kind,

@@ -8,7 +8,7 @@ import { channelKey, type Channel } from '../core/channel.ts';
 import type { MappedChannel } from '../protocol/model.ts';
 import type { TranslationRule } from '../dataplane/translator.ts';
 import type { JoinedChannel } from '../dataplane/upstream-join.ts';
-import { show, type KernelChange } from '../agent/kernel-change.ts';
+import { sameOutputs, show, type KernelChange } from '../agent/kernel-change.ts';
 
 export type MappingStatus = 'active' | 'held' | 'waiting' | 'unsupported' | 'conflict';
 
@@ -42,10 +42,6 @@ function compareKeys(a: Channel, b: Channel): number {
   const x = channelKey(a);
   const y = channelKey(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function sameOutputs(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

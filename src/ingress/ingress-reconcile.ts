@@ -17,7 +17,7 @@ import { compareChannels } from './joinfile.ts';
 import type { MappedChannel } from '../protocol/model.ts';
 import type { TranslationRule } from '../dataplane/translator.ts';
 import { membershipKey, type JoinedChannel } from '../dataplane/upstream-join.ts';
-import { show, type KernelChange } from '../agent/kernel-change.ts';
+import { sameOutputs, show, type KernelChange } from '../agent/kernel-change.ts';
 
 /** A channel this ingress should carry: (Sg,Gg) translated to (Sl,Gl). */
 export interface DesiredChannel {
@@ -147,10 +147,6 @@ export function selectDesired(
   }
   const desired = [...byGlobal.values()].sort((x, y) => compareKeys(x.global, y.global));
   return { desired, skipped };
-}
-
-function sameOutputs(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** The actions that take the kernel from `kernel` to what `assignments` ask for. */
