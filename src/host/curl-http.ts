@@ -152,6 +152,11 @@ function curlError(stderr: string, exit: ChildExit): string {
   return exit.signal !== null ? `curl killed by signal ${exit.signal}` : `curl exited with code ${exit.code}`;
 }
 
+/** What `curl --version` prints: the version, and whether the Features line lists HTTP2. */
+export function curlFeatures(versionText: string): CurlFeatures {
+  return { version: /^curl (\S+)/.exec(versionText)?.[1] ?? 'unknown', http2: /^Features:.*\bHTTP2\b/m.test(versionText) };
+}
+
 /** Asks `curl --version` once whether it speaks HTTP/2. */
 function probeFeatures(curl: string, spawn: SpawnFunction): Promise<CurlFeatures> {
   return new Promise((resolve, reject) => {
@@ -166,9 +171,7 @@ function probeFeatures(curl: string, spawn: SpawnFunction): Promise<CurlFeatures
             reject(new Error(exit.code === 127 ? `${curl} not found: install curl (opkg install curl) or put it on PATH` : `${curl} --version failed: ${err.trim() || `exit ${exit.code}`}`));
             return;
           }
-          const version = /^curl (\S+)/.exec(out)?.[1] ?? 'unknown';
-          const features = /^Features:(.*)$/m.exec(out)?.[1] ?? '';
-          resolve({ version, http2: /\bHTTP2\b/.test(features) });
+          resolve(curlFeatures(out));
         },
       });
     } catch (e) {

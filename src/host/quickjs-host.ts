@@ -5,6 +5,7 @@
 import * as std from 'std';
 import * as os from 'os';
 import { createLineLogger } from './log-format.ts';
+import { makeDirectories } from './make-directories.ts';
 import type {
   ExecOptions,
   ExecResult,
@@ -154,14 +155,10 @@ export function quickjsWriteFileAtomic(path: string, data: string): void {
 }
 
 export function quickjsMakeDirectory(path: string): void {
-  const parts = path.split('/');
-  let current = path.startsWith('/') ? '' : '.';
-  for (const part of parts) {
-    if (part === '') continue;
-    current += '/' + part;
-    const r = os.mkdir(current, 0o755);
-    if (r !== 0 && r !== -EEXIST) throw new Error(`cannot create directory ${current}: ${errnoText(r)}`);
-  }
+  makeDirectories(path, (dir) => {
+    const r = os.mkdir(dir, 0o755);
+    return r === 0 || r === -EEXIST ? null : errnoText(r);
+  });
 }
 
 /**
