@@ -28,7 +28,7 @@ export function probesFor(needs: Needs): Probe[] {
   const any = (o: string): boolean => o !== '';
   const probes: Probe[] = [
     // Without the clsact qdisc or the bpf filter tc says 'Unknown qdisc "clsact"' / 'Unknown filter "bpf"'.
-    [['tc', '-force', '-batch', '-'], 'qdisc add clsact help\nfilter add bpf help\n', (o) => /\.\.\. clsact[^]*\.\.\. bpf/.test(o), 'clsact or bpf'],
+    [['tc', '-force', '-batch', '-'], 'qdisc add clsact help\nfilter add bpf help\n', (o) => /\.\.\. clsact[^]*object-pinned/.test(o), 'clsact or bpf'],
     [['bpftool', '-j', 'batch', 'file', '-'], 'map help\nprog help\n', (o) => o.includes('"prog","help"'), 'batch, map or prog'],
   ];
   if (needs.ip) probes.push([['ip', '-V'], '', (o) => o.includes('iproute2'), 'iproute2 -j']);
@@ -59,11 +59,10 @@ export async function checkPrerequisites(host: Host, translator: Translator, nee
     }),
   );
   // The load needs bpftool; without it the line above says what to install.
-  if (lines[1] === null) {
-    lines.push(await translator.load().then(() => null, (err: Error) => err.message));
-  }
+  const load = lines[1] === null;
+  if (load) lines.push(await translator.load().then(() => null, (err: Error) => err.message));
   const missing = lines.filter((l): l is string => l !== null);
   missing.forEach(report);
-  if (missing.length > 0) await translator.detach().catch(() => undefined);
+  if (missing.length > 0 && load) await translator.detach().catch(() => undefined);
   return missing.length === 0;
 }
