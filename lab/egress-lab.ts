@@ -3,7 +3,7 @@
 // from build/dev-certs.sh), and mnat-egress in cpe1 under Node or the real qjs.
 // The local source is the ingress's core address, so a sender there plays the
 // ingress: (Sl,Gl) travels through the core bridge only while the CPE joined it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,14 @@ export const RX = 'lab/traffic/receiver.ts';
 export const TX = 'lab/traffic/sender.ts';
 /** The qjs the tests run: $MNAT_QJS (a build of another QuickJS version or libc, see build/qjs.sh), else CI's. */
 export const QJS = process.env.MNAT_QJS || join(REPO_ROOT, '.cache/qjs/qjs');
+/** "QuickJS 2025-09-13, musl": the version a qjs prints and the libc it is linked against (its ELF interpreter). */
+export function describeQjs(qjs: string = QJS): string {
+  const version = /QuickJS version (\S+)/.exec(spawnSync(qjs, ['-h'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
+  const binary = readFileSync(qjs).toString('latin1');
+  const libc = binary.includes('ld-musl') ? 'musl' : binary.includes('ld-linux') ? 'glibc' : 'static';
+  return `QuickJS ${version}, ${libc}`;
+}
+
 /** What users run: the bundles `npm run build` makes. */
 export const DIST_EGRESS = { node: join(REPO_ROOT, 'dist/mnat-egress.js'), qjs: join(REPO_ROOT, 'dist/mnat-egress.qjs.js') };
 export const BPF_OBJECT = join(REPO_ROOT, 'dist/mnat-translator.bpf.o');

@@ -1,4 +1,5 @@
-// The QuickJS implementation of Host (OpenWrt's /usr/bin/qjs, 2021-03-27):
+// The QuickJS implementation of Host (/usr/bin/qjs: OpenWrt's `quickjs`, 2025-09-13
+// on 25.12; it also runs on 2021-03-27, CI's qjs):
 // children through quickjs-process (pipes on the event loop), files through
 // std/os, timers and signals through os, HTTP/2 through curl (QuickJS has no
 // sockets). Only the QuickJS bundle imports this file.
@@ -162,7 +163,7 @@ export function quickjsMakeDirectory(path: string): void {
 }
 
 /**
- * A monotonic millisecond clock. QuickJS 2021-03-27 has no os.now(), and the
+ * A monotonic millisecond clock. QuickJS 2021-03-27 has no os.now() (2025-09-13 has), and the
  * wall clock of a router jumps (by years) when NTP first syncs after boot, so
  * time comes from /proc/uptime (10 ms steps), refined by the wall clock's
  * progress since the last step and never allowed to go back.
