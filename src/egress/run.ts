@@ -14,6 +14,7 @@ import {
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
 import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
+import { checkPrerequisites } from '../agent/preflight.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
 import { createLevelLogger } from '../host/level-log.ts';
@@ -135,6 +136,8 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
     instance: settings.instance,
   });
+  const needs = { ip: true, bridge: settings.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: settings.joinBackend === 'smcroute' };
+  if (!(await checkPrerequisites(host, translator, needs, (l) => rt.printError(`mnat-egress: ${l}`)))) return host.exit(1);
   const joiner = rt.createJoiner(host, settings);
   const createFeed = (s: EgressSettings): AssignmentFeed => {
     const transport = host.httpTransport(s.target);
