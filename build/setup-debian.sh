@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(clang llvm bpftool libbpf-dev iproute2 smcroute iperf nghttp2-client
-          mosquitto mosquitto-clients tcpdump curl openssl make gcc ethtool)
+          mosquitto mosquitto-clients tcpdump curl openssl make gcc musl-tools ethtool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

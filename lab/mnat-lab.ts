@@ -47,6 +47,12 @@ export interface MnatLabOptions {
   egressRuntime?: 'qjs' | 'node' | 'auto';
   /** Run the Node commands from dist/ (what users run) instead of src/ through the ts loader. */
   fromDist?: boolean;
+  /**
+   * Start the agents as users do: from dist/, under `ip netns exec` (their own
+   * mount namespace with a fresh /sys, no bpffs), with the default pin root and
+   * BPF object. Their pins are then invisible to the lab (translator-view reads none).
+   */
+  asUser?: boolean;
   /** Write a joinfile (path inside the run directory) from the ingress. */
   joinfile?: boolean;
   ingressExtraArgs?: string[];
@@ -138,12 +144,12 @@ export class MnatLab {
   readonly destroy: () => Promise<void>;
 
   private command(entry: string, dist: string, args: string[]): string[] {
-    if (this.options.fromDist) return [process.execPath, join(REPO_ROOT, 'dist', dist), ...args];
+    if (this.options.fromDist || this.options.asUser) return [process.execPath, join(REPO_ROOT, 'dist', dist), ...args];
     return nodeArgv(entry, args);
   }
 
-  private spawn(ns: Netns, role: string, argv: string[]): LabProcess {
-    const p = ns.spawn(argv, { label: role });
+  private spawn(ns: Netns, role: string, argv: string[], asUser = false): LabProcess {
+    const p = ns.spawn(argv, { label: asUser ? `${role} (ip netns exec)` : role, asUser });
     const onLine = this.options.onLine;
     if (onLine) {
       // LabProcess keeps lines; poll-free forwarding via waitForLine is not possible, so wrap push.
@@ -188,19 +194,24 @@ export class MnatLab {
     return ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT), '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
   }
 
+  /** The lab's pin root and an instance name; none as a user (defaults: /sys/fs/bpf/mnat, the agent's own instance). */
+  private pinArgs(instance: string): string[] {
+    return this.options.asUser ? [] : ['--pin-root', this.pinRoot, '--instance', instance];
+  }
+
   /** mnat-ingress on the ingress router: up0 (global side) -> core0 (ISP core). */
   async startIngress(extra: string[] = []): Promise<LabProcess> {
     const args = [
       '--upstream-interface', this.topo.ingress.up.dev,
       '--downstream-interface', this.topo.ingress.core.dev,
       ...this.clientArgs('ingress'),
-      '--pin-root', this.pinRoot, '--instance', 'ingress',
+      ...this.pinArgs('ingress'),
       '--status-file', join(this.dir, 'ingress.status.json'),
       ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
       ...(this.options.ingressExtraArgs ?? []),
       ...extra,
     ];
-    const p = this.spawn(this.topo.ingress.ns, 'ingress', this.command('src/ingress/main.ts', 'mnat-ingress.js', args));
+    const p = this.spawn(this.topo.ingress.ns, 'ingress', this.command('src/ingress/main.ts', 'mnat-ingress.js', args), this.options.asUser);
     this.ingress = p;
     await p.waitForLine(/msg=started/, 20_000);
     return p;
@@ -214,7 +225,7 @@ export class MnatLab {
       '--upstream-interface', cpe.wan.dev,
       '--downstream-interface', cpe.lan.dev,
       ...this.clientArgs(`cpe${k}`),
-      '--pin-root', this.pinRoot, '--instance', `egress-cpe${k}`,
+      ...this.pinArgs(`egress-cpe${k}`),
       '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
       ...(this.options.egressExtraArgs ?? []),
       ...extra,
@@ -234,7 +245,7 @@ export class MnatLab {
           // every descriptor up to it in each child, so it shapes every tool run's cost).
           ['prlimit', '--nofile=1024:1024', '--', this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
         : this.command('src/egress/main-node.ts', 'mnat-egress.js', args);
-    const p = this.spawn(cpe.ns, `egress${k}`, argv);
+    const p = this.spawn(cpe.ns, `egress${k}`, argv, this.options.asUser);
     this.egress[k - 1] = p;
     await p.waitForLine(/msg="?mnat-egress starting/, 20_000);
     return p;

@@ -33,11 +33,12 @@ import {
   MAX_RULES,
   sumCounters,
 } from './bpf-map-codec.ts';
+import { ensureBpffs } from './bpffs.ts';
 import { dumpMap, loadProgram, pinnedProgId, runBatch } from './bpftool.ts';
 import { serialQueue } from './upstream-join.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
 import { addBpfFilter, addClsact, deleteClsact, deleteFilter, ingressQdisc, listFilters } from './tc.ts';
-import { DataplaneError, runTool, TOOL_TIMEOUT_MS } from './tool-exec.ts';
+import { DataplaneError, TOOL_TIMEOUT_MS } from './tool-exec.ts';
 
 export { DataplaneError } from './tool-exec.ts';
 
@@ -359,27 +360,16 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   }
 
   async function makePinDir(): Promise<void> {
+    const problem = await ensureBpffs(host, pinRoot);
+    if (problem !== null) throw new DataplaneError('no-bpffs', problem);
     try {
       try {
         host.makeDirectory(pinDir);
       } catch {
         host.makeDirectory(pinDir); // once more: another instance's detach may have removed the shared root just then
       }
-      return;
     } catch (err) {
-      if (!pinRoot.startsWith('/sys/fs/bpf/')) {
-        throw new DataplaneError('command-failed', `cannot create the pin directory ${pinDir}: ${(err as Error).message}; is a bpf filesystem mounted there?`);
-      }
-    }
-    // bpffs is not mounted (sysfs refuses mkdir): mount it, as OpenWrt does at boot.
-    const mount = await runTool(host, ['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-    try {
-      host.makeDirectory(pinDir);
-    } catch (err) {
-      throw new DataplaneError(
-        'command-failed',
-        `cannot create ${pinDir} (${(err as Error).message}); mounting bpffs at /sys/fs/bpf ${mount.code === 0 ? 'succeeded' : `failed: ${mount.stderr.trim()}`}`,
-      );
+      throw new DataplaneError('command-failed', `cannot create the pin directory: ${(err as Error).message}`);
     }
   }
 

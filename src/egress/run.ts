@@ -14,6 +14,7 @@ import {
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
 import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
+import { checkPrerequisites } from '../agent/preflight.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent } from './egress-agent.ts';
 import type { Joiner } from '../agent/ports.ts';
@@ -131,6 +132,8 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   }
   const settings = first.settings;
   const translator = createTranslator(host, { objectPath: settings.bpfObject, pinRoot: settings.pinRoot, instance: settings.instance });
+  const needs = { ip: true, bridge: settings.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: settings.joinBackend === 'smcroute' };
+  if (!(await checkPrerequisites(host, translator, needs, (l) => rt.printError(`mnat-egress: ${l}`)))) return host.exit(1);
   const joiner = rt.createJoiner(host, settings);
   // Stopping the feed withdraws our joins, so the server releases the mappings
   // now rather than when the watcher expires (the ingress stops sending sooner).

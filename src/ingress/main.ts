@@ -6,6 +6,7 @@ import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from './ingress-status.ts';
 import { createWatcherClient, INGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
+import { checkPrerequisites } from '../agent/preflight.ts';
 import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-upkeep.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
     instance: options.instance,
   });
+  const needs = { smcroute: options.join && options.joinBackend === 'smcroute' };
+  if (!(await checkPrerequisites(host, kernel, needs, (l) => process.stderr.write(`mnat-ingress: ${l}\n`)))) process.exit(1);
   // The translator programs the kernel; reading the rules back and following
   // recreated devices come from translator-upkeep.
   const translator: IngressRuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
