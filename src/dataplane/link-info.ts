@@ -2,8 +2,8 @@
 // and the translator: ifindex, MAC, up or not, and with `details` (ip -d) the
 // kind and a bridge's multicast options. Run via the Host, so a Host bound to
 // another network namespace sees that namespace. Without an iproute2 `ip` (a
-// router with only BusyBox's) the same facts come from /proc/net/dev and
-// /sys/class/net (the current namespace's, as mounted).
+// router with only BusyBox's) the same facts but a bridge's options come from
+// /proc/net/dev and /sys/class/net (the current namespace's, as mounted).
 import type { ExecResult, Host } from '../host/host.ts';
 import { MAC_ADDRESS } from './bpf-map-codec.ts';
 import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
@@ -79,28 +79,22 @@ async function ipJson(host: Host, argv: readonly string[]): Promise<ExecResult |
   return result;
 }
 
-/** The bridge options sysfs has under other names (…/bridge/multicast_snooping is ip's mcast_snooping). */
-const SYSFS_BRIDGE_OPTIONS = ['snooping', 'querier', 'igmp_version', 'mld_version'];
-
 function sysfsLink(host: Host, name: string, details: boolean): LinkInfo | null {
   if (!/^[^/\s]{1,15}$/.test(name) || name === '.' || name === '..') return null;
   const dir = `/sys/class/net/${name}`;
   const read = (file: string): string => (host.readFile(`${dir}/${file}`) ?? '').trim();
   const ifindex = parseInt(read('ifindex'), 10);
   if (!(ifindex > 0)) return null;
+  // The kind, as the kernel types the device; a bridge's options come only
+  // from ip -d (none here: the bridge setup leaves options it is not told alone).
   const kind = details ? (/^DEVTYPE=(.+)$/m.exec(read('uevent'))?.[1] ?? null) : null;
-  const info_data: Record<string, unknown> = {};
-  for (const o of kind === 'bridge' ? SYSFS_BRIDGE_OPTIONS : []) {
-    const v = parseInt(read(`bridge/multicast_${o}`), 10);
-    if (v >= 0) info_data[`mcast_${o}`] = v; // an option this kernel lacks stays unset (left alone)
-  }
   return toInfo({
     ifindex,
     ifname: name,
     address: read('address'),
     flags: parseInt(read('flags'), 16) & 1 ? ['UP'] : [],
     operstate: read('operstate').toUpperCase() || 'UNKNOWN',
-    ...(kind !== null ? { linkinfo: { info_kind: kind, info_data } } : {}),
+    ...(kind !== null ? { linkinfo: { info_kind: kind, info_data: {} } } : {}),
   });
 }
 
