@@ -91,20 +91,22 @@ export function parseResolvConf(text: string, searchLines: 'last' | 'all' = 'las
 
 /**
  * RFC 2782 order: ascending priority; within a priority a weighted random
- * draw without replacement, weight-0 records first in the list so that they
- * are picked only rarely. `random` is [0,1) (injected by tests).
+ * draw without replacement, each record drawn with probability proportional
+ * to its weight, as the RFC's text asks. (Its sketch, an integer drawn from
+ * [0, sum] inclusive, is biased: weights 1 and 3 would get 40 % / 60 %.)
+ * Weight-0 records come after the weighted ones, in random order.
+ * `random` is [0,1) (injected by tests).
  */
 export function orderSrv(records: readonly SrvRecord[], random: () => number = Math.random): SrvRecord[] {
   const out: SrvRecord[] = [];
   const priorities = [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b);
   for (const p of priorities) {
-    const pool = records.filter((r) => r.priority === p).sort((a, b) => (a.weight === 0 ? 0 : 1) - (b.weight === 0 ? 0 : 1));
+    const pool = records.filter((r) => r.priority === p);
     while (pool.length > 0) {
       const total = pool.reduce((sum, r) => sum + r.weight, 0);
-      const pick = Math.floor(random() * (total + 1)); // uniform in [0, total]
-      let running = 0;
       let i = 0;
-      while (i < pool.length - 1 && (running += pool[i]!.weight) < pick) i++;
+      if (total === 0) i = Math.floor(random() * pool.length);
+      else for (let left = random() * total; (left -= pool[i]!.weight) >= 0 && i < pool.length - 1; ) i++;
       out.push(pool.splice(i, 1)[0]!);
     }
   }
