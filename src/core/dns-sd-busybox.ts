@@ -23,10 +23,9 @@ export function parseNslookup(type: keyof typeof ANSWER, code: number | null, st
     const m = ANSWER[type].exec(line);
     if (m) rows.push(m.slice(1));
   }
-  const failed = /REFUSED|SERVFAIL|timed out|Invalid|applet not found|not found/.exec(stdout + stderr);
-  if (rows.length === 0 && (code !== 0 || failed) && !/NXDOMAIN|No answer/.test(stdout)) {
-    throw new Error(`busybox nslookup: ${failed?.[0] ?? ((stderr.trim() || `exit ${code}`).split('\n')[0] as string)}`);
-  }
+  // NXDOMAIN / "No answer" are answers; REFUSED, SERVFAIL, a timeout or a missing applet are not.
+  const failed = /REFUSED|SERVFAIL|timed out|not found/.exec(stdout + stderr);
+  if (rows.length === 0 && (code || failed) && !/NXDOMAIN|No answer/.test(stdout)) throw new Error(`busybox nslookup: ${failed?.[0] ?? (stderr.trim() || `exit ${code}`)}`);
   return rows;
 }
 

@@ -157,7 +157,7 @@ export async function discoverMnat(lookup: DnsSdLookup, domains: readonly string
     for (const instance of await ask(`PTR ${type}`, () => lookup.ptr(type))) {
       const records = await ask(`SRV ${instance}`, () => lookup.srv(instance));
       if (records.length === 1 && records[0]!.name === '') {
-        asked.push(`SRV ${instance}: target "." (the service is decidedly not available there)`);
+        asked.push(`SRV ${instance}: "." (no service)`);
         continue;
       }
       for (const srv of orderSrv(records, random)) {
@@ -171,7 +171,7 @@ export async function discoverMnat(lookup: DnsSdLookup, domains: readonly string
     }
   }
   if (domains.length === 0) {
-    throw new DiscoveryError('no DNS search domain to look for _mnat._tcp in (none in resolv.conf); give the server explicitly', asked);
+    throw new DiscoveryError(`no search domain (resolv.conf) to look for ${MNAT_SERVICE} in; give the server`, asked);
   }
   const headline = nowhere ?? `no MNAT service (${MNAT_SERVICE}) found by DNS-SD in ${domains.join(', ')}`;
   throw new DiscoveryError(`${headline}; asked ${asked.join('; ')}`, asked);

@@ -126,8 +126,8 @@ test('discovery failures name every question asked', async () => {
   await assert.rejects(discoverMnat(scriptedLookup(nowhere, []), ['isp.example']), /^DiscoveryError: SRV x\._mnat\._tcp\.isp\.example points to nowhere\.isp\.example:8443, which has no address \(A\/AAAA\); asked .*A\/AAAA nowhere\.isp\.example: no address$/);
   // "." as the only target: decidedly not available.
   const dot = { 'PTR _mnat._tcp.isp.example': ['x._mnat._tcp.isp.example'], 'SRV x._mnat._tcp.isp.example': [srv('', 0, 0)] };
-  await assert.rejects(discoverMnat(scriptedLookup(dot, []), ['isp.example']), /decidedly not available/);
-  await assert.rejects(discoverMnat(scriptedLookup({}, []), []), /no DNS search domain/);
+  await assert.rejects(discoverMnat(scriptedLookup(dot, []), ['isp.example']), /"\." \(no service\)/);
+  await assert.rejects(discoverMnat(scriptedLookup({}, []), []), /no search domain \(resolv\.conf\)/);
 });
 
 // Captured: busybox nslookup -q=TYPE NAME 127.0.0.53 (BusyBox v1.35.0, Debian), dnsmasq 2.90.
