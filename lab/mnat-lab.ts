@@ -207,10 +207,12 @@ export class MnatLab {
     return p;
   }
 
-  private clientArgs(name: string): string[] {
+  /** server: another --server value (e.g. dns-sd) instead of the core's address and port. */
+  private clientArgs(name: string, server?: string): string[] {
     const c = this.certs.clients[name];
     if (!c) throw new Error(`no client certificate for ${name}`);
-    return ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT), '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
+    const where = server !== undefined ? ['--server', server] : ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT)];
+    return [...where, '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
   }
 
   /** mnat-ingress on the ingress router: up0 (global side) -> core0 (ISP core). */
@@ -232,13 +234,14 @@ export class MnatLab {
   }
 
   /** mnat-egress on CPE k (1-based): wan (ISP side) -> br-lan. */
-  async startEgress(k: number, extra: string[] = [], opts: { resolvConf?: string } = {}): Promise<LabProcess> {
+  /** opts.server replaces the core's address (e.g. 'dns-sd'); opts.resolvConf becomes the egress's /etc/resolv.conf. */
+  async startEgress(k: number, extra: string[] = [], opts: { resolvConf?: string; server?: string } = {}): Promise<LabProcess> {
     const cpe = this.topo.cpes[k - 1];
     if (!cpe) throw new Error(`no CPE ${k}`);
     const args = [
       '--upstream-interface', cpe.wan.dev,
       '--downstream-interface', cpe.lan.dev,
-      ...this.clientArgs(`cpe${k}`),
+      ...this.clientArgs(`cpe${k}`, opts.server),
       '--pin-root', this.pinRoot, '--instance', `egress-cpe${k}`,
       '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
       ...(this.options.egressExtraArgs ?? []),

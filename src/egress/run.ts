@@ -17,6 +17,25 @@ import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
 import { createLevelLogger } from '../host/level-log.ts';
+import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
+import { createBackoff } from '../core/backoff.ts';
+
+/** --server dns-sd: the origin and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */
+async function withServer(host: Host, s: EgressSettings, apiRootGiven: boolean): Promise<EgressSettings> {
+  if (!s.target.origin.endsWith('dns-sd')) return s;
+  const backoff = createBackoff({ initialMs: 2000, maxMs: 60_000 });
+  for (;;) {
+    try {
+      const d = await discoverWithBusybox(host);
+      const origin = `${s.target.origin[0] === 'h' ? 'http' : 'https'}://${d.host}:${d.port}`;
+      host.log.info('DNS-SD', { origin, instance: d.instance });
+      return { ...s, target: { ...s.target, origin }, apiRoot: apiRootGiven ? s.apiRoot : d.apiRoot };
+    } catch (err) {
+      host.log.warn('DNS-SD', { error: (err as Error).message });
+      await new Promise((r) => host.setTimeout(() => r(0), backoff.next()));
+    }
+  }
+}
 
 export interface EgressRuntime {
   readonly argv: readonly string[];
@@ -129,7 +148,8 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     host.exit(0);
     return;
   }
-  const settings = first.settings;
+  const apiRootGiven = args.has('api-root') || first.settings.apiRoot !== '/restconf';
+  const settings = await withServer(host, first.settings, apiRootGiven);
   const translator = createTranslator(host, {
     ...(settings.bpfObject !== undefined ? { objectPath: settings.bpfObject } : {}),
     ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
@@ -199,7 +219,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       if (next.settings.instance !== settings.instance || next.settings.pinRoot !== settings.pinRoot || next.settings.bpfObject !== settings.bpfObject) {
         log.warn('translator instance, pin root or BPF object changes need a restart; keeping the current ones');
       }
-      await agent.reload(next.settings);
+      await agent.reload(await withServer(host, next.settings, apiRootGiven));
     });
   });
 

@@ -167,3 +167,19 @@ test('a re-mapping while two applications receive on one UDP port: make-before-b
     t.diagnostic(`${name}: ${s.unique} datagrams, via ${JSON.stringify(s.via)}, largest inter-arrival ${s.maxInterArrivalMs.toFixed(1)} ms`);
   }
 });
+
+test('the egress under qjs finds its server by DNS-SD (--server dns-sd, BusyBox nslookup) and carries a LAN join', async (t) => {
+  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, pool: POOL, egressRuntime: 'qjs' });
+  await m.startServer();
+  await m.startIngress();
+  const resolvConf = await m.startDns();
+  const egress = await m.startEgress(1, [], { server: 'dns-sd', resolvConf });
+  await egress.waitForLine((l) => l.includes('msg=DNS-SD') && l.includes(`origin=https://${MNAT_SERVER_NAME}:${SERVER_PORT}`) && l.includes(`instance=mnat._mnat._tcp.${ISP_DOMAIN}`), 20_000);
+  m.sender(CHANNELS.v4, { rate: 200, stream: 1 });
+  const rx = m.receiver(m.host(1, 1), CHANNELS.v4);
+  const first = await rx.waitForJson((e) => e.event === 'first-packet', 20_000);
+  assert.equal(first.source, CHANNELS.v4.source);
+  for (const q of [`_mnat._tcp.${ISP_DOMAIN}`, `mnat._mnat._tcp.${ISP_DOMAIN}`]) {
+    assert.ok(m.dns!.lines.some((l) => l.includes('query[') && l.includes(q)), `dnsmasq saw the egress ask for ${q}`);
+  }
+});
