@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseEgressArgs, resolveEgressSettings } from '../../src/egress/config/egress-options.ts';
 import { readEgressUci } from '../../src/egress/config/egress-uci.ts';
 
-function resolve(argv: string[], file: Record<string, unknown> | null = null) {
+function resolve(argv: string[], file: Parameters<typeof resolveEgressSettings>[1] = null) {
   const p = parseEgressArgs(argv);
   if (p.command !== 'run') throw new Error('expected run');
   return resolveEgressSettings(p.args, file, { joinBackend: 'smcroute' }, '/etc/config/mnat');
