@@ -34,12 +34,17 @@ const key = (c: GlobalChannel): string => `${c.source},${c.group}`;
 type Stats = { unique: number; duplicates: number; missing: number; badPayload: number; foreign: number; streams: Record<string, number>; via: Record<string, number>; maxInterArrivalMs: number; local: string | null };
 const stats = async (p: LabProcess): Promise<Stats> => (await p.ask('stats', (e) => e.event === 'stats', 5000)) as unknown as Stats;
 
-test('a host on the ISP core with no CPE agent receives through the ingress: DNS-SD discovery, mnat-recv and the library', async (t) => {
-  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, pool: POOL });
+/** Server, ingress (no CPE agent), DNS-SD and one host on the core. */
+async function coreLab(t: { after(fn: () => Promise<void> | void): void }, refreshPeriodS?: number) {
+  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, pool: POOL, ...(refreshPeriodS ? { refreshPeriodS } : {}) });
   await m.startServer();
   await m.startIngress();
   await m.startDns();
-  const h = await m.addCoreHost(1);
+  return { m, h: await m.addCoreHost(1) };
+}
+
+test('a host on the ISP core with no CPE agent receives through the ingress: DNS-SD discovery, mnat-recv and the library', async (t) => {
+  const { m, h } = await coreLab(t);
   m.sender(CHANNELS.v4, { rate: 200, stream: 1 });
   m.sender(CHANNELS.v6, { rate: 200, stream: 3 });
 
@@ -120,11 +125,7 @@ test('mnat-recv explains bad input in one line: no service, SRV pointing nowhere
 });
 
 test('a re-mapping while two applications receive on one UDP port: make-before-break, no gap, no duplicate, no foreign datagram', async (t) => {
-  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, pool: POOL, refreshPeriodS: 2 });
-  await m.startServer();
-  await m.startIngress();
-  await m.startDns();
-  const h = await m.addCoreHost(1);
+  const { m, h } = await coreLab(t, 2);
   m.sender(CHANNELS.v4, { rate: 200, stream: 1 });
   m.sender(CHANNELS.v4b, { rate: 200, stream: 2 });
   // Two applications on one host and one port, each on its own channel: each must get only its own.

@@ -6,18 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiRootFromTxt, discoverMnat, DiscoveryError, orderSrv, parseResolvConf, parseTxt, type DnsSdLookup, type SrvRecord } from '../../src/core/dns-sd.ts';
 import { parseNslookup } from '../../src/core/dns-sd-busybox.ts';
+import { createSeededRandom } from '../../src/server/state/pool.ts';
 
-/** mulberry32: a small seeded PRNG, [0,1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = createSeededRandom;
 
 const srv = (name: string, priority: number, weight: number, port = 8443): SrvRecord => ({ name, priority, weight, port });
 
