@@ -33,7 +33,7 @@ try {
   const of = (mode: string, field: string): number[] => rows.filter((r) => r.event === 'opened' && r.mode === mode).map((r) => Number(r[field]));
   const failed = rows.filter((r) => r.event === 'failed');
   const r = (n: number): string => `${n.toFixed(0)} ms`;
-  const line = (name: string, xs: number[]): string => `${name.padEnd(44)} n=${xs.length} p50=${r(pct(xs, 50))} p99=${r(pct(xs, 99))} min=${r(Math.min(...xs))} max=${r(Math.max(...xs))}`;
+  const line = (name: string, xs: number[]): string => `${name.padEnd(48)} n=${xs.length} p50=${r(pct(xs, 50))} p99=${r(pct(xs, 99))} min=${r(Math.min(...xs))} max=${r(Math.max(...xs))}`;
   process.stdout.write(`receiver open → first datagram (core host, no CPE agent, TLS + client certificate, push), failures=${failed.length}\n`);
   process.stdout.write(`  ${line('discovery included (DNS-SD via dnsmasq)', of('dns-sd', 'ms'))}\n`);
   process.stdout.write(`  ${line('discovery excluded (server given)', of('given', 'ms'))}\n`);
