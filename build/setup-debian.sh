@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# dnsmasq-base: the dnsmasq binary without the system service (the lab starts its
+# own, inside a namespace); busybox: its nslookup is the DNS-SD tool of the egress
+# under qjs, as on OpenWrt.
 packages=(clang llvm bpftool libbpf-dev iproute2 smcroute iperf nghttp2-client
-          mosquitto mosquitto-clients tcpdump curl openssl make gcc musl-tools ethtool)
+          mosquitto mosquitto-clients tcpdump curl openssl make gcc musl-tools ethtool
+          dnsmasq-base busybox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -20,6 +20,25 @@ import { createEgressAgent } from './egress-agent.ts';
 import type { Joiner } from '../agent/ports.ts';
 import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
+import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
+import { createBackoff } from '../core/backoff.ts';
+
+/** --server dns-sd: the origin and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */
+async function withServer(host: Host, s: EgressSettings, apiRootGiven: boolean): Promise<EgressSettings> {
+  if (!s.target.origin.endsWith('dns-sd')) return s;
+  const backoff = createBackoff({ initialMs: 2000, maxMs: 60_000 });
+  for (;;) {
+    try {
+      const d = await discoverWithBusybox(host);
+      const origin = `${s.target.origin[0] === 'h' ? 'http' : 'https'}://${d.host}:${d.port}`;
+      host.log.info('DNS-SD', { origin, instance: d.instance });
+      return { ...s, target: { ...s.target, origin }, apiRoot: apiRootGiven ? s.apiRoot : d.apiRoot };
+    } catch (err) {
+      host.log.warn('DNS-SD', { error: (err as Error).message });
+      await new Promise((r) => host.setTimeout(() => r(0), backoff.next()));
+    }
+  }
+}
 
 export interface EgressRuntime {
   readonly argv: readonly string[];
@@ -130,10 +149,13 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     host.exit(0);
     return;
   }
-  const settings = first.settings;
-  const translator = createTranslator(host, { objectPath: settings.bpfObject, pinRoot: settings.pinRoot, instance: settings.instance });
-  const needs = { ip: true, bridge: settings.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: settings.joinBackend === 'smcroute' };
+  const given = first.settings;
+  const translator = createTranslator(host, { objectPath: given.bpfObject, pinRoot: given.pinRoot, instance: given.instance });
+  const needs = { ip: true, bridge: given.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: given.joinBackend === 'smcroute' };
   if (!(await checkPrerequisites(host, translator, needs, (l) => rt.printError(`mnat-egress: ${l}`)))) return host.exit(1);
+  // The prerequisites first: discovery retries until it finds the service.
+  const apiRootGiven = args.has('api-root') || given.apiRoot !== '/restconf';
+  const settings = await withServer(host, given, apiRootGiven);
   const joiner = rt.createJoiner(host, settings);
   // Stopping the feed withdraws our joins, so the server releases the mappings
   // now rather than when the watcher expires (the ingress stops sending sooner).
@@ -176,7 +198,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       if (next.settings.instance !== settings.instance || next.settings.pinRoot !== settings.pinRoot || next.settings.bpfObject !== settings.bpfObject) {
         log.warn('translator instance, pin root or BPF object changes need a restart; keeping the current ones');
       }
-      await agent.reload(next.settings);
+      await agent.reload(await withServer(host, next.settings, apiRootGiven));
     });
   });
 
