@@ -11,7 +11,9 @@ import { createInterface } from 'node:readline';
 import { MnatState, type StateChange, type StateSnapshot } from '../src/server/state/mnat-state.ts';
 import { Pool } from '../src/server/state/pool.ts';
 import type { Logger } from '../src/host/host.ts';
-import { MnatApp, newWatcherId } from '../src/server/app.ts';
+import { RestconfApp } from '../src/server/restconf/app.ts';
+import { newWatcherId } from '../src/server/restconf/operations.ts';
+import { EmbeddedStore } from '../src/server/store/embedded-store.ts';
 import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
 import { Journal } from '../src/server/store/journal.ts';
 import { listen } from '../src/server/http/listener.ts';
@@ -43,19 +45,17 @@ const state = new MnatState(options);
 // No automatic compaction here: the journal is kept whole to time a full replay below.
 const journal = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, 'state'), log: quiet, compactBytes: Number.MAX_SAFE_INTEGER });
 journal.load();
-state.onChange((c) => journal.append(c));
-const app = new MnatApp(state, journal, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000 });
+const store = new EmbeddedStore(state, journal, quiet);
+const app = new RestconfApp(store, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage() });
 const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key') }, (req, res) => app.handle(req, res));
-// The server's clock, as in main.ts.
+// The server's clock, as in store/ticker.ts.
 let populating = true;
 const tick = (): void => {
   const now = Date.now();
   // While the generator is still creating watchers nobody refreshes the early
   // ones; keep them alive until the refresh phase (which is what is measured).
   if (populating) state.restartClocks(now);
-  state.tick(now);
-  void journal.sync().catch(() => undefined);
-  if (journal.wantsCompaction()) journal.compact(state.snapshot());
+  void store.tick(now).catch(() => undefined);
   setTimeout(tick, 1000).unref();
 };
 tick();

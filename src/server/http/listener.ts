@@ -43,8 +43,6 @@ export type Handler = (req: AnyRequest, res: AnyResponse) => void;
 class H2Request implements AnyRequest {
   readonly method: string | undefined;
   readonly url: string | undefined;
-  /** The body once read (app.ts readBody), declared so the object keeps one shape. */
-  __body: Promise<Buffer> | undefined = undefined;
   constructor(readonly stream: ServerHttp2Stream, readonly headers: IncomingHttpHeaders) {
     this.method = headers[':method'];
     this.url = headers[':path'];

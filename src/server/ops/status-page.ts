@@ -1,7 +1,7 @@
 // The read-only operator page: pool, populations and every mapping. Watcher
 // ids are secrets, so only counts appear here, never ids.
-import type { MnatApp } from '../app.ts';
 import type { LocalMapping } from '../../protocol/model.ts';
+import type { ServerStats } from './stats.ts';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -14,9 +14,10 @@ function local(l: LocalMapping | null): string {
 
 const MAX_ROWS = 5000;
 
-export function renderStatusPage(app: MnatApp): string {
-  const s = app.state.stats();
-  const channels = app.state.channels();
+/** The page for a snapshot taken with its channels. */
+export function renderStatusPage(stats: ServerStats): string {
+  const s = stats.store;
+  const channels = stats.channels ?? [];
   const rows = channels
     .slice(0, MAX_ROWS)
     .map(
@@ -31,10 +32,10 @@ export function renderStatusPage(app: MnatApp): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 .unassigned{color:#b00}.assigned{color:#070}</style></head>
 <body><h1>mnat-server</h1>
-<p>Uptime ${Math.round(app.uptimeS())} s. Watchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
+<p>Uptime ${Math.round(stats.uptimeS)} s. Watchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
 Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for pool space.
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
-Push streams: ${app.push.subscriberCount}; long polls waiting: ${app.push.stats.longPollsWaiting}.</p>
+Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.</p>
 <h2>Mappings</h2>
 <table><tr><th>id</th><th>global (Sg, Gg)</th><th>state</th><th>local (Sl, Gl)</th><th>egress watchers</th></tr>
 ${rows}

@@ -1,9 +1,10 @@
 // The MNAT service's assignment state machine (pure: time comes in as nowMs).
-//
-// API notes: the numeric options default to 10 / 250 / 64 (refresh period,
-// grace period, joins per watcher); LocalMapping lives in pool.ts and is
-// re-exported here; stats().poolSize is a bigint (pools can be /64s); an
-// MnatError's path is relative to the watcher entry ("joined-sg[2]/group").
+// Its vocabulary (options, MnatError, StateChange records, the snapshot) is in
+// state-types.ts, input checks in validate.ts, channel records in
+// channel-table.ts. Numeric options default to 10 / 250 / 64 (refresh period,
+// grace period, joins per watcher); stats().poolSize is a bigint (pools can be
+// /64s); an MnatError's path is relative to the watcher entry
+// ("joined-sg[2]/group").
 //
 // Model: watchers (egress: joined channels; ingress: source-prefix monitors),
 // one channel record per globally joined (Sg,Gg) with its stable assignment id
@@ -22,92 +23,25 @@
 // which gives every watcher a fresh expiry window.
 //
 // Memory: a watcher is one small object plus a flat [joinId, channel, ...]
-// array referencing shared channel records (the Channel objects and their
-// MappedChannel views are shared by every watcher joining them). Watchers
-// also form a doubly linked list in refresh order (a refresh moves one to the
-// tail), so refresh is O(1) and expiry only ever looks at the head.
+// array referencing shared channel records. Watchers are kept in refresh
+// order (refresh-order.ts), so refresh is O(1) and expiry looks at the head.
 //
 // Versions (ETags) come from one counter per state object; they are not part
-// of snapshots, so the server should combine them with a per-process epoch.
-import { AddressError, formatPrefix, isLoopback, parsePrefix, prefixContains, tryParseAddress, unforwardedGroupReason, type Address, type Prefix } from '../../core/address.ts';
-import { channelOf, parseChannel, type Channel, type ParsedChannel } from '../../core/channel.ts';
-import { localGroup, type JoinedSg, type LocalMapping, type MappedChannel, type MappingState, type Monitor } from '../../protocol/model.ts';
-import { Pool, type PoolSnapshot } from './pool.ts';
+// of snapshots, so the server combines them with a per-process epoch.
+import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts';
+import type { Channel } from '../../core/channel.ts';
+import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
+import type { Pool } from './pool.ts';
+import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
+import type { StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
+import { RefreshOrder } from './refresh-order.ts';
+import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
+export { MnatError } from './state-types.ts';
+export type { ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 
-export interface MnatStateOptions {
-  pool: Pool;
-  /** Seconds between refreshes the clients are told to keep (default 10); expiry after 3 missed. */
-  refreshPeriodS?: number;
-  /** Seconds a released local pair stays unused (default 250). */
-  gracePeriodS?: number;
-  /** Per-watcher limit on joined-sg (and monitor) entries (default 64). */
-  maxJoinsPerWatcher?: number;
-  /** Injected id generator; the server gives >= 128-bit crypto-random ids. */
-  newWatcherId: () => string;
-}
-
-export type MnatErrorKind = 'unknown-watcher' | 'too-many-joins' | 'invalid-value' | 'wrong-role';
-
-export class MnatError extends Error {
-  override readonly name = 'MnatError';
-  readonly kind: MnatErrorKind;
-  /** Relative to the watcher entry, e.g. "joined-sg[2]/group". */
-  readonly path?: string;
-  constructor(kind: MnatErrorKind, message: string, path?: string) {
-    super(message);
-    this.kind = kind;
-    if (path !== undefined) this.path = path;
-  }
-}
-
-export type WatcherRole = 'egress' | 'ingress' | 'none';
-
-/** A join or monitor in journal form: [id, source, group] / [id, prefix]. */
-export type JoinTuple = [string, string, string];
-export type MonitorTuple = [string, string];
-
-/** JSON-serialisable effect records; applyChange replays them without new decisions. */
-export type StateChange =
-  | { op: 'watcher-created'; id: string; owner?: string; at: number }
-  | { op: 'watcher-removed'; id: string; reason: 'expired' | 'deleted'; at: number }
-  | { op: 'joins-set'; id: string; joins: JoinTuple[] | null; at: number }
-  | { op: 'monitors-set'; id: string; monitors: MonitorTuple[] | null; at: number }
-  | { op: 'mapping-assigned'; source: string; group: string; local: LocalMapping; at: number }
-  | { op: 'grace-ended'; local: LocalMapping; at: number };
-
-export interface StateSnapshot {
-  format: 'mnat-state/1';
-  nextAssignmentId: number;
-  nextSeq: number;
-  watchers: Array<{ id: string; owner?: string; joins?: JoinTuple[]; monitors?: MonitorTuple[] }>;
-  channels: Array<{ source: string; group: string; id: number; seq: number; local: LocalMapping | null }>;
-  pool: PoolSnapshot;
-}
-
-export interface MnatStats {
-  watchers: number;
-  egressWatchers: number;
-  ingressWatchers: number;
-  channelsAssigned: number;
-  channelsUnassigned: number;
-  poolSize: bigint;
-  poolInUse: number;
-  poolInGrace: number;
-}
-
-interface ChannelRec {
-  readonly key: string;
-  readonly channel: Channel;
-  readonly src: Address;
-  readonly id: number;
-  readonly seq: number;
-  local: LocalMapping | null;
-  /** Egress watchers joining this channel. */
-  readonly wanters: Set<WatcherRec>;
-  /** The shared MappedChannel every watcher's list holds. */
-  view: MappedChannel;
-}
+type ChannelRec = ChannelRecOf<WatcherRec>;
 
 interface IngressPart {
   monitors: Monitor[];
@@ -128,63 +62,26 @@ interface WatcherRec {
   next: WatcherRec | null;
 }
 
-const MAX_ASSIGNMENT_ID = 0xffffffff;
-
-function makeView(rec: { id: number; channel: Channel; local: LocalMapping | null }): MappedChannel {
-  return { id: rec.id, global: rec.channel, state: rec.local ? 'assigned' : 'unassigned', local: rec.local };
-}
-
-/** PATCH merge of keyed entries: a known id is replaced in place, a new one appended. */
-function mergeById<T extends string[]>(current: T[], incoming: T[]): T[] {
-  const index = new Map<string, number>();
-  current.forEach((t, i) => index.set(t[0] as string, i));
-  for (const t of incoming) {
-    const at = index.get(t[0] as string);
-    if (at !== undefined) current[at] = t;
-    else index.set(t[0] as string, current.push(t) - 1);
-  }
-  return current;
-}
-
-function sameTuples(a: string[][], b: string[][]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as string[];
-    const y = b[i] as string[];
-    if (x.length !== y.length || x.some((v, k) => v !== y[k])) return false;
-  }
-  return true;
-}
-
-function checkPositive(name: string, v: number | undefined, dflt: number, zeroOk = false): number {
-  if (v === undefined) return dflt;
-  if (!Number.isFinite(v) || v < 0 || (v === 0 && !zeroOk)) {
-    throw new RangeError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${v}`);
-  }
-  return v;
-}
-
 export class MnatState {
   readonly refreshPeriodS: number;
   readonly gracePeriodS: number;
   readonly maxJoinsPerWatcher: number;
   private readonly pool: Pool;
-  private readonly newWatcherId: () => string;
+  private readonly newWatcherId: (() => string) | undefined;
   private readonly expiryMs: number;
   private readonly graceMs: number;
 
   private readonly watchers = new Map<string, WatcherRec>();
-  private readonly channelMap = new Map<string, ChannelRec>();
-  private readonly assigned = new Set<ChannelRec>();
+  private readonly table = new ChannelTable<WatcherRec>();
+  private readonly channelMap = this.table.byKey;
+  private readonly assigned = this.table.assigned;
   /** Channels without a local mapping, in creation order. */
-  private readonly waiting = new Set<ChannelRec>();
+  private readonly waiting = this.table.waiting;
   private readonly ingress = new Set<WatcherRec>();
-  private readonly ids = new Set<number>();
+  /** Watcher ids by the client certificate they are bound to (container GETs list only the caller's). */
+  private readonly byOwner = new Map<string, Set<string>>();
   private egressCount = 0;
-  private head: WatcherRec | null = null;
-  private tail: WatcherRec | null = null;
-  private nextAssignmentId = 1;
-  private nextSeq = 1;
+  private readonly order = new RefreshOrder<WatcherRec>();
   private versionCounter = 0;
   private now = -Infinity;
   private needServe = false;
@@ -196,12 +93,13 @@ export class MnatState {
   private readonly watcherListeners: Array<(ids: string[]) => void> = [];
   private readonly removedListeners: Array<(id: string, reason: 'expired' | 'deleted') => void> = [];
 
+  /** The canonical channel of a "source,group" someone joins already (validation skips parsing it). */
+  private readonly knownChannel = (key: string): Channel | undefined => this.channelMap.get(key)?.channel;
+
   constructor(options: MnatStateOptions) {
     this.pool = options.pool;
     this.newWatcherId = options.newWatcherId;
-    this.refreshPeriodS = checkPositive('refreshPeriodS', options.refreshPeriodS, 10);
-    this.gracePeriodS = checkPositive('gracePeriodS', options.gracePeriodS, 250, true);
-    this.maxJoinsPerWatcher = Math.floor(checkPositive('maxJoinsPerWatcher', options.maxJoinsPerWatcher, 64));
+    ({ refreshPeriodS: this.refreshPeriodS, gracePeriodS: this.gracePeriodS, maxJoinsPerWatcher: this.maxJoinsPerWatcher } = resolveLimits(options));
     this.expiryMs = 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
   }
@@ -225,16 +123,25 @@ export class MnatState {
 
   // ---- watchers ----------------------------------------------------------
 
+  /** A watcher with an id from options.newWatcherId. */
   createWatcher(nowMs: number, owner?: string): { id: string; refreshPeriodS: number } {
-    return this.op(nowMs, () => {
-      let id = this.newWatcherId();
-      for (let tries = 0; this.watchers.has(id); tries++) {
-        if (tries >= 8) throw new Error('newWatcherId keeps returning ids that are in use');
-        id = this.newWatcherId();
-      }
-      if (typeof id !== 'string' || id.length === 0) throw new Error('newWatcherId returned an empty id');
+    const next = this.newWatcherId;
+    if (!next) throw new Error('createWatcher needs options.newWatcherId; use addWatcher(id, …) to choose the id');
+    let id = next();
+    for (let tries = 0; this.watchers.has(id); tries++) {
+      if (tries >= 8) throw new Error('newWatcherId keeps returning ids that are in use');
+      id = next();
+    }
+    this.addWatcher(id, nowMs, owner);
+    return { id, refreshPeriodS: this.refreshPeriodS };
+  }
+
+  /** A watcher with the caller's id (a replicated store decides ids before applying); MnatError 'id-in-use' if taken. */
+  addWatcher(id: string, nowMs: number, owner?: string): void {
+    this.op(nowMs, () => {
+      if (typeof id !== 'string' || id.length === 0) throw new Error('a watcher id must be a non-empty string');
+      if (this.watchers.has(id)) throw new MnatError('id-in-use', 'this watcher id is in use already');
       this.commit(owner === undefined ? { op: 'watcher-created', id, at: this.now } : { op: 'watcher-created', id, owner, at: this.now });
-      return { id, refreshPeriodS: this.refreshPeriodS };
     });
   }
 
@@ -242,8 +149,7 @@ export class MnatState {
   refreshWatcher(id: string, nowMs: number): number {
     return this.op(nowMs, () => {
       const w = this.watcher(id);
-      this.unlink(w);
-      this.linkTail(w);
+      this.order.moveToTail(w);
       w.last = this.now;
       return this.refreshPeriodS;
     });
@@ -266,6 +172,12 @@ export class MnatState {
     return [...this.watchers.keys()];
   }
 
+  /** Watchers bound to this client certificate (see ownerOf). */
+  watchersOwnedBy(owner: string): string[] {
+    const ids = this.byOwner.get(owner);
+    return ids ? [...ids] : [];
+  }
+
   /** Removes a watcher at once, releasing its joins as expiry would. */
   deleteWatcher(id: string, nowMs: number): void {
     this.op(nowMs, () => {
@@ -280,7 +192,7 @@ export class MnatState {
   setEgressJoins(id: string, joins: JoinedSg[], nowMs: number): void {
     this.op(nowMs, () => {
       const w = this.egressWatcher(id);
-      const tuples = this.validateJoins(joins);
+      const tuples = validateJoins(joins, this.maxJoinsPerWatcher, this.knownChannel);
       this.commitJoins(w, tuples);
     });
   }
@@ -289,9 +201,9 @@ export class MnatState {
   mergeEgressJoins(id: string, joins: JoinedSg[], nowMs: number): void {
     this.op(nowMs, () => {
       const w = this.egressWatcher(id);
-      const incoming = this.validateJoins(joins);
+      const incoming = validateJoins(joins, this.maxJoinsPerWatcher, this.knownChannel);
       const merged = mergeById(this.joinTuples(w), incoming);
-      this.checkLimit(merged.length, 'joined-sg');
+      checkLimit(merged.length, 'joined-sg', this.maxJoinsPerWatcher);
       this.commitJoins(w, merged);
     });
   }
@@ -316,7 +228,7 @@ export class MnatState {
   setIngressMonitors(id: string, monitors: Monitor[], nowMs: number): void {
     this.op(nowMs, () => {
       const w = this.ingressWatcher(id);
-      const tuples = this.validateMonitors(monitors);
+      const tuples = validateMonitors(monitors, this.maxJoinsPerWatcher);
       this.commitMonitors(w, tuples);
     });
   }
@@ -324,9 +236,9 @@ export class MnatState {
   mergeIngressMonitors(id: string, monitors: Monitor[], nowMs: number): void {
     this.op(nowMs, () => {
       const w = this.ingressWatcher(id);
-      const incoming = this.validateMonitors(monitors);
+      const incoming = validateMonitors(monitors, this.maxJoinsPerWatcher);
       const merged = mergeById((w.ing?.monitors ?? []).map((m): MonitorTuple => [m.id, m.globalSourcePrefix]), incoming);
-      this.checkLimit(merged.length, 'monitor');
+      checkLimit(merged.length, 'monitor', this.maxJoinsPerWatcher);
       this.commitMonitors(w, merged);
     });
   }
@@ -366,7 +278,7 @@ export class MnatState {
   }
 
   /** Every channel record (assigned and waiting), for status pages. */
-  channels(): Array<MappedChannel & { egressWatchers: number }> {
+  channels(): ChannelRow[] {
     return [...this.channelMap.values()].map((c) => ({ ...c.view, egressWatchers: c.wanters.size }));
   }
 
@@ -392,7 +304,7 @@ export class MnatState {
 
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
-    let next: number | null = this.head ? this.head.last + this.expiryMs : null;
+    let next: number | null = this.order.head ? this.order.head.last + this.expiryMs : null;
     const grace = this.pool.nextGraceEndMs(this.graceMs);
     if (grace !== null && (next === null || grace < next)) next = grace;
     return next;
@@ -435,8 +347,8 @@ export class MnatState {
     channels.sort((a, b) => a.seq - b.seq);
     return {
       format: 'mnat-state/1',
-      nextAssignmentId: this.nextAssignmentId,
-      nextSeq: this.nextSeq,
+      nextAssignmentId: this.table.nextAssignmentId,
+      nextSeq: this.table.nextSeq,
       watchers,
       channels,
       pool: this.pool.snapshot(),
@@ -454,23 +366,21 @@ export class MnatState {
     }
     const s = new MnatState(options);
     s.pool.restore(snapshot.pool);
-    s.nextAssignmentId = snapshot.nextAssignmentId;
-    s.nextSeq = snapshot.nextSeq;
+    s.table.nextAssignmentId = snapshot.nextAssignmentId;
+    s.table.nextSeq = snapshot.nextSeq;
     for (const c of [...snapshot.channels].sort((a, b) => a.seq - b.seq)) {
-      const rec = s.newChannel(c.source, c.group, c.id, c.seq);
+      const rec = s.table.add(c.source, c.group, c.id, c.seq);
       if (c.local) {
         if (!s.pool.isInUse(c.local)) throw new Error(`snapshot inconsistent: ${rec.key} maps to ${localGroup(c.local)}, which the pool does not hold in use`);
-        rec.local = c.local;
-        rec.view = makeView(rec);
-        s.assigned.add(rec);
-        s.waiting.delete(rec);
+        s.table.assign(rec, c.local);
       }
     }
     const start = nowMs ?? Number.NEGATIVE_INFINITY;
     for (const sw of snapshot.watchers) {
       const w: WatcherRec = { id: sw.id, owner: sw.owner, last: start, joins: null, ing: null, version: ++s.versionCounter, prev: null, next: null };
       s.watchers.set(w.id, w);
-      s.linkTail(w);
+      s.indexOwner(w);
+      s.order.pushTail(w);
       if (sw.joins) {
         w.joins = [];
         s.egressCount++;
@@ -524,8 +434,8 @@ export class MnatState {
   }
 
   private housekeep(): void {
-    while (this.head && this.head.last + this.expiryMs <= this.now) {
-      this.commit({ op: 'watcher-removed', id: this.head.id, reason: 'expired', at: this.now });
+    for (let w = this.order.head; w && w.last + this.expiryMs <= this.now; w = this.order.head) {
+      this.commit({ op: 'watcher-removed', id: w.id, reason: 'expired', at: this.now });
     }
     this.endGrace();
   }
@@ -591,7 +501,8 @@ export class MnatState {
         if (this.watchers.has(change.id)) throw new Error(`replay: watcher ${change.id} exists already`);
         const w: WatcherRec = { id: change.id, owner: change.owner, last: change.at, joins: null, ing: null, version: ++this.versionCounter, prev: null, next: null };
         this.watchers.set(change.id, w);
-        this.linkTail(w);
+        this.indexOwner(w);
+        this.order.pushTail(w);
         return;
       }
       case 'watcher-removed': {
@@ -602,7 +513,8 @@ export class MnatState {
           w.ing = null;
         }
         this.watchers.delete(w.id);
-        this.unlink(w);
+        this.unindexOwner(w);
+        this.order.remove(w);
         this.removed.push([w.id, change.reason]);
         return;
       }
@@ -628,10 +540,7 @@ export class MnatState {
         const c = this.channelMap.get(key);
         if (!c || c.local) throw new Error(`replay: ${key} is not a waiting channel`);
         if (!alreadyClaimed) this.pool.claim(change.local);
-        c.local = change.local;
-        c.view = makeView(c);
-        this.assigned.add(c);
-        this.waiting.delete(c);
+        this.table.assign(c, change.local);
         for (const w of c.wanters) this.dirty.add(w);
         this.touchIngress(c);
         return;
@@ -658,7 +567,7 @@ export class MnatState {
         const key = `${source},${group}`;
         let c = this.channelMap.get(key);
         if (!c) {
-          c = this.newChannel(source, group, this.takeAssignmentId(), this.nextSeq++);
+          c = this.table.open(source, group);
           this.needServe = true;
         }
         c.wanters.add(w);
@@ -677,44 +586,10 @@ export class MnatState {
   private leave(c: ChannelRec, w: WatcherRec, at: number): void {
     c.wanters.delete(w);
     if (c.wanters.size > 0) return;
+    this.table.close(c);
     if (c.local) {
       this.pool.release(c.local, at);
-      this.assigned.delete(c);
       this.touchIngress(c);
-    }
-    this.waiting.delete(c);
-    this.channelMap.delete(c.key);
-    this.ids.delete(c.id);
-  }
-
-  private newChannel(source: string, group: string, id: number, seq: number): ChannelRec {
-    // Kept parsed for ingress prefix matching; live joins were validated already.
-    const src = tryParseAddress(source);
-    if (src === null || !group.length) throw new Error(`state: "${source},${group}" is not a channel`);
-    const key = `${source},${group}`;
-    const rec: ChannelRec = {
-      key,
-      channel: { source, group },
-      src,
-      id,
-      seq,
-      local: null,
-      wanters: new Set(),
-      view: makeView({ id, channel: { source, group }, local: null }),
-    };
-    rec.view = makeView(rec);
-    this.channelMap.set(key, rec);
-    this.waiting.add(rec);
-    this.ids.add(id);
-    return rec;
-  }
-
-  /** Next free uint32 assignment id (deterministic, so replay recomputes the same ids). */
-  private takeAssignmentId(): number {
-    for (;;) {
-      const id = this.nextAssignmentId;
-      this.nextAssignmentId = id >= MAX_ASSIGNMENT_ID ? 1 : id + 1;
-      if (!this.ids.has(id)) return id;
     }
   }
 
@@ -744,20 +619,18 @@ export class MnatState {
 
   // ---- internals: helpers ------------------------------------------------
 
-  private linkTail(w: WatcherRec): void {
-    w.prev = this.tail;
-    w.next = null;
-    if (this.tail) this.tail.next = w;
-    else this.head = w;
-    this.tail = w;
+  private indexOwner(w: WatcherRec): void {
+    if (w.owner === undefined) return;
+    let ids = this.byOwner.get(w.owner);
+    if (!ids) this.byOwner.set(w.owner, (ids = new Set()));
+    ids.add(w.id);
   }
 
-  private unlink(w: WatcherRec): void {
-    if (w.prev) w.prev.next = w.next;
-    else this.head = w.next;
-    if (w.next) w.next.prev = w.prev;
-    else this.tail = w.prev;
-    w.prev = w.next = null;
+  private unindexOwner(w: WatcherRec): void {
+    if (w.owner === undefined) return;
+    const ids = this.byOwner.get(w.owner);
+    ids?.delete(w.id);
+    if (ids && ids.size === 0) this.byOwner.delete(w.owner);
   }
 
   private watcher(id: string): WatcherRec {
@@ -803,64 +676,6 @@ export class MnatState {
       }
     }
     return out;
-  }
-
-  private checkLimit(n: number, what: string): void {
-    if (n > this.maxJoinsPerWatcher) {
-      throw new MnatError('too-many-joins', `${n} ${what} entries exceed the limit of ${this.maxJoinsPerWatcher} per watcher`, what);
-    }
-  }
-
-  /** Checks ids and addresses and canonicalises; a merge only grows, so its input alone may already exceed the limit. */
-  private validateJoins(joins: JoinedSg[]): JoinTuple[] {
-    if (!Array.isArray(joins)) throw new MnatError('invalid-value', 'joined-sg must be a list', 'joined-sg');
-    this.checkLimit(joins.length, 'joined-sg');
-    const seen = new Set<string>();
-    return joins.map((j, i) => {
-      const path = `joined-sg[${i}]`;
-      if (j === null || typeof j !== 'object' || typeof j.id !== 'string' || j.id === '') {
-        throw new MnatError('invalid-value', 'each joined-sg needs a non-empty string id', `${path}/id`);
-      }
-      if (seen.has(j.id)) throw new MnatError('invalid-value', `joined-sg id "${j.id}" appears twice`, `${path}/id`);
-      seen.add(j.id);
-      const ch = j.channel;
-      if (ch === null || typeof ch !== 'object' || typeof ch.source !== 'string' || typeof ch.group !== 'string') {
-        throw new MnatError('invalid-value', 'joined-sg needs a source and a group', path);
-      }
-      // A channel someone already joins is known canonical: skip parsing, share its strings.
-      const known = this.channelMap.get(`${ch.source},${ch.group}`);
-      if (known) return [j.id, known.channel.source, known.channel.group];
-      let parsed: ParsedChannel;
-      try {
-        parsed = parseChannel(ch.source, ch.group);
-      } catch (e) {
-        throw new MnatError('invalid-value', e instanceof AddressError ? e.message : String(e), path);
-      }
-      const why = unforwardedGroupReason(parsed.group);
-      if (why) throw new MnatError('invalid-value', `group ${ch.group} ${why}`, `${path}/group`);
-      if (isLoopback(parsed.source)) throw new MnatError('invalid-value', `source ${ch.source} is a loopback address`, `${path}/source`);
-      const c = channelOf(parsed);
-      return [j.id, c.source, c.group];
-    });
-  }
-
-  private validateMonitors(monitors: Monitor[]): MonitorTuple[] {
-    if (!Array.isArray(monitors)) throw new MnatError('invalid-value', 'monitor must be a list', 'monitor');
-    this.checkLimit(monitors.length, 'monitor');
-    const seen = new Set<string>();
-    return monitors.map((m, i) => {
-      const path = `monitor[${i}]`;
-      if (m === null || typeof m !== 'object' || typeof m.id !== 'string' || m.id === '') {
-        throw new MnatError('invalid-value', 'each monitor needs a non-empty string id', `${path}/id`);
-      }
-      if (seen.has(m.id)) throw new MnatError('invalid-value', `monitor id "${m.id}" appears twice`, `${path}/id`);
-      seen.add(m.id);
-      try {
-        return [m.id, formatPrefix(parsePrefix(m.globalSourcePrefix))];
-      } catch (e) {
-        throw new MnatError('invalid-value', e instanceof AddressError ? e.message : String(e), `${path}/global-source-prefix`);
-      }
-    });
   }
 
   // A PUT that changes nothing (clients re-PUT after reconnecting) writes no record.

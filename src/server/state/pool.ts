@@ -30,7 +30,6 @@ import {
   formatPrefix,
   formatValue,
   parsePrefix,
-  prefixContains,
   prefixCoversPrefix,
   prefixLast,
   tryParseAddress,
@@ -38,7 +37,6 @@ import {
   IPV4_SSM,
   IPV6_MULTICAST,
   prefixHoldsUnforwarded,
-  type Address,
   type Family,
   type Prefix,
 } from '../../core/address.ts';

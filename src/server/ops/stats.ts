@@ -1,0 +1,46 @@
+// One plain snapshot of the server's counters, built by one function, which
+// /metrics and the status page render (they never see the application).
+import type { ChannelRow } from '../state/state-types.ts';
+import type { StoreReads, StoreStats } from '../store/store.ts';
+
+export interface MemoryUsage {
+  rss: number;
+  heapUsed: number;
+}
+
+export interface ServerStats {
+  store: StoreStats;
+  /** Answered requests by status code, ascending. */
+  requestsByStatus: Array<[number, number]>;
+  push: { subscribers: number; subscriptions: number; notificationsSent: number; longPollsWaiting: number };
+  uptimeS: number;
+  memory: MemoryUsage;
+  /** Every channel record; only when asked for (the status page). */
+  channels?: ChannelRow[];
+}
+
+export interface StatsSources {
+  store: StoreReads;
+  requestsByStatus: ReadonlyMap<number, number>;
+  push: { readonly subscriberCount: number; readonly subscriptionCount: number; readonly stats: { notificationsSent: number; longPollsWaiting: number } };
+  startedMs: number;
+  nowMs: number;
+  memory: MemoryUsage;
+}
+
+export function collectStats(src: StatsSources, withChannels: boolean): ServerStats {
+  const stats: ServerStats = {
+    store: src.store.stats(),
+    requestsByStatus: Array.from(src.requestsByStatus.entries()).sort((a, b) => a[0] - b[0]),
+    push: {
+      subscribers: src.push.subscriberCount,
+      subscriptions: src.push.subscriptionCount,
+      notificationsSent: src.push.stats.notificationsSent,
+      longPollsWaiting: src.push.stats.longPollsWaiting,
+    },
+    uptimeS: (src.nowMs - src.startedMs) / 1000,
+    memory: src.memory,
+  };
+  if (withChannels) stats.channels = src.store.channels();
+  return stats;
+}

@@ -1,0 +1,123 @@
+// mnat-server's command line: the flags, their checks and the pool file.
+// Every problem is a CliError with one line naming the flag (exit code 2).
+import { readFileSync } from 'node:fs';
+import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
+import { parseLogLevel } from '../host/log-format.ts';
+import type { LogLevel } from '../host/host.ts';
+import { parseListen } from './http/listener.ts';
+import { DEFAULT_POOL } from './state/default-pool.ts';
+import { Pool, PoolError } from './state/pool.ts';
+import type { MnatStateOptions } from './state/state-types.ts';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'listen', kind: 'string', value: 'HOST:PORT', default: '[::]:8443', help: 'address and port to listen on' },
+  { name: 'tls-cert', kind: 'string', value: 'FILE', help: 'server certificate (PEM, may include the chain)' },
+  { name: 'tls-key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
+  { name: 'client-ca', kind: 'string', value: 'FILE', help: 'CA for client certificates: enables mTLS; watchers are bound to the certificate that created them' },
+  { name: 'require-client-cert', kind: 'boolean', help: 'refuse TLS clients without a certificate signed by --client-ca' },
+  { name: 'admin-cn', kind: 'list', value: 'CN', help: 'with --client-ca: certificate subject CN allowed to see the status page (default mnat-admin)' },
+  { name: 'insecure', kind: 'boolean', help: 'plaintext HTTP/2 (h2c) and HTTP/1.1 on the same port, for labs only' },
+  { name: 'pool', kind: 'string', value: 'FILE', help: 'local address pool in the prototype\'s pool.json format (default: 232.0.0.0/8 and ff3e::/96, sources kept)' },
+  { name: 'state-dir', kind: 'string', value: 'DIR', help: 'keep watchers, joins and mappings here (journal + snapshot); without it state is in memory only' },
+  { name: 'refresh-period', kind: 'number', value: 'S', default: 10, min: 1, max: 65535, help: 'seconds between watcher refreshes (a watcher expires after 3 missed)' },
+  { name: 'grace-period', kind: 'number', value: 'S', default: 250, min: 0, max: 86400, help: 'seconds a released local (S,G) stays unused' },
+  { name: 'max-joins-per-watcher', kind: 'number', value: 'N', default: 64, min: 1, max: 100000, help: 'joined (S,G)s / monitors one watcher may hold' },
+  { name: 'api-root', kind: 'list', value: 'PATH', help: 'extra API root with the prototype\'s quirks, e.g. /mnat-ds (/restconf is always served)' },
+  { name: 'long-poll-wait', kind: 'number', value: 'S', default: 25, min: 0, max: 300, help: 'how long a GET with a matching If-None-Match is held (Prefer: wait=N may shorten it)' },
+  { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },
+];
+
+export interface ServerOptions {
+  logLevel: LogLevel;
+  listen: { host: string; port: number };
+  /** --listen as given, for messages. */
+  listenText: string;
+  insecure: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  clientCa: string | undefined;
+  requireClientCert: boolean;
+  adminCns: string[];
+  aliasRoots: string[];
+  /** --pool FILE, or undefined for the built-in pool. */
+  poolFile: string | undefined;
+  /** The state machine's options (the pool included). */
+  state: MnatStateOptions;
+  stateDir: string | undefined;
+  longPollDefaultMs: number;
+}
+
+export function usage(): string {
+  return formatUsage(
+    'mnat-server',
+    'The MNAT service: RESTCONF (RFC 8040) over HTTP/2 that assigns local (Sl,Gl) to global (Sg,Gg)\nchannels for mnat-egress and mnat-ingress watchers. See docs/server.md.',
+    FLAGS,
+  );
+}
+
+/** The options, or 'help' for --help; throws CliError for anything wrong. */
+export function parseServerOptions(argv: readonly string[]): ServerOptions | 'help' {
+  const args = parseArgs(argv, FLAGS);
+  if (args.help) return 'help';
+  if (args.positionals.length > 0) throw new CliError(`unexpected argument "${args.positionals[0]}" (see --help)`);
+  const logLevel = parseLogLevel(args.string('log-level') as string);
+  if (!logLevel) throw new CliError(`--log-level: "${args.string('log-level')}" is not one of debug, info, warn, error`);
+
+  const insecure = args.boolean('insecure');
+  const tlsCert = args.string('tls-cert');
+  const tlsKey = args.string('tls-key');
+  const clientCa = args.string('client-ca');
+  if (!insecure && (!tlsCert || !tlsKey)) throw new CliError('TLS needs --tls-cert FILE and --tls-key FILE (or --insecure for a plaintext lab server)');
+  if (insecure && (tlsCert || tlsKey || clientCa)) throw new CliError('--insecure cannot be combined with --tls-cert, --tls-key or --client-ca');
+  if (args.boolean('require-client-cert') && !clientCa) throw new CliError('--require-client-cert needs --client-ca FILE');
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(args.string('listen') as string);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const aliasRoots = args.list('api-root').map((r) => r.replace(/\/+$/, ''));
+  for (const r of aliasRoots) {
+    if (!/^\/[A-Za-z0-9._~\-/]+$/.test(r) || r === '/restconf' || r.startsWith('/restconf/') || ['/metrics', '/status', '/.well-known'].includes(r)) {
+      throw new CliError(`--api-root ${r}: must be a path like /mnat-ds, other than /restconf, /metrics, /status`);
+    }
+  }
+  const poolFile = args.string('pool');
+  return {
+    logLevel,
+    listen,
+    listenText: args.string('listen') as string,
+    insecure,
+    tlsCert,
+    tlsKey,
+    clientCa,
+    requireClientCert: args.boolean('require-client-cert'),
+    adminCns: args.list('admin-cn').length > 0 ? [...args.list('admin-cn')] : ['mnat-admin'],
+    aliasRoots,
+    poolFile,
+    state: {
+      pool: loadPool(poolFile),
+      refreshPeriodS: args.number('refresh-period') as number,
+      gracePeriodS: args.number('grace-period') as number,
+      maxJoinsPerWatcher: args.number('max-joins-per-watcher') as number,
+    },
+    stateDir: args.string('state-dir'),
+    longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
+  };
+}
+
+function loadPool(file: string | undefined): Pool {
+  try {
+    if (file === undefined) return Pool.fromJson(DEFAULT_POOL);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`--pool ${file}: ${(err as Error).message}`);
+    }
+    return Pool.parse(text);
+  } catch (err) {
+    if (err instanceof PoolError) throw new CliError(`--pool ${file ?? '(built-in)'}: ${err.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+// The input of the yang-push operations (RFC 8639, RFC 8641): which one
+// watcher's assigned-channels an establish-subscription selects, and the id a
+// delete-subscription names. Module-qualified and bare member names are both
+// taken, as RFC 7951 allows.
+import { errors, RestconfError } from '../http/restconf-error.ts';
+
+export const SN = 'ietf-subscribed-notifications';
+const YP = 'ietf-yang-push';
+
+function member(obj: Record<string, unknown>, local: string, module: string): unknown {
+  if (local in obj) return obj[local];
+  return obj[`${module}:${local}`];
+}
+
+/** establish-subscription input → the one watcher id its filter selects. */
+export function parseEstablishInput(body: unknown): string {
+  const invalid = (message: string, path: string, appTag?: string) => new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errors.malformed('establish-subscription input must be a JSON object');
+  const keys = Object.keys(body);
+  if (keys.length !== 1 || keys[0] !== `${SN}:input`) throw invalid(`expected {"${SN}:input":{…}}`, '/');
+  const input = (body as Record<string, unknown>)[`${SN}:input`];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('input must be an object', `/${SN}:input`);
+  const inp = input as Record<string, unknown>;
+  const p = `/${SN}:input`;
+  const allowedKeys = new Set([
+    `${YP}:datastore`, 'datastore',
+    `${YP}:datastore-xpath-filter`, 'datastore-xpath-filter',
+    `${YP}:datastore-subtree-filter`, 'datastore-subtree-filter',
+    `${YP}:on-change`, 'on-change',
+    'encoding', `${SN}:encoding`, 'stop-time', `${SN}:stop-time`,
+  ]);
+  for (const k of Object.keys(inp)) {
+    if (k === `${YP}:periodic` || k === 'periodic') throw invalid('only on-change subscriptions are offered', `${p}/${k}`, `${YP}:period-unsupported`);
+    if (k === 'stream' || k === `${SN}:stream`) throw invalid('event streams are not offered; subscribe to the operational datastore', `${p}/${k}`, `${SN}:stream-unavailable`);
+    if (!allowedKeys.has(k)) throw new RestconfError(400, 'application', 'unknown-element', `unexpected member "${k}"`, undefined, `${p}/${k}`);
+  }
+  const datastore = member(inp, 'datastore', YP);
+  if (datastore !== 'ietf-datastores:operational') throw invalid('datastore must be "ietf-datastores:operational"', `${p}/${YP}:datastore`);
+  const encoding = member(inp, 'encoding', SN);
+  if (encoding !== undefined && encoding !== `${SN}:encode-json` && encoding !== 'encode-json') {
+    throw invalid('only encode-json is offered', `${p}/encoding`, `${SN}:encoding-unsupported`);
+  }
+  const onChange = member(inp, 'on-change', YP);
+  if (typeof onChange !== 'object' || onChange === null || Array.isArray(onChange)) {
+    throw invalid('an on-change subscription ({"ietf-yang-push:on-change":{}}) is required', `${p}/${YP}:on-change`, `${YP}:on-change-unsupported`);
+  }
+  const xpath = member(inp, 'datastore-xpath-filter', YP);
+  const subtree = member(inp, 'datastore-subtree-filter', YP);
+  if ((xpath === undefined) === (subtree === undefined)) {
+    throw invalid('give exactly one of datastore-xpath-filter and datastore-subtree-filter selecting one watcher of ietf-mnat:assigned-channels', p);
+  }
+  if (xpath !== undefined) {
+    const m = typeof xpath === 'string'
+      ? /^\s*\/ietf-mnat:assigned-channels\/(?:ietf-mnat:)?watcher\s*\[\s*(?:ietf-mnat:)?id\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]\s*$/.exec(xpath)
+      : null;
+    if (!m) throw invalid(`xpath filter must be /ietf-mnat:assigned-channels/watcher[id='WATCHER-ID']`, `${p}/${YP}:datastore-xpath-filter`);
+    return (m[1] ?? m[2]) as string;
+  }
+  const tree = subtree as Record<string, unknown>;
+  const ac = typeof tree === 'object' && tree !== null && !Array.isArray(tree) ? tree['ietf-mnat:assigned-channels'] : undefined;
+  let watcher = typeof ac === 'object' && ac !== null ? (ac as Record<string, unknown>).watcher : undefined;
+  if (Array.isArray(watcher)) watcher = watcher.length === 1 ? watcher[0] : undefined;
+  const id = typeof watcher === 'object' && watcher !== null ? (watcher as Record<string, unknown>).id : undefined;
+  if (typeof id !== 'string' || id === '') {
+    throw invalid('subtree filter must be {"ietf-mnat:assigned-channels":{"watcher":[{"id":"WATCHER-ID"}]}}', `${p}/${YP}:datastore-subtree-filter`);
+  }
+  return id;
+}
+
+export function parseSubscriptionIdInput(body: unknown): number {
+  const input = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[`${SN}:input`] : undefined;
+  const id = typeof input === 'object' && input !== null ? (input as Record<string, unknown>).id : undefined;
+  const n = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new RestconfError(400, 'application', 'invalid-value', 'expected {"ietf-subscribed-notifications:input":{"id":N}} with a uint32 id', undefined, `/${SN}:input/id`);
+  }
+  return n;
+}

@@ -1,0 +1,109 @@
+// Wiring of one mnat-server: the store (state directory or memory), the
+// RESTCONF application, the listener and the store's clock; and the graceful
+// stop. main.ts turns flags into ServerOptions and owns the process.
+import type { Logger } from '../host/host.ts';
+import { listen } from './http/listener.ts';
+import type { MemoryUsage } from './ops/stats.ts';
+import type { ServerOptions } from './options.ts';
+import { RestconfApp } from './restconf/app.ts';
+import { openEmbeddedStore, StateRestoreError } from './store/embedded-store.ts';
+import { StateCorruptError } from './store/journal.ts';
+import { startTicker } from './store/ticker.ts';
+
+/** The server cannot start; the message says why (exit code 1). */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface ProcessHooks {
+  /** Ends the process (the journal failed: memory holds changes the disk does not). */
+  exit(code: number): void;
+  memoryUsage(): MemoryUsage;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Stops accepting, ends streams and long polls, flushes the journal; false when the flush failed. */
+  shutdown(signal: string): Promise<boolean>;
+}
+
+export async function startServer(options: ServerOptions, log: Logger, hooks: ProcessHooks): Promise<RunningServer> {
+  const dir = options.stateDir;
+  let store;
+  try {
+    store = openEmbeddedStore({
+      state: options.state,
+      dir,
+      log,
+      nowMs: Date.now(),
+      onJournalFailure: (err) => {
+        // Stop, so that a restart serves exactly what was acknowledged. The failing requests got a 500.
+        log.error('exiting: the journal cannot be written', { error: err.message, dir });
+        setTimeout(() => hooks.exit(1), 200).unref();
+      },
+    });
+  } catch (err) {
+    if (err instanceof StateCorruptError) {
+      log.error('refusing to start: state is corrupt', { error: err.message });
+      throw new StartupError(err.message);
+    }
+    if (err instanceof StateRestoreError) {
+      log.error('refusing to start: stored state does not fit the configuration', { error: err.message });
+      throw new StartupError(`--state-dir ${dir}: stored state cannot be restored (${err.message}); was the pool changed? Restore the old --pool or move the state directory aside.`);
+    }
+    throw new StartupError(`--state-dir ${dir}: ${(err as Error).message}`);
+  }
+  if (dir === undefined) log.warn('no --state-dir: state is kept in memory only and lost on restart');
+
+  const app = new RestconfApp(store, log, {
+    aliasRoots: options.aliasRoots,
+    mtls: options.clientCa !== undefined,
+    adminCns: options.adminCns,
+    longPollMaxMs: 300_000,
+    longPollDefaultMs: options.longPollDefaultMs,
+    memoryUsage: hooks.memoryUsage,
+  });
+  let listener;
+  try {
+    listener = await listen(
+      { ...options.listen, insecure: options.insecure, tlsCert: options.tlsCert, tlsKey: options.tlsKey, clientCa: options.clientCa, requireClientCert: options.requireClientCert },
+      (req, res) => app.handle(req, res),
+    );
+  } catch (err) {
+    throw new StartupError(`cannot listen on ${options.listenText}: ${(err as Error).message}`);
+  }
+  const ticker = startTicker(store, log);
+  log.info('listening', {
+    address: options.listen.host,
+    port: listener.port,
+    tls: !options.insecure,
+    mtls: options.clientCa !== undefined,
+    requireClientCert: options.requireClientCert,
+    roots: ['/restconf', ...options.aliasRoots].join(','),
+    pool: options.poolFile ?? 'built-in',
+    poolSize: store.stats().poolSize.toString(),
+  });
+
+  let stopping: Promise<boolean> | null = null;
+  const stop = async (signal: string): Promise<boolean> => {
+    log.info('shutting down', { signal });
+    ticker.stop();
+    app.beginShutdown();
+    const closed = listener.close();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    try {
+      await store.close();
+    } catch (err) {
+      log.error('journal flush failed at shutdown', { error: (err as Error).message });
+      listener.destroyAll();
+      return false;
+    }
+    listener.destroyAll();
+    log.info('stopped');
+    return true;
+  };
+  return {
+    port: listener.port,
+    shutdown: (signal) => (stopping ??= stop(signal)),
+  };
+}

@@ -1,0 +1,89 @@
+// The state machine's vocabulary: options, errors, the journal's effect
+// records (StateChange), the snapshot format and the counters. Everything here
+// is plain JSON-serialisable data except MnatError and the Pool instance.
+import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
+import type { Pool, PoolSnapshot } from './pool.ts';
+
+export interface MnatStateOptions {
+  pool: Pool;
+  /** Seconds between refreshes the clients are told to keep (default 10); expiry after 3 missed. */
+  refreshPeriodS?: number;
+  /** Seconds a released local pair stays unused (default 250). */
+  gracePeriodS?: number;
+  /** Per-watcher limit on joined-sg (and monitor) entries (default 64). */
+  maxJoinsPerWatcher?: number;
+  /**
+   * Id generator for createWatcher(). The server picks ids itself (>= 128-bit
+   * crypto-random) and calls addWatcher(id, …), so it may leave this out.
+   */
+  newWatcherId?: () => string;
+}
+
+function checkPositive(name: string, v: number | undefined, dflt: number, zeroOk = false): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v < 0 || (v === 0 && !zeroOk)) {
+    throw new RangeError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${v}`);
+  }
+  return v;
+}
+
+/** The numeric options with their defaults, checked (RangeError names the option). */
+export function resolveLimits(options: MnatStateOptions): { refreshPeriodS: number; gracePeriodS: number; maxJoinsPerWatcher: number } {
+  return {
+    refreshPeriodS: checkPositive('refreshPeriodS', options.refreshPeriodS, 10),
+    gracePeriodS: checkPositive('gracePeriodS', options.gracePeriodS, 250, true),
+    maxJoinsPerWatcher: Math.floor(checkPositive('maxJoinsPerWatcher', options.maxJoinsPerWatcher, 64)),
+  };
+}
+
+export type MnatErrorKind = 'unknown-watcher' | 'too-many-joins' | 'invalid-value' | 'wrong-role' | 'id-in-use';
+
+export class MnatError extends Error {
+  override readonly name = 'MnatError';
+  readonly kind: MnatErrorKind;
+  /** Relative to the watcher entry, e.g. "joined-sg[2]/group". */
+  readonly path?: string;
+  constructor(kind: MnatErrorKind, message: string, path?: string) {
+    super(message);
+    this.kind = kind;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+export type WatcherRole = 'egress' | 'ingress' | 'none';
+
+/** A join or monitor in journal form: [id, source, group] / [id, prefix]. */
+export type JoinTuple = [string, string, string];
+export type MonitorTuple = [string, string];
+
+/** JSON-serialisable effect records; applyChange replays them without new decisions. */
+export type StateChange =
+  | { op: 'watcher-created'; id: string; owner?: string; at: number }
+  | { op: 'watcher-removed'; id: string; reason: 'expired' | 'deleted'; at: number }
+  | { op: 'joins-set'; id: string; joins: JoinTuple[] | null; at: number }
+  | { op: 'monitors-set'; id: string; monitors: MonitorTuple[] | null; at: number }
+  | { op: 'mapping-assigned'; source: string; group: string; local: LocalMapping; at: number }
+  | { op: 'grace-ended'; local: LocalMapping; at: number };
+
+export interface StateSnapshot {
+  format: 'mnat-state/1';
+  nextAssignmentId: number;
+  nextSeq: number;
+  watchers: Array<{ id: string; owner?: string; joins?: JoinTuple[]; monitors?: MonitorTuple[] }>;
+  channels: Array<{ source: string; group: string; id: number; seq: number; local: LocalMapping | null }>;
+  pool: PoolSnapshot;
+}
+
+export interface MnatStats {
+  watchers: number;
+  egressWatchers: number;
+  ingressWatchers: number;
+  channelsAssigned: number;
+  channelsUnassigned: number;
+  poolSize: bigint;
+  poolInUse: number;
+  poolInGrace: number;
+}
+
+/** One channel record for the status page: its mapping and how many egress watchers join it. */
+export type ChannelRow = MappedChannel & { egressWatchers: number };

@@ -1,0 +1,112 @@
+// The store seam: the one door through which the RESTCONF layer reads and
+// changes the MNAT state (watchers, joins, monitors, mappings, the pool).
+//
+//   restconf/*  ──reads (sync)──────────▶  MnatStore  ◀── embedded-store.ts: MnatState + journal.ts
+//               ──changes (async, JSON)─▶             ◀── (later) a store over etcd
+//               ◀─events after durability─
+//
+// Rules every implementation keeps:
+// - A change resolves only once it is durable (embedded: the journal is
+//   fdatasync'ed; a replicated store: committed and applied here). A request
+//   the state machine refuses rejects with its MnatError (unknown watcher,
+//   wrong role, too many joins, invalid value, id in use) and changes nothing.
+//   A change that cannot be made durable rejects with StoreDurabilityError.
+// - Reads are synchronous and local: they see every change this process has
+//   applied, including ones still being made durable.
+// - Events (watchersChanged, watcherRemoved) fire only after the changes they
+//   report are durable, so a client is never told what a crash could undo.
+// - Refresh is liveness, not state: synchronous, never journaled; after a
+//   restart every watcher gets a fresh expiry window.
+//
+// Designed for replication: every change is a StoreIntent, plain JSON with
+// the decisions already taken by the caller (the watcher id is chosen by the
+// RESTCONF layer, the time is passed in). A distributed store appends intents
+// to a shared log and every front end applies them with applyIntent() in log
+// order to its own MnatState; the method resolves when the intent is
+// committed and applied locally. What is not shared is liveness
+// (refreshWatcher) and the ETag versions (version() counts local applies; the
+// RESTCONF layer qualifies it with a per-process instance tag). Two things a
+// replicated store must settle inside itself, without the RESTCONF layer:
+// - the state machine is deterministic given the same intents and the same
+//   pool random source, so the pool's random must come from the log (e.g.
+//   seeded per intent by its log position), not from each process;
+// - MnatState expires watchers whose refresh clock ran out during any
+//   operation; with liveness kept per front end, expiry has to become a
+//   delete-watcher intent issued by the front end that owns the watcher's
+//   liveness, and replicas must not expire on their own clocks.
+// (The journal's StateChange effect records, which carry the decisions, are
+// the other way to replicate: MnatState.applyChange replays them exactly.)
+import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
+import type { ChannelRow, MnatStats, WatcherRole } from '../state/state-types.ts';
+
+/** A change to the state, as a JSON-serialisable intent (what a replicated log would carry). */
+export type StoreIntent =
+  | { op: 'create-watcher'; id: string; owner?: string; at: number }
+  | { op: 'delete-watcher'; id: string; at: number }
+  | { op: 'set-joins'; id: string; joins: JoinedSg[]; at: number }
+  | { op: 'merge-joins'; id: string; joins: JoinedSg[]; at: number }
+  | { op: 'delete-joins'; id: string; at: number }
+  | { op: 'set-monitors'; id: string; monitors: Monitor[]; at: number }
+  | { op: 'merge-monitors'; id: string; monitors: Monitor[]; at: number }
+  | { op: 'delete-monitors'; id: string; at: number }
+  | { op: 'tick'; at: number };
+
+/** The arguments of the change method for intent `K`: the intent without its op. */
+export type IntentArgs<K extends StoreIntent['op']> = Omit<Extract<StoreIntent, { op: K }>, 'op'>;
+
+/** How the store keeps its state, for /metrics and the status page. */
+export type StoreBackendStats =
+  | { kind: 'memory' }
+  | { kind: 'journal'; records: number; fsyncs: number; compactions: number };
+
+export type StoreStats = MnatStats & { backend: StoreBackendStats };
+
+/** A change was applied in memory but could not be made durable: it is not acknowledged. */
+export class StoreDurabilityError extends Error {
+  override name = 'StoreDurabilityError';
+}
+
+/** Synchronous reads from the local state. Unknown ids: roleOf, joins, monitors, assignedChannels and version throw MnatError('unknown-watcher'). */
+export interface StoreReads {
+  readonly refreshPeriodS: number;
+  hasWatcher(id: string): boolean;
+  /** The client certificate the watcher is bound to, if any. */
+  ownerOf(id: string): string | undefined;
+  roleOf(id: string): WatcherRole;
+  watchersOwnedBy(owner: string): string[];
+  egressJoins(id: string): JoinedSg[];
+  ingressMonitors(id: string): Monitor[];
+  assignedChannels(id: string): MappedChannel[];
+  /** Changes whenever assignedChannels(id) changes (local to this process). */
+  version(id: string): number;
+  /** Every channel record, assigned and waiting. */
+  channels(): ChannelRow[];
+  stats(): StoreStats;
+}
+
+export interface MnatStore extends StoreReads {
+  // Durable changes (see the rules above).
+  createWatcher(change: IntentArgs<'create-watcher'>): Promise<void>;
+  deleteWatcher(change: IntentArgs<'delete-watcher'>): Promise<void>;
+  setJoins(change: IntentArgs<'set-joins'>): Promise<void>;
+  mergeJoins(change: IntentArgs<'merge-joins'>): Promise<void>;
+  deleteJoins(change: IntentArgs<'delete-joins'>): Promise<void>;
+  setMonitors(change: IntentArgs<'set-monitors'>): Promise<void>;
+  mergeMonitors(change: IntentArgs<'merge-monitors'>): Promise<void>;
+  deleteMonitors(change: IntentArgs<'delete-monitors'>): Promise<void>;
+  /** Expires watchers, ends grace periods, assigns waiting channels. */
+  tick(atMs: number): Promise<void>;
+  /** The next time tick() has something to do, or null. */
+  nextDeadlineMs(): number | null;
+
+  /** Liveness: restarts the watcher's expiry window; returns the refresh period (s). Throws MnatError for an unknown id. */
+  refreshWatcher(id: string, atMs: number): number;
+
+  /** Watchers whose assigned-channels changed or that were removed, in notification order (ingress first), once durable. */
+  onWatchersChanged(listener: (ids: readonly string[]) => void): void;
+  /** A watcher expired or was deleted, once durable. */
+  onWatcherRemoved(listener: (id: string) => void): void;
+
+  /** Makes everything durable and releases files or connections. */
+  close(): Promise<void>;
+}
