@@ -4,12 +4,13 @@
 // child). The channels come from a control file; the server, translator and
 // smcroute joins are real (the egress lab: namespaces, HTTP/2 + TLS).
 // Run as root: node --import ./build/ts-loader.mjs bench/egress-qjs-footprint.bench.ts [channels=32] [idle-seconds=30]
+// (MNAT_QJS=<a qjs from build/qjs.sh> measures another QuickJS version or libc, e.g. the router's musl build)
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleQuickjs } from '../build/qjs-bundle.mjs';
 import { REPO_ROOT } from '../lab/lab.ts';
-import { createEgressLab, eventually } from '../lab/egress-lab.ts';
+import { createEgressLab, describeQjs, eventually, QJS } from '../lab/egress-lab.ts';
 
 const channels = Number(process.argv[2] ?? 32);
 const idleS = Number(process.argv[3] ?? 30);
@@ -57,7 +58,7 @@ try {
   const ownCpu = ((after.ticks - before.ticks) * TICK_MS) / 1000;
   const childCpu = ((after.childTicks - before.childTicks) * TICK_MS) / 1000;
   const result = {
-    runtime: 'qjs (QuickJS 2021-03-27, glibc, x86-64)',
+    runtime: `qjs (${describeQjs()}, x86-64; ${QJS})`,
     channels,
     bundleKiB: +(bundleBytes / 1024).toFixed(1),
     rssKiB: after.rssKiB,

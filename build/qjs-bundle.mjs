@@ -1,8 +1,26 @@
 // The QuickJS bundle: one minified ES2020 module for OpenWrt's qjs, with the
 // QuickJS `std` and `os` modules left as imports. Used by build.mjs (the
-// egress bundle) and by the qjs tests (their probe programs).
+// egress bundle) and by the qjs tests (their probe programs), so the tests run
+// what ships. esbuild bundles and minifies; terser then compresses the result
+// further (it inlines and merges across the whole bundle where esbuild works
+// module by module: about 1.5 KB of the router's 96 KiB budget).
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { minify as terser } from 'terser';
+
+/**
+ * The terser pass (Makefile.openwrt repeats it for SDK builds without dist/).
+ * unsafe_arrows and unsafe_methods turn function expressions into arrows and
+ * concise methods; they are unsafe only for a function called with `new` or
+ * read for its prototype, and every constructor here is a class.
+ */
+export const TERSER_OPTIONS = {
+  module: true,
+  ecma: 2020,
+  compress: { passes: 3, unsafe_arrows: true, unsafe_methods: true },
+  mangle: { toplevel: true },
+  format: { comments: false },
+};
 
 /** Bundles `entry` to `outfile`; returns the output size in bytes. */
 export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
@@ -36,5 +54,9 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  if (minify) {
+    const out = await terser(readFileSync(outfile, 'utf8'), TERSER_OPTIONS);
+    writeFileSync(outfile, out.code);
+  }
   return statSync(outfile).size;
 }

@@ -3,7 +3,7 @@
 // from build/dev-certs.sh), and mnat-egress in cpe1 under Node or the real qjs.
 // The local source is the ingress's core address, so a sender there plays the
 // ingress: (Sl,Gl) travels through the core bridge only while the CPE joined it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,18 @@ import { buildTopology, type Topology } from './topology.ts';
 
 export const RX = 'lab/traffic/receiver.ts';
 export const TX = 'lab/traffic/sender.ts';
-export const QJS = join(REPO_ROOT, '.cache/qjs/qjs');
+/** The qjs the tests run: $MNAT_QJS (a build of another QuickJS version or libc, see build/qjs.sh), else CI's. */
+export const QJS = process.env.MNAT_QJS || join(REPO_ROOT, '.cache/qjs/qjs');
+/** "QuickJS 2025-09-13, musl": the version a qjs prints and the libc it is linked against (its ELF interpreter). */
+export function describeQjs(qjs: string = QJS): string {
+  const version = /QuickJS version (\S+)/.exec(spawnSync(qjs, ['-h'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
+  const binary = readFileSync(qjs).toString('latin1');
+  const libc = binary.includes('ld-musl') ? 'musl' : binary.includes('ld-linux') ? 'glibc' : 'static';
+  return `QuickJS ${version}, ${libc}`;
+}
+
+/** What users run: the bundles `npm run build` makes. */
+export const DIST_EGRESS = { node: join(REPO_ROOT, 'dist/mnat-egress.js'), qjs: join(REPO_ROOT, 'dist/mnat-egress.qjs.js') };
 export const BPF_OBJECT = join(REPO_ROOT, 'dist/mnat-translator.bpf.o');
 export const isEvent = (name: string) => (e: Record<string, unknown>) => e.event === name;
 
@@ -24,6 +35,7 @@ export interface EgressLab {
   lab: Lab;
   topo: Topology;
   dir: string;
+  /** The agents' --pin-root in the root bpffs; '' with asUser (the egress pins in its own mount namespace). */
   pinRoot: string;
   statusFile: string;
   server: LabProcess;
@@ -53,9 +65,10 @@ export function egressQjsBundle(): Promise<string> {
   return qjsBundle;
 }
 
-export function requirements(runtime: Runtime): string | null {
+export function requirements(runtime: Runtime, asUser = false): string | null {
   if (!existsSync(BPF_OBJECT)) return `${BPF_OBJECT} is missing: run npm run build`;
   if (runtime === 'qjs' && !existsSync(QJS)) return `${QJS} is missing: run build/qjs.sh`;
+  if (asUser && !existsSync(DIST_EGRESS[runtime])) return `${DIST_EGRESS[runtime]} is missing: run npm run build`;
   return null;
 }
 
@@ -63,7 +76,19 @@ const MAPPED = /msg="translate \(([^,]+),([^)]+)\) -> \(([^,]+),([^)]+)\) to br-
 
 export async function createEgressLab(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { runtime: Runtime; hostsPerCpe?: number; serverArgs?: string[]; egressArgs?: string[]; pool?: unknown; egressPrefix?: string[] },
+  opts: {
+    runtime: Runtime;
+    hostsPerCpe?: number;
+    serverArgs?: string[];
+    egressArgs?: string[];
+    pool?: unknown;
+    egressPrefix?: string[];
+    /**
+     * Start the egress as users do: dist's bundle under `ip netns exec` (a fresh /sys,
+     * no bpffs), with the default pin root, so the egress mounts bpffs itself.
+     */
+    asUser?: boolean;
+  },
 ): Promise<EgressLab> {
   const lab = await createLab(t);
   const topo = await buildTopology(lab, { cpes: 1, hostsPerCpe: opts.hostsPerCpe ?? 1 });
@@ -84,13 +109,13 @@ export async function createEgressLab(
     ),
   );
   const cpe = topo.cpes[0]!;
-  const pinRoot = labPinRoot(lab.id);
+  const pinRoot = opts.asUser ? '' : labPinRoot(lab.id);
   // After the lab is gone (node:test runs after-hooks in order): an egress killed with it leaves its pins.
-  t.after(() => rmSync(pinRoot, { recursive: true, force: true }));
+  if (pinRoot) t.after(() => rmSync(pinRoot, { recursive: true, force: true }));
   const statusFile = join(dir, 'egress.json');
   let smcrouteSocket: string | null = null;
   if (opts.runtime === 'qjs') smcrouteSocket = (await startSmcrouted(cpe.ns)).socketPath;
-  const bundle = opts.runtime === 'qjs' ? await egressQjsBundle() : null;
+  const bundle = opts.runtime !== 'qjs' ? null : opts.asUser ? DIST_EGRESS.qjs : await egressQjsBundle();
 
   const serverArgv = (): string[] =>
     nodeArgv('src/server/main.ts', [
@@ -105,8 +130,8 @@ export async function createEgressLab(
     ]);
   const egressArgv = (extra: string[] = [], bare = false): string[] => {
     const common = [
-      '--pin-root', pinRoot,
-      '--bpf-object', BPF_OBJECT,
+      // As a user: the default pin root and the BPF object found next to the bundle.
+      ...(pinRoot ? ['--pin-root', pinRoot, '--bpf-object', BPF_OBJECT] : []),
       ...(smcrouteSocket ? ['--join-backend', 'smcroute', '--smcroute-socket', smcrouteSocket] : []),
     ];
     const args = bare ? [...common, ...extra] : [
@@ -123,7 +148,8 @@ export async function createEgressLab(
       ...(opts.egressArgs ?? []),
       ...extra,
     ];
-    return [...(opts.egressPrefix ?? []), ...(bundle ? [QJS, bundle, ...args] : nodeArgv('src/egress/main-node.ts', args))];
+    const node = opts.asUser ? [process.execPath, DIST_EGRESS.node, ...args] : nodeArgv('src/egress/main-node.ts', args);
+    return [...(opts.egressPrefix ?? []), ...(bundle ? [QJS, bundle, ...args] : node)];
   };
 
   const el: EgressLab = {
@@ -142,7 +168,7 @@ export async function createEgressLab(
     },
     egressArgv,
     async startEgress(extra = [], bare = false) {
-      const p = cpe.ns.spawn(egressArgv(extra, bare), { label: `mnat-egress (${opts.runtime})` });
+      const p = cpe.ns.spawn(egressArgv(extra, bare), { label: `mnat-egress (${opts.runtime}${opts.asUser ? ', ip netns exec' : ''})`, asUser: opts.asUser === true });
       await p.waitForLine(/mnat-egress starting/, 15_000);
       el.egress = p;
       return p;
@@ -211,7 +237,7 @@ export async function leftovers(el: EgressLab): Promise<string[]> {
   if (/clsact/.test(qdisc.stdout)) found.push(`qdisc: ${qdisc.stdout.trim()}`);
   const filters = await ns.exec(['tc', 'filter', 'show', 'dev', 'wan', 'ingress']);
   if (filters.stdout.trim() !== '') found.push(`filter: ${filters.stdout.trim()}`);
-  if (existsSync(el.pinRoot)) found.push(`pin root ${el.pinRoot} still exists`);
+  if (el.pinRoot && existsSync(el.pinRoot)) found.push(`pin root ${el.pinRoot} still exists`);
   const mc4 = await ns.exec(['cat', '/proc/net/mcfilter']);
   if (mc4.stdout.trim().split('\n').length > 1) found.push(`mcfilter: ${mc4.stdout.trim()}`);
   const mc6 = await ns.exec(['cat', '/proc/net/mcfilter6']);

@@ -10,7 +10,7 @@
 //   const p = a.spawn(nodeArgv('lab/traffic/receiver.ts', [...]));
 //   await p.waitForJson((e) => e.event === 'joined');
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execArgv, runArgv, type ExecOutcome } from './lab-exec.ts';
@@ -35,6 +35,19 @@ export function inNetns(name: string, argv: readonly string[]): string[] {
   return ['nsenter', `--net=/run/netns/${name}`, '--', ...argv];
 }
 
+/** The iproute2 `ip` binary by absolute path (a test may run a process with a PATH that lacks it). */
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+
+/**
+ * argv that runs argv inside netns `name` the way users start the agents:
+ * `ip netns exec`, which gives the process its own mount namespace with a fresh
+ * /sys. Nothing is mounted there for it (no bpffs): the agent meets the machine
+ * as a newly booted one, and its pins vanish with it.
+ */
+export function asUserInNetns(name: string, argv: readonly string[]): string[] {
+  return [IP, 'netns', 'exec', name, ...argv];
+}
+
 /** argv that runs a TypeScript (or .mjs) script of this repo with node and the ts loader. */
 export function nodeArgv(script: string, args: readonly string[] = []): string[] {
   const abs = script.startsWith('/') ? script : REPO_ROOT + script;
@@ -47,8 +60,11 @@ export interface Netns {
   run(argv: readonly string[], timeoutMs?: number): Promise<string>;
   /** Runs argv inside the namespace; never throws for a non-zero exit. */
   exec(argv: readonly string[], timeoutMs?: number): Promise<ExecOutcome>;
-  /** Starts argv inside the namespace; killed on lab destroy. */
-  spawn(argv: readonly string[], opts?: { env?: Record<string, string>; label?: string }): LabProcess;
+  /**
+   * Starts argv inside the namespace; killed on lab destroy. asUser: through
+   * `ip netns exec` (asUserInNetns) instead of nsenter, as users start agents.
+   */
+  spawn(argv: readonly string[], opts?: { env?: Record<string, string>; label?: string; asUser?: boolean }): LabProcess;
   /** Adds an address (CIDR) to dev; IPv6 addresses get nodad so they are usable at once. */
   addr(dev: string, cidr: string): Promise<void>;
   /** `ip link set dev up`. */
@@ -145,7 +161,7 @@ class LabImpl implements Lab {
       run: (argv, timeoutMs) => runArgv(inNs(argv), timeoutMs),
       exec: (argv, timeoutMs) => execArgv(inNs(argv), timeoutMs),
       spawn(argv, opts) {
-        const p = spawnLabProcess(inNs(argv), opts?.env, opts?.label ?? `[${name}] ${argv.join(' ')}`);
+        const p = spawnLabProcess(opts?.asUser ? asUserInNetns(name, argv) : inNs(argv), opts?.env, opts?.label ?? `[${name}] ${argv.join(' ')}`);
         self.processes.push(p);
         return p;
       },

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createLab, labPinRoot, nodeArgv, REPO_ROOT, type Lab, type LabProcess, type Netns } from './lab.ts';
-import { buildTopology, type LanHost, type Topology } from './topology.ts';
+import { buildTopology, type Iface, type LanHost, type Topology } from './topology.ts';
 import { makeLabCerts, type LabCerts } from './lab-certs.ts';
 import { startSmcrouted } from './smcroute.ts';
+import { startDnsmasq, withResolvConf, writeResolvConf, type DnsSdZone } from './lab-dns.ts';
 
 export interface GlobalChannel {
   readonly source: string;
@@ -47,16 +48,44 @@ export interface MnatLabOptions {
   egressRuntime?: 'qjs' | 'node' | 'auto';
   /** Run the Node commands from dist/ (what users run) instead of src/ through the ts loader. */
   fromDist?: boolean;
+  /**
+   * Start the agents as users do: from dist/, under `ip netns exec` (their own
+   * mount namespace with a fresh /sys, no bpffs), with the default pin root and
+   * BPF object. Their pins are then invisible to the lab (translator-view reads none).
+   */
+  asUser?: boolean;
   /** Write a joinfile (path inside the run directory) from the ingress. */
   joinfile?: boolean;
   ingressExtraArgs?: string[];
   serverExtraArgs?: string[];
   egressExtraArgs?: string[];
+  /** More client certificates than ingress, mnat-admin and one per CPE (e.g. for a router VM). */
+  extraClients?: string[];
   /** Every agent line, prefixed with its role (for the demo's log pane or debugging). */
   onLine?: (role: string, line: string) => void;
 }
 
 export const SERVER_PORT = 8443;
+
+/** The ISP's DNS-SD in the lab: _mnat._tcp.isp.example → mnat.isp.example:8443 (the server in the core). */
+export const ISP_DOMAIN = 'isp.example';
+export const MNAT_SERVER_NAME = 'mnat.isp.example';
+
+/** The lab zone: the MNAT service in isp.example (TXT path first: BusyBox nslookup shows only the first string). */
+export function ispZone(topo: Topology): DnsSdZone {
+  return {
+    domains: [ISP_DOMAIN],
+    services: { [ISP_DOMAIN]: [{ label: 'mnat', srv: [{ target: MNAT_SERVER_NAME, port: SERVER_PORT }], txt: ['path=/restconf', 'txtvers=1'] }] },
+    hosts: { [MNAT_SERVER_NAME]: [topo.core.ipv4, topo.core.ipv6] },
+  };
+}
+
+/** A host on the ISP core itself (no CPE, no agent): where bump-in-the-host applications run. */
+export interface CoreHost extends Iface {
+  readonly index: number;
+  /** The core bridge's port facing it. */
+  readonly corePort: string;
+}
 
 function findQjs(): string | null {
   for (const p of [process.env.MNAT_QJS, join(REPO_ROOT, '.cache/qjs/qjs'), '/usr/bin/qjs', '/usr/local/bin/qjs']) {
@@ -81,6 +110,10 @@ export class MnatLab {
   /** Per CPE: the smcrouted IPC socket the qjs egress joins through (as smcroute runs on OpenWrt). */
   private readonly smcroute = new Map<number, string>();
   private stateGeneration = 0;
+  /** The lab's resolv.conf once startDns() ran (search isp.example, nameserver = the core). */
+  resolvConf: string | null = null;
+  dns: LabProcess | null = null;
+  readonly coreHosts: CoreHost[] = [];
 
   private constructor(lab: Lab, topo: Topology, dir: string, certs: LabCerts, options: MnatLabOptions, cleanup: () => Promise<void>) {
     this.destroy = cleanup;
@@ -120,8 +153,8 @@ export class MnatLab {
       for (const a of SENDER_EXTRA) await topo.sender.ns.addr(topo.sender.dev, a);
       const certs = makeLabCerts(
         dir,
-        { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost'] },
-        ['ingress', 'mnat-admin', ...topo.cpes.map((c) => `cpe${c.index}`)],
+        { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost', MNAT_SERVER_NAME] },
+        ['ingress', 'mnat-admin', 'app', ...topo.cpes.map((c) => `cpe${c.index}`), ...(options.extraClients ?? [])],
       );
       const self = new MnatLab(lab, topo, dir, certs, options, cleanup);
       mkdirSync(pinRoot, { recursive: true });
@@ -138,12 +171,12 @@ export class MnatLab {
   readonly destroy: () => Promise<void>;
 
   private command(entry: string, dist: string, args: string[]): string[] {
-    if (this.options.fromDist) return [process.execPath, join(REPO_ROOT, 'dist', dist), ...args];
+    if (this.options.fromDist || this.options.asUser) return [process.execPath, join(REPO_ROOT, 'dist', dist), ...args];
     return nodeArgv(entry, args);
   }
 
-  private spawn(ns: Netns, role: string, argv: string[]): LabProcess {
-    const p = ns.spawn(argv, { label: role });
+  private spawn(ns: Netns, role: string, argv: string[], asUser = false): LabProcess {
+    const p = ns.spawn(argv, { label: asUser ? `${role} (ip netns exec)` : role, asUser });
     const onLine = this.options.onLine;
     if (onLine) {
       // LabProcess keeps lines; poll-free forwarding via waitForLine is not possible, so wrap push.
@@ -182,10 +215,17 @@ export class MnatLab {
     return p;
   }
 
-  private clientArgs(name: string): string[] {
+  /** server: another --server value (e.g. dns-sd) instead of the core's address and port. */
+  private clientArgs(name: string, server?: string): string[] {
     const c = this.certs.clients[name];
     if (!c) throw new Error(`no client certificate for ${name}`);
-    return ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT), '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
+    const where = server !== undefined ? ['--server', server] : ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT)];
+    return [...where, '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
+  }
+
+  /** The lab's pin root and an instance name; none as a user (defaults: /sys/fs/bpf/mnat, the agent's own instance). */
+  private pinArgs(instance: string): string[] {
+    return this.options.asUser ? [] : ['--pin-root', this.pinRoot, '--instance', instance];
   }
 
   /** mnat-ingress on the ingress router: up0 (global side) -> core0 (ISP core). */
@@ -194,27 +234,28 @@ export class MnatLab {
       '--upstream-interface', this.topo.ingress.up.dev,
       '--downstream-interface', this.topo.ingress.core.dev,
       ...this.clientArgs('ingress'),
-      '--pin-root', this.pinRoot, '--instance', 'ingress',
+      ...this.pinArgs('ingress'),
       '--status-file', join(this.dir, 'ingress.status.json'),
       ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
       ...(this.options.ingressExtraArgs ?? []),
       ...extra,
     ];
-    const p = this.spawn(this.topo.ingress.ns, 'ingress', this.command('src/ingress/main.ts', 'mnat-ingress.js', args));
+    const p = this.spawn(this.topo.ingress.ns, 'ingress', this.command('src/ingress/main.ts', 'mnat-ingress.js', args), this.options.asUser);
     this.ingress = p;
     await p.waitForLine(/msg=started/, 20_000);
     return p;
   }
 
   /** mnat-egress on CPE k (1-based): wan (ISP side) -> br-lan. */
-  async startEgress(k: number, extra: string[] = []): Promise<LabProcess> {
+  /** opts.server replaces the core's address (e.g. 'dns-sd'); opts.resolvConf becomes the egress's /etc/resolv.conf. */
+  async startEgress(k: number, extra: string[] = [], opts: { resolvConf?: string; server?: string } = {}): Promise<LabProcess> {
     const cpe = this.topo.cpes[k - 1];
     if (!cpe) throw new Error(`no CPE ${k}`);
     const args = [
       '--upstream-interface', cpe.wan.dev,
       '--downstream-interface', cpe.lan.dev,
-      ...this.clientArgs(`cpe${k}`),
-      '--pin-root', this.pinRoot, '--instance', `egress-cpe${k}`,
+      ...this.clientArgs(`cpe${k}`, opts.server),
+      ...this.pinArgs(`egress-cpe${k}`),
       '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
       ...(this.options.egressExtraArgs ?? []),
       ...extra,
@@ -234,10 +275,62 @@ export class MnatLab {
           // every descriptor up to it in each child, so it shapes every tool run's cost).
           ['prlimit', '--nofile=1024:1024', '--', this.qjs as string, join(REPO_ROOT, 'dist/mnat-egress.qjs.js'), ...args]
         : this.command('src/egress/main-node.ts', 'mnat-egress.js', args);
-    const p = this.spawn(cpe.ns, `egress${k}`, argv);
+    const p = this.spawn(cpe.ns, `egress${k}`, opts.resolvConf ? withResolvConf(opts.resolvConf, argv) : argv, this.options.asUser);
     this.egress[k - 1] = p;
     await p.waitForLine(/msg="?mnat-egress starting/, 20_000);
     return p;
+  }
+
+  /**
+   * dnsmasq in the core (10.0.0.254 / fd00:c0::fe port 53) serving `zone`
+   * (default ispZone), and the lab's resolv.conf pointing at it.
+   */
+  async startDns(zone: DnsSdZone = ispZone(this.topo), search: readonly string[] = [ISP_DOMAIN]): Promise<string> {
+    const core = this.topo.core;
+    this.dns = await startDnsmasq(core.ns, [core.ipv4, core.ipv6], zone);
+    this.resolvConf = writeResolvConf(join(this.dir, 'resolv.conf'), search, [core.ipv4]);
+    return this.resolvConf;
+  }
+
+  /**
+   * Host n on the ISP core (no CPE): netns linked to br-core on port p-hostN
+   * (mcast_flood off and fast leave, like the CPE ports: it gets a local
+   * channel only while it has joined it), 10.0.0.(200+n)/24 and
+   * fd00:c0::(200+n)/64, multicast routed out of eth0.
+   */
+  async addCoreHost(n: number): Promise<CoreHost> {
+    if (!(n >= 1 && n <= 50)) throw new Error('addCoreHost: n is 1..50');
+    const core = this.topo.core;
+    const ns = await this.lab.netns(`chost${n}`);
+    const port = `p-host${n}`;
+    await this.lab.link(core.ns, port, ns, 'eth0');
+    await core.ns.run(['ip', 'link', 'set', port, 'master', core.bridge]);
+    await core.ns.run(['bridge', 'link', 'set', 'dev', port, 'mcast_flood', 'off', 'fastleave', 'on']);
+    const h: CoreHost = { ns, dev: 'eth0', ipv4: `10.0.0.${200 + n}`, ipv6: `fd00:c0::${(200 + n).toString(16)}`, index: n, corePort: port };
+    await ns.addr('eth0', `${h.ipv4}/24`);
+    await ns.addr('eth0', `${h.ipv6}/64`);
+    await ns.route(['224.0.0.0/4', 'dev', 'eth0']);
+    await ns.route(['ff30::/12', 'dev', 'eth0']);
+    this.coreHosts.push(h);
+    return h;
+  }
+
+  /** --cacert/--cert/--key for an application on a core host (the server requires client certificates). */
+  appTlsArgs(): string[] {
+    const c = this.certs.clients.app as { cert: string; key: string };
+    return ['--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
+  }
+
+  /** `mnat-recv ARGS` on a core host, with the lab's resolv.conf as its /etc/resolv.conf when DNS runs. */
+  recv(h: CoreHost, args: string[]): LabProcess {
+    const argv = this.command('src/receiver/main.ts', 'mnat-recv.js', args);
+    return this.spawn(h.ns, `mnat-recv h${h.index}`, this.resolvConf ? withResolvConf(this.resolvConf, argv) : argv);
+  }
+
+  /** An application using the receiver library on a core host (lab/traffic/mnat-app.ts: JSON lines). */
+  app(h: CoreHost, args: string[]): LabProcess {
+    const argv = nodeArgv('lab/traffic/mnat-app.ts', [...args, ...(this.options.fromDist ? ['--from-dist'] : [])]);
+    return this.spawn(h.ns, `app h${h.index}`, this.resolvConf ? withResolvConf(this.resolvConf, argv) : argv);
   }
 
   async startAll(): Promise<void> {

@@ -9,8 +9,11 @@
 //     supports;
 //   - on transport errors retries with exponential backoff and full jitter;
 //   - when the server answers ietf-mnat:unknown-watcher-id (expired, or the
-//     server lost it), gets a new id and re-PUTs.
+//     server lost it), gets a new id and re-PUTs;
+//   - on stop, with `withdraw`, deletes what it PUT (the server releases the
+//     egress's mappings now rather than when the watcher expires).
 // Stale results from an old id or connection are dropped by an epoch counter.
+// It is the agents' AssignmentFeed (src/agent/ports.ts).
 import { createBackoff } from '../core/backoff.ts';
 import { channelKey, type Channel } from '../core/channel.ts';
 import {
@@ -27,14 +30,13 @@ import type { MappedChannel } from '../protocol/model.ts';
 import { SseParser } from '../protocol/sse.ts';
 import { applyKeyedListEdits, encodeKey, type YangPatchEdit } from '../protocol/yang-patch.ts';
 import type { Host, HttpResponse, HttpStream, HttpTransport, TimerHandle } from '../host/host.ts';
+import type { AssignmentFeed, FeedStatus } from '../agent/ports.ts';
+import { createSerialPass } from '../agent/serial-pass.ts';
 
 export type FollowMode = 'push' | 'long-poll' | 'poll';
 
-export interface WatcherStatus {
-  connected: boolean;
-  watcherId: string | null;
+export interface WatcherStatus extends FeedStatus {
   mode: FollowMode;
-  lastError?: string;
 }
 
 /** What a watcher keeps on the server: the egress's joins or the ingress's monitors. */
@@ -43,28 +45,26 @@ export interface WatcherRole<T> {
   readonly what: string;
   /** An item's canonical key: dedupes and compares desired sets. */
   key(item: T): string;
-  /** The path under /data and the body that store `items` for watcher `id`. */
-  put(id: string, items: readonly T[]): { path: string; body: unknown };
+  /** The path under /data that holds watcher `id`'s items. */
+  path(id: string): string;
+  /** The body that stores `items` for watcher `id`. */
+  body(id: string, items: readonly T[]): unknown;
 }
 
 /** mnat-egress: the (S,G)s joined on the LAN, stored in egress-global-joined. */
 export const EGRESS_ROLE: WatcherRole<Channel> = {
   what: 'joins',
   key: channelKey,
-  put: (id, channels) => ({
-    path: `/ietf-mnat:egress-global-joined/watcher=${encodeKey(id)}`,
-    body: encodeEgressWatcher(id, channels.map((c) => ({ id: channelKey(c), channel: { source: c.source, group: c.group } }))),
-  }),
+  path: (id) => `/ietf-mnat:egress-global-joined/watcher=${encodeKey(id)}`,
+  body: (id, channels) => encodeEgressWatcher(id, channels.map((c) => ({ id: channelKey(c), channel: { source: c.source, group: c.group } }))),
 };
 
 /** mnat-ingress: the global source prefixes to monitor, stored in ingress-watching. */
 export const INGRESS_ROLE: WatcherRole<string> = {
   what: 'monitors',
   key: (prefix) => prefix,
-  put: (id, prefixes) => ({
-    path: `/ietf-mnat:ingress-watching/watcher=${encodeKey(id)}`,
-    body: encodeIngressWatcher(id, prefixes.map((p) => ({ id: p, globalSourcePrefix: p }))),
-  }),
+  path: (id) => `/ietf-mnat:ingress-watching/watcher=${encodeKey(id)}`,
+  body: (id, prefixes) => encodeIngressWatcher(id, prefixes.map((p) => ({ id: p, globalSourcePrefix: p }))),
 };
 
 export interface WatcherClientOptions<T> {
@@ -87,6 +87,10 @@ export interface WatcherClientOptions<T> {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   random?: () => number;
+  /** stop() deletes the role's items on the server (the egress's joins). */
+  withdraw?: boolean;
+  /** stop() closes the transport (a client made for one server, replaced on reload). */
+  closeTransport?: boolean;
 }
 
 type AssignmentsListener = (channels: MappedChannel[]) => void;
@@ -129,18 +133,15 @@ function pathOfUri(uri: string): string {
   return uri.startsWith('/') ? uri : `/${uri}`;
 }
 
-export interface WatcherClient<T> {
+export interface WatcherClient<T> extends AssignmentFeed<T> {
   on(event: 'assignments', fn: AssignmentsListener): void;
   on(event: 'status', fn: StatusListener): void;
   /** The current watcher id (null before the first one arrives). */
   readonly id: string | null;
   /** The last full assignment list. */
   readonly assignments: MappedChannel[];
-  start(): void;
-  /** Stops following and deletes the push subscription (best effort). */
+  /** Stops following and deletes the push subscription (best effort); with `withdraw`, the items too. */
   stop(): Promise<void>;
-  /** The set to keep on the server (the role's joins or monitors); PUT when it changed. */
-  setDesired(items: readonly T[]): void;
 }
 
 // A closure rather than a class: its state is locals, which minify in the
@@ -167,7 +168,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   let desired: T[] = [];
   let desiredVersion = 0;
   let putVersion = -1; // desiredVersion last PUT successfully for the current id
-  let putInFlight = false;
+  // One PUT at a time; a change during one is PUT right after it.
+  const puts = createSerialPass(host, () => put(currentEpoch));
 
   let assigned: MappedChannel[] = [];
   let assignedJson: Array<Record<string, unknown>> = [];
@@ -327,17 +329,15 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
 
   function schedulePut(delayMs: number): void {
     if (!running || watcherId === null) return;
-    arm('put', delayMs, (e) => void put(e));
+    arm('put', delayMs, () => puts.request());
   }
 
   async function put(epoch: number): Promise<void> {
     const id = watcherId;
-    if (id === null || putInFlight || putVersion === desiredVersion) return;
-    putInFlight = true;
+    if (!running || id === null || putVersion === desiredVersion) return;
     const version = desiredVersion;
     try {
-      const { path, body } = role.put(id, desired);
-      const res = await call('PUT', `/data${path}`, body);
+      const res = await call('PUT', `/data${role.path(id)}`, role.body(id, desired));
       if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
       if (res.status >= 400 && res.status < 500) {
@@ -360,11 +360,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       }
       transportFailed(err);
       schedulePut(backoff.next());
-      return;
-    } finally {
-      putInFlight = false;
     }
-    if (putVersion !== desiredVersion) schedulePut(0);
   }
 
   // ------------------------------------------------------------ following
@@ -589,18 +585,26 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       sse = null;
       const sub = subscriptionId;
       subscriptionId = null;
-      if (sub === null) return;
-      try {
-        await transport.request({
-          method: 'POST',
-          path: `${root}/operations/ietf-subscribed-notifications:delete-subscription`,
-          headers: { 'content-type': YANG_JSON, accept: YANG_JSON },
-          body: JSON.stringify({ 'ietf-subscribed-notifications:input': { id: sub } }),
-          timeoutMs: 2000,
-        });
-      } catch {
-        // the server may be gone; the subscription dies with its stream anyway
+      if (sub !== null) {
+        try {
+          await transport.request({
+            method: 'POST',
+            path: `${root}/operations/ietf-subscribed-notifications:delete-subscription`,
+            headers: { 'content-type': YANG_JSON, accept: YANG_JSON },
+            body: JSON.stringify({ 'ietf-subscribed-notifications:input': { id: sub } }),
+            timeoutMs: 2000,
+          });
+        } catch {
+          // the server may be gone; the subscription dies with its stream anyway
+        }
       }
+      if (options.withdraw && watcherId !== null) {
+        await transport.request({ method: 'DELETE', path: `${root}/data${role.path(watcherId)}`, timeoutMs: 2000 }).then(
+          (r) => host.log.debug(`${role.what} withdrawn from the server`, { status: r.status }),
+          (err: Error) => host.log.debug(`could not withdraw the ${role.what} (server away?)`, { error: err.message }),
+        );
+      }
+      if (options.closeTransport) transport.close();
     },
     setDesired(items: readonly T[]): void {
       const next = dedupe(items, role.key);

@@ -4,6 +4,7 @@
 // the machine running the program, which is also this runtime's typed-array order.
 import { formatValue, type Family } from '../core/address.ts';
 import { parseChannel, type Channel } from '../core/channel.ts';
+import { DataplaneError } from './tool-exec.ts';
 
 export const KEY_SIZE = 36; // struct mnat_key
 export const VALUE_SIZE = 76; // struct mnat_value
@@ -24,10 +25,12 @@ export type EventName = (typeof EVENT_NAMES)[number];
 /** Events that are drops; the others are matching packets passed on untouched. */
 export const DROP_EVENTS: readonly EventName[] = ['ttl', 'malformed', 'checksum', 'vlan', 'clone'];
 
+/** The byte order of this machine: what `littleEndian` means when a function below is not given it. */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-export class CodecError extends Error {
-  override readonly name = 'CodecError';
+/** Bytes or JSON that do not fit the map layouts: a DataplaneError of kind 'bad-map-data'. */
+function badData(message: string): DataplaneError {
+  return new DataplaneError('bad-map-data', message);
 }
 
 export interface RuleOutput {
@@ -61,26 +64,28 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function putU32(out: Uint8Array, offset: number, value: number, littleEndian: boolean): void {
+function putU32(out: Uint8Array, offset: number, value: number, littleEndian = HOST_LITTLE_ENDIAN): void {
   view(out).setUint32(offset, value >>> 0, littleEndian);
 }
 
-function getU32(bytes: Uint8Array, offset: number, littleEndian: boolean): number {
+function getU32(bytes: Uint8Array, offset: number, littleEndian = HOST_LITTLE_ENDIAN): number {
   return view(bytes).getUint32(offset, littleEndian);
 }
 
-function getU64(bytes: Uint8Array, offset: number, littleEndian: boolean): bigint {
+function getU64(bytes: Uint8Array, offset: number, littleEndian = HOST_LITTLE_ENDIAN): bigint {
   return view(bytes).getBigUint64(offset, littleEndian);
 }
 
 function expectSize(bytes: Uint8Array, size: number, what: string): void {
-  if (bytes.length !== size) throw new CodecError(`${what} is ${bytes.length} bytes, expected ${size}`);
+  if (bytes.length !== size) throw badData(`${what} is ${bytes.length} bytes, expected ${size}`);
 }
 
+/** "aa:bb:cc:dd:ee:ff", any case. */
+export const MAC_ADDRESS = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+
 export function parseMac(text: string): Uint8Array {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
-  if (m === null) throw new CodecError(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
-  return Uint8Array.from(m.slice(1, 7).map((h) => parseInt(h, 16)));
+  if (!MAC_ADDRESS.test(text)) throw badData(`"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return Uint8Array.from(text.split(':'), (h) => parseInt(h, 16));
 }
 
 export function formatMac(bytes: Uint8Array): string {
@@ -100,22 +105,22 @@ export function encodeKey(channel: Channel): Uint8Array {
 export function decodeKey(bytes: Uint8Array): Channel {
   expectSize(bytes, KEY_SIZE, 'rule key');
   const family = bytes[0];
-  if (family !== 4 && family !== 6) throw new CodecError(`rule key has family ${String(family)}, expected 4 or 6`);
+  if (family !== 4 && family !== 6) throw badData(`rule key has family ${String(family)}, expected 4 or 6`);
   return { source: getAddress(bytes, 4, family), group: getAddress(bytes, 20, family) };
 }
 
 /** struct mnat_value: source[16], group[16], ifindex[4], mac[4][6], n_outputs, flags, pad[2]. */
-export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeValue(value: RuleValue, littleEndian?: boolean): Uint8Array {
   const parsed = parseChannel(value.to.source, value.to.group);
   if (value.outputs.length > MAX_OUTPUTS) {
-    throw new CodecError(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
+    throw badData(`${value.outputs.length} outputs, at most ${MAX_OUTPUTS} are supported`);
   }
   const out = new Uint8Array(VALUE_SIZE);
   putAddress(out, 0, parsed.family, parsed.source.value);
   putAddress(out, 16, parsed.family, parsed.group.value);
   value.outputs.forEach((o, i) => {
     if (!Number.isInteger(o.ifindex) || o.ifindex <= 0 || o.ifindex > 0xffffffff) {
-      throw new CodecError(`output ${i} has ifindex ${o.ifindex}, expected a positive 32-bit integer`);
+      throw badData(`output ${i} has ifindex ${o.ifindex}, expected a positive 32-bit integer`);
     }
     putU32(out, 32 + 4 * i, o.ifindex, littleEndian);
     out.set(parseMac(o.mac), 48 + 6 * i);
@@ -125,10 +130,10 @@ export function encodeValue(value: RuleValue, littleEndian = HOST_LITTLE_ENDIAN)
   return out;
 }
 
-export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HOST_LITTLE_ENDIAN): RuleValue {
+export function decodeValue(bytes: Uint8Array, family: Family, littleEndian?: boolean): RuleValue {
   expectSize(bytes, VALUE_SIZE, 'rule value');
   const n = bytes[72] ?? 0;
-  if (n > MAX_OUTPUTS) throw new CodecError(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
+  if (n > MAX_OUTPUTS) throw badData(`rule value has ${n} outputs, at most ${MAX_OUTPUTS}`);
   const outputs: RuleOutput[] = [];
   for (let i = 0; i < n; i++) {
     outputs.push({ ifindex: getU32(bytes, 32 + 4 * i, littleEndian), mac: formatMac(bytes.subarray(48 + 6 * i, 54 + 6 * i)) });
@@ -141,36 +146,36 @@ export function decodeValue(bytes: Uint8Array, family: Family, littleEndian = HO
 }
 
 /** struct mnat_counter of one CPU: packets, bytes (u64 each). */
-export function decodeCounter(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { packets: bigint; bytes: bigint } {
+export function decodeCounter(bytes: Uint8Array, littleEndian?: boolean): { packets: bigint; bytes: bigint } {
   expectSize(bytes, COUNTER_SIZE, 'counter');
   return { packets: getU64(bytes, 0, littleEndian), bytes: getU64(bytes, 8, littleEndian) };
 }
 
-export function encodeU32(value: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeU32(value: number, littleEndian?: boolean): Uint8Array {
   const out = new Uint8Array(4);
   putU32(out, 0, value, littleEndian);
   return out;
 }
 
-export function decodeU32(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): number {
+export function decodeU32(bytes: Uint8Array, littleEndian?: boolean): number {
   expectSize(bytes, 4, 'u32');
   return getU32(bytes, 0, littleEndian);
 }
 
-export function decodeU64(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): bigint {
+export function decodeU64(bytes: Uint8Array, littleEndian?: boolean): bigint {
   expectSize(bytes, 8, 'u64');
   return getU64(bytes, 0, littleEndian);
 }
 
 /** struct mnat_attach: ifindex, flags. */
-export function encodeAttach(ifindex: number, flags: number, littleEndian = HOST_LITTLE_ENDIAN): Uint8Array {
+export function encodeAttach(ifindex: number, flags: number, littleEndian?: boolean): Uint8Array {
   const out = new Uint8Array(ATTACH_SIZE);
   putU32(out, 0, ifindex, littleEndian);
   putU32(out, 4, flags, littleEndian);
   return out;
 }
 
-export function decodeAttach(bytes: Uint8Array, littleEndian = HOST_LITTLE_ENDIAN): { ifindex: number; flags: number } {
+export function decodeAttach(bytes: Uint8Array, littleEndian?: boolean): { ifindex: number; flags: number } {
   expectSize(bytes, ATTACH_SIZE, 'attach entry');
   return { ifindex: getU32(bytes, 0, littleEndian), flags: getU32(bytes, 4, littleEndian) };
 }
@@ -182,10 +187,10 @@ export function hexArgs(bytes: Uint8Array): string[] {
 
 /** bpftool -j prints bytes as ["0x0a", ...]. */
 export function bytesFromJson(value: unknown, what: string): Uint8Array {
-  if (!Array.isArray(value)) throw new CodecError(`${what}: expected an array of hex bytes from bpftool`);
+  if (!Array.isArray(value)) throw badData(`${what}: expected an array of hex bytes from bpftool`);
   return Uint8Array.from(value, (item) => {
     const n = typeof item === 'string' ? parseInt(item, 16) : NaN;
-    if (!(n >= 0 && n <= 255)) throw new CodecError(`${what}: "${String(item)}" is not a hex byte`);
+    if (!(n >= 0 && n <= 255)) throw badData(`${what}: "${String(item)}" is not a hex byte`);
     return n;
   });
 }
@@ -201,9 +206,9 @@ export function parseMapDump(json: string, what: string): DumpEntry[] {
   try {
     parsed = JSON.parse(json === '' ? '[]' : json);
   } catch {
-    throw new CodecError(`${what}: bpftool printed something that is not JSON: ${json.slice(0, 200)}`);
+    throw badData(`${what}: bpftool printed something that is not JSON: ${json.slice(0, 200)}`);
   }
-  if (!Array.isArray(parsed)) throw new CodecError(`${what}: expected a JSON array from bpftool map dump`);
+  if (!Array.isArray(parsed)) throw badData(`${what}: expected a JSON array from bpftool map dump`);
   return parsed.map((entry: { key?: unknown; value?: unknown; values?: Array<{ value?: unknown }> }) => ({
     key: bytesFromJson(entry.key, `${what} key`),
     values: Array.isArray(entry.values)
@@ -219,7 +224,7 @@ export function decodeRuleEntry(entry: DumpEntry): { from: Channel; value: RuleV
 }
 
 /** The per-CPU values of one mnat_counters entry, summed; a value of another size is skipped. */
-export function sumCounters(values: readonly Uint8Array[], littleEndian = HOST_LITTLE_ENDIAN): { packets: number; bytes: number } {
+export function sumCounters(values: readonly Uint8Array[], littleEndian?: boolean): { packets: number; bytes: number } {
   let packets = 0n;
   let bytes = 0n;
   for (const v of values) {

@@ -54,7 +54,7 @@ export async function runBatch(host: Host, commands: readonly (readonly string[]
   if (commands.length === 0) return null;
   for (const c of commands) {
     for (const word of c) {
-      if (!/^[^\s"'\\#]+$/.test(word)) throw new DataplaneError('invalid-rule', `bpftool batch word "${word}" contains whitespace, quotes or #`);
+      if (!/^[^\s"'\\#]+$/.test(word)) throw new DataplaneError('bad-batch-word', `bpftool batch word "${word}" contains whitespace, quotes or #`);
     }
   }
   const argv = ['bpftool', '-j', 'batch', 'file', '-'];

@@ -1,9 +1,12 @@
-// Network device lookups (ifindex and MAC) through `ip -j link`, run via the
-// Host so that a Host bound to another network namespace sees that namespace.
-// Without an iproute2 `ip` (a router with only BusyBox's), they read /proc/net/dev
-// and /sys/class/net instead (the current namespace's, as mounted).
+// Network devices as `ip -j link` reports them, the one reader for the agents
+// and the translator: ifindex, MAC, up or not, and with `details` (ip -d) the
+// kind and a bridge's multicast options. Run via the Host, so a Host bound to
+// another network namespace sees that namespace. Without an iproute2 `ip` (a
+// router with only BusyBox's) the same facts but a bridge's options come from
+// /proc/net/dev and /sys/class/net (the current namespace's, as mounted).
 import type { ExecResult, Host } from '../host/host.ts';
-import { DataplaneError, runTool } from './tool-exec.ts';
+import { MAC_ADDRESS } from './bpf-map-codec.ts';
+import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
 
 /** The error for a device that is not there (lookups here, tc operations in tc.ts). */
 export function deviceGoneError(name: string): DataplaneError {
@@ -15,23 +18,52 @@ export interface LinkInfo {
   readonly ifindex: number;
   /** "aa:bb:cc:dd:ee:ff"; all zero for devices without one. */
   readonly mac: string;
+  /** Administratively up (the UP flag). */
+  readonly up: boolean;
+  readonly operstate: string;
+  /** "bridge", "veth", "vlan"…; null for plain devices and without `details`. */
+  readonly kind: string | null;
+  /** A bridge's options by ip's names (mcast_snooping…); only with `details`, only for bridges. */
+  readonly bridge: Readonly<Record<string, number>> | null;
 }
 
 interface IpLinkJson {
-  ifindex?: number;
-  ifname?: string;
-  address?: string;
+  ifindex?: unknown;
+  ifname?: unknown;
+  address?: unknown;
+  flags?: unknown;
+  operstate?: unknown;
+  linkinfo?: { info_kind?: unknown; info_data?: Record<string, unknown> };
 }
 
-function toInfo(entry: IpLinkJson): LinkInfo | null {
-  if (typeof entry.ifindex !== 'number' || typeof entry.ifname !== 'string') return null;
-  const mac = typeof entry.address === 'string' && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(entry.address) ? entry.address.toLowerCase() : '00:00:00:00:00:00';
-  return { name: entry.ifname, ifindex: entry.ifindex, mac };
+function toInfo(l: IpLinkJson): LinkInfo | null {
+  if (typeof l.ifindex !== 'number' || typeof l.ifname !== 'string') return null;
+  const kind = typeof l.linkinfo?.info_kind === 'string' ? l.linkinfo.info_kind : null;
+  let bridge: Record<string, number> | null = null;
+  if (kind === 'bridge' && l.linkinfo?.info_data && typeof l.linkinfo.info_data === 'object') {
+    bridge = {};
+    for (const [k, v] of Object.entries(l.linkinfo.info_data)) if (typeof v === 'number') bridge[k] = v;
+  }
+  return {
+    name: l.ifname,
+    ifindex: l.ifindex,
+    mac: typeof l.address === 'string' && MAC_ADDRESS.test(l.address) ? l.address.toLowerCase() : '00:00:00:00:00:00',
+    up: Array.isArray(l.flags) && l.flags.includes('UP'),
+    operstate: typeof l.operstate === 'string' ? l.operstate : 'UNKNOWN',
+    kind,
+    bridge,
+  };
 }
 
-function parseLinks(stdout: string): LinkInfo[] {
-  const parsed = JSON.parse(stdout || '[]') as IpLinkJson[];
-  return parsed.map(toInfo).filter((l): l is LinkInfo => l !== null);
+/** The links of `ip [-d] -j link show [dev X]` output; none when it is not such output. */
+export function parseIpLinks(text: string): LinkInfo[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text || '[]');
+  } catch {
+    return [];
+  }
+  return Array.isArray(doc) ? doc.map((l: IpLinkJson) => toInfo(l ?? {})).filter((l): l is LinkInfo => l !== null) : [];
 }
 
 /** Runs `ip -j …`; null when there is no iproute2 ip (missing, or BusyBox's without -j). */
@@ -47,12 +79,23 @@ async function ipJson(host: Host, argv: readonly string[]): Promise<ExecResult |
   return result;
 }
 
-function sysfsLink(host: Host, name: string): LinkInfo | null {
+function sysfsLink(host: Host, name: string, details: boolean): LinkInfo | null {
   if (!/^[^/\s]{1,15}$/.test(name) || name === '.' || name === '..') return null;
-  const ifindex = parseInt(host.readFile(`/sys/class/net/${name}/ifindex`) ?? '', 10);
+  const dir = `/sys/class/net/${name}`;
+  const read = (file: string): string => (host.readFile(`${dir}/${file}`) ?? '').trim();
+  const ifindex = parseInt(read('ifindex'), 10);
   if (!(ifindex > 0)) return null;
-  const address = (host.readFile(`/sys/class/net/${name}/address`) ?? '').trim();
-  return toInfo({ ifindex, ifname: name, address });
+  // The kind, as the kernel types the device; a bridge's options come only
+  // from ip -d (none here: the bridge setup leaves options it is not told alone).
+  const kind = details ? (/^DEVTYPE=(.+)$/m.exec(read('uevent'))?.[1] ?? null) : null;
+  return toInfo({
+    ifindex,
+    ifname: name,
+    address: read('address'),
+    flags: parseInt(read('flags'), 16) & 1 ? ['UP'] : [],
+    operstate: read('operstate').toUpperCase() || 'UNKNOWN',
+    ...(kind !== null ? { linkinfo: { info_kind: kind, info_data: {} } } : {}),
+  });
 }
 
 function sysfsLinks(host: Host): LinkInfo[] {
@@ -61,19 +104,19 @@ function sysfsLinks(host: Host): LinkInfo[] {
     .slice(2)
     .map((l) => l.split(':')[0]?.trim() ?? '')
     .filter((n) => n !== '');
-  return names.map((n) => sysfsLink(host, n)).filter((l): l is LinkInfo => l !== null);
+  return names.map((n) => sysfsLink(host, n, false)).filter((l): l is LinkInfo => l !== null);
 }
 
-/** The device, or null when it does not exist. */
-export async function findLink(host: Host, name: string): Promise<LinkInfo | null> {
-  const argv = ['ip', '-j', 'link', 'show', 'dev', name];
+/** The device, or null when it does not exist; `details` adds its kind and bridge options (ip -d). */
+export async function findLink(host: Host, name: string, details = false): Promise<LinkInfo | null> {
+  const argv = ['ip', ...(details ? ['-d'] : []), '-j', 'link', 'show', 'dev', name];
   const result = await ipJson(host, argv);
-  if (result === null) return sysfsLink(host, name);
+  if (result === null) return sysfsLink(host, name, details);
   if (result.code !== 0) {
     if (/does not exist|Cannot find device|No such device/i.test(result.stderr)) return null;
-    throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
+    throw commandFailed(argv, result);
   }
-  return parseLinks(result.stdout)[0] ?? null;
+  return parseIpLinks(result.stdout)[0] ?? null;
 }
 
 export async function requireLink(host: Host, name: string): Promise<LinkInfo> {
@@ -86,6 +129,6 @@ export async function listLinks(host: Host): Promise<LinkInfo[]> {
   const argv = ['ip', '-j', 'link', 'show'];
   const result = await ipJson(host, argv);
   if (result === null) return sysfsLinks(host);
-  if (result.code !== 0) throw new DataplaneError('command-failed', `\`${argv.join(' ')}\` failed: ${result.stderr.trim()}`);
-  return parseLinks(result.stdout);
+  if (result.code !== 0) throw commandFailed(argv, result);
+  return parseIpLinks(result.stdout);
 }

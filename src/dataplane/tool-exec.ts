@@ -3,12 +3,31 @@
 import type { ExecResult, Host } from '../host/host.ts';
 
 export type DataplaneErrorKind =
+  /** A tool (tc, ip, bpftool, mount) is not installed. */
   | 'missing-tool'
+  /** The pin root is not on a bpf filesystem (and it could not be mounted there). */
+  | 'no-bpffs'
+  /** The kernel lacks the clsact qdisc or the bpf classifier. */
   | 'no-clsact'
+  /** The compiled BPF object is nowhere it was looked for. */
   | 'object-not-found'
+  /** A network device is not there (gone, renamed, another namespace). */
   | 'device-gone'
+  /** The rules map has no room left. */
   | 'map-full'
+  /** A translation rule that cannot be programmed (bad channel, family change, outputs). */
   | 'invalid-rule'
+  /** A translator option (instance name, pin root) that cannot be used. */
+  | 'invalid-option'
+  /** A translator attaches to at most 15 devices. */
+  | 'too-many-devices'
+  /** A rule change before the translator was loaded (attach first). */
+  | 'not-loaded'
+  /** A bpftool batch line that would not parse as one command (a word with blanks or quotes). */
+  | 'bad-batch-word'
+  /** Bytes or JSON that do not fit the BPF map layouts (from bpftool, or a MAC address given). */
+  | 'bad-map-data'
+  /** A tool failed, or was killed. */
   | 'command-failed';
 
 export class DataplaneError extends Error {
@@ -21,10 +40,14 @@ export class DataplaneError extends Error {
   }
 }
 
-const INSTALL_HINTS: Record<string, string> = {
-  bpftool: 'install bpftool (Debian: apt install bpftool; OpenWrt: opkg install bpftool-minimal)',
-  tc: 'install tc with BPF support (Debian: iproute2; OpenWrt: opkg install tc-bpf)',
-  ip: 'install ip (Debian: iproute2; OpenWrt: opkg install ip-full)',
+/** The OpenWrt packages that provide the tools the agents run (Debian: iproute2, bpftool, curl, smcroute). */
+export const PACKAGES: Record<string, string> = {
+  tc: 'tc-bpf or tc-full',
+  bpftool: 'bpftool-minimal or bpftool-full',
+  ip: 'ip-tiny or ip-full',
+  bridge: 'ip-bridge',
+  curl: 'curl and libnghttp2',
+  smcroutectl: 'smcroute',
 };
 
 export function commandText(argv: readonly string[]): string {
@@ -48,7 +71,7 @@ export async function runTool(host: Host, argv: readonly string[], input?: strin
   if (result.code === 127) {
     // 127: the program could not be started (Node's spawn ENOENT, a shell's "not found").
     const tool = argv[0] ?? '';
-    throw new DataplaneError('missing-tool', `${tool} is not installed or not on PATH: ${INSTALL_HINTS[tool] ?? `install ${tool}`}`);
+    throw new DataplaneError('missing-tool', `${tool} is not installed or not on PATH: install ${PACKAGES[tool] ?? tool} (OpenWrt)`);
   }
   if (result.code === null) {
     // Killed: by the timeout, or by someone else's signal. Either way its output means nothing.

@@ -33,10 +33,12 @@ import {
   MAX_RULES,
   sumCounters,
 } from './bpf-map-codec.ts';
+import { ensureBpffs } from './bpffs.ts';
 import { dumpMap, loadProgram, pinnedProgId, runBatch } from './bpftool.ts';
+import { serialQueue } from './upstream-join.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
 import { addBpfFilter, addClsact, deleteClsact, deleteFilter, ingressQdisc, listFilters } from './tc.ts';
-import { DataplaneError, runTool, TOOL_TIMEOUT_MS } from './tool-exec.ts';
+import { DataplaneError, TOOL_TIMEOUT_MS } from './tool-exec.ts';
 
 export { DataplaneError } from './tool-exec.ts';
 
@@ -179,14 +181,13 @@ export interface Translator {
 export function createTranslator(host: Host, options: TranslatorOptions = {}): Translator {
   const instance = options.instance ?? 'default';
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(instance) || instance === '.' || instance === '..') {
-    throw invalidRule(`translator instance "${instance}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    throw new DataplaneError('invalid-option', `translator instance "${instance}" must be 1-64 letters, digits, '.', '_' or '-'`);
   }
   const pinRoot = (options.pinRoot ?? '/sys/fs/bpf/mnat').replace(/\/+$/, '');
-  if (!/^\/[^\s"'\\#]*$/.test(pinRoot)) throw invalidRule(`pin root "${pinRoot}" must be an absolute path without spaces or quotes`);
+  if (!/^\/[^\s"'\\#]*$/.test(pinRoot)) throw new DataplaneError('invalid-option', `pin root "${pinRoot}" must be an absolute path without spaces or quotes`);
   const pinDir = `${pinRoot}/${instance}`;
   const progPin = `${pinDir}/prog`;
   const objectCandidates = options.objectPath !== undefined ? [options.objectPath] : defaultObjectCandidates();
-  let queue: Promise<unknown> = Promise.resolve();
   let loaded = false;
   let ourProgId: number | null = null;
   const attached = new Map<string, Attachment>();
@@ -197,15 +198,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   }
 
   /** Runs operations one at a time, in call order. */
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  }
-
-  function load(): Promise<void> {
-    return serial(() => loadNow());
-  }
+  const serial = serialQueue();
 
   function attach(device: string): Promise<boolean> {
     return serial(async () => {
@@ -232,7 +225,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     const used = new Set([...attached.values()].map((a) => a.slot));
     let slot = 0;
     while (used.has(slot)) slot++;
-    if (slot >= OWNER_SLOT) throw invalidRule(`a translator attaches to at most ${OWNER_SLOT} devices`);
+    if (slot >= OWNER_SLOT) throw new DataplaneError('too-many-devices', `a translator attaches to at most ${OWNER_SLOT} devices`);
     const existing = await ingressQdisc(host, device);
     const addedQdisc = existing === null;
     if (addedQdisc) await addClsact(host, device);
@@ -253,8 +246,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     const valid = validateRule(rule);
     return serial(async () => {
       requireLoaded('upsert');
-      const links = await resolveOutputs(valid.outputs);
-      const failure = await runBatch(host, upsertCommands(valid, links, !programmed.has(channelKey(valid.from))));
+      const failure = await runBatch(host, upsertCommands(valid, await outputLinks(valid.outputs), !programmed.has(channelKey(valid.from))));
       if (failure !== null) throw mapError(failure.error, `adding ${channelKey(valid.from)} -> ${channelKey(valid.to)}`);
       programmed.set(channelKey(valid.from), valid);
     });
@@ -290,16 +282,14 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
       requireLoaded('sync');
       // What the map holds, by channel key, with each entry's own key bytes (deleted as they are).
       const present = new Map((await dumpMap(host, mapPin('mnat_rules'))).map((e) => [channelKey(decodeKey(e.key)), e.key]));
-      const names = [...new Set(valid.flatMap((r) => r.outputs))];
-      const links = new Map<string, LinkInfo>();
-      for (const name of names) links.set(name, await requireLink(host, name));
+      const links = await outputLinks(valid.flatMap((r) => r.outputs));
       const commands: string[][] = [];
       for (const [k, key] of present) {
         if (desired.has(k)) continue;
         commands.push(mapDelete(mapPin('mnat_rules'), key), ...counterResetCommands(key, true));
       }
       for (const [k, r] of desired) {
-        commands.push(...upsertCommands(r, r.outputs.map((n) => links.get(n) as LinkInfo), !present.has(k)));
+        commands.push(...upsertCommands(r, links, !present.has(k)));
       }
       const failure = await runBatch(host, commands);
       if (failure !== null) throw mapError(failure.error, `syncing ${desired.size} rules`);
@@ -349,7 +339,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   }
 
   function requireLoaded(what: string): void {
-    if (!loaded) throw invalidRule(`${what}: the translator is not loaded; call attach(device) first`);
+    if (!loaded) throw new DataplaneError('not-loaded', `${what}: the translator is not loaded; call attach(device) first`);
   }
 
   async function loadNow(): Promise<void> {
@@ -366,39 +356,21 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     await loadProgram(host, objectPath, progPin, pinDir);
     ourProgId = await pinnedProgId(host, progPin);
     loaded = true;
-    const pid = ownPid();
-    if (pid !== null) await writeAttachSlot(OWNER_SLOT, pid, OWNER_MAGIC);
+    if (host.pid !== null) await writeAttachSlot(OWNER_SLOT, host.pid, OWNER_MAGIC);
   }
 
   async function makePinDir(): Promise<void> {
+    const problem = await ensureBpffs(host, pinRoot);
+    if (problem !== null) throw new DataplaneError('no-bpffs', problem);
     try {
       try {
         host.makeDirectory(pinDir);
       } catch {
         host.makeDirectory(pinDir); // once more: another instance's detach may have removed the shared root just then
       }
-      return;
     } catch (err) {
-      if (!pinRoot.startsWith('/sys/fs/bpf/')) {
-        throw new DataplaneError('command-failed', `cannot create the pin directory ${pinDir}: ${(err as Error).message}; is a bpf filesystem mounted there?`);
-      }
+      throw new DataplaneError('command-failed', `cannot create the pin directory: ${(err as Error).message}`);
     }
-    // bpffs is not mounted (sysfs refuses mkdir): mount it, as OpenWrt does at boot.
-    const mount = await runTool(host, ['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-    try {
-      host.makeDirectory(pinDir);
-    } catch (err) {
-      throw new DataplaneError(
-        'command-failed',
-        `cannot create ${pinDir} (${(err as Error).message}); mounting bpffs at /sys/fs/bpf ${mount.code === 0 ? 'succeeded' : `failed: ${mount.stderr.trim()}`}`,
-      );
-    }
-  }
-
-  function ownPid(): number | null {
-    const stat = host.readFile('/proc/self/stat');
-    const pid = stat === null ? NaN : parseInt(stat, 10);
-    return pid > 0 ? pid : null;
   }
 
   /** Undoes whatever an earlier run of this instance left: filters, a clsact it added, pins. */
@@ -413,7 +385,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
         const slot = decodeU32(entry.key);
         const a = decodeAttach(entry.values[0] as Uint8Array);
         if (slot === OWNER_SLOT) {
-          if (a.flags === OWNER_MAGIC && a.ifindex !== ownPid() && host.fileExists(`/proc/${a.ifindex}`) && !loaded) {
+          if (a.flags === OWNER_MAGIC && a.ifindex !== host.pid && host.fileExists(`/proc/${a.ifindex}`) && !loaded) {
             throw new DataplaneError(
               'command-failed',
               `translator instance ${pinDir} is in use by the running process ${a.ifindex}; stop it or choose another instance name`,
@@ -461,19 +433,18 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     if (failure !== null) throw mapError(failure.error, 'recording the attachment');
   }
 
-  async function resolveOutputs(names: readonly string[]): Promise<LinkInfo[]> {
-    const links: LinkInfo[] = [];
-    for (const name of names) {
-      links.push(await requireLink(host, name));
-    }
+  /** The output devices by name, each looked up once; 'device-gone' when one is missing. */
+  async function outputLinks(names: readonly string[]): Promise<Map<string, LinkInfo>> {
+    const links = new Map<string, LinkInfo>();
+    for (const name of names) if (!links.has(name)) links.set(name, await requireLink(host, name));
     return links;
   }
 
-  function upsertCommands(rule: TranslationRule, links: readonly LinkInfo[], isNew: boolean): string[][] {
+  function upsertCommands(rule: TranslationRule, links: ReadonlyMap<string, LinkInfo>, isNew: boolean): string[][] {
     const key = encodeKey(rule.from);
     const value = encodeValue({
       to: rule.to,
-      outputs: links.map((l) => ({ ifindex: l.ifindex, mac: l.mac })),
+      outputs: rule.outputs.map((name) => links.get(name)!),
       flags: rule.keepTtl ? FLAG_KEEP_TTL : 0,
     });
     const commands = [mapUpdate(mapPin('mnat_rules'), key, value)];
@@ -503,7 +474,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     host,
     attachedDevices: () => [...attached.keys()],
     rules: () => [...programmed.values()],
-    load,
+    load: () => serial(loadNow),
     attach,
     upsert,
     remove,

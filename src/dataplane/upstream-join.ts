@@ -3,7 +3,7 @@
 // (upstream-join-socket.ts) and smcroutectl (upstream-join-smcroute.ts, for
 // QuickJS on the router, which has no sockets).
 import type { Family } from '../core/address.ts';
-import { channelOf, parseChannel, type Channel } from '../core/channel.ts';
+import { channelKey, channelOf, parseChannel, type Channel } from '../core/channel.ts';
 
 export interface JoinedChannel {
   channel: Channel;
@@ -25,7 +25,7 @@ export interface UpstreamJoiner {
 
 /** The key of a (channel, device) membership. */
 export function membershipKey(channel: Channel, device: string): string {
-  return `${device}|${channel.source},${channel.group}`;
+  return `${device}|${channelKey(channel)}`;
 }
 
 /** An error an operator can act on: names the channel, the device and what to check. */

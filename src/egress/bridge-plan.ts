@@ -1,51 +1,9 @@
-// Links as `ip -d -j link show dev X` prints them, and what the egress must
-// change on the downstream bridge so its snooping table has source lists:
+// What the egress must change on the downstream bridge (as the link reader
+// reports it, dataplane/link-info.ts) so its snooping table has source lists:
 // snooping on, IGMPv3 and MLDv2 (else hosts answer a v2 querier with reports
 // that carry no sources), and a querier (else hosts stop reporting and the
 // bridge floods or forgets). Pure: runs on QuickJS.
-
-export interface LinkInfo {
-  readonly ifindex: number;
-  readonly name: string;
-  /** Administratively up (the UP flag). */
-  readonly up: boolean;
-  readonly operstate: string;
-  /** "bridge", "veth", "pppoe"…; null for plain devices. */
-  readonly kind: string | null;
-  /** The bridge's multicast options (info_data), only for bridges. */
-  readonly bridge: Readonly<Record<string, number>> | null;
-}
-
-/** Parses the first link of `ip [-d] -j link show dev X`; null when the output holds none. */
-export function parseIpLinkJson(text: string): LinkInfo | null {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(doc) || doc.length === 0) return null;
-  const l = doc[0] as Record<string, unknown>;
-  if (typeof l['ifindex'] !== 'number' || typeof l['ifname'] !== 'string') return null;
-  const flags = Array.isArray(l['flags']) ? (l['flags'] as unknown[]) : [];
-  const info = (l['linkinfo'] ?? null) as Record<string, unknown> | null;
-  const kind = info && typeof info['info_kind'] === 'string' ? info['info_kind'] : null;
-  let bridge: Record<string, number> | null = null;
-  if (kind === 'bridge' && info && info['info_data'] && typeof info['info_data'] === 'object') {
-    bridge = {};
-    for (const [k, v] of Object.entries(info['info_data'] as Record<string, unknown>)) {
-      if (typeof v === 'number') bridge[k] = v;
-    }
-  }
-  return {
-    ifindex: l['ifindex'],
-    name: l['ifname'],
-    up: flags.includes('UP'),
-    operstate: typeof l['operstate'] === 'string' ? l['operstate'] : 'UNKNOWN',
-    kind,
-    bridge,
-  };
-}
+import type { LinkInfo } from '../dataplane/link-info.ts';
 
 /** The bridge options the egress needs, with the value it needs. */
 export const REQUIRED_BRIDGE_OPTIONS: ReadonlyArray<readonly [string, number, string]> = [

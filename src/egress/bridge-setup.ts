@@ -1,6 +1,7 @@
 // Makes the downstream bridge usable as the membership source: snooping with
 // IGMPv3/MLDv2 and querier (see planBridgeSettings), and says what it changed.
-import { planBridgeSettings, type LinkInfo } from './bridge-plan.ts';
+import { planBridgeSettings } from './bridge-plan.ts';
+import type { LinkInfo } from '../dataplane/link-info.ts';
 import type { Host, Logger } from '../host/host.ts';
 
 /** Applies the needed bridge options; returns false (and logs why) when the device cannot serve. */

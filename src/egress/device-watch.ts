@@ -1,19 +1,21 @@
 // Watches the egress's two devices: present or not, which ifindex (a device
 // deleted and re-created, e.g. PPPoE coming back, gets a new one and loses
 // its qdiscs and memberships), up or down. `ip monitor link` (which flushes
-// per event) triggers a check; a slow timer is the safety net.
-import { parseIpLinkJson, type LinkInfo } from './bridge-plan.ts';
-import type { Host, Logger, TimerHandle } from '../host/host.ts';
+// per event) triggers a check; a slow timer is the safety net. Devices are
+// read with the one link reader (dataplane/link-info.ts), which falls back to
+// sysfs on a router with only BusyBox's ip.
+import { findLink, type LinkInfo } from '../dataplane/link-info.ts';
+import type { Host, Logger } from '../host/host.ts';
+import { createSerialPass } from '../agent/serial-pass.ts';
 import { createLineMonitor, type LineMonitor } from './line-monitor.ts';
 
-export interface DeviceWatchOptions {
-  readonly host: Host;
-  readonly log: Logger;
-  /** Called for every device whose presence, ifindex or up state changed (previous undefined: first look). */
-  readonly onChange: (name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined) => void;
-  readonly debounceMs?: number;
-  readonly safetyMs?: number;
-}
+/** A device whose presence, ifindex or up state changed (previous undefined: the first look). */
+export type DeviceChange = (name: string, link: LinkInfo | null, previous: LinkInfo | null | undefined) => void;
+
+/** `ip monitor link` events close together make one check. */
+const DEBOUNCE_MS = 50;
+/** The safety net's period: a check even without events. */
+const SAFETY_MS = 30_000;
 
 export interface DeviceWatch {
   /** The devices to watch; may change on reload. */
@@ -29,80 +31,60 @@ export function monitorLinkName(line: string): string | null {
   return m ? m[1]! : null;
 }
 
-export function createDeviceWatch(opts: DeviceWatchOptions): DeviceWatch {
-  const { host, log } = opts;
+export function createDeviceWatch(host: Host, log: Logger, onChange: DeviceChange): DeviceWatch {
   let names: string[] = [];
   const known = new Map<string, LinkInfo | null>();
   let monitor: LineMonitor | null = null;
-  let timer: TimerHandle | null = null;
-  let safety: TimerHandle | null = null;
-  let checking = false;
-  let again = false;
   let stopped = true;
-
-  const trigger = (delayMs = opts.debounceMs ?? 50): void => {
-    if (stopped || timer) return;
-    timer = host.setTimeout(() => {
-      timer = null;
-      void check();
-    }, delayMs);
-  };
+  let unreadable = false;
 
   const check = async (): Promise<void> => {
-    if (checking) {
-      again = true;
-      return;
-    }
-    checking = true;
-    try {
-      for (const name of names) {
-        const r = await host.exec(['ip', '-d', '-j', 'link', 'show', 'dev', name], { timeoutMs: 10_000 });
-        if (stopped) return;
-        const link = r.code === 0 ? parseIpLinkJson(r.stdout) : null;
-        const had = known.has(name);
-        const prev = known.get(name) ?? null;
-        const changed = !had || (prev === null ? link !== null : link === null || link.ifindex !== prev.ifindex || link.up !== prev.up);
-        known.set(name, link);
-        if (changed) opts.onChange(name, link, had ? prev : undefined);
+    for (const name of names) {
+      let link: LinkInfo | null;
+      try {
+        link = await findLink(host, name, true);
+      } catch (err) {
+        // ip failed (not "no such device"): the last known state stands until a read works.
+        if (!unreadable) log.warn('cannot read a device; keeping its last known state', { device: name, error: (err as Error).message });
+        unreadable = true;
+        continue;
       }
-    } finally {
-      checking = false;
-      if (!stopped) {
-        if (safety) host.clearTimeout(safety);
-        safety = host.setTimeout(() => {
-          safety = null;
-          trigger(0);
-        }, opts.safetyMs ?? 30_000);
-        if (again) {
-          again = false;
-          trigger(0);
-        }
-      }
+      unreadable = false;
+      if (stopped) return;
+      const had = known.has(name);
+      const prev = known.get(name) ?? null;
+      const changed = !had || (prev === null ? link !== null : link === null || link.ifindex !== prev.ifindex || link.up !== prev.up);
+      known.set(name, link);
+      if (changed) onChange(name, link, had ? prev : undefined);
     }
+  };
+  const checks = createSerialPass(host, check, { safetyMs: () => SAFETY_MS });
+  const request = (delayMs?: number): void => {
+    if (!stopped) checks.request(delayMs);
   };
 
   return {
     setDevices(next) {
       names = [...new Set(next)];
       for (const n of [...known.keys()]) if (!names.includes(n)) known.delete(n);
-      trigger(0);
+      request();
     },
     get: (name) => known.get(name) ?? null,
     start() {
       stopped = false;
       monitor = createLineMonitor(host, log, 'ip', ['ip', 'monitor', 'link'], (line) => {
         const name = monitorLinkName(line);
-        if (name !== null && names.includes(name)) trigger();
-      }, () => trigger(0));
+        if (name !== null && names.includes(name)) request(DEBOUNCE_MS);
+      }, () => request());
       monitor.start();
-      return check();
+      request();
+      return checks.idle();
     },
     stop() {
       stopped = true;
       monitor?.stop();
       monitor = null;
-      for (const t of [timer, safety]) if (t) host.clearTimeout(t);
-      timer = safety = null;
+      checks.stop();
     },
   };
 }

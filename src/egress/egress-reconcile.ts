@@ -1,32 +1,14 @@
 // Egress reconcile: pure decisions. From the channels the LAN wants, the
 // server's assignments and what the kernel has now (translator rules and
-// upstream joins), compute the ordered actions that make the kernel right.
-// Planning against the state those actions produce yields no actions
-// (idempotent), and every action carries a reason for the log.
-//
-// The types here are structural twins of MappedChannel (src/server/state/mnat-state.ts)
-// and TranslationRule (src/dataplane/translator.ts), so core stays free of the
-// data plane and either side can land first.
+// upstream joins), compute the kernel changes that make it right, each with a
+// reason for the log. Planning against the state those changes produce yields
+// none (idempotent). The applier (agent/kernel-applier.ts) applies them in the
+// egress's make-before-break phases.
 import { channelKey, type Channel } from '../core/channel.ts';
 import type { MappedChannel } from '../protocol/model.ts';
-
-/** A translator rule (TranslationRule): packets arriving as `from` leave as `to` on `outputs`. */
-export interface EgressRule {
-  readonly from: Channel;
-  readonly to: Channel;
-  readonly outputs: readonly string[];
-}
-
-export interface EgressJoin {
-  readonly channel: Channel;
-  readonly device: string;
-}
-
-export type EgressAction =
-  | { readonly kind: 'upsert-rule'; readonly rule: EgressRule; readonly reason: string }
-  | { readonly kind: 'remove-rule'; readonly from: Channel; readonly reason: string }
-  | { readonly kind: 'join'; readonly channel: Channel; readonly device: string; readonly reason: string }
-  | { readonly kind: 'leave'; readonly channel: Channel; readonly device: string; readonly reason: string };
+import type { TranslationRule } from '../dataplane/translator.ts';
+import type { JoinedChannel } from '../dataplane/upstream-join.ts';
+import { sameOutputs, show, type KernelChange } from '../agent/kernel-change.ts';
 
 export type MappingStatus = 'active' | 'held' | 'waiting' | 'unsupported' | 'conflict';
 
@@ -43,8 +25,8 @@ export interface EgressPlanInput {
   /** Global channels the LAN wants (already capped, see selectDesired). */
   readonly desired: readonly Channel[];
   readonly assignments: readonly MappedChannel[];
-  readonly rules: readonly EgressRule[];
-  readonly joins: readonly EgressJoin[];
+  readonly rules: readonly TranslationRule[];
+  readonly joins: readonly JoinedChannel[];
   /** WAN device on which (Sl,Gl) is joined. */
   readonly upstream: string;
   /** LAN bridge the translated packets are sent to. */
@@ -52,21 +34,14 @@ export interface EgressPlanInput {
 }
 
 export interface EgressPlan {
-  readonly actions: EgressAction[];
+  readonly actions: KernelChange[];
   readonly mappings: EgressMapping[];
 }
-
-/** "(S,G)" as the log lines and reasons write a channel. */
-export const show = (c: Channel): string => `(${c.source},${c.group})`;
 
 function compareKeys(a: Channel, b: Channel): number {
   const x = channelKey(a);
   const y = channelKey(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function sameOutputs(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -91,10 +66,10 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   const byGlobal = new Map<string, MappedChannel>();
   for (const a of input.assignments) byGlobal.set(channelKey(a.global), a);
 
-  const currentRules = new Map<string, EgressRule>();
+  const currentRules = new Map<string, TranslationRule>();
   for (const r of input.rules) currentRules.set(channelKey(r.from), r);
 
-  const heldByGlobal = new Map<string, EgressRule>();
+  const heldByGlobal = new Map<string, TranslationRule>();
   for (const r of input.rules) heldByGlobal.set(channelKey(r.to), r);
 
   // The target: one rule and one join per desired channel with a usable mapping.
@@ -121,7 +96,7 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   // Two globals on one local channel cannot both be translated: the one already
   // installed keeps it, else the lower assignment id.
   candidates.sort((x, y) => (x.installed === y.installed ? x.id - y.id : x.installed ? -1 : 1));
-  const targetRules = new Map<string, { rule: EgressRule; id: number }>(); // by local key
+  const targetRules = new Map<string, { rule: TranslationRule; id: number }>(); // by local key
   for (const { global, local, id } of candidates) {
     const lk = channelKey(local);
     const taken = targetRules.get(lk);
@@ -135,7 +110,7 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   }
   mappings.sort((x, y) => compareKeys(x.global, y.global));
 
-  const why = (rule: EgressRule): string => {
+  const why = (rule: TranslationRule): string => {
     const gk = channelKey(rule.to);
     if (!desiredKeys.has(gk)) return `no LAN host wants ${show(rule.to)} any more`;
     const a = byGlobal.get(gk);
@@ -144,14 +119,14 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
     return `${show(rule.to)} is now mapped to an ASM group`;
   };
 
-  const currentJoins = new Map<string, EgressJoin[]>();
+  const currentJoins = new Map<string, JoinedChannel[]>();
   for (const j of input.joins) {
     const k = channelKey(j.channel);
     currentJoins.set(k, [...(currentJoins.get(k) ?? []), j]);
   }
 
-  const adds: EgressAction[] = [];
-  const removes: EgressAction[] = [];
+  const adds: KernelChange[] = [];
+  const removes: KernelChange[] = [];
 
   // Rules and joins to remove: leave before removing the rule, so packets stop
   // arriving while they are still translated.
@@ -159,7 +134,7 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
     if (targetRules.has(lk)) continue;
     const reason = why(r);
     for (const j of currentJoins.get(lk) ?? []) removes.push({ kind: 'leave', channel: j.channel, device: j.device, reason });
-    removes.push({ kind: 'remove-rule', from: r.from, reason });
+    removes.push({ kind: 'remove', from: r.from, reason });
   }
   for (const [lk, js] of currentJoins) {
     if (targetRules.has(lk) || currentRules.has(lk)) continue;
@@ -174,11 +149,11 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
       ? `LAN wants ${show(rule.to)}, kept on ${show(rule.from)} until the server lists it`
       : `LAN wants ${show(rule.to)}, server maps it to ${show(rule.from)} (assignment ${id})`;
     if (!cur) {
-      adds.push({ kind: 'upsert-rule', rule, reason: mapped });
+      adds.push({ kind: 'upsert', rule, reason: mapped });
     } else if (channelKey(cur.to) !== channelKey(rule.to)) {
-      adds.push({ kind: 'upsert-rule', rule, reason: `${show(rule.from)} now carries ${show(rule.to)} instead of ${show(cur.to)} (assignment ${id})` });
+      adds.push({ kind: 'upsert', rule, reason: `${show(rule.from)} now carries ${show(rule.to)} instead of ${show(cur.to)} (assignment ${id})` });
     } else if (!sameOutputs(cur.outputs, rule.outputs)) {
-      adds.push({ kind: 'upsert-rule', rule, reason: `downstream changed from ${cur.outputs.join('+')} to ${rule.outputs.join('+')}` });
+      adds.push({ kind: 'upsert', rule, reason: `downstream changed from ${cur.outputs.join('+')} to ${rule.outputs.join('+')}` });
     }
     const js = currentJoins.get(lk) ?? [];
     for (const j of js) {
@@ -193,35 +168,4 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
 
   // Removals first: they free local channels a new mapping may reuse.
   return { actions: [...removes, ...adds], mappings };
-}
-
-/** Applies actions to a state snapshot: what the kernel holds after they succeed (for tests and dry runs). */
-export function applyEgressActions(
-  state: { rules: readonly EgressRule[]; joins: readonly EgressJoin[] },
-  actions: readonly EgressAction[],
-): { rules: EgressRule[]; joins: EgressJoin[] } {
-  const rules = new Map(state.rules.map((r) => [channelKey(r.from), r] as const));
-  let joins = [...state.joins];
-  for (const a of actions) {
-    if (a.kind === 'upsert-rule') rules.set(channelKey(a.rule.from), a.rule);
-    else if (a.kind === 'remove-rule') rules.delete(channelKey(a.from));
-    else if (a.kind === 'join') {
-      if (!joins.some((j) => j.device === a.device && channelKey(j.channel) === channelKey(a.channel))) joins.push({ channel: a.channel, device: a.device });
-    } else joins = joins.filter((j) => !(j.device === a.device && channelKey(j.channel) === channelKey(a.channel)));
-  }
-  return { rules: [...rules.values()], joins };
-}
-
-/** One line per action, for the log. */
-export function describeAction(a: EgressAction): string {
-  switch (a.kind) {
-    case 'upsert-rule':
-      return `translate ${show(a.rule.from)} -> ${show(a.rule.to)} to ${a.rule.outputs.join('+')}`;
-    case 'remove-rule':
-      return `stop translating ${show(a.from)}`;
-    case 'join':
-      return `join ${show(a.channel)} on ${a.device}`;
-    case 'leave':
-      return `leave ${show(a.channel)} on ${a.device}`;
-  }
 }

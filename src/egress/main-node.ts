@@ -15,5 +15,4 @@ void runEgress({
     s.joinBackend === 'socket'
       ? createSocketJoiner(host.log)
       : createSmcrouteJoiner(host, s.smcrouteSocket !== undefined ? { socketPath: s.smcrouteSocket } : {}),
-  pid: process.pid,
 });

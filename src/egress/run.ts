@@ -12,11 +12,33 @@ import {
   type JoinBackend,
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
-import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
+import { checkPrerequisites } from '../agent/preflight.ts';
 import type { Host, LogLevel } from '../host/host.ts';
-import { createEgressAgent, type AssignmentFeed, type Joiner } from './egress-agent.ts';
+import { createEgressAgent } from './egress-agent.ts';
+import type { Joiner } from '../agent/ports.ts';
+import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
+import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
+import { createBackoff } from '../core/backoff.ts';
+
+/** --server dns-sd: the origin and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */
+async function withServer(host: Host, s: EgressSettings, apiRootGiven: boolean): Promise<EgressSettings> {
+  if (!s.target.origin.endsWith('dns-sd')) return s;
+  const backoff = createBackoff({ initialMs: 2000, maxMs: 60_000 });
+  for (;;) {
+    try {
+      const d = await discoverWithBusybox(host);
+      const origin = `${s.target.origin[0] === 'h' ? 'http' : 'https'}://${d.host}:${d.port}`;
+      host.log.info('DNS-SD', { origin, instance: d.instance });
+      return { ...s, target: { ...s.target, origin }, apiRoot: apiRootGiven ? s.apiRoot : d.apiRoot };
+    } catch (err) {
+      host.log.warn('DNS-SD', { error: (err as Error).message });
+      await new Promise((r) => host.setTimeout(() => r(0), backoff.next()));
+    }
+  }
+}
 
 export interface EgressRuntime {
   readonly argv: readonly string[];
@@ -26,7 +48,6 @@ export interface EgressRuntime {
   printError(line: string): void;
   readonly defaultJoinBackend: JoinBackend;
   createJoiner(host: Host, settings: EgressSettings): Joiner;
-  readonly pid?: number;
 }
 
 class UsageError extends Error {}
@@ -36,8 +57,7 @@ function readFileSettings(host: Host, file: string | null): { settings: EgressFi
   const text = host.readFile(file);
   if (text === null) throw new UsageError(`--uci: cannot read ${file} (does it exist and is it readable?)`);
   try {
-    const cfg = readEgressUci(text, file);
-    return { settings: cfg.settings, enabled: cfg.enabled, warnings: cfg.warnings };
+    return readEgressUci(text, file);
   } catch (err) {
     // UciError and EgressConfigError both say file:line and what to write.
     throw new UsageError((err as Error).message);
@@ -129,40 +149,19 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     host.exit(0);
     return;
   }
-  const settings = first.settings;
-  const translator = createTranslator(host, {
-    ...(settings.bpfObject !== undefined ? { objectPath: settings.bpfObject } : {}),
-    ...(settings.pinRoot !== undefined ? { pinRoot: settings.pinRoot } : {}),
-    instance: settings.instance,
-  });
+  const given = first.settings;
+  const translator = createTranslator(host, { objectPath: given.bpfObject, pinRoot: given.pinRoot, instance: given.instance });
+  const needs = { ip: true, bridge: given.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: given.joinBackend === 'smcroute' };
+  if (!(await checkPrerequisites(host, translator, needs, (l) => rt.printError(`mnat-egress: ${l}`)))) return host.exit(1);
+  // The prerequisites first: discovery retries until it finds the service.
+  const apiRootGiven = args.has('api-root') || given.apiRoot !== '/restconf';
+  const settings = await withServer(host, given, apiRootGiven);
   const joiner = rt.createJoiner(host, settings);
-  const createFeed = (s: EgressSettings): AssignmentFeed => {
-    const transport = host.httpTransport(s.target);
-    const client = createWatcherClient({ host, transport, role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push });
-    let watcherId: string | null = null;
-    client.on('status', (st) => (watcherId = st.watcherId));
-    return {
-      start: () => client.start(),
-      stop: async () => {
-        await client.stop();
-        // Withdraw our joins so the server releases the mappings now rather
-        // than when the watcher expires (the ingress stops sending sooner).
-        if (watcherId !== null) {
-          const path = `${s.apiRoot}/data/ietf-mnat:egress-global-joined/watcher=${encodeURIComponent(watcherId)}`;
-          await transport.request({ method: 'DELETE', path, timeoutMs: 2000 }).then(
-            (r) => host.log.debug('joins withdrawn from the server', { status: r.status }),
-            (err: Error) => host.log.debug('could not withdraw the joins (server away?)', { error: err.message }),
-          );
-        }
-        transport.close();
-      },
-      setJoins: (channels) => client.setDesired(channels),
-      on: ((event: 'assignments' | 'status', fn: (x: never) => void) => client.on(event as 'status', fn as never)) as AssignmentFeed['on'],
-    };
-  };
-  // QuickJS has no getpid: /proc/self/stat starts with it.
-  const pid = rt.pid ?? parseInt(host.readFile('/proc/self/stat') ?? '', 10);
-  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner, ...(pid > 0 ? { pid } : {}) });
+  // Stopping the feed withdraws our joins, so the server releases the mappings
+  // now rather than when the watcher expires (the ingress stops sending sooner).
+  const createFeed = (s: EgressSettings): WatcherClient<Channel> =>
+    createWatcherClient({ host, transport: host.httpTransport(s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true });
+  const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner });
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -199,7 +198,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       if (next.settings.instance !== settings.instance || next.settings.pinRoot !== settings.pinRoot || next.settings.bpfObject !== settings.bpfObject) {
         log.warn('translator instance, pin root or BPF object changes need a restart; keeping the current ones');
       }
-      await agent.reload(next.settings);
+      await agent.reload(await withServer(host, next.settings, apiRootGiven));
     });
   });
 

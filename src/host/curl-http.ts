@@ -147,9 +147,14 @@ export class CurlHeadParser {
 function curlError(stderr: string, exit: ChildExit): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const last = lines[lines.length - 1];
-  if (exit.code === 127 && !last) return 'curl not found: install curl (opkg install curl) or put it on PATH';
+  if (exit.code === 127 && !last) return 'curl not found: install curl (OpenWrt: curl and libnghttp2) or put it on PATH';
   if (last) return last;
   return exit.signal !== null ? `curl killed by signal ${exit.signal}` : `curl exited with code ${exit.code}`;
+}
+
+/** What `curl --version` prints: the version, and whether the Features line lists HTTP2. */
+export function curlFeatures(versionText: string): CurlFeatures {
+  return { version: /^curl (\S+)/.exec(versionText)?.[1] ?? 'unknown', http2: /^Features:.*\bHTTP2\b/m.test(versionText) };
 }
 
 /** Asks `curl --version` once whether it speaks HTTP/2. */
@@ -163,12 +168,10 @@ function probeFeatures(curl: string, spawn: SpawnFunction): Promise<CurlFeatures
         onStderr: (t) => (err += t),
         onExit: (exit) => {
           if (exit.code !== 0) {
-            reject(new Error(exit.code === 127 ? `${curl} not found: install curl (opkg install curl) or put it on PATH` : `${curl} --version failed: ${err.trim() || `exit ${exit.code}`}`));
+            reject(new Error(exit.code === 127 ? `${curl} not found: install curl (OpenWrt: curl and libnghttp2) or put it on PATH` : `${curl} --version failed: ${err.trim() || `exit ${exit.code}`}`));
             return;
           }
-          const version = /^curl (\S+)/.exec(out)?.[1] ?? 'unknown';
-          const features = /^Features:(.*)$/m.exec(out)?.[1] ?? '';
-          resolve({ version, http2: /\bHTTP2\b/.test(features) });
+          resolve(curlFeatures(out));
         },
       });
     } catch (e) {

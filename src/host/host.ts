@@ -92,6 +92,8 @@ export interface HttpTransport {
 export interface Host {
   readonly runtime: 'node' | 'quickjs';
   readonly log: Logger;
+  /** This process's id; null where it cannot be read. */
+  readonly pid: number | null;
 
   /** Runs argv (never through a shell) and collects its output. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createLineLogger } from './log-format.ts';
+import { makeDirectories } from './make-directories.ts';
 import type {
   ExecOptions,
   ExecResult,
@@ -106,6 +107,7 @@ export function createNodeHost(logger: Logger): Host {
   return {
     runtime: 'node',
     log: logger,
+    pid: process.pid,
     exec: nodeExec,
     spawnLines: nodeSpawnLines,
     readFile(path) {
@@ -131,9 +133,16 @@ export function createNodeHost(logger: Logger): Host {
         return null;
       }
     },
-    makeDirectory(path) {
-      mkdirSync(path, { recursive: true });
-    },
+    makeDirectory: (path) =>
+      makeDirectories(path, (dir) => {
+        try {
+          mkdirSync(dir);
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          if (e.code !== 'EEXIST') return e.message.replace(/, mkdir .*/, ''); // "EROFS: read-only file system"
+        }
+        return null;
+      }),
     now: () => performance.now(),
     wallClock: () => Date.now(),
     setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,

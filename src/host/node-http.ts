@@ -25,6 +25,18 @@ function readPem(path: string | undefined, what: string): Buffer | undefined {
   }
 }
 
+/**
+ * A stream error's message with its cause: a connection that failed before the
+ * stream opened ends it with "pending stream has been canceled", caused by an
+ * AggregateError (one error per address tried) whose own message is empty.
+ */
+export function streamErrorMessage(err: Error): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (!(cause instanceof Error)) return err.message;
+  const parts = cause instanceof AggregateError ? cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))) : [cause.message];
+  return `${err.message.replace(/ \(caused by: .*\)$/, '')}: ${parts.filter((p) => p).join('; ') || cause.name}`;
+}
+
 export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
   const url = new URL(target.origin);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -123,7 +135,7 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
           if (done) return;
           done = true;
           clearTimeout(timer);
-          reject(new Error(`${req.method} ${req.path}: ${err.message}`));
+          reject(new Error(`${req.method} ${req.path}: ${streamErrorMessage(err)}`));
         });
         stream.on('close', () => {
           if (done) return;
@@ -154,7 +166,7 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
         if (!ended) handlers.onData(chunk);
       });
       stream.on('end', () => end());
-      stream.on('error', (err) => end(err));
+      stream.on('error', (err) => end(new Error(streamErrorMessage(err))));
       stream.on('close', () => end(stream.rstCode && stream.rstCode !== constants.NGHTTP2_NO_ERROR ? new Error(`stream reset (code ${stream.rstCode})`) : undefined));
       return {
         close() {

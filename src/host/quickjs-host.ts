@@ -1,10 +1,12 @@
-// The QuickJS implementation of Host (OpenWrt's /usr/bin/qjs, 2021-03-27):
+// The QuickJS implementation of Host (/usr/bin/qjs: OpenWrt's `quickjs`, 2025-09-13
+// on 25.12; it also runs on 2021-03-27, CI's qjs):
 // children through quickjs-process (pipes on the event loop), files through
 // std/os, timers and signals through os, HTTP/2 through curl (QuickJS has no
 // sockets). Only the QuickJS bundle imports this file.
 import * as std from 'std';
 import * as os from 'os';
 import { createLineLogger } from './log-format.ts';
+import { makeDirectories } from './make-directories.ts';
 import type {
   ExecOptions,
   ExecResult,
@@ -154,18 +156,14 @@ export function quickjsWriteFileAtomic(path: string, data: string): void {
 }
 
 export function quickjsMakeDirectory(path: string): void {
-  const parts = path.split('/');
-  let current = path.startsWith('/') ? '' : '.';
-  for (const part of parts) {
-    if (part === '') continue;
-    current += '/' + part;
-    const r = os.mkdir(current, 0o755);
-    if (r !== 0 && r !== -EEXIST) throw new Error(`cannot create directory ${current}: ${errnoText(r)}`);
-  }
+  makeDirectories(path, (dir) => {
+    const r = os.mkdir(dir, 0o755);
+    return r === 0 || r === -EEXIST ? null : errnoText(r);
+  });
 }
 
 /**
- * A monotonic millisecond clock. QuickJS 2021-03-27 has no os.now(), and the
+ * A monotonic millisecond clock. QuickJS 2021-03-27 has no os.now() (2025-09-13 has), and the
  * wall clock of a router jumps (by years) when NTP first syncs after boot, so
  * time comes from /proc/uptime (10 ms steps), refined by the wall clock's
  * progress since the last step and never allowed to go back.
@@ -197,9 +195,12 @@ export function createQuickjsHost(component: string, minLevel: LogLevel = 'info'
   const log = createQuickjsLogger(component, minLevel);
   const listeners = new Map<SignalName, Array<() => void>>();
   const clock = createMonotonicClock();
+  // QuickJS has no getpid(): /proc/self/stat starts with it.
+  const pid = parseInt(readWholeFile('/proc/self/stat') ?? '', 10);
   return {
     runtime: 'quickjs',
     log,
+    pid: pid > 0 ? pid : null,
     exec: quickjsExec,
     spawnLines: quickjsSpawnLines,
     readFile: readWholeFile,

@@ -1,5 +1,6 @@
-// Types of the QuickJS (2021-03-27, as OpenWrt ships it) `std` and `os`
-// modules, only the parts the QuickJS host uses. `os` is declared as an
+// Types of the QuickJS `std` and `os` modules, only the parts the QuickJS host
+// uses, as 2021-03-27 (CI's qjs) has them; 2025-09-13 (OpenWrt 25.12's
+// `quickjs`) and later have them too. `os` is declared as an
 // augmentation because @types/node also declares a module named 'os'; none of
 // these names exist in Node's 'os', so the declarations do not collide. Only
 // the QuickJS bundle imports them (esbuild marks 'std' and 'os' external).

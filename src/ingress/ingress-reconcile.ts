@@ -1,9 +1,8 @@
 // The ingress agent's decisions, pure: from the server's assigned channels, the
 // agent's monitors and what the kernel currently holds (translator rules on the
-// upstream device, upstream joins), the ordered actions that make the kernel
-// match, each with a reason for the log.
-//
-// Order matters for the data plane:
+// upstream device, upstream joins), the kernel changes that make it match,
+// each with a reason for the log, in the order the ingress applies them
+// (INGRESS_PHASES in ingress-agent.ts):
 //   1. upsert rules  — a new or changed (Sg,Gg)->(Sl,Gl) is in the map before
 //      the join brings packets, so no global packet leaks untranslated; a
 //      changed mapping is one upsert of the same key (the translator's map is
@@ -12,26 +11,13 @@
 //   3. leaves        — stop pulling channels that are gone...
 //   4. removes       — ...then drop their rules (packets still in flight until
 //      the leave takes effect are translated, never leaked with global addresses).
-//
-// The shapes below are structural subsets of MappedChannel (mnat-state.ts) and
-// TranslationRule (dataplane/translator.ts), so those values pass in directly.
 import { AddressError, parseAddress, parsePrefix, prefixContains, type Prefix } from '../core/address.ts';
 import { canonicalChannel, channelKey, type Channel } from '../core/channel.ts';
 import { compareChannels } from './joinfile.ts';
 import type { MappedChannel } from '../protocol/model.ts';
-
-/** A translator rule as programmed (a TranslationRule). */
-export interface IngressRule {
-  readonly from: Channel;
-  readonly to: Channel;
-  readonly outputs: readonly string[];
-}
-
-/** An upstream membership as the joiner reports it. */
-export interface IngressJoin {
-  readonly channel: Channel;
-  readonly device: string;
-}
+import type { TranslationRule } from '../dataplane/translator.ts';
+import { membershipKey, type JoinedChannel } from '../dataplane/upstream-join.ts';
+import { sameOutputs, show, type KernelChange } from '../agent/kernel-change.ts';
 
 /** A channel this ingress should carry: (Sg,Gg) translated to (Sl,Gl). */
 export interface DesiredChannel {
@@ -46,12 +32,6 @@ export interface SkippedChannel {
   readonly reason: string;
 }
 
-export type IngressAction =
-  | { readonly kind: 'upsert'; readonly rule: IngressRule; readonly id: number; readonly reason: string }
-  | { readonly kind: 'join'; readonly channel: Channel; readonly device: string; readonly reason: string }
-  | { readonly kind: 'leave'; readonly channel: Channel; readonly device: string; readonly reason: string }
-  | { readonly kind: 'remove'; readonly from: Channel; readonly reason: string };
-
 export interface IngressConfig {
   /** Source prefixes this ingress ingests (canonical or not; validated here). */
   readonly monitors: readonly string[];
@@ -63,8 +43,8 @@ export interface IngressConfig {
 }
 
 export interface IngressKernelState {
-  readonly rules: readonly IngressRule[];
-  readonly joins: readonly IngressJoin[];
+  readonly rules: readonly TranslationRule[];
+  readonly joins: readonly JoinedChannel[];
 }
 
 export interface IngressPlan {
@@ -72,19 +52,20 @@ export interface IngressPlan {
   readonly desired: DesiredChannel[];
   /** Assigned channels that are not carried, with why (unassigned ones are not listed: that is normal). */
   readonly skipped: SkippedChannel[];
-  readonly actions: IngressAction[];
+  readonly actions: KernelChange[];
 }
 
-const text = (c: Channel): string => `(${c.source},${c.group})`;
-
-/** The canonical key of a channel read back from the kernel (tolerates other spellings). */
-function keyOf(c: Channel): string {
+/** A channel read back from the kernel in canonical spelling (as given when it is not a valid channel). */
+function canonicalOr(c: Channel): Channel {
   try {
-    return channelKey(canonicalChannel(c.source, c.group));
+    return canonicalChannel(c.source, c.group);
   } catch {
-    return channelKey(c);
+    return c;
   }
 }
+
+/** The canonical key of a channel read back from the kernel (tolerates other spellings). */
+const keyOf = (c: Channel): string => channelKey(canonicalOr(c));
 
 function compareKeys(a: Channel, b: Channel): number {
   try {
@@ -146,7 +127,7 @@ export function selectDesired(
       continue;
     }
     if (parseAddress(local.group).family !== source.family) {
-      skipped.push({ id: a.id, global, reason: `local ${text(local)} is of another IP family` });
+      skipped.push({ id: a.id, global, reason: `local ${show(local)} is of another IP family` });
       continue;
     }
     const gk = channelKey(global);
@@ -157,7 +138,7 @@ export function selectDesired(
     const lk = channelKey(local);
     const clash = byLocal.get(lk);
     if (clash) {
-      skipped.push({ id: a.id, global, reason: `local ${text(local)} already carries ${text(clash.global)} (id=${clash.id})` });
+      skipped.push({ id: a.id, global, reason: `local ${show(local)} already carries ${show(clash.global)} (id=${clash.id})` });
       continue;
     }
     const d: DesiredChannel = { id: a.id, global, local };
@@ -168,10 +149,6 @@ export function selectDesired(
   return { desired, skipped };
 }
 
-function sameOutputs(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** The actions that take the kernel from `kernel` to what `assignments` ask for. */
 export function planIngress(
   assignments: readonly MappedChannel[],
@@ -180,29 +157,29 @@ export function planIngress(
 ): IngressPlan {
   const { desired, skipped } = selectDesired(assignments, parseMonitors(config.monitors));
   const outputs = [...config.downstreamInterfaces];
-  const rules = new Map<string, IngressRule>();
+  const rules = new Map<string, TranslationRule>();
   for (const r of kernel.rules) rules.set(keyOf(r.from), r);
-  const joins = new Map<string, IngressJoin>();
-  for (const j of kernel.joins) joins.set(`${j.device}|${keyOf(j.channel)}`, j);
+  const joins = new Map<string, JoinedChannel>();
+  for (const j of kernel.joins) joins.set(membershipKey(canonicalOr(j.channel), j.device), j);
 
-  const upserts: IngressAction[] = [];
-  const joinActions: IngressAction[] = [];
+  const upserts: KernelChange[] = [];
+  const joinActions: KernelChange[] = [];
   const wantedRules = new Set<string>();
   const wantedJoins = new Set<string>();
   for (const d of desired) {
     const key = channelKey(d.global);
     wantedRules.add(key);
     const have = rules.get(key);
-    const rule: IngressRule = { from: d.global, to: d.local, outputs };
+    const rule: TranslationRule = { from: d.global, to: d.local, outputs };
     if (!have) {
-      upserts.push({ kind: 'upsert', rule, id: d.id, reason: `new assignment id=${d.id}` });
+      upserts.push({ kind: 'upsert', rule, reason: `new assignment id=${d.id}` });
     } else if (keyOf(have.to) !== channelKey(d.local)) {
-      upserts.push({ kind: 'upsert', rule, id: d.id, reason: `mapping changed id=${d.id} ${text(have.to)} -> ${text(d.local)}` });
+      upserts.push({ kind: 'upsert', rule, reason: `mapping changed id=${d.id} ${show(have.to)} -> ${show(d.local)}` });
     } else if (!sameOutputs(have.outputs, outputs)) {
-      upserts.push({ kind: 'upsert', rule, id: d.id, reason: `outputs changed ${have.outputs.join('+')} -> ${outputs.join('+')}` });
+      upserts.push({ kind: 'upsert', rule, reason: `outputs changed ${have.outputs.join('+')} -> ${outputs.join('+')}` });
     }
     if (config.join) {
-      const jk = `${config.upstreamInterface}|${key}`;
+      const jk = membershipKey(d.global, config.upstreamInterface);
       wantedJoins.add(jk);
       if (!joins.has(jk)) {
         joinActions.push({ kind: 'join', channel: d.global, device: config.upstreamInterface, reason: `assigned id=${d.id}` });
@@ -210,7 +187,7 @@ export function planIngress(
     }
   }
 
-  const leaves: IngressAction[] = [];
+  const leaves: KernelChange[] = [];
   const held = [...joins].sort((a, b) => compareKeys(a[1].channel, b[1].channel) || (a[1].device < b[1].device ? -1 : 1));
   for (const [jk, j] of held) {
     if (wantedJoins.has(jk)) continue;
@@ -221,23 +198,9 @@ export function planIngress(
         : 'no longer assigned';
     leaves.push({ kind: 'leave', channel: j.channel, device: j.device, reason });
   }
-  const removes: IngressAction[] = [];
+  const removes: KernelChange[] = [];
   for (const r of [...kernel.rules].sort((a, b) => compareKeys(a.from, b.from))) {
     if (!wantedRules.has(keyOf(r.from))) removes.push({ kind: 'remove', from: r.from, reason: 'no longer assigned' });
   }
   return { desired, skipped, actions: [...upserts, ...joinActions, ...leaves, ...removes] };
-}
-
-/** One log-friendly line per action. */
-export function describeAction(action: IngressAction): string {
-  switch (action.kind) {
-    case 'upsert':
-      return `translate ${text(action.rule.from)} -> ${text(action.rule.to)} out ${action.rule.outputs.join('+')}: ${action.reason}`;
-    case 'join':
-      return `join ${text(action.channel)} on ${action.device}: ${action.reason}`;
-    case 'leave':
-      return `leave ${text(action.channel)} on ${action.device}: ${action.reason}`;
-    case 'remove':
-      return `stop translating ${text(action.from)}: ${action.reason}`;
-  }
 }

@@ -4,28 +4,20 @@
 // opens a complete old or a complete new file. The file is also rewritten
 // every refresh period while nothing changes, so an ingest manager can treat
 // an old file as a dead ingress. Only temp files this writer names are ever
-// removed from the directory.
+// removed from the directory. The file I/O is Node's (fsync, readdir: the
+// ingress runs on Node); time and the process id come through the Host.
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { renderJoinfile } from './joinfile.ts';
 import type { Channel } from '../core/channel.ts';
-import type { Logger } from '../host/host.ts';
+import type { Host, TimerHandle } from '../host/host.ts';
 
 const TEMP_TAG = 'mnat-ingress';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export interface JoinfileWriterOptions {
+  readonly host: Host;
   readonly path: string;
   readonly refreshS: number;
-  readonly log: Logger;
 }
 
 export class JoinfileWriter {
@@ -33,15 +25,17 @@ export class JoinfileWriter {
   private readonly dir: string;
   private readonly temp: string;
   private readonly tempPattern: RegExp;
+  private readonly host: Host;
   private content: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private writes = 0;
 
   constructor(private readonly options: JoinfileWriterOptions) {
+    this.host = options.host;
     this.path = options.path;
     this.dir = dirname(options.path);
     const name = basename(options.path);
-    this.temp = join(this.dir, `.${name}.${TEMP_TAG}.${process.pid}.tmp`);
+    this.temp = join(this.dir, `.${name}.${TEMP_TAG}.${this.host.pid ?? 0}.tmp`);
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.tempPattern = new RegExp(`^\\.${escaped}\\.${TEMP_TAG}\\.(\\d+)\\.tmp$`);
   }
@@ -56,9 +50,10 @@ export class JoinfileWriter {
     try {
       for (const entry of readdirSync(this.dir)) {
         const m = this.tempPattern.exec(entry);
-        if (m && (Number(m[1]) === process.pid || !pidAlive(Number(m[1])))) {
+        // Ours from before, or a writer that is gone (no /proc entry: no such process here).
+        if (m && (Number(m[1]) === this.host.pid || !this.host.fileExists(`/proc/${m[1]}`))) {
           unlinkSync(join(this.dir, entry));
-          this.options.log.info('removed a stale joinfile temp file', { file: join(this.dir, entry) });
+          this.host.log.info('removed a stale joinfile temp file', { file: join(this.dir, entry) });
         }
       }
     } catch (err) {
@@ -77,7 +72,7 @@ export class JoinfileWriter {
 
   /** Writes the file empty (nothing joined) and stops refreshing. */
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.host.clearTimeout(this.timer);
     this.timer = null;
     try {
       this.write('');
@@ -91,16 +86,15 @@ export class JoinfileWriter {
   }
 
   private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    if (this.timer) this.host.clearTimeout(this.timer);
+    this.timer = this.host.setTimeout(() => {
       try {
         this.write(this.content ?? '');
       } catch (err) {
-        this.options.log.error('joinfile refresh failed', { file: this.path, error: (err as Error).message });
+        this.host.log.error('joinfile refresh failed', { file: this.path, error: (err as Error).message });
         this.schedule();
       }
     }, this.options.refreshS * 1000);
-    this.timer.unref();
   }
 
   private write(text: string): void {

@@ -6,11 +6,12 @@ import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from './ingress-status.ts';
 import { createWatcherClient, INGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
+import { checkPrerequisites } from '../agent/preflight.ts';
 import { listTranslatorRules, refreshTranslator } from '../dataplane/translator-upkeep.ts';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
 import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
-import { IngressAgent, type RuleTable } from './ingress-agent.ts';
+import { createIngressAgent, type IngressRuleTable } from './ingress-agent.ts';
 import { ingressUsage, parseIngressOptions, type IngressOptions } from './ingress-options.ts';
 import { JoinfileWriter } from './joinfile-writer.ts';
 
@@ -67,15 +68,17 @@ async function main(): Promise<void> {
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
     instance: options.instance,
   });
+  const needs = { smcroute: options.join && options.joinBackend === 'smcroute' };
+  if (!(await checkPrerequisites(host, kernel, needs, (l) => process.stderr.write(`mnat-ingress: ${l}\n`)))) process.exit(1);
   // The translator programs the kernel; reading the rules back and following
   // recreated devices come from translator-upkeep.
-  const translator: RuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
+  const translator: IngressRuleTable = { ...kernel, list: () => listTranslatorRules(kernel), refresh: () => refreshTranslator(kernel) };
   const joiner =
     options.joinBackend === 'smcroute'
       ? createSmcrouteJoiner(host, options.smcrouteSocket ? { socketPath: options.smcrouteSocket } : {})
       : createSocketJoiner(log);
-  const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: options.joinfileRefreshS, log }) : null;
-  const agent = new IngressAgent({
+  const joinfile = options.joinfile ? new JoinfileWriter({ host, path: options.joinfile, refreshS: options.joinfileRefreshS }) : null;
+  const agent = createIngressAgent({
     host,
     config: {
       monitors: options.monitors,

@@ -1,5 +1,5 @@
-// The QuickJS host under the real qjs (QuickJS 2021-03-27, built by
-// build/qjs.sh): a probe program (fixtures/host-probe.ts) is bundled the way
+// The QuickJS host under the real qjs (QuickJS 2021-03-27 built by
+// build/qjs.sh, or $MNAT_QJS): a probe program (fixtures/host-probe.ts) is bundled the way
 // the egress bundle is and run against node:http2 servers on 127.0.0.1 (TLS
 // with client certificates, and h2c). Each test checks one part of its output.
 import { test, before, after } from 'node:test';

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bytesFromJson,
-  CodecError,
   decodeAttach,
   decodeCounter,
   decodeKey,
@@ -17,6 +16,7 @@ import {
   KEY_SIZE,
   VALUE_SIZE,
 } from '../../src/dataplane/bpf-map-codec.ts';
+import { DataplaneError } from '../../src/dataplane/tool-exec.ts';
 
 const hex = (b: Uint8Array) => hexArgs(b).join('');
 
@@ -38,7 +38,7 @@ test('keys reject mixed families, unicast groups and bad family bytes', () => {
   assert.throws(() => encodeKey({ source: '10.0.0.1', group: '10.0.0.2' }), /not a multicast/);
   const bad = new Uint8Array(KEY_SIZE);
   bad[0] = 5;
-  assert.throws(() => decodeKey(bad), CodecError);
+  assert.throws(() => decodeKey(bad), (e: unknown) => e instanceof DataplaneError && e.kind === 'bad-map-data');
   assert.throws(() => decodeKey(new Uint8Array(10)), /10 bytes, expected 36/);
 });
 

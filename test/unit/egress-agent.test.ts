@@ -1,15 +1,19 @@
 // The egress controller against a scripted machine: `ip`/`bridge` answers come
 // from tables the test edits, monitors are line streams the test writes to,
-// and the server feed, translator and joiner record what they are asked.
+// the server feed, translator and joiner record what they are asked, and time
+// is virtual (fixtures/virtual-time.ts): the test moves it.
 // (The real thing runs in test/lab/egress.test.ts.)
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { channelKey, type Channel } from '../../src/core/channel.ts';
 import type { EgressSettings } from '../../src/egress/config/egress-options.ts';
 import type { MappedChannel } from '../../src/protocol/model.ts';
-import type { ExecResult, Host, LogFields, TimerHandle } from '../../src/host/host.ts';
-import { createEgressAgent, type AssignmentFeed, type FeedStatus, type Joiner, type RuleTable } from '../../src/egress/egress-agent.ts';
+import type { ExecResult, Host, LogFields } from '../../src/host/host.ts';
+import { createEgressAgent } from '../../src/egress/egress-agent.ts';
+import type { AssignmentFeed, FeedStatus, Joiner, RuleTable } from '../../src/agent/ports.ts';
+import type { TranslationRule } from '../../src/dataplane/translator.ts';
 import { createLevelLogger } from '../../src/host/level-log.ts';
+import { createVirtualTime } from './fixtures/virtual-time.ts';
 
 const G1: Channel = { source: '198.51.100.2', group: '232.1.1.1' };
 const G2: Channel = { source: '198.51.100.2', group: '232.1.1.2' };
@@ -27,6 +31,7 @@ class Machine {
   monitors: Array<{ argv: readonly string[]; onLine: (l: string) => void }> = [];
   logs: string[] = [];
   stdbuf = true;
+  readonly time = createVirtualTime();
 
   join(port: string, c: Channel): void {
     this.mdb.push({ index: 4, dev: 'br-lan', port, grp: c.group, src: c.source, state: 'temp', filter_mode: 'include', flags: [] });
@@ -66,9 +71,11 @@ class Machine {
 
   host(): Host {
     const log = (level: string) => (m: string, f?: LogFields) => this.logs.push(`${level} ${m}${f ? ' ' + JSON.stringify(f) : ''}`);
+    const t = this.time;
     return {
       runtime: 'node',
       log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+      pid: null,
       exec: (argv) => this.exec(argv),
       spawnLines: (argv, onLine) => {
         const m = { argv, onLine };
@@ -81,10 +88,10 @@ class Machine {
       fileExists: (p) => (this.stdbuf && p === '/usr/bin/stdbuf') || this.files.has(p),
       fileMtimeMs: () => null,
       makeDirectory: () => undefined,
-      now: () => performance.now(),
-      wallClock: () => Date.now(),
-      setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
-      clearTimeout: (h) => clearTimeout(h as unknown as NodeJS.Timeout),
+      now: t.now,
+      wallClock: t.wallClock,
+      setTimeout: t.setTimeout,
+      clearTimeout: t.clearTimeout,
       onSignal: () => undefined,
       httpTransport: () => {
         throw new Error('no HTTP here');
@@ -96,7 +103,7 @@ class Machine {
   }
 }
 
-class Feed implements AssignmentFeed {
+class Feed implements AssignmentFeed<Channel> {
   puts: string[][] = [];
   stopped = false;
   /** The kernel's operations when start() was called. */
@@ -111,7 +118,7 @@ class Feed implements AssignmentFeed {
   async stop(): Promise<void> {
     this.stopped = true;
   }
-  setJoins(channels: Channel[]): void {
+  setDesired(channels: readonly Channel[]): void {
     this.puts.push(channels.map(channelKey));
   }
   on(event: 'assignments' | 'status', fn: never): void {
@@ -135,11 +142,12 @@ class Kernel implements RuleTable, Joiner {
   violations: string[] = [];
   failNextUpsert = 0;
   failNextSync = 0;
+  constructor(private readonly time: { sleep(ms: number): Promise<void> }) {}
   async attach(device: string): Promise<void> {
-    await new Promise((r) => setTimeout(r, 5)); // tc takes a while; "attach" is logged once it is done
+    await this.time.sleep(5); // tc takes a while; "attach" is logged once it is done
     this.ops.push(`attach ${device}`);
   }
-  async upsert(rule: { from: Channel; to: Channel; outputs: string[] }): Promise<void> {
+  async upsert(rule: TranslationRule): Promise<void> {
     if (this.failNextUpsert > 0) {
       this.failNextUpsert--;
       throw new Error('bpftool: map update failed');
@@ -151,7 +159,7 @@ class Kernel implements RuleTable, Joiner {
     this.ops.push(`remove ${channelKey(from)}`);
     this.dropRule(channelKey(from));
   }
-  async sync(rules: Array<{ from: Channel; to: Channel; outputs: string[] }>): Promise<void> {
+  async sync(rules: readonly TranslationRule[]): Promise<void> {
     if (this.failNextSync > 0) {
       this.failNextSync--;
       throw new Error('bpftool: batch failed');
@@ -212,23 +220,29 @@ const SETTINGS: EgressSettings = {
   logLevel: 'debug',
 };
 
-async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+// A failed assertion must not leave an agent running.
+const agents: Array<{ stop(): Promise<boolean>; machine: Machine }> = [];
+after(async () => {
+  for (const a of agents) {
+    let done = false;
+    void a.stop().finally(() => (done = true));
+    await a.machine.time.until('stop', () => done);
   }
-}
+});
 
-// A failed assertion must not leave an agent's timers keeping the file alive.
-const agents: Array<{ stop(): Promise<boolean> }> = [];
-after(() => Promise.all(agents.map((a) => a.stop())));
+/** Awaits p, moving virtual time while it waits for timers. */
+async function settled<T>(m: Machine, p: Promise<T>): Promise<T> {
+  let done = false;
+  const r = p.finally(() => (done = true));
+  await m.time.until('the call to return', () => done);
+  return r;
+}
 
 async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine()) {
   const m = machine;
   const host = m.host();
   const feeds: Feed[] = [];
-  const kernel = new Kernel();
+  const kernel = new Kernel(m.time);
   const agent = createEgressAgent({
     host,
     log: createLevelLogger(host.log, 'debug'),
@@ -243,17 +257,27 @@ async function setup(settings: Partial<EgressSettings> = {}, machine = new Machi
     joiner: kernel,
     countersMs: 20,
   });
-  agents.push(agent);
-  await agent.start();
-  return { m, agent, kernel, feed: () => feeds[feeds.length - 1]!, feeds };
+  agents.push({ stop: () => agent.stop(), machine: m });
+  await settled(m, agent.start());
+  return {
+    m,
+    agent: {
+      status: () => agent.status(),
+      reload: (next: EgressSettings) => settled(m, agent.reload(next)),
+      stop: () => settled(m, agent.stop()),
+    },
+    kernel,
+    feed: () => feeds[feeds.length - 1]!,
+    feeds,
+  };
 }
 
 test('start: the bridge is set to IGMPv3/MLDv2 + querier and the changes are logged; the translator attaches', async () => {
   const { m, agent, kernel } = await setup();
-  await until('bridge set', () => m.execs.some((a) => a.join(' ').startsWith('ip link set dev br-lan type bridge')));
+  await m.time.until('bridge set', () => m.execs.some((a) => a.join(' ').startsWith('ip link set dev br-lan type bridge')));
   assert.deepEqual(m.execs.find((a) => a[2] === 'set'), ['ip', 'link', 'set', 'dev', 'br-lan', 'type', 'bridge', 'mcast_igmp_version', '3', 'mcast_mld_version', '2', 'mcast_querier', '1']);
-  await until('logs', () => m.logs.filter((l) => l.startsWith('info bridge setting changed')).length === 3);
-  await until('attach', () => kernel.ops.includes('attach wan'));
+  await m.time.until('logs', () => m.logs.filter((l) => l.startsWith('info bridge setting changed')).length === 3);
+  await m.time.until('attach', () => kernel.ops.includes('attach wan'));
   assert.ok(m.monitors.some((x) => x.argv.join(' ') === '/usr/bin/stdbuf -oL bridge monitor mdb'));
   await agent.stop();
 });
@@ -275,19 +299,19 @@ test('start: without the upstream device the server client starts at once', asyn
 test('LAN joins -> PUT -> assignment -> rule + WAN join; a second host keeps it; the last leave removes it', async () => {
   const { m, agent, kernel, feed } = await setup();
   m.join('lan1', G1);
-  await until('PUT', () => feed().puts.some((p) => p.includes(channelKey(G1))));
+  await m.time.until('PUT', () => feed().puts.some((p) => p.includes(channelKey(G1))));
   feed().assign([[G1, L1]]);
-  await until('rule and join', () => kernel.rules.size === 1 && kernel.joins.size === 1);
+  await m.time.until('rule and join', () => kernel.rules.size === 1 && kernel.joins.size === 1);
   assert.deepEqual(kernel.ops.filter((o) => o !== 'attach wan'), [`upsert ${channelKey(L1)}>${channelKey(G1)}@br-lan`, `join ${channelKey(L1)}@wan`]);
 
   m.join('lan2', G1);
   m.leave('lan1', G1);
-  await new Promise((r) => setTimeout(r, 50));
+  await m.time.advance(50);
   assert.equal(kernel.rules.size, 1, 'one host leaving keeps the channel');
   assert.deepEqual(feed().puts[feed().puts.length - 1], [channelKey(G1)]);
 
   // The status file: the channel, its holder, the redacted watcher id, counters.
-  await until('counters in the status', () => (m.files.get('/run/mnat/egress.json') ?? '').includes('"packets": 7'));
+  await m.time.until('counters in the status', () => (m.files.get('/run/mnat/egress.json') ?? '').includes('"packets": 7'));
   const st = JSON.parse(m.files.get('/run/mnat/egress.json')!);
   assert.deepEqual(st.channels[0].holders, ['mdb:lan2']);
   assert.equal(st.channels[0].status, 'active');
@@ -295,7 +319,7 @@ test('LAN joins -> PUT -> assignment -> rule + WAN join; a second host keeps it;
   assert.ok(!m.files.get('/run/mnat/egress.json')!.includes('secret-watcher-id-123'));
 
   m.leave('lan2', G1);
-  await until('removed', () => kernel.rules.size === 0 && kernel.joins.size === 0);
+  await m.time.until('removed', () => kernel.rules.size === 0 && kernel.joins.size === 0);
   assert.deepEqual(kernel.ops.slice(-2), [`leave ${channelKey(L1)}@wan`, `remove ${channelKey(L1)}`]);
   assert.deepEqual(feed().puts[feed().puts.length - 1], []);
   await agent.stop();
@@ -305,19 +329,19 @@ test('a failed rule is retried with backoff; a new server keeps the working tran
   const { m, agent, kernel, feed, feeds } = await setup();
   kernel.failNextUpsert = 1;
   m.join('lan1', G1);
-  await until('PUT', () => feed().puts.length > 0 && feed().puts[feed().puts.length - 1]!.length === 1);
+  await m.time.until('PUT', () => feed().puts.length > 0 && feed().puts[feed().puts.length - 1]!.length === 1);
   feed().assign([[G1, L1]]);
-  await until('retried', () => kernel.rules.size === 1, 3000);
+  await m.time.until('retried', () => kernel.rules.size === 1, 3000);
   assert.ok(m.logs.some((l) => l.startsWith('warn failed: translate')));
 
   await agent.reload({ ...SETTINGS, target: { origin: 'https://other.example.net:8443' } });
   assert.equal(feeds.length, 2);
   assert.equal(feeds[0]!.stopped, true);
   assert.deepEqual(feed().puts[0], [channelKey(G1)], 'the new server gets the full set');
-  await new Promise((r) => setTimeout(r, 50));
+  await m.time.advance(50);
   assert.equal(kernel.rules.size, 1, 'held while the new server has not answered');
   feed().assign([[G1, L2]]);
-  await until('remapped', () => kernel.rules.has(channelKey(L2)) && !kernel.rules.has(channelKey(L1)));
+  await m.time.until('remapped', () => kernel.rules.has(channelKey(L2)) && !kernel.rules.has(channelKey(L1)));
   assert.deepEqual([...kernel.joins.values()].map((j) => channelKey(j.channel)), [channelKey(L2)]);
   await agent.stop();
 });
@@ -325,23 +349,23 @@ test('a failed rule is retried with backoff; a new server keeps the working tran
 test('WAN re-created (new ifindex): detach, attach, re-upsert, re-join; missing LAN bridge keeps the joins', async () => {
   const { m, agent, kernel, feed } = await setup();
   m.join('lan1', G1);
-  await until('PUT', () => feed().puts.some((p) => p.length === 1));
+  await m.time.until('PUT', () => feed().puts.some((p) => p.length === 1));
   feed().assign([[G1, L1]]);
-  await until('active', () => kernel.joins.size === 1);
+  await m.time.until('active', () => kernel.joins.size === 1);
   kernel.ops = [];
   m.links.delete('wan');
   m.linkEvent('wan');
-  await until('gone', () => kernel.ops.includes('detach') && kernel.joins.size === 0);
+  await m.time.until('gone', () => kernel.ops.includes('detach') && kernel.joins.size === 0);
   m.links.set('wan', { ifindex: 12 });
   m.linkEvent('wan');
-  await until('back', () => kernel.joins.size === 1 && kernel.rules.size === 1);
+  await m.time.until('back', () => kernel.joins.size === 1 && kernel.rules.size === 1);
   assert.deepEqual(kernel.ops, ['detach', `leave ${channelKey(L1)}@wan`, 'attach wan', `upsert ${channelKey(L1)}>${channelKey(G1)}@br-lan`, `join ${channelKey(L1)}@wan`]);
 
   // The LAN bridge disappears: the snooping table cannot be read, joins stay.
   m.links.delete('br-lan');
   m.linkEvent('br-lan');
   m.event('dev br-lan port lan1 grp 232.1.1.9 temp');
-  await until('warned', () => m.logs.some((l) => l.startsWith('warn cannot read the snooping table')));
+  await m.time.until('warned', () => m.logs.some((l) => l.startsWith('warn cannot read the snooping table')));
   assert.equal(kernel.rules.size, 1);
   await agent.stop();
 });
@@ -350,15 +374,15 @@ test('max channels on reload: the active channel stays, the newest is not carrie
   const { m, agent, kernel, feed } = await setup();
   m.join('lan1', G1);
   m.join('lan1', G2);
-  await until('PUT both', () => feed().puts.some((p) => p.length === 2));
+  await m.time.until('PUT both', () => feed().puts.some((p) => p.length === 2));
   feed().assign([[G1, L1], [G2, L2]]);
-  await until('both active', () => kernel.rules.size === 2);
+  await m.time.until('both active', () => kernel.rules.size === 2);
   await agent.reload({ ...SETTINGS, maxChannels: 1 });
-  await until('one left', () => kernel.rules.size === 1);
+  await m.time.until('one left', () => kernel.rules.size === 1);
   assert.ok(kernel.rules.has(channelKey(L1)));
   assert.deepEqual(feed().puts[feed().puts.length - 1], [channelKey(G1)]);
   assert.ok(m.logs.some((l) => l.startsWith('warn channel not carried: max channels reached') && l.includes('232.1.1.2')));
-  await until('status file', () => m.files.has('/run/mnat/egress.json'));
+  await m.time.until('status file', () => m.files.has('/run/mnat/egress.json'));
   assert.equal(await agent.stop(), true, 'a clean stop');
   assert.equal(kernel.joins.size, 0);
   assert.ok(kernel.ops.includes('detach'));
@@ -371,9 +395,9 @@ test('a burst: one translator batch for the rules, then the WAN joins as one bat
   const G = [1, 2, 3, 4].map((i) => ({ source: '198.51.100.2', group: `232.1.1.${i}` }));
   const L = [1, 2, 3, 4, 5].map((i) => ({ source: '10.0.0.1', group: `239.77.0.${i}` }));
   for (const g of G.slice(0, 3)) m.join('lan1', g);
-  await until('PUT all', () => feed().puts.some((p) => p.length === 3));
+  await m.time.until('PUT all', () => feed().puts.some((p) => p.length === 3));
   feed().assign([[G[0]!, L[0]!], [G[1]!, L[1]!], [G[2]!, L[2]!]]);
-  await until('active', () => kernel.joins.size === 3);
+  await m.time.until('active', () => kernel.joins.size === 3);
   const rules3 = [0, 1, 2].map((i) => `${channelKey(L[i]!)}>${channelKey(G[i]!)}`).join(' ');
   assert.deepEqual(kernel.ops.filter((o) => o !== 'attach wan'), [`sync ${rules3}`, 'joinMany 3', ...[0, 1, 2].map((i) => `join ${channelKey(L[i]!)}@wan`)]);
   for (const l of L.slice(0, 3)) {
@@ -384,7 +408,7 @@ test('a burst: one translator batch for the rules, then the WAN joins as one bat
   // Remap G2 and G3 to other locals at once: leaves first, one batch (2 removals + 2 upserts), then the joins.
   kernel.ops = [];
   feed().assign([[G[0]!, L[0]!], [G[1]!, L[3]!], [G[2]!, L[4]!]]);
-  await until('remapped', () => kernel.rules.has(channelKey(L[4]!)) && kernel.joins.size === 3 && !kernel.rules.has(channelKey(L[1]!)));
+  await m.time.until('remapped', () => kernel.rules.has(channelKey(L[4]!)) && kernel.joins.size === 3 && !kernel.rules.has(channelKey(L[1]!)));
   assert.deepEqual(kernel.ops.slice(0, 3), [`leave ${channelKey(L[1]!)}@wan`, `leave ${channelKey(L[2]!)}@wan`, `sync ${[0, 3, 4].map((i) => `${channelKey(L[i]!)}>${channelKey(G[i === 0 ? 0 : i - 2]!)}`).join(' ')}`]);
   assert.equal(m.logs.filter((x) => x.startsWith(`info stop translating (${L[1]!.source},${L[1]!.group})`) && x.includes('is now mapped to')).length, 1);
 
@@ -396,9 +420,9 @@ test('a burst: one translator batch for the rules, then the WAN joins as one bat
   const L6 = { source: '10.0.0.1', group: '239.77.0.6' };
   m.join('lan1', G[3]!);
   m.join('lan1', G5);
-  await until('PUT', () => feed().puts.some((p) => p.length === 5));
+  await m.time.until('PUT', () => feed().puts.some((p) => p.length === 5));
   feed().assign([[G[0]!, L[0]!], [G[1]!, L[3]!], [G[2]!, L[4]!], [G[3]!, L[1]!], [G5, L6]]);
-  await until('retried', () => kernel.rules.size === 5 && kernel.joins.size === 5, 3000);
+  await m.time.until('retried', () => kernel.rules.size === 5 && kernel.joins.size === 5, 3000);
   assert.ok(m.logs.some((x) => x.startsWith('warn failed: 2 translator changes in one batch; applying them one by one')), 'the batch failure is logged');
   assert.ok(m.logs.some((x) => x.startsWith(`warn failed: translate (${L[1]!.source},${L[1]!.group})`)), 'the failing rule is named');
   const firstJoin = kernel.ops.findIndex((o) => o.startsWith('join'));
@@ -411,13 +435,13 @@ test('without stdbuf the snooping table is polled (every 2 s), and the log says 
   const machine = new Machine();
   machine.stdbuf = false;
   const { m, agent } = await setup({}, machine);
-  await until('monitor', () => m.monitors.some((x) => x.argv.includes('mdb')));
+  await m.time.until('monitor', () => m.monitors.some((x) => x.argv.includes('mdb')));
   assert.deepEqual(m.monitors.find((x) => x.argv.includes('mdb'))!.argv, ['bridge', 'monitor', 'mdb']);
   assert.ok(m.logs.some((l) => l.startsWith('warn stdbuf not found') && l.includes('"pollMs":2000') && l.includes('coreutils-stdbuf')), m.logs.join('\n'));
   // A join the monitor never reports is found by the next read of the table.
   const reads = (): number => m.execs.filter((a) => a[0] === 'bridge').length;
-  await until('first read', () => reads() > 0);
+  await m.time.until('first read', () => reads() > 0);
   m.mdb.push({ index: 4, dev: 'br-lan', port: 'lan1', grp: G1.group, src: G1.source, state: 'temp', filter_mode: 'include', flags: [] });
-  await until('polled', () => m.logs.some((l) => l.startsWith('info LAN joined') && l.includes(G1.group)), 3500);
+  await m.time.until('polled', () => m.logs.some((l) => l.startsWith('info LAN joined') && l.includes(G1.group)), 3500);
   await agent.stop();
 });

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseIpLinkJson, planBridgeSettings } from '../../src/egress/bridge-plan.ts';
+import { planBridgeSettings } from '../../src/egress/bridge-plan.ts';
+import { parseIpLinks } from '../../src/dataplane/link-info.ts';
+
+const parseIpLinkJson = (text: string) => parseIpLinks(text)[0] ?? null;
 
 const fixture = (name: string): string => readFileSync(new URL(`fixtures/mdb/${name}`, import.meta.url), 'utf8');
 

@@ -1,14 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  applyEgressActions,
-  describeAction,
-  planEgress,
-  selectDesired,
-  type EgressJoin,
-  type EgressPlanInput,
-  type EgressRule,
-} from '../../src/egress/egress-reconcile.ts';
+import { planEgress, selectDesired, type EgressPlanInput } from '../../src/egress/egress-reconcile.ts';
+import { applyKernelChanges, describeChange } from '../../src/agent/kernel-change.ts';
+import type { TranslationRule } from '../../src/dataplane/translator.ts';
+import type { JoinedChannel } from '../../src/dataplane/upstream-join.ts';
 import { channelKey, type Channel } from '../../src/core/channel.ts';
 import type { MappedChannel } from '../../src/protocol/model.ts';
 
@@ -25,18 +20,18 @@ function input(over: Partial<EgressPlanInput>): EgressPlanInput {
 }
 
 /** Plans, applies, and checks that planning again yields nothing. */
-function converge(i: EgressPlanInput): { rules: EgressRule[]; joins: EgressJoin[]; kinds: string[] } {
+function converge(i: EgressPlanInput): { rules: TranslationRule[]; joins: JoinedChannel[]; kinds: string[] } {
   const plan = planEgress(i);
-  const after = applyEgressActions(i, plan.actions);
+  const after = applyKernelChanges(i, plan.actions);
   assert.deepEqual(planEgress({ ...i, ...after }).actions, [], 'a second plan must be empty');
-  return { ...after, kinds: plan.actions.map((a) => `${a.kind} ${describeAction(a)}`) };
+  return { ...after, kinds: plan.actions.map((a) => `${a.kind} ${describeChange(a)}`) };
 }
 
 test('a new assignment: rule first, then the WAN join, each with a reason', () => {
   const plan = planEgress(input({ desired: [G1], assignments: [assigned(7, G1, L1)] }));
-  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert-rule', 'join']);
+  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert', 'join']);
   assert.deepEqual(plan.actions[0], {
-    kind: 'upsert-rule',
+    kind: 'upsert',
     rule: { from: L1, to: G1, outputs: ['br-lan'] },
     reason: 'LAN wants (23.212.185.4,232.1.1.1), server maps it to (10.9.0.1,239.1.0.1) (assignment 7)',
   });
@@ -53,7 +48,7 @@ test('desired but not yet assigned: nothing in the kernel, status waiting', () =
 test('last leave: leave before removing the rule; assignments the LAN no longer wants are ignored', () => {
   const state = { rules: [{ from: L1, to: G1, outputs: ['br-lan'] }], joins: [{ channel: L1, device: 'wan' }] };
   const r = converge(input({ desired: [], assignments: [assigned(7, G1, L1)], ...state }));
-  assert.deepEqual(r.kinds, ['leave leave (10.9.0.1,239.1.0.1) on wan', 'remove-rule stop translating (10.9.0.1,239.1.0.1)']);
+  assert.deepEqual(r.kinds, ['leave leave (10.9.0.1,239.1.0.1) on wan', 'remove stop translating (10.9.0.1,239.1.0.1)']);
   assert.deepEqual(r.rules, []);
   assert.deepEqual(r.joins, []);
   const plan = planEgress(input({ desired: [], assignments: [], ...state }));
@@ -63,14 +58,14 @@ test('last leave: leave before removing the rule; assignments the LAN no longer 
 test('server withdraws a mapping while the LAN still wants it', () => {
   const state = { rules: [{ from: L1, to: G1, outputs: ['br-lan'] }], joins: [{ channel: L1, device: 'wan' }] };
   const plan = planEgress(input({ desired: [G1], assignments: [{ id: 7, global: G1, state: 'unassigned', local: null }], ...state }));
-  assert.deepEqual(plan.actions.map((a) => a.kind), ['leave', 'remove-rule']);
+  assert.deepEqual(plan.actions.map((a) => a.kind), ['leave', 'remove']);
   assert.match(plan.actions[0]!.reason, /server withdrew the mapping/);
 });
 
 test('remap to another local: new rule and join, old ones go (removals first)', () => {
   const state = { rules: [{ from: L1, to: G1, outputs: ['br-lan'] }], joins: [{ channel: L1, device: 'wan' }] };
   const r = converge(input({ desired: [G1], assignments: [assigned(8, G1, L2)], ...state }));
-  assert.deepEqual(r.kinds.map((k) => k.split(' ')[0]), ['leave', 'remove-rule', 'upsert-rule', 'join']);
+  assert.deepEqual(r.kinds.map((k) => k.split(' ')[0]), ['leave', 'remove', 'upsert', 'join']);
   assert.deepEqual(r.rules, [{ from: L2, to: G1, outputs: ['br-lan'] }]);
   assert.deepEqual(r.joins, [{ channel: L2, device: 'wan' }]);
 });
@@ -78,7 +73,7 @@ test('remap to another local: new rule and join, old ones go (removals first)', 
 test('a local channel reused for another global is rewritten in place, join kept', () => {
   const state = { rules: [{ from: L1, to: G1, outputs: ['br-lan'] }], joins: [{ channel: L1, device: 'wan' }] };
   const plan = planEgress(input({ desired: [G2], assignments: [assigned(9, G2, L1)], ...state }));
-  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert-rule']);
+  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert']);
   assert.match(plan.actions[0]!.reason, /now carries \(23\.212\.185\.5,232\.1\.1\.2\) instead of/);
 });
 
@@ -87,7 +82,7 @@ test('interfaces renamed by a reload: re-point the rule, move the join', () => {
   const r = converge(input({ desired: [G1], assignments: [assigned(7, G1, L1)], upstream: 'pppoe-wan', downstream: 'br-home', ...state }));
   assert.deepEqual(r.kinds, [
     'leave leave (10.9.0.1,239.1.0.1) on wan',
-    'upsert-rule translate (10.9.0.1,239.1.0.1) -> (23.212.185.4,232.1.1.1) to br-home',
+    'upsert translate (10.9.0.1,239.1.0.1) -> (23.212.185.4,232.1.1.1) to br-home',
     'join join (10.9.0.1,239.1.0.1) on pppoe-wan',
   ]);
 });
@@ -96,7 +91,7 @@ test('unchanged state plans nothing; stray joins and rules from before are clean
   const ok = { rules: [{ from: L6, to: G6, outputs: ['br-lan'] }], joins: [{ channel: L6, device: 'wan' }] };
   assert.deepEqual(planEgress(input({ desired: [G6], assignments: [assigned(1, G6, L6)], ...ok })).actions, []);
   const stray = converge(input({ desired: [G6], assignments: [assigned(1, G6, L6)], rules: [...ok.rules, { from: L2, to: G2, outputs: ['br-lan'] }], joins: [...ok.joins, { channel: L1, device: 'wan' }] }));
-  assert.deepEqual(stray.kinds.map((k) => k.split(' ')[0]).sort(), ['leave', 'remove-rule']);
+  assert.deepEqual(stray.kinds.map((k) => k.split(' ')[0]).sort(), ['leave', 'remove']);
 });
 
 test('ASM local mappings and conflicting locals are reported, not installed', () => {
@@ -104,7 +99,7 @@ test('ASM local mappings and conflicting locals are reported, not installed', ()
     desired: [G1, G2, G6],
     assignments: [assigned(1, G1, L1), assigned(2, G2, L1), { id: 3, global: G6, state: 'assigned', local: { asmGroup: 'ff35::9' } }],
   }));
-  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert-rule', 'join']);
+  assert.deepEqual(plan.actions.map((a) => a.kind), ['upsert', 'join']);
   assert.deepEqual(plan.mappings.map((m) => [m.id, m.status]), [[3, 'unsupported'], [1, 'active'], [2, 'conflict']]);
   // The installed one keeps the local channel even with a higher id.
   const installed = planEgress(input({

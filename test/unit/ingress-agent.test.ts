@@ -1,5 +1,6 @@
 // The agent's sequencing against in-memory stand-ins for the feed, the
-// translator and the joiner (the real ones are exercised by the lab tests).
+// translator and the joiner (the real ones are exercised by the lab tests),
+// on virtual time (fixtures/virtual-time.ts): the test moves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,23 +8,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Channel } from '../../src/core/channel.ts';
 import type { MappedChannel } from '../../src/protocol/model.ts';
-import type { IngressRule } from '../../src/ingress/ingress-reconcile.ts';
-import { IngressAgent, type AssignmentFeed, type Joiner, type RuleTable } from '../../src/ingress/ingress-agent.ts';
+import type { TranslationRule } from '../../src/dataplane/translator.ts';
+import { createIngressAgent, type IngressAgent, type IngressAgentOptions, type IngressRuleTable } from '../../src/ingress/ingress-agent.ts';
+import type { AssignmentFeed, Joiner } from '../../src/agent/ports.ts';
 import { JoinfileWriter } from '../../src/ingress/joinfile-writer.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
-import type { Logger } from '../../src/host/host.ts';
+import type { Host, Logger } from '../../src/host/host.ts';
+import { createVirtualTime } from './fixtures/virtual-time.ts';
 
 const lines: string[] = [];
 const log: Logger = {
   debug: (m) => lines.push(`debug ${m}`),
   info: (m) => lines.push(`info ${m}`),
-  warn: (m) => lines.push(`warn ${m}`),
+  warn: (m, f) => lines.push(`warn ${m} ${JSON.stringify(f)}`),
   error: (m, f) => lines.push(`error ${m} ${JSON.stringify(f)}`),
 };
-const host = createNodeHost(log);
+const time = createVirtualTime();
+const host: Host = { ...createNodeHost(log), now: time.now, wallClock: time.wallClock, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout };
+
+/** The agent, its calls awaited while virtual time moves (a pass may wait for a retry timer). */
+function createAgent(options: Omit<IngressAgentOptions, 'host'>): IngressAgent {
+  const agent = createIngressAgent({ host, ...options });
+  const moving = <T>(p: Promise<T>): Promise<T> => {
+    let done = false;
+    const r = p.finally(() => (done = true));
+    return time.until('the call to return', () => done).then(() => r);
+  };
+  return { ...agent, start: () => moving(agent.start()), stop: () => moving(agent.stop()), settled: () => moving(agent.settled()) };
+}
 
 type Status = { connected: boolean; watcherId: string | null; mode: string; lastError?: string };
-class FakeFeed implements AssignmentFeed {
+class FakeFeed implements AssignmentFeed<string> {
   monitors: string[] = [];
   started = false;
   stopped = false;
@@ -35,8 +50,8 @@ class FakeFeed implements AssignmentFeed {
   async stop(): Promise<void> {
     this.stopped = true;
   }
-  setDesired(p: string[]): void {
-    this.monitors = p;
+  setDesired(p: readonly string[]): void {
+    this.monitors = [...p];
   }
   on(event: 'assignments' | 'status', fn: ((c: MappedChannel[]) => void) | ((s: Status) => void)): void {
     if (event === 'assignments') this.assignmentFns.push(fn as (c: MappedChannel[]) => void);
@@ -51,15 +66,15 @@ class FakeFeed implements AssignmentFeed {
 }
 
 const key = (c: Channel): string => `${c.source},${c.group}`;
-class FakeTranslator implements RuleTable {
-  rules = new Map<string, IngressRule>();
+class FakeTranslator implements IngressRuleTable {
+  rules = new Map<string, TranslationRule>();
   attached: string | null = null;
   ops: string[] = [];
   failNext = 0;
   async attach(d: string): Promise<void> {
     this.attached = d;
   }
-  async upsert(r: IngressRule): Promise<void> {
+  async upsert(r: TranslationRule): Promise<void> {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('bpftool: map update failed');
@@ -71,7 +86,7 @@ class FakeTranslator implements RuleTable {
     this.ops.push(`remove ${key(from)}`);
     this.rules.delete(key(from));
   }
-  async list(): Promise<IngressRule[]> {
+  async list(): Promise<TranslationRule[]> {
     return [...this.rules.values()];
   }
   async detach(): Promise<void> {
@@ -111,13 +126,16 @@ function setup(options: { settleMs?: number; joinfile?: string } = {}) {
   const feed = new FakeFeed();
   const translator = new FakeTranslator();
   const joiner = new FakeJoiner();
-  const joinfile = options.joinfile ? new JoinfileWriter({ path: options.joinfile, refreshS: 30, log }) : null;
-  const agent = new IngressAgent({ host, config, feed, translator, joiner, joinfile, settleMs: options.settleMs ?? 0 });
+  const joinfile = options.joinfile ? new JoinfileWriter({ host, path: options.joinfile, refreshS: 30 }) : null;
+  const agent = createAgent({ config, feed, translator, joiner, joinfile, settleMs: options.settleMs ?? 0 });
   return { feed, translator, joiner, agent };
 }
 
+/** Resolves after the agent's next completed pass, moving virtual time until then. */
 async function reconciled(agent: IngressAgent): Promise<void> {
-  await new Promise<void>((resolve) => agent.onReconciled(resolve));
+  let done = false;
+  agent.onReconciled(() => (done = true));
+  await time.until('a pass', () => done);
 }
 
 test('start attaches to the upstream device, sets the monitors, follows the feed', async () => {
@@ -167,11 +185,10 @@ test('a failed action is retried with backoff until it succeeds', async () => {
   await agent.start();
   translator.failNext = 2;
   feed.push([a(1, G1, L1)]);
-  const deadline = Date.now() + 5000;
-  while (!translator.rules.has(key(G1)) && Date.now() < deadline) await reconciled(agent);
+  await time.until('the rule', () => translator.rules.has(key(G1)), 5000);
   assert.ok(translator.rules.has(key(G1)));
   assert.ok(agent.status.failures >= 2);
-  assert.ok(lines.some((l) => l.startsWith('error failed to translate') && l.includes('map update failed')));
+  assert.ok(lines.some((l) => l.startsWith('warn failed: translate') && l.includes('map update failed')));
   await agent.stop();
 });
 
@@ -220,7 +237,7 @@ test('stop leaves, detaches and writes the joinfile empty; the joinfile tracks t
 });
 
 class BatchingTranslator extends FakeTranslator {
-  async sync(rules: IngressRule[]): Promise<void> {
+  async sync(rules: readonly TranslationRule[]): Promise<void> {
     this.ops.push(`sync ${rules.length}`);
     this.rules = new Map(rules.map((r) => [key(r.from), r]));
   }
@@ -230,7 +247,7 @@ test('many rule changes go to the kernel as one batch, in phase order around the
   const feed = new FakeFeed();
   const translator = new BatchingTranslator();
   const joiner = new FakeJoiner();
-  const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0 });
+  const agent = createAgent({ config, feed, translator, joiner, settleMs: 0 });
   await agent.start();
   const many = Array.from({ length: 5 }, (_, i) =>
     a(i + 1, { source: '23.212.185.4', group: `232.1.1.${i + 1}` }, { source: '10.99.0.1', group: `232.255.0.${i + 1}` }),
@@ -262,14 +279,13 @@ test('the periodic resync re-attaches through refresh() and repairs rules remove
     }
   })();
   const joiner = new FakeJoiner();
-  const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0, resyncMs: 50 });
+  const agent = createAgent({ config, feed, translator, joiner, settleMs: 0, resyncMs: 50 });
   await agent.start();
   let done = reconciled(agent);
   feed.push([a(1, G1, L1)]);
   await done;
   translator.rules.clear(); // e.g. someone ran bpftool map delete
-  const deadline = Date.now() + 5000;
-  while (!translator.rules.has(key(G1)) && Date.now() < deadline) await reconciled(agent);
+  await time.until('the rule back', () => translator.rules.has(key(G1)), 5000);
   assert.ok(translator.rules.has(key(G1)), 'the rule is back');
   assert.ok(refreshed >= 1);
   assert.ok(lines.some((l) => l.startsWith('warn translator re-attached')));
@@ -280,7 +296,7 @@ test('a channel that cannot be carried is reported once, not on every pass', asy
   const feed = new FakeFeed();
   const translator = new FakeTranslator();
   const joiner = new FakeJoiner();
-  const agent = new IngressAgent({ host, config: { ...config, monitors: ['2001:db8::/32'] }, feed, translator, joiner, settleMs: 0 });
+  const agent = createAgent({ config: { ...config, monitors: ['2001:db8::/32'] }, feed, translator, joiner, settleMs: 0 });
   await agent.start();
   const before = lines.filter((l) => l.startsWith('warn assigned channel not carried')).length;
   for (let i = 0; i < 3; i++) {
@@ -303,17 +319,14 @@ test('the status file follows every pass (channels, counters) and is removed on 
       }
     })();
     const joiner = new FakeJoiner();
-    const agent = new IngressAgent({ host, config, feed, translator, joiner, settleMs: 0, resyncMs: 30, statusFile, serverOrigin: 'https://s:8443' });
+    const agent = createAgent({ config, feed, translator, joiner, settleMs: 0, resyncMs: 30, statusFile, serverOrigin: 'https://s:8443' });
     await agent.start();
     const done = reconciled(agent);
     feed.push([a(1, G1, L1)]);
     await done;
-    const deadline = Date.now() + 3000;
-    let st = JSON.parse(readFileSync(statusFile, 'utf8'));
-    while (st.channels[0]?.packets === undefined && Date.now() < deadline) {
-      await reconciled(agent);
-      st = JSON.parse(readFileSync(statusFile, 'utf8'));
-    }
+    const read = () => JSON.parse(readFileSync(statusFile, 'utf8'));
+    await time.until('counters in the status file', () => read().channels[0]?.packets !== undefined, 3000);
+    const st = read();
     assert.equal(st.component, 'mnat-ingress');
     assert.equal(st.server.origin, 'https://s:8443');
     assert.deepEqual(st.channels, [{ id: 1, global: key(G1), local: key(L1), status: 'carried', joined: true, packets: 10, bytes: 640 }]);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describeChange } from '../../src/agent/kernel-change.ts';
 import {
-  describeAction,
   planIngress,
   type IngressConfig,
   type IngressKernelState,
@@ -38,7 +38,7 @@ test('a new assignment: upsert the rule first, then join upstream', () => {
   if (upsert?.kind === 'upsert') assert.deepEqual(upsert.rule, { from: G1, to: L1, outputs: ['down0'] });
   if (join?.kind === 'join') assert.deepEqual([join.channel, join.device], [G1, 'up0']);
   assert.deepEqual(plan.desired, [{ id: 1, global: G1, local: L1 }]);
-  assert.match(describeAction(upsert!), /translate \(23\.212\.185\.4,232\.1\.1\.1\) -> \(10\.99\.0\.1,232\.255\.0\.1\)/);
+  assert.match(describeChange(upsert!), /translate \(23\.212\.185\.4,232\.1\.1\.1\) -> \(10\.99\.0\.1,232\.255\.0\.1\)/);
 });
 
 test('converged state gives no actions', () => {
@@ -81,7 +81,7 @@ test('a released channel: leave upstream, then remove the rule', () => {
     plan.actions.map((a) => a.kind),
     ['leave', 'remove'],
   );
-  assert.match(describeAction(plan.actions[0]!), /no longer assigned/);
+  assert.match(plan.actions[0]!.reason, /no longer assigned/);
 });
 
 test('a changed mapping is one upsert of the same key, no remove (no gap), no rejoin', () => {
@@ -122,7 +122,7 @@ test('--no-join translates but never joins, and leaves joins it holds', () => {
     joins: [{ channel: G1, device: 'up0' }],
   });
   assert.deepEqual(plan.actions.map((a) => a.kind), ['leave']);
-  assert.match(describeAction(plan.actions[0]!), /--no-join/);
+  assert.match(plan.actions[0]!.reason, /--no-join/);
   // The joinfile still lists it: an ingest manager does the joining.
   assert.deepEqual(plan.desired.map((d) => d.global), [G1]);
 });
@@ -133,7 +133,7 @@ test('a join on another device than the upstream interface is moved', () => {
     joins: [{ channel: G1, device: 'old0' }],
   });
   assert.deepEqual(plan.actions.map((a) => a.kind), ['join', 'leave']);
-  assert.match(describeAction(plan.actions[1]!), /not the upstream interface up0/);
+  assert.match(plan.actions[1]!.reason, /not the upstream interface up0/);
 });
 
 test('monitors restrict which sources are carried', () => {

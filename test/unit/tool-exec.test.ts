@@ -37,5 +37,5 @@ test('a killed tool throws command-failed naming the command, and is logged with
 
 test('exit 127 is a missing tool with an install hint', async () => {
   const f = fakeHost({ code: 127, stdout: '', stderr: '' });
-  await assert.rejects(runTool(f.host, ['bpftool', 'prog']), (e: DataplaneError) => e.kind === 'missing-tool' && /apt install bpftool/.test(e.message));
+  await assert.rejects(runTool(f.host, ['bpftool', 'prog']), (e: DataplaneError) => e.kind === 'missing-tool' && /install bpftool-minimal or bpftool-full \(OpenWrt\)/.test(e.message));
 });

@@ -1,12 +1,16 @@
 // WatcherClient against a scripted transport: the fallbacks (push → long poll
-// → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server.
+// → poll) and recovery from ietf-mnat:unknown-watcher-id, without a server, on
+// virtual time (fixtures/virtual-time.ts): backoffs and polls take no real time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/client/watcher-client.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
-import type { HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
+import type { Host, HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
+import { createVirtualTime } from './fixtures/virtual-time.ts';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const time = createVirtualTime();
+const host: Host = { ...createNodeHost(quiet), now: time.now, wallClock: time.wallClock, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout };
 
 function assigned(id: string, groups: string[]): string {
   return JSON.stringify({
@@ -40,13 +44,8 @@ function scripted(handler: (req: HttpRequest) => HttpResponse): HttpTransport & 
   };
 }
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Moves virtual time until pred holds (at most 5 s of it). */
+const until = (pred: () => boolean, what: string): Promise<void> => time.until(what, pred, 5000);
 
 test('falls back from push to long polling to polling; unknown id → new id and a fresh PUT', async () => {
   let ids = 0;
@@ -70,7 +69,7 @@ test('falls back from push to long polling to polling; unknown id → new id and
     }
     return { status: 500, headers: {}, body: '' };
   });
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: EGRESS_ROLE, pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
+  const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, pollIntervalMs: 10, backoffInitialMs: 5, backoffMaxMs: 20 });
   const statuses: WatcherStatus[] = [];
   const lists: number[] = [];
   c.on('status', (s) => statuses.push(s));
@@ -85,7 +84,7 @@ test('falls back from push to long polling to polling; unknown id → new id and
   assert.deepEqual(body['ietf-mnat:watcher'][0]['joined-sg'].map((j: any) => j.group), ['232.1.1.1', '232.1.1.2']);
   assert.deepEqual(lists.slice(0, 2), [1, 2], 'assignments are emitted when they change, not on every poll');
   const after = transport.log.length;
-  await new Promise((r) => setTimeout(r, 50));
+  await time.advance(50);
   assert.equal(transport.log.length, after, 'nothing runs after stop()');
 });
 
@@ -106,7 +105,7 @@ test('transport errors back off and report disconnected; setDesired with the sam
     if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
     return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
   });
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: INGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
+  const c = createWatcherClient({ host, transport, role: INGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
   const statuses: WatcherStatus[] = [];
   c.on('status', (s) => statuses.push(s));
   c.setDesired(['192.0.2.0/24']);
@@ -116,7 +115,7 @@ test('transport errors back off and report disconnected; setDesired with the sam
   fail = false;
   await until(() => puts === 1, 'PUT after reconnect');
   c.setDesired(['192.0.2.0/24']);
-  await new Promise((r) => setTimeout(r, 30));
+  await time.advance(30);
   assert.equal(puts, 1);
   c.setDesired(['192.0.2.0/24', '198.51.100.0/24']);
   await until(() => puts === 2, 'PUT after a change');
@@ -143,7 +142,7 @@ test('push: applies push-update and yang-patch edits; a silent or broken stream 
     },
     close() {},
   };
-  const c = createWatcherClient({ host: createNodeHost(quiet), transport, role: EGRESS_ROLE, pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
+  const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, pushIdleMs: 100, backoffInitialMs: 5, backoffMaxMs: 10 });
   const lists: string[][] = [];
   c.on('assignments', (a) => lists.push(a.map((m) => `${m.id}:${m.global.group}`)));
   c.start();
@@ -171,4 +170,30 @@ test('push: applies push-update and yang-patch edits; a silent or broken stream 
   await until(() => streams.length === 3, 'reconnect after a bad event');
   assert.equal(streams[1]!.closed, true);
   await c.stop();
+});
+
+test('stop with withdraw deletes what was PUT (the server releases the mappings now) and closes the transport', async () => {
+  let closed = 0;
+  const transport = scripted((req): HttpResponse => {
+    if (req.path.endsWith('get-new-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w/1', 'refresh-period': 10 } }) };
+    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+    if (req.method === 'GET') return { status: 200, headers: { etag: '"1"' }, body: assigned('w/1', []) };
+    return { status: 204, headers: {}, body: '' };
+  });
+  transport.close = () => void closed++;
+  const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, apiRoot: '/mnat', withdraw: true, closeTransport: true, longPollWaitS: 1 });
+  c.setDesired([{ source: '192.0.2.1', group: '232.1.1.1' }]);
+  c.start();
+  await until(() => transport.log.some((l) => l.startsWith('PUT')), 'the PUT');
+  await c.stop();
+  assert.equal(transport.log.at(-1), 'DELETE /mnat/data/ietf-mnat:egress-global-joined/watcher=w%2F1', 'the PUT path, deleted');
+  assert.equal(closed, 1);
+  // Without the options (the ingress, a shared transport): no DELETE, the transport stays open.
+  const plain = createWatcherClient({ host, transport, role: INGRESS_ROLE, longPollWaitS: 1 });
+  plain.start();
+  await until(() => transport.log.filter((l) => l.endsWith('get-new-watcher-id')).length === 2, 'the second id');
+  const before = transport.log.length;
+  await plain.stop();
+  assert.ok(!transport.log.slice(before).some((l) => l.startsWith('DELETE')));
+  assert.equal(closed, 1);
 });

@@ -59,7 +59,7 @@ export const DEFAULT_MAX_CHANNELS = 64;
 const FLAG_ROWS: ReadonlyArray<readonly [string, FlagSpec['kind'], string, string]> = [
   ['upstream-interface', 'string', 'IF', 'WAN device that receives the local (Sl,Gl) traffic; joins are made here'],
   ['downstream-interface', 'string', 'IF', 'LAN bridge: translated traffic goes here, its snooping table says who joined'],
-  ['server', 'string', 'HOST|URL', 'mnat-server host, or https://host:port'],
+  ['server', 'string', 'HOST|URL', 'mnat-server host, https://host:port or dns-sd'],
   ['port', 'number', 'N', 'mnat-server port (default 8443)'],
   ['cacert', 'string', 'FILE', 'CA certificate(s) to verify the server with (PEM)'],
   ['cert', 'string', 'FILE', 'client certificate for mutual TLS (PEM)'],
@@ -177,7 +177,8 @@ export function resolveEgressSettings(
   if (insecure && (cacert || cert || key)) throw new CliError('--insecure is plaintext: it cannot be combined with cacert, cert or key');
   if (key && !cert) throw new CliError('a client key needs a client certificate (--cert)');
   if (cert && !key) throw new CliError('a client certificate needs its key (--key)');
-  const origin = serverOrigin(server.where, server.value, args.number('port') ?? f.port, insecure);
+  // dns-sd: run.ts finds the origin by DNS-SD before the agent starts.
+  const origin = server.value === 'dns-sd' ? (insecure ? 'http:dns-sd' : 'dns-sd') : serverOrigin(server.where, server.value, args.number('port') ?? f.port, insecure);
   const target: HttpTarget = {
     origin,
     ...(cacert ? { caFile: cacert } : {}),

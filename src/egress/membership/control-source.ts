@@ -2,17 +2,10 @@
 // modification time on a slow timer (one stat, no exec, no read when
 // unchanged) and re-read at once on SIGHUP. A missing file means no joins.
 import { parseControlFile } from './control-file.ts';
+import { channelKey } from '../../core/channel.ts';
 import type { HeldChannel } from './membership-table.ts';
 import type { Host, Logger, TimerHandle } from '../../host/host.ts';
 
-export interface ControlSourceOptions {
-  readonly host: Host;
-  readonly log: Logger;
-  readonly path: string;
-  readonly onChange: (channels: HeldChannel[]) => void;
-  /** How often to stat the file (default 1000 ms). */
-  readonly checkMs?: number;
-}
 
 export interface ControlSource {
   start(): void;
@@ -21,8 +14,8 @@ export interface ControlSource {
   reload(): void;
 }
 
-export function createControlSource(opts: ControlSourceOptions): ControlSource {
-  const { host, log, path } = opts;
+/** Reports the file's channels to onChange whenever they change; stats the file every checkMs. */
+export function createControlSource(host: Host, log: Logger, path: string, onChange: (channels: HeldChannel[]) => void, checkMs = 1000): ControlSource {
   let timer: TimerHandle | null = null;
   let lastMtime: number | null | undefined;
   let lastText: string | null | undefined;
@@ -38,15 +31,15 @@ export function createControlSource(opts: ControlSourceOptions): ControlSource {
         lastText = text;
         if (text === null) {
           log.warn(first ? 'control file does not exist (yet); no joins from it' : 'control file is gone; its joins are dropped', { file: path });
-          opts.onChange([]);
+          onChange([]);
         } else {
           const parsed = parseControlFile(text, path);
           for (const p of parsed.problems) log.warn(p.message);
           log.info('control file read', { file: path, channels: parsed.channels.length, skipped: parsed.problems.length });
-          opts.onChange(
+          onChange(
             parsed.channels.map((channel) => ({
               channel,
-              holders: (parsed.lines.get(`${channel.source},${channel.group}`) ?? []).map((n) => `line ${n}`),
+              holders: (parsed.lines.get(channelKey(channel)) ?? []).map((n) => `line ${n}`),
             })),
           );
         }
@@ -57,7 +50,7 @@ export function createControlSource(opts: ControlSourceOptions): ControlSource {
     timer = host.setTimeout(() => {
       timer = null;
       check(false);
-    }, opts.checkMs ?? 1000);
+    }, checkMs);
   };
 
   return {

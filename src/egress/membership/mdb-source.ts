@@ -1,29 +1,27 @@
 // Membership input from the downstream bridge's snooping table: re-read
 // `bridge -j -d mdb show dev BR` after every `bridge monitor mdb` event
-// (leading edge: the first event reads at once, events during a read fold
-// into one more read) and on a slow safety timer.
+// (after a short debounce; events during a read fold into one more read, see
+// agent/serial-pass.ts) and on a slow safety timer.
 //
 // `bridge monitor` block-buffers its output when stdout is a pipe (measured
 // with iproute2 6.1: nothing arrives until 4 KiB accumulate), so it runs under
 // `stdbuf -oL` when that exists; without it the table is polled instead.
 import type { HeldChannel } from './membership-table.ts';
 import { MdbParseError, membershipsFromMdb, parseMdbJson, parseMdbMonitorLine, type IgnoredJoin } from './mdb.ts';
-import type { Host, Logger, TimerHandle } from '../../host/host.ts';
+import type { Host, Logger } from '../../host/host.ts';
 import { createLineMonitor, type LineMonitor } from '../line-monitor.ts';
+import { createSerialPass } from '../../agent/serial-pass.ts';
+import { channelKey } from '../../core/channel.ts';
 
 const STDBUF_PATHS = ['/usr/bin/stdbuf', '/bin/stdbuf', '/usr/local/bin/stdbuf'];
 
-export interface MdbSourceOptions {
-  readonly host: Host;
-  readonly log: Logger;
-  readonly bridge: string;
-  /** Full membership after every successful read that changed something. */
-  readonly onChange: (channels: HeldChannel[], ignored: IgnoredJoin[]) => void;
-  readonly debounceMs?: number;
-  readonly safetyMs?: number;
-  /** Poll period when no line-buffered monitor is available. */
-  readonly pollMs?: number;
-}
+/** The full membership, after every read that changed something. */
+export type MdbChange = (channels: HeldChannel[], ignored: IgnoredJoin[]) => void;
+
+/** Monitor events this close together make one read. */
+const DEBOUNCE_MS = 2;
+/** The poll period when no line-buffered monitor is available. */
+const POLL_MS = 2000;
 
 export interface MdbSource {
   start(): void;
@@ -34,35 +32,14 @@ export interface MdbSource {
   invalidate(): void;
 }
 
-export function createMdbSource(opts: MdbSourceOptions): MdbSource {
-  const { host, log, bridge } = opts;
+/** `safetyMs`: the period of a read without events (default 30 s). */
+export function createMdbSource(host: Host, log: Logger, bridge: string, onChange: MdbChange, safetyMs = 30_000): MdbSource {
   let monitor: LineMonitor | null = null;
-  let debounceTimer: TimerHandle | null = null;
-  let safetyTimer: TimerHandle | null = null;
-  let reading = false;
-  let again = false;
   let stopped = true;
   let lastKey: string | null = null;
   let readable: boolean | null = null;
   let ignoredSeen = new Set<string>();
   let lineBuffered = false;
-
-  const refresh = (delayMs = 0): void => {
-    if (stopped || debounceTimer) return;
-    debounceTimer = host.setTimeout(() => {
-      debounceTimer = null;
-      void read();
-    }, delayMs);
-  };
-
-  const armSafety = (): void => {
-    if (stopped) return;
-    if (safetyTimer) host.clearTimeout(safetyTimer);
-    safetyTimer = host.setTimeout(() => {
-      safetyTimer = null;
-      refresh();
-    }, lineBuffered ? (opts.safetyMs ?? 30_000) : (opts.pollMs ?? 2000));
-  };
 
   const setReadable = (ok: boolean, detail: string): void => {
     if (readable === ok) return;
@@ -73,46 +50,37 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
   };
 
   const read = async (): Promise<void> => {
-    if (reading) {
-      again = true;
-      return;
-    }
-    reading = true;
+    // The host settles a timed-out exec even if bridge never ends (Host contract).
+    const r = await host.exec(['bridge', '-j', '-d', 'mdb', 'show', 'dev', bridge], { timeoutMs: 10_000 });
+    if (r.code === null && r.stderr.includes('killed after')) log.error('bridge mdb show did not finish within 10 s', { bridge });
+    if (stopped) return;
+    if (r.code !== 0) return setReadable(false, (r.stderr.trim() || `bridge exited with ${r.code}`).split('\n')[0]!);
+    let result;
     try {
-      // The host settles a timed-out exec even if bridge never ends (Host contract).
-      const r = await host.exec(['bridge', '-j', '-d', 'mdb', 'show', 'dev', bridge], { timeoutMs: 10_000 });
-      if (r.code === null && r.stderr.includes('killed after')) log.error('bridge mdb show did not finish within 10 s', { bridge });
-      if (stopped) return;
-      if (r.code !== 0) return setReadable(false, (r.stderr.trim() || `bridge exited with ${r.code}`).split('\n')[0]!);
-      let result;
-      try {
-        result = membershipsFromMdb(parseMdbJson(r.stdout, bridge));
-      } catch (err) {
-        if (!(err instanceof MdbParseError)) throw err;
-        return setReadable(false, err.message);
-      }
-      setReadable(true, '');
-      const ignored = result.ignored.filter((i) => i.reason === 'asm' || i.reason === 'invalid');
-      const seen = new Set<string>();
-      for (const i of ignored) {
-        const k = `${i.port}|${i.group}`;
-        seen.add(k);
-        if (!ignoredSeen.has(k)) log.debug('join ignored', { port: i.port, group: i.group, reason: i.detail });
-      }
-      ignoredSeen = seen;
-      const channels = [...result.channels.values()];
-      const key = channels.map((c) => `${c.channel.source},${c.channel.group}=${c.holders.join('+')}`).join(' ');
-      if (key === lastKey) return;
-      lastKey = key;
-      opts.onChange(channels, ignored);
-    } finally {
-      reading = false;
-      armSafety();
-      if (again && !stopped) {
-        again = false;
-        refresh();
-      }
+      result = membershipsFromMdb(parseMdbJson(r.stdout, bridge));
+    } catch (err) {
+      if (!(err instanceof MdbParseError)) throw err;
+      return setReadable(false, err.message);
     }
+    setReadable(true, '');
+    const ignored = result.ignored.filter((i) => i.reason === 'asm' || i.reason === 'invalid');
+    const seen = new Set<string>();
+    for (const i of ignored) {
+      const k = `${i.port}|${i.group}`;
+      seen.add(k);
+      if (!ignoredSeen.has(k)) log.debug('join ignored', { port: i.port, group: i.group, reason: i.detail });
+    }
+    ignoredSeen = seen;
+    const channels = [...result.channels.values()];
+    const key = channels.map((c) => `${channelKey(c.channel)}=${c.holders.join('+')}`).join(' ');
+    if (key === lastKey) return;
+    lastKey = key;
+    onChange(channels, ignored);
+  };
+  // Reads one at a time; events during a read make one more read after it.
+  const reads = createSerialPass(host, read, { safetyMs: () => (lineBuffered ? safetyMs : POLL_MS) });
+  const refresh = (delayMs = 0): void => {
+    if (!stopped) reads.request(delayMs);
   };
 
   return {
@@ -124,14 +92,14 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
       if (!lineBuffered) {
         log.warn('stdbuf not found: bridge monitor output is block-buffered on a pipe, so the snooping table is polled', {
           bridge,
-          pollMs: opts.pollMs ?? 2000,
+          pollMs: POLL_MS,
           fix: 'install coreutils-stdbuf (OpenWrt) or coreutils',
         });
       }
       const argv = stdbuf ? [stdbuf, '-oL', 'bridge', 'monitor', 'mdb'] : ['bridge', 'monitor', 'mdb'];
       monitor = createLineMonitor(host, log, 'bridge', argv, (line) => {
         const ev = parseMdbMonitorLine(line);
-        if (ev !== null && ev.bridge === bridge) refresh(opts.debounceMs ?? 2);
+        if (ev !== null && ev.bridge === bridge) refresh(DEBOUNCE_MS);
       }, () => refresh()); // events may have been missed meanwhile
       monitor.start();
       refresh();
@@ -140,8 +108,7 @@ export function createMdbSource(opts: MdbSourceOptions): MdbSource {
       stopped = true;
       monitor?.stop();
       monitor = null;
-      for (const t of [debounceTimer, safetyTimer]) if (t) host.clearTimeout(t);
-      debounceTimer = safetyTimer = null;
+      reads.stop();
     },
     invalidate() {
       lastKey = null;
