@@ -7,21 +7,9 @@
 // - how fast one client may create watchers: a token bucket per client whose
 //   refill is computed from the watcher-created records' times, so replaying
 //   the records (journal, snapshot, another replica) gives the same buckets.
-import { MnatError } from './state-types.ts';
+import { MnatError, type BucketTuple, type QuotaOptions } from './state-types.ts';
 
-export interface QuotaOptions {
-  /** Watchers one address may hold without a client certificate (0 or absent: no limit). */
-  maxWatchersPerAddress?: number;
-  /** Watchers one client certificate may hold (0 or absent: no limit). */
-  maxWatchersPerOwner?: number;
-  /** get-new-watcher-id per client, sustained (0 or absent: no limit)… */
-  newWatchersPerMinute?: number;
-  /** …and at once after a quiet time (default: 10). */
-  newWatcherBurst?: number;
-}
-
-/** The rate buckets in a snapshot: [client, tokens, at ms]. */
-export type BucketTuple = [string, number, number];
+export type { BucketTuple, QuotaOptions } from './state-types.ts';
 
 interface Bucket {
   tokens: number;

@@ -3,7 +3,21 @@
 // is plain JSON-serialisable data except MnatError and the Pool instance.
 import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
 import type { Pool, PoolSnapshot } from './pool.ts';
-import type { BucketTuple, QuotaOptions } from './quotas.ts';
+
+/** Per-client watcher quotas (quotas.ts); all off unless given. */
+export interface QuotaOptions {
+  /** Watchers one address may hold without a client certificate (0 or absent: no limit). */
+  maxWatchersPerAddress?: number;
+  /** Watchers one client certificate may hold (0 or absent: no limit). */
+  maxWatchersPerOwner?: number;
+  /** get-new-watcher-id per client, sustained (0 or absent: no limit)… */
+  newWatchersPerMinute?: number;
+  /** …and at once after a quiet time (default: 10). */
+  newWatcherBurst?: number;
+}
+
+/** The get-new-watcher-id rate buckets in a snapshot (quotas.ts): [client, tokens, at ms]. */
+export type BucketTuple = [string, number, number];
 
 /** Besides these, the per-client watcher quotas of quotas.ts (all off unless given). */
 export interface MnatStateOptions extends QuotaOptions {
