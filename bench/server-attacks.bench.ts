@@ -88,6 +88,17 @@ function keep(n: number, open: () => Promise<Socket | { closed: boolean; once(e:
   return () => void (running = false);
 }
 
+/** get-new-watcher-id as fast as 16 streams at a time go, from the attacker. */
+async function newIdFlood(o: Opened, as: Target): Promise<() => void> {
+  let running = true;
+  const s = await h2(o, as, ATTACKER);
+  const one = async (): Promise<void> => {
+    while (running && !s.destroyed) await request(s, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id').catch(() => undefined);
+  };
+  for (let i = 0; i < 16; i++) void one();
+  return () => void (running = false);
+}
+
 const attacks: Array<{ name: string; target: Target; run: Attack }> = [
   { name: 'none (baseline)', target: tlsTarget, run: async () => () => undefined },
   {
@@ -166,32 +177,8 @@ const attacks: Array<{ name: string; target: Target; run: Attack }> = [
       return () => void (running = false);
     },
   },
-  {
-    name: 'get-new-watcher-id flood without a certificate (16 at a time)',
-    target: tlsTarget,
-    run: async (o) => {
-      let running = true;
-      const s = await h2(o, anonymous, ATTACKER);
-      const one = async (): Promise<void> => {
-        while (running && !s.destroyed) await request(s, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id').catch(() => undefined);
-      };
-      for (let i = 0; i < 16; i++) void one();
-      return () => void (running = false);
-    },
-  },
-  {
-    name: 'get-new-watcher-id flood with a client certificate (16 at a time)',
-    target: tlsTarget,
-    run: async (o) => {
-      let running = true;
-      const s = await h2(o, attackerCert, ATTACKER);
-      const one = async (): Promise<void> => {
-        while (running && !s.destroyed) await request(s, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id').catch(() => undefined);
-      };
-      for (let i = 0; i < 16; i++) void one();
-      return () => void (running = false);
-    },
-  },
+  { name: 'get-new-watcher-id flood without a certificate (16 at a time)', target: tlsTarget, run: (o) => newIdFlood(o, anonymous) },
+  { name: 'get-new-watcher-id flood with a client certificate (16 at a time)', target: tlsTarget, run: (o) => newIdFlood(o, attackerCert) },
 ];
 
 console.log(`normal client: one request every 20 ms from ${NORMAL} (refresh / assigned-channels GET alternating), ${SECONDS} s per attack from ${ATTACKER}`);

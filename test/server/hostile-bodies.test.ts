@@ -6,26 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
-import { ATTACKER, h2, holdBody, metric, NORMAL, Opened, probe, request, statusOf, trickle, type Target } from '../../lab/hostile-clients.ts';
-import { startServer } from './helpers.ts';
+import { ATTACKER, h2, holdBody, metric, statusOf, trickle } from '../../lab/hostile-clients.ts';
+import { attacked } from './attacked.ts';
 
 // refresh-watcher-id reads its body before anything else
 const REFRESH = '/restconf/operations/ietf-mnat:refresh-watcher-id';
-
-async function setup(t: { after(fn: () => void): void }): Promise<{ target: Target; opened: Opened; id: string; metrics(): Promise<string> }> {
-  const server = await startServer(t, ['--insecure']);
-  const target: Target = { port: server.port };
-  const opened = new Opened();
-  t.after(() => opened.closeAll());
-  const normal = await h2(opened, target, NORMAL);
-  const a = await request(normal, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
-  return {
-    target,
-    opened,
-    id: JSON.parse(a.body)['ietf-mnat:output']['watcher-id'],
-    metrics: async () => (await request(normal, 'GET', '/metrics')).body,
-  };
-}
 
 /** Resolves when `n` of the streams have closed, or after `ms`. */
 function closedCount(statuses: Array<Promise<number>>, n: number, ms: number): Promise<number[]> {
@@ -39,9 +24,7 @@ function closedCount(statuses: Array<Promise<number>>, n: number, ms: number): P
 }
 
 test('bodies held open: buffered up to 1 MiB per connection and 4 MiB per client, the rest refused (429); stalled ones time out (408)', async (t) => {
-  const { target, opened, id, metrics } = await setup(t);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { target, opened, normal, metrics } = await attacked(t, ['--insecure']);
   const sessions: ClientHttp2Session[] = [];
   for (let i = 0; i < 8; i++) sessions.push(await h2(opened, target, ATTACKER));
   const streams: ClientHttp2Stream[] = [];
@@ -62,14 +45,12 @@ test('bodies held open: buffered up to 1 MiB per connection and 4 MiB per client
   text = await metrics();
   assert.equal(metric(text, 'mnat_request_body_bytes_buffered'), 0);
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="body-timeout"}') >= 1, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, [], 'the normal client was answered throughout');
 });
 
 test('bodies trickled at 1 byte per second are refused (408) once slower than the minimum rate', async (t) => {
-  const { target, opened, id, metrics } = await setup(t);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { target, opened, normal, metrics } = await attacked(t, ['--insecure']);
   const session = await h2(opened, target, ATTACKER);
   const streams = Array.from({ length: 20 }, () => holdBody(session, 'POST', REFRESH, 0));
   const stops = streams.map((s) => trickle(s, 1000, '{'));
@@ -79,13 +60,13 @@ test('bodies trickled at 1 byte per second are refused (408) once slower than th
   assert.ok(statuses.every((s) => s === 408), `answered ${[...new Set(statuses)].join(', ')}`);
   const text = await metrics();
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="body-timeout"}') >= 20, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, []);
 });
 
 // A regression guard rather than a fix: Node resets a stream whose body was never read once the answer is out.
 test('a request refused before its body is read does not hold its stream open', async (t) => {
-  const { target, opened } = await setup(t);
+  const { target, opened } = await attacked(t, ['--insecure']);
   const session = await h2(opened, target, ATTACKER);
   // An unknown watcher is refused (404) before the body is read; the body never ends.
   const streams = Array.from({ length: 50 }, () => holdBody(session, 'PUT', '/restconf/data/ietf-mnat:egress-global-joined/watcher=unknown', 1000));

@@ -6,36 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { closed, h2, H2_PREFACE, metric, NORMAL, Opened, probe, request, tcp, tls, trickle, type Target } from '../../lab/hostile-clients.ts';
-import { devCerts, startServer, tlsArgs } from './helpers.ts';
-
-/** A watcher for the normal client, made from 127.0.0.1. */
-async function normalWatcher(opened: Opened, target: Target): Promise<string> {
-  const s = await h2(opened, target, NORMAL);
-  const a = await request(s, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
-  assert.equal(a.status, 200, a.body);
-  return JSON.parse(a.body)['ietf-mnat:output']['watcher-id'];
-}
-
-async function metrics(opened: Opened, target: Target): Promise<string> {
-  const a = await request(await h2(opened, target, NORMAL), 'GET', '/metrics');
-  assert.equal(a.status, 200);
-  return a.body;
-}
-
-function opener(t: { after(fn: () => void): void }): Opened {
-  const opened = new Opened();
-  t.after(() => opened.closeAll());
-  return opened;
-}
+import { closed, H2_PREFACE, metric, tcp, tls, trickle } from '../../lab/hostile-clients.ts';
+import { attacked } from './attacked.ts';
+import { devCerts, tlsArgs } from './helpers.ts';
 
 test('connections per client: past the limit (default 64) one address is closed at once; others are served', async (t) => {
-  const server = await startServer(t, ['--insecure']);
-  const target: Target = { port: server.port };
-  const opened = opener(t);
-  const id = await normalWatcher(opened, target);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { server, opened, normal, metrics } = await attacked(t, ['--insecure']);
   const sockets: Socket[] = [];
   for (let i = 0; i < 200; i++) {
     try {
@@ -54,20 +30,15 @@ test('connections per client: past the limit (default 64) one address is closed 
   ]);
   const open = sockets.filter((s) => !s.destroyed && !s.closed).length;
   assert.ok(open <= 64, `${open} connections from one address still open`);
-  const text = await metrics(opened, target);
+  const text = await metrics();
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="connections-per-client"}') >= 136, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, [], 'the normal client was answered throughout');
   assert.ok(r.latenciesMs.length > 0);
 });
 
 test('h2c: silent connections and a trickled preface are closed after the connect timeout (default 10 s)', async (t) => {
-  const server = await startServer(t, ['--insecure']);
-  const target: Target = { port: server.port };
-  const opened = opener(t);
-  const id = await normalWatcher(opened, target);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { server, opened, normal, metrics } = await attacked(t, ['--insecure']);
   const silent = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
   const trickling = await Promise.all(Array.from({ length: 25 }, () => tcp(opened, server.port)));
   // 24 bytes at one every 500 ms: the preface would take 12 s.
@@ -77,39 +48,29 @@ test('h2c: silent connections and a trickled preface are closed after the connec
   await Promise.race([Promise.all([...silent, ...trickling].map(closed)), new Promise((r) => setTimeout(r, 20_000))]);
   const open = [...silent, ...trickling].filter((s) => !s.closed).length;
   assert.equal(open, 0, `${open} of 50 idle or trickling connections still open after ${Math.round(performance.now() - started)} ms`);
-  const text = await metrics(opened, target);
+  const text = await metrics();
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="connect-timeout"}') >= 50, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, []);
 });
 
 test('TLS with required client certificates: TCP connects without a ClientHello, and TLS without a preface, are closed', async (t) => {
-  const server = await startServer(t, tlsArgs('required'));
   const d = devCerts();
-  const target: Target = { port: server.port, tls: { ca: join(d, 'ca.pem'), cert: join(d, 'egress.pem'), key: join(d, 'egress.key') } };
-  const opened = opener(t);
-  const id = await normalWatcher(opened, target);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { server, target, opened, normal, metrics } = await attacked(t, tlsArgs('required'), () => ({ ca: join(d, 'ca.pem'), cert: join(d, 'egress.pem'), key: join(d, 'egress.key') }));
   const noHello = await Promise.all(Array.from({ length: 30 }, () => tcp(opened, server.port)));
   // A complete handshake (with a certificate), then nothing: the HTTP/2 preface never comes.
   const noPreface = await Promise.all(Array.from({ length: 10 }, () => tls(opened, target)));
   await Promise.race([Promise.all([...noHello, ...noPreface].map((s) => closed(s as never))), new Promise((r) => setTimeout(r, 20_000))]);
   const open = [...noHello, ...noPreface].filter((s) => !s.closed).length;
   assert.equal(open, 0, `${open} of 40 connections still open`);
-  const text = await metrics(opened, target);
+  const text = await metrics();
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="connect-timeout"}') >= 40, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, []);
 });
 
 test('HTTP/1.1: headers trickled a byte at a time get 408 and a close after the headers timeout (default 10 s)', async (t) => {
-  const server = await startServer(t, ['--insecure']);
-  const target: Target = { port: server.port };
-  const opened = opener(t);
-  const id = await normalWatcher(opened, target);
-  const normal = probe(target, id);
-  t.after(() => normal.stop());
+  const { server, opened, normal, metrics } = await attacked(t, ['--insecure']);
   const sockets = await Promise.all(Array.from({ length: 20 }, () => tcp(opened, server.port)));
   const answers = sockets.map((s) => {
     let text = '';
@@ -125,8 +86,8 @@ test('HTTP/1.1: headers trickled a byte at a time get 408 and a close after the 
     assert.match(a.text(), /^HTTP\/1\.1 408 /);
     assert.match(a.text(), /--headers-timeout/);
   }
-  const text = await metrics(opened, target);
+  const text = await metrics();
   assert.ok(metric(text, 'mnat_limit_refusals_total{limit="headers-timeout"}') >= 20, text);
-  const r = await normal.stop();
+  const r = await normal();
   assert.deepEqual(r.failures, []);
 });

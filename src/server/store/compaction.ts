@@ -8,13 +8,12 @@
 // The worker's entry is a module that calls runCompactionWorker(): in the
 // bundle that is the bundle itself (main.ts checks workerData), from source
 // compaction-worker.ts.
-import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { MnatState } from '../state/mnat-state.ts';
 import { Pool } from '../state/pool.ts';
 import type { MnatStateOptions, StateChange, StateSnapshot } from '../state/state-types.ts';
-import { CLOSED_JOURNAL, fsyncDir, readJournalFile, readSnapshot, SNAPSHOT, snapshotText, StateCorruptError, writeFully } from './journal-format.ts';
+import { CLOSED_JOURNAL, readJournalFile, readSnapshot, replaceFile, SNAPSHOT, snapshotText, StateCorruptError } from './journal-format.ts';
 import type { Fold } from './journal.ts';
 
 /** The state machine's options as plain JSON (a Pool cannot cross to a worker; its definition can). */
@@ -55,26 +54,7 @@ export function foldClosedJournal(dir: string, generation: number, config: State
   const state = snapshot ? MnatState.restore(snapshot, options) : new MnatState(options);
   for (const record of closed.records) state.applyChange(record);
   const text = snapshotText(generation + 1, state.snapshot());
-  const path = join(dir, SNAPSHOT);
-  const tmp = `${path}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFully(fd, text);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // not there
-    }
-    throw err;
-  }
-  fsyncDir(dir);
+  replaceFile(dir, join(dir, SNAPSHOT), text);
   return Buffer.byteLength(text);
 }
 

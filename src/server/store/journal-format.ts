@@ -12,7 +12,7 @@
 // generation is S, then the live journal (generation S, or S+1 after a closed
 // one). A journal older than the snapshot was folded into it already (a crash
 // before its file was removed) and is ignored.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, crc32Hex } from './crc32.ts';
 
@@ -144,27 +144,29 @@ export interface DurableFiles<S, R> {
   liveGeneration: number;
 }
 
+/**
+ * A journal file checked against the generation it must have: older is stale
+ * (already folded into the snapshot), newer means the snapshot is missing or
+ * old, which is corruption.
+ */
+function ofGeneration<R>(file: JournalFile<R> | null, want: number, path: string, dir: string, snapshotGeneration: number): { file: JournalFile<R> | null; stale: boolean } {
+  if (!file) return { file: null, stale: false };
+  if (file.generation === null || file.generation < want) return { file: null, stale: true };
+  if (file.generation > want) {
+    throw new StateCorruptError(`${path} is generation ${file.generation} but ${join(dir, SNAPSHOT)} is generation ${snapshotGeneration}: the snapshot is missing or older than the journal; refusing to start`);
+  }
+  return { file, stale: false };
+}
+
 /** Reads what the state directory holds, without changing anything. */
 export function readDurableFiles<S, R>(dir: string): DurableFiles<S, R> {
   const { snapshot, generation } = readSnapshot<S>(dir);
-  let closed = readJournalFile<R>(join(dir, CLOSED_JOURNAL));
-  let closedStale = false;
-  if (closed && (closed.generation === null || closed.generation < generation)) {
-    closed = null;
-    closedStale = true;
-  } else if (closed && closed.generation !== generation) {
-    throw new StateCorruptError(`${join(dir, CLOSED_JOURNAL)} is generation ${closed.generation} but ${join(dir, SNAPSHOT)} is generation ${generation}: the snapshot is missing or older than the journal; refusing to start`);
-  }
-  const liveGeneration = closed ? generation + 1 : generation;
-  let live = readJournalFile<R>(join(dir, JOURNAL));
-  let liveStale = false;
-  if (live && (live.generation === null || live.generation < liveGeneration)) {
-    live = null;
-    liveStale = true;
-  } else if (live && live.generation !== liveGeneration) {
-    throw new StateCorruptError(`${join(dir, JOURNAL)} is generation ${live.generation} but ${join(dir, SNAPSHOT)} is generation ${generation}: the snapshot is missing or older than the journal; refusing to start`);
-  }
-  return { snapshot, snapshotGeneration: generation, closed, closedStale, live, liveStale, liveGeneration };
+  const closedPath = join(dir, CLOSED_JOURNAL);
+  const closed = ofGeneration(readJournalFile<R>(closedPath), generation, closedPath, dir, generation);
+  const liveGeneration = closed.file ? generation + 1 : generation;
+  const livePath = join(dir, JOURNAL);
+  const live = ofGeneration(readJournalFile<R>(livePath), liveGeneration, livePath, dir, generation);
+  return { snapshot, snapshotGeneration: generation, closed: closed.file, closedStale: closed.stale, live: live.file, liveStale: live.stale, liveGeneration };
 }
 
 /** fsync of a directory (after a rename or a new file in it). */
@@ -181,4 +183,31 @@ export function fsyncDir(dir: string): void {
 export function writeFully(fd: number, data: Buffer | string): void {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
+ * Replaces `path` with `data` so that a crash leaves either the old or the
+ * new file: written to path.tmp, synced, renamed over path, the directory
+ * synced. On failure the temp file is removed and the error thrown.
+ */
+export function replaceFile(dir: string, path: string, data: Buffer | string): void {
+  const tmp = `${path}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFully(fd, data);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not there
+    }
+    throw err;
+  }
+  fsyncDir(dir);
 }

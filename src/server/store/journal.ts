@@ -26,7 +26,7 @@ import { fdatasync, write } from 'node:fs';
 import { open as openAsync, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../host/host.ts';
-import { CLOSED_JOURNAL, frame, fsyncDir, JOURNAL, PROBE, readDurableFiles, TEMP_FILES, writeFully } from './journal-format.ts';
+import { CLOSED_JOURNAL, frame, JOURNAL, PROBE, readDurableFiles, replaceFile, TEMP_FILES, writeFully } from './journal-format.ts';
 
 export { scanJournal, StateCorruptError } from './journal-format.ts';
 
@@ -188,22 +188,8 @@ export class Journal<S = unknown, R = unknown> {
   /** Replaces the live journal with an empty one (synchronous: start-up and recovery only). */
   private resetJournal(): void {
     const path = join(this.dir, JOURNAL);
-    const tmp = `${path}.tmp`;
     const header = frame(JSON.stringify({ generation: this.generation }));
-    try {
-      const fd = openSync(tmp, 'w');
-      try {
-        writeFully(fd, header);
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      fsyncDir(this.dir);
-    } catch (err) {
-      removeQuietly(tmp);
-      throw err;
-    }
+    replaceFile(this.dir, path, header);
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = openSync(path, 'a');
     this.bytes = header.length;
