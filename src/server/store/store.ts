@@ -75,8 +75,8 @@ export type StoreBackendStats =
 
 export type StoreStats = MnatStats & {
   backend: StoreBackendStats;
-  /** Why changes are refused for now (StoreUnavailableError), or null while they are accepted. */
-  readOnly: { reason: string; sinceMs: number } | null;
+  /** Why changes are refused for now (StoreUnavailableError); null or absent while they are accepted. */
+  readOnly?: { reason: string; sinceMs: number } | null;
 };
 
 /** A change could not be made durable: it is not acknowledged, and the store went back to its durable state. */
