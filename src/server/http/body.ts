@@ -31,6 +31,31 @@ function bodyless(req: AnyRequest): boolean {
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }
 
+/** Called once with the body, or with why it could not be read. */
+export type BodyDone = (error: RestconfError | null, body: Buffer) => void;
+
+/** Where a body being read hangs on its emitter (the HTTP/2 stream or the HTTP/1.1 request). */
+const READ = Symbol('mnat.bodyRead');
+type Emitter = { [READ]?: BodyRead };
+
+// One set of listener functions for every body: Node calls them with the
+// emitter as `this`, so no closures are made per request.
+function onData(this: Emitter, chunk: Buffer): void {
+  this[READ]?.data(chunk);
+}
+function onEnd(this: Emitter): void {
+  this[READ]?.finish(null);
+}
+// After the answer the stream is destroyed with an error (request.ts quietDestroy): nothing to build then.
+function onError(this: Emitter, err: Error): void {
+  const read = this[READ];
+  if (read && !read.finished) read.finish(errors.malformed(`request body could not be read: ${err.message}`));
+}
+function onAborted(this: Emitter): void {
+  const read = this[READ];
+  if (read && !read.finished) read.finish(errors.malformed('request aborted'));
+}
+
 /** One body being read. */
 class BodyRead {
   chunks: Buffer[] = [];
@@ -45,12 +70,12 @@ class BodyRead {
     readonly req: AnyRequest,
     readonly conn: ConnRec | undefined,
     readonly startTick: number,
-    readonly done: (result: ReadBody) => void,
+    readonly done: BodyDone,
   ) {
     this.lastTick = startTick;
   }
 
-  onData = (chunk: Buffer): void => {
+  data(chunk: Buffer): void {
     if (this.finished) return; // refused: the rest is discarded
     this.lastTick = this.reader.tick;
     this.size += chunk.length;
@@ -61,15 +86,7 @@ class BodyRead {
       this.charged += chunk.length;
     }
     this.chunks.push(chunk);
-  };
-  onEnd = (): void => this.finish(null);
-  // The stream is destroyed after the answer (see request.ts quietDestroy): nothing to build then.
-  onError = (err: Error): void => {
-    if (!this.finished) this.finish(errors.malformed(`request body could not be read: ${err.message}`));
-  };
-  onAborted = (): void => {
-    if (!this.finished) this.finish(errors.malformed('request aborted'));
-  };
+  }
 
   finish(error: RestconfError | null): void {
     if (this.finished) return;
@@ -77,11 +94,11 @@ class BodyRead {
     this.reader.settled(this);
     const body = error !== null ? EMPTY : this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
     this.chunks = [];
-    this.done({ error, body });
+    this.done(error, body);
     // A refused body may still be arriving: once the answer is out, ask the
     // client to stop (HTTP/2) or close the connection (HTTP/1.1 answers with
     // Connection: close, see respond.ts).
-    if (error !== null && !this.req.readableEnded) this.reader.stopSending(this.req);
+    if (error !== null && !this.req.readableEnded) stopSending(this.req);
   }
 }
 
@@ -107,12 +124,12 @@ export class BodyReader {
   }
 
   /** Reads the whole body; `done` is called exactly once (synchronously when there is nothing to read). */
-  read(req: AnyRequest, done: (result: ReadBody) => void): void {
+  read(req: AnyRequest, done: BodyDone): void {
     const declared = req.headers['content-length'];
     if (declared !== undefined && declared.length >= 5 && /^\d+$/.test(declared) && Number(declared) > MAX_BODY_BYTES) {
       // Not reading a body we refuse; HTTP/1.1 closes the connection after the reply.
       req.resume();
-      done({ error: errors.tooBig(MAX_BODY_BYTES), body: EMPTY });
+      done(errors.tooBig(MAX_BODY_BYTES), EMPTY);
       return;
     }
     if (req.readableEnded || bodyless(req)) {
@@ -120,15 +137,16 @@ export class BodyReader {
       // with its headers has nothing to read, and resuming it costs an error
       // object per request inside Node's stream machinery.
       if (!req.stream) req.resume();
-      done({ error: null, body: EMPTY });
+      done(null, EMPTY);
       return;
     }
     const read = new BodyRead(this, req, connectionOf(req), this.tick, done);
     this.reading.add(read);
-    req.on('data', read.onData);
-    req.on('end', read.onEnd);
-    req.on('error', read.onError);
-    req.on('aborted', read.onAborted);
+    ((req.stream ?? req) as Emitter)[READ] = read;
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
   }
 
   /** The limit's refusal, counted: 429 naming the limit and its flag. */
@@ -146,11 +164,6 @@ export class BodyReader {
     this.reading.delete(read);
     if (read.conn && read.charged > 0) this.clients.discharge(read.conn, read.charged);
     read.charged = 0;
-  }
-
-  /** After a refusal: see stopSending(). */
-  stopSending(req: AnyRequest): void {
-    stopSending(req);
   }
 
   private sweep(): void {
@@ -210,7 +223,7 @@ export class RequestBody {
 
   read(): Promise<Buffer> {
     if (!this.result) {
-      this.result = new Promise((resolve, reject) => this.reader.read(this.req, (r) => (r.error ? reject(r.error) : resolve(r.body))));
+      this.result = new Promise((resolve, reject) => this.reader.read(this.req, (error, body) => (error ? reject(error) : resolve(body))));
     }
     return this.result;
   }

@@ -30,6 +30,8 @@ export interface AnyResponse {
   writeHead(status: number, headers?: Record<string, string>): unknown;
   write(chunk: string): unknown;
   end(chunk?: string): unknown;
+  /** HTTP/2: a whole JSON answer in one go (see H2Response.json). */
+  json?(status: number, body: string, length: string, etag?: string): void;
   on(event: 'close', fn: () => void): unknown;
   off(event: 'close', fn: () => void): unknown;
 }
@@ -123,6 +125,27 @@ export class H2Response implements AnyResponse {
     else this.stream.end(chunk);
     return undefined;
   }
+  /**
+   * A whole JSON answer. The headers are one fresh literal of a fixed shape:
+   * Node copies response headers with for-in, which is fastest on such an
+   * object (a reused one costs several times more, and garbage).
+   */
+  json(status: number, body: string, length: string, etag?: string): void {
+    if (this.extra) {
+      this.writeHead(status, etag === undefined ? { 'content-type': YANG_JSON, 'content-length': length } : { 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' });
+      this.end(body);
+      return;
+    }
+    if (this.headersSent || this.writableEnded) return;
+    this.sent = true;
+    this.ended = true;
+    this.stream.respond(
+      etag === undefined
+        ? { ':status': status, 'content-type': YANG_JSON, 'content-length': length }
+        : { ':status': status, 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' },
+    );
+    this.stream.end(body);
+  }
   on(event: 'close', fn: () => void): unknown {
     return this.stream.on(event, fn);
   }
@@ -130,6 +153,8 @@ export class H2Response implements AnyResponse {
     return this.stream.off(event, fn);
   }
 }
+
+const YANG_JSON = 'application/yang-data+json';
 
 /** Given instead of nothing when a stream that closed normally is destroyed (see quietDestroy). */
 const CLOSED_NORMALLY = Object.assign(new Error('HTTP/2 stream closed normally'), { code: 'MNAT_STREAM_CLOSED' });

@@ -21,7 +21,8 @@ import type { MnatStore } from '../store/store.ts';
 import { identify, WatcherAccess, type AdminPolicy } from './access.ts';
 import { AssignedChannels, type LongPollConfig } from './assigned-channels.ts';
 import { toRestconfError } from './error-map.ts';
-import { Operations, type RefreshAnswer } from './operations.ts';
+import { Operations } from './operations.ts';
+import type { PreparedJson } from './respond.ts';
 import { Responder } from './respond.ts';
 import { RESTCONF_ROOT, Router } from './router.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -128,15 +129,15 @@ export class RestconfApp {
   }
 
   private fastRefresh(req: AnyRequest, res: AnyResponse, prototype: boolean): void {
-    this.bodies.read(req, (read) => {
-      if (read.error === null && this.refreshNow(req, res, read.body, prototype)) return;
-      this.general(req, res, read);
+    this.bodies.read(req, (error, body) => {
+      if (error === null && this.refreshNow(req, res, body, prototype)) return;
+      this.general(req, res, { error, body });
     });
   }
 
   /** A refresh the general path would answer 200; false leaves the request for it. */
   private refreshNow(req: AnyRequest, res: AnyResponse, body: Buffer, prototype: boolean): boolean {
-    let answer: RefreshAnswer;
+    let answer: PreparedJson;
     try {
       const owner = identify(req)?.owner;
       checkAccept(req);
@@ -144,7 +145,7 @@ export class RestconfApp {
     } catch {
       return false;
     }
-    this.respond.sendPrepared(res, answer.headers, answer.body);
+    this.respond.sendPrepared(res, answer);
     return true;
   }
 

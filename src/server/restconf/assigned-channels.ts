@@ -11,7 +11,7 @@ import type { PushHub } from '../push/push-hub.ts';
 import type { StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx, type Method } from './context.ts';
-import { jsonHeaders, type PreparedHeaders, type Responder } from './respond.ts';
+import { prepareJson, type PreparedJson, type Responder } from './respond.ts';
 
 const BODY_CACHE_ENTRIES = 4096;
 const MAX_LONG_POLLS_PER_WATCHER = 16;
@@ -39,8 +39,8 @@ function preferWaitMs(header: string | undefined): number | undefined {
 
 export class AssignedChannels {
   private readonly instance = randomBytes(4).toString('hex');
-  /** Encoded bodies by watcher, at a version, with the HTTP/2 headers of a 200 (built on first use). */
-  private readonly bodyCache = new Map<string, { version: number; body: string; headers: PreparedHeaders | null }>();
+  /** Encoded answers by watcher, at a version. */
+  private readonly bodyCache = new Map<string, { version: number; answer: PreparedJson }>();
 
   constructor(
     private readonly store: StoreReads,
@@ -71,10 +71,11 @@ export class AssignedChannels {
     return this.cached(id).body;
   }
 
-  private cached(id: string): { version: number; body: string; headers: PreparedHeaders | null } {
+  /** The 200 answer (body, length, ETag) at the watcher's current version. */
+  private cached(id: string): PreparedJson {
     const version = this.store.version(id);
     const cached = this.bodyCache.get(id);
-    if (cached && cached.version === version) return cached;
+    if (cached && cached.version === version) return cached.answer;
     const body = JSON.stringify(encodeAssignedChannelsWatcher(id, this.store.assignedChannels(id)));
     // A bounded number of encoded bodies, oldest inserted evicted first.
     if (cached) this.bodyCache.delete(id);
@@ -82,9 +83,9 @@ export class AssignedChannels {
       const oldest = this.bodyCache.keys().next().value;
       if (oldest !== undefined) this.bodyCache.delete(oldest);
     }
-    const entry = { version, body, headers: null };
-    this.bodyCache.set(id, entry);
-    return entry;
+    const answer = prepareJson(body, this.etagOf(id));
+    this.bodyCache.set(id, { version, answer });
+    return answer;
   }
 
   /** The container or one watcher's entry (the router's entry point). */
@@ -109,10 +110,8 @@ export class AssignedChannels {
     checkAccept(req);
     this.access.check(id, owner, ENTRY_PATH);
     if (req.stream && !head && req.headers['if-none-match'] === undefined) {
-      // A plain HTTP/2 GET (the pollers' path): body and headers built once per version.
-      const entry = this.cached(id);
-      entry.headers ??= jsonHeaders(200, entry.body, { etag: this.etagOf(id), 'cache-control': 'no-cache' });
-      this.respond.sendPrepared(res, entry.headers, entry.body);
+      // A plain HTTP/2 GET (the pollers' path): body, length and ETag computed once per version.
+      this.respond.sendPrepared(res, this.cached(id));
       return;
     }
     const etag = this.etagOf(id);

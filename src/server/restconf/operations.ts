@@ -14,7 +14,7 @@ import type { MnatStore } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx } from './context.ts';
 import { mnatToRestconf, quotaOf } from './error-map.ts';
-import { jsonHeaders, type PreparedHeaders, type Responder } from './respond.ts';
+import { prepareJson, type PreparedJson, type Responder } from './respond.ts';
 import type { Subscriptions } from './subscriptions.ts';
 
 export const OPERATIONS = [
@@ -42,8 +42,8 @@ function checkEmptyInput(input: unknown, name: string): void {
 }
 
 export class Operations {
-  /** Encoded refresh answers by period (there is one period per server), with their HTTP/2 headers. */
-  private readonly refreshAnswers = new Map<number, RefreshAnswer>();
+  /** Encoded refresh answers by period (there is one period per server). */
+  private readonly refreshAnswers = new Map<number, PreparedJson>();
 
   constructor(
     private readonly store: MnatStore,
@@ -111,23 +111,16 @@ export class Operations {
    * nothing is journaled, so nothing waits for the disk. Throws the RESTCONF
    * error for anything unusual (the fast path then hands the request on).
    */
-  refresh(input: unknown, owner: string | undefined): RefreshAnswer {
+  refresh(input: unknown, owner: string | undefined): PreparedJson {
     if (input === undefined) throw errors.missingElement('refresh-watcher-id needs {"ietf-mnat:input":{"watcher-id":…}}', '/ietf-mnat:input');
     const { watcherId } = decodeRefreshWatcherIdInput(input);
     this.access.check(watcherId, owner, '/ietf-mnat:input/watcher-id', 400);
     const period = this.store.refreshWatcher(watcherId, this.now());
     let answer = this.refreshAnswers.get(period);
     if (answer === undefined) {
-      const body = JSON.stringify(encodeRefreshWatcherIdOutput(period));
-      answer = { body, headers: jsonHeaders(200, body) };
+      answer = prepareJson(JSON.stringify(encodeRefreshWatcherIdOutput(period)));
       this.refreshAnswers.set(period, answer);
     }
     return answer;
   }
-}
-
-/** The answer to a refresh: its body and, for the HTTP/2 fast path, its headers. */
-export interface RefreshAnswer {
-  body: string;
-  headers: PreparedHeaders;
 }
