@@ -170,7 +170,8 @@ let destroyPatched = false;
  * a third of a refresh's CPU. A stream that closed normally (NO_ERROR) is
  * therefore destroyed with one shared, pre-built error, which Writable uses
  * instead of building its own (the stream's 'error' listener ignores it).
- * Streams reset by the peer or with an error are destroyed as before.
+ * Streams reset by the peer or with an error, and streams whose writes are
+ * all done, are destroyed as before.
  */
 export function quietDestroy(stream: ServerHttp2Stream): void {
   if (destroyPatched) return;
@@ -178,7 +179,8 @@ export function quietDestroy(stream: ServerHttp2Stream): void {
   const proto = Object.getPrototypeOf(stream) as { destroy(err?: Error | null, cb?: unknown): unknown };
   const destroy = proto.destroy;
   proto.destroy = function (this: ServerHttp2Stream, err?: Error | null, cb?: unknown) {
-    if (err == null && this.closed && this.rstCode === 0) err = CLOSED_NORMALLY;
+    // Only where Writable would build its error: a write still waiting for its callback.
+    if (err == null && this.closed && this.rstCode === 0 && !this.writableFinished) err = CLOSED_NORMALLY;
     return destroy.call(this, err, cb);
   };
 }
