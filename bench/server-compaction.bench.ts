@@ -8,7 +8,7 @@
 // long the worker took, and p50/p99 of the normal client's requests inside
 // and outside compaction windows (rotation → "state compacted"), and of the
 // writers' PUTs. Goal: p99 under 50 ms during compaction.
-// Run: node --import ./build/ts-loader.mjs bench/server-compaction.bench.ts [watchers=250000] [seconds=60]
+// Run: node --import ./build/ts-loader.mjs bench/server-compaction.bench.ts [watchers=250000] [seconds=60] [PUTs/s=400]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +24,9 @@ import { pct } from './bench-support.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 250_000);
 const SECONDS = Number(process.argv[3] ?? 60);
-const WRITERS = 32;
+const WRITERS = 16;
+/** PUTs per second, all writers together: continuous, but short of saturating the server. */
+const PUT_RATE = Number(process.argv[4] ?? 400);
 const COMPACT_BYTES = 2 * 1024 * 1024;
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-compaction-'));
 let server: ChildProcess | null = null;
@@ -94,6 +96,8 @@ const writer = async (w: number): Promise<void> => {
       putLatencies.push(performance.now() - p0);
       putSentAt.push(sentAt);
     } else putFailures++;
+    const wait = (WRITERS / PUT_RATE) * 1000 - (performance.now() - p0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 };
 const normal = probe(target, normalId);
@@ -127,7 +131,7 @@ const fmt = (xs: number[]): string => (xs.length ? `p50 ${pct(xs, 50).toFixed(1)
 const [nIn, nOut] = split(r.latenciesMs, r.sentAtMs);
 const [pIn, pOut] = split(putLatencies, putSentAt);
 const workerMs = lines.filter((l) => l.line.includes('msg="state compacted"')).map((l) => Number(/ ms=(\d+)/.exec(l.line)?.[1]));
-console.log(`${SECONDS} s of continuous PUTs (${WRITERS} writers): ${putLatencies.length} PUTs (${Math.round(putLatencies.length / SECONDS)}/s), ${putFailures} failed; journal compacted ${workerMs.length} times at ${COMPACT_BYTES / 1048576} MiB (worker ${workerMs.join(', ')} ms each); ${/mnat_snapshot_generation (\d+)/.exec(metrics)?.[1]} snapshot generations`);
+console.log(`${SECONDS} s of continuous PUTs (${WRITERS} writers, ${PUT_RATE}/s asked): ${putLatencies.length} PUTs (${Math.round(putLatencies.length / SECONDS)}/s), ${putFailures} failed; journal compacted ${workerMs.length} times at ${COMPACT_BYTES / 1048576} MiB (worker ${workerMs.join(', ')} ms each); ${/mnat_snapshot_generation (\d+)/.exec(metrics)?.[1]} snapshot generations`);
 console.log(`compaction windows: ${windows.length}, ${(windows.reduce((a, [x, y]) => a + (y - x), 0) / 1000).toFixed(1)} s of ${SECONDS} s`);
 console.log(`normal client (refresh/GET every 20 ms) during compaction: ${fmt(nIn)}`);
 console.log(`normal client outside compaction:                       ${fmt(nOut)}`);
