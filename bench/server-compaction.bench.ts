@@ -27,7 +27,7 @@ const SECONDS = Number(process.argv[3] ?? 60);
 const WRITERS = 16;
 /** PUTs per second, all writers together: continuous, but short of saturating the server. */
 const PUT_RATE = Number(process.argv[4] ?? 400);
-const COMPACT_BYTES = 2 * 1024 * 1024;
+const COMPACT_BYTES = 1024 * 1024;
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-compaction-'));
 let server: ChildProcess | null = null;
 process.on('exit', () => {

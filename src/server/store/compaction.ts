@@ -8,6 +8,8 @@
 // The worker's entry is a module that calls runCompactionWorker(): in the
 // bundle that is the bundle itself (main.ts checks workerData), from source
 // compaction-worker.ts.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { MnatState } from '../state/mnat-state.ts';
@@ -58,9 +60,24 @@ export function foldClosedJournal(dir: string, generation: number, config: State
   return Buffer.byteLength(text);
 }
 
+/**
+ * Lowers this thread's scheduling priority (nice 19, Linux: a thread is
+ * named by its id in /proc/thread-self), so that on a small machine the
+ * server's event loop gets the CPU first and the compaction the rest.
+ */
+function yieldToTheServer(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // not Linux, or not allowed: compaction runs at the server's priority
+  }
+}
+
 /** The worker thread's body: one fold, then an answer to the parent. */
 export function runCompactionWorker(): void {
   const request = workerData as FoldRequest;
+  yieldToTheServer();
   try {
     const bytes = foldClosedJournal(request.dir, request.generation, request.config);
     parentPort?.postMessage({ ok: true, bytes });
