@@ -123,7 +123,8 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   const admit = (socket: Socket): ConnRec | null => {
     const conn = clients.connect(socket.remoteAddress);
     if (!conn) {
-      socket.destroy();
+      // A reset, not a close: the socket is gone at once, with no FIN exchange to wait out.
+      socket.resetAndDestroy();
       return null;
     }
     (socket as Holder)[CONN] = conn;
