@@ -21,10 +21,12 @@ import { errorBody, RestconfError } from './restconf-error.ts';
 
 export type { AnyRequest, AnyResponse, Handler, PeerIdentity } from './request.ts';
 
+function ignore(): void {}
+
 function onStream(handler: Handler): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
   return (stream, headers) => {
     // A stream the peer resets must not raise an unhandled 'error' (nor a quietly destroyed one).
-    stream.on('error', () => undefined);
+    stream.on('error', ignore);
     quietDestroy(stream);
     handler(new H2Request(stream, headers), new H2Response(stream));
   };
