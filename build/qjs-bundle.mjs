@@ -9,6 +9,16 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { minify as terser } from 'terser';
 
 /**
+ * The internal property names esbuild shortens (build/qjs-mangled-props.txt:
+ * one per line, # comments; the rules a name must meet are written there).
+ */
+export const MANGLED_PROPS = readFileSync(new URL('qjs-mangled-props.txt', import.meta.url), 'utf8')
+  .split('\n')
+  .map((line) => line.replace(/#.*/, '').trim())
+  .filter((line) => line !== '');
+const MANGLE_PROPS = new RegExp(`^(${MANGLED_PROPS.join('|')})$`);
+
+/**
  * The terser pass (Makefile.openwrt repeats it for SDK builds without dist/).
  * unsafe_arrows and unsafe_methods turn function expressions into arrows and
  * concise methods; they are unsafe only for a function called with `new` or
@@ -37,6 +47,7 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
     mainFields: ['module', 'main'],
     external: ['std', 'os'],
     minify,
+    ...(minify ? { mangleProps: MANGLE_PROPS } : {}),
     // QuickJS 2021-03-27 has native class fields and #private members (checked
     // with its qjs); keeping them unlowered lets #names minify. It lacks
     // `#x in obj` (brand checks) and static blocks, so those stay lowered.
