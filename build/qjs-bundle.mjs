@@ -48,6 +48,9 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
     external: ['std', 'os'],
     minify,
     ...(minify ? { mangleProps: MANGLE_PROPS } : {}),
+    // mnat-egress checks at start that ip is iproute2's with -j (agent/preflight.ts):
+    // the device reads need no sysfs fallback (src/dataplane/link-info.ts).
+    define: { MNAT_IPROUTE2_REQUIRED: 'true' },
     // QuickJS 2021-03-27 has native class fields and #private members (checked
     // with its qjs); keeping them unlowered lets #names minify. It lacks
     // `#x in obj` (brand checks) and static blocks, so those stay lowered.

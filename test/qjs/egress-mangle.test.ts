@@ -42,7 +42,8 @@ test('the egress built as shipped (names shortened, minified) and built plain wr
   assert.deepEqual(status[0]?.channels.map((c) => c.status), ['active', 'active']);
   assert.ok(status[0]?.channels.some((c) => c.packets === 5), 'counters read from the scripted bpftool');
   assert.ok(steps.some((s) => s.step === 'request' && (s.value as { method: string }).method === 'DELETE'), 'the joins were withdrawn at stop');
-  assert.deepEqual(steps.filter((s) => s.step === 'exit').map((s) => s.value), [0, 2, 2, 1, 0, 0]);
+  assert.deepEqual(steps.filter((s) => s.step === 'exit').map((s) => s.value), [0, 2, 2, 1, 1, 0, 0]);
+  assert.ok(plain.some((l) => l.includes('ip: no iproute2 -j support; install ip-tiny or ip-full (OpenWrt)')), 'the preflight refused BusyBox ip');
 
   assert.deepEqual(run(qjs, join(dir, 'shipped.js')), plain);
 });
