@@ -59,6 +59,8 @@ export interface MnatLabOptions {
   ingressExtraArgs?: string[];
   serverExtraArgs?: string[];
   egressExtraArgs?: string[];
+  /** More client certificates than ingress, mnat-admin and one per CPE (e.g. for a router VM). */
+  extraClients?: string[];
   /** Every agent line, prefixed with its role (for the demo's log pane or debugging). */
   onLine?: (role: string, line: string) => void;
 }
@@ -152,7 +154,7 @@ export class MnatLab {
       const certs = makeLabCerts(
         dir,
         { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost', MNAT_SERVER_NAME] },
-        ['ingress', 'mnat-admin', 'app', ...topo.cpes.map((c) => `cpe${c.index}`)],
+        ['ingress', 'mnat-admin', 'app', ...topo.cpes.map((c) => `cpe${c.index}`), ...(options.extraClients ?? [])],
       );
       const self = new MnatLab(lab, topo, dir, certs, options, cleanup);
       mkdirSync(pinRoot, { recursive: true });
