@@ -1,0 +1,160 @@
+// A real etcd cluster on loopback for the region tests, lab and benches:
+// `etcd` from Debian's etcd-server package (3.4), one process per member with
+// its own data directory, started and reaped here. Never touches a system etcd
+// service: it runs the binary directly on free loopback ports.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { spawnLabProcess, type LabProcess } from './lab-process.ts';
+
+export interface EtcdMember {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  proc: LabProcess | null;
+}
+
+export interface EtcdClusterOptions {
+  members?: number;
+  /** Where the data directories go (default: /dev/shm when present, else the temp dir). */
+  baseDir?: string;
+  /** etcd's backend quota (default 4 GiB; etcd's own default is 2 GiB). */
+  quotaBytes?: number;
+  /** Extra etcd flags for every member. */
+  extraArgs?: string[];
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+}
+
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** host:port of every member. */
+  readonly endpoints: string[];
+  /** etcd://h:p,h:p,h:p/REGION for mnat-server --store. */
+  url(region?: string): string;
+  /** kill -9 (default) one member. */
+  kill(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped member again with its data. */
+  restart(index: number): Promise<void>;
+  /** Every running member answers /health with a leader. */
+  waitHealthy(indexes?: number[], timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface After {
+  after(fn: () => unknown): void;
+}
+
+export const ETCD_BINARY = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((p) => existsSync(p)) ?? null;
+
+/** A free TCP port on host (bound, then released). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function health(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: '/health', method: 'GET', timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+export async function startEtcdCluster(t: After | null, options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  if (!ETCD_BINARY) throw new Error('etcd is not installed (Debian: apt-get install etcd-server, or build/setup-debian.sh)');
+  const n = options.members ?? 3;
+  const host = options.host ?? '127.0.0.1';
+  const base = options.baseDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+  const dir = mkdtempSync(join(base, 'mnat-etcd-'));
+  const token = `mnat-${process.pid}-${Date.now().toString(36)}`;
+  const members: EtcdMember[] = [];
+  for (let i = 0; i < n; i++) {
+    members.push({ name: `m${i}`, clientPort: await freePort(host), peerPort: await freePort(host), dataDir: join(dir, `m${i}`), proc: null });
+  }
+  const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peerPort}`).join(',');
+  const start = (m: EtcdMember): void => {
+    const argv = [
+      ETCD_BINARY,
+      '--name', m.name,
+      '--data-dir', m.dataDir,
+      '--listen-client-urls', `http://${host}:${m.clientPort}`,
+      '--advertise-client-urls', `http://${host}:${m.clientPort}`,
+      '--listen-peer-urls', `http://${host}:${m.peerPort}`,
+      '--initial-advertise-peer-urls', `http://${host}:${m.peerPort}`,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-token', token,
+      '--initial-cluster-state', 'new',
+      '--quota-backend-bytes', String(options.quotaBytes ?? 4 * 1024 * 1024 * 1024),
+      '--logger', 'zap',
+      '--log-level', 'warn',
+      ...(options.extraArgs ?? []),
+    ];
+    m.proc = spawnLabProcess(argv, undefined, `etcd ${m.name}`);
+  };
+  const endpoints = members.map((m) => `${host}:${m.clientPort}`);
+  const cluster: EtcdCluster = {
+    members,
+    endpoints,
+    url: (region = 'default') => `etcd://${endpoints.join(',')}/${region}`,
+    async kill(index, signal = 'SIGKILL') {
+      const m = members[index] as EtcdMember;
+      const p = m.proc;
+      m.proc = null;
+      if (p) await p.kill(signal);
+    },
+    async restart(index) {
+      const m = members[index] as EtcdMember;
+      if (m.proc) return;
+      start(m);
+    },
+    async waitHealthy(indexes, timeoutMs = 20_000) {
+      const which = indexes ?? members.map((_, i) => i).filter((i) => members[i]?.proc);
+      const end = Date.now() + timeoutMs;
+      for (const i of which) {
+        const m = members[i] as EtcdMember;
+        for (;;) {
+          if (await health(host, m.clientPort)) break;
+          if (Date.now() > end) throw new Error(`etcd ${m.name} not healthy within ${timeoutMs} ms:\n${m.proc?.lines.slice(-10).join('\n') ?? '(not running)'}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    async stop() {
+      await Promise.all(members.map((_, i) => cluster.kill(i, 'SIGTERM')));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  t?.after(() => cluster.stop());
+  process.once('exit', () => {
+    for (const m of members) {
+      try {
+        if (m.proc) process.kill(-m.proc.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const m of members) start(m);
+  await cluster.waitHealthy();
+  return cluster;
+}

@@ -1,0 +1,755 @@
+// The region store: any number of mnat-server front ends over one etcd
+// cluster (docs/region.md). State-machine replication: every change is an
+// intent appended to one log (the history of one etcd key, so etcd's
+// revision order is the total order); every front end watches that key (one
+// watch per front end) and applies the entries to its own replica
+// (etcd-replica.ts), so reads stay local and synchronous, and push and long
+// polls on every front end follow from the local applies. A change resolves
+// once this front end has applied it, with the state machine's answer, which
+// is the same on every replica.
+//
+// Liveness costs no consensus write per refresh: each front end keeps the
+// refresh clock of the watchers it is home for (etcd-liveness.ts) and writes
+// one expiry entry for those that fell silent; a refresh at another front end
+// claims the watcher (batched). Front ends register under a lease; the live
+// one registered first is the region leader and writes what nobody asks for:
+// ticks at the state's next deadline (grace ends, waiting channels), expiry of
+// the watchers of a front end that died (unless claimed within the expiry
+// window), and snapshots (etcd-snapshot.ts) followed by a compaction.
+//
+// Without a quorum the front end keeps answering reads from its replica and
+// refuses changes with StoreUnavailableError; a probe notices the quorum's
+// return and changes are taken again, with no restart.
+import type { Logger } from '../../host/host.ts';
+import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
+import { MnatError, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
+import { validateJoins, validateMonitors } from '../state/validate.ts';
+import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
+import { LivenessTable } from './etcd-liveness.ts';
+import { RegionReplica, type ExpireBatch, type IntentResults, type LogEntry, type RegionConfig } from './etcd-replica.ts';
+import { readHead, readSnapshot, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
+import { ensureRegionConfig, memberKey, registerMember } from './etcd-region.ts';
+import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
+
+export interface EtcdStoreOptions {
+  /** host:port of the etcd members. */
+  endpoints: string[];
+  /** Key prefix of this region, ending in "/" (e.g. "/mnat/default/"). */
+  prefix: string;
+  tls?: EtcdTls;
+  frontendId: string;
+  config: RegionConfig;
+  log: Logger;
+  now?: () => number;
+  /** Lease of the front end's registration (default 10 s): a dead front end is noticed this long after its death. */
+  leaseTtlS?: number;
+  /** Log bytes after which the leader writes a snapshot (default 64 MiB). */
+  snapshotEveryBytes?: number;
+  /** How long refreshes of watchers homed elsewhere are collected before one claim entry (default 100 ms). */
+  claimDelayMs?: number;
+  /** etcd request deadline (default 3 000 ms). */
+  requestTimeoutMs?: number;
+  /** Give up starting when etcd cannot be reached for this long (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+/** Told to clients (503) while changes cannot be made. */
+export const UNAVAILABLE_MESSAGE =
+  'the region state store (etcd) cannot be reached or has lost its quorum; changes are refused until it recovers (reads still answer from this front end\'s copy); retry later';
+
+/** Largest log entry (before base64): etcd takes requests up to 1.5 MiB, the JSON gateway adds a third. */
+const MAX_ENTRY_BYTES = 768 * 1024;
+const MAX_IN_FLIGHT = 4;
+const MAX_IDS_PER_ENTRY = 5000;
+/** A written entry that has not come back on the watch this long is answered 503 (it may still apply). */
+const APPLY_TIMEOUT_MS = 15_000;
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Queued {
+  json: string;
+  waiter: Waiter;
+}
+
+export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
+  const store = new EtcdStore(options);
+  try {
+    await store.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+export class EtcdStore implements MnatStore {
+  readonly frontendId: string;
+  private readonly client: EtcdClient;
+  private readonly prefix: string;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly config: RegionConfig;
+  private readonly logKey: string;
+  private readonly leaseTtlS: number;
+  private readonly snapshotEveryBytes: number;
+  private readonly claimDelayMs: number;
+  private readonly startTimeoutMs: number;
+  private replica!: RegionReplica;
+  private readonly liveness: LivenessTable;
+  private versionBase = 0;
+
+  private readonly changedListeners: Array<(ids: readonly string[]) => void> = [];
+  private readonly removedListeners: Array<(id: string) => void> = [];
+
+  // submission
+  private queue: Queued[] = [];
+  private claimsToSend = new Set<string>();
+  /** Refreshes of watchers homed elsewhere, until the claim is applied: id → last refresh. */
+  private readonly claiming = new Map<string, number>();
+  private expiryInFlight = false;
+  private tickPending = false;
+  private inFlight = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, { waiters: Array<Waiter | null>; timer: NodeJS.Timeout | null }>();
+  private flushScheduled = false;
+  private claimTimer: NodeJS.Timeout | null = null;
+
+  // region
+  private available = true;
+  private readonly members = new Map<string, number>();
+  private leaseId: string | null = null;
+  private readonly orphanSince = new Map<string, number>();
+  private readonly orphanInFlight = new Set<string>();
+  private snapshotInFlight = false;
+  private bytesSinceSnapshot = 0;
+  private snapshotRevision = 0;
+  private entriesApplied = 0;
+  private readonly writes: Record<string, number> = { intents: 0, claims: 0, expiries: 0, ticks: 0, snapshot: 0, lease: 0 };
+  private etcdMembers: RegionBackendStats['members'] = [];
+
+  private logWatch: Watch | null = null;
+  private membersWatch: Watch | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private lagSince: number | null = null;
+  private caughtUp: { target: number; resolve: () => void } | null = null;
+
+  constructor(options: EtcdStoreOptions) {
+    this.frontendId = options.frontendId;
+    this.prefix = options.prefix;
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.config = options.config;
+    this.logKey = `${options.prefix}log`;
+    this.leaseTtlS = options.leaseTtlS ?? 10;
+    this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
+    this.claimDelayMs = options.claimDelayMs ?? 100;
+    this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: options.requestTimeoutMs ?? 3000 });
+    this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
+  }
+
+  /** Config check, snapshot + log catch-up, registration, then the background jobs. */
+  async start(): Promise<void> {
+    await this.untilReachable(() => ensureRegionConfig(this.client, this.prefix, this.config));
+    const { head, modRevision } = await this.untilReachable(() => readHead(this.client, this.prefix));
+    this.snapshotRevision = head?.revision ?? 0;
+    const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
+    this.install(new RegionReplica(this.config, snapshot));
+    const logHead = await this.client.get(this.logKey);
+    const target = logHead?.modRevision ?? 0;
+    this.log.info('region state loaded', { frontend: this.frontendId, snapshotRevision: this.snapshotRevision, snapshotHeadMod: modRevision, logRevision: target, watchers: this.replica.state.stats().watchers });
+    await new Promise<void>((resolve) => {
+      this.caughtUp = { target, resolve };
+      this.watchLog();
+      this.checkCaughtUp();
+    });
+    this.liveness.restartAll(this.now());
+    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
+    this.writes.lease = (this.writes.lease ?? 0) + 2;
+    await this.watchMembers();
+    this.every(Math.max(500, (this.leaseTtlS * 1000) / 3), () => void this.keepAlive());
+    this.every(1000, () => void this.probe());
+    this.every(5000, () => void this.pollCluster());
+    void this.pollCluster();
+    this.log.info('front end joined the region', { frontend: this.frontendId, leader: this.leader() ?? 'none', frontends: this.members.size, revision: this.replica.revision });
+  }
+
+  // ---- reads (the local replica) -------------------------------------------
+
+  get refreshPeriodS(): number {
+    return this.config.refreshPeriodS;
+  }
+  hasWatcher(id: string): boolean {
+    return this.replica.state.hasWatcher(id);
+  }
+  ownerOf(id: string): string | undefined {
+    return this.replica.state.ownerOf(id);
+  }
+  roleOf(id: string): WatcherRole {
+    return this.replica.state.roleOf(id);
+  }
+  watchersOwnedBy(owner: string): string[] {
+    return this.replica.state.watchersOwnedBy(owner);
+  }
+  egressJoins(id: string): JoinedSg[] {
+    return this.replica.state.egressJoins(id);
+  }
+  ingressMonitors(id: string): Monitor[] {
+    return this.replica.state.ingressMonitors(id);
+  }
+  assignedChannels(id: string): MappedChannel[] {
+    return this.replica.state.assignedChannels(id);
+  }
+  version(id: string): number {
+    return this.versionBase + this.replica.state.version(id);
+  }
+  channels(): ChannelRow[] {
+    return this.replica.state.channels();
+  }
+  stats(): StoreStats {
+    return { ...this.replica.state.stats(), backend: { kind: 'etcd', ...this.regionStats() } };
+  }
+
+  regionStats(): RegionBackendStats {
+    return {
+      frontendId: this.frontendId,
+      frontends: this.members.size,
+      regionLeader: this.leader(),
+      available: this.available,
+      members: this.etcdMembers,
+      appliedRevision: this.replica.revision,
+      homedWatchers: this.liveness.size,
+      writes: { ...this.writes },
+      entriesApplied: this.entriesApplied,
+      snapshotRevision: this.snapshotRevision,
+    };
+  }
+
+  // ---- changes (through the log) -------------------------------------------
+
+  createWatcher(change: IntentArgs<'create-watcher'>): Promise<void> {
+    if (this.hasWatcher(change.id)) return Promise.reject(new MnatError('id-in-use', 'this watcher id is in use already'));
+    return this.submit({ op: 'create-watcher', ...change });
+  }
+  deleteWatcher(change: IntentArgs<'delete-watcher'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'delete-watcher', ...change });
+  }
+  setJoins(change: IntentArgs<'set-joins'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'set-joins', ...change }, () => validateJoins(change.joins, this.config.maxJoinsPerWatcher, () => undefined));
+  }
+  mergeJoins(change: IntentArgs<'merge-joins'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'merge-joins', ...change }, () => validateJoins(change.joins, this.config.maxJoinsPerWatcher, () => undefined));
+  }
+  deleteJoins(change: IntentArgs<'delete-joins'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'delete-joins', ...change });
+  }
+  setMonitors(change: IntentArgs<'set-monitors'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'set-monitors', ...change }, () => validateMonitors(change.monitors, this.config.maxJoinsPerWatcher));
+  }
+  mergeMonitors(change: IntentArgs<'merge-monitors'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'merge-monitors', ...change }, () => validateMonitors(change.monitors, this.config.maxJoinsPerWatcher));
+  }
+  deleteMonitors(change: IntentArgs<'delete-monitors'>): Promise<void> {
+    return this.submitFor(change.id, { op: 'delete-monitors', ...change });
+  }
+
+  /**
+   * Called by the ticker (at least once a second): this front end expires its
+   * silent watchers; the leader writes a tick when the state has a deadline
+   * due, and expires the watchers of dead front ends. Never waits for etcd.
+   */
+  tick(atMs: number): Promise<void> {
+    if (this.closed || !this.replica) return Promise.resolve();
+    this.expireSilent(atMs);
+    if (this.isLeader()) {
+      const due = this.replica.state.nextDeadlineMs();
+      if (due !== null && due <= atMs && !this.tickPending && this.available) {
+        this.tickPending = true;
+        this.writes.ticks = (this.writes.ticks ?? 0) + 1;
+        this.enqueue(JSON.stringify({ op: 'tick', at: atMs }), {
+          resolve: () => (this.tickPending = false),
+          reject: () => (this.tickPending = false),
+        });
+      }
+      this.expireOrphans(atMs);
+    }
+    return Promise.resolve();
+  }
+
+  /** Nothing is due while the write for it is on its way or etcd is away (the ticker then looks once a second). */
+  nextDeadlineMs(): number | null {
+    if (!this.available) return null;
+    const own = this.expiryInFlight ? null : this.liveness.nextDeadlineMs();
+    const state = this.isLeader() && !this.tickPending ? this.replica.state.nextDeadlineMs() : null;
+    if (own === null) return state;
+    return state === null ? own : Math.min(own, state);
+  }
+
+  /** Local and O(1) for a watcher homed here; a watcher homed elsewhere is claimed (one batched write). */
+  refreshWatcher(id: string, atMs: number): number {
+    if (!this.replica.state.hasWatcher(id)) throw new MnatError('unknown-watcher', 'unknown watcher id; it may have expired (get a new one with get-new-watcher-id)');
+    if (!this.liveness.refresh(id, atMs)) {
+      if (!this.claiming.has(id)) this.claimsToSend.add(id);
+      this.claiming.set(id, atMs);
+      this.claimTimer ??= setTimeout(() => {
+        this.claimTimer = null;
+        this.scheduleFlush();
+      }, this.claimDelayMs);
+    }
+    return this.config.refreshPeriodS;
+  }
+
+  onWatchersChanged(listener: (ids: readonly string[]) => void): void {
+    this.changedListeners.push(listener);
+  }
+  onWatcherRemoved(listener: (id: string) => void): void {
+    this.removedListeners.push(listener);
+  }
+
+  /** Leaves the region: the lease is revoked, so the leader sees this front end gone at once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.claimTimer) clearTimeout(this.claimTimer);
+    this.logWatch?.close();
+    this.membersWatch?.close();
+    const gone = new StoreUnavailableError('this front end is shutting down');
+    for (const q of this.queue) q.waiter.reject(gone);
+    this.queue = [];
+    for (const p of this.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      for (const w of p.waiters) w?.reject(gone);
+    }
+    this.pending.clear();
+    if (this.leaseId) await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
+    this.client.close();
+  }
+
+  // ---- submission ----------------------------------------------------------
+
+  /** Refuses at once what the state machine would refuse for a missing watcher or a malformed list, without a write. */
+  private submitFor(id: string, intent: StoreIntent, validate?: () => unknown): Promise<void> {
+    try {
+      this.replica.state.roleOf(id); // MnatError('unknown-watcher') when absent
+      validate?.();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.submit(intent);
+  }
+
+  private submit(intent: StoreIntent): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('this front end is shutting down'));
+    if (!this.available) return Promise.reject(new StoreUnavailableError(UNAVAILABLE_MESSAGE));
+    return new Promise((resolve, reject) => this.enqueue(JSON.stringify(intent), { resolve, reject }));
+  }
+
+  private enqueue(json: string, waiter: Waiter): void {
+    this.queue.push({ json, waiter });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Group commit: everything queued goes into as few entries as fit, at most MAX_IN_FLIGHT writes at a time. */
+  private flush(): void {
+    while (!this.closed && this.inFlight < MAX_IN_FLIGHT && (this.queue.length > 0 || this.claimsToSend.size > 0)) {
+      const seq = ++this.seq;
+      const parts: string[] = [];
+      const waiters: Array<Waiter | null> = [];
+      let bytes = 0;
+      while (this.queue.length > 0 && bytes + (this.queue[0] as Queued).json.length < MAX_ENTRY_BYTES) {
+        const q = this.queue.shift() as Queued;
+        parts.push(q.json);
+        waiters.push(q.waiter);
+        bytes += q.json.length + 1;
+      }
+      const claims: string[] = [];
+      for (const id of this.claimsToSend) {
+        if (claims.length >= MAX_IDS_PER_ENTRY) break;
+        claims.push(id);
+      }
+      for (const id of claims) this.claimsToSend.delete(id);
+      if (parts.length === 0 && claims.length === 0) {
+        // a single intent larger than an entry cannot happen (bodies are at most 64 KiB); fail it rather than loop
+        const q = this.queue.shift();
+        q?.waiter.reject(new Error('intent too large for one log entry'));
+        continue;
+      }
+      let text = `{"from":${JSON.stringify(this.frontendId)},"seq":${seq}`;
+      if (parts.length > 0) text += `,"intents":[${parts.join(',')}]`;
+      if (claims.length > 0) text += `,"claims":${JSON.stringify(claims)}`;
+      text += '}';
+      if (parts.length > 0) this.writes.intents = (this.writes.intents ?? 0) + 1;
+      if (claims.length > 0) this.writes.claims = (this.writes.claims ?? 0) + 1;
+      this.write(seq, text, waiters, () => {
+        // not written: the claims go out again with the next entry
+        for (const id of claims) if (this.claiming.has(id)) this.claimsToSend.add(id);
+      });
+    }
+  }
+
+  /** Writes an entry; its waiters are answered when the entry comes back on the watch (or here, when it cannot be written). */
+  private write(seq: number, text: string, waiters: Array<Waiter | null>, onNotWritten?: () => void): void {
+    this.inFlight++;
+    const slot = { waiters, timer: null as NodeJS.Timeout | null };
+    this.pending.set(seq, slot);
+    this.client.put(this.logKey, text).then(
+      () => {
+        this.inFlight--;
+        this.setAvailable(true);
+        if (this.pending.has(seq)) {
+          slot.timer = setTimeout(() => {
+            if (!this.pending.delete(seq)) return;
+            const late = new StoreUnavailableError('the change was written to etcd but has not come back to this front end yet; it will take effect, retry to see it');
+            for (const w of slot.waiters) w?.reject(late);
+          }, APPLY_TIMEOUT_MS);
+        }
+        this.scheduleFlush();
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        if (err instanceof EtcdUnavailableError) this.setAvailable(false, err.message);
+        else this.log.error('etcd refused a log entry', { error: (err as Error).message });
+        if (this.pending.delete(seq)) {
+          const refusal = new StoreUnavailableError(UNAVAILABLE_MESSAGE);
+          for (const w of waiters) w?.reject(refusal);
+        }
+        onNotWritten?.();
+        this.scheduleFlush();
+      },
+    );
+  }
+
+  /** Writes one expiry entry for this front end's silent watchers (one at a time; a failed one is sent again). */
+  private expireSilent(atMs: number): void {
+    if (this.expiryInFlight || !this.available) return;
+    this.liveness.takeDue(atMs, MAX_IDS_PER_ENTRY);
+    const ids = this.liveness.pendingExpiries(MAX_IDS_PER_ENTRY);
+    if (ids.length === 0) return;
+    this.expiryInFlight = true;
+    this.writeExpiry({ home: this.frontendId, ids, at: atMs }, () => (this.expiryInFlight = false));
+  }
+
+  /** Leader: the watchers of a front end gone for a whole expiry window, unless claimed meanwhile. */
+  private expireOrphans(atMs: number): void {
+    const now = this.now();
+    for (const home of [...this.orphanSince.keys()]) {
+      if (this.members.has(home) || !this.replica.homeSizes().has(home)) this.orphanSince.delete(home);
+    }
+    for (const home of this.replica.homeSizes().keys()) {
+      if (home === this.frontendId || this.members.has(home)) continue;
+      const since = this.orphanSince.get(home);
+      if (since === undefined) {
+        this.orphanSince.set(home, now);
+        this.log.info('front end gone; its watchers expire unless their clients refresh elsewhere', { frontend: home, watchers: this.replica.homeSizes().get(home), withinS: this.liveness.expiryMs / 1000 });
+        continue;
+      }
+      if (now - since < this.liveness.expiryMs || this.orphanInFlight.has(home) || !this.available) continue;
+      const ids = this.replica.watchersHomedAt(home).slice(0, MAX_IDS_PER_ENTRY);
+      this.orphanInFlight.add(home);
+      this.log.info('expiring watchers of a gone front end not refreshed elsewhere', { frontend: home, watchers: ids.length });
+      this.writeExpiry({ home, ids, at: atMs }, () => this.orphanInFlight.delete(home));
+    }
+  }
+
+  private writeExpiry(batch: ExpireBatch, done: () => void): void {
+    const seq = ++this.seq;
+    this.writes.expiries = (this.writes.expiries ?? 0) + 1;
+    const waiter: Waiter = { resolve: done, reject: done };
+    this.write(seq, JSON.stringify({ from: this.frontendId, seq, expire: [batch] } satisfies LogEntry), [waiter]);
+  }
+
+  // ---- applying the log ------------------------------------------------------
+
+  private watchLog(): void {
+    this.logWatch?.close();
+    this.logWatch = this.client.watch(this.logKey, { startRevision: this.replica.revision + 1 }, {
+      onEvents: (events) => this.applyEvents(events),
+      onCompacted: (rev) => void this.reload(rev),
+      onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
+    });
+  }
+
+  private applyEvents(events: WatchEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'put') continue;
+      this.applyEntry(e.kv);
+    }
+    this.lagSince = null;
+    this.checkCaughtUp();
+    if (this.isLeader() && !this.snapshotInFlight && this.bytesSinceSnapshot >= this.snapshotEveryBytes) void this.writeSnapshot();
+  }
+
+  private applyEntry(kv: KeyValue): void {
+    const revision = kv.modRevision;
+    if (revision <= this.replica.revision) return;
+    let entry: LogEntry;
+    try {
+      entry = JSON.parse(kv.value.toString('utf8')) as LogEntry;
+    } catch {
+      // Every replica skips the same entry.
+      this.log.error('skipping an unreadable log entry', { revision, bytes: kv.value.length });
+      this.replica.apply(revision, { from: '' });
+      return;
+    }
+    const results = this.replica.apply(revision, entry);
+    this.entriesApplied++;
+    this.bytesSinceSnapshot += kv.value.length;
+    if (entry.from === this.frontendId && entry.seq !== undefined) this.settle(entry.seq, results);
+  }
+
+  private settle(seq: number, results: IntentResults): void {
+    const slot = this.pending.get(seq);
+    if (!slot) return;
+    this.pending.delete(seq);
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.waiters.forEach((w, i) => {
+      if (!w) return;
+      const r = results[i];
+      if (r === null || r === undefined) w.resolve();
+      else w.reject(r);
+    });
+  }
+
+  private checkCaughtUp(): void {
+    if (this.caughtUp && this.replica.revision >= this.caughtUp.target) {
+      const { resolve } = this.caughtUp;
+      this.caughtUp = null;
+      resolve();
+    }
+  }
+
+  /** Uses a replica: its events reach the listeners, its homes drive this front end's liveness. */
+  private install(replica: RegionReplica): void {
+    replica.state.onWatchersChanged((ids) => {
+      for (const l of this.changedListeners) l(ids);
+    });
+    replica.state.onWatcherRemoved((id) => {
+      for (const l of this.removedListeners) l(id);
+    });
+    replica.onHomeChanged((id, home) => {
+      if (home === this.frontendId) {
+        this.liveness.track(id, this.claiming.get(id) ?? this.now());
+        this.claiming.delete(id);
+        this.claimsToSend.delete(id);
+      } else {
+        this.liveness.untrack(id);
+        if (home === null) {
+          this.claiming.delete(id);
+          this.claimsToSend.delete(id);
+        }
+      }
+    });
+    const now = this.now();
+    for (const id of replica.watchersHomedAt(this.frontendId)) this.liveness.track(id, now);
+    this.replica = replica;
+  }
+
+  /** The log was compacted past what this front end applied: start again from the newest snapshot. */
+  private async reload(compactRevision: number): Promise<void> {
+    if (this.closed) return;
+    this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
+    for (;;) {
+      try {
+        const { head } = await readHead(this.client, this.prefix);
+        if (!head || head.revision < compactRevision - 1) {
+          throw new Error(`no snapshot covers compacted revision ${compactRevision} (was etcd auto-compaction enabled? mnat compacts the region itself)`);
+        }
+        const old = this.replica;
+        const next = new RegionReplica(this.config, await readSnapshot(this.client, this.prefix, head));
+        let maxVersion = 0;
+        for (const id of old.state.watcherIds()) maxVersion = Math.max(maxVersion, old.state.version(id));
+        this.versionBase += maxVersion + 1;
+        this.install(next);
+        this.snapshotRevision = head.revision;
+        this.notifyDifferences(old, next);
+        this.watchLog();
+        return;
+      } catch (err) {
+        this.log.error('reload from snapshot failed; retrying', { error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 2000));
+        if (this.closed) return;
+      }
+    }
+  }
+
+  private notifyDifferences(old: RegionReplica, next: RegionReplica): void {
+    const changed: string[] = [];
+    for (const id of old.state.watcherIds()) {
+      if (!next.state.hasWatcher(id)) {
+        this.liveness.untrack(id);
+        for (const l of this.removedListeners) l(id);
+        changed.push(id);
+      } else if (JSON.stringify(old.state.assignedChannels(id)) !== JSON.stringify(next.state.assignedChannels(id))) {
+        changed.push(id);
+      }
+    }
+    if (changed.length > 0) for (const l of this.changedListeners) l(changed);
+  }
+
+  // ---- the region: members, leader, snapshots, health ------------------------
+
+  private leader(): string | null {
+    let best: string | null = null;
+    let bestRev = Infinity;
+    for (const [id, rev] of this.members) {
+      if (rev < bestRev) {
+        best = id;
+        bestRev = rev;
+      }
+    }
+    return best;
+  }
+
+  private isLeader(): boolean {
+    return this.leader() === this.frontendId;
+  }
+
+  private async watchMembers(): Promise<void> {
+    const dir = `${this.prefix}members/`;
+    const listed = await this.client.range(dir, { prefix: true });
+    this.members.clear();
+    for (const kv of listed.kvs) this.members.set(kv.key.slice(dir.length), kv.createRevision);
+    this.membersWatch?.close();
+    this.membersWatch = this.client.watch(dir, { prefix: true, startRevision: listed.revision + 1 }, {
+      onEvents: (events) => {
+        for (const e of events) {
+          const id = e.kv.key.slice(dir.length);
+          if (e.type === 'put') {
+            if (!this.members.has(id)) this.log.info('front end joined', { frontend: id });
+            this.members.set(id, e.kv.createRevision);
+          } else {
+            this.members.delete(id);
+            this.log.info('front end left', { frontend: id });
+            if (id === this.frontendId && !this.closed) void this.keepAlive(true);
+          }
+        }
+      },
+      onCompacted: () => void this.watchMembers().catch(() => undefined),
+    });
+  }
+
+  /** Renews the lease; re-registers when the lease or the registration is gone (after a long partition). */
+  private async keepAlive(force = false): Promise<void> {
+    if (this.closed || !this.leaseId) return;
+    try {
+      const ttl = force ? 0 : await this.client.leaseKeepAlive(this.leaseId);
+      if (ttl > 0) return;
+      this.log.warn('registration lease lost; registering again', { frontend: this.frontendId });
+      await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
+      this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
+      this.writes.lease = (this.writes.lease ?? 0) + 2;
+    } catch (err) {
+      this.log.debug('lease keep-alive failed', { error: (err as Error).message });
+    }
+  }
+
+  /** A quorum read of the log's head: tells availability, and whether the watch fell behind. */
+  private async probe(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const res = await this.client.range(this.logKey, { keysOnly: true });
+      this.setAvailable(true);
+      const head = res.kvs[0]?.modRevision ?? 0;
+      if (head > this.replica.revision) {
+        const now = this.now();
+        this.lagSince ??= now;
+        if (now - this.lagSince > 5000) {
+          this.log.warn('log watch is behind the log; restarting it', { applied: this.replica.revision, head });
+          this.lagSince = null;
+          this.watchLog();
+        }
+      } else {
+        this.lagSince = null;
+      }
+    } catch (err) {
+      this.setAvailable(false, (err as Error).message);
+    }
+  }
+
+  private setAvailable(available: boolean, why?: string): void {
+    if (available === this.available) return;
+    this.available = available;
+    if (available) this.log.info('etcd reachable with a quorum again; taking changes', { frontend: this.frontendId });
+    else this.log.warn('etcd unavailable; refusing changes, serving reads from the local copy', { frontend: this.frontendId, error: why });
+  }
+
+  /** etcd's members and Raft leader, for /metrics and the status page. */
+  private async pollCluster(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const members = await this.client.memberList();
+      const statuses = await Promise.all(
+        members.map(async (m) => {
+          const url = m.clientUrls[0];
+          if (!url) return null;
+          return this.client.status(url.replace(/^[a-z]+:\/\//, '')).catch(() => null);
+        }),
+      );
+      const leaderId = statuses.find((s) => s !== null && s.leader !== '0')?.leader ?? null;
+      this.etcdMembers = members.map((m, i) => ({ name: m.name, clientUrls: m.clientUrls, leader: m.id === leaderId, reachable: statuses[i] !== null }));
+    } catch {
+      this.etcdMembers = this.etcdMembers.map((m) => ({ ...m, reachable: false, leader: false }));
+    }
+  }
+
+  /** Leader: snapshot of the replica as of now, then drop history older than the previous snapshot. */
+  private async writeSnapshot(): Promise<void> {
+    this.snapshotInFlight = true;
+    const snapshot = this.replica.snapshot();
+    this.bytesSinceSnapshot = 0;
+    const started = this.now();
+    try {
+      const before = await readHead(this.client, this.prefix);
+      if (before.head && before.head.revision >= snapshot.revision) return;
+      const written = await writeSnapshot(this.client, this.prefix, snapshot, before.modRevision);
+      if (!written) return;
+      this.writes.snapshot = (this.writes.snapshot ?? 0) + written.head.chunks + 1;
+      this.snapshotRevision = snapshot.revision;
+      const previous = before.head?.revision;
+      await removeOldSnapshots(this.client, this.prefix, previous === undefined ? [snapshot.revision] : [previous, snapshot.revision]);
+      if (previous !== undefined) await this.client.compact(previous);
+      this.log.info('snapshot written', { revision: snapshot.revision, bytes: written.head.bytes, chunks: written.head.chunks, ms: this.now() - started, compactedTo: previous ?? 'none' });
+    } catch (err) {
+      this.log.warn('snapshot failed; the log keeps growing until the next one', { error: (err as Error).message });
+    } finally {
+      this.snapshotInFlight = false;
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async untilReachable<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = this.now() + this.startTimeoutMs;
+    let warned = false;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof EtcdUnavailableError) || this.now() > deadline || this.closed) throw err;
+        if (!warned) this.log.warn('waiting for etcd', { endpoints: this.client.endpoints.join(','), error: err.message });
+        warned = true;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}
+
+export { memberKey };
