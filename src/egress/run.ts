@@ -12,6 +12,7 @@ import {
   type JoinBackend,
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
+import { serverTransport } from '../client/failover-transport.ts';
 import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import type { Host, LogLevel } from '../host/host.ts';
@@ -137,7 +138,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   });
   const joiner = rt.createJoiner(host, settings);
   const createFeed = (s: EgressSettings): AssignmentFeed => {
-    const transport = host.httpTransport(s.target);
+    const transport = serverTransport(host, s.target);
     const client = createWatcherClient({ host, transport, role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push });
     let watcherId: string | null = null;
     client.on('status', (st) => (watcherId = st.watcherId));

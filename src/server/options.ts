@@ -28,6 +28,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'etcd-cert', kind: 'string', value: 'FILE', help: 'with --store: client certificate for etcd (PEM)' },
   { name: 'etcd-key', kind: 'string', value: 'FILE', help: 'with --store: client key for etcd (PEM)' },
   { name: 'frontend-id', kind: 'string', value: 'NAME', help: 'with --store: this front end\'s name in the region (default: host name and a random suffix)' },
+  { name: 'frontend-lease', kind: 'number', value: 'S', default: 10, min: 2, max: 300, help: 'with --store: lease of the front end\'s registration; a dead front end is noticed this long after it died' },
   { name: 'refresh-period', kind: 'number', value: 'S', default: 10, min: 1, max: 65535, help: 'seconds between watcher refreshes (a watcher expires after 3 missed)' },
   { name: 'grace-period', kind: 'number', value: 'S', default: 250, min: 0, max: 86400, help: 'seconds a released local (S,G) stays unused' },
   { name: 'max-joins-per-watcher', kind: 'number', value: 'N', default: 64, min: 1, max: 100000, help: 'joined (S,G)s / monitors one watcher may hold' },
@@ -65,6 +66,7 @@ export interface RegionStoreOptions {
   location: EtcdLocation;
   tls: EtcdTls | undefined;
   frontendId: string;
+  leaseTtlS: number;
 }
 
 export function usage(): string {
@@ -130,7 +132,7 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     stateDir: args.string('state-dir'),
     longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
     poolJson: pool.json,
-    store: region ? { kind: 'etcd', ...region, frontendId: frontendId ?? defaultFrontendId() } : { kind: 'embedded' },
+    store: region ? { kind: 'etcd', ...region, frontendId: frontendId ?? defaultFrontendId(), leaseTtlS: args.number('frontend-lease') as number } : { kind: 'embedded' },
   };
 }
 

@@ -77,6 +77,7 @@ async function openRegionStore(options: ServerOptions, region: RegionStoreOption
       prefix: region.location.prefix,
       ...(region.tls ? { tls: region.tls } : {}),
       frontendId: region.frontendId,
+      leaseTtlS: region.leaseTtlS,
       config: {
         format: 'mnat-region-config/1',
         pool: options.poolJson,

@@ -177,7 +177,7 @@ export function resolveEgressSettings(
   if (insecure && (cacert || cert || key)) throw new CliError('--insecure is plaintext: it cannot be combined with cacert, cert or key');
   if (key && !cert) throw new CliError('a client key needs a client certificate (--cert)');
   if (cert && !key) throw new CliError('a client certificate needs its key (--key)');
-  const origin = serverOrigin(server.where, server.value, args.number('port') ?? f.port, insecure);
+  const origin = server.value.split(',').map((one) => serverOrigin(server.where, one, args.number('port') ?? f.port, insecure)).join(',');
   const target: HttpTarget = {
     origin,
     ...(cacert ? { caFile: cacert } : {}),

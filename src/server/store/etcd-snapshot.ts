@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
-import { EtcdClient } from './etcd-client.ts';
+import { EtcdClient, type Compare, type TxnOp } from './etcd-client.ts';
 import type { RegionSnapshot } from './etcd-replica.ts';
 
 const gzipAsync = promisify(gzip);
@@ -65,11 +65,18 @@ export async function readSnapshot(client: EtcdClient, prefix: string, head: Sna
 }
 
 /**
- * Writes the chunks, then the head if it is still `expectHeadMod` (0: none).
- * Returns the new head, or null when another front end wrote a head first
- * (our chunks are removed again).
+ * Writes the chunks, then the head if it is still `expectHeadMod` (0: none),
+ * in one transaction with `also` (its compares must hold, its puts are made).
+ * Returns the new head, or null when another front end wrote a head first or
+ * a compare failed (our chunks are removed again).
  */
-export async function writeSnapshot(client: EtcdClient, prefix: string, snapshot: RegionSnapshot, expectHeadMod: number): Promise<{ head: SnapshotHead; modRevision: number } | null> {
+export async function writeSnapshot(
+  client: EtcdClient,
+  prefix: string,
+  snapshot: RegionSnapshot,
+  expectHeadMod: number,
+  also: { compare: Compare[]; put: TxnOp[] } = { compare: [], put: [] },
+): Promise<{ head: SnapshotHead; modRevision: number } | null> {
   const packed = await gzipAsync(Buffer.from(JSON.stringify(snapshot), 'utf8'), { level: 3 });
   const chunks = Math.max(1, Math.ceil(packed.length / CHUNK_BYTES));
   const dir = chunkDir(prefix, snapshot.revision);
@@ -85,8 +92,8 @@ export async function writeSnapshot(client: EtcdClient, prefix: string, snapshot
     writtenAt: Date.now(),
   };
   const txn = await client.txn(
-    [{ key: headKey(prefix), target: 'MOD', result: 'EQUAL', modRevision: expectHeadMod }],
-    [{ put: { key: headKey(prefix), value: JSON.stringify(head) } }],
+    [{ key: headKey(prefix), target: 'MOD', result: 'EQUAL', modRevision: expectHeadMod }, ...also.compare],
+    [{ put: { key: headKey(prefix), value: JSON.stringify(head) } }, ...also.put],
   );
   if (!txn.succeeded) {
     await client.deleteRange(dir, { prefix: true });
