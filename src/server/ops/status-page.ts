@@ -46,7 +46,7 @@ export function renderStatusPage(stats: ServerStats): string {
 .unassigned{color:#b00}.assigned{color:#070}</style></head>
 <body><h1>mnat-server</h1>
 <p>${storeLine(stats)}</p>
-<p>Uptime ${Math.round(stats.uptimeS)} s. ${s.backend.kind === 'etcd' ? 'Region-wide: w' : 'W'}atchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
+<p>Uptime ${Math.round(stats.uptimeS)} s. ${s.backend.kind === 'etcd' ? 'Region-wide w' : 'W'}atchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
 Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for pool space.
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
 Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.</p>

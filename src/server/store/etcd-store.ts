@@ -691,7 +691,7 @@ export class EtcdStore implements MnatStore {
   private async pollCluster(): Promise<void> {
     if (this.closed) return;
     try {
-      const members = await this.client.memberList();
+      const members = (await this.client.memberList()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const statuses = await Promise.all(
         members.map(async (m) => {
           const url = m.clientUrls[0];
