@@ -104,8 +104,10 @@ export interface WatchHandlers {
   onCreated?(revision: number): void;
   /** The start revision was compacted away: the watch has stopped; start over from a snapshot. */
   onCompacted(compactRevision: number): void;
-  /** The stream broke and is being re-established (from the last revision seen). */
+  /** The stream broke and is being re-established (from the last revision seen); once per outage. */
   onInterrupted?(error: Error): void;
+  /** The stream is back after an interruption. */
+  onResumed?(): void;
 }
 
 export interface Watch {
@@ -218,10 +220,17 @@ export class EtcdClient {
     return (await this.range(key)).kvs[0] ?? null;
   }
 
-  async put(key: string, value: string | Buffer, options: { lease?: string; timeoutMs?: number } = {}): Promise<{ revision: number }> {
+  /**
+   * `repeatable`: the caller can take the put being applied twice (the log's
+   * entries are); a put with no answer is then sent again to the next
+   * endpoint once, half way through the deadline. That is what lets a change
+   * through while the members elect a new leader: a member that has not yet
+   * noticed its leader died forwards the proposal to it, and etcd drops it.
+   */
+  async put(key: string, value: string | Buffer, options: { lease?: string; timeoutMs?: number; repeatable?: boolean } = {}): Promise<{ revision: number }> {
     const body: Json = { key: b64(key), value: b64(value) };
     if (options.lease) body.lease = options.lease;
-    const res = await this.call('/v3/kv/put', body, false, options.timeoutMs);
+    const res = await this.call('/v3/kv/put', body, options.repeatable === true, options.timeoutMs, options.repeatable === true);
     return { revision: Number(res.header?.revision ?? 0) };
   }
 
@@ -280,7 +289,7 @@ export class EtcdClient {
 
   /** The status of one endpoint (not failing over: it is about that member). */
   async status(endpoint: string): Promise<EndpointStatus> {
-    const res = await this.send(endpoint, '/v3/maintenance/status', {}, 1500);
+    const res = await this.send(endpoint, '/v3/maintenance/status', {}, 1500, false);
     return {
       endpoint,
       memberId: String(res.header?.member_id ?? ''),
@@ -306,6 +315,7 @@ export class EtcdClient {
     let req: ClientRequest | null = null;
     let stopped = false;
     let retryDelay = 100;
+    let interrupted = false;
     let timer: NodeJS.Timeout | null = null;
     const handle = {
       close: () => {
@@ -320,7 +330,8 @@ export class EtcdClient {
       if (stopped || this.closed) return;
       req?.destroy();
       req = null;
-      handlers.onInterrupted?.(err);
+      if (!interrupted) handlers.onInterrupted?.(err);
+      interrupted = true;
       this.rotate();
       timer = setTimeout(open, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 2000);
@@ -371,6 +382,8 @@ export class EtcdClient {
             }
             if (result.created) {
               retryDelay = 100;
+              if (interrupted) handlers.onResumed?.();
+              interrupted = false;
               handlers.onCreated?.(revision);
             }
             const events = (result.events ?? []) as Json[];
@@ -406,30 +419,44 @@ export class EtcdClient {
     this.current = (this.current + 1) % this.endpoints.length;
   }
 
-  /** One gateway call; reads (and writes that could not be sent) move on to the next endpoint. */
-  private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs): Promise<Json> {
+  /**
+   * One gateway call until its deadline. Every request asks for a leader
+   * (etcd's "hasleader" metadata), so a member without one refuses at once
+   * ("no leader", nothing applied) instead of holding the request until its
+   * own timeout: the call then waits a little and tries again, on the next
+   * endpoint, so a change made during a leader election waits for the
+   * election. Reads, and writes that could not be sent, also move on to the
+   * next endpoint; any other failure of a write is reported, because the
+   * write may or may not have been applied.
+   */
+  private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs, retryTimeout = idempotent): Promise<Json> {
     this.sent.set(path, (this.sent.get(path) ?? 0) + 1);
+    const deadline = Date.now() + timeoutMs;
     let lastError: Error | null = null;
-    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const endpoint = this.endpoint;
       try {
-        return await this.send(endpoint, path, body, timeoutMs);
+        const left = deadline - Date.now();
+        return await this.send(endpoint, path, body, Math.max(100, retryTimeout && attempt === 1 ? left / 2 : left));
       } catch (err) {
         if (err instanceof EtcdRequestError) throw err;
         lastError = err as Error;
-        const unsent = notSent(err as NodeJS.ErrnoException);
+        const noLeader = /no leader/.test(lastError.message);
         if (this.endpoint === endpoint) this.rotate();
-        if (!idempotent && !unsent) break;
+        if (!idempotent && !noLeader && !notSent(err as NodeJS.ErrnoException)) break;
+        if (Date.now() + 100 >= deadline) break;
+        // Every endpoint tried, or no leader anywhere yet: give the cluster a moment.
+        if (noLeader || attempt % this.endpoints.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
     }
     throw new EtcdUnavailableError(`etcd unavailable (${path}): ${lastError?.message ?? 'no endpoint answered'}`);
   }
 
-  private send(endpoint: string, path: string, body: Json, timeoutMs: number): Promise<Json> {
+  private send(endpoint: string, path: string, body: Json, timeoutMs: number, requireLeader = true): Promise<Json> {
     if (this.closed) return Promise.reject(new EtcdUnavailableError('etcd client closed'));
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = this.rawRequest(endpoint, path, payload);
+      const req = this.rawRequest(endpoint, path, payload, requireLeader ? { 'grpc-metadata-hasleader': 'true' } : {});
       const timer = setTimeout(() => {
         req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       }, timeoutMs);

@@ -47,7 +47,7 @@ export interface EtcdStoreOptions {
   snapshotEveryBytes?: number;
   /** How long refreshes of watchers homed elsewhere are collected before one claim entry (default 100 ms). */
   claimDelayMs?: number;
-  /** etcd request deadline (default 3 000 ms). */
+  /** etcd request deadline (default 4 000 ms; a log write is sent again half way). */
   requestTimeoutMs?: number;
   /** Give up starting when etcd cannot be reached for this long (default 30 s). */
   startTimeoutMs?: number;
@@ -135,6 +135,7 @@ export class EtcdStore implements MnatStore {
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private lagSince: number | null = null;
+  private probing = false;
   private caughtUp: { target: number; resolve: () => void } | null = null;
 
   constructor(options: EtcdStoreOptions) {
@@ -148,7 +149,7 @@ export class EtcdStore implements MnatStore {
     this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
     this.claimDelayMs = options.claimDelayMs ?? 100;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
-    this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: options.requestTimeoutMs ?? 3000 });
+    this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: options.requestTimeoutMs ?? 4000 });
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
   }
 
@@ -172,7 +173,12 @@ export class EtcdStore implements MnatStore {
     this.writes.lease = (this.writes.lease ?? 0) + 2;
     await this.watchMembers();
     this.every(Math.max(500, (this.leaseTtlS * 1000) / 3), () => void this.keepAlive());
-    this.every(1000, () => void this.probe());
+    // Every second, every 250 ms while etcd is away (so changes are taken again soon after it returns).
+    let probes = 0;
+    this.every(250, () => {
+      if (this.available && ++probes % 4 !== 0) return;
+      void this.probe();
+    });
     this.every(5000, () => void this.pollCluster());
     void this.pollCluster();
     this.log.info('front end joined the region', { frontend: this.frontendId, leader: this.leader() ?? 'none', frontends: this.members.size, revision: this.replica.revision });
@@ -406,7 +412,8 @@ export class EtcdStore implements MnatStore {
     this.inFlight++;
     const slot = { waiters, timer: null as NodeJS.Timeout | null };
     this.pending.set(seq, slot);
-    this.client.put(this.logKey, text).then(
+    // Entries are repeatable: every intent, claim and expiry means the same when applied twice.
+    this.client.put(this.logKey, text, { repeatable: true }).then(
       () => {
         this.inFlight--;
         this.setAvailable(true);
@@ -480,6 +487,7 @@ export class EtcdStore implements MnatStore {
       onEvents: (events) => this.applyEvents(events),
       onCompacted: (rev) => void this.reload(rev),
       onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
+      onResumed: () => this.log.info('log watch resumed', { revision: this.replica.revision, endpoint: this.client.endpoint }),
     });
   }
 
@@ -659,7 +667,8 @@ export class EtcdStore implements MnatStore {
 
   /** A quorum read of the log's head: tells availability, and whether the watch fell behind. */
   private async probe(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.probing) return;
+    this.probing = true;
     try {
       const res = await this.client.range(this.logKey, { keysOnly: true });
       this.setAvailable(true);
@@ -677,6 +686,8 @@ export class EtcdStore implements MnatStore {
       }
     } catch (err) {
       this.setAvailable(false, (err as Error).message);
+    } finally {
+      this.probing = false;
     }
   }
 
