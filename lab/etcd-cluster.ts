@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { spawnLabProcess, type LabProcess } from './lab-process.ts';
+import type { Netns } from './lab.ts';
 
 export interface EtcdMember {
   readonly name: string;
@@ -27,6 +28,8 @@ export interface EtcdClusterOptions {
   extraArgs?: string[];
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
+  /** Run the members inside this lab namespace (fixed ports from 23790; killed with the lab). */
+  ns?: Netns;
 }
 
 export interface EtcdCluster {
@@ -62,6 +65,11 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+async function healthIn(ns: Netns, host: string, port: number): Promise<boolean> {
+  const r = await ns.exec(['curl', '-s', '--max-time', '1', `http://${host}:${port}/health`]);
+  return r.code === 0 && /"health":\s*"true"/.test(r.stdout);
+}
+
 function health(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host, port, path: '/health', method: 'GET', timeout: 1000 }, (res) => {
@@ -87,8 +95,10 @@ export async function startEtcdCluster(t: After | null, options: EtcdClusterOpti
   const dir = mkdtempSync(join(base, 'mnat-etcd-'));
   const token = `mnat-${process.pid}-${Date.now().toString(36)}`;
   const members: EtcdMember[] = [];
+  const ns = options.ns;
   for (let i = 0; i < n; i++) {
-    members.push({ name: `m${i}`, clientPort: await freePort(host), peerPort: await freePort(host), dataDir: join(dir, `m${i}`), proc: null });
+    const [clientPort, peerPort] = ns ? [23790 + 2 * i, 23791 + 2 * i] : [await freePort(host), await freePort(host)];
+    members.push({ name: `m${i}`, clientPort, peerPort, dataDir: join(dir, `m${i}`), proc: null });
   }
   const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peerPort}`).join(',');
   const start = (m: EtcdMember): void => {
@@ -108,7 +118,7 @@ export async function startEtcdCluster(t: After | null, options: EtcdClusterOpti
       '--log-level', 'warn',
       ...(options.extraArgs ?? []),
     ];
-    m.proc = spawnLabProcess(argv, undefined, `etcd ${m.name}`);
+    m.proc = ns ? ns.spawn(argv, { label: `etcd ${m.name}` }) : spawnLabProcess(argv, undefined, `etcd ${m.name}`);
   };
   const endpoints = members.map((m) => `${host}:${m.clientPort}`);
   const cluster: EtcdCluster = {
@@ -132,7 +142,7 @@ export async function startEtcdCluster(t: After | null, options: EtcdClusterOpti
       for (const i of which) {
         const m = members[i] as EtcdMember;
         for (;;) {
-          if (await health(host, m.clientPort)) break;
+          if (ns ? await healthIn(ns, host, m.clientPort) : await health(host, m.clientPort)) break;
           if (Date.now() > end) throw new Error(`etcd ${m.name} not healthy within ${timeoutMs} ms:\n${m.proc?.lines.slice(-10).join('\n') ?? '(not running)'}`);
           await new Promise((r) => setTimeout(r, 100));
         }
