@@ -353,10 +353,13 @@ export class EtcdClient {
         }
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
+          // Look for the end of a message in the new text only: a catch-up message can be megabytes in many chunks.
+          let from = buffered.length;
           buffered += chunk;
-          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+          for (let nl = buffered.indexOf('\n', from); nl >= 0; nl = buffered.indexOf('\n', from)) {
             const line = buffered.slice(0, nl).trim();
             buffered = buffered.slice(nl + 1);
+            from = 0;
             if (line === '') continue;
             let msg: Json;
             try {
