@@ -53,16 +53,25 @@ interface After {
 
 export const ETCD_BINARY = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((p) => existsSync(p)) ?? null;
 
-/** A free TCP port on host (bound, then released). */
+/**
+ * A free TCP port on host, below the kernel's ephemeral range (32768 and up
+ * by default), where outgoing connections of this and other processes cannot
+ * take it between this check and the member binding it.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  const tryPort = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, host, () => srv.close(() => resolve(true)));
     });
-  });
+  return (async () => {
+    for (let i = 0; i < 200; i++) {
+      const port = 20000 + Math.floor(Math.random() * 12000);
+      if (await tryPort(port)) return port;
+    }
+    throw new Error('no free port in 20000-31999');
+  })();
 }
 
 async function healthIn(ns: Netns, host: string, port: number): Promise<boolean> {
