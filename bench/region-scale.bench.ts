@@ -20,21 +20,14 @@ import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
 import { openEtcdStore } from '../src/server/store/etcd-store.ts';
 import { startTicker } from '../src/server/store/ticker.ts';
 import { startEtcdCluster } from '../lab/etcd-cluster.ts';
-import { benchCleanup } from './bench-support.ts';
+import { benchCleanup, heapAfterGc } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 200_000);
 const REFRESH_S = Number(process.argv[3] ?? 60);
 const PERIOD = Number(process.argv[4] ?? 30);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  console.error('run with node --expose-gc');
-  process.exit(2);
-}
-const heap = (): number => {
-  for (let i = 0; i < 4; i++) gc();
-  return process.memoryUsage().heapUsed;
-};
+const heap = heapAfterGc;
+heap();
 const cleanup = benchCleanup();
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-bench-'));
 cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));

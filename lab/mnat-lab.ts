@@ -421,3 +421,10 @@ export async function waitFor<T>(check: () => Promise<T | null | undefined | fal
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Resolves once the receiver's unique count has grown by n from now (with the count it started from). */
+export async function receiverFlowing(rx: LabProcess, n = 100, timeoutMs = 20_000, what = 'the stream'): Promise<number> {
+  const start = (await receiverStats(rx)).unique;
+  await waitFor(async () => (await receiverStats(rx)).unique >= start + n, timeoutMs, `${what} to flow (+${n} packets)`);
+  return start;
+}

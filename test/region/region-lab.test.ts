@@ -6,16 +6,12 @@
 // see no gap. Needs root (network namespaces).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANNELS, isRoot, MnatLab, receiverStats, SERVER_PORT, waitFor } from '../../lab/mnat-lab.ts';
+import { CHANNELS, isRoot, MnatLab, receiverFlowing, receiverStats, SERVER_PORT, waitFor } from '../../lab/mnat-lab.ts';
 import { ETCD_BINARY } from '../../lab/etcd-cluster.ts';
-import type { LabProcess } from '../../lab/lab.ts';
 
 const skip = !isRoot() ? 'needs root (network namespaces)' : !ETCD_BINARY ? 'needs etcd (apt-get install etcd-server)' : false;
 
-async function flowing(rx: LabProcess, n: number, timeoutMs: number, what: string): Promise<void> {
-  const start = (await receiverStats(rx)).unique;
-  await waitFor(async () => (await receiverStats(rx)).unique >= start + n, timeoutMs, `${what} (+${n} packets)`);
-}
+const flowing = receiverFlowing;
 
 test('two front ends: kill -9 the one the CPEs use while the streams flow; receivers see no gap', { skip }, async (t) => {
   const m = await MnatLab.create(t, { cpes: 2, hostsPerCpe: 1, refreshPeriodS: 2 });
