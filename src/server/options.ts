@@ -72,7 +72,7 @@ export interface RegionStoreOptions {
 export function usage(): string {
   return formatUsage(
     'mnat-server',
-    'The MNAT service: RESTCONF (RFC 8040) over HTTP/2 that assigns local (Sl,Gl) to global (Sg,Gg)\nchannels for mnat-egress and mnat-ingress watchers. See docs/server.md.',
+    'The MNAT service: RESTCONF (RFC 8040) over HTTP/2 that assigns local (Sl,Gl) to global (Sg,Gg)\nchannels for mnat-egress and mnat-ingress watchers. See docs/server.md.\n`mnat-server migrate --help`: move a --state-dir into a region in etcd (docs/region.md).',
     FLAGS,
   );
 }

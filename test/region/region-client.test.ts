@@ -90,3 +90,27 @@ test('the agents take a region\'s front ends, comma-separated', () => {
   if (i.help || i.command !== undefined) return;
   assert.equal(i.options.target.origin, 'https://fe1:8443,https://fe2:9443,https://[2001:db8::3]:8443,https://[2001:db8::4]:7443');
 });
+
+test('mnat-server region flags: one line naming the flag for each mistake', async () => {
+  const { parseServerOptions } = await import('../../src/server/options.ts');
+  const base = ['--insecure'];
+  const ok = parseServerOptions([...base, '--store', 'etcd://10.0.0.1:2379,10.0.0.2:2379/east', '--frontend-id', 'fe-1', '--frontend-lease', '5']);
+  assert.ok(ok !== 'help' && ok.store.kind === 'etcd');
+  if (ok === 'help' || ok.store.kind !== 'etcd') return;
+  assert.deepEqual(ok.store.location, { endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'], prefix: '/mnat/east/', region: 'east' });
+  assert.equal(ok.store.frontendId, 'fe-1');
+  assert.equal(ok.store.leaseTtlS, 5);
+  const dflt = parseServerOptions([...base, '--store', 'etcd://h:1']);
+  assert.ok(dflt !== 'help' && dflt.store.kind === 'etcd' && /^[A-Za-z0-9._-]+-[0-9a-f]{6}$/.test(dflt.store.frontendId), 'a default id: host and a random suffix');
+  for (const [args, message] of [
+    [['--store', 'etcd://h:1', '--state-dir', '/tmp/x'], /exclude each other/],
+    [['--store', 'http://h:1'], /--store: .*etcd:\/\//],
+    [['--etcd-cacert', '/etc/hosts'], /need --store/],
+    [['--store', 'etcd://h:1', '--etcd-cert', '/etc/hosts', '--etcd-key', '/etc/hosts'], /--etcd-cert needs --etcd-cacert/],
+    [['--store', 'etcd://h:1', '--etcd-cacert', '/nonexistent/ca.pem'], /--etcd-cacert \/nonexistent\/ca.pem:/],
+    [['--frontend-id', 'a'], /--frontend-id needs --store/],
+    [['--store', 'etcd://h:1', '--frontend-id', 'a/b'], /--frontend-id "a\/b"/],
+  ] as const) {
+    assert.throws(() => parseServerOptions([...base, ...args]), message as RegExp);
+  }
+});

@@ -22,20 +22,17 @@
 //
 // Designed for replication: every change is a StoreIntent, plain JSON with
 // the decisions already taken by the caller (the watcher id is chosen by the
-// RESTCONF layer, the time is passed in). A distributed store appends intents
-// to a shared log and every front end applies them with applyIntent() in log
-// order to its own MnatState; the method resolves when the intent is
-// committed and applied locally. What is not shared is liveness
-// (refreshWatcher) and the ETag versions (version() counts local applies; the
-// RESTCONF layer qualifies it with a per-process instance tag). Two things a
-// replicated store must settle inside itself, without the RESTCONF layer:
-// - the state machine is deterministic given the same intents and the same
-//   pool random source, so the pool's random must come from the log (e.g.
-//   seeded per intent by its log position), not from each process;
-// - MnatState expires watchers whose refresh clock ran out during any
-//   operation; with liveness kept per front end, expiry has to become a
-//   delete-watcher intent issued by the front end that owns the watcher's
-//   liveness, and replicas must not expire on their own clocks.
+// RESTCONF layer, the time is passed in). The region store (etcd-store.ts,
+// docs/region.md) appends intents to a shared log and every front end
+// applies them with applyIntent() in log order to its own replica
+// (etcd-replica.ts); a change resolves when it is committed and applied
+// locally. What is not shared is liveness (refreshWatcher: each front end
+// keeps it for the watchers it is home for, and writes expiries into the log)
+// and the ETag versions (version() counts local applies; the RESTCONF layer
+// qualifies it with a per-process instance tag). The replica settles the two
+// things replication needs: the pool's random comes from the log (reseeded
+// per operation from the log position), and replicas never expire watchers on
+// their own clocks (MnatState's expireIdle: false).
 // (The journal's StateChange effect records, which carry the decisions, are
 // the other way to replicate: MnatState.applyChange replays them exactly.)
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
