@@ -116,6 +116,12 @@ const heap0 = heap();
 const rss0B = rssOf(b.pid!);
 const gen = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'bench/region-load.ts'), `https://localhost:${listener.port}`, `https://localhost:${bPort}`, join(certs, 'ca.pem'), String(WATCHERS), String(PERIOD)], { stdio: ['pipe', 'pipe', 'inherit'] });
 cleanup.t.after(() => gen.kill('SIGKILL'));
+let finished = false;
+gen.on('exit', (code) => {
+  if (finished) return;
+  console.error(`the load generator exited (${code}) before the bench finished`);
+  void cleanup.run().then(() => process.exit(1));
+});
 const lines = createInterface({ input: gen.stdout! });
 const ask = (cmd: string): Promise<string[]> =>
   new Promise((resolve) => {
@@ -153,6 +159,7 @@ b.kill('SIGKILL');
 const failed = await ask('failover 0');
 console.log(`failover: kill -9 of front end B with ${failed[1]} real watcher clients on it (push): served again by A after p50 ${failed[2]} ms, p99 ${failed[3]} ms, max ${failed[4]} ms; same watcher ids: ${failed[5]}`);
 console.log(`date ${new Date().toISOString().slice(0, 10)}; node ${process.version}; ${process.env.BENCH_NOTE ?? 'machine shared with other work (2 vCPUs)'}`);
+finished = true;
 gen.stdin!.write('exit\n');
 await cleanup.run();
 process.exit(0);

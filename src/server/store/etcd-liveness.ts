@@ -91,6 +91,11 @@ export class LivenessTable {
     return out;
   }
 
+  /** Forgets every watcher `keep` rejects (after a reload: those no longer homed here). */
+  retain(keep: (id: string) => boolean): void {
+    for (const id of [...this.nodes.keys(), ...this.expiring.keys()]) if (!keep(id)) this.untrack(id);
+  }
+
   /** When the next watcher's window ends, or null. */
   nextDeadlineMs(): number | null {
     return this.order.head ? this.order.head.last + this.expiryMs : null;

@@ -147,6 +147,7 @@ export class EtcdStore implements MnatStore {
   private entriesApplied = 0;
   private readonly writes: Record<string, number> = { intents: 0, claims: 0, expiries: 0, ticks: 0, snapshot: 0, lease: 0 };
   private etcdMembers: RegionBackendStats['members'] = [];
+  private readonly logWrites = { count: 0, seconds: 0 };
 
   private logWatch: Watch | null = null;
   private membersWatch: Watch | null = null;
@@ -248,6 +249,7 @@ export class EtcdStore implements MnatStore {
       appliedRevision: this.replica.revision,
       homedWatchers: this.liveness.size,
       writes: { ...this.writes },
+      logWrites: { ...this.logWrites },
       entriesApplied: this.entriesApplied,
       snapshotRevision: this.snapshotRevision,
     };
@@ -433,9 +435,12 @@ export class EtcdStore implements MnatStore {
     const slot = { waiters, timer: null as NodeJS.Timeout | null };
     this.pending.set(seq, slot);
     // Entries are repeatable: every intent, claim and expiry means the same when applied twice.
+    const started = performance.now();
     this.client.put(this.logKey, encodeEntry(text), { repeatable: true }).then(
       () => {
         this.inFlight--;
+        this.logWrites.count++;
+        this.logWrites.seconds += (performance.now() - started) / 1000;
         this.setAvailable(true);
         if (this.pending.has(seq)) {
           slot.timer = setTimeout(() => {
@@ -467,7 +472,15 @@ export class EtcdStore implements MnatStore {
     const ids = this.liveness.pendingExpiries(MAX_IDS_PER_ENTRY);
     if (ids.length === 0) return;
     this.expiryInFlight = true;
-    this.writeExpiry({ home: this.frontendId, ids, at: atMs }, () => (this.expiryInFlight = false));
+    this.writeExpiry(
+      { home: this.frontendId, ids, at: atMs },
+      () => {
+        this.expiryInFlight = false;
+        // Applied: what is still there was claimed by another front end first (its untrack may not have come).
+        for (const id of ids) if (this.replica.homeOf(id) !== this.frontendId) this.liveness.untrack(id);
+      },
+      () => (this.expiryInFlight = false), // not written: sent again on the next tick
+    );
   }
 
   /** Leader: the watchers of a front end gone for a whole expiry window, unless claimed meanwhile. */
@@ -485,17 +498,21 @@ export class EtcdStore implements MnatStore {
         continue;
       }
       if (now - since < this.liveness.expiryMs || this.orphanInFlight.has(home) || !this.available) continue;
-      const ids = this.replica.watchersHomedAt(home).slice(0, MAX_IDS_PER_ENTRY);
+      const ids = this.replica.watchersHomedAt(home);
       this.orphanInFlight.add(home);
       this.log.info('expiring watchers of a gone front end not refreshed elsewhere', { frontend: home, watchers: ids.length });
-      this.writeExpiry({ home, ids, at: atMs }, () => this.orphanInFlight.delete(home));
+      let left = Math.ceil(ids.length / MAX_IDS_PER_ENTRY);
+      const done = (): void => {
+        if (--left === 0) this.orphanInFlight.delete(home);
+      };
+      for (let i = 0; i < ids.length; i += MAX_IDS_PER_ENTRY) this.writeExpiry({ home, ids: ids.slice(i, i + MAX_IDS_PER_ENTRY), at: atMs }, done, done);
     }
   }
 
-  private writeExpiry(batch: ExpireBatch, done: () => void): void {
+  private writeExpiry(batch: ExpireBatch, applied: () => void, notWritten: () => void): void {
     const seq = ++this.seq;
     this.writes.expiries = (this.writes.expiries ?? 0) + 1;
-    const waiter: Waiter = { resolve: done, reject: done };
+    const waiter: Waiter = { resolve: applied, reject: notWritten };
     this.write(seq, JSON.stringify({ from: this.frontendId, seq, expire: [batch] } satisfies LogEntry), [waiter]);
   }
 
@@ -582,7 +599,8 @@ export class EtcdStore implements MnatStore {
       }
     });
     const now = this.now();
-    for (const id of replica.watchersHomedAt(this.frontendId)) this.liveness.track(id, now);
+    this.liveness.retain((id) => replica.homeOf(id) === this.frontendId);
+    for (const id of replica.watchersHomedAt(this.frontendId)) if (!this.liveness.has(id)) this.liveness.track(id, now);
     this.replica = replica;
   }
 

@@ -76,6 +76,8 @@ export interface RegionBackendStats {
   homedWatchers: number;
   /** etcd writes by this front end, by kind (intents, claims, expiries, ticks, snapshot, lease). */
   writes: Record<string, number>;
+  /** Log writes answered by etcd, and the seconds they took in all (a Prometheus summary's _count and _sum). */
+  logWrites: { count: number; seconds: number };
   /** Log entries applied here (from every front end). */
   entriesApplied: number;
   snapshotRevision: number;
