@@ -2,11 +2,14 @@
 // `etcd` from Debian's etcd-server package (3.4), one process per member with
 // its own data directory, started and reaped here. Never touches a system etcd
 // service: it runs the binary directly on free loopback ports.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { spawnLabProcess, type LabProcess } from './lab-process.ts';
 import type { Netns } from './lab.ts';
 
@@ -30,6 +33,8 @@ export interface EtcdClusterOptions {
   host?: string;
   /** Run the members inside this lab namespace (fixed ports from 23790; killed with the lab). */
   ns?: Netns;
+  /** Clients over TLS with client certificates signed by `ca` (PEM files); peers stay plaintext. */
+  tls?: { cert: string; key: string; ca: string; clientCert: string; clientKey: string };
 }
 
 export interface EtcdCluster {
@@ -49,6 +54,23 @@ export interface EtcdCluster {
 
 interface After {
   after(fn: () => unknown): void;
+}
+
+/**
+ * A certificate for etcd members signed by the given CA, for 127.0.0.1 and
+ * localhost, usable as server and client: with --client-cert-auth etcd's JSON
+ * gateway connects to its own gRPC server with it, so it needs clientAuth too.
+ */
+export function etcdMemberCert(dir: string, caPem: string, caKey: string): { cert: string; key: string } {
+  const key = join(dir, 'etcd-member.key');
+  const cert = join(dir, 'etcd-member.pem');
+  const csr = join(dir, 'etcd-member.csr');
+  const ext = join(dir, 'etcd-member.ext');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=etcd-member', '-out', csr], { stdio: 'ignore' });
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', caPem, '-CAkey', caKey, '-CAcreateserial', '-days', '30', '-sha256', '-extfile', ext, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
 }
 
 export const ETCD_BINARY = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((p) => existsSync(p)) ?? null;
@@ -79,14 +101,18 @@ async function healthIn(ns: Netns, host: string, port: number): Promise<boolean>
   return r.code === 0 && /"health":\s*"true"/.test(r.stdout);
 }
 
-function health(host: string, port: number): Promise<boolean> {
+function health(host: string, port: number, tls?: EtcdClusterOptions['tls']): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/health', method: 'GET', timeout: 1000 }, (res) => {
+    const options = { host, port, path: '/health', method: 'GET', timeout: 1000 };
+    const onResponse = (res: import('node:http').IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
-    });
+    };
+    const req = tls
+      ? httpsRequest({ ...options, ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) }, onResponse)
+      : request(options, onResponse);
     req.on('error', () => resolve(false));
     req.on('timeout', () => {
       req.destroy();
@@ -110,13 +136,16 @@ export async function startEtcdCluster(t: After | null, options: EtcdClusterOpti
     members.push({ name: `m${i}`, clientPort, peerPort, dataDir: join(dir, `m${i}`), proc: null });
   }
   const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peerPort}`).join(',');
+  const scheme = options.tls ? 'https' : 'http';
+  const tlsArgs = options.tls ? ['--cert-file', options.tls.cert, '--key-file', options.tls.key, '--client-cert-auth', '--trusted-ca-file', options.tls.ca] : [];
   const start = (m: EtcdMember): void => {
     const argv = [
       ETCD_BINARY,
       '--name', m.name,
       '--data-dir', m.dataDir,
-      '--listen-client-urls', `http://${host}:${m.clientPort}`,
-      '--advertise-client-urls', `http://${host}:${m.clientPort}`,
+      '--listen-client-urls', `${scheme}://${host}:${m.clientPort}`,
+      '--advertise-client-urls', `${scheme}://${host}:${m.clientPort}`,
+      ...tlsArgs,
       '--listen-peer-urls', `http://${host}:${m.peerPort}`,
       '--initial-advertise-peer-urls', `http://${host}:${m.peerPort}`,
       '--initial-cluster', initialCluster,
@@ -151,7 +180,7 @@ export async function startEtcdCluster(t: After | null, options: EtcdClusterOpti
       for (const i of which) {
         const m = members[i] as EtcdMember;
         for (;;) {
-          if (ns ? await healthIn(ns, host, m.clientPort) : await health(host, m.clientPort)) break;
+          if (ns ? await healthIn(ns, host, m.clientPort) : await health(host, m.clientPort, options.tls)) break;
           if (Date.now() > end) throw new Error(`etcd ${m.name} not healthy within ${timeoutMs} ms:\n${m.proc?.lines.slice(-10).join('\n') ?? '(not running)'}`);
           await new Promise((r) => setTimeout(r, 100));
         }

@@ -10,7 +10,7 @@ import { openEmbeddedStore, StateRestoreError } from './store/embedded-store.ts'
 import { StateCorruptError } from './store/journal.ts';
 import { startTicker } from './store/ticker.ts';
 import type { MnatStore } from './store/store.ts';
-import { EtcdUnavailableError } from './store/etcd-client.ts';
+import { EtcdRequestError, EtcdUnavailableError } from './store/etcd-client.ts';
 import { RegionConfigError } from './store/etcd-region.ts';
 import { SnapshotCorruptError } from './store/etcd-snapshot.ts';
 import { openEtcdStore } from './store/etcd-store.ts';
@@ -88,7 +88,7 @@ async function openRegionStore(options: ServerOptions, region: RegionStoreOption
       log,
     });
   } catch (err) {
-    if (err instanceof RegionConfigError || err instanceof SnapshotCorruptError) throw new StartupError(`${where}: ${err.message}`);
+    if (err instanceof RegionConfigError || err instanceof SnapshotCorruptError || err instanceof EtcdRequestError) throw new StartupError(`${where}: ${err.message}`);
     if (err instanceof EtcdUnavailableError) throw new StartupError(`${where}: cannot reach etcd (${err.message}); is the cluster up and does it have a quorum?`);
     throw err;
   }

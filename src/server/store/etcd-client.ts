@@ -463,9 +463,11 @@ export class EtcdClient {
       const timer = setTimeout(() => {
         req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       }, timeoutMs);
-      req.on('error', (err) => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(err);
+        // A certificate etcd or we refuse will not get better by retrying: say so at once.
+        if (/^ERR_SSL|^ERR_TLS|CERT|^EPROTO$/.test(err.code ?? '')) reject(new EtcdRequestError(`TLS with etcd at ${endpoint} failed: ${err.message.trim()} (check --etcd-cacert, --etcd-cert, --etcd-key)`, 16));
+        else reject(err);
       });
       req.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
