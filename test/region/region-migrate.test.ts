@@ -66,7 +66,7 @@ test('migrate moves an embedded state directory into a region with every mapping
 
   // Watchers whose clients refresh (here ids[0], at fb) stay; the others expire after the window.
   const keep = ids[0]!;
-  const refresher = setInterval(() => void refresh(fb, keep), 300);
+  const refresher = setInterval(() => void refresh(fb, keep).catch(() => undefined), 300);
   t.after(() => clearInterval(refresher));
   await fa.waitForLine(/msg="expiring watchers of a gone front end not refreshed elsewhere" frontend=migrated watchers=4/, 15_000);
   await eventually(async () => (await req(fb.http, 'GET', assignedPath(ids[1]!))).status === 404, 5000, 'unrefreshed migrated watchers expire');
