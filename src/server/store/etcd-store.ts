@@ -20,16 +20,17 @@
 // Without a quorum the front end keeps answering reads from its replica and
 // refuses changes with StoreUnavailableError; a probe notices the quorum's
 // return and changes are taken again, with no restart.
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Logger } from '../../host/host.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { MnatError, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
 import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
+import { decodeEntry, LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
+import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
-import { RegionReplica, type ExpireBatch, type IntentResults, type LogEntry, type RegionConfig } from './etcd-replica.ts';
+import { RegionReplica, type LogEntry, type RegionConfig } from './etcd-replica.ts';
 import { readHead, readSnapshot, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
-import { ensureRegionConfig, memberKey, registerMember } from './etcd-region.ts';
+import { ensureRegionConfig } from './etcd-region.ts';
 import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
 
 export interface EtcdStoreOptions {
@@ -54,43 +55,7 @@ export interface EtcdStoreOptions {
   startTimeoutMs?: number;
 }
 
-/** Told to clients (503) while changes cannot be made. */
-export const UNAVAILABLE_MESSAGE =
-  'the region state store (etcd) cannot be reached or has lost its quorum; changes are refused until it recovers (reads still answer from this front end\'s copy); retry later';
-
-/** Largest log entry as JSON (compressed it is far smaller): etcd takes requests up to 1.5 MiB, the JSON gateway adds a third. */
-const MAX_ENTRY_BYTES = 768 * 1024;
-/** Entries longer than this are stored deflated, marked by a leading 'z' (JSON never starts with one). */
-const DEFLATE_OVER = 512;
-
-/**
- * An entry as stored. etcd's throughput here is bound by the bytes it
- * replicates (about 5 MB/s of values on a loaded 2-core machine, the same
- * over gRPC as over the gateway), and a batch of intents deflates 3-4x.
- */
-export function encodeEntry(text: string): Buffer | string {
-  if (text.length <= DEFLATE_OVER) return text;
-  return Buffer.concat([Buffer.from('z'), deflateRawSync(text, { level: 1 })]);
-}
-
-export function decodeEntry(value: Buffer): LogEntry {
-  const text = value[0] === 0x7a ? inflateRawSync(value.subarray(1)).toString('utf8') : value.toString('utf8');
-  return JSON.parse(text) as LogEntry;
-}
-const MAX_IN_FLIGHT = 8;
-const MAX_IDS_PER_ENTRY = 5000;
-/** A written entry that has not come back on the watch this long is answered 503 (it may still apply). */
-const APPLY_TIMEOUT_MS = 15_000;
-
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-interface Queued {
-  json: string;
-  waiter: Waiter;
-}
+export { UNAVAILABLE_MESSAGE };
 
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
   const store = new EtcdStore(options);
@@ -111,7 +76,6 @@ export class EtcdStore implements MnatStore {
   private readonly now: () => number;
   private readonly config: RegionConfig;
   private readonly logKey: string;
-  private readonly leaseTtlS: number;
   private readonly snapshotEveryBytes: number;
   private readonly claimDelayMs: number;
   private readonly startTimeoutMs: number;
@@ -122,35 +86,24 @@ export class EtcdStore implements MnatStore {
   private readonly changedListeners: Array<(ids: readonly string[]) => void> = [];
   private readonly removedListeners: Array<(id: string) => void> = [];
 
-  // submission
-  private queue: Queued[] = [];
-  private claimsToSend = new Set<string>();
+  private readonly writer: LogWriter;
+  private readonly members: RegionMembers;
   /** Refreshes of watchers homed elsewhere, until the claim is applied: id → last refresh. */
   private readonly claiming = new Map<string, number>();
   private expiryInFlight = false;
   private tickPending = false;
-  private inFlight = 0;
-  private seq = 0;
-  private readonly pending = new Map<number, { waiters: Array<Waiter | null>; timer: NodeJS.Timeout | null }>();
-  private flushScheduled = false;
   private claimTimer: NodeJS.Timeout | null = null;
 
   // region
   private available = true;
-  private readonly members = new Map<string, number>();
-  private leaseId: string | null = null;
   private readonly orphanSince = new Map<string, number>();
   private readonly orphanInFlight = new Set<string>();
   private snapshotInFlight = false;
   private bytesSinceSnapshot = 0;
   private snapshotRevision = 0;
   private entriesApplied = 0;
-  private readonly writes: Record<string, number> = { intents: 0, claims: 0, expiries: 0, ticks: 0, snapshot: 0, lease: 0 };
-  private etcdMembers: RegionBackendStats['members'] = [];
-  private readonly logWrites = { count: 0, seconds: 0 };
 
   private logWatch: Watch | null = null;
-  private membersWatch: Watch | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private lagSince: number | null = null;
@@ -164,12 +117,13 @@ export class EtcdStore implements MnatStore {
     this.now = options.now ?? Date.now;
     this.config = options.config;
     this.logKey = `${options.prefix}log`;
-    this.leaseTtlS = options.leaseTtlS ?? 10;
     this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
     this.claimDelayMs = options.claimDelayMs ?? 100;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: options.requestTimeoutMs ?? 4000 });
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
+    this.writer = new LogWriter(this.client, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
+    this.members = new RegionMembers(this.client, options.prefix, this.frontendId, options.leaseTtlS ?? 10, this.log, this.now);
   }
 
   /** Config check, snapshot + log catch-up, registration, then the background jobs. */
@@ -188,19 +142,17 @@ export class EtcdStore implements MnatStore {
       this.checkCaughtUp();
     });
     this.liveness.restartAll(this.now());
-    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
-    this.writes.lease = (this.writes.lease ?? 0) + 2;
-    await this.watchMembers();
-    this.every(Math.max(500, (this.leaseTtlS * 1000) / 3), () => void this.keepAlive());
+    await this.members.join();
+    this.every(this.members.keepAliveEveryMs, () => void this.members.keepAlive());
     // Every second, every 250 ms while etcd is away (so changes are taken again soon after it returns).
     let probes = 0;
     this.every(250, () => {
       if (this.available && ++probes % 4 !== 0) return;
       void this.probe();
     });
-    this.every(5000, () => void this.pollCluster());
-    void this.pollCluster();
-    this.log.info('front end joined the region', { frontend: this.frontendId, leader: this.leader() ?? 'none', frontends: this.members.size, revision: this.replica.revision });
+    this.every(5000, () => void this.members.pollCluster());
+    void this.members.pollCluster();
+    this.log.info('front end joined the region', { frontend: this.frontendId, leader: this.members.leader() ?? 'none', frontends: this.members.live.size, revision: this.replica.revision });
   }
 
   // ---- reads (the local replica) -------------------------------------------
@@ -242,14 +194,14 @@ export class EtcdStore implements MnatStore {
   regionStats(): RegionBackendStats {
     return {
       frontendId: this.frontendId,
-      frontends: this.members.size,
-      regionLeader: this.leader(),
+      frontends: this.members.live.size,
+      regionLeader: this.members.leader(),
       available: this.available,
-      members: this.etcdMembers,
+      members: this.members.cluster,
       appliedRevision: this.replica.revision,
       homedWatchers: this.liveness.size,
-      writes: { ...this.writes },
-      logWrites: { ...this.logWrites },
+      writes: { ...this.writer.writes, lease: this.members.writes },
+      logWrites: { ...this.writer.logWrites },
       entriesApplied: this.entriesApplied,
       snapshotRevision: this.snapshotRevision,
     };
@@ -291,15 +243,14 @@ export class EtcdStore implements MnatStore {
   tick(atMs: number): Promise<void> {
     if (this.closed || !this.replica) return Promise.resolve();
     this.expireSilent(atMs);
-    if (this.isLeader()) {
+    if (this.members.isLeader()) {
       const due = this.replica.state.nextDeadlineMs();
       if (due !== null && due <= atMs && !this.tickPending && this.available) {
         this.tickPending = true;
-        this.writes.ticks = (this.writes.ticks ?? 0) + 1;
-        this.enqueue(JSON.stringify({ op: 'tick', at: atMs }), {
-          resolve: () => (this.tickPending = false),
-          reject: () => (this.tickPending = false),
-        });
+        const done = (): void => {
+          this.tickPending = false;
+        };
+        this.writer.add(JSON.stringify({ op: 'tick', at: atMs }), { resolve: done, reject: done }, 'ticks');
       }
       this.expireOrphans(atMs);
     }
@@ -310,7 +261,7 @@ export class EtcdStore implements MnatStore {
   nextDeadlineMs(): number | null {
     if (!this.available) return null;
     const own = this.expiryInFlight ? null : this.liveness.nextDeadlineMs();
-    const state = this.isLeader() && !this.tickPending ? this.replica.state.nextDeadlineMs() : null;
+    const state = this.members.isLeader() && !this.tickPending ? this.replica.state.nextDeadlineMs() : null;
     if (own === null) return state;
     return state === null ? own : Math.min(own, state);
   }
@@ -319,11 +270,11 @@ export class EtcdStore implements MnatStore {
   refreshWatcher(id: string, atMs: number): number {
     if (!this.replica.state.hasWatcher(id)) throw new MnatError('unknown-watcher', 'unknown watcher id; it may have expired (get a new one with get-new-watcher-id)');
     if (!this.liveness.refresh(id, atMs)) {
-      if (!this.claiming.has(id)) this.claimsToSend.add(id);
+      if (!this.claiming.has(id)) this.writer.claim(id);
       this.claiming.set(id, atMs);
       this.claimTimer ??= setTimeout(() => {
         this.claimTimer = null;
-        this.scheduleFlush();
+        this.writer.flushSoon();
       }, this.claimDelayMs);
     }
     return this.config.refreshPeriodS;
@@ -343,16 +294,8 @@ export class EtcdStore implements MnatStore {
     for (const t of this.timers) clearInterval(t);
     if (this.claimTimer) clearTimeout(this.claimTimer);
     this.logWatch?.close();
-    this.membersWatch?.close();
-    const gone = new StoreUnavailableError('this front end is shutting down');
-    for (const q of this.queue) q.waiter.reject(gone);
-    this.queue = [];
-    for (const p of this.pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      for (const w of p.waiters) w?.reject(gone);
-    }
-    this.pending.clear();
-    if (this.leaseId) await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
+    this.writer.close(new StoreUnavailableError('this front end is shutting down'));
+    await this.members.close();
     this.client.close();
   }
 
@@ -372,97 +315,7 @@ export class EtcdStore implements MnatStore {
   private submit(intent: StoreIntent): Promise<void> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('this front end is shutting down'));
     if (!this.available) return Promise.reject(new StoreUnavailableError(UNAVAILABLE_MESSAGE));
-    return new Promise((resolve, reject) => this.enqueue(JSON.stringify(intent), { resolve, reject }));
-  }
-
-  private enqueue(json: string, waiter: Waiter): void {
-    this.queue.push({ json, waiter });
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Group commit: everything queued goes into as few entries as fit, at most MAX_IN_FLIGHT writes at a time. */
-  private flush(): void {
-    while (!this.closed && this.inFlight < MAX_IN_FLIGHT && (this.queue.length > 0 || this.claimsToSend.size > 0)) {
-      const seq = ++this.seq;
-      const parts: string[] = [];
-      const waiters: Array<Waiter | null> = [];
-      let bytes = 0;
-      let taken = 0;
-      while (taken < this.queue.length && bytes + (this.queue[taken] as Queued).json.length < MAX_ENTRY_BYTES) {
-        const q = this.queue[taken++] as Queued;
-        parts.push(q.json);
-        waiters.push(q.waiter);
-        bytes += q.json.length + 1;
-      }
-      this.queue = taken === this.queue.length ? [] : this.queue.slice(taken);
-      const claims: string[] = [];
-      for (const id of this.claimsToSend) {
-        if (claims.length >= MAX_IDS_PER_ENTRY) break;
-        claims.push(id);
-      }
-      for (const id of claims) this.claimsToSend.delete(id);
-      if (parts.length === 0 && claims.length === 0) {
-        // a single intent larger than an entry cannot happen (bodies are at most 64 KiB); fail it rather than loop
-        const q = this.queue.shift();
-        q?.waiter.reject(new Error('intent too large for one log entry'));
-        continue;
-      }
-      let text = `{"from":${JSON.stringify(this.frontendId)},"seq":${seq}`;
-      if (parts.length > 0) text += `,"intents":[${parts.join(',')}]`;
-      if (claims.length > 0) text += `,"claims":${JSON.stringify(claims)}`;
-      text += '}';
-      if (parts.length > 0) this.writes.intents = (this.writes.intents ?? 0) + 1;
-      if (claims.length > 0) this.writes.claims = (this.writes.claims ?? 0) + 1;
-      this.write(seq, text, waiters, () => {
-        // not written: the claims go out again with the next entry
-        for (const id of claims) if (this.claiming.has(id)) this.claimsToSend.add(id);
-      });
-    }
-  }
-
-  /** Writes an entry; its waiters are answered when the entry comes back on the watch (or here, when it cannot be written). */
-  private write(seq: number, text: string, waiters: Array<Waiter | null>, onNotWritten?: () => void): void {
-    this.inFlight++;
-    const slot = { waiters, timer: null as NodeJS.Timeout | null };
-    this.pending.set(seq, slot);
-    // Entries are repeatable: every intent, claim and expiry means the same when applied twice.
-    const started = performance.now();
-    this.client.put(this.logKey, encodeEntry(text), { repeatable: true }).then(
-      () => {
-        this.inFlight--;
-        this.logWrites.count++;
-        this.logWrites.seconds += (performance.now() - started) / 1000;
-        this.setAvailable(true);
-        if (this.pending.has(seq)) {
-          slot.timer = setTimeout(() => {
-            if (!this.pending.delete(seq)) return;
-            const late = new StoreUnavailableError('the change was written to etcd but has not come back to this front end yet; it will take effect, retry to see it');
-            for (const w of slot.waiters) w?.reject(late);
-          }, APPLY_TIMEOUT_MS);
-        }
-        this.scheduleFlush();
-      },
-      (err: unknown) => {
-        this.inFlight--;
-        if (err instanceof EtcdUnavailableError) this.setAvailable(false, err.message);
-        else this.log.error('etcd refused a log entry', { error: (err as Error).message });
-        if (this.pending.delete(seq)) {
-          const refusal = new StoreUnavailableError(UNAVAILABLE_MESSAGE);
-          for (const w of waiters) w?.reject(refusal);
-        }
-        onNotWritten?.();
-        this.scheduleFlush();
-      },
-    );
+    return new Promise((resolve, reject) => this.writer.add(JSON.stringify(intent), { resolve, reject }));
   }
 
   /** Writes one expiry entry for this front end's silent watchers (one at a time; a failed one is sent again). */
@@ -472,7 +325,7 @@ export class EtcdStore implements MnatStore {
     const ids = this.liveness.pendingExpiries(MAX_IDS_PER_ENTRY);
     if (ids.length === 0) return;
     this.expiryInFlight = true;
-    this.writeExpiry(
+    this.writer.expire(
       { home: this.frontendId, ids, at: atMs },
       () => {
         this.expiryInFlight = false;
@@ -487,10 +340,10 @@ export class EtcdStore implements MnatStore {
   private expireOrphans(atMs: number): void {
     const now = this.now();
     for (const home of [...this.orphanSince.keys()]) {
-      if (this.members.has(home) || !this.replica.homeSizes().has(home)) this.orphanSince.delete(home);
+      if (this.members.live.has(home) || !this.replica.homeSizes().has(home)) this.orphanSince.delete(home);
     }
     for (const home of this.replica.homeSizes().keys()) {
-      if (home === this.frontendId || this.members.has(home)) continue;
+      if (home === this.frontendId || this.members.live.has(home)) continue;
       const since = this.orphanSince.get(home);
       if (since === undefined) {
         this.orphanSince.set(home, now);
@@ -505,15 +358,8 @@ export class EtcdStore implements MnatStore {
       const done = (): void => {
         if (--left === 0) this.orphanInFlight.delete(home);
       };
-      for (let i = 0; i < ids.length; i += MAX_IDS_PER_ENTRY) this.writeExpiry({ home, ids: ids.slice(i, i + MAX_IDS_PER_ENTRY), at: atMs }, done, done);
+      for (let i = 0; i < ids.length; i += MAX_IDS_PER_ENTRY) this.writer.expire({ home, ids: ids.slice(i, i + MAX_IDS_PER_ENTRY), at: atMs }, done, done);
     }
-  }
-
-  private writeExpiry(batch: ExpireBatch, applied: () => void, notWritten: () => void): void {
-    const seq = ++this.seq;
-    this.writes.expiries = (this.writes.expiries ?? 0) + 1;
-    const waiter: Waiter = { resolve: applied, reject: notWritten };
-    this.write(seq, JSON.stringify({ from: this.frontendId, seq, expire: [batch] } satisfies LogEntry), [waiter]);
   }
 
   // ---- applying the log ------------------------------------------------------
@@ -535,7 +381,7 @@ export class EtcdStore implements MnatStore {
     }
     this.lagSince = null;
     this.checkCaughtUp();
-    if (this.isLeader() && !this.snapshotInFlight && this.bytesSinceSnapshot >= this.snapshotEveryBytes) void this.writeSnapshot();
+    if (this.members.isLeader() && !this.snapshotInFlight && this.bytesSinceSnapshot >= this.snapshotEveryBytes) void this.writeSnapshot();
   }
 
   private applyEntry(kv: KeyValue): void {
@@ -553,20 +399,7 @@ export class EtcdStore implements MnatStore {
     const results = this.replica.apply(revision, entry);
     this.entriesApplied++;
     this.bytesSinceSnapshot += kv.value.length;
-    if (entry.from === this.frontendId && entry.seq !== undefined) this.settle(entry.seq, results);
-  }
-
-  private settle(seq: number, results: IntentResults): void {
-    const slot = this.pending.get(seq);
-    if (!slot) return;
-    this.pending.delete(seq);
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.waiters.forEach((w, i) => {
-      if (!w) return;
-      const r = results[i];
-      if (r === null || r === undefined) w.resolve();
-      else w.reject(r);
-    });
+    if (entry.from === this.frontendId && entry.seq !== undefined) this.writer.settle(entry.seq, results);
   }
 
   private checkCaughtUp(): void {
@@ -589,12 +422,12 @@ export class EtcdStore implements MnatStore {
       if (home === this.frontendId) {
         this.liveness.track(id, this.claiming.get(id) ?? this.now());
         this.claiming.delete(id);
-        this.claimsToSend.delete(id);
+        this.writer.unclaim(id);
       } else {
         this.liveness.untrack(id);
         if (home === null) {
           this.claiming.delete(id);
-          this.claimsToSend.delete(id);
+          this.writer.unclaim(id);
         }
       }
     });
@@ -646,62 +479,7 @@ export class EtcdStore implements MnatStore {
     if (changed.length > 0) for (const l of this.changedListeners) l(changed);
   }
 
-  // ---- the region: members, leader, snapshots, health ------------------------
-
-  private leader(): string | null {
-    let best: string | null = null;
-    let bestRev = Infinity;
-    for (const [id, rev] of this.members) {
-      if (rev < bestRev) {
-        best = id;
-        bestRev = rev;
-      }
-    }
-    return best;
-  }
-
-  private isLeader(): boolean {
-    return this.leader() === this.frontendId;
-  }
-
-  private async watchMembers(): Promise<void> {
-    const dir = `${this.prefix}members/`;
-    const listed = await this.client.range(dir, { prefix: true });
-    this.members.clear();
-    for (const kv of listed.kvs) this.members.set(kv.key.slice(dir.length), kv.createRevision);
-    this.membersWatch?.close();
-    this.membersWatch = this.client.watch(dir, { prefix: true, startRevision: listed.revision + 1 }, {
-      onEvents: (events) => {
-        for (const e of events) {
-          const id = e.kv.key.slice(dir.length);
-          if (e.type === 'put') {
-            if (!this.members.has(id)) this.log.info('front end joined', { frontend: id });
-            this.members.set(id, e.kv.createRevision);
-          } else {
-            this.members.delete(id);
-            this.log.info('front end left', { frontend: id });
-            if (id === this.frontendId && !this.closed) void this.keepAlive(true);
-          }
-        }
-      },
-      onCompacted: () => void this.watchMembers().catch(() => undefined),
-    });
-  }
-
-  /** Renews the lease; re-registers when the lease or the registration is gone (after a long partition). */
-  private async keepAlive(force = false): Promise<void> {
-    if (this.closed || !this.leaseId) return;
-    try {
-      const ttl = force ? 0 : await this.client.leaseKeepAlive(this.leaseId);
-      if (ttl > 0) return;
-      this.log.warn('registration lease lost; registering again', { frontend: this.frontendId });
-      await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
-      this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
-      this.writes.lease = (this.writes.lease ?? 0) + 2;
-    } catch (err) {
-      this.log.debug('lease keep-alive failed', { error: (err as Error).message });
-    }
-  }
+  // ---- the region: snapshots, health ------------------------------------------
 
   /** A quorum read of the log's head: tells availability, and whether the watch fell behind. */
   private async probe(): Promise<void> {
@@ -736,25 +514,6 @@ export class EtcdStore implements MnatStore {
     else this.log.warn('etcd unavailable; refusing changes, serving reads from the local copy', { frontend: this.frontendId, error: why });
   }
 
-  /** etcd's members and Raft leader, for /metrics and the status page. */
-  private async pollCluster(): Promise<void> {
-    if (this.closed) return;
-    try {
-      const members = (await this.client.memberList()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const statuses = await Promise.all(
-        members.map(async (m) => {
-          const url = m.clientUrls[0];
-          if (!url) return null;
-          return this.client.status(url.replace(/^[a-z]+:\/\//, '')).catch(() => null);
-        }),
-      );
-      const leaderId = statuses.find((s) => s !== null && s.leader !== '0')?.leader ?? null;
-      this.etcdMembers = members.map((m, i) => ({ name: m.name, clientUrls: m.clientUrls, leader: m.id === leaderId, reachable: statuses[i] !== null }));
-    } catch {
-      this.etcdMembers = this.etcdMembers.map((m) => ({ ...m, reachable: false, leader: false }));
-    }
-  }
-
   /** Leader: snapshot of the replica as of now, then drop history older than the previous snapshot. */
   private async writeSnapshot(): Promise<void> {
     this.snapshotInFlight = true;
@@ -766,7 +525,7 @@ export class EtcdStore implements MnatStore {
       if (before.head && before.head.revision >= snapshot.revision) return;
       const written = await writeSnapshot(this.client, this.prefix, snapshot, before.modRevision);
       if (!written) return;
-      this.writes.snapshot = (this.writes.snapshot ?? 0) + written.head.chunks + 1;
+      this.writer.count('snapshot', written.head.chunks + 1);
       this.snapshotRevision = snapshot.revision;
       const previous = before.head?.revision;
       await removeOldSnapshots(this.client, this.prefix, previous === undefined ? [snapshot.revision] : [previous, snapshot.revision]);
@@ -801,4 +560,3 @@ export class EtcdStore implements MnatStore {
   }
 }
 
-export { memberKey };
