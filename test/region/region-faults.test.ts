@@ -54,7 +54,7 @@ const localOf = (c: Cpe): string | null => {
 
 test('kill -9 of the front end the clients use: they move with their ids and mappings; only unrefreshed watchers expire', async (t) => {
   const cluster = await startCluster(t);
-  const flags = ['--refresh-period', '1'];
+  const flags = ['--refresh-period', '2']; // 6 s expiry window
   const fa = await startFrontEnd(t, cluster, 'fa', flags);
   const fb = await startFrontEnd(t, cluster, 'fb', flags);
   const cpes = [0, 1, 2, 3, 4].map((i) => startCpe(t, [fa, fb], `232.7.7.${i + 1}`));
@@ -72,7 +72,7 @@ test('kill -9 of the front end the clients use: they move with their ids and map
   t.diagnostic(`all ${cpes.length} clients follow fb by push ${Date.now() - killedAt} ms after the kill`);
   assert.deepEqual(cpes.map((c) => ({ id: c.client.id, local: localOf(c) })), before, 'same watcher ids, same mappings');
 
-  // fb notices fa gone (lease 2 s) and expires fa's watchers after the window (3 s) unless claimed.
+  // fb notices fa gone (lease 2 s) and expires fa's watchers after the window (6 s) unless claimed.
   await fb.waitForLine(/msg="expiring watchers of a gone front end not refreshed elsewhere" frontend=fa watchers=1/, 20_000);
   await eventually(async () => (await req(fb.http, 'GET', assignedPath(silent))).status === 404, 5000, 'the silent watcher expired');
   for (const [i, c] of cpes.entries()) {
