@@ -107,6 +107,17 @@ function refresher(count: () => number): { stop(): Promise<{ sent: number; error
   };
 }
 
+/** As a client would: a 503 (etcd busy or away) is retried after a random pause; counted for the report. */
+let unavailable = 0;
+async function retrying503(send: () => Promise<{ status: number; data: string }>): Promise<{ status: number; data: string }> {
+  for (;;) {
+    const r = await send();
+    if (r.status !== 503) return r;
+    unavailable++;
+    await new Promise((res) => setTimeout(res, 200 + Math.random() * 800));
+  }
+}
+
 async function populate(): Promise<string> {
   const t0 = performance.now();
   let made = 0;
@@ -117,18 +128,18 @@ async function populate(): Promise<string> {
       const i = next++;
       if (i >= WATCHERS) return;
       const fe = feOf(i);
-      const r = await request(fe, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
+      const r = await retrying503(() => request(fe, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id'));
       if (r.status !== 200) throw new Error(`get-new-watcher-id ${r.status} ${r.data}`);
       const id = JSON.parse(r.data)['ietf-mnat:output']['watcher-id'] as string;
       ids[i] = id;
-      const p = await request(fe, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, JSON.stringify({ 'ietf-mnat:watcher': [{ id, 'joined-sg': joinsOf(i) }] }));
-      if (p.status !== 201) throw new Error(`PUT ${p.status} ${p.data}`);
+      const p = await retrying503(() => request(fe, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, JSON.stringify({ 'ietf-mnat:watcher': [{ id, 'joined-sg': joinsOf(i) }] })));
+      if (p.status !== 201 && p.status !== 204) throw new Error(`PUT ${p.status} ${p.data}`);
       while (made < WATCHERS && ids[made] !== undefined) made++;
     }
   };
   await Promise.all(Array.from({ length: 1024 }, worker));
   const bg = await background.stop();
-  return `populated ${WATCHERS} ${Math.round(performance.now() - t0)} ${bg.errors}`;
+  return `populated ${WATCHERS} ${Math.round(performance.now() - t0)} ${bg.errors} ${unavailable}`;
 }
 
 async function refreshPhase(seconds: number): Promise<string> {

@@ -33,13 +33,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-bench-'));
 cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));
 const certs = join(tmp, 'certs');
 if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8' }).status !== 0) throw new Error('dev-certs.sh failed');
-const quiet: Logger = { debug() {}, info() {}, warn: (m, f) => console.error(`A warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A error: ${m} ${JSON.stringify(f ?? {})}`) };
+const quiet: Logger = { debug() {}, info: (m, f) => /snapshot/.test(m) && console.error(`A: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A error: ${m} ${JSON.stringify(f ?? {})}`) };
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
 const config = { format: 'mnat-region-config/1' as const, pool: DEFAULT_POOL, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64 };
 
 // Front end A, here.
-const storeA = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/bench/', frontendId: 'A', config, log: quiet, leaseTtlS: 5 });
+const storeA = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/bench/', frontendId: 'A', config, log: quiet });
 const app = new RestconfApp(storeA, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage() });
 const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key') }, (req, res) => app.handle(req, res));
 const ticker = startTicker(storeA, quiet);
@@ -51,7 +51,7 @@ cleanup.t.after(async () => {
 
 // Front end B, a child process (dist/ when built, else src/ through the loader).
 const dist = join(ROOT, 'dist/mnat-server.js');
-const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--frontend-lease', '5', '--refresh-period', String(PERIOD)];
+const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--refresh-period', String(PERIOD)];
 const b = spawn(process.execPath, [...(spawnSync('test', ['-f', dist]).status === 0 ? [dist] : ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts')]), ...bArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
 cleanup.t.after(() => b.kill('SIGKILL'));
 const bPort = await new Promise<number>((resolve, reject) => {
@@ -140,7 +140,7 @@ const bStats = await new Promise<string>((resolve) => {
 const heap1 = heap();
 const sA = storeA.stats();
 const rA = storeA.regionStats();
-console.log(`populated ${populated[1]} watchers in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((WATCHERS * 2) / (Number(populated[2]) / 1000))} changes/s through both front ends, refreshing meanwhile, ${populated[3]} refresh errors): ${rates(p0, p1)}`);
+console.log(`populated ${populated[1]} watchers in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((WATCHERS * 2) / (Number(populated[2]) / 1000))} changes/s through both front ends, refreshing meanwhile, ${populated[3]} refresh errors, ${populated[4]} answers 503 retried): ${rates(p0, p1)}`);
 console.log(`log: ${rA.entriesApplied} entries applied for ${WATCHERS * 2} changes (${((WATCHERS * 2) / rA.entriesApplied).toFixed(1)} intents per entry); A wrote ${JSON.stringify(rA.writes)}; snapshot at revision ${rA.snapshotRevision}`);
 console.log(`state (same on both): ${sA.watchers} watchers, ${sA.channelsAssigned} channels assigned`);
 console.log(`memory: front end A ${((heap1 - heap0) / WATCHERS).toFixed(0)} bytes per watcher (heap after gc, whole front end: replica of the region, homes, liveness of its half, HTTP); rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB. Front end B rss ${((rssOf(b.pid!) - rss0B) / 1048576).toFixed(0)} MiB more, heap ${(Number(/^nodejs_heap_used_bytes (\d+)/m.exec(bStats)?.[1] ?? 0) / 1048576).toFixed(0)} MiB (no forced gc)`);

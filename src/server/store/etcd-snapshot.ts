@@ -6,13 +6,53 @@
 // head it replaces, so a reader never sees a half-written snapshot and two
 // writers cannot step back in time.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { createGzip, gunzip } from 'node:zlib';
 import { EtcdClient, type Compare, type TxnOp } from './etcd-client.ts';
 import type { RegionSnapshot } from './etcd-replica.ts';
 
-const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
+const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The snapshot as gzip'ed JSON, written a few thousand watchers at a time
+ * with the event loop let through in between: a region of a million watchers
+ * is some 150 MB of JSON, which JSON.stringify would hold the front end still
+ * for seconds to make (long enough for its lease, its probes and its clients
+ * to notice).
+ */
+export async function packSnapshot(snapshot: RegionSnapshot): Promise<Buffer> {
+  const gz = createGzip({ level: 3 });
+  const out: Buffer[] = [];
+  gz.on('data', (b: Buffer) => out.push(b));
+  const ended = once(gz, 'end');
+  const write = async (text: string): Promise<void> => {
+    if (!gz.write(text)) await once(gz, 'drain');
+  };
+  const list = async (items: readonly unknown[], per: number): Promise<void> => {
+    for (let i = 0; i < items.length; i += per) {
+      await write((i > 0 ? ',' : '') + items.slice(i, i + per).map((x) => JSON.stringify(x)).join(','));
+      await yieldToEvents();
+    }
+  };
+  const { state, homes, ...head } = snapshot;
+  const { watchers, ...stateHead } = state;
+  await write(`{${JSON.stringify(head).slice(1, -1)},"homes":{`);
+  let first = true;
+  for (const [home, ids] of Object.entries(homes)) {
+    await write(`${first ? '' : ','}${JSON.stringify(home)}:[`);
+    first = false;
+    await list(ids, 20_000);
+    await write(']');
+  }
+  await write(`},"state":{${JSON.stringify(stateHead).slice(1, -1)},"watchers":[`);
+  await list(watchers, 5000);
+  await write(']}}');
+  gz.end();
+  await ended;
+  return Buffer.concat(out);
+}
 
 /** Bytes per chunk before base64: 1 MB becomes about 1.33 MB on the wire, under etcd's 1.5 MiB limit. */
 export const CHUNK_BYTES = 1_000_000;
@@ -77,7 +117,7 @@ export async function writeSnapshot(
   expectHeadMod: number,
   also: { compare: Compare[]; put: TxnOp[] } = { compare: [], put: [] },
 ): Promise<{ head: SnapshotHead; modRevision: number } | null> {
-  const packed = await gzipAsync(Buffer.from(JSON.stringify(snapshot), 'utf8'), { level: 3 });
+  const packed = await packSnapshot(snapshot);
   const chunks = Math.max(1, Math.ceil(packed.length / CHUNK_BYTES));
   const dir = chunkDir(prefix, snapshot.revision);
   for (let i = 0; i < chunks; i++) {

@@ -108,6 +108,7 @@ export class EtcdStore implements MnatStore {
   private closed = false;
   private lagSince: number | null = null;
   private probing = false;
+  private probeFailures = 0;
   private caughtUp: { target: number; resolve: () => void } | null = null;
 
   constructor(options: EtcdStoreOptions) {
@@ -500,8 +501,10 @@ export class EtcdStore implements MnatStore {
       } else {
         this.lagSince = null;
       }
+      this.probeFailures = 0;
     } catch (err) {
-      this.setAvailable(false, (err as Error).message);
+      // Twice in a row: one slow answer (this process busy for a moment) is not an outage; a failed write still is.
+      if (++this.probeFailures >= 2) this.setAvailable(false, (err as Error).message);
     } finally {
       this.probing = false;
     }
