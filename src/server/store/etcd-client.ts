@@ -118,19 +118,7 @@ type Json = Record<string, any>;
 
 const b64 = (v: string | Buffer): string => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('base64');
 
-/** The first key after every key starting with `prefix` (etcd's range_end for a prefix). */
-export function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    if ((bytes[i] as number) < 0xff) {
-      const end = bytes.subarray(0, i + 1);
-      end[i] = (end[i] as number) + 1;
-      return end.toString('latin1');
-    }
-  }
-  return '\0';
-}
-
+/** The first key after every key starting with `prefix` (etcd's range_end for a prefix), base64. */
 function rangeEndB64(prefix: string): string {
   const bytes = Buffer.from(prefix, 'utf8');
   for (let i = bytes.length - 1; i >= 0; i--) {
@@ -181,8 +169,6 @@ export class EtcdClient {
   private readonly timeoutMs: number;
   private readonly watches = new Set<{ close(): void }>();
   private closed = false;
-  /** Requests sent, by gateway path, for the store's write counters. */
-  readonly sent = new Map<string, number>();
 
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new Error('etcd: no endpoints');
@@ -433,7 +419,6 @@ export class EtcdClient {
    * write may or may not have been applied.
    */
   private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs, retryTimeout = idempotent): Promise<Json> {
-    this.sent.set(path, (this.sent.get(path) ?? 0) + 1);
     const deadline = Date.now() + timeoutMs;
     let lastError: Error | null = null;
     for (let attempt = 1; ; attempt++) {

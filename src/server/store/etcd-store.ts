@@ -55,8 +55,6 @@ export interface EtcdStoreOptions {
   startTimeoutMs?: number;
 }
 
-export { UNAVAILABLE_MESSAGE };
-
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
   const store = new EtcdStore(options);
   try {
