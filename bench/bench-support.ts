@@ -1,6 +1,7 @@
 // What the lab benchmarks share outside node:test: a stand-in for the test
 // context (the lab helpers register their cleanup with t.after) and the
 // nearest-rank percentile the figures are reported in.
+import { ClientTable, DEFAULT_HTTP_LIMITS, Refusals } from '../src/server/http/limits.ts';
 
 /** t.after as in node:test; run() undoes everything, last registered first. */
 export function benchCleanup(): { t: { after(fn: () => unknown): void }; run(): Promise<void> } {
@@ -18,3 +19,22 @@ export function pct(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
+
+/** Heap in use after full collections (needs node --expose-gc; exits 2 without it). */
+export function heapAfterGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    console.error('run with node --expose-gc');
+    process.exit(2);
+  }
+  for (let i = 0; i < 4; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** A client table with no per-client connection or body limits: a bench's load comes from one address. */
+export function unlimitedClients(): ClientTable {
+  return new ClientTable({ ...DEFAULT_HTTP_LIMITS, maxConnectionsPerClient: 0, maxBodyBufferPerClient: 0, maxBodyBufferPerConnection: 0 }, new Refusals());
+}
+
+/** Flags that turn the per-client watcher quotas off (a bench or test makes its watchers from one address). */
+export const NO_WATCHER_QUOTAS = ['--max-watchers-per-address', '0', '--new-watchers-per-minute', '0'];

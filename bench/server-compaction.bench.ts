@@ -19,7 +19,7 @@ import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
 import { MnatState } from '../src/server/state/mnat-state.ts';
 import { Pool } from '../src/server/state/pool.ts';
 import { snapshotText } from '../src/server/store/journal-format.ts';
-import { pct } from './bench-support.ts';
+import { NO_WATCHER_QUOTAS, pct } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 250_000);
@@ -58,7 +58,7 @@ const port = await new Promise<number>((resolve, reject) => {
   server = spawn(
     process.execPath,
     ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), '--insecure', '--listen', '127.0.0.1:0', '--state-dir', dir, '--refresh-period', '65535',
-      '--journal-compact-bytes', String(COMPACT_BYTES), '--max-watchers-per-address', '0', '--new-watchers-per-minute', '0', '--max-connections-per-client', '0'],
+      '--journal-compact-bytes', String(COMPACT_BYTES), ...NO_WATCHER_QUOTAS, '--max-connections-per-client', '0'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

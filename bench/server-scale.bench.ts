@@ -17,22 +17,15 @@ import { EmbeddedStore } from '../src/server/store/embedded-store.ts';
 import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
 import { Journal } from '../src/server/store/journal.ts';
 import { listen } from '../src/server/http/listener.ts';
-import { ClientTable, DEFAULT_HTTP_LIMITS, Refusals } from '../src/server/http/limits.ts';
 import { foldClosedJournal, stateConfigOf } from '../src/server/store/compaction.ts';
+import { heapAfterGc, unlimitedClients } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 100_000);
 const SECONDS = Number(process.argv[3] ?? 30);
 const PERIOD = 10;
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  console.error('run with node --expose-gc');
-  process.exit(2);
-}
-const heap = (): number => {
-  for (let i = 0; i < 4; i++) gc();
-  return process.memoryUsage().heapUsed;
-};
+const heap = heapAfterGc;
+heap();
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-scale-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const certs = join(tmp, 'certs');
@@ -49,7 +42,7 @@ const journal = new Journal<StateSnapshot, StateChange>({ dir: join(tmp, 'state'
 journal.load();
 const store = new EmbeddedStore(state, journal, { log: quiet, dir: join(tmp, 'state'), state: options });
 // One load generator on one address: no per-client limits.
-const clients = new ClientTable({ ...DEFAULT_HTTP_LIMITS, maxConnectionsPerClient: 0, maxBodyBufferPerClient: 0, maxBodyBufferPerConnection: 0 }, new Refusals());
+const clients = unlimitedClients();
 const app = new RestconfApp(store, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage(), clients, maxContainerWatchers: 0, maxSubscriptionsPerClient: 0 });
 const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key'), clients }, (req, res) => app.handle(req, res));
 // The server's clock, as in store/ticker.ts.

@@ -1,10 +1,9 @@
 // The MNAT service's assignment state machine (pure: time comes in as nowMs).
 // Its vocabulary (options, MnatError, StateChange records, the snapshot) is in
 // state-types.ts, input checks in validate.ts, channel records in
-// channel-table.ts. Numeric options default to 10 / 250 / 64 (refresh period,
-// grace period, joins per watcher); stats().poolSize is a bigint (pools can be
-// /64s); an MnatError's path is relative to the watcher entry
-// ("joined-sg[2]/group").
+// channel-table.ts, per-client watcher quotas in quotas.ts. Options default to
+// 10 / 250 / 64 (refresh, grace, joins per watcher); stats().poolSize is a
+// bigint (pools can be /64s).
 //
 // Model: watchers (egress: joined channels; ingress: source-prefix monitors),
 // one channel record per globally joined (Sg,Gg) with its stable assignment id
@@ -19,14 +18,13 @@
 // decisions (watcher ids, chosen local mappings, expiries, grace ends);
 // consequences that follow deterministically (new channel records, assignment
 // ids, releases into grace at the record's time) are recomputed on replay.
-// Refreshes are not journaled: after restore/replay call restartClocks(now),
-// which gives every watcher a fresh expiry window.
+// Refreshes are not journaled: after restore/replay restartClocks(now) gives
+// every watcher a fresh expiry window.
 //
 // Memory: a watcher is one small object plus a flat [joinId, channel, ...]
 // array referencing shared channel records, kept in refresh order
 // (refresh-order.ts): refresh is O(1), expiry looks at the head. Versions
 // (ETags) count per state object, not in snapshots (the server adds an epoch).
-// Per-client watcher quotas are part of the state (quotas.ts).
 import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts';
 import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
@@ -70,6 +68,7 @@ export class MnatState {
   readonly maxJoinsPerWatcher: number;
   private readonly pool: Pool;
   private readonly newWatcherId: (() => string) | undefined;
+  /** Infinity when options.expireIdle is false. */
   private readonly expiryMs: number;
   private readonly graceMs: number;
 
@@ -102,11 +101,10 @@ export class MnatState {
     this.newWatcherId = options.newWatcherId;
     ({ refreshPeriodS: this.refreshPeriodS, gracePeriodS: this.gracePeriodS, maxJoinsPerWatcher: this.maxJoinsPerWatcher } = resolveLimits(options));
     this.quotas = new WatcherQuotas(options);
-    this.expiryMs = 3 * this.refreshPeriodS * 1000;
+    this.expiryMs = options.expireIdle === false ? Infinity : 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
   }
   // ---- listeners ---------------------------------------------------------
-
   /** ids whose assignedChannels changed, ingress watchers first; once per operation. */
   onWatchersChanged(listener: (ids: string[]) => void): void {
     this.watcherListeners.push(listener);
@@ -123,7 +121,6 @@ export class MnatState {
   }
 
   // ---- watchers ----------------------------------------------------------
-
   /** A watcher with an id from options.newWatcherId. */
   createWatcher(nowMs: number, owner?: string): { id: string; refreshPeriodS: number } {
     const next = this.newWatcherId;
@@ -142,12 +139,17 @@ export class MnatState {
     this.op(nowMs, () => {
       if (typeof id !== 'string' || id.length === 0) throw new Error('a watcher id must be a non-empty string');
       if (this.watchers.has(id)) throw new MnatError('id-in-use', 'this watcher id is in use already');
-      this.quotas.check(owner, creator, owner === undefined ? 0 : (this.byOwner.get(owner)?.size ?? 0), this.now);
+      this.checkQuota(owner, creator, this.now);
       const change: StateChange = { op: 'watcher-created', id, at: this.now };
       if (owner !== undefined) change.owner = owner;
       else if (creator !== undefined) change.creator = creator;
       this.commit(change);
     });
+  }
+
+  /** Throws the quota refusal a new watcher of this client would get at nowMs; changes nothing (a region front end asks before it writes). */
+  checkQuota(owner: string | undefined, creator: string | undefined, nowMs: number): void {
+    this.quotas.check(owner, creator, owner === undefined ? 0 : (this.byOwner.get(owner)?.size ?? 0), Math.max(nowMs, this.now));
   }
 
   /** Restarts the watcher's expiry window; returns the refresh period in seconds. */
@@ -189,7 +191,6 @@ export class MnatState {
   }
 
   // ---- egress ------------------------------------------------------------
-
   /** PUT: replaces the watcher's joined-sg list. */
   setEgressJoins(id: string, joins: JoinedSg[], nowMs: number): void {
     this.op(nowMs, () => {
@@ -226,7 +227,6 @@ export class MnatState {
   }
 
   // ---- ingress -----------------------------------------------------------
-
   setIngressMonitors(id: string, monitors: Monitor[], nowMs: number): void {
     this.op(nowMs, () => {
       const w = this.ingressWatcher(id);
@@ -258,7 +258,6 @@ export class MnatState {
   }
 
   // ---- reading -----------------------------------------------------------
-
   /** egress: one entry per joined channel; ingress: every assigned channel whose source matches a monitor. */
   assignedChannels(id: string): MappedChannel[] {
     const w = this.watcher(id);
@@ -298,14 +297,13 @@ export class MnatState {
   }
 
   // ---- time --------------------------------------------------------------
-
   /** Expires watchers, ends grace periods and assigns waiting channels. */
   tick(nowMs: number): void {
     this.op(nowMs, () => undefined);
   }
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
-    let next: number | null = this.order.head ? this.order.head.last + this.expiryMs : null;
+    let next: number | null = this.order.head && this.expiryMs !== Infinity ? this.order.head.last + this.expiryMs : null;
     const grace = this.pool.nextGraceEndMs(this.graceMs);
     if (grace !== null && (next === null || grace < next)) next = grace;
     return next;
@@ -318,7 +316,6 @@ export class MnatState {
   }
 
   // ---- durability --------------------------------------------------------
-
   /** Replays one effect record (no new decisions, no onChange). */
   applyChange(change: StateChange): void {
     this.depth++;
@@ -409,7 +406,6 @@ export class MnatState {
   private pendingClockStart = false;
 
   // ---- internals: operations ---------------------------------------------
-
   /** Runs one public operation: housekeeping at nowMs, the work, then notifications. */
   private op<T>(nowMs: number, work: () => T): T {
     if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);
@@ -499,7 +495,6 @@ export class MnatState {
   }
 
   // ---- internals: applying records ---------------------------------------
-
   private apply(change: StateChange, alreadyClaimed: boolean): void {
     switch (change.op) {
       case 'watcher-created': {
@@ -624,7 +619,6 @@ export class MnatState {
   }
 
   // ---- internals: helpers ------------------------------------------------
-
   private indexOwner(w: WatcherRec): void {
     this.quotas.adjust(w.owner, w.creator, 1);
     if (w.owner === undefined) return;
