@@ -6,7 +6,7 @@
 // client's requests and its failures, per attack, and what the server
 // refused. Goal: p99 under 50 ms during every attack.
 // Run: node --import ./build/ts-loader.mjs bench/server-attacks.bench.ts [seconds per attack=10]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -14,33 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTACKER, h2, H2_PREFACE, holdBody, NORMAL, Opened, probe, request, tcp, tls, trickle, type Target } from '../lab/hostile-clients.ts';
 import { pct } from './bench-support.ts';
+import { ROOT, startProcess } from './h2-compare.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.argv[2] ?? 10);
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-attacks-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const certs = join(tmp, 'certs');
 if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs, 'localhost', 'normal', 'attacker'], { encoding: 'utf8' }).status !== 0) throw new Error('dev-certs.sh failed');
 
-function start(args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(proc);
-    let out = '';
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = / port=(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
-}
+/** A server from src/ with args; its port (h2-compare.ts kills it at exit). */
+const start = async (args: string[]): Promise<number> =>
+  (await startProcess(['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), '--listen', '127.0.0.1:0', ...args], / port=(\d+)/)).port;
 
 const tlsPort = await start(['--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--client-ca', join(certs, 'ca.pem'), '--state-dir', join(tmp, 'state-tls')]);
 const h2cPort = await start(['--insecure', '--state-dir', join(tmp, 'state-h2c')]);

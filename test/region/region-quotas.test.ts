@@ -13,21 +13,21 @@ import { metric, startCluster, startFrontEnd, type FrontEnd } from './region-hel
 
 const NEW_ID = '/restconf/operations/ietf-mnat:get-new-watcher-id';
 
-function sessions(t: { after(fn: () => void): void }): (fe: FrontEnd, local: string) => Promise<ClientHttp2Session> {
+/** Two front ends over a new cluster with `flags`, and the attacker's session to each; open() makes more sessions. */
+async function twoFrontEnds(t: { after(fn: () => unknown): void }, flags: string[]) {
+  const cluster = await startCluster(t);
+  const fa = await startFrontEnd(t, cluster, 'fa', flags);
+  const fb = await startFrontEnd(t, cluster, 'fb', flags);
   const opened = new Opened();
   t.after(() => opened.closeAll());
-  return (fe, local) => h2(opened, { port: fe.port }, local);
+  const open = (fe: FrontEnd, local: string): Promise<ClientHttp2Session> => h2(opened, { port: fe.port }, local);
+  return { fa, fb, open, onA: await open(fa, ATTACKER), onB: await open(fb, ATTACKER) };
 }
 
 const appTag = (a: Answer): unknown => errorOf({ json: JSON.parse(a.body) })['error-app-tag'];
 
 test('watchers per address hold across two front ends, also for requests made at the same instant on both', async (t) => {
-  const cluster = await startCluster(t);
-  const flags = ['--max-watchers-per-address', '10', '--new-watcher-burst', '1000'];
-  const fa = await startFrontEnd(t, cluster, 'fa', flags);
-  const fb = await startFrontEnd(t, cluster, 'fb', flags);
-  const open = sessions(t);
-  const [onA, onB] = [await open(fa, ATTACKER), await open(fb, ATTACKER)];
+  const { fa, fb, open, onA, onB } = await twoFrontEnds(t, ['--max-watchers-per-address', '10', '--new-watcher-burst', '1000']);
 
   // 15 at once through each front end: each front end's replica may see room
   // for all of them, the log order decides; exactly 10 are created.
@@ -58,12 +58,7 @@ test('watchers per address hold across two front ends, also for requests made at
 });
 
 test('the get-new-watcher-id rate is one bucket per client for the whole region', async (t) => {
-  const cluster = await startCluster(t);
-  const flags = ['--new-watcher-burst', '6', '--new-watchers-per-minute', '1'];
-  const fa = await startFrontEnd(t, cluster, 'fa', flags);
-  const fb = await startFrontEnd(t, cluster, 'fb', flags);
-  const open = sessions(t);
-  const [onA, onB] = [await open(fa, ATTACKER), await open(fb, ATTACKER)];
+  const { fb, open, onA, onB } = await twoFrontEnds(t, ['--new-watcher-burst', '6', '--new-watchers-per-minute', '1']);
   for (let i = 0; i < 3; i++) assert.equal((await request(onA, 'POST', NEW_ID)).status, 200);
   for (let i = 0; i < 3; i++) {
     // fb learns fa's creations from the log; its answer waits for its own entry to come back.
