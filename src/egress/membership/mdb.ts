@@ -137,7 +137,8 @@ export function parseMdbMonitorLine(line: string): MdbEvent | null {
   return { deleted, bridge, port, group, source: field('src') };
 }
 
-export type IgnoreReason = 'asm' | 'link-local' | 'router' | 'invalid';
+/** no-source: a (*,G) join of an SSM-range group, i.e. a host reporting IGMPv2/MLDv1 (it heard such a query). */
+export type IgnoreReason = 'asm' | 'no-source' | 'link-local' | 'router' | 'invalid';
 
 export interface IgnoredJoin {
   readonly group: string;
@@ -164,6 +165,12 @@ export interface MdbMemberships {
 function isLinkLocalGroup(a: Address): boolean {
   if (a.family === 4) return a.value >> 8n === 0xe00000n;
   return ((a.value >> 112n) & 0xff0fn) === 0xff02n || ((a.value >> 112n) & 0xff0fn) === 0xff01n;
+}
+
+// SSM ranges (RFC 4607): 232.0.0.0/8 and ff3x::/32. An IGMPv3/MLDv2 host never
+// joins them without a source; a (*,G) there is an IGMPv2/MLDv1 report.
+function isSsmGroup(a: Address): boolean {
+  return a.family === 4 ? a.value >> 24n === 232n : (a.value >> 112n) >> 4n === 0xff3n;
 }
 
 /**
@@ -215,6 +222,8 @@ export function membershipsFromMdb(entries: readonly MdbEntry[]): MdbMemberships
       add(e, e.source);
     } else if (e.filterMode === 'include') {
       for (const s of e.sourceList) add(e, s.address);
+    } else if (isSsmGroup(g)) {
+      ignore(e, 'no-source', 'SSM group joined without a source: the host reports IGMPv2/MLDv1');
     } else {
       ignore(
         e,
