@@ -35,9 +35,29 @@ export async function pinnedProgStats(host: Host, progPin: string): Promise<Prog
   return { id: p.id, runTimeNs: p.run_time_ns ?? 0, runCount: p.run_cnt ?? 0 };
 }
 
-export async function dumpMap(host: Host, mapPin: string): Promise<DumpEntry[]> {
-  const out = await runToolOk(host, ['bpftool', '-j', 'map', 'dump', 'pinned', mapPin]);
-  return parseMapDump(out, mapPin);
+/** A map's entries, by its pin or (a number) its id. */
+export async function dumpMap(host: Host, map: string | number): Promise<DumpEntry[]> {
+  const out = await runToolOk(host, ['bpftool', '-j', 'map', 'dump', ...(typeof map === 'number' ? ['id', String(map)] : ['pinned', map])]);
+  return parseMapDump(out, String(map));
+}
+
+/** The maps a loaded program uses, id by name (two execs), e.g. of a filter whose pins are gone. */
+export async function programMaps(host: Host, progId: number): Promise<Record<string, number>> {
+  const prog = JSON.parse(await runToolOk(host, ['bpftool', '-j', 'prog', 'show', 'id', String(progId)])) as { map_ids?: number[] };
+  const ids = prog.map_ids ?? [];
+  const byName: Record<string, number> = {};
+  if (ids.length === 0) return byName;
+  const r = await runTool(host, ['bpftool', '-j', 'batch', 'file', '-'], ids.map((id) => `map show id ${id}\n`).join(''));
+  let shown: Array<{ output?: { id?: number; name?: string } }> = [];
+  try {
+    shown = JSON.parse(r.stdout); // a map gone meanwhile ends the batch with an error entry
+  } catch {
+    // not bpftool's JSON: no maps found
+  }
+  for (const { output: m } of shown) {
+    if (typeof m?.id === 'number' && typeof m.name === 'string') byName[m.name] = m.id;
+  }
+  return byName;
 }
 
 export interface BatchFailure {

@@ -11,7 +11,12 @@
 // that fails because the device is gone counts as done: the kernel dropped the
 // membership with the device. Note: the reload also drops dynamic joins other
 // programs made through the same smcrouted.
-import type { Channel } from '../core/channel.ts';
+//
+// smcrouted's joins outlive the agent: after a kill -9 they stay. The next run
+// adopts those of its dead predecessor (adopt(): the channels the translator
+// found in the predecessor's rules, as listed by `smcroutectl show groups`),
+// never other joins: smcrouted may serve other programs too.
+import { channelKey, type Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
 import { channelToJoin, channelToLeave, membershipKey, serialJoiner, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
 
@@ -160,13 +165,38 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     return out;
   };
 
+  const adopt = async (channels: readonly Channel[], device: string): Promise<number> => {
+    const theirs = new Set(channels.map((c) => channelKey(channelToLeave(c) ?? c)));
+    if (theirs.size === 0) return 0;
+    // "(10.0.0.1, 239.77.0.1)   wan" per line with -p (plain) -t (no heading); "(*, G)" is an ASM join, not ours.
+    const r = await host.exec([...base, '-p', '-t', 'show', 'groups'], { timeoutMs });
+    let n = 0;
+    for (const line of r.code === 0 ? r.stdout.split('\n') : []) {
+      const m = /^\((\S+), (\S+)\)\s+(\S+)/.exec(line);
+      const channel = m && m[3] === device ? channelToLeave({ source: m[1]!, group: m[2]! }) : null;
+      if (channel === null || !theirs.has(channelKey(channel)) || joined.has(membershipKey(channel, device))) continue;
+      remember(channel, device);
+      n++;
+    }
+    if (n > 0) host.log.info('took over upstream joins a dead run left in smcrouted', { device, joins: n });
+    return n;
+  };
+
   return serialJoiner(joined, {
     joinMany,
+    adopt,
     join: doJoin,
     leave: doLeave,
     close: async () => {
+      // All in one `smcroutectl -b` exec (a stop has procd's term_timeout); when
+      // that fails, one by one, so each failure is told apart.
+      const all = [...joined.values()];
+      if (all.length > 1) {
+        const input = all.map((j) => `leave ${j.device} ${j.channel.source} ${j.channel.group}\n`).join('');
+        if ((await host.exec([...base, '-b'], { input, timeoutMs })).code === 0) return joined.clear();
+      }
       let firstError: unknown = null;
-      for (const j of [...joined.values()]) {
+      for (const j of all) {
         try {
           await doLeave(j.channel, j.device);
         } catch (e) {
