@@ -150,6 +150,9 @@ class Kernel implements RuleTable, Joiner {
   violations: string[] = [];
   failNextUpsert = 0;
   failNextSync = 0;
+  /** A dead predecessor's rule sources (what the translator found cleaning up) and the joins smcrouted still holds. */
+  stale: Channel[] = [];
+  held: Channel[] = [];
   constructor(private readonly time: { sleep(ms: number): Promise<void> }) {}
   async attach(device: string): Promise<void> {
     await this.time.sleep(5); // tc takes a while; "attach" is logged once it is done
@@ -207,6 +210,17 @@ class Kernel implements RuleTable, Joiner {
   async close(): Promise<void> {
     for (const j of this.joined()) await this.leave(j.channel, j.device);
   }
+  takeStaleRules(): Channel[] {
+    const r = this.stale;
+    this.stale = [];
+    return r;
+  }
+  async adopt(channels: readonly Channel[], device: string): Promise<number> {
+    const mine = channels.filter((c) => this.held.some((h) => channelKey(h) === channelKey(c)));
+    for (const channel of mine) this.joins.set(`${device}|${channelKey(channel)}`, { channel, device });
+    this.ops.push(`adopt ${mine.map(channelKey).join(' ')}@${device}`);
+    return mine.length;
+  }
 }
 
 const SETTINGS: EgressSettings = {
@@ -246,11 +260,12 @@ async function settled<T>(m: Machine, p: Promise<T>): Promise<T> {
   return r;
 }
 
-async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine()) {
+async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine(), prepare: (k: Kernel) => void = () => undefined) {
   const m = machine;
   const host = m.host();
   const feeds: Feed[] = [];
   const kernel = new Kernel(m.time);
+  prepare(kernel);
   const agent = createEgressAgent({
     host,
     log: createLevelLogger(host.log, 'debug'),
@@ -452,4 +467,25 @@ test('without stdbuf the snooping table is polled (every 2 s), and the log says 
   m.mdb.push({ index: 4, dev: 'br-lan', port: 'lan1', grp: G1.group, src: G1.source, state: 'temp', filter_mode: 'include', flags: [] });
   await m.time.until('polled', () => m.logs.some((l) => l.startsWith('info LAN joined') && l.includes(G1.group)), 3500);
   await agent.stop();
+});
+
+test("a dead predecessor's WAN joins are taken over after attach: none left before the server's first answer; then the unwanted one is left and the wanted one kept, not joined again", async () => {
+  const { m, agent, kernel, feed } = await setup({}, new Machine(), (k) => {
+    k.stale = [L1, L2];
+    k.held = [L1, L2];
+  });
+  await m.time.until('adopted', () => kernel.ops.includes(`adopt ${channelKey(L1)} ${channelKey(L2)}@wan`));
+  assert.ok(kernel.ops.indexOf('attach wan') < kernel.ops.indexOf(`adopt ${channelKey(L1)} ${channelKey(L2)}@wan`), 'after the translator found them');
+  // The LAN's joins are read and the server not heard yet: the adopted joins stay.
+  await m.time.advance(2_000);
+  assert.ok(!kernel.ops.some((o) => o.startsWith('leave')), kernel.ops.join('\n'));
+  m.join('lan1', G1);
+  await m.time.until('the PUT', () => feed().puts.some((p) => p.includes(channelKey(G1))));
+  feed().assign([[G1, L1]]);
+  await m.time.until('L2 left', () => kernel.ops.includes(`leave ${channelKey(L2)}@wan`));
+  await m.time.until('L1 translated', () => kernel.rules.get(channelKey(L1)) === channelKey(G1));
+  assert.ok(!kernel.ops.some((o) => o === `join ${channelKey(L1)}@wan` || o === `leave ${channelKey(L1)}@wan`), 'L1 kept as it was');
+  assert.deepEqual(kernel.violations, []);
+  await agent.stop();
+  assert.deepEqual(kernel.joined(), [], 'the stop leaves the adopted join too');
 });
