@@ -21,6 +21,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# etcd for the region tests and benches (Debian's etcd-server, 3.4): they run
+# their own members on loopback. The package's own system service is not
+# started: a policy-rc.d refuses it during the install (and the unit is left
+# disabled when this script installed the package); a system etcd that was
+# there before is not touched.
+if ! dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q 'install ok installed'; then
+  echo "setup: installing etcd-server (binary only; its service is not started)"
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# mnat setup: no service starts during this install\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    own_policy=1
+    trap 'rm -f "$policy"' EXIT
+  fi
+  [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+  if [ "$own_policy" = 1 ]; then rm -f "$policy"; trap - EXIT; fi
+  if [ -d /run/systemd/system ]; then systemctl disable etcd.service >/dev/null 2>&1 || true; fi
+fi
+
 npm ci --no-audit --no-fund
 ./build/qjs.sh >/dev/null   # the test qjs (QuickJS 2021-03-27), cached in .cache/qjs
 npm run build

@@ -12,6 +12,7 @@ import {
   type JoinBackend,
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
+import { serverTransport } from '../client/failover-transport.ts';
 import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { checkPrerequisites } from '../agent/preflight.ts';
@@ -162,7 +163,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   // Stopping the feed withdraws our joins, so the server releases the mappings
   // now rather than when the watcher expires (the ingress stops sending sooner).
   const createFeed = (s: EgressSettings): WatcherClient<Channel> =>
-    createWatcherClient({ host, transport: host.httpTransport(s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true });
+    createWatcherClient({ host, transport: serverTransport(host, s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true });
   const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner });
 
   let stopping = false;

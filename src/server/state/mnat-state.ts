@@ -68,6 +68,7 @@ export class MnatState {
   readonly maxJoinsPerWatcher: number;
   private readonly pool: Pool;
   private readonly newWatcherId: (() => string) | undefined;
+  /** Infinity when options.expireIdle is false. */
   private readonly expiryMs: number;
   private readonly graceMs: number;
 
@@ -100,7 +101,7 @@ export class MnatState {
     this.pool = options.pool;
     this.newWatcherId = options.newWatcherId;
     ({ refreshPeriodS: this.refreshPeriodS, gracePeriodS: this.gracePeriodS, maxJoinsPerWatcher: this.maxJoinsPerWatcher } = resolveLimits(options));
-    this.expiryMs = 3 * this.refreshPeriodS * 1000;
+    this.expiryMs = options.expireIdle === false ? Infinity : 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
   }
 
@@ -304,7 +305,7 @@ export class MnatState {
 
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
-    let next: number | null = this.order.head ? this.order.head.last + this.expiryMs : null;
+    let next: number | null = this.order.head && this.expiryMs !== Infinity ? this.order.head.last + this.expiryMs : null;
     const grace = this.pool.nextGraceEndMs(this.graceMs);
     if (grace !== null && (next === null || grace < next)) next = grace;
     return next;
