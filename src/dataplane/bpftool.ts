@@ -43,21 +43,9 @@ export async function dumpMap(host: Host, map: string | number): Promise<DumpEnt
 
 /** The maps a loaded program uses, id by name (two execs), e.g. of a filter whose pins are gone. */
 export async function programMaps(host: Host, progId: number): Promise<Record<string, number>> {
-  const prog = JSON.parse(await runToolOk(host, ['bpftool', '-j', 'prog', 'show', 'id', String(progId)])) as { map_ids?: number[] };
-  const ids = prog.map_ids ?? [];
-  const byName: Record<string, number> = {};
-  if (ids.length === 0) return byName;
-  const r = await runTool(host, ['bpftool', '-j', 'batch', 'file', '-'], ids.map((id) => `map show id ${id}\n`).join(''));
-  let shown: Array<{ output?: { id?: number; name?: string } }> = [];
-  try {
-    shown = JSON.parse(r.stdout); // a map gone meanwhile ends the batch with an error entry
-  } catch {
-    // not bpftool's JSON: no maps found
-  }
-  for (const { output: m } of shown) {
-    if (typeof m?.id === 'number' && typeof m.name === 'string') byName[m.name] = m.id;
-  }
-  return byName;
+  const ids = (JSON.parse(await runToolOk(host, ['bpftool', '-j', 'prog', 'show', 'id', String(progId)])) as { map_ids?: number[] }).map_ids ?? [];
+  const maps = JSON.parse(await runToolOk(host, ['bpftool', '-j', 'map', 'show'])) as Array<{ id: number; name: string }>;
+  return Object.fromEntries(maps.filter((m) => ids.includes(m.id)).map((m) => [m.name, m.id]));
 }
 
 export interface BatchFailure {

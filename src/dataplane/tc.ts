@@ -12,6 +12,8 @@ export interface TcFilter {
 }
 
 const GONE = /Cannot find device|No such device|does not exist/i;
+/** The device has no clsact (or it went meanwhile). */
+const NO_QDISC = /Cannot find specified qdisc|Invalid handle/i;
 
 /**
  * Runs `tc ARGS` on device: its output; null when it failed in a way `harmless`
@@ -41,8 +43,8 @@ async function tc(
 export interface TcState {
   /** The qdisc that can carry ingress filters: clsact, the older ingress one, or none. */
   readonly qdisc: 'clsact' | 'ingress' | null;
-  readonly ingress: TcFilter[];
-  readonly egress: TcFilter[];
+  readonly ingressFilters: TcFilter[];
+  readonly egressFilters: TcFilter[];
 }
 
 type FilterJson = Array<{ kind?: string; pref?: number; options?: { prog?: { id?: number; name?: string } } }>;
@@ -66,12 +68,13 @@ export async function tcState(host: Host, device: string): Promise<TcState | nul
   if (r.code !== 0) {
     if (GONE.test(r.stderr)) return null;
     // The qdisc went between the commands: no filters then.
-    if (!/Cannot find specified qdisc|Invalid handle/i.test(r.stderr)) throw commandFailed(argv, r);
+    if (!NO_QDISC.test(r.stderr)) throw commandFailed(argv, r);
   }
   const [qdiscs, ingress, egress] = r.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as FilterJson);
   const kinds = (qdiscs ?? []).map((q) => q.kind);
   const qdisc = kinds.includes('clsact') ? 'clsact' : kinds.includes('ingress') ? 'ingress' : null;
-  return { qdisc, ingress: qdisc ? filtersOf(ingress) : [], egress: qdisc ? filtersOf(egress) : [] };
+  // Without a qdisc tc lists no filters (prints [] or fails, which ends the batch).
+  return { qdisc, ingressFilters: filtersOf(ingress), egressFilters: filtersOf(egress) };
 }
 
 export async function addClsact(host: Host, device: string): Promise<void> {
@@ -86,7 +89,7 @@ export async function addClsact(host: Host, device: string): Promise<void> {
 }
 
 export async function deleteClsact(host: Host, device: string): Promise<void> {
-  await tc(host, device, ['qdisc', 'del', 'dev', device, 'clsact'], /Invalid handle|Cannot find specified qdisc/i, true);
+  await tc(host, device, ['qdisc', 'del', 'dev', device, 'clsact'], NO_QDISC, true);
 }
 
 /** Attaches the pinned program as a direct-action ingress filter. */

@@ -77,6 +77,7 @@ export type CounterList = ChannelCounters[] & {
 };
 
 const OBJECT_NAME = 'mnat-translator.bpf.o';
+const REMOVED_LEFTOVERS = 'removed translator state left by an earlier run';
 /** The program's name, as tc and bpftool show it. */
 const PROG_NAME = 'mnat_translate';
 export const RULES_MAP = 'mnat_rules';
@@ -207,7 +208,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   let ourProgId: number | null = null;
   const attached = new Map<string, Attachment>();
   const programmed = new Map<string, TranslationRule>();
-  let staleRules: Channel[] = [];
+  const staleRules: Channel[] = [];
   const inherit = (entries: DumpEntry[]): void => void staleRules.push(...entries.map((e) => decodeKey(e.key)));
 
   function mapPin(name: (typeof MAP_NAMES)[number]): string {
@@ -233,7 +234,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   async function stillAttached(device: string, a: Attachment): Promise<boolean> {
     const link = await findLink(host, device);
     if (link === null || link.ifindex !== a.ifindex) return false;
-    return (await tcState(host, device))?.ingress.some((f) => f.progId === ourProgId) ?? false;
+    return (await tcState(host, device))?.ingressFilters.some((f) => f.progId === ourProgId) ?? false;
   }
 
   async function attachNow(device: string): Promise<void> {
@@ -244,9 +245,9 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     while (used.has(slot)) slot++;
     if (slot >= OWNER_SLOT) throw new DataplaneError('too-many-devices', `a translator attaches to at most ${OWNER_SLOT} devices`);
     const st = await tcState(host, device);
-    const hasQdisc = st !== null && st.qdisc !== null;
+    const hasQdisc = !!st?.qdisc;
     // A clsact a dead predecessor added is ours to remove at the end, as if we had added it.
-    const addedQdisc = !hasQdisc || (await removeDeadFilters(device, link.ifindex, st.ingress));
+    const addedQdisc = !hasQdisc || (await removeDeadFilters(device, link.ifindex, st!.ingressFilters));
     if (!hasQdisc) await addClsact(host, device);
     // Record the attachment before the filter exists, so a crash in between is recoverable.
     await writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
@@ -376,19 +377,15 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
       await cleanupStale();
       const link = await findLink(host, device);
       const st = link && (await tcState(host, device));
-      if (link && st?.qdisc === 'clsact' && (await removeDeadFilters(device, link.ifindex, st.ingress))) {
-        const rest = await tcState(host, device);
-        if (rest && rest.ingress.length + rest.egress.length === 0) await deleteClsact(host, device);
-      }
+      // The dead owner added the clsact: removed when nothing else uses it.
+      if (st?.qdisc === 'clsact' && (await removeDeadFilters(device, link!.ifindex, st.ingressFilters))) await removeFilters(device, null, true);
       removePinDirectories();
       return takeStaleRules();
     });
   }
 
   function takeStaleRules(): Channel[] {
-    const r = staleRules;
-    staleRules = [];
-    return r;
+    return staleRules.splice(0);
   }
 
   /**
@@ -402,15 +399,16 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   async function removeDeadFilters(device: string, ifindex: number, filters: readonly TcFilter[]): Promise<boolean> {
     let addedQdisc = false;
     for (const f of filters) {
-      if (f.progName !== PROG_NAME || f.progId === null || f.progId === ourProgId) continue;
-      const maps = await programMaps(host, f.progId);
+      // A program of that name is a bpf filter: it has an id. Ours has a live owner: us.
+      if (f.progName !== PROG_NAME) continue;
+      const maps = await programMaps(host, f.progId!);
       const slots = maps['mnat_attach'] === undefined ? [] : (await dumpMap(host, maps['mnat_attach'])).map((e) => decodeAttach(e.values[0] as Uint8Array));
       const owner = slots[OWNER_SLOT];
-      if (owner?.flags !== OWNER_MAGIC || owner.ifindex === host.pid || host.fileExists(`/proc/${owner.ifindex}`)) continue;
+      if (owner?.flags !== OWNER_MAGIC || host.fileExists(`/proc/${owner.ifindex}`)) continue;
       if (maps['mnat_rules'] !== undefined) inherit(await dumpMap(host, maps['mnat_rules']));
       await deleteFilter(host, device, 'ingress', f.pref);
       addedQdisc ||= slots.some((a, i) => i < OWNER_SLOT && a.ifindex === ifindex && (a.flags & ATTACH_ADDED_QDISC) !== 0);
-      host.log.warn('removed a translator filter left by a dead process', { device, pid: owner.ifindex, pref: f.pref });
+      host.log.warn(REMOVED_LEFTOVERS, { device, pid: owner.ifindex });
     }
     return addedQdisc;
   }
@@ -489,7 +487,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     }
     removePins();
     if (filterError !== null) throw filterError;
-    if (!loaded) host.log.warn('removed translator state left by an earlier run', { pin: pinDir, devices: slots.length });
+    if (!loaded) host.log.warn(REMOVED_LEFTOVERS, { pin: pinDir, devices: slots.length });
   }
 
   /**
@@ -499,8 +497,8 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   async function removeFilters(device: string, progId: number | null, addedQdisc: boolean): Promise<void> {
     const st = await tcState(host, device);
     if (st === null) return; // gone: its filters went with it
-    const ours = st.ingress.filter((f) => progId !== null && f.progId === progId);
-    if (addedQdisc && st.qdisc === 'clsact' && st.ingress.length + st.egress.length === ours.length) return deleteClsact(host, device);
+    const ours = st.ingressFilters.filter((f) => progId !== null && f.progId === progId);
+    if (addedQdisc && st.qdisc === 'clsact' && st.ingressFilters.length + st.egressFilters.length === ours.length) return deleteClsact(host, device);
     for (const f of ours) await deleteFilter(host, device, 'ingress', f.pref);
   }
 

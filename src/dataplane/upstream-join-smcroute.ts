@@ -58,6 +58,15 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
   };
 
+  /**
+   * Several joins or leaves in one `smcroutectl -b` exec (commands on stdin,
+   * smcroute 2.5 and later): the fork and the IPC connection are the cost, not
+   * smcrouted. True when it exited 0; false (nothing run) for fewer than two.
+   */
+  const batch = async (action: 'join' | 'leave', items: ReadonlyArray<{ channel: Channel; device: string }>): Promise<boolean> =>
+    items.length > 1 &&
+    (await host.exec([...base, '-b'], { input: items.map(({ channel: c, device }) => `${action} ${device} ${c.source} ${c.group}\n`).join(''), timeoutMs })).code === 0;
+
   /** Runs smcroutectl join/leave and classifies the answer; throws for anything not recoverable here. */
   const ctl = async (action: 'join' | 'leave', channel: Channel, device: string): Promise<Outcome> => {
     const r = await host.exec([...base, action, device, channel.source, channel.group], { timeoutMs });
@@ -118,13 +127,12 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   /**
-   * A batch of joins: first all in one `smcroutectl -b` exec (commands on
-   * stdin, smcroute 2.5 and later), since the fork and the IPC connection are
-   * the cost, not smcrouted. When that does not exit 0 (a join failed, or an
-   * smcroutectl without batch mode), each join is made on its own, JOIN_PARALLEL
-   * execs at a time: what the batch did answers "already joined" and counts as
-   * done, and every failure is told apart. A device smcrouted does not know
-   * (yet) takes the one-by-one path afterwards, which reloads once.
+   * A batch of joins: first all in one exec (batch()). When that does not exit
+   * 0 (a join failed, or an smcroutectl without batch mode), each join is made
+   * on its own, JOIN_PARALLEL execs at a time: what the batch did answers
+   * "already joined" and counts as done, and every failure is told apart. A
+   * device smcrouted does not know (yet) takes the one-by-one path afterwards,
+   * which reloads once.
    */
   const joinMany = async (items: readonly JoinedChannel[]): Promise<Array<Error | null>> => {
     const results: Array<Error | null | 'device'> = items.map(() => null);
@@ -137,9 +145,7 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
         results[i] = e as Error;
       }
     });
-    const input = todo.map(({ channel, device }) => `join ${device} ${channel.source} ${channel.group}\n`).join('');
-    const batch = todo.length > 1 ? await host.exec([...base, '-b'], { input, timeoutMs }) : null;
-    if (batch?.code === 0) {
+    if (await batch('join', todo)) {
       for (const { channel, device } of todo) remember(channel, device);
       return results as Array<Error | null>;
     }
@@ -166,8 +172,8 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   const adopt = async (channels: readonly Channel[], device: string): Promise<number> => {
+    if (channels.length === 0) return 0; // nothing of a dead run: no exec
     const theirs = new Set(channels.map((c) => channelKey(channelToLeave(c) ?? c)));
-    if (theirs.size === 0) return 0;
     // "(10.0.0.1, 239.77.0.1)   wan" per line with -p (plain) -t (no heading); "(*, G)" is an ASM join, not ours.
     const r = await host.exec([...base, '-p', '-t', 'show', 'groups'], { timeoutMs });
     let n = 0;
@@ -188,13 +194,10 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     join: doJoin,
     leave: doLeave,
     close: async () => {
-      // All in one `smcroutectl -b` exec (a stop has procd's term_timeout); when
-      // that fails, one by one, so each failure is told apart.
+      // All in one exec (a stop has procd's term_timeout); when that fails, one
+      // by one, so each failure is told apart.
       const all = [...joined.values()];
-      if (all.length > 1) {
-        const input = all.map((j) => `leave ${j.device} ${j.channel.source} ${j.channel.group}\n`).join('');
-        if ((await host.exec([...base, '-b'], { input, timeoutMs })).code === 0) return joined.clear();
-      }
+      if (await batch('leave', all)) return joined.clear();
       let firstError: unknown = null;
       for (const j of all) {
         try {

@@ -92,13 +92,14 @@ export function serialJoiner(
   },
 ): UpstreamJoiner {
   const serial = serialQueue();
-  const { joinMany: many, adopt } = ops;
+  /** The operation, run in turn with the others; an optional one the backend lacks stays undefined. */
+  const inTurn = <A extends unknown[], R>(op: ((...args: A) => Promise<R>) | undefined) => op && ((...args: A) => serial(() => op(...args)));
   return {
-    join: (channel, device) => serial(() => ops.join(channel, device)),
-    leave: (channel, device) => serial(() => ops.leave(channel, device)),
+    join: inTurn(ops.join)!,
+    leave: inTurn(ops.leave)!,
     joined: () => [...view.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
-    close: () => serial(() => ops.close()),
-    ...(many ? { joinMany: (items: readonly JoinedChannel[]) => serial(() => many(items)) } : {}),
-    ...(adopt ? { adopt: (channels: readonly Channel[], device: string) => serial(() => adopt(channels, device)) } : {}),
+    close: inTurn(ops.close)!,
+    joinMany: inTurn(ops.joinMany),
+    adopt: inTurn(ops.adopt),
   };
 }

@@ -14,6 +14,9 @@
 import type { LinkInfo } from '../dataplane/link-info.ts';
 
 /** The bridge options the egress needs, with the value it needs, in the order they are applied. */
+/** Where a user reads why, and what a router vendor does about it. */
+export const LAN_BRIDGE_README = 'see the OpenWrt README, "The LAN bridge"';
+
 export const REQUIRED_BRIDGE_OPTIONS: ReadonlyArray<readonly [string, number, string]> = [
   ['mcast_igmp_version', 3, 'IGMPv3, so IPv4 joins carry their sources'],
   ['mcast_mld_version', 2, 'MLDv2, so IPv6 joins carry their sources'],
@@ -49,13 +52,13 @@ export function planBridgeSettings(link: LinkInfo): BridgePlan {
     messages[i < SECOND_MESSAGE ? 0 : 1]!.push(option, String(want));
     changes.push(`${option} ${have} -> ${want} (${why})`);
   });
-  const batch = messages.filter((m) => m.length > 0).map((m) => `link set dev ${link.name} type bridge ${m.join(' ')}`);
-  const oldQuerier = b['mcast_snooping'] === 1 && b['mcast_querier'] === 1 && (b['mcast_igmp_version'] === 2 || b['mcast_mld_version'] === 1);
   return {
-    batch,
+    batch: messages.filter((m) => m.length > 0).map((m) => `link set dev ${link.name} type bridge ${m.join(' ')}`),
     changes,
-    ...(oldQuerier
-      ? { warning: `${link.name} was an IGMPv2/MLDv1 querier: LAN hosts that heard it join without sources for up to 260 s; create it with IGMPv3/MLDv2 (see the OpenWrt README, "The LAN bridge")` }
-      : {}),
+    // Snooping and querier were on (nothing for the second message) with an older version: it has queried so.
+    warning:
+      messages[0]!.length > 0 && messages[1]!.length === 0
+        ? `${link.name} was an IGMPv2/MLDv1 querier: LAN hosts that heard it join without sources for up to 260 s; create it with IGMPv3/MLDv2 (${LAN_BRIDGE_README})`
+        : undefined,
   };
 }

@@ -12,20 +12,16 @@ import type { EgressSettings } from './config/egress-options.ts';
 
 /** True when nothing is left (or nothing was); false, with the reason logged, otherwise. */
 export async function cleanUpAfterEgress(host: Host, translator: Translator, joiner: Joiner, s: EgressSettings): Promise<boolean> {
-  let pid: unknown = null;
-  try {
-    pid = (JSON.parse(host.readFile(s.statusFile) ?? '{}') as { pid?: unknown }).pid;
-  } catch {
-    // not a status file: nothing to learn from it
-  }
-  if (typeof pid === 'number' && pid !== host.pid && host.fileExists(`/proc/${pid}`)) {
-    host.log.error('mnat-egress is running; stop it first', { pid, statusFile: s.statusFile });
+  // The status file's pid (a running agent keeps it): not JSON, or no pid, tells nothing.
+  const pid = Number(/"pid": *(\d+)/.exec(host.readFile(s.statusFile) ?? '')?.[1]);
+  if (pid && pid !== host.pid && host.fileExists(`/proc/${pid}`)) {
+    host.log.error('mnat-egress is running; stop it first', { pid, file: s.statusFile });
     return false;
   }
   try {
     // Throws when the translator's owner runs (a status file elsewhere).
     const stale = await translator.sweep(s.upstream);
-    const joins = stale.length > 0 ? ((await joiner.adopt?.(stale, s.upstream)) ?? 0) : 0;
+    const joins = (await joiner.adopt?.(stale, s.upstream)) ?? 0;
     await joiner.close();
     host.removeFile(s.statusFile);
     host.log.info('cleaned up after a stopped agent', { device: s.upstream, rules: stale.length, joinsLeft: joins });

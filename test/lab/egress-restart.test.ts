@@ -77,7 +77,7 @@ test('qjs under ip netns exec: after a kill -9 (its pins gone with its mount nam
   assert.deepEqual(await translatorFilters(cpe.ns), before, 'precondition: the dead agent\'s filter stays attached, with no pin left to find it by');
 
   await el.startEgress();
-  await el.egress.waitForLine(/removed a translator filter left by a dead process.*device=wan/, 20_000);
+  await el.egress.waitForLine(/removed translator state left by an earlier run.*device=wan pid=\d+/, 20_000);
   await el.egress.waitForLine(/took over upstream joins a dead run left in smcrouted.*joins=1/, 20_000);
   await el.waitForMapping(SG4);
   const now = await translatorFilters(cpe.ns);

@@ -34,18 +34,18 @@ test('tc state: qdiscs and both directions in one exec (one JSON document per li
   });
   assert.deepEqual(await tcState(host, 'wan'), {
     qdisc: 'clsact',
-    ingress: [{ pref: 49151, progId: 111, progName: 'mnat_translate' }, { pref: 49152, progId: 7, progName: 'x' }],
-    egress: [],
+    ingressFilters: [{ pref: 49151, progId: 111, progName: 'mnat_translate' }, { pref: 49152, progId: 7, progName: 'x' }],
+    egressFilters: [],
   });
   assert.equal(host.calls.length, 1);
 });
 
 test('tc state: the old ingress qdisc, none, a device that is gone', async () => {
   assert.equal((await tcState(fakeHost(() => ok('[{"kind":"ingress","handle":"ffff:"}]\n[]\n[]\n')), 'x'))?.qdisc, 'ingress');
-  assert.deepEqual(await tcState(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"}]\n[]\n[]\n')), 'x'), { qdisc: null, ingress: [], egress: [] });
+  assert.deepEqual(await tcState(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"}]\n[]\n[]\n')), 'x'), { qdisc: null, ingressFilters: [], egressFilters: [] });
   assert.equal(await tcState(fakeHost(() => fail('Cannot find device "x"\nCommand failed -:1', 1)), 'x'), null);
   // The qdisc went between the batch's commands.
-  assert.deepEqual(await tcState(fakeHost(() => ({ code: 1, stdout: `${CLSACT}\n`, stderr: 'Error: Cannot find specified qdisc on specified device.\nCommand failed -:2' })), 'x'), { qdisc: 'clsact', ingress: [], egress: [] });
+  assert.deepEqual(await tcState(fakeHost(() => ({ code: 1, stdout: `${CLSACT}\n`, stderr: 'Error: Cannot find specified qdisc on specified device.\nCommand failed -:2' })), 'x'), { qdisc: 'clsact', ingressFilters: [], egressFilters: [] });
   await assert.rejects(tcState(fakeHost(() => fail('Error: something else', 1)), 'x'), kindOf('command-failed'));
 });
 

@@ -98,7 +98,7 @@ export function egressUsage(): string {
         'MNAT server, joins the assigned local channels on the WAN and translates them back to the global\n' +
         'channels onto the LAN with a tc/eBPF translator.\n\n' +
         '  mnat-egress status [--status-file FILE]   print the running agent\'s status\n' +
-        '  mnat-egress cleanup [FLAGS]               remove what a killed agent left (translator, joins)',
+        '  mnat-egress cleanup [FLAGS]               remove what a killed agent left',
       EGRESS_FLAGS,
     )
   );

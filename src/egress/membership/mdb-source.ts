@@ -63,7 +63,7 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
       return setReadable(false, err.message);
     }
     setReadable(true, '');
-    const ignored = result.ignored.filter((i) => i.reason === 'asm' || i.reason === 'no-source' || i.reason === 'invalid');
+    const ignored = result.ignored.filter((i) => i.reason !== 'link-local' && i.reason !== 'router');
     const seen = new Set<string>();
     for (const i of ignored) {
       const k = `${i.port}|${i.group}`;
@@ -71,8 +71,7 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
       if (ignoredSeen.has(k)) continue;
       // A host in IGMPv2/MLDv1 compatibility (it heard such a query, from this bridge
       // before it was IGMPv3/MLDv2 or from another querier) stays so for up to 260 s.
-      if (i.reason === 'no-source') log.warn(`join ignored: ${i.detail}`, { port: i.port, group: i.group, fix: 'no IGMPv2/MLDv1 querier on the LAN (see the OpenWrt README, "The LAN bridge")' });
-      else log.debug('join ignored', { port: i.port, group: i.group, reason: i.detail });
+      log[i.reason === 'no-source' ? 'warn' : 'debug']('join ignored', { port: i.port, group: i.group, reason: i.detail });
     }
     ignoredSeen = seen;
     const channels = [...result.channels.values()];

@@ -8,8 +8,9 @@
 // "filter_mode":"exclude"; IGMPv2/MLDv1 reports and entries of the bridge's own
 // host port carry no filter_mode. "vid" appears with VLAN snooping, "timer"
 // with -s. Pure: runs on QuickJS.
-import { tryParseAddress, type Address } from '../../core/address.ts';
+import { isSsmGroup, tryParseAddress, type Address } from '../../core/address.ts';
 import { canonicalChannel, channelKey, type Channel } from '../../core/channel.ts';
+import { LAN_BRIDGE_README } from '../bridge-plan.ts';
 
 export class MdbParseError extends Error {
   override readonly name = 'MdbParseError';
@@ -167,12 +168,6 @@ function isLinkLocalGroup(a: Address): boolean {
   return ((a.value >> 112n) & 0xff0fn) === 0xff02n || ((a.value >> 112n) & 0xff0fn) === 0xff01n;
 }
 
-// SSM ranges (RFC 4607): 232.0.0.0/8 and ff3x::/32. An IGMPv3/MLDv2 host never
-// joins them without a source; a (*,G) there is an IGMPv2/MLDv1 report.
-function isSsmGroup(a: Address): boolean {
-  return a.family === 4 ? a.value >> 24n === 232n : (a.value >> 112n) >> 4n === 0xff3n;
-}
-
 /**
  * The source-specific channels the LAN has joined, with the ports holding
  * each. (S,G) comes from per-source entries and from INCLUDE source lists
@@ -223,7 +218,8 @@ export function membershipsFromMdb(entries: readonly MdbEntry[]): MdbMemberships
     } else if (e.filterMode === 'include') {
       for (const s of e.sourceList) add(e, s.address);
     } else if (isSsmGroup(g)) {
-      ignore(e, 'no-source', 'SSM group joined without a source: the host reports IGMPv2/MLDv1');
+      // An IGMPv3/MLDv2 host never joins an SSM group without a source: an IGMPv2/MLDv1 report.
+      ignore(e, 'no-source', `SSM group joined without a source: an IGMPv2/MLDv1 report; no IGMPv2/MLDv1 querier on the LAN (${LAN_BRIDGE_README})`);
     } else {
       ignore(
         e,
