@@ -18,7 +18,9 @@ import { join } from 'node:path';
 
 const RELEASE = '1';
 
-export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'kmod-sched-bpf'];
+// One per tool the start-up check requires (src/agent/preflight.ts); "ip" is the
+// virtual package ip-tiny and ip-full provide (opkg and apk both resolve it).
+export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'kmod-sched-bpf'];
 
 // The scripts OpenWrt's package-ipkg.mk writes for every package: default_postinst
 // runs the package's uci-defaults and enables and starts its init script;

@@ -213,7 +213,7 @@ if [ "$variant" = openwrt ]; then
   cp -a "$ow/etc/." etc/
   install -D -m 0755 "$ow/sbin/reload_config" sbin/reload_config
   cp -a "$files/procd/." .
-  for s in smcroute mnat-vm-ctl; do
+  for s in smcroute mnat-vm-log mnat-vm-ctl; do
     start=$(sed -n 's/^START=//p' "etc/init.d/$s")
     ln -s "../init.d/$s" "etc/rc.d/S$start$s"
   done
@@ -237,6 +237,7 @@ EOF
     "libc=$(deb_version libc6)"
     "quickjs=$qjs_version"
     "tc-bpf=$(deb_version iproute2)"
+    "ip-full=$(deb_version iproute2)"
     "ip-bridge=$(deb_version iproute2)"
     "bpftool-minimal=$(deb_version bpftool)"
     "curl=$(deb_version curl)"
@@ -245,9 +246,12 @@ EOF
     "kmod-sched-bpf=${release%%-*}"
     "busybox=$(basename "$(dirname "$(dirname "$busybox_bin")")" | sed 's/^[0-9]*://; s/[+~].*//')"
   )
+  # As on OpenWrt, ip-full (like ip-tiny) provides the virtual package "ip" the egress depends on.
+  declare -A provides=([ip-full]=ip)
   for p in "${base_packages[@]}"; do
-    printf 'Package: %s\nVersion: %s\nStatus: install user installed\nArchitecture: x86_64\nInstalled-Time: %s\n\n' \
-      "${p%%=*}" "${p#*=}" "$(date +%s)" >>usr/lib/opkg/status
+    printf 'Package: %s\nVersion: %s\n%sStatus: install user installed\nArchitecture: x86_64\nInstalled-Time: %s\n\n' \
+      "${p%%=*}" "${p#*=}" "${provides[${p%%=*}]:+Provides: ${provides[${p%%=*}]}
+}" "$(date +%s)" >>usr/lib/opkg/status
   done
   # apk (apk-tools v3, OpenWrt 25.12's package manager): a database that lists the same
   # base packages, made with apk itself (empty packages that only carry the name).
@@ -259,6 +263,7 @@ EOF
     v=$(echo "${p#*=}" | sed 's/[^0-9.].*//; s/\.$//')
     LD_LIBRARY_PATH=$ow/usr/lib "$apk_bin" mkpkg --info "name:${p%%=*}" --info "version:${v:-0}-r0" \
       --info "arch:x86_64" --info "description:${p%%=*} (in the router VM image)" \
+      ${provides[${p%%=*}]:+--info "provides:${provides[${p%%=*}]}"} \
       --files "$apk_tmp/empty" --output "$apk_tmp/${p%%=*}.apk" >/dev/null
   done
   LD_LIBRARY_PATH=$ow/usr/lib "$apk_bin" --root "$rootfs" --initdb --allow-untrusted --no-scripts \

@@ -37,6 +37,8 @@ export interface EgressLab {
   dir: string;
   /** The agents' --pin-root in the root bpffs; '' with asUser (the egress pins in its own mount namespace). */
   pinRoot: string;
+  /** `smcroutectl -u SOCKET` of the CPE's smcrouted (qjs: the smcroute join backend); null on Node. */
+  smcroutectl: string[] | null;
   statusFile: string;
   server: LabProcess;
   startServer(): Promise<LabProcess>;
@@ -115,6 +117,7 @@ export async function createEgressLab(
   const statusFile = join(dir, 'egress.json');
   let smcrouteSocket: string | null = null;
   if (opts.runtime === 'qjs') smcrouteSocket = (await startSmcrouted(cpe.ns)).socketPath;
+  const smcroutectl = smcrouteSocket ? ['smcroutectl', '-u', smcrouteSocket] : null;
   const bundle = opts.runtime !== 'qjs' ? null : opts.asUser ? DIST_EGRESS.qjs : await egressQjsBundle();
 
   const serverArgv = (): string[] =>
@@ -157,6 +160,7 @@ export async function createEgressLab(
     topo,
     dir,
     pinRoot,
+    smcroutectl,
     statusFile,
     server: null as unknown as LabProcess,
     egress: null as unknown as LabProcess,

@@ -11,8 +11,14 @@
 // Control channel: a virtio-serial port on QEMU's stdio; the guest side is
 // build/router-vm/files/common/usr/lib/mnat-vm/ctl (one base64 script per line,
 // one "@@done <id> <status> <base64 output>" line back).
+//
+// Agent log: a second port (org.mnat.log, /dev/mnat-log in the guest) that QEMU
+// appends to a host file; the guest sends the agent's output there (procd's
+// syslog through `logread -f`, or the agent's own stdout under BusyBox init).
+// The tests wait on its lines as events (inotify on the host) instead of
+// polling in the guest, where every poll costs the one emulated CPU a fork.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT, type Lab, type LabProcess, type Netns } from './lab.ts';
@@ -74,6 +80,8 @@ export class RouterVm {
     readonly ns: Netns,
     readonly process: LabProcess,
     readonly consoleLog: string,
+    /** The agent's log lines as the guest sends them (see the header). */
+    readonly log: FileLines,
   ) {
     this.startedAt = Date.now();
   }
@@ -83,6 +91,8 @@ export class RouterVm {
     const ns = await lab.netns('vm');
     const consoleLog = `${MARKER_DIR}/${ns.name}.log`;
     const qmpPath = `${MARKER_DIR}/${ns.name}.qmp`;
+    const agentLog = `${MARKER_DIR}/${ns.name}.agentlog`; // removed with the lab (lab-registry: <ns>.<letters>)
+    writeFileSync(agentLog, '');
     const qboot = '/usr/share/qemu/qboot.rom';
     const argv = [
       'qemu-system-x86_64', '-M', 'pc', '-accel', 'tcg', '-cpu', process.env.MNAT_VM_CPU ?? 'max', '-smp', process.env.MNAT_VM_SMP ?? '1', '-m', String(opts.memoryMiB ?? 384),
@@ -94,13 +104,15 @@ export class RouterVm {
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
       '-device', 'virtio-serial-pci', '-chardev', 'stdio,id=ctl,signal=off',
       '-device', 'virtserialport,chardev=ctl,name=org.mnat.ctl',
+      '-chardev', `file,id=log,path=${agentLog}`, '-device', 'virtserialport,chardev=log,name=org.mnat.log',
       '-device', 'virtio-rng-pci',
       '-netdev', 'tap,id=wan,ifname=vm-wan,script=no,downscript=no', '-device', `virtio-net-pci,netdev=wan,mac=${WAN_MAC}`,
       '-netdev', 'tap,id=lan,ifname=vm-lan,script=no,downscript=no', '-device', `virtio-net-pci,netdev=lan,mac=${LAN_MAC}`,
     ];
     const spawnedAt = Date.now();
     const proc = ns.spawn(argv, { label: 'router-vm' });
-    const vm = new RouterVm(image, ns, proc, consoleLog);
+    const vm = new RouterVm(image, ns, proc, consoleLog, new FileLines(agentLog));
+    void proc.exited.then(() => vm.log.close());
     try {
       // QMP greets once every device (and so both taps) exists; the guest has not run yet.
       const qmp = await Qmp.connect(qmpPath, proc);
@@ -153,6 +165,65 @@ export class RouterVm {
     const b64 = Buffer.from(data).toString('base64');
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     await this.run(`mkdir -p '${dir}' && echo '${b64}' | base64 -d > '${path}' && chmod ${mode.toString(8)} '${path}'`);
+  }
+}
+
+/** The lines of a file another process appends to, read as inotify reports growth; waits on them are events. */
+export class FileLines {
+  readonly lines: string[] = [];
+  private offset = 0;
+  private partial = '';
+  private watcher: FSWatcher | null;
+  private waiters: Array<{ test: (l: string) => boolean; resolve: (l: string) => void }> = [];
+
+  constructor(readonly path: string) {
+    this.watcher = watch(path, () => this.read());
+  }
+
+  private read(): void {
+    const fd = openSync(this.path, 'r');
+    try {
+      const buf = Buffer.alloc(65536);
+      let n: number;
+      while ((n = readSync(fd, buf, 0, buf.length, this.offset)) > 0) {
+        this.offset += n;
+        this.partial += buf.subarray(0, n).toString('utf8');
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const parts = this.partial.split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) {
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
+    }
+  }
+
+  /** How many lines so far match. */
+  count(pattern: RegExp): number {
+    this.read();
+    return this.lines.filter((l) => pattern.test(l)).length;
+  }
+
+  /** The first line from index `since` on that matches; rejects after timeoutMs with the last lines. */
+  waitFor(pattern: RegExp, timeoutMs: number, since = 0): Promise<string> {
+    this.read();
+    const seen = this.lines.slice(since).find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = { test: (l: string) => pattern.test(l), resolve: (l: string) => (clearTimeout(timer), resolve(l)) };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`no agent log line matching ${pattern} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).map((l) => `  | ${l}`).join('\n')}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
   }
 }
 

@@ -40,6 +40,8 @@ export interface RuleTable {
   /** Per-rule packet counters, for the status file. */
   counters?(): Promise<CounterList>;
   detach(): Promise<void>;
+  /** The rule sources of a dead predecessor found while cleaning up after it (once). */
+  takeStaleRules?(): Channel[];
 }
 
 /** The upstream joiner (dataplane/upstream-join.ts). */

@@ -213,9 +213,9 @@ export function isMulticast(address: Address): boolean {
   return address.family === 4 ? address.value >> 28n === 0xen : address.value >> 120n === 0xffn;
 }
 
-/** RFC 4607 SSM ranges: 232/8 and FF3x::/32 (any scope). */
+/** RFC 4607 SSM ranges: 232/8 and FF3x::/32 (any scope); bit tests, as isMulticast. */
 export function isSsmGroup(address: Address): boolean {
-  if (address.family === 4) return prefixContains(IPV4_SSM, address);
+  if (address.family === 4) return address.value >> 24n === 232n;
   return (address.value >> 116n) === 0xff3n && ((address.value >> 96n) & 0xffffn) === 0n;
 }
 

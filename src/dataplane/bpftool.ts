@@ -35,9 +35,17 @@ export async function pinnedProgStats(host: Host, progPin: string): Promise<Prog
   return { id: p.id, runTimeNs: p.run_time_ns ?? 0, runCount: p.run_cnt ?? 0 };
 }
 
-export async function dumpMap(host: Host, mapPin: string): Promise<DumpEntry[]> {
-  const out = await runToolOk(host, ['bpftool', '-j', 'map', 'dump', 'pinned', mapPin]);
-  return parseMapDump(out, mapPin);
+/** A map's entries, by its pin or (a number) its id. */
+export async function dumpMap(host: Host, map: string | number): Promise<DumpEntry[]> {
+  const out = await runToolOk(host, ['bpftool', '-j', 'map', 'dump', ...(typeof map === 'number' ? ['id', String(map)] : ['pinned', map])]);
+  return parseMapDump(out, String(map));
+}
+
+/** The maps a loaded program uses, id by name (two execs), e.g. of a filter whose pins are gone. */
+export async function programMaps(host: Host, progId: number): Promise<Record<string, number>> {
+  const ids = (JSON.parse(await runToolOk(host, ['bpftool', '-j', 'prog', 'show', 'id', String(progId)])) as { map_ids?: number[] }).map_ids ?? [];
+  const maps = JSON.parse(await runToolOk(host, ['bpftool', '-j', 'map', 'show'])) as Array<{ id: number; name: string }>;
+  return Object.fromEntries(maps.filter((m) => ids.includes(m.id)).map((m) => [m.name, m.id]));
 }
 
 export interface BatchFailure {

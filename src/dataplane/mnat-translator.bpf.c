@@ -55,7 +55,7 @@
 /* mnat_value.flags */
 #define MNAT_F_KEEP_TTL 0x01 /* do not decrement TTL / hop limit (not a routing hop) */
 
-/* mnat_attach.flags: written by the loader, never read here. */
+/* mnat_attach.flags: written by the loader, never read here (see count_event). */
 #define MNAT_ATTACH_ADDED_QDISC 0x01
 
 enum mnat_event {
@@ -172,11 +172,22 @@ struct opt6 {
 #define PKT_DATA(skb) CTX_LOAD_PTR(skb, data)
 #define PKT_END(skb) CTX_LOAD_PTR(skb, data_end)
 
+/*
+ * mnat_attach is the loader's bookkeeping and never read here, but the program
+ * must reference it: when an agent dies in a private mount namespace (ip netns
+ * exec) its pins go with it, and the filter it left attached keeps alive only
+ * the maps its program uses. Through them (bpftool prog show: map_ids) the next
+ * agent reads the dead owner's record (slot 15) and removes the filter. The
+ * lookup sits in a branch that never runs: an array lookup below max_entries
+ * does not fail.
+ */
 static __always_inline void count_event(__u32 event)
 {
 	__u64 *n = bpf_map_lookup_elem(&mnat_events, &event);
 	if (n)
 		*n += 1;
+	else
+		bpf_map_lookup_elem(&mnat_attach, &event);
 }
 
 static __always_inline int drop(__u32 event)

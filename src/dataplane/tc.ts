@@ -7,9 +7,13 @@ import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
 export interface TcFilter {
   readonly pref: number;
   readonly progId: number | null;
+  /** The bpf program's name ("mnat_translate"); null for other filter kinds. */
+  readonly progName: string | null;
 }
 
 const GONE = /Cannot find device|No such device|does not exist/i;
+/** The device has no clsact (or it went meanwhile). */
+const NO_QDISC = /Cannot find specified qdisc|Invalid handle/i;
 
 /**
  * Runs `tc ARGS` on device: its output; null when it failed in a way `harmless`
@@ -36,12 +40,41 @@ async function tc(
   throw unsupported?.(err) ?? commandFailed(argv, result);
 }
 
-/** Which qdisc can carry ingress filters on the device: clsact, the older ingress, or none. */
-export async function ingressQdisc(host: Host, device: string): Promise<'clsact' | 'ingress' | null> {
-  const qdiscs = JSON.parse((await tc(host, device, ['-j', 'qdisc', 'show', 'dev', device], null)) || '[]') as Array<{ kind?: string }>;
-  if (qdiscs.some((q) => q.kind === 'clsact')) return 'clsact';
-  if (qdiscs.some((q) => q.kind === 'ingress')) return 'ingress';
-  return null;
+export interface TcState {
+  /** The qdisc that can carry ingress filters: clsact, the older ingress one, or none. */
+  readonly qdisc: 'clsact' | 'ingress' | null;
+  readonly ingressFilters: TcFilter[];
+  readonly egressFilters: TcFilter[];
+}
+
+type FilterJson = Array<{ kind?: string; pref?: number; options?: { prog?: { id?: number; name?: string } } }>;
+
+/** tc prints each pref once bare (the chain head) and once per filter with options. */
+function filtersOf(entries: FilterJson | undefined): TcFilter[] {
+  return (entries ?? [])
+    .filter((e) => typeof e.pref === 'number' && e.options !== undefined)
+    .map((e) => ({ pref: e.pref as number, progId: e.options?.prog?.id ?? null, progName: e.options?.prog?.name ?? null }));
+}
+
+/**
+ * The device's qdiscs and both directions' filters in one exec (`tc -j -batch`:
+ * one JSON document per line); null when the device is gone. On a router one
+ * exec is a good part of a second, and a stop has procd's term_timeout.
+ */
+export async function tcState(host: Host, device: string): Promise<TcState | null> {
+  const dev = `dev ${device}`;
+  const argv = ['tc', '-j', '-batch', '-'];
+  const r = await runTool(host, argv, `qdisc show ${dev}\nfilter show ${dev} ingress\nfilter show ${dev} egress\n`);
+  if (r.code !== 0) {
+    if (GONE.test(r.stderr)) return null;
+    // The qdisc went between the commands: no filters then.
+    if (!NO_QDISC.test(r.stderr)) throw commandFailed(argv, r);
+  }
+  const [qdiscs, ingress, egress] = r.stdout.split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as FilterJson);
+  const kinds = (qdiscs ?? []).map((q) => q.kind);
+  const qdisc = kinds.includes('clsact') ? 'clsact' : kinds.includes('ingress') ? 'ingress' : null;
+  // Without a qdisc tc lists no filters (prints [] or fails, which ends the batch).
+  return { qdisc, ingressFilters: filtersOf(ingress), egressFilters: filtersOf(egress) };
 }
 
 export async function addClsact(host: Host, device: string): Promise<void> {
@@ -56,16 +89,7 @@ export async function addClsact(host: Host, device: string): Promise<void> {
 }
 
 export async function deleteClsact(host: Host, device: string): Promise<void> {
-  await tc(host, device, ['qdisc', 'del', 'dev', device, 'clsact'], /Invalid handle|Cannot find specified qdisc/i, true);
-}
-
-export async function listFilters(host: Host, device: string, direction: 'ingress' | 'egress'): Promise<TcFilter[]> {
-  const out = await tc(host, device, ['-j', 'filter', 'show', 'dev', device, direction], /Cannot find specified qdisc|Invalid handle/i);
-  const entries = JSON.parse(out || '[]') as Array<{ pref?: number; options?: { prog?: { id?: number } } }>;
-  // tc prints each pref once bare (the chain head) and once per filter with options.
-  return entries
-    .filter((e) => typeof e.pref === 'number' && e.options !== undefined)
-    .map((e) => ({ pref: e.pref as number, progId: typeof e.options?.prog?.id === 'number' ? e.options.prog.id : null }));
+  await tc(host, device, ['qdisc', 'del', 'dev', device, 'clsact'], NO_QDISC, true);
 }
 
 /** Attaches the pinned program as a direct-action ingress filter. */

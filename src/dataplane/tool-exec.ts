@@ -46,7 +46,8 @@ export const PACKAGES: Record<string, string> = {
   bpftool: 'bpftool-minimal or bpftool-full',
   ip: 'ip-tiny or ip-full',
   bridge: 'ip-bridge',
-  curl: 'curl and libnghttp2',
+  // HTTP/2 is a build option of OpenWrt's libcurl (off by default), not a package.
+  curl: 'curl with a libcurl built with LIBCURL_NGHTTP2',
   smcroutectl: 'smcroute',
 };
 

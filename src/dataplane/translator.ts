@@ -34,10 +34,11 @@ import {
   sumCounters,
 } from './bpf-map-codec.ts';
 import { ensureBpffs } from './bpffs.ts';
-import { dumpMap, loadProgram, pinnedProgId, runBatch } from './bpftool.ts';
+import { dumpMap, loadProgram, pinnedProgId, programMaps, runBatch } from './bpftool.ts';
+import type { DumpEntry } from './bpf-map-codec.ts';
 import { serialQueue } from './upstream-join.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
-import { addBpfFilter, addClsact, deleteClsact, deleteFilter, ingressQdisc, listFilters } from './tc.ts';
+import { addBpfFilter, addClsact, deleteClsact, deleteFilter, tcState, type TcFilter } from './tc.ts';
 import { DataplaneError, TOOL_TIMEOUT_MS } from './tool-exec.ts';
 
 export { DataplaneError } from './tool-exec.ts';
@@ -76,6 +77,9 @@ export type CounterList = ChannelCounters[] & {
 };
 
 const OBJECT_NAME = 'mnat-translator.bpf.o';
+const REMOVED_LEFTOVERS = 'removed translator state left by an earlier run';
+/** The program's name, as tc and bpftool show it. */
+const PROG_NAME = 'mnat_translate';
 export const RULES_MAP = 'mnat_rules';
 const MAP_NAMES = [RULES_MAP, 'mnat_counters', 'mnat_events', 'mnat_attach'] as const;
 /** The last mnat_attach slot records the owning process: {pid, OWNER_MAGIC}. */
@@ -173,6 +177,18 @@ export interface Translator {
   counters(): Promise<CounterList>;
   /** Removes filters, any clsact qdisc it added, pins and the pin directory; also state of a crashed run. */
   detach(): Promise<void>;
+  /**
+   * The sources (`from`) of the rules a dead predecessor had, found while
+   * removing what it left (its pins at load, its filter at attach); each handed
+   * out once. Its upstream joins were made for exactly these channels.
+   */
+  takeStaleRules(): Channel[];
+  /**
+   * Without loading: removes what a dead run of this instance left (its pins,
+   * filters and clsact) and any filter on `device` whose program's owner record
+   * names a dead process. Throws when the owner still runs. Returns takeStaleRules().
+   */
+  sweep(device: string): Promise<Channel[]>;
 }
 
 // A closure rather than a class: its state is locals, which minify in the
@@ -192,6 +208,8 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   let ourProgId: number | null = null;
   const attached = new Map<string, Attachment>();
   const programmed = new Map<string, TranslationRule>();
+  const staleRules: Channel[] = [];
+  const inherit = (entries: DumpEntry[]): void => void staleRules.push(...entries.map((e) => decodeKey(e.key)));
 
   function mapPin(name: (typeof MAP_NAMES)[number]): string {
     return `${pinDir}/${name}`;
@@ -216,7 +234,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   async function stillAttached(device: string, a: Attachment): Promise<boolean> {
     const link = await findLink(host, device);
     if (link === null || link.ifindex !== a.ifindex) return false;
-    return (await listFilters(host, device, 'ingress')).some((f) => f.progId === ourProgId);
+    return (await tcState(host, device))?.ingressFilters.some((f) => f.progId === ourProgId) ?? false;
   }
 
   async function attachNow(device: string): Promise<void> {
@@ -226,15 +244,17 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     let slot = 0;
     while (used.has(slot)) slot++;
     if (slot >= OWNER_SLOT) throw new DataplaneError('too-many-devices', `a translator attaches to at most ${OWNER_SLOT} devices`);
-    const existing = await ingressQdisc(host, device);
-    const addedQdisc = existing === null;
-    if (addedQdisc) await addClsact(host, device);
+    const st = await tcState(host, device);
+    const hasQdisc = !!st?.qdisc;
+    // A clsact a dead predecessor added is ours to remove at the end, as if we had added it.
+    const addedQdisc = !hasQdisc || (await removeDeadFilters(device, link.ifindex, st!.ingressFilters));
+    if (!hasQdisc) await addClsact(host, device);
     // Record the attachment before the filter exists, so a crash in between is recoverable.
     await writeAttachSlot(slot, link.ifindex, addedQdisc ? ATTACH_ADDED_QDISC : 0);
     try {
       await addBpfFilter(host, device, progPin);
     } catch (err) {
-      if (addedQdisc) await deleteClsact(host, device).catch(() => undefined);
+      if (!hasQdisc) await deleteClsact(host, device).catch(() => undefined);
       await writeAttachSlot(slot, 0, 0).catch(() => undefined);
       throw err;
     }
@@ -324,18 +344,73 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   function detach(): Promise<void> {
     return serial(async () => {
       // Best effort throughout: the pins go even when a device or namespace vanished.
+      // Few execs (a stop has procd's term_timeout, and an exec on a router costs
+      // a good part of a second): loaded, our own state is known and only the
+      // filters need tc; otherwise whatever an earlier run left is looked up.
       let firstError: unknown = null;
       for (const [device, a] of attached) {
         await removeFilters(device, ourProgId, a.addedQdisc).catch((err: unknown) => (firstError ??= err));
       }
       attached.clear();
-      await cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
-      for (const dir of [pinDir, pinRoot]) await host.exec(['rmdir', dir], { timeoutMs: TOOL_TIMEOUT_MS }).catch(() => undefined); // fails harmlessly when not empty
+      if (loaded) removePins();
+      else await cleanupStale().catch((err: unknown) => (firstError ??= err)); // what the attach map lists, then the pins
+      removePinDirectories();
       loaded = false;
       ourProgId = null;
       programmed.clear();
       if (firstError !== null) throw firstError;
     });
+  }
+
+  function removePins(): void {
+    for (const name of [...MAP_NAMES, 'prog']) host.removeFile(`${pinDir}/${name}`);
+  }
+
+  /** Removes the pin directory and the shared root; each stays when not empty (another instance). */
+  function removePinDirectories(): void {
+    host.removeFile(pinDir);
+    host.removeFile(pinRoot);
+  }
+
+  function sweep(device: string): Promise<Channel[]> {
+    return serial(async () => {
+      await cleanupStale();
+      const link = await findLink(host, device);
+      const st = link && (await tcState(host, device));
+      // The dead owner added the clsact: removed when nothing else uses it.
+      if (st?.qdisc === 'clsact' && (await removeDeadFilters(device, link!.ifindex, st.ingressFilters))) await removeFilters(device, null, true);
+      removePinDirectories();
+      return takeStaleRules();
+    });
+  }
+
+  function takeStaleRules(): Channel[] {
+    return staleRules.splice(0);
+  }
+
+  /**
+   * Removes the ingress filters on device that run a translator program whose
+   * owner record (mnat_attach's last slot, reached through the program's maps:
+   * its pins may be gone with a dead process's mount namespace) names a process
+   * that no longer exists; their rules are kept for takeStaleRules(). Filters of
+   * running processes, or without an owner record, stay. True when such a dead
+   * owner had added the device's clsact.
+   */
+  async function removeDeadFilters(device: string, ifindex: number, filters: readonly TcFilter[]): Promise<boolean> {
+    let addedQdisc = false;
+    for (const f of filters) {
+      // A program of that name is a bpf filter: it has an id. Ours has a live owner: us.
+      if (f.progName !== PROG_NAME) continue;
+      const maps = await programMaps(host, f.progId!);
+      const slots = maps['mnat_attach'] === undefined ? [] : (await dumpMap(host, maps['mnat_attach'])).map((e) => decodeAttach(e.values[0] as Uint8Array));
+      const owner = slots[OWNER_SLOT];
+      if (owner?.flags !== OWNER_MAGIC || host.fileExists(`/proc/${owner.ifindex}`)) continue;
+      if (maps['mnat_rules'] !== undefined) inherit(await dumpMap(host, maps['mnat_rules']));
+      await deleteFilter(host, device, 'ingress', f.pref);
+      addedQdisc ||= slots.some((a, i) => i < OWNER_SLOT && a.ifindex === ifindex && (a.flags & ATTACH_ADDED_QDISC) !== 0);
+      host.log.warn(REMOVED_LEFTOVERS, { device, pid: owner.ifindex });
+    }
+    return addedQdisc;
   }
 
   function requireLoaded(what: string): void {
@@ -396,6 +471,8 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
         }
       }
     }
+    // Its rules: the channels it joined upstream (takeStaleRules).
+    if (host.fileExists(mapPin('mnat_rules'))) inherit(await dumpMap(host, mapPin('mnat_rules')).catch(() => []));
     let filterError: unknown = null;
     try {
       if (slots.length > 0) {
@@ -408,22 +485,21 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     } catch (err) {
       filterError = err;
     }
-    for (const name of [...MAP_NAMES, 'prog']) host.removeFile(`${pinDir}/${name}`);
+    removePins();
     if (filterError !== null) throw filterError;
-    if (!loaded) host.log.warn('removed translator state left by an earlier run', { pin: pinDir, devices: slots.length });
+    if (!loaded) host.log.warn(REMOVED_LEFTOVERS, { pin: pinDir, devices: slots.length });
   }
 
-  /** Deletes the ingress filters running progId; deletes clsact when we added it and it is now empty. */
+  /**
+   * Deletes the ingress filters running progId, or the whole clsact when we
+   * added it and nothing else uses it (one exec removes both); two execs in all.
+   */
   async function removeFilters(device: string, progId: number | null, addedQdisc: boolean): Promise<void> {
-    if ((await findLink(host, device)) === null) return; // gone: its filters went with it
-    if (progId !== null) {
-      for (const f of await listFilters(host, device, 'ingress')) {
-        if (f.progId === progId) await deleteFilter(host, device, 'ingress', f.pref);
-      }
-    }
-    if (!addedQdisc || (await ingressQdisc(host, device)) !== 'clsact') return;
-    const rest = [...(await listFilters(host, device, 'ingress')), ...(await listFilters(host, device, 'egress'))];
-    if (rest.length === 0) await deleteClsact(host, device);
+    const st = await tcState(host, device);
+    if (st === null) return; // gone: its filters went with it
+    const ours = st.ingressFilters.filter((f) => progId !== null && f.progId === progId);
+    if (addedQdisc && st.qdisc === 'clsact' && st.ingressFilters.length + st.egressFilters.length === ours.length) return deleteClsact(host, device);
+    for (const f of ours) await deleteFilter(host, device, 'ingress', f.pref);
   }
 
   async function writeAttachSlot(slot: number, ifindex: number, flags: number): Promise<void> {
@@ -473,6 +549,8 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
     progPin,
     host,
     attachedDevices: () => [...attached.keys()],
+    takeStaleRules,
+    sweep,
     rules: () => [...programmed.values()],
     load: () => serial(loadNow),
     attach,

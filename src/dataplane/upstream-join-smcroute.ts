@@ -11,7 +11,12 @@
 // that fails because the device is gone counts as done: the kernel dropped the
 // membership with the device. Note: the reload also drops dynamic joins other
 // programs made through the same smcrouted.
-import type { Channel } from '../core/channel.ts';
+//
+// smcrouted's joins outlive the agent: after a kill -9 they stay. The next run
+// adopts those of its dead predecessor (adopt(): the channels the translator
+// found in the predecessor's rules, as listed by `smcroutectl show groups`),
+// never other joins: smcrouted may serve other programs too.
+import { channelKey, type Channel } from '../core/channel.ts';
 import type { Host } from '../host/host.ts';
 import { channelToJoin, channelToLeave, membershipKey, serialJoiner, UpstreamJoinError, type JoinedChannel, type UpstreamJoiner } from './upstream-join.ts';
 
@@ -52,6 +57,15 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     joined.set(membershipKey(channel, device), { channel, device });
     host.log.debug('upstream join (smcroute)', { source: channel.source, group: channel.group, device });
   };
+
+  /**
+   * Several joins or leaves in one `smcroutectl -b` exec (commands on stdin,
+   * smcroute 2.5 and later): the fork and the IPC connection are the cost, not
+   * smcrouted. True when it exited 0; false (nothing run) for fewer than two.
+   */
+  const batch = async (action: 'join' | 'leave', items: ReadonlyArray<{ channel: Channel; device: string }>): Promise<boolean> =>
+    items.length > 1 &&
+    (await host.exec([...base, '-b'], { input: items.map(({ channel: c, device }) => `${action} ${device} ${c.source} ${c.group}\n`).join(''), timeoutMs })).code === 0;
 
   /** Runs smcroutectl join/leave and classifies the answer; throws for anything not recoverable here. */
   const ctl = async (action: 'join' | 'leave', channel: Channel, device: string): Promise<Outcome> => {
@@ -113,13 +127,12 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
   };
 
   /**
-   * A batch of joins: first all in one `smcroutectl -b` exec (commands on
-   * stdin, smcroute 2.5 and later), since the fork and the IPC connection are
-   * the cost, not smcrouted. When that does not exit 0 (a join failed, or an
-   * smcroutectl without batch mode), each join is made on its own, JOIN_PARALLEL
-   * execs at a time: what the batch did answers "already joined" and counts as
-   * done, and every failure is told apart. A device smcrouted does not know
-   * (yet) takes the one-by-one path afterwards, which reloads once.
+   * A batch of joins: first all in one exec (batch()). When that does not exit
+   * 0 (a join failed, or an smcroutectl without batch mode), each join is made
+   * on its own, JOIN_PARALLEL execs at a time: what the batch did answers
+   * "already joined" and counts as done, and every failure is told apart. A
+   * device smcrouted does not know (yet) takes the one-by-one path afterwards,
+   * which reloads once.
    */
   const joinMany = async (items: readonly JoinedChannel[]): Promise<Array<Error | null>> => {
     const results: Array<Error | null | 'device'> = items.map(() => null);
@@ -132,9 +145,7 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
         results[i] = e as Error;
       }
     });
-    const input = todo.map(({ channel, device }) => `join ${device} ${channel.source} ${channel.group}\n`).join('');
-    const batch = todo.length > 1 ? await host.exec([...base, '-b'], { input, timeoutMs }) : null;
-    if (batch?.code === 0) {
+    if (await batch('join', todo)) {
       for (const { channel, device } of todo) remember(channel, device);
       return results as Array<Error | null>;
     }
@@ -160,13 +171,35 @@ export function createSmcrouteJoiner(host: Host, options: SmcrouteJoinerOptions 
     return out;
   };
 
+  const adopt = async (channels: readonly Channel[], device: string): Promise<number> => {
+    if (channels.length === 0) return 0; // nothing of a dead run: no exec
+    const theirs = new Set(channels.map((c) => channelKey(channelToLeave(c) ?? c)));
+    // "(10.0.0.1, 239.77.0.1)   wan" per line with -p (plain) -t (no heading); "(*, G)" is an ASM join, not ours.
+    const r = await host.exec([...base, '-p', '-t', 'show', 'groups'], { timeoutMs });
+    let n = 0;
+    for (const line of r.code === 0 ? r.stdout.split('\n') : []) {
+      const m = /^\((\S+), (\S+)\)\s+(\S+)/.exec(line);
+      const channel = m && m[3] === device ? channelToLeave({ source: m[1]!, group: m[2]! }) : null;
+      if (channel === null || !theirs.has(channelKey(channel)) || joined.has(membershipKey(channel, device))) continue;
+      remember(channel, device);
+      n++;
+    }
+    if (n > 0) host.log.info('took over upstream joins a dead run left in smcrouted', { device, joins: n });
+    return n;
+  };
+
   return serialJoiner(joined, {
     joinMany,
+    adopt,
     join: doJoin,
     leave: doLeave,
     close: async () => {
+      // All in one exec (a stop has procd's term_timeout); when that fails, one
+      // by one, so each failure is told apart.
+      const all = [...joined.values()];
+      if (await batch('leave', all)) return joined.clear();
       let firstError: unknown = null;
-      for (const j of [...joined.values()]) {
+      for (const j of all) {
         try {
           await doLeave(j.channel, j.device);
         } catch (e) {

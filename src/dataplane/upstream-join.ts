@@ -21,6 +21,12 @@ export interface UpstreamJoiner {
   close(): Promise<void>;
   /** Optional: joins several at once (their tool execs overlap); per item null or its error. */
   joinMany?(items: readonly JoinedChannel[]): Promise<Array<Error | null>>;
+  /**
+   * Optional (a backend whose joins outlive the process: smcrouted): takes over
+   * the joins it holds for these channels on device, left by a dead run; they
+   * are in joined() from now on. Returns how many.
+   */
+  adopt?(channels: readonly Channel[], device: string): Promise<number>;
 }
 
 /** The key of a (channel, device) membership. */
@@ -82,15 +88,18 @@ export function serialJoiner(
     leave(channel: Channel, device: string): Promise<void>;
     close(): Promise<void>;
     joinMany?(items: readonly JoinedChannel[]): Promise<Array<Error | null>>;
+    adopt?(channels: readonly Channel[], device: string): Promise<number>;
   },
 ): UpstreamJoiner {
   const serial = serialQueue();
-  const many = ops.joinMany;
+  /** The operation, run in turn with the others; an optional one the backend lacks stays undefined. */
+  const inTurn = <A extends unknown[], R>(op: ((...args: A) => Promise<R>) | undefined) => op && ((...args: A) => serial(() => op(...args)));
   return {
-    join: (channel, device) => serial(() => ops.join(channel, device)),
-    leave: (channel, device) => serial(() => ops.leave(channel, device)),
+    join: inTurn(ops.join)!,
+    leave: inTurn(ops.leave)!,
     joined: () => [...view.values()].map((j) => ({ channel: { ...j.channel }, device: j.device })),
-    close: () => serial(() => ops.close()),
-    ...(many ? { joinMany: (items: readonly JoinedChannel[]) => serial(() => many(items)) } : {}),
+    close: inTurn(ops.close)!,
+    joinMany: inTurn(ops.joinMany),
+    adopt: inTurn(ops.adopt),
   };
 }

@@ -11,14 +11,15 @@ export async function ensureBridgeSnooping(host: Host, log: Logger, link: LinkIn
     log.error(plan.problem, { device: link.name, fix: 'point --downstream-interface at the LAN bridge, or use --membership file' });
     return false;
   }
-  if (plan.args.length === 0) {
+  if (plan.warning) log.warn(plan.warning);
+  if (plan.batch.length === 0) {
     log.debug('bridge already snoops with IGMPv3/MLDv2 and is querier', { bridge: link.name });
     return true;
   }
-  const argv = ['ip', 'link', 'set', 'dev', link.name, 'type', 'bridge', ...plan.args];
-  const r = await host.exec(argv, { timeoutMs: 10_000 });
+  // One exec, two netlink messages in order (the versions before the querier, see bridge-plan.ts).
+  const r = await host.exec(['ip', '-batch', '-'], { input: plan.batch.join('\n') + '\n', timeoutMs: 10_000 });
   if (r.code !== 0) {
-    log.error('could not configure the bridge for snooping', { bridge: link.name, command: argv.join(' '), error: r.stderr.trim() });
+    log.error('could not configure the bridge for snooping', { bridge: link.name, command: plan.batch.join('; '), error: r.stderr.trim() });
     return false;
   }
   for (const change of plan.changes) log.info('bridge setting changed', { bridge: link.name, change });

@@ -42,6 +42,13 @@ export const EGRESS_PHASES: readonly ApplyPhase[] = [
   { kinds: ['join'], batchFrom: 2, together: true },
 ];
 
+/**
+ * How long a stop may take in all: leave upstream, remove the translator, tell
+ * the server. Under procd's term_timeout for the service (openwrt/etc/init.d),
+ * which then kills. An exec costs a good part of a second on a slow router.
+ */
+export const STOP_BUDGET_MS = 20_000;
+
 export interface EgressAgentOptions {
   readonly host: Host;
   readonly log: LevelLogger;
@@ -96,6 +103,8 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   let drops: Record<string, number> | undefined;
   const startedAt = new Date(host.wallClock()).toISOString();
   let stopped = false;
+  /** The server has sent assignments once: until then, joins a dead predecessor left (adopted) are not left. */
+  let heard = false;
 
   // ---- membership and the server -------------------------------------------
 
@@ -131,6 +140,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     f.on('assignments', (channels) => {
       if (f !== feed || stopped) return;
       assignments = channels;
+      heard = true;
       log.debug('assignments', { count: channels.length });
       passes.request();
       statusFile.changed();
@@ -211,6 +221,10 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
         attached = { device: s.upstream, ifindex: up.ifindex };
         rules.clear(); // attach starts from an empty table
         stats.actions++;
+        // The WAN joins a killed predecessor left in smcrouted: ours now, so the plan
+        // keeps those still wanted (no second join) and leaves the rest.
+        const stale = translator.takeStaleRules?.() ?? [];
+        if (stale.length > 0) await joiner.adopt?.(stale, s.upstream).catch((err: Error) => log.warn('cannot list the upstream joins a dead run left', { error: err.message }));
       } catch (err) {
         ok = false;
         stats.failures++;
@@ -236,7 +250,8 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
     const ready = attached !== null && down !== null;
     const changes = plan.actions.filter((a) => {
       if (a.kind === 'remove' && attached === null) rules.delete(channelKey(a.from));
-      return a.kind === 'leave' || (a.kind === 'remove' ? attached !== null : ready);
+      // Before the server's first answer the only joins are adopted ones: kept until it says what is wanted.
+      return a.kind === 'leave' ? heard : a.kind === 'remove' ? attached !== null : ready;
     });
     if (!(await applier.apply(changes))) ok = false;
     if (stopped) return true;
@@ -365,11 +380,14 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       applier.stop();
       if (countersTimer) host.clearTimeout(countersTimer);
       countersTimer = null;
-      // A stuck tool must not keep the agent from exiting: every step is bounded.
+      // A stuck tool must not keep the agent from exiting: the whole stop has a
+      // budget (STOP_BUDGET_MS), inside procd's term_timeout, after which it kills.
+      const deadline = host.now() + STOP_BUDGET_MS;
       const bounded = async (run: () => Promise<void>): Promise<void> => {
         let timer: TimerHandle | null = null;
+        const ms = Math.max(0, deadline - host.now());
         try {
-          await Promise.race([run(), new Promise<never>((_, reject) => (timer = host.setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)))]);
+          await Promise.race([run(), new Promise<never>((_, reject) => (timer = host.setTimeout(() => reject(new Error(`no answer within the stop's ${STOP_BUDGET_MS / 1000} s`)), ms)))]);
         } finally {
           if (timer) host.clearTimeout(timer);
         }
@@ -382,8 +400,8 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
           log.warn(`${what} failed`, { error: err.message });
         });
       const left = joiner.joined().length;
-      // The kernel state first: procd kills 10 s after SIGTERM (term_timeout), and a
-      // server that does not answer (WAN down) would use all of that before it.
+      // The kernel state first (a server that does not answer, WAN down, would
+      // use the budget before it); each step in one or two execs.
       await step('leaving upstream', () => joiner.close());
       await step('detaching the translator', () => translator.detach());
       await step('stopping the server client', () => feed.stop());

@@ -18,6 +18,7 @@ import { createTranslator } from '../dataplane/translator.ts';
 import { checkPrerequisites } from '../agent/preflight.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent } from './egress-agent.ts';
+import { cleanUpAfterEgress } from './cleanup.ts';
 import type { Joiner } from '../agent/ports.ts';
 import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
@@ -145,13 +146,14 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   const log = createLevelLogger(base.log, first.settings.logLevel);
   const host: Host = { ...base, log };
   for (const w of first.warnings) log.warn(w);
-  if (!first.enabled) {
+  if (!first.enabled && parsed.command === 'run') {
     log.info('disabled in the configuration (option enabled 0); nothing to do', { file: uciFile ?? undefined });
     host.exit(0);
     return;
   }
   const given = first.settings;
   const translator = createTranslator(host, { objectPath: given.bpfObject, pinRoot: given.pinRoot, instance: given.instance });
+  if (parsed.command === 'cleanup') return host.exit((await cleanUpAfterEgress(host, translator, rt.createJoiner(host, given), given)) ? 0 : 1);
   const needs = { ip: true, bridge: given.membership !== 'file', curl: host.runtime === 'quickjs', smcroute: given.joinBackend === 'smcroute' };
   if (!(await checkPrerequisites(host, translator, needs, (l) => rt.printError(`mnat-egress: ${l}`)))) return host.exit(1);
   // The prerequisites first: discovery retries until it finds the service.

@@ -152,7 +152,7 @@ export class CurlHeadParser {
 function curlError(stderr: string, exit: ChildExit): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const last = lines[lines.length - 1];
-  if (exit.code === 127 && !last) return 'curl not found: install curl (OpenWrt: curl and libnghttp2) or put it on PATH';
+  if (exit.code === 127 && !last) return 'curl not found: install curl (OpenWrt: curl, its libcurl built with LIBCURL_NGHTTP2) or put it on PATH';
   if (last) return last;
   return exit.signal !== null ? `curl killed by signal ${exit.signal}` : `curl exited with code ${exit.code}`;
 }

@@ -107,6 +107,7 @@ export interface Host {
   readFile(path: string): string | null;
   /** Writes via a temp file in the same directory and rename, so readers never see a partial file. */
   writeFileAtomic(path: string, data: string): void;
+  /** Removes a file, or a directory when it is empty; nothing when it is absent. */
   removeFile(path: string): void;
   fileExists(path: string): boolean;
   /** Modification time in ms since the epoch, or null when the file is absent. */

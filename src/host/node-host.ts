@@ -1,6 +1,6 @@
 // The Node implementation of Host: child_process, fs, timers and signals.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createLineLogger } from './log-format.ts';
 import { makeDirectories } from './make-directories.ts';
@@ -121,8 +121,15 @@ export function createNodeHost(logger: Logger): Host {
     removeFile(path) {
       try {
         unlinkSync(path);
-      } catch {
-        // already gone
+      } catch (err) {
+        // A directory goes with rmdir (as os.remove does on QuickJS); gone or not empty: nothing.
+        if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
+          try {
+            rmdirSync(path);
+          } catch {
+            // not empty
+          }
+        }
       }
     },
     fileExists: existsSync,

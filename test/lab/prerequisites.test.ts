@@ -19,7 +19,7 @@ const LINES: Record<string, string> = {
   bpftool: 'bpftool: not found; install bpftool-minimal or bpftool-full (OpenWrt)',
   ip: 'ip: not found; install ip-tiny or ip-full (OpenWrt)',
   bridge: 'bridge: not found; install ip-bridge (OpenWrt)',
-  curl: 'curl: not found; install curl and libnghttp2 (OpenWrt)',
+  curl: 'curl: not found; install curl with a libcurl built with LIBCURL_NGHTTP2 (OpenWrt)',
   smcroutectl: 'smcroutectl: not found; install smcroute (OpenWrt)',
   mount:
     'bpffs: /sys/fs/bpf/mnat is on sysfs, not bpffs, and mounting it failed: mount is not installed or not on PATH: install mount (OpenWrt); ' +

@@ -79,7 +79,7 @@ test('start: netifd networks resolve to their layer-3 devices; procd gets the co
     'open_instance main',
     `set_param command ${COMMAND.join(' ')}`,
     'set_param respawn 3600 5 5',
-    'set_param term_timeout 10',
+    'set_param term_timeout 25',
     'set_param limits nofile=1024 1024',
     'set_param stdout 1',
     'set_param stderr 1',
@@ -165,4 +165,27 @@ test('reload: other devices, not running, or disabled → procd applies the new 
   config(ENABLED.replace("enabled '1'", "enabled '0'"));
   running(COMMAND);
   assert.deepEqual(run('reload'), [], 'no instance: procd stops the running one');
+});
+
+test("stop: procd stops the instance, the script waits for the agent's own clean-up, then runs the agent's cleanup mode with the same command", () => {
+  config(ENABLED);
+  iface('wan', WAN_UP);
+  iface('lan', LAN_UP);
+  // A stand-in agent: records its argv; pid 2147483 runs nowhere (the agent is gone, e.g. killed).
+  const agent = join(dir, 'agent');
+  writeFileSync(agent, '#!/bin/sh\necho "agent $*" >>"$PROCD_LOG"\necho "cleaned up" >&2\n', { mode: 0o755 });
+  const list = { 'mnat-egress': { instances: { main: { running: false, command: [agent, ...COMMAND.slice(1)] } } } };
+  writeFileSync(join(dir, 'ubus/service.list.json'), JSON.stringify(list));
+  assert.deepEqual(run('stop'), [
+    'kill mnat-egress main',
+    `agent /usr/share/mnat/mnat-egress.qjs.js cleanup ${COMMAND.slice(2).join(' ')}`,
+    'logger -t mnat-egress cleaned up',
+  ]);
+  // A running agent: the script waits while it lives (bounded by the term timeout).
+  const sleeper = spawnSync('sh', ['-c', 'sleep 1 & echo $!'], { encoding: 'utf8' }).stdout.trim();
+  list['mnat-egress'].instances.main = { ...list['mnat-egress'].instances.main, running: true, pid: Number(sleeper) } as typeof list['mnat-egress']['instances']['main'];
+  writeFileSync(join(dir, 'ubus/service.list.json'), JSON.stringify(list));
+  const t0 = Date.now();
+  assert.equal(run('stop').length, 3);
+  assert.ok(Date.now() - t0 >= 500, 'waited for the agent to exit');
 });

@@ -4,6 +4,7 @@ import {
   canonicalAddress,
   formatPrefix,
   IPV4_MULTICAST,
+  IPV4_SSM,
   IPV6_MULTICAST,
   isMulticast,
   isSsmGroup,
@@ -80,11 +81,13 @@ test('channels: validation names the bad member, keys are canonical', () => {
   assert.deepEqual(channelFromKey(' 23.212.185.4 , 232.1.1.1'), { source: '23.212.185.4', group: '232.1.1.1' });
 });
 
-test('isMulticast and the 224.0.0.0/24 check (bit tests) agree with the prefixes at every edge', () => {
-  const edges = ['0.0.0.0', '223.255.255.255', '224.0.0.0', '224.0.0.255', '224.0.1.0', '239.255.255.255', '240.0.0.0', '255.255.255.255', '::', 'feff:ffff::', 'ff00::', 'ff02::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::ffff:224.0.0.1'];
+test('isMulticast, isSsmGroup and the 224.0.0.0/24 check (bit tests) agree with the prefixes at every edge', () => {
+  const edges = ['0.0.0.0', '223.255.255.255', '224.0.0.0', '224.0.0.255', '224.0.1.0', '231.255.255.255', '232.0.0.0', '232.255.255.255', '233.0.0.0', '239.255.255.255', '240.0.0.0', '255.255.255.255', '::', 'feff:ffff::', 'ff00::', 'ff02::1', 'ff2f:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ff30::', 'ff3f:0:ffff:ffff:ffff:ffff:ffff:ffff', 'ff3f:1::', 'ff40::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::ffff:224.0.0.1', '::ffff:232.0.0.1'];
+  const ssm6 = Array.from({ length: 16 }, (_, x) => parsePrefix(`ff3${x.toString(16)}::/32`));
   for (const text of edges) {
     const a = parseAddress(text);
     assert.equal(isMulticast(a), prefixContains(a.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, a), text);
+    assert.equal(isSsmGroup(a), a.family === 4 ? prefixContains(IPV4_SSM, a) : ssm6.some((p) => prefixContains(p, a)), text);
     if (a.family === 4) assert.equal(unforwardedGroupReason(a) !== null, prefixContains(parsePrefix('224.0.0.0/24'), a), text);
   }
 });

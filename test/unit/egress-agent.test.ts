@@ -48,7 +48,10 @@ class Machine {
     for (const m of this.monitors) if (m.argv.includes('link')) m.onLine(`9: ${name}: <BROADCAST,MULTICAST,UP> mtu 1500`);
   }
 
-  async exec(argv: readonly string[]): Promise<ExecResult> {
+  /** `ip -batch -` lines, one entry per exec. */
+  batches: string[][] = [];
+
+  async exec(argv: readonly string[], input?: string): Promise<ExecResult> {
     this.execs.push([...argv]);
     const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
     if (argv[0] === 'ip' && argv.includes('show')) {
@@ -57,9 +60,14 @@ class Machine {
       if (!l) return { code: 1, stdout: '', stderr: `Device "${name}" does not exist.\n` };
       return ok(JSON.stringify([{ ifindex: l.ifindex, ifname: name, flags: ['UP'], operstate: 'UP', ...(l.bridge ? { linkinfo: { info_kind: 'bridge', info_data: l.bridge } } : {}) }]));
     }
-    if (argv[0] === 'ip' && argv[1] === 'link' && argv[2] === 'set') {
-      const l = this.links.get(argv[4]!)!;
-      for (let i = 7; i + 1 < argv.length; i += 2) l.bridge![argv[i]!] = Number(argv[i + 1]);
+    if (argv.join(' ') === 'ip -batch -') {
+      const lines = (input ?? '').trim().split('\n');
+      this.batches.push(lines);
+      for (const line of lines) {
+        const w = line.split(' '); // link set dev NAME type bridge K V ...
+        const l = this.links.get(w[3]!)!;
+        for (let i = 6; i + 1 < w.length; i += 2) l.bridge![w[i]!] = Number(w[i + 1]);
+      }
       return ok('');
     }
     if (argv[0] === 'bridge') {
@@ -76,7 +84,7 @@ class Machine {
       runtime: 'node',
       log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
       pid: null,
-      exec: (argv) => this.exec(argv),
+      exec: (argv, o) => this.exec(argv, o?.input),
       spawnLines: (argv, onLine) => {
         const m = { argv, onLine };
         this.monitors.push(m);
@@ -142,6 +150,9 @@ class Kernel implements RuleTable, Joiner {
   violations: string[] = [];
   failNextUpsert = 0;
   failNextSync = 0;
+  /** A dead predecessor's rule sources (what the translator found cleaning up) and the joins smcrouted still holds. */
+  stale: Channel[] = [];
+  held: Channel[] = [];
   constructor(private readonly time: { sleep(ms: number): Promise<void> }) {}
   async attach(device: string): Promise<void> {
     await this.time.sleep(5); // tc takes a while; "attach" is logged once it is done
@@ -199,6 +210,17 @@ class Kernel implements RuleTable, Joiner {
   async close(): Promise<void> {
     for (const j of this.joined()) await this.leave(j.channel, j.device);
   }
+  takeStaleRules(): Channel[] {
+    const r = this.stale;
+    this.stale = [];
+    return r;
+  }
+  async adopt(channels: readonly Channel[], device: string): Promise<number> {
+    const mine = channels.filter((c) => this.held.some((h) => channelKey(h) === channelKey(c)));
+    for (const channel of mine) this.joins.set(`${device}|${channelKey(channel)}`, { channel, device });
+    this.ops.push(`adopt ${mine.map(channelKey).join(' ')}@${device}`);
+    return mine.length;
+  }
 }
 
 const SETTINGS: EgressSettings = {
@@ -238,11 +260,12 @@ async function settled<T>(m: Machine, p: Promise<T>): Promise<T> {
   return r;
 }
 
-async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine()) {
+async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine(), prepare: (k: Kernel) => void = () => undefined) {
   const m = machine;
   const host = m.host();
   const feeds: Feed[] = [];
   const kernel = new Kernel(m.time);
+  prepare(kernel);
   const agent = createEgressAgent({
     host,
     log: createLevelLogger(host.log, 'debug'),
@@ -272,10 +295,10 @@ async function setup(settings: Partial<EgressSettings> = {}, machine = new Machi
   };
 }
 
-test('start: the bridge is set to IGMPv3/MLDv2 + querier and the changes are logged; the translator attaches', async () => {
+test('start: the bridge is set to IGMPv3/MLDv2, then querier, in one exec, and the changes are logged; the translator attaches', async () => {
   const { m, agent, kernel } = await setup();
-  await m.time.until('bridge set', () => m.execs.some((a) => a.join(' ').startsWith('ip link set dev br-lan type bridge')));
-  assert.deepEqual(m.execs.find((a) => a[2] === 'set'), ['ip', 'link', 'set', 'dev', 'br-lan', 'type', 'bridge', 'mcast_igmp_version', '3', 'mcast_mld_version', '2', 'mcast_querier', '1']);
+  await m.time.until('bridge set', () => m.batches.length > 0);
+  assert.deepEqual(m.batches, [['link set dev br-lan type bridge mcast_igmp_version 3 mcast_mld_version 2', 'link set dev br-lan type bridge mcast_querier 1']]);
   await m.time.until('logs', () => m.logs.filter((l) => l.startsWith('info bridge setting changed')).length === 3);
   await m.time.until('attach', () => kernel.ops.includes('attach wan'));
   assert.ok(m.monitors.some((x) => x.argv.join(' ') === '/usr/bin/stdbuf -oL bridge monitor mdb'));
@@ -444,4 +467,25 @@ test('without stdbuf the snooping table is polled (every 2 s), and the log says 
   m.mdb.push({ index: 4, dev: 'br-lan', port: 'lan1', grp: G1.group, src: G1.source, state: 'temp', filter_mode: 'include', flags: [] });
   await m.time.until('polled', () => m.logs.some((l) => l.startsWith('info LAN joined') && l.includes(G1.group)), 3500);
   await agent.stop();
+});
+
+test("a dead predecessor's WAN joins are taken over after attach: none left before the server's first answer; then the unwanted one is left and the wanted one kept, not joined again", async () => {
+  const { m, agent, kernel, feed } = await setup({}, new Machine(), (k) => {
+    k.stale = [L1, L2];
+    k.held = [L1, L2];
+  });
+  await m.time.until('adopted', () => kernel.ops.includes(`adopt ${channelKey(L1)} ${channelKey(L2)}@wan`));
+  assert.ok(kernel.ops.indexOf('attach wan') < kernel.ops.indexOf(`adopt ${channelKey(L1)} ${channelKey(L2)}@wan`), 'after the translator found them');
+  // The LAN's joins are read and the server not heard yet: the adopted joins stay.
+  await m.time.advance(2_000);
+  assert.ok(!kernel.ops.some((o) => o.startsWith('leave')), kernel.ops.join('\n'));
+  m.join('lan1', G1);
+  await m.time.until('the PUT', () => feed().puts.some((p) => p.includes(channelKey(G1))));
+  feed().assign([[G1, L1]]);
+  await m.time.until('L2 left', () => kernel.ops.includes(`leave ${channelKey(L2)}@wan`));
+  await m.time.until('L1 translated', () => kernel.rules.get(channelKey(L1)) === channelKey(G1));
+  assert.ok(!kernel.ops.some((o) => o === `join ${channelKey(L1)}@wan` || o === `leave ${channelKey(L1)}@wan`), 'L1 kept as it was');
+  assert.deepEqual(kernel.violations, []);
+  await agent.stop();
+  assert.deepEqual(kernel.joined(), [], 'the stop leaves the adopted join too');
 });

@@ -59,7 +59,9 @@ test('bad combinations are one clear CliError', () => {
     assert.throws(() => resolve(argv), (e: unknown) => e instanceof CliError && re.test(e.message));
   }
   assert.throws(() => parseEgressArgs(['--bogus']), /unknown option --bogus/);
-  assert.throws(() => parseEgressArgs(['restart']), /only subcommand is status/);
+  assert.throws(() => parseEgressArgs(['restart']), /the subcommands are status and cleanup/);
+  assert.throws(() => parseEgressArgs(['cleanup', 'now']), /unexpected argument "now"/);
+  assert.equal(parseEgressArgs(['cleanup', '--uci', '/etc/config/mnat']).command, 'cleanup');
 });
 
 test('help and status commands', () => {

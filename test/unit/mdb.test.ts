@@ -68,7 +68,19 @@ test('blocked and star-excluded sources are not joins; v2 reports and bad source
   ] }]);
   const m = membershipsFromMdb(parseMdbJson(doc));
   assert.deepEqual([...m.channels.keys()], ['10.0.0.9,232.1.1.5']);
-  assert.deepEqual(m.ignored.map((i) => i.reason).sort(), ['asm', 'invalid', 'router']);
+  assert.deepEqual(m.ignored.map((i) => i.reason).sort(), ['invalid', 'no-source', 'router']);
+});
+
+test('a (*,G) of an SSM-range group is an IGMPv2/MLDv1 report (no-source); elsewhere an ASM join', () => {
+  const doc = JSON.stringify([{ mdb: [
+    { dev: 'br-lan', port: 'p1', grp: '232.1.1.1', state: 'temp', filter_mode: 'exclude', flags: [] },
+    { dev: 'br-lan', port: 'p1', grp: 'ff3e::1:1', state: 'temp', filter_mode: 'exclude', flags: [] },
+    { dev: 'br-lan', port: 'p1', grp: '239.1.1.1', state: 'temp', filter_mode: 'exclude', flags: [] },
+    { dev: 'br-lan', port: 'p1', grp: 'ff15::1', state: 'temp', flags: [] },
+  ] }]);
+  const m = membershipsFromMdb(parseMdbJson(doc));
+  assert.deepEqual(m.channels.size, 0);
+  assert.deepEqual(m.ignored.map((i) => `${i.group} ${i.reason}`), ['232.1.1.1 no-source', 'ff3e::1:1 no-source', '239.1.1.1 asm', 'ff15::1 asm']);
 });
 
 test('empty and malformed outputs', () => {

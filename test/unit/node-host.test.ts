@@ -22,3 +22,27 @@ test('a timeout ends exec even when a grandchild keeps the pipes open', { timeou
   assert.equal(result.code, null);
   assert.match(result.stderr, /killed after 300 ms/);
 });
+
+test('removeFile removes a file or an empty directory; a directory that is not empty, or nothing, stays quietly', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { createNodeHost } = await import('../../src/host/node-host.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'mnat-rm-'));
+  try {
+    const host = createNodeHost({ debug() {}, info() {}, warn() {}, error() {} });
+    mkdirSync(join(dir, 'full'));
+    writeFileSync(join(dir, 'full', 'f'), 'x');
+    mkdirSync(join(dir, 'empty'));
+    host.removeFile(join(dir, 'full'));
+    host.removeFile(join(dir, 'empty'));
+    host.removeFile(join(dir, 'absent'));
+    assert.equal(existsSync(join(dir, 'full', 'f')), true);
+    assert.equal(existsSync(join(dir, 'empty')), false);
+    host.removeFile(join(dir, 'full', 'f'));
+    host.removeFile(join(dir, 'full'));
+    assert.equal(existsSync(join(dir, 'full')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

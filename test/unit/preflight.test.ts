@@ -39,7 +39,7 @@ test('bpftool: batch with map and prog; curl: HTTP2 in its Features line; the ot
   assert.equal(probeVerdict(probe('bpftool'), 255, 'Error: unknown object batch\n'), 'bpftool: no batch, map or prog support; install bpftool-minimal or bpftool-full (OpenWrt)');
   assert.equal(probeVerdict(probe('curl'), 0, CURL_OK), null);
   const noHttp2 = CURL_OK.replace(/ HTTP2\b/, '').replace(/nghttp2\/\S+ /, '');
-  assert.equal(probeVerdict(probe('curl'), 0, noHttp2), 'curl: no HTTP/2 support; install curl and libnghttp2 (OpenWrt)');
+  assert.equal(probeVerdict(probe('curl'), 0, noHttp2), 'curl: no HTTP/2 support; install curl with a libcurl built with LIBCURL_NGHTTP2 (OpenWrt)');
   assert.equal(probeVerdict(probe('ip'), 0, 'ip utility, iproute2-6.1.0, libbpf 1.1.2\n'), null);
   assert.equal(probeVerdict(probe('ip'), 1, 'BusyBox v1.36.1 multi-call binary.\n\nUsage: ip [OPTIONS] address|route|link|tunnel|neigh|rule [ARGS]\n'), 'ip: no iproute2 -j support; install ip-tiny or ip-full (OpenWrt)');
   assert.equal(probeVerdict(probe('bridge'), 0, 'bridge utility, 6.1.0\n'), null);
@@ -99,7 +99,7 @@ test('several missing: one line each, in probe order, then the load failure; the
   assert.equal(await checkPrerequisites(host, translator, EVERYTHING, (l) => lines.push(l)), false);
   assert.deepEqual(lines, [
     'tc: not found; install tc-bpf or tc-full (OpenWrt)',
-    'curl: no HTTP/2 support; install curl and libnghttp2 (OpenWrt)',
+    'curl: no HTTP/2 support; install curl with a libcurl built with LIBCURL_NGHTTP2 (OpenWrt)',
     'bpffs: /sys/fs/bpf/mnat is on sysfs, not bpffs; mount it: mount -t bpf bpf /sys/fs/bpf',
   ]);
   assert.deepEqual(log, ['load', 'detach']);

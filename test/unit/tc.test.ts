@@ -2,7 +2,7 @@
 // bpftool 7.1 on kernel 6.18): filters by program id, and errors that name what is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addBpfFilter, addClsact, ingressQdisc, listFilters } from '../../src/dataplane/tc.ts';
+import { addBpfFilter, addClsact, tcState } from '../../src/dataplane/tc.ts';
 import { runBatch } from '../../src/dataplane/bpftool.ts';
 import type { ExecResult, Host } from '../../src/host/host.ts';
 
@@ -24,18 +24,29 @@ const FILTERS =
   '[{"protocol":"all","pref":49151,"kind":"bpf","chain":0},{"protocol":"all","pref":49151,"kind":"bpf","chain":0,"options":{"handle":"0x1","bpf_name":"prog:[*fsobj]","direct-action":true,"not_in_hw":true,"prog":{"id":111,"name":"mnat_translate","tag":"6b156fc1c34a6e1b","jited":1}}},' +
   '{"protocol":"all","pref":49152,"kind":"bpf","chain":0},{"protocol":"all","pref":49152,"kind":"bpf","chain":0,"options":{"handle":"0x1","bpf_name":"other","direct-action":true,"prog":{"id":7,"name":"x","tag":"00","jited":1}}}]';
 
-test('filters: one entry per filter with its program id, chain heads skipped', async () => {
-  const host = fakeHost(() => ok(FILTERS));
-  assert.deepEqual(await listFilters(host, 'wan', 'ingress'), [{ pref: 49151, progId: 111 }, { pref: 49152, progId: 7 }]);
-  const none = fakeHost(() => fail('Error: Cannot find specified qdisc on specified device.'));
-  assert.deepEqual(await listFilters(none, 'wan', 'egress'), []);
+const CLSACT = '[{"kind":"noqueue","handle":"0:","root":true,"refcnt":2,"options":{}},{"kind":"clsact","handle":"ffff:","parent":"ffff:fff1","options":{}}]';
+
+test('tc state: qdiscs and both directions in one exec (one JSON document per line); filters with program id and name, chain heads skipped', async () => {
+  const host = fakeHost((argv, input) => {
+    assert.deepEqual(argv, ['tc', '-j', '-batch', '-']);
+    assert.equal(input, 'qdisc show dev wan\nfilter show dev wan ingress\nfilter show dev wan egress\n');
+    return ok(`${CLSACT}\n${FILTERS}\n[]\n`);
+  });
+  assert.deepEqual(await tcState(host, 'wan'), {
+    qdisc: 'clsact',
+    ingressFilters: [{ pref: 49151, progId: 111, progName: 'mnat_translate' }, { pref: 49152, progId: 7, progName: 'x' }],
+    egressFilters: [],
+  });
+  assert.equal(host.calls.length, 1);
 });
 
-test('qdiscs: clsact, the old ingress qdisc, or none', async () => {
-  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"},{"kind":"clsact","handle":"ffff:"}]')), 'x'), 'clsact');
-  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"ingress","handle":"ffff:"}]')), 'x'), 'ingress');
-  assert.equal(await ingressQdisc(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"}]')), 'x'), null);
-  await assert.rejects(ingressQdisc(fakeHost(() => fail('Cannot find device "x"')), 'x'), kindOf('device-gone'));
+test('tc state: the old ingress qdisc, none, a device that is gone', async () => {
+  assert.equal((await tcState(fakeHost(() => ok('[{"kind":"ingress","handle":"ffff:"}]\n[]\n[]\n')), 'x'))?.qdisc, 'ingress');
+  assert.deepEqual(await tcState(fakeHost(() => ok('[{"kind":"noqueue","handle":"0:"}]\n[]\n[]\n')), 'x'), { qdisc: null, ingressFilters: [], egressFilters: [] });
+  assert.equal(await tcState(fakeHost(() => fail('Cannot find device "x"\nCommand failed -:1', 1)), 'x'), null);
+  // The qdisc went between the batch's commands.
+  assert.deepEqual(await tcState(fakeHost(() => ({ code: 1, stdout: `${CLSACT}\n`, stderr: 'Error: Cannot find specified qdisc on specified device.\nCommand failed -:2' })), 'x'), { qdisc: 'clsact', ingressFilters: [], egressFilters: [] });
+  await assert.rejects(tcState(fakeHost(() => fail('Error: something else', 1)), 'x'), kindOf('command-failed'));
 });
 
 test('a kernel without clsact or cls_bpf gets an error naming the options and packages', async () => {

@@ -171,3 +171,61 @@ test('joinMany: when the batch fails, one exec per join (at most 16 at once); pe
   assert.equal(calls.filter((c) => c === 'reload').length, 1);
   assert.equal(j.joined().length, 21);
 });
+
+// `smcroutectl -p -t show groups` as smcroute 2.5.6 prints it (captured): (S,G) and (*,G) joins, IIF last.
+const GROUPS = [
+  '(10.0.0.1, 239.77.0.5)                      wan',
+  '(10.0.0.1, 239.77.0.6)                      lan2',
+  '(fd00:c0::1, ff35::77:7)                    wan',
+  '(*, 239.1.1.1)                              wan',
+  '(10.0.0.1, 239.77.0.9)                      wan',
+  '',
+].join('\n');
+
+test('adopt: takes over only the joins smcrouted holds for the given channels on the device; close() leaves them in one batch', async () => {
+  const { host, calls } = fakeHost((argv) => (argv.includes('show') ? { code: 0, stdout: GROUPS, stderr: '' } : ok));
+  const j = createSmcrouteJoiner(host, { socketPath: '/run/x.sock' });
+  const stale = [
+    { source: '10.0.0.1', group: '239.77.0.5' }, // held on wan: ours
+    { source: '10.0.0.1', group: '239.77.0.6' }, // held on another device: not this one
+    { source: 'FD00:C0::1', group: 'ff35::77:7' }, // the same address, spelt otherwise
+    { source: '10.0.0.1', group: '239.77.0.8' }, // not held (left before the crash)
+  ];
+  assert.equal(await j.adopt!(stale, 'wan'), 2);
+  assert.deepEqual(calls, [['smcroutectl', '-u', '/run/x.sock', '-p', '-t', 'show', 'groups']]);
+  // 239.77.0.9 and the (*,G) are someone else's: smcrouted may serve other programs.
+  assert.deepEqual(j.joined().map((x) => `${x.channel.source},${x.channel.group} ${x.device}`), ['10.0.0.1,239.77.0.5 wan', 'fd00:c0::1,ff35::77:7 wan']);
+  assert.equal(await j.adopt!(stale, 'wan'), 0, 'adopting again adds nothing');
+  await j.close();
+  assert.deepEqual(calls.at(-1), ['smcroutectl', '-u', '/run/x.sock', '-b']);
+  assert.deepEqual(j.joined(), []);
+});
+
+test('adopt: nothing to take over, or no listing (an older smcroutectl, no daemon): none, no error', async () => {
+  const none = fakeHost(() => ok);
+  assert.equal(await createSmcrouteJoiner(none.host).adopt!([], 'wan'), 0);
+  assert.equal(none.calls.length, 0, 'no exec for nothing');
+  const old = fakeHost(() => ({ code: 1, stdout: '', stderr: 'smcroutectl: invalid option -- p' }));
+  assert.equal(await createSmcrouteJoiner(old.host).adopt!([{ source: '10.0.0.1', group: '239.77.0.5' }], 'wan'), 0);
+});
+
+test('close: one `smcroutectl -b` for all leaves; when the batch fails, one by one (each failure told apart)', async () => {
+  const inputs: string[] = [];
+  const calls: string[][] = [];
+  const host = {
+    runtime: 'node',
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    exec: async (argv: readonly string[], o?: { input?: string }) => {
+      calls.push([...argv]);
+      if (o?.input) inputs.push(o.input);
+      return argv.includes('-b') && o?.input?.startsWith('leave') ? { code: 1, stdout: '', stderr: 'smcroutectl: No group (10.0.0.1,239.77.0.5) on wan to leave' } : ok;
+    },
+  } as unknown as Host;
+  const j = createSmcrouteJoiner(host);
+  await j.joinMany!([{ channel: { source: '10.0.0.1', group: '239.77.0.5' }, device: 'wan' }, { channel: { source: '10.0.0.1', group: '239.77.0.6' }, device: 'wan' }]);
+  calls.length = 0;
+  await j.close();
+  assert.equal(inputs.at(-1), 'leave wan 10.0.0.1 239.77.0.5\nleave wan 10.0.0.1 239.77.0.6\n');
+  assert.deepEqual(calls.map((c) => c[1]), ['-b', 'leave', 'leave']);
+  assert.deepEqual(j.joined(), []);
+});

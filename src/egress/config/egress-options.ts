@@ -97,7 +97,8 @@ export function egressUsage(): string {
       'Learns the LAN\'s source-specific joins (IGMPv3/MLDv2 snooping or a control file), reports them to the\n' +
         'MNAT server, joins the assigned local channels on the WAN and translates them back to the global\n' +
         'channels onto the LAN with a tc/eBPF translator.\n\n' +
-        '  mnat-egress status [--status-file FILE]   print the running agent\'s status',
+        '  mnat-egress status [--status-file FILE]   print the running agent\'s status\n' +
+        '  mnat-egress cleanup [FLAGS]               remove what a killed agent left',
       EGRESS_FLAGS,
     )
   );
@@ -131,7 +132,7 @@ export function serverOrigin(where: string, server: string, port: number | undef
 export type ParsedEgressArgs =
   | { readonly command: 'help' }
   | { readonly command: 'status'; readonly statusFile: string }
-  | { readonly command: 'run'; readonly args: ParsedArgs; readonly uciFile: string | null };
+  | { readonly command: 'run' | 'cleanup'; readonly args: ParsedArgs; readonly uciFile: string | null };
 
 /** First pass over argv: which command, and the UCI file to read before resolve(). */
 export function parseEgressArgs(argv: readonly string[]): ParsedEgressArgs {
@@ -142,8 +143,8 @@ export function parseEgressArgs(argv: readonly string[]): ParsedEgressArgs {
     if (rest.length > 0) throw new CliError(`unexpected argument "${rest[0]}" after status`);
     return { command: 'status', statusFile: args.string('status-file') ?? DEFAULT_STATUS_FILE };
   }
-  if (first !== undefined) throw new CliError(`unexpected argument "${first}" (the only subcommand is status; see --help)`);
-  return { command: 'run', args, uciFile: args.string('uci') ?? null };
+  if (first !== undefined && (first !== 'cleanup' || rest.length > 0)) throw new CliError(`unexpected argument "${rest[0] ?? first}" (the subcommands are status and cleanup; see --help)`);
+  return { command: first ?? 'run', args, uciFile: args.string('uci') ?? null };
 }
 
 /**

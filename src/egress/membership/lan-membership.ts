@@ -63,7 +63,7 @@ export function createLanMembership(opts: LanMembershipOptions): LanMembership {
     live = true;
     if (s.membership !== 'file') {
       mdb = createMdbSource(host, log, s.downstream, (channels, ignored) => {
-        stats.ignoredAsm = ignored.filter((i) => i.reason === 'asm').length;
+        stats.ignoredAsm = ignored.filter((i) => i.reason !== 'invalid').length;
         apply('mdb', channels);
       }, opts.mdbSafetyMs);
       mdb.start();

@@ -63,12 +63,15 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
       return setReadable(false, err.message);
     }
     setReadable(true, '');
-    const ignored = result.ignored.filter((i) => i.reason === 'asm' || i.reason === 'invalid');
+    const ignored = result.ignored.filter((i) => i.reason !== 'link-local' && i.reason !== 'router');
     const seen = new Set<string>();
     for (const i of ignored) {
       const k = `${i.port}|${i.group}`;
       seen.add(k);
-      if (!ignoredSeen.has(k)) log.debug('join ignored', { port: i.port, group: i.group, reason: i.detail });
+      if (ignoredSeen.has(k)) continue;
+      // A host in IGMPv2/MLDv1 compatibility (it heard such a query, from this bridge
+      // before it was IGMPv3/MLDv2 or from another querier) stays so for up to 260 s.
+      log[i.reason === 'no-source' ? 'warn' : 'debug']('join ignored', { port: i.port, group: i.group, reason: i.detail });
     }
     ignoredSeen = seen;
     const channels = [...result.channels.values()];

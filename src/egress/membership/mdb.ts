@@ -8,8 +8,9 @@
 // "filter_mode":"exclude"; IGMPv2/MLDv1 reports and entries of the bridge's own
 // host port carry no filter_mode. "vid" appears with VLAN snooping, "timer"
 // with -s. Pure: runs on QuickJS.
-import { tryParseAddress, type Address } from '../../core/address.ts';
+import { isSsmGroup, tryParseAddress, type Address } from '../../core/address.ts';
 import { canonicalChannel, channelKey, type Channel } from '../../core/channel.ts';
+import { LAN_BRIDGE_README } from '../bridge-plan.ts';
 
 export class MdbParseError extends Error {
   override readonly name = 'MdbParseError';
@@ -137,7 +138,8 @@ export function parseMdbMonitorLine(line: string): MdbEvent | null {
   return { deleted, bridge, port, group, source: field('src') };
 }
 
-export type IgnoreReason = 'asm' | 'link-local' | 'router' | 'invalid';
+/** no-source: a (*,G) join of an SSM-range group, i.e. a host reporting IGMPv2/MLDv1 (it heard such a query). */
+export type IgnoreReason = 'asm' | 'no-source' | 'link-local' | 'router' | 'invalid';
 
 export interface IgnoredJoin {
   readonly group: string;
@@ -215,6 +217,9 @@ export function membershipsFromMdb(entries: readonly MdbEntry[]): MdbMemberships
       add(e, e.source);
     } else if (e.filterMode === 'include') {
       for (const s of e.sourceList) add(e, s.address);
+    } else if (isSsmGroup(g)) {
+      // An IGMPv3/MLDv2 host never joins an SSM group without a source: an IGMPv2/MLDv1 report.
+      ignore(e, 'no-source', `SSM group joined without a source: an IGMPv2/MLDv1 report; no IGMPv2/MLDv1 querier on the LAN (${LAN_BRIDGE_README})`);
     } else {
       ignore(
         e,
