@@ -1,7 +1,8 @@
 // mnat-server's command line: the flags, their checks and the pool file.
 // Every problem is a CliError with one line naming the flag (exit code 2).
 import { readFileSync } from 'node:fs';
-import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
+import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../core/cli-args.ts';
+import { parseMqttUrl, type MqttBroker } from '../protocol/mqtt-mapping.ts';
 import { parseLogLevel } from '../host/log-format.ts';
 import type { LogLevel } from '../host/host.ts';
 import { parseListen } from './http/listener.ts';
@@ -24,6 +25,10 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-joins-per-watcher', kind: 'number', value: 'N', default: 64, min: 1, max: 100000, help: 'joined (S,G)s / monitors one watcher may hold' },
   { name: 'api-root', kind: 'list', value: 'PATH', help: 'extra API root with the prototype\'s quirks, e.g. /mnat-ds (/restconf is always served)' },
   { name: 'long-poll-wait', kind: 'number', value: 'S', default: 25, min: 0, max: 300, help: 'how long a GET with a matching If-None-Match is held (Prefer: wait=N may shorten it)' },
+  { name: 'mqtt', kind: 'string', value: 'URL', help: 'also publish every mapping, retained, to this MQTT broker: mqtt://host[:port][/root] or mqtts://… (docs/mqtt.md)' },
+  { name: 'mqtt-cacert', kind: 'string', value: 'FILE', help: "CA certificate(s) to verify the MQTT broker with (PEM; default: the system's)" },
+  { name: 'mqtt-cert', kind: 'string', value: 'FILE', help: 'client certificate for the MQTT broker (PEM)' },
+  { name: 'mqtt-key', kind: 'string', value: 'FILE', help: 'client private key for the MQTT broker (PEM)' },
   { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },
 ];
 
@@ -45,6 +50,16 @@ export interface ServerOptions {
   state: MnatStateOptions;
   stateDir: string | undefined;
   longPollDefaultMs: number;
+  /** --mqtt: the broker the mappings are published to. */
+  mqtt: MqttOptions | undefined;
+}
+
+export interface MqttOptions extends MqttBroker {
+  /** --mqtt as given, for messages. */
+  readonly url: string;
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
 }
 
 export function usage(): string {
@@ -103,7 +118,26 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     },
     stateDir: args.string('state-dir'),
     longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
+    mqtt: mqttOptions(args),
   };
+}
+
+function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
+  const url = args.string('mqtt');
+  const [caFile, certFile, keyFile] = ['mqtt-cacert', 'mqtt-cert', 'mqtt-key'].map((f) => args.string(f));
+  if (url === undefined) {
+    if (caFile || certFile || keyFile) throw new CliError('--mqtt-cacert, --mqtt-cert and --mqtt-key need --mqtt URL');
+    return undefined;
+  }
+  let broker: MqttBroker;
+  try {
+    broker = parseMqttUrl(url);
+  } catch (err) {
+    throw new CliError(`--mqtt: ${(err as Error).message}`);
+  }
+  if (!broker.tls && (caFile || certFile || keyFile)) throw new CliError(`--mqtt ${url} is plaintext: use mqtts:// with --mqtt-cacert, --mqtt-cert, --mqtt-key`);
+  if (!certFile !== !keyFile) throw new CliError('--mqtt-cert and --mqtt-key go together');
+  return { ...broker, url, ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
 }
 
 function loadPool(file: string | undefined): Pool {

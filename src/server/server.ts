@@ -9,6 +9,7 @@ import { RestconfApp } from './restconf/app.ts';
 import { openEmbeddedStore, StateRestoreError } from './store/embedded-store.ts';
 import { StateCorruptError } from './store/journal.ts';
 import { startTicker } from './store/ticker.ts';
+import { startMqttFanout, type MappingPublisher } from './mqtt/publisher.ts';
 
 /** The server cannot start; the message says why (exit code 1). */
 export class StartupError extends Error {
@@ -55,6 +56,16 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
   }
   if (dir === undefined) log.warn('no --state-dir: state is kept in memory only and lost on restart');
 
+  let fanout: MappingPublisher | null = null;
+  if (options.mqtt) {
+    try {
+      fanout = await startMqttFanout(store, options.mqtt, log);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw new StartupError(`--mqtt ${options.mqtt.url}: ${(err as Error).message}`);
+    }
+  }
+  const publisher = fanout;
   const app = new RestconfApp(store, log, {
     aliasRoots: options.aliasRoots,
     mtls: options.clientCa !== undefined,
@@ -62,6 +73,7 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
     longPollMaxMs: 300_000,
     longPollDefaultMs: options.longPollDefaultMs,
     memoryUsage: hooks.memoryUsage,
+    ...(publisher ? { mqttStats: () => publisher.stats() } : {}),
   });
   let listener;
   try {
@@ -82,6 +94,7 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
     roots: ['/restconf', ...options.aliasRoots].join(','),
     pool: options.poolFile ?? 'built-in',
     poolSize: store.stats().poolSize.toString(),
+    mqtt: options.mqtt?.url,
   });
 
   let stopping: Promise<boolean> | null = null;
@@ -91,6 +104,8 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
     app.beginShutdown();
     const closed = listener.close();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    // The retained mappings stay on the broker: CPEs keep them across the restart.
+    await publisher?.close();
     try {
       await store.close();
     } catch (err) {

@@ -14,6 +14,13 @@ function local(l: LocalMapping | null): string {
 
 const MAX_ROWS = 5000;
 
+function mqttLine(stats: ServerStats): string {
+  const m = stats.mqtt;
+  if (!m) return '';
+  const role = m.publisher ? '' : ' (another front end publishes)';
+  return `\nMQTT: ${m.connected ? 'connected' : 'not connected'}${role}, ${m.channels} mappings retained, ${m.outages} outages.`;
+}
+
 /** The page for a snapshot taken with its channels. */
 export function renderStatusPage(stats: ServerStats): string {
   const s = stats.store;
@@ -35,7 +42,7 @@ export function renderStatusPage(stats: ServerStats): string {
 <p>Uptime ${Math.round(stats.uptimeS)} s. Watchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
 Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for pool space.
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
-Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.</p>
+Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.${mqttLine(stats)}</p>
 <h2>Mappings</h2>
 <table><tr><th>id</th><th>global (Sg, Gg)</th><th>state</th><th>local (Sl, Gl)</th><th>egress watchers</th></tr>
 ${rows}

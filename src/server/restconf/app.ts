@@ -14,7 +14,7 @@ import { MAX_BODY_BYTES, parseJsonBody, readBody, RequestBody, type ReadBody } f
 import type { AnyRequest, AnyResponse } from '../http/listener.ts';
 import { checkAccept, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
-import { collectStats, type MemoryUsage, type ServerStats } from '../ops/stats.ts';
+import { collectStats, type MemoryUsage, type MqttStats, type ServerStats } from '../ops/stats.ts';
 import { PushHub } from '../push/push-hub.ts';
 import type { MnatStore } from '../store/store.ts';
 import { identify, WatcherAccess, type AdminPolicy } from './access.ts';
@@ -31,6 +31,8 @@ export interface AppConfig extends AdminPolicy, LongPollConfig {
   aliasRoots: readonly string[];
   /** Memory figures for /metrics (the entry point reads them from the process). */
   memoryUsage: () => MemoryUsage;
+  /** The MQTT fan-out's counters, with --mqtt. */
+  mqttStats?: () => MqttStats;
 }
 
 export class RestconfApp {
@@ -102,6 +104,7 @@ export class RestconfApp {
       startedMs: this.startedMs,
       nowMs: Date.now(),
       memory: this.config.memoryUsage(),
+      ...(this.config.mqttStats ? { mqtt: this.config.mqttStats } : {}),
     };
     return collectStats(sources, withChannels);
   }

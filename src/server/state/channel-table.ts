@@ -5,6 +5,7 @@
 import { tryParseAddress, type Address } from '../../core/address.ts';
 import type { Channel } from '../../core/channel.ts';
 import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
+import type { ChannelChange } from './state-types.ts';
 
 export interface ChannelRec<W> {
   readonly key: string;
@@ -32,6 +33,8 @@ export class ChannelTable<W> {
   /** Channels without a local mapping, in creation order. */
   readonly waiting = new Set<ChannelRec<W>>();
   private readonly ids = new Set<number>();
+  /** Channels opened, assigned or closed since the last look, by key (only while someone listens). */
+  touched: Map<string, ChannelRec<W>> | null = null;
   nextAssignmentId = 1;
   nextSeq = 1;
 
@@ -50,6 +53,7 @@ export class ChannelTable<W> {
     this.byKey.set(rec.key, rec);
     this.waiting.add(rec);
     this.ids.add(id);
+    this.touched?.set(rec.key, rec);
     return rec;
   }
 
@@ -58,6 +62,7 @@ export class ChannelTable<W> {
     c.view = makeView(c);
     this.assigned.add(c);
     this.waiting.delete(c);
+    this.touched?.set(c.key, c);
   }
 
   /** Forgets a channel nobody joins any more (the caller releases its local pair). */
@@ -66,6 +71,16 @@ export class ChannelTable<W> {
     this.waiting.delete(c);
     this.byKey.delete(c.key);
     this.ids.delete(c.id);
+    this.touched?.set(c.key, c);
+  }
+
+  /** Each touched channel as it is now (mapping null: closed), once; null when none was. */
+  takeTouched(): ChannelChange[] | null {
+    const t = this.touched;
+    if (!t || t.size === 0) return null;
+    const out = [...t].map(([key, c]): ChannelChange => ({ channel: c.channel, mapping: this.byKey.get(key)?.view ?? null }));
+    t.clear();
+    return out;
   }
 
   /** Next free uint32 assignment id. */

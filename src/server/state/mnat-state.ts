@@ -33,13 +33,13 @@ import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
 import type { Pool } from './pool.ts';
 import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
-import type { StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+import type { ChannelChange, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
 export { MnatError } from './state-types.ts';
-export type { ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+export type { ChannelChange, ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 
 type ChannelRec = ChannelRecOf<WatcherRec>;
 
@@ -92,6 +92,7 @@ export class MnatState {
   private readonly changeListeners: Array<(change: StateChange) => void> = [];
   private readonly watcherListeners: Array<(ids: string[]) => void> = [];
   private readonly removedListeners: Array<(id: string, reason: 'expired' | 'deleted') => void> = [];
+  private readonly channelListeners: Array<(changes: ChannelChange[]) => void> = [];
 
   /** The canonical channel of a "source,group" someone joins already (validation skips parsing it). */
   private readonly knownChannel = (key: string): Channel | undefined => this.channelMap.get(key)?.channel;
@@ -114,6 +115,12 @@ export class MnatState {
   /** A watcher expired or was deleted (close its push streams). */
   onWatcherRemoved(listener: (id: string, reason: 'expired' | 'deleted') => void): void {
     this.removedListeners.push(listener);
+  }
+
+  /** Channels whose mapping changed (opened, assigned, closed), once per operation, as they are after it. */
+  onChannelsChanged(listener: (changes: ChannelChange[]) => void): void {
+    this.table.touched ??= new Map();
+    this.channelListeners.push(listener);
   }
 
   /** Effect records for the durable journal, in order, before the operation returns. */
@@ -486,6 +493,8 @@ export class MnatState {
       const ids = ing.concat(eg);
       if (ids.length > 0) for (const l of this.watcherListeners) l(ids);
     }
+    const changes = this.table.takeTouched();
+    if (changes) for (const l of this.channelListeners) l(changes);
     if (this.removed.length > 0) {
       const removed = this.removed;
       this.removed = [];

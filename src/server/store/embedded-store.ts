@@ -4,13 +4,19 @@
 // fdatasync'ed it; concurrent changes share one fsync (group commit).
 import type { Logger } from '../../host/host.ts';
 import { MnatState } from '../state/mnat-state.ts';
-import type { ChannelRow, MnatStateOptions, StateChange, StateSnapshot, WatcherRole } from '../state/state-types.ts';
+import type { ChannelChange, ChannelRow, MnatStateOptions, StateChange, StateSnapshot, WatcherRole } from '../state/state-types.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { applyIntent } from './apply-intent.ts';
 import { Journal } from './journal.ts';
 import { StoreDurabilityError, type IntentArgs, type MnatStore, type StoreIntent, type StoreStats } from './store.ts';
 
 type StateJournal = Journal<StateSnapshot, StateChange>;
+
+interface NotifyBatch {
+  ids: Set<string>;
+  removed: string[];
+  channels: ChannelChange[];
+}
 
 /** The state directory holds state the configuration (the pool) cannot take. */
 export class StateRestoreError extends Error {
@@ -63,9 +69,9 @@ export function openEmbeddedStore(options: OpenOptions): EmbeddedStore {
 export class EmbeddedStore implements MnatStore {
   private readonly changedListeners: Array<(ids: readonly string[]) => void> = [];
   private readonly removedListeners: Array<(id: string) => void> = [];
-  private pendingIds = new Set<string>();
-  private pendingRemoved: string[] = [];
-  private notifyScheduled = false;
+  private readonly channelListeners: Array<(changes: readonly ChannelChange[]) => void> = [];
+  /** What this turn's operations changed; told once the journal holds it (see queue()). */
+  private batch: NotifyBatch | null = null;
 
   /** `journal` null: memory only. The state must not have other onChange listeners. */
   constructor(
@@ -78,11 +84,16 @@ export class EmbeddedStore implements MnatStore {
       state.onChange((change) => journal.append(change));
       journal.onFailure = onJournalFailure ?? null;
     }
-    state.onWatchersChanged((ids) => this.queueNotify(ids));
-    state.onWatcherRemoved((id) => {
-      this.pendingRemoved.push(id);
-      this.queueNotify([id]);
+    state.onWatchersChanged((ids) => {
+      const b = this.queue();
+      for (const id of ids) b.ids.add(id); // first-seen order: ingress watchers come first from the state machine
     });
+    state.onWatcherRemoved((id) => {
+      const b = this.queue();
+      b.removed.push(id);
+      b.ids.add(id);
+    });
+    state.onChannelsChanged((changes) => this.queue().channels.push(...changes));
   }
 
   // ---- reads ---------------------------------------------------------------
@@ -179,6 +190,18 @@ export class EmbeddedStore implements MnatStore {
     this.removedListeners.push(listener);
   }
 
+  onChannelsChanged(listener: (changes: readonly ChannelChange[]) => void): void {
+    this.channelListeners.push(listener);
+  }
+
+  /** One process, one publisher. */
+  isPublisher(): boolean {
+    return true;
+  }
+  onPublisherChanged(): void {
+    // never changes
+  }
+
   async close(): Promise<void> {
     await this.journal?.close();
   }
@@ -211,28 +234,33 @@ export class EmbeddedStore implements MnatStore {
     }
   }
 
-  /** Tell listeners only after the journal holds the change: a client is never told what a crash could undo. */
-  private queueNotify(ids: readonly string[]): void {
-    // keep first-seen order (ingress watchers come first from the state machine)
-    for (const id of ids) this.pendingIds.add(id);
-    if (this.notifyScheduled) return;
-    this.notifyScheduled = true;
-    const run = (): void => {
-      this.notifyScheduled = false;
-      const batch = Array.from(this.pendingIds);
-      const removed = this.pendingRemoved;
-      this.pendingIds = new Set();
-      this.pendingRemoved = [];
-      for (const id of removed) for (const l of this.removedListeners) l(id);
-      for (const l of this.changedListeners) l(batch);
-    };
-    if (this.journal) {
-      this.journal.sync().then(run, (err: Error) => {
-        this.notifyScheduled = false;
-        this.log.error('not notifying watchers: journal failed', { error: err.message });
-      });
-    } else {
-      queueMicrotask(run);
+  /**
+   * Tell listeners only after the journal holds the change: a client is never
+   * told what a crash could undo. Changes made in one turn share a batch; it is
+   * sealed at the end of the turn and waits for a sync() asked for then, which
+   * covers every record appended so far and none of a later turn's.
+   */
+  private queue(): NotifyBatch {
+    if (this.batch) return this.batch;
+    const b: NotifyBatch = { ids: new Set(), removed: [], channels: [] };
+    this.batch = b;
+    queueMicrotask(() => {
+      this.batch = null;
+      const durable = this.journal ? this.journal.sync() : Promise.resolve();
+      durable.then(
+        () => this.tell(b),
+        (err: Error) => this.log.error('not notifying watchers: journal failed', { error: err.message }),
+      );
+    });
+    return b;
+  }
+
+  private tell(b: NotifyBatch): void {
+    for (const id of b.removed) for (const l of this.removedListeners) l(id);
+    if (b.ids.size > 0) {
+      const ids = Array.from(b.ids);
+      for (const l of this.changedListeners) l(ids);
     }
+    if (b.channels.length > 0) for (const l of this.channelListeners) l(b.channels);
   }
 }
