@@ -337,7 +337,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
         devices.setDevices([next.upstream, next.downstream]);
       }
       if (membership.reload(prev, next)) changed.push('membership sources');
-      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push) {
+      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push || next.mqtt?.url !== prev.mqtt?.url) {
         changed.push(`server ${prev.target.origin} -> ${next.target.origin}`);
         const old = feed;
         feed = makeFeed();

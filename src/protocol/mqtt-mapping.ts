@@ -8,7 +8,6 @@
 //   <root>/ch/6/2001/db8/100/0/0/0/0/2/ff3e::8000:1
 // Shared by the server (publishes), the egress (QuickJS and Node) and the
 // ingress (subscribe): kept small, it is in the router's bundle.
-import { parseAddress } from '../core/address.ts';
 import type { Channel } from '../core/channel.ts';
 import { decodeMappedSg, encodeMappedSg } from './ietf-mnat-codec.ts';
 import type { MappedChannel } from './model.ts';
@@ -24,26 +23,24 @@ export interface MqttBroker {
 
 /** mqtt://host[:port][/root] or mqtts://…; throws an Error saying what is wrong. */
 export function parseMqttUrl(url: string): MqttBroker {
-  const m = /^(mqtts?):\/\/(\[[\da-fA-F:.]+\]|[^/:@\s[\]]+)(?::(\d{1,5}))?(\/\S*)?$/.exec(url);
-  if (!m) throw new Error(`"${url}" is not an mqtt://host[:port][/root] or mqtts:// URL (user names and passwords are not taken: use client certificates)`);
-  const tls = m[1] === 'mqtts';
-  const port = m[3] ? +m[3] : tls ? 8883 : 1883;
-  if (port < 1 || port > 65535) throw new Error(`${url}: port ${port} is out of range`);
-  const root = (m[4] ?? '').replace(/^\/+|\/+$/g, '') || 'mnat';
-  if (/[+#]|\/\/|^\$/.test(root)) throw new Error(`${url}: topic root "${root}" may not hold + or #, an empty level, or start with $`);
-  return { tls, host: m[2]!.replace(/^\[|\]$/g, ''), port, root };
+  const m = /^mqtt(s?):\/\/(\[[\da-fA-F:.]+\]|[^/:@\s[\]]+)(?::(\d+))?(\/\S*)?$/.exec(url);
+  const port = m && (m[3] ? +m[3] : m[1] ? 8883 : 1883);
+  const root = m ? m[4]?.replace(/^\/+|\/+$/g, '') || 'mnat' : '';
+  // A root is topic levels: no wildcards, no empty level, not a $SYS-like name.
+  if (!m || !(port! > 0 && port! < 65536) || /[+#]|\/\/|^\$/.test(root)) throw new Error(`"${url}" is not mqtt://host[:port][/root] or mqtts://…`);
+  return { tls: !!m[1], host: m[2]!.replace(/^\[|\]$/g, ''), port: port!, root };
 }
 
-/** The topic of a (canonical) channel's mapping. */
+/** The topic of a channel's mapping; its addresses in canonical text (as the codec and the state give them). */
 export function mappingTopic(root: string, c: Channel): string {
+  const v6 = c.source.includes(':');
   let levels = c.source.replace(/\./g, '/');
-  if (c.source.includes(':')) {
-    const v = parseAddress(c.source).value;
-    const hextets: string[] = [];
-    for (let shift = 112n; shift >= 0n; shift -= 16n) hextets.push(((v >> shift) & 0xffffn).toString(16));
-    levels = hextets.join('/');
+  if (v6) {
+    // RFC 5952 text to its 8 hextets: "::" stands for the zero groups missing.
+    const [left, right] = c.source.split('::').map((h) => (h ? h.split(':') : []));
+    levels = (right ? [...left!, ...Array<string>(8 - left!.length - right.length).fill('0'), ...right] : left!).join('/');
   }
-  return `${root}/ch/${c.source.includes(':') ? 6 : 4}/${levels}/${c.group}`;
+  return `${root}/ch/${v6 ? 6 : 4}/${levels}/${c.group}`;
 }
 
 /** The retained payload of a mapping. */
@@ -61,6 +58,6 @@ export function decodeMapping(root: string, topic: string, payload: string): Map
   const list = (JSON.parse(payload) as Record<string, unknown> | null)?.['ietf-mnat:mapped-sg'];
   if (!Array.isArray(list) || list.length !== 1) throw new Error('not {"ietf-mnat:mapped-sg":[one entry]}');
   const m = decodeMappedSg(list[0]);
-  if (mappingTopic(root, m.global) !== topic) throw new Error(`the payload maps (${m.global.source},${m.global.group}), another channel than the topic's`);
+  if (mappingTopic(root, m.global) !== topic) throw new Error(`it maps (${m.global.source},${m.global.group}), not the topic's channel`);
   return m;
 }

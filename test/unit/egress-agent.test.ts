@@ -207,6 +207,7 @@ const SETTINGS: EgressSettings = {
   target: { origin: 'https://mnat.example.net:8443' },
   apiRoot: '/restconf',
   push: true,
+  mqtt: null,
   membership: 'mdb',
   controlFile: null,
   joinBackend: 'socket',

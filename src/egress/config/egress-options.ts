@@ -4,6 +4,7 @@
 import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../../core/cli-args.ts';
 import { parseLogLevel } from '../../host/log-format.ts';
 import type { HttpTarget, LogLevel } from '../../host/host.ts';
+import { parseMqttUrl, type MqttBroker } from '../../protocol/mqtt-mapping.ts';
 
 export type MembershipMode = 'mdb' | 'file' | 'both';
 export type JoinBackend = 'socket' | 'smcroute';
@@ -16,6 +17,8 @@ export interface EgressSettings {
   readonly target: HttpTarget;
   readonly apiRoot: string;
   readonly push: boolean;
+  /** Mappings from this MQTT broker (docs/mqtt.md), with the server connection's TLS files; null: by RESTCONF. */
+  readonly mqtt: (MqttBroker & { readonly url: string }) | null;
   readonly membership: MembershipMode;
   readonly controlFile: string | null;
   readonly joinBackend: JoinBackend;
@@ -50,6 +53,7 @@ export interface EgressFileSettings {
   readonly logLevel?: string;
   readonly statusFile?: string;
   readonly apiRoot?: string;
+  readonly mqtt?: string;
 }
 
 export const DEFAULT_STATUS_FILE = '/var/run/mnat/egress.json';
@@ -67,6 +71,7 @@ const FLAG_ROWS: ReadonlyArray<readonly [string, FlagSpec['kind'], string, strin
   ['insecure', 'boolean', '', 'plaintext HTTP/2 (h2c) to the server, for labs only'],
   ['api-root', 'string', 'PATH', 'RESTCONF API root on the server (default /restconf)'],
   ['no-push', 'boolean', '', 'do not use the push stream, long-poll instead'],
+  ['mqtt', 'string', 'URL', 'mappings from this MQTT broker: mqtt://host[:port][/root] or mqtts://… (the same cacert, cert and key)'],
   ['control-file', 'string', 'FILE', '"source,group" lines to join, watched for changes'],
   ['membership', 'string', 'mdb|file|both', 'where joins come from (default mdb, or file with --control-file)'],
   ['join-backend', 'string', 'socket|smcroute', 'how to join upstream (default socket on Node, smcroute on QuickJS)'],
@@ -208,6 +213,13 @@ export function resolveEgressSettings(
   if (logLevel === null) throw new CliError(`${level.where}: "${level.value}" is not debug, info, warn or error`);
   const apiRoot = args.string('api-root') ?? f.apiRoot ?? '/restconf';
   if (!apiRoot.startsWith('/')) throw new CliError(`--api-root: "${apiRoot}" must start with /`);
+  const mq = pick(args.string('mqtt'), f.mqtt, 'mqtt', 'mqtt');
+  let mqtt: EgressSettings['mqtt'] = null;
+  try {
+    if (mq.value) mqtt = { ...parseMqttUrl(mq.value), url: mq.value };
+  } catch (err) {
+    throw new CliError(`${mq.where}: ${(err as Error).message}`);
+  }
   const instance = args.string('instance') ?? `egress-${up.value}`;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) throw new CliError(`--instance: "${instance}" may use only letters, digits, _ . -`);
 
@@ -217,6 +229,7 @@ export function resolveEgressSettings(
     target,
     apiRoot,
     push: !args.boolean('no-push'),
+    mqtt,
     membership,
     controlFile,
     joinBackend,
