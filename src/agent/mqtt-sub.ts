@@ -25,7 +25,8 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
   let child: LineProcess | null = null;
   let run = 0; // lines and exits of an older child are ignored
   let timer: TimerHandle | null = null; // the watchdog, or the wait before a restart
-  let last = ''; // the child's last line that was neither a message nor debug: its error
+  let last = ''; // the child's lines that were neither messages nor debug: its errors
+  let connecting = false; // CONNECT sent, no CONNACK yet
 
   const after = (ms: number, fn: () => void): void => {
     if (timer) host.clearTimeout(timer);
@@ -47,14 +48,15 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
 
   function start(): void {
     stop();
-    // Nothing wanted: nothing to follow (and no child).
-    if (filters.length === 0) return events.up();
+    // Nothing wanted: no child (the state stays as it was until something is).
+    if (filters.length === 0) return;
     const me = run;
     const tls = broker.tls ? (files.caFile ? ['--cafile', files.caFile] : ['--tls-use-os-certs']) : [];
     if (broker.tls && files.certFile) tls.push('--cert', files.certFile, '--key', files.keyFile ?? files.certFile);
     const argv = ['sh', '-c', 'exec stdbuf -oL "$0" "$@" 2>&1', 'mosquitto_sub', '-h', broker.host, '-p', `${broker.port}`, '-I', 'mnat-', '-k', `${keepaliveS}`, '-d', '-F', '%t %x', ...tls];
     for (const f of filters) argv.push('-t', f);
     last = '';
+    connecting = false;
     child = host.spawnLines(
       argv,
       (line) => {
@@ -74,12 +76,16 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
           backoff.reset();
           return events.up();
         }
+        if (line.includes(' sending CONNECT')) connecting = true;
+        if (line.includes(' received CONNACK')) connecting = false;
         if (!/^Client |^Subscribed/.test(line)) last = `${last && `${last}; `}${line}`.slice(-400);
       },
       (code) => {
         if (me !== run) return;
         child = null;
-        fail(code === 127 ? `${last} (install mosquitto-client-ssl and coreutils-stdbuf)` : last || `mosquitto_sub exited with status ${code}`);
+        // Closed between CONNECT and CONNACK: mosquitto_sub may only say "Protocol error" (TLS 1.3 alerts come late).
+        const why = connecting ? `the broker closed the connection before accepting it (is the client certificate one it trusts?): ${last}` : last;
+        fail(code === 127 ? `${last} (install mosquitto-client-ssl and coreutils-stdbuf)` : why || `mosquitto_sub exited with status ${code}`);
       },
     );
     watch();
