@@ -93,35 +93,43 @@ test('a broker outage: RESTCONF answers, the outage is logged and counted, every
   assert.equal(server.lines.filter((l) => l.includes('MQTT broker unreachable')).length, 1, 'one line per outage, not per retry');
 });
 
-test('stale and forged retained messages are repaired: a channel of an earlier run cleared, an overwritten mapping restored', async (t) => {
+test('after a state loss: a channel joined again gets its new mapping and is never released; a stale one is cleared after a watcher expiry window; a forged mapping is restored at once', async (t) => {
   const broker = await startBroker(t);
-  // A server that lost its state (memory only) leaves its mapping of A behind on the broker.
+  // A server that loses its state (memory only) leaves its mappings of A and B behind on the broker.
   const before = await startServer(t, ['--insecure', '--mqtt', `${broker.url}/mnat`]);
   const h1 = client(t, before.origin);
   const w1 = await newWatcher(h1);
-  await req(h1, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${w1}`, joinsBody(w1, [[A.source, A.group]]));
+  await req(h1, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${w1}`, joinsBody(w1, [[A.source, A.group], [B.source, B.group]]));
   const watch = await subscriber(t, broker.url, [ALL]);
-  await watch.waitFor((m) => m.topic === topicA && m.payload !== '');
+  const oldA = await watch.waitFor((m) => m.topic === topicA && m.payload !== '');
+  await watch.waitFor((m) => m.topic === topicB && m.payload !== '');
   await before.stop('SIGKILL');
 
-  const server = await startServer(t, ['--insecure', '--mqtt', `${broker.url}/mnat`]);
-  await watch.waitFor((m) => m.topic === topicA && m.payload === '', 10_000, 'the stale A cleared');
-  await server.waitForLine(/clearing a mapping topic of no current channel.*topic=mnat\/ch\/4\/192\/0\/2\/1\/232\.1\.1\.1/);
-
-  // Someone overwrites B's mapping: the server puts its own back.
+  const server = await startServer(t, ['--insecure', '--mqtt', `${broker.url}/mnat`, '--refresh-period', '1']);
+  const since = watch.messages.length;
+  // An egress registers again and joins A (as agents do after a state loss).
   const http = client(t, server.origin);
   const id = await newWatcher(http);
-  await req(http, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, joinsBody(id, [[B.source, B.group]]));
-  const real = await watch.waitFor((m) => m.topic === topicB && m.payload !== '');
-  const forged = mappingPayload({ id: 99, global: B, state: 'assigned', local: { source: B.source, group: 'ff3e::bad' } });
-  await publishOnce(broker.url, topicB, forged);
-  await watch.waitFor((m) => m.topic === topicB && m.payload === forged);
-  const restored = await watch.waitFor((m) => m.topic === topicB && m.payload === real.payload && watch.messages.indexOf(m) > watch.messages.findIndex((x) => x.payload === forged), 10_000, 'B restored');
-  assert.equal(restored.payload, real.payload);
+  const alive = setInterval(() => void req(http, 'POST', '/restconf/operations/ietf-mnat:refresh-watcher-id', { 'ietf-mnat:input': { 'watcher-id': id } }), 300);
+  t.after(() => clearInterval(alive));
+  await req(http, 'PUT', `/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, joinsBody(id, [[A.source, A.group]]));
+  const newA = await watch.waitFor((m) => watch.messages.indexOf(m) >= since && m.topic === topicA, 10_000, 'A mapped by the new server');
+  assert.notEqual(newA.payload, oldA.payload);
+  // Nobody joins B again: cleared once a watcher expiry window (3 x 1 s) passed.
+  await watch.waitFor((m) => m.topic === topicB && m.payload === '', 15_000, 'the stale B cleared');
+  await server.waitForLine(/clearing a mapping topic of no current channel.*topic=mnat\/ch\/6\/2001\/db8\/100\/0\/0\/0\/0\/2\/ff3e::8000:1/);
+  assert.deepEqual(watch.messages.slice(since).filter((m) => m.topic === topicA).map((m) => m.payload), [newA.payload], 'A was never released');
+
+  // Someone overwrites A's mapping: the server puts its own back at once.
+  const forged = mappingPayload({ id: 99, global: A, state: 'assigned', local: { source: A.source, group: '232.9.9.9' } });
+  await publishOnce(broker.url, topicA, forged);
+  const f = await watch.waitFor((m) => m.topic === topicA && m.payload === forged);
+  await watch.waitFor((m) => watch.messages.indexOf(m) > watch.messages.indexOf(f) && m.topic === topicA && m.payload === newA.payload, 10_000, 'A restored');
   assert.equal(metric(await metrics(server.origin), 'mnat_mqtt_repaired_total'), 2);
   // What a CPE subscribing now gets is the server's.
-  const late = await subscriber(t, broker.url, [topicB]);
-  assert.equal((await late.waitFor((m) => m.topic === topicB)).payload, real.payload);
+  const late = await subscriber(t, broker.url, [topicA, topicB]);
+  assert.deepEqual((await late.waitFor((m) => m.topic === topicA)).payload, newA.payload);
+  assert.deepEqual(late.messages.map((m) => m.topic), [topicA]);
 });
 
 test('--mqtt flags: a bad URL or a file without --mqtt is one line and exit 2; an unreadable certificate exit 1', async (t) => {

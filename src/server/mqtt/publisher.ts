@@ -5,10 +5,14 @@
 //
 //   store ──channelsChanged (durable)──▶ publish(topic, mapped-sg JSON, retained, QoS 1)
 //                                        released: an empty retained payload (clears it)
-//   broker (re)connected ──▶ every mapping published again, then a no-local
+//   broker (re)connected ──▶ every mapping published again, and a no-local
 //                            subscription to <root>/ch/# repairs what others
-//                            left there (stale channels of an earlier run,
-//                            forged payloads)
+//                            put there: a mapping someone overwrites is put
+//                            back at once; a topic of no current channel (an
+//                            earlier run's, say) is cleared only after a
+//                            watcher expiry window, so agents registering
+//                            again after a state loss get their new mapping
+//                            first and never see their channel released
 //
 // Only the front end the store names publisher publishes (a region has one).
 // Publishing never blocks a RESTCONF answer: it follows the store's events,
@@ -38,6 +42,13 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
   const stats: MqttStats = { connected: false, publisher: store.isPublisher(), channels: 0, publishes: 0, publishFailures: 0, outages: 0, republishes: 0, repaired: 0 };
   let outageLogged = false;
   let subscribed = false;
+  /** Topics of no current channel that someone else holds, cleared when their timer ends. */
+  const stale = new Map<string, ReturnType<typeof setTimeout>>();
+  const syncTopic = `${root}/ch/sync`;
+  /** From a subscription until our marker comes back: the retained messages of others the broker held. */
+  let snapshot: Map<string, string> | null = null;
+  let marker = '';
+  const staleAfterMs = 3 * store.refreshPeriodS * 1000;
 
   const topicOf = (c: ChannelChange): string => mappingTopic(root, c.channel);
   for (const row of store.channels()) retained.set(mappingTopic(root, row.global), mappingPayload(row));
@@ -52,28 +63,59 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
     });
   };
 
-  /** Every mapping, then the no-local subscription that shows what others retained. */
+  /**
+   * Every mapping, with a look at what others retained: subscribe (the broker
+   * sends its retained messages, as they are then), publish our state, then a
+   * marker on the sync topic. The broker handles the three in that order, so
+   * the marker comes back after that snapshot; what the snapshot holds on
+   * topics of no current channel is stale, and everything after the marker is
+   * someone else publishing now.
+   */
   const publishAll = (why: string): void => {
     stats.republishes++;
     log.info(`MQTT: publishing every mapping (${why})`, { broker: brokerText, channels: retained.size });
+    snapshot = new Map();
+    marker = Math.random().toString(36).slice(2);
+    subscribed = true;
+    client.subscribe({ [filter]: { qos: 0, nl: true, rap: true }, [syncTopic]: { qos: 0 } }, (err) => {
+      if (err) log.warn('MQTT: cannot subscribe to repair stale mappings', { filter, error: err.message });
+    });
     for (const [topic, payload] of retained) publish(topic, payload);
-    if (!subscribed) {
-      subscribed = true;
-      client.subscribe(filter, { qos: 0, nl: true, rap: true }, (err) => {
-        if (err) log.warn('MQTT: cannot subscribe to repair stale mappings', { filter, error: err.message });
-      });
-    }
+    client.publish(syncTopic, marker, { qos: 0 });
   };
 
-  /** A message someone else published on a mapping topic (we subscribe no-local). */
-  const repair = (topic: string, payload: Buffer): void => {
-    if (!stats.publisher || !stats.connected) return;
-    const ours = retained.get(topic);
+  /** A topic of no current channel that someone holds: cleared after a watcher expiry window, unless it is a channel by then. */
+  const clearLater = (topic: string): void => {
+    if (stale.has(topic)) return;
+    const timer = setTimeout(() => {
+      stale.delete(topic);
+      if (retained.has(topic) || !stats.connected || !stats.publisher) return;
+      stats.repaired++;
+      log.warn('MQTT: clearing a mapping topic of no current channel', { topic });
+      publish(topic, '');
+    }, staleAfterMs);
+    timer.unref();
+    stale.set(topic, timer);
+  };
+
+  /** A message of someone else (our mapping subscription is no-local) or our marker. */
+  const received = (topic: string, payload: Buffer): void => {
+    if (!stats.publisher) return;
     const text = payload.toString('utf8');
+    if (topic === syncTopic) {
+      if (text !== marker || !snapshot) return;
+      const seen = snapshot;
+      snapshot = null;
+      for (const [t, p] of seen) if (p !== '' && !retained.has(t)) clearLater(t);
+      return;
+    }
+    if (snapshot) return void snapshot.set(topic, text); // our publishes since have replaced the current channels'
+    const ours = retained.get(topic);
     if (text === (ours ?? '')) return;
+    if (ours === undefined) return clearLater(topic);
     stats.repaired++;
-    log.warn(ours === undefined ? 'MQTT: clearing a mapping topic of no current channel' : 'MQTT: restoring a mapping someone else overwrote', { topic, bytes: payload.length });
-    publish(topic, ours ?? '');
+    log.warn('MQTT: restoring a mapping someone else overwrote', { topic, bytes: payload.length });
+    publish(topic, ours);
   };
 
   const guard = (what: string, fn: () => void): void => {
@@ -108,7 +150,7 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
       if (publisher && stats.connected) publishAll('took over publishing');
       else if (!publisher && subscribed) {
         subscribed = false;
-        client.unsubscribe(filter);
+        client.unsubscribe([filter, syncTopic]);
       }
     }),
   );
@@ -142,12 +184,13 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
     if (stats.connected) lost(lastError);
     lastError = 'connection closed';
   });
-  client.on('message', (topic, payload) => guard('repairing a mapping topic', () => repair(topic, payload)));
+  client.on('message', (topic, payload) => guard('repairing a mapping topic', () => received(topic, payload)));
 
   return {
     stats: () => ({ ...stats }),
     close: (timeoutMs = 2000) =>
       new Promise<void>((resolve) => {
+        for (const timer of stale.values()) clearTimeout(timer);
         const timer = setTimeout(() => client.end(true, {}, () => resolve()), timeoutMs);
         timer.unref();
         client.end(false, {}, () => {
