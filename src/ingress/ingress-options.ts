@@ -15,6 +15,8 @@ export interface IngressOptions {
   readonly push: boolean;
   /** Mappings from this MQTT broker (docs/mqtt.md), with --cacert/--cert/--key; null: by RESTCONF. */
   readonly mqtt: (MqttBroker & { readonly url: string }) | null;
+  /** Seconds a re-mapped channel stays on its old local channel (make-before-break); 0: move at once. */
+  readonly remapDelayS: number;
   readonly joinfile: string | null;
   readonly joinfileRefreshS: number;
   /** Canonical prefix text. */
@@ -43,6 +45,7 @@ export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'api-root', kind: 'string', value: 'PATH', default: '/restconf', help: 'RESTCONF API root on the server' },
   { name: 'no-push', kind: 'boolean', help: 'do not use the push stream, long-poll instead' },
   { name: 'mqtt', kind: 'string', value: 'URL', help: 'mappings from this MQTT broker, mqtt://host[:port][/root] or mqtts://… (with --cacert, --cert, --key); RESTCONF push while it is unreachable' },
+  { name: 'remap-delay', kind: 'number', value: 'S', default: 2, min: 0, max: 60, help: 'keep sending a re-mapped channel on its old local channel this long, so the egresses join the new one first (0: move at once)' },
   { name: 'joinfile', kind: 'string', value: 'FILE', help: 'write the joined global channels here ("source,group" lines) for an ingest manager' },
   { name: 'joinfile-refresh', kind: 'number', value: 'S', default: 30, min: 1, max: 86400, help: 'rewrite the joinfile at least this often, so a stale file means a dead ingress' },
   { name: 'monitor', kind: 'list', value: 'PREFIX', help: 'global source prefix to ingest (default 0.0.0.0/0 and ::/0)' },
@@ -148,6 +151,7 @@ export function parseIngressOptions(
       apiRoot,
       push: !args.boolean('no-push'),
       mqtt,
+      remapDelayS: args.number('remap-delay') ?? 2,
       joinfile,
       joinfileRefreshS: args.number('joinfile-refresh') ?? 30,
       monitors,

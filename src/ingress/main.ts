@@ -17,6 +17,7 @@ import { JoinfileWriter } from './joinfile-writer.ts';
 import { createMqttFeed } from '../agent/mqtt-feed.ts';
 import { openMqttJsLink } from '../agent/mqtt-node-link.ts';
 import { INGRESS_MQTT } from './mqtt-monitors.ts';
+import { delayRemaps } from '../agent/remap-delay.ts';
 
 function parse(): IngressOptions {
   try {
@@ -69,9 +70,10 @@ async function main(): Promise<void> {
   // the monitors on the server and follows it only while the broker is away.
   const mqtt = options.mqtt;
   const client = createWatcherClient({ host, transport, role: INGRESS_ROLE, apiRoot: options.apiRoot, push: options.push, follow: !mqtt });
-  const feed = mqtt
+  const mappings = mqtt
     ? createMqttFeed({ host, watcher: client, broker: mqtt, url: mqtt.url, role: INGRESS_MQTT, open: (events) => openMqttJsLink(mqtt, options.target, events, 'mnat-ingress') })
     : client;
+  const feed = delayRemaps(host, mappings, options.remapDelayS * 1000);
   const kernel = createTranslator(host, {
     ...(options.bpfObject ? { objectPath: options.bpfObject } : {}),
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
