@@ -17,7 +17,7 @@ import { join } from 'node:path';
 
 const RELEASE = '1';
 
-export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'kmod-sched-bpf'];
+export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'mosquitto-client-ssl', 'kmod-sched-bpf'];
 
 // The scripts OpenWrt's package-ipkg.mk writes for every package: default_postinst
 // runs the package's uci-defaults and enables and starts its init script;
