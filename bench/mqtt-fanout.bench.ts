@@ -13,7 +13,10 @@
 // Server CPU: the sum over its threads of /proc/<pid>/task/*/schedstat (ns
 // on a CPU), from just before the leave to the last delivery; the broker's
 // the same way.
-// Run: node --import ./build/ts-loader.mjs bench/mqtt-fanout.bench.ts [sizes=1000,10000] [workers=4]
+// Every simulated CPE has its own TLS connection, to the server (SSE) or to
+// the broker (MQTT), as in the field; [per-session] > 1 multiplexes that many
+// SSE streams over one HTTP/2 connection instead (cheaper for both ends).
+// Run: node --import ./build/ts-loader.mjs bench/mqtt-fanout.bench.ts [sizes=1000,10000] [workers=4] [per-session=1]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +30,8 @@ import { pct } from './bench-support.ts';
 
 const SIZES = (process.argv[2] ?? '1000,10000').split(',').map(Number);
 const WORKERS = Number(process.argv[3] ?? 4);
+/** SSE streams per HTTP/2 connection: 1 is the field (every CPE its own connection, as every MQTT subscriber). */
+const PER_SESSION = Number(process.argv[4] ?? 1);
 const X = { source: '198.51.100.10', group: '232.10.0.1' };
 const Y = { source: '198.51.100.11', group: '232.10.0.2' };
 const now = (): number => performance.timeOrigin + performance.now();
@@ -155,6 +160,7 @@ async function round(n: number, mode: 'sse' | 'mqtt'): Promise<Result> {
       origin,
       ca: join(dir, 'certs/ca.pem'),
       channel: X,
+      perSession: PER_SESSION,
       ...(broker ? { mqtt: { host: 'localhost', port: Number(url.split(':').pop()), topic: mappingTopic('mnat', X), cert: join(dir, 'certs/cpe.pem'), key: join(dir, 'certs/cpe.key') } } : {}),
     };
     const child = spawn(process.execPath, ['--import', join(REPO_ROOT, 'build/ts-loader.mjs'), join(REPO_ROOT, 'bench/mqtt-fanout-client.ts'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
