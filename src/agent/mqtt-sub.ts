@@ -84,7 +84,7 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
         if (me !== run) return;
         child = null;
         // Closed between CONNECT and CONNACK: mosquitto_sub may only say "Protocol error" (TLS 1.3 alerts come late).
-        const why = connecting ? `the broker closed the connection before accepting it (is the client certificate one it trusts?): ${last}` : last;
+        const why = connecting ? `closed by the broker before CONNACK (client certificate refused?): ${last}` : last;
         fail(code === 127 ? `${last} (install mosquitto-client-ssl and coreutils-stdbuf)` : why || `mosquitto_sub exited with status ${code}`);
       },
     );

@@ -186,7 +186,7 @@ test('qjs egress: a broker that refuses the CPE certificate is a clear error, an
   await probe.waitFor(mappedA, 20_000, 'A mapped by push');
   const line = probe.stderr.find((l) => l.includes('MQTT broker unreachable'));
   // mosquitto_sub itself says "tlsv1 alert unknown ca" or only "Protocol error", as the TLS 1.3 alert races its CONNECT.
-  assert.match(line ?? '', /error="the broker closed the connection before accepting it \(is the client certificate one it trusts\?\): (OpenSSL Error\[0\]: error:[0-9A-F]+:SSL routines::tlsv1 alert unknown ca; )?Error: /, probe.stderr.join('\n'));
+  assert.match(line ?? '', /error="closed by the broker before CONNACK \(client certificate refused\?\): (OpenSSL Error\[0\]: error:[0-9A-F]+:SSL routines::tlsv1 alert unknown ca; )?Error: /, probe.stderr.join('\n'));
   assert.ok(!probe.stderr.some((l) => l.includes('mappings from the broker')), 'never on MQTT');
   probe.send('exit');
 });

@@ -71,7 +71,7 @@ const FLAG_ROWS: ReadonlyArray<readonly [string, FlagSpec['kind'], string, strin
   ['insecure', 'boolean', '', 'plaintext HTTP/2 (h2c) to the server, for labs only'],
   ['api-root', 'string', 'PATH', 'RESTCONF API root on the server (default /restconf)'],
   ['no-push', 'boolean', '', 'do not use the push stream, long-poll instead'],
-  ['mqtt', 'string', 'URL', 'mappings from this MQTT broker: mqtt://host[:port][/root] or mqtts://… (the same cacert, cert and key)'],
+  ['mqtt', 'string', 'URL', 'mappings from this MQTT broker, mqtt[s]://host[:port][/root] (same cacert, cert, key)'],
   ['control-file', 'string', 'FILE', '"source,group" lines to join, watched for changes'],
   ['membership', 'string', 'mdb|file|both', 'where joins come from (default mdb, or file with --control-file)'],
   ['join-backend', 'string', 'socket|smcroute', 'how to join upstream (default socket on Node, smcroute on QuickJS)'],
