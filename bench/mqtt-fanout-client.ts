@@ -12,6 +12,7 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { h2request } from './h2-request.ts';
 
 interface Config {
   mode: 'sse' | 'mqtt';
@@ -29,7 +30,6 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as Config;
 const ca = readFileSync(cfg.ca);
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + '\n');
-const YANG = 'application/yang-data+json';
 
 const sessions: ClientHttp2Session[] = [];
 const perSession = cfg.perSession ?? 100;
@@ -44,21 +44,7 @@ function session(i: number): ClientHttp2Session {
   return s;
 }
 
-function request(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ':method': method, ':path': path, accept: YANG };
-    if (body !== undefined) headers['content-type'] = YANG;
-    const req = session(i).request(headers);
-    let text = '';
-    let status = 0;
-    req.setEncoding('utf8');
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', (d: string) => (text += d));
-    req.on('end', () => resolve({ status, text }));
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const request = (i: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> => h2request(session(i), method, path, body);
 
 /** A watcher joined to the channel: its id. */
 async function watcher(i: number): Promise<string> {

@@ -27,6 +27,7 @@ import { startMosquitto, type Mosquitto } from '../lab/mosquitto.ts';
 import { REPO_ROOT } from '../lab/lab.ts';
 import { mappingTopic } from '../src/protocol/mqtt-mapping.ts';
 import { pct } from './bench-support.ts';
+import { h2request } from './h2-request.ts';
 
 const SIZES = (process.argv[2] ?? '1000,10000').split(',').map(Number);
 const WORKERS = Number(process.argv[3] ?? 4);
@@ -100,17 +101,7 @@ async function startServer(extra: string[]): Promise<{ child: ChildProcess; port
 async function call(origin: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
   const s = h2connect(origin, { ca: readFileSync(join(dir, 'certs/ca.pem')) });
   try {
-    return await new Promise((resolve, reject) => {
-      const req = s.request({ ':method': method, ':path': path, accept: 'application/yang-data+json', ...(body ? { 'content-type': 'application/yang-data+json' } : {}) });
-      let text = '';
-      let status = 0;
-      req.setEncoding('utf8');
-      req.on('response', (h) => (status = Number(h[':status'])));
-      req.on('data', (d: string) => (text += d));
-      req.on('end', () => resolve({ status, text }));
-      req.on('error', reject);
-      req.end(body ? JSON.stringify(body) : undefined);
-    });
+    return await h2request(s, method, path, body);
   } finally {
     s.close();
   }

@@ -8,14 +8,12 @@
 // (MQTT.js) and the egress (mosquitto_sub) → translator rules and joins →
 // packets. Over SSE the mapping comes on the agents' push streams instead.
 // Run as root: node --import ./build/ts-loader.mjs bench/mqtt-join-latency.bench.ts [joins=60] [rounds=1]
-import { nodeArgv } from '../lab/lab.ts';
 import { MnatLab } from '../lab/mnat-lab.ts';
 import { benchCleanup, pct } from './bench-support.ts';
+import { measureJoins } from './system-joins.ts';
 
 const joins = Number(process.argv[2] ?? 60);
 const rounds = Number(process.argv[3] ?? 1);
-const SOURCE = '23.212.185.4';
-const group = (i: number): string => `232.2.${i >> 8}.${i & 255}`;
 
 async function measure(mqtt: boolean): Promise<{ lat: number[]; failures: number }> {
   const { t, run: cleanUp } = benchCleanup();
@@ -23,26 +21,9 @@ async function measure(mqtt: boolean): Promise<{ lat: number[]; failures: number
     const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, gracePeriodS: 1, egressRuntime: 'qjs', mqtt });
     await m.startAll();
     if (mqtt) await m.ingress!.waitForLine(/MQTT: mappings from the broker/, 15_000);
-    const host = m.host(1, 1);
-    const tx = m.topo.sender.ns.spawn(nodeArgv('bench/system-sender.ts', ['--source', SOURCE, '--base', group(0), '--count', String(joins), '--interval-ms', '5']));
-    await tx.waitForJson((e) => e.event === 'started');
-    const groups = Array.from({ length: joins }, (_, i) => group(i));
-    const rx = host.ns.spawn(nodeArgv('bench/system-receiver.ts', ['--source', SOURCE, '--interface', host.dev, ...groups.flatMap((g) => ['--group', g])]));
-    await rx.waitForJson((e) => e.event === 'ready');
-    const lat: number[] = [];
-    let failures = 0;
-    for (const g of groups) {
-      const mark = rx.lines.length;
-      const joined = await rx.ask(`join ${g}`, (e) => e.event === 'joined');
-      try {
-        const first = await rx.waitForJson((e) => e.event === 'first' && e.group === g, 5000, mark);
-        lat.push(Number(first.t) - Number(joined.at));
-      } catch {
-        failures++;
-      }
-      rx.write(`leave ${g}`);
-    }
-    if (mqtt && m.egress[0]!.lines.some((l) => l.includes('MQTT broker unreachable'))) failures += 1000; // a run that fell back is not an MQTT figure
+    const { lat, failures } = await measureJoins(m, joins);
+    // A run that fell back to push is not an MQTT figure.
+    if (mqtt && m.egress[0]!.lines.some((l) => l.includes('MQTT broker unreachable'))) throw new Error('the egress fell back to push during the MQTT run');
     return { lat, failures };
   } finally {
     await cleanUp();
