@@ -60,7 +60,7 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
   const onAssignments: Array<(c: MappedChannel[]) => void> = [];
   const onStatus: Array<(s: FeedStatus) => void> = [];
   let desired: readonly T[] = [];
-  let filters = '';
+  let subscribed = new Set<string>();
   let up: boolean | null = null; // null: not known yet
   let reason = '';
   let link: MappingLink | null = null;
@@ -98,11 +98,12 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
       try {
         if (payload === null) throw new Error('over 4 KiB or not UTF-8');
         m = decodeMapping(o.broker.root, topic, payload);
-        if (m && !role.wants(m, desired)) throw new Error('not a channel asked for');
       } catch (err) {
         log.warn('MQTT: bad mapping message ignored', { topic, error: (err as Error).message });
         return;
       }
+      // A channel the LAN left (its topic stays subscribed until the next new one), or a source outside the monitors.
+      if (m && !role.wants(m, desired)) return;
       if (m) mappings.set(topic, m);
       else mappings.delete(topic);
       if (up) fromBroker();
@@ -121,7 +122,8 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
     start() {
       watcher.start();
       link = o.open(events);
-      link.subscribe(role.filters(o.broker.root, desired));
+      subscribed = new Set(role.filters(o.broker.root, desired));
+      link.subscribe([...subscribed]);
     },
     async stop() {
       link?.close();
@@ -131,11 +133,14 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
     setDesired(items) {
       desired = items;
       watcher.setDesired(items);
-      const next = role.filters(o.broker.root, items);
-      if (next.join() === filters) return;
-      filters = next.join();
       for (const [topic, m] of mappings) if (!role.wants(m, items)) mappings.delete(topic);
-      link?.subscribe(next);
+      // Subscribe again only for a topic not subscribed yet (for mosquitto_sub that is a new
+      // process and TLS connection): a left channel's topic stays until then.
+      const next = role.filters(o.broker.root, items);
+      if (next.some((f) => !subscribed.has(f))) {
+        subscribed = new Set(next);
+        link?.subscribe(next);
+      }
       if (up) fromBroker();
     },
     on(event: 'assignments' | 'status', fn: ((c: MappedChannel[]) => void) | ((s: FeedStatus) => void)) {

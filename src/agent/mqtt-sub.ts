@@ -1,7 +1,7 @@
 // The broker link on the router (QuickJS has no sockets): mosquitto_sub as one
 // long-lived child read line by line (-F '%t %x': the topic and the payload in
 // hex, so no payload can forge a line), started again with the new topic list
-// when the wanted channels change. Its own debug lines (-d, line-buffered by
+// when a channel needs a topic it does not have. Its own debug lines (-d, line-buffered by
 // stdbuf) tell when it is subscribed and, with the keep-alive's PINGRESP, that
 // the broker still answers: silence past 1.5 keep-alives, an exit (refused,
 // TLS error, broker down) or a missing tool is `down`, and it is started again
