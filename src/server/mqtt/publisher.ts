@@ -82,6 +82,19 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
     });
     for (const [topic, payload] of retained) publish(topic, payload);
     client.publish(syncTopic, marker, { qos: 0 });
+    const sent = marker;
+    setTimeout(() => {
+      if (marker !== sent || !snapshot || !stats.connected) return;
+      log.warn('MQTT: the marker did not come back; can this client read and write the topics?', { topic: syncTopic });
+      snapshotDone();
+    }, 10_000).unref();
+  };
+
+  /** The snapshot is complete: what it holds on topics of no current channel is stale. */
+  const snapshotDone = (): void => {
+    const seen = snapshot;
+    snapshot = null;
+    if (seen) for (const [t, p] of seen) if (p !== '' && !retained.has(t)) clearLater(t);
   };
 
   /** A topic of no current channel that someone holds: cleared after a watcher expiry window, unless it is a channel by then. */
@@ -103,10 +116,7 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
     if (!stats.publisher) return;
     const text = payload.toString('utf8');
     if (topic === syncTopic) {
-      if (text !== marker || !snapshot) return;
-      const seen = snapshot;
-      snapshot = null;
-      for (const [t, p] of seen) if (p !== '' && !retained.has(t)) clearLater(t);
+      if (text === marker) snapshotDone();
       return;
     }
     if (snapshot) return void snapshot.set(topic, text); // our publishes since have replaced the current channels'

@@ -93,7 +93,6 @@ export class EmbeddedStore implements MnatStore {
       b.removed.push(id);
       b.ids.add(id);
     });
-    state.onChannelsChanged((changes) => this.queue().channels.push(...changes));
   }
 
   // ---- reads ---------------------------------------------------------------
@@ -190,7 +189,9 @@ export class EmbeddedStore implements MnatStore {
     this.removedListeners.push(listener);
   }
 
+  /** The state machine tracks channel changes only from the first listener on (no cost without --mqtt). */
   onChannelsChanged(listener: (changes: readonly ChannelChange[]) => void): void {
+    if (this.channelListeners.length === 0) this.state.onChannelsChanged((changes) => this.queue().channels.push(...changes));
     this.channelListeners.push(listener);
   }
 
