@@ -57,10 +57,6 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
   const { host, watcher, role } = o;
   const log = host.log;
   const mappings = new Map<string, MappedChannel>(); // by topic
-  /** Topics the broker has said something about (a mapping or a release). */
-  const heard = new Set<string>();
-  /** The watcher client's last list (a GET after each PUT), for channels the broker has not spoken of yet. */
-  let fromServer: MappedChannel[] = [];
   const onAssignments: Array<(c: MappedChannel[]) => void> = [];
   const onStatus: Array<(s: FeedStatus) => void> = [];
   let desired: readonly T[] = [];
@@ -73,8 +69,7 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
   const emit = (list: MappedChannel[]): void => {
     for (const fn of onAssignments) fn(list);
   };
-  const fromBroker = (): void =>
-    emit([...mappings.values(), ...fromServer.filter((m) => !heard.has(mappingTopic(o.broker.root, m.global)) && role.wants(m, desired))]);
+  const fromBroker = (): void => emit([...mappings.values()]);
   const status = (): void => {
     const s: FeedStatus = up ? { ...server, mode: 'mqtt' } : { ...server, mode: `${server.mode}, MQTT down`, lastError: server.lastError ?? `MQTT ${o.url}: ${reason}` };
     for (const fn of onStatus) fn(s);
@@ -109,7 +104,6 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
       }
       // A channel the LAN left (its topic stays subscribed until the next new one), or a source outside the monitors.
       if (m && !role.wants(m, desired)) return;
-      heard.add(topic);
       if (m) mappings.set(topic, m);
       else mappings.delete(topic);
       if (up) fromBroker();
@@ -117,9 +111,7 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
   };
 
   watcher.on('assignments', (list) => {
-    fromServer = list;
-    if (up) fromBroker();
-    else emit(list);
+    if (!up) emit(list);
   });
   watcher.on('status', (s) => {
     server = s;
@@ -145,7 +137,6 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
       // Subscribe again only for a topic not subscribed yet (for mosquitto_sub that is a new
       // process and TLS connection): a left channel's topic stays until then.
       const next = role.filters(o.broker.root, items);
-      for (const topic of heard) if (!mappings.has(topic) && !next.includes(topic)) heard.delete(topic);
       if (next.some((f) => !subscribed.has(f))) {
         subscribed = new Set(next);
         link?.subscribe(next);

@@ -357,9 +357,6 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       if (res.status !== 200 && res.status !== 201 && res.status !== 204) throw new Error(`PUT: ${describeError(res)}`);
       putVersion = version;
       ok();
-      // Not following (MQTT brings the mappings): one GET, so a new join's mapping
-      // need not wait for the broker subscription to catch up.
-      if (!following) void poll(epoch);
     } catch (err) {
       if (epoch !== currentEpoch) return;
       if (err instanceof UnknownWatcher) {
