@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMqttFeed, EGRESS_MQTT, type MappingLinkEvents } from '../../src/agent/mqtt-feed.ts';
 import type { FeedStatus } from '../../src/agent/ports.ts';
-import type { WatcherClient } from '../../src/client/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../../src/client/watcher-client.ts';
 import type { Channel } from '../../src/core/channel.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
-import type { Logger } from '../../src/host/host.ts';
+import type { Host, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
+import { createVirtualTime } from './fixtures/virtual-time.ts';
 import { mappingPayload, mappingTopic, parseMqttUrl } from '../../src/protocol/mqtt-mapping.ts';
 import type { MappedChannel } from '../../src/protocol/model.ts';
 
@@ -158,4 +159,38 @@ test('broker down: the watcher client follows the server (push) and its lists co
   assert.deepEqual(s.follows, [true, false]);
   assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.3')]);
   assert.deepEqual(s.statuses.at(-1), { connected: true, watcherId: 'w1', mode: 'mqtt' });
+});
+
+test('watcher client not following (MQTT): refreshes and PUTs only (no push stream, no polling); following again on setFollow(true)', async () => {
+  const time = createVirtualTime();
+  const host: Host = { ...createNodeHost({ debug() {}, info() {}, warn() {}, error() {} }), now: time.now, wallClock: time.wallClock, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout };
+  const log: string[] = [];
+  const transport: HttpTransport = {
+    async request(req): Promise<HttpResponse> {
+      log.push(`${req.method} ${req.path.replace(/watcher=[^/]*/, 'watcher=W')}`);
+      if (req.path.endsWith('refresh-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'refresh-period': 10 } }) };
+      if (req.path.endsWith('get-new-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w1', 'refresh-period': 10 } }) };
+      if (req.method === 'PUT') return { status: 201, headers: {}, body: '' };
+      if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+      return { status: 200, headers: { etag: '"1"' }, body: JSON.stringify({ 'ietf-mnat:watcher': [{ id: 'w1', 'mapped-sg': [] }] }) };
+    },
+    stream(_req, handlers) {
+      queueMicrotask(() => handlers.onEnd(new Error('no streams here')));
+      return { close() {} };
+    },
+    close() {},
+  };
+  const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, follow: false });
+  c.start();
+  c.setDesired([A]);
+  await time.until('PUT', () => log.some((l) => l.startsWith('PUT')));
+  await time.advance(25_000);
+  assert.deepEqual(log.filter((l) => !l.includes('refresh-watcher-id')), [
+    'POST /restconf/operations/ietf-mnat:get-new-watcher-id',
+    'PUT /restconf/data/ietf-mnat:egress-global-joined/watcher=W',
+  ]);
+  assert.equal(log.filter((l) => l.includes('refresh-watcher-id')).length, 2, 'refreshed every 10 s');
+  c.setFollow(true);
+  await time.until('a subscription asked for', () => log.some((l) => l.includes('establish-subscription')));
+  await c.stop();
 });
