@@ -17,20 +17,14 @@ import { EmbeddedStore } from '../src/server/store/embedded-store.ts';
 import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
 import { Journal } from '../src/server/store/journal.ts';
 import { listen } from '../src/server/http/listener.ts';
+import { heapAfterGc } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 100_000);
 const SECONDS = Number(process.argv[3] ?? 30);
 const PERIOD = 10;
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  console.error('run with node --expose-gc');
-  process.exit(2);
-}
-const heap = (): number => {
-  for (let i = 0; i < 4; i++) gc();
-  return process.memoryUsage().heapUsed;
-};
+const heap = heapAfterGc;
+heap();
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-scale-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const certs = join(tmp, 'certs');

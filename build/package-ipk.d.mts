@@ -6,3 +6,8 @@ export function buildIpk(options: { root: string; outDir: string; bundle?: strin
   files: Array<{ path: string; mode: number; size: number }>;
   control: string;
 };
+export function buildApk(options: { root: string; outDir: string; apk: string; bundle?: string; env?: NodeJS.ProcessEnv }): {
+  path: string;
+  version: string;
+  files: string[];
+};

@@ -11,7 +11,8 @@
 // An SDK build (Makefile.openwrt) compiles just the target's order instead.
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -142,6 +143,20 @@ function describe(version) {
   ];
 }
 
+/** The files both packages install: [{ path (no leading /), mode, data }]. */
+function packageFiles(root, bundle, scratch) {
+  const openwrt = (p) => readFileSync(join(root, 'openwrt', p));
+  return [
+    { path: 'usr/share/mnat/mnat-egress.qjs.js', mode: 0o644, data: readFileSync(bundle) },
+    { path: 'lib/bpf/mnat-translator.bpf.o', mode: 0o644, data: compileBpf(root, 'bpfel', join(scratch, 'el.o')) },
+    { path: 'lib/bpf/mnat-translator.bpfeb.o', mode: 0o644, data: compileBpf(root, 'bpfeb', join(scratch, 'eb.o')) },
+    { path: 'etc/init.d/mnat-egress', mode: 0o755, data: openwrt('etc/init.d/mnat-egress') },
+    { path: 'etc/config/mnat', mode: 0o600, data: openwrt('etc/config/mnat') },
+    { path: 'etc/uci-defaults/80_mnat', mode: 0o755, data: openwrt('etc/uci-defaults/80_mnat') },
+    { path: 'usr/sbin/mnat-egress', mode: 0o755, data: openwrt('usr/sbin/mnat-egress') },
+  ];
+}
+
 /**
  * Builds the .ipk into outDir. `bundle` is the QuickJS bundle to ship (default
  * dist/mnat-egress.qjs.js). Returns the path and what went in.
@@ -152,16 +167,7 @@ export function buildIpk({ root, outDir, bundle = join(root, 'dist/mnat-egress.q
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
   const scratch = mkdtempSync(join(tmpdir(), 'mnat-ipk-'));
   try {
-    const openwrt = (p) => readFileSync(join(root, 'openwrt', p));
-    const files = [
-      { path: 'usr/share/mnat/mnat-egress.qjs.js', mode: 0o644, data: readFileSync(bundle) },
-      { path: 'lib/bpf/mnat-translator.bpf.o', mode: 0o644, data: compileBpf(root, 'bpfel', join(scratch, 'el.o')) },
-      { path: 'lib/bpf/mnat-translator.bpfeb.o', mode: 0o644, data: compileBpf(root, 'bpfeb', join(scratch, 'eb.o')) },
-      { path: 'etc/init.d/mnat-egress', mode: 0o755, data: openwrt('etc/init.d/mnat-egress') },
-      { path: 'etc/config/mnat', mode: 0o600, data: openwrt('etc/config/mnat') },
-      { path: 'etc/uci-defaults/80_mnat', mode: 0o755, data: openwrt('etc/uci-defaults/80_mnat') },
-      { path: 'usr/sbin/mnat-egress', mode: 0o755, data: openwrt('usr/sbin/mnat-egress') },
-    ];
+    const files = packageFiles(root, bundle, scratch);
     const mtime = sourceDateEpoch(root);
     const installedSize = files.reduce((n, f) => n + f.data.length, 0);
     const control = [
@@ -204,10 +210,94 @@ export function buildIpk({ root, outDir, bundle = join(root, 'dist/mnat-egress.q
   }
 }
 
+// The scripts an OpenWrt 25.12 SDK gives an .apk (apk-tools v3 runs them by these
+// names): the same default_postinst / default_prerm of /lib/functions.sh as the .ipk's,
+// told the package name, which apk does not pass as $0.
+const APK_POST_INSTALL = `#!/bin/sh
+[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s "\${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+. "\${IPKG_INSTROOT}/lib/functions.sh"
+export root="\${IPKG_INSTROOT}" pkgname=mnat-egress
+add_group_and_user
+default_postinst
+`;
+const APK_PRE_DEINSTALL = `#!/bin/sh
+[ -s "\${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+. "\${IPKG_INSTROOT}/lib/functions.sh"
+export root="\${IPKG_INSTROOT}" pkgname=mnat-egress
+default_prerm
+`;
+
+/**
+ * Builds dist/mnat-egress-<version>-r<release>.apk for OpenWrt 25.12 (apk-tools v3) with
+ * `apk mkpkg` (the `apk` binary given, e.g. one built from apk-tools' sources). Laid out
+ * as the SDK lays out an .apk: the files, /lib/apk/packages/mnat-egress.{list,conffiles,
+ * conffiles_static} that OpenWrt's default_postinst/default_prerm read, and the
+ * post-install, post-upgrade and pre-deinstall scripts.
+ */
+export function buildApk({ root, outDir, apk, bundle = join(root, 'dist/mnat-egress.qjs.js'), env = process.env }) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const version = `${pkg.version}-r${RELEASE}`;
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
+  const scratch = mkdtempSync(join(tmpdir(), 'mnat-apk-'));
+  try {
+    const files = packageFiles(root, bundle, scratch);
+    const tree = join(scratch, 'tree');
+    const write = (path, data, mode) => {
+      const full = join(tree, path);
+      mkdirSync(full.slice(0, full.lastIndexOf('/')), { recursive: true });
+      writeFileSync(full, data, { mode });
+      chmodSync(full, mode);
+    };
+    for (const f of files) write(f.path, f.data, f.mode);
+    const conffiles = ['/etc/config/mnat'];
+    const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+    const listed = [...files.map((f) => `/${f.path}`), '/lib/apk/packages/mnat-egress.conffiles', '/lib/apk/packages/mnat-egress.conffiles_static', '/lib/apk/packages/mnat-egress.list'].sort();
+    write('lib/apk/packages/mnat-egress.list', listed.join('\n') + '\n', 0o644);
+    write('lib/apk/packages/mnat-egress.conffiles', conffiles.join('\n') + '\n', 0o644);
+    write('lib/apk/packages/mnat-egress.conffiles_static', conffiles.map((c) => `${c} ${sha256(files.find((f) => `/${f.path}` === c).data)}`).join('\n') + '\n', 0o644);
+    const scripts = join(scratch, 'scripts');
+    mkdirSync(scripts);
+    writeFileSync(join(scripts, 'post-install'), APK_POST_INSTALL, { mode: 0o755 });
+    writeFileSync(join(scripts, 'post-upgrade'), `#!/bin/sh\nexport PKG_UPGRADE=1\n${APK_POST_INSTALL.replace(/^#!.*\n/, '')}`, { mode: 0o755 });
+    writeFileSync(join(scripts, 'pre-deinstall'), APK_PRE_DEINSTALL, { mode: 0o755 });
+    mkdirSync(outDir, { recursive: true });
+    const out = join(outDir, `mnat-egress-${version}.apk`);
+    const args = [
+      'mkpkg',
+      '--info', 'name:mnat-egress',
+      '--info', `version:${version}`,
+      '--info', 'description:Multicast NAT (draft-ietf-mboned-mnat) egress agent for QuickJS',
+      '--info', 'arch:noarch',
+      '--info', 'license:MIT',
+      '--info', 'origin:mnat-egress',
+      '--info', 'url:https://datatracker.ietf.org/doc/draft-ietf-mboned-mnat/',
+      '--info', 'maintainer:MNAT contributors',
+      '--info', `depends:${PACKAGE_DEPENDS.join(' ')}`,
+      '--script', `post-install:${join(scripts, 'post-install')}`,
+      '--script', `post-upgrade:${join(scripts, 'post-upgrade')}`,
+      '--script', `pre-deinstall:${join(scripts, 'pre-deinstall')}`,
+      '--files', tree,
+      '--output', out,
+    ];
+    const r = spawnSync(apk, args, { encoding: 'utf8', env });
+    if (r.error || r.status !== 0) throw new Error(`apk mkpkg failed: ${r.error?.message ?? r.stderr.trim()}`);
+    return { path: out, version, files: listed };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const root = new URL('..', import.meta.url).pathname;
-  const result = buildIpk({ root, outDir: join(root, 'dist') });
+  // `--apk [APK]`: the OpenWrt 25.12 package instead, made with apk-tools v3's `apk mkpkg`
+  // (APK: the apk binary, default $MNAT_APK or `apk` on PATH).
+  const apkAt = process.argv.indexOf('--apk');
+  const result =
+    apkAt >= 0
+      ? buildApk({ root, outDir: join(root, 'dist'), apk: process.argv[apkAt + 1] ?? process.env.MNAT_APK ?? 'apk' })
+      : buildIpk({ root, outDir: join(root, 'dist') });
   const size = statSync(result.path).size;
   console.log(`built ${result.path.slice(root.length)} (${(size / 1024).toFixed(1)} KiB)`);
-  for (const f of result.files) console.log(`  ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(7)} ${f.path}`);
+  if (apkAt < 0) for (const f of result.files) console.log(`  ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(7)} ${f.path}`);
 }

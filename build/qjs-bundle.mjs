@@ -9,15 +9,28 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { minify as terser } from 'terser';
 
 /**
+ * The internal property names esbuild shortens (build/qjs-mangled-props.txt:
+ * one per line, # comments; the rules a name must meet are written there).
+ */
+export const MANGLED_PROPS = readFileSync(new URL('qjs-mangled-props.txt', import.meta.url), 'utf8')
+  .split('\n')
+  .map((line) => line.replace(/#.*/, '').trim())
+  .filter((line) => line !== '');
+const MANGLE_PROPS = new RegExp(`^(${MANGLED_PROPS.join('|')})$`);
+
+/**
  * The terser pass (Makefile.openwrt repeats it for SDK builds without dist/).
  * unsafe_arrows and unsafe_methods turn function expressions into arrows and
  * concise methods; they are unsafe only for a function called with `new` or
  * read for its prototype, and every constructor here is a class.
+ * unsafe assumes the built-ins are the standard ones: `new Error(m)` becomes
+ * `Error(m)`, `String(x)` and `${x}` become `x+""` (differs only for a Symbol,
+ * which no message or log field carries), and calls on constants are folded.
  */
 export const TERSER_OPTIONS = {
   module: true,
   ecma: 2020,
-  compress: { passes: 3, unsafe_arrows: true, unsafe_methods: true },
+  compress: { passes: 3, unsafe: true, unsafe_arrows: true, unsafe_methods: true },
   mangle: { toplevel: true },
   format: { comments: false },
 };
@@ -34,6 +47,10 @@ export async function bundleQuickjs(entry, outfile, { minify = true } = {}) {
     mainFields: ['module', 'main'],
     external: ['std', 'os'],
     minify,
+    ...(minify ? { mangleProps: MANGLE_PROPS } : {}),
+    // mnat-egress checks at start that ip is iproute2's with -j (agent/preflight.ts):
+    // the device reads need no sysfs fallback (src/dataplane/link-info.ts).
+    define: { MNAT_IPROUTE2_REQUIRED: 'true' },
     // QuickJS 2021-03-27 has native class fields and #private members (checked
     // with its qjs); keeping them unlowered lets #names minify. It lacks
     // `#x in obj` (brand checks) and static blocks, so those stay lowered.

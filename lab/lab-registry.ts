@@ -3,6 +3,8 @@
 // A marker /run/mnat-lab/<id>.json records the owning pid and its start time
 // (from /proc/<pid>/stat, so a recycled pid is not mistaken for the owner).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execArgv } from './lab-exec.ts';
 
 export const MARKER_DIR = '/run/mnat-lab';
@@ -121,8 +123,9 @@ export async function deleteNamespace(name: string): Promise<void> {
 }
 
 /**
- * Removes leftovers of crashed lab runs: the namespaces and the translator pin
- * root of every marker whose owning process is dead, then the marker.
+ * Removes leftovers of crashed lab runs: the namespaces (and the processes in
+ * them, a router VM's QEMU included), the translator pin root and the run
+ * directory of every marker whose owning process is dead, then the marker.
  * Namespaces without a marker are not ours (or not yet registered) and are
  * left alone. Returns the removed namespace names.
  */
@@ -138,8 +141,11 @@ export async function cleanupStale(): Promise<string[]> {
       removed.push(ns);
     }
   }
+  // Run directories are made as <tmpdir>/mnat-lab-<id>-XXXXXX (MnatLab, the router VM suite).
+  const runDirs = readdirSync(tmpdir()).filter((name) => name.startsWith('mnat-lab-'));
   for (const id of deadIds) {
     rmSync(labPinRoot(id), { recursive: true, force: true });
+    for (const name of runDirs) if (name.startsWith(`mnat-lab-${id}-`)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
     removeLabFiles(id);
     removeMarker(id);
   }

@@ -13,6 +13,7 @@ import { makeLabCerts, type LabCerts } from './lab-certs.ts';
 import { startSmcrouted } from './smcroute.ts';
 import { startDnsmasq, withResolvConf, writeResolvConf, type DnsSdZone } from './lab-dns.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
+import { startEtcdCluster, type EtcdCluster } from './etcd-cluster.ts';
 
 export interface GlobalChannel {
   readonly source: string;
@@ -60,6 +61,8 @@ export interface MnatLabOptions {
   ingressExtraArgs?: string[];
   serverExtraArgs?: string[];
   egressExtraArgs?: string[];
+  /** More client certificates than ingress, mnat-admin and one per CPE (e.g. for a router VM). */
+  extraClients?: string[];
   /** Every agent line, prefixed with its role (for the demo's log pane or debugging). */
   onLine?: (role: string, line: string) => void;
   /**
@@ -109,6 +112,10 @@ export class MnatLab {
   readonly joinfilePath: string | null;
   readonly egressRuntime: 'qjs' | 'node';
   server: LabProcess | null = null;
+  /** With startRegion: the front ends (server is the first), on SERVER_PORT, SERVER_PORT + 1, … */
+  readonly frontEnds: Array<LabProcess | null> = [];
+  /** With startRegion: the etcd cluster (three members in the core namespace). */
+  etcd: EtcdCluster | null = null;
   ingress: LabProcess | null = null;
   readonly egress: Array<LabProcess | null>;
   private readonly options: MnatLabOptions;
@@ -162,7 +169,7 @@ export class MnatLab {
       const certs = makeLabCerts(
         dir,
         { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost', MNAT_SERVER_NAME] },
-        ['ingress', 'mnat-admin', 'app', 'mnat-server', ...topo.cpes.map((c) => `cpe${c.index}`)],
+        ['ingress', 'mnat-admin', 'app', 'mnat-server', ...topo.cpes.map((c) => `cpe${c.index}`), ...(options.extraClients ?? [])],
       );
       const self = new MnatLab(lab, topo, dir, certs, options, cleanup);
       mkdirSync(pinRoot, { recursive: true });
@@ -255,11 +262,60 @@ export class MnatLab {
     return p;
   }
 
-  /** server: another --server value (e.g. dns-sd) instead of the core's address and port. */
-  private clientArgs(name: string, server?: string): string[] {
+  /**
+   * A region instead of one server: a 3-member etcd cluster and `count` front
+   * ends over it in the core namespace (ports SERVER_PORT, SERVER_PORT + 1, …);
+   * agents started after this list every front end.
+   */
+  async startRegion(count = 2, extra: string[] = []): Promise<LabProcess[]> {
+    this.etcd ??= await startEtcdCluster(null, { ns: this.topo.core.ns, baseDir: this.dir });
+    for (let i = 0; i < count; i++) await this.startFrontEnd(i, extra);
+    return this.frontEnds as LabProcess[];
+  }
+
+  /** (Re)starts front end i of the region. */
+  async startFrontEnd(i: number, extra: string[] = []): Promise<LabProcess> {
+    if (!this.etcd) throw new Error('startRegion first');
+    const args = [
+      '--listen', `[::]:${SERVER_PORT + i}`,
+      '--tls-cert', this.certs.serverCert, '--tls-key', this.certs.serverKey,
+      '--client-ca', this.certs.ca, '--require-client-cert',
+      '--pool', join(this.dir, 'pool.json'),
+      '--store', this.etcd.url('lab'), '--frontend-id', `fe${i + 1}`, '--frontend-lease', '2',
+      '--refresh-period', String(this.options.refreshPeriodS ?? 10),
+      '--grace-period', String(this.options.gracePeriodS ?? 250),
+      ...(this.options.serverExtraArgs ?? []),
+      ...extra,
+    ];
+    const p = this.spawn(this.topo.core.ns, `server fe${i + 1}`, this.command('src/server/main.ts', 'mnat-server.js', args));
+    this.frontEnds[i] = p;
+    if (i === 0) this.server = p;
+    await p.waitForLine(/listening/i, 30_000);
+    return p;
+  }
+
+  /** The front end (index) a peer address holds an established connection to, from the core's socket table. */
+  async frontEndOf(peer: string): Promise<number | null> {
+    const out = await this.topo.core.ns.run(['ss', '-Htn', 'state', 'established']);
+    for (const line of out.split('\n')) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[cols.length - 2] ?? '';
+      const remote = cols[cols.length - 1] ?? '';
+      const port = Number(local.slice(local.lastIndexOf(':') + 1));
+      if (remote.slice(0, remote.lastIndexOf(':')).replace(/^\[|\]$/g, '').replace(/^::ffff:/, '') === peer && port >= SERVER_PORT && port < SERVER_PORT + this.frontEnds.length) {
+        return port - SERVER_PORT;
+      }
+    }
+    return null;
+  }
+
+  /** server: another --server value (e.g. dns-sd) instead of the core's front ends. */
+  private clientArgs(name: string, role: 'egress' | 'ingress', server?: string): string[] {
     const c = this.certs.clients[name];
     if (!c) throw new Error(`no client certificate for ${name}`);
-    const where = server !== undefined ? ['--server', server] : ['--server', this.topo.core.ipv4, '--port', String(SERVER_PORT)];
+    const ip = this.topo.core.ipv4;
+    const servers = this.frontEnds.length > 0 ? this.frontEnds.map((_, i) => (role === 'egress' ? `https://${ip}:${SERVER_PORT + i}` : `${ip}:${SERVER_PORT + i}`)).join(',') : ip;
+    const where = server !== undefined ? ['--server', server] : ['--server', servers, '--port', String(SERVER_PORT)];
     return [...where, '--cacert', this.certs.ca, '--cert', c.cert, '--key', c.key];
   }
 
@@ -273,7 +329,7 @@ export class MnatLab {
     const args = [
       '--upstream-interface', this.topo.ingress.up.dev,
       '--downstream-interface', this.topo.ingress.core.dev,
-      ...this.clientArgs('ingress'),
+      ...this.clientArgs('ingress', 'ingress'),
       ...this.pinArgs('ingress'),
       '--status-file', join(this.dir, 'ingress.status.json'),
       ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
@@ -295,7 +351,7 @@ export class MnatLab {
     const args = [
       '--upstream-interface', cpe.wan.dev,
       '--downstream-interface', cpe.lan.dev,
-      ...this.clientArgs(`cpe${k}`, opts.server),
+      ...this.clientArgs(`cpe${k}`, 'egress', opts.server),
       ...this.pinArgs(`egress-cpe${k}`),
       '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
       ...this.mqttFor('egress'),
@@ -380,18 +436,18 @@ export class MnatLab {
     await Promise.all([this.startIngress(), ...this.topo.cpes.map((c) => this.startEgress(c.index))]);
   }
 
-  /** GET a server path from inside the core namespace as the admin (status page, metrics). */
-  async serverGet(path: string): Promise<string> {
+  /** GET a server path from inside the core namespace as the admin (status page, metrics); `port` picks a front end. */
+  async serverGet(path: string, port = SERVER_PORT): Promise<string> {
     const admin = this.certs.clients['mnat-admin'] as { cert: string; key: string };
     return this.topo.core.ns.run(
-      ['curl', '-sS', '--fail', '--http2', '--max-time', '3', '--cacert', this.certs.ca, '--cert', admin.cert, '--key', admin.key, `https://127.0.0.1:${SERVER_PORT}${path}`],
+      ['curl', '-sS', '--fail', '--http2', '--max-time', '3', '--cacert', this.certs.ca, '--cert', admin.cert, '--key', admin.key, `https://127.0.0.1:${port}${path}`],
       5000,
     );
   }
 
   /** The server's mappings, from its status page: id, global, state, local, egress watcher count. */
-  async serverMappings(): Promise<ServerMapping[]> {
-    return parseStatusPage(await this.serverGet('/status'));
+  async serverMappings(port = SERVER_PORT): Promise<ServerMapping[]> {
+    return parseStatusPage(await this.serverGet('/status', port));
   }
 
   /** A global sender for ch in the sender namespace (JSON lines; see lab/traffic/sender.ts). */
@@ -501,4 +557,11 @@ export async function waitFor<T>(check: () => Promise<T | null | undefined | fal
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Resolves once the receiver's unique count has grown by n from now (with the count it started from). */
+export async function receiverFlowing(rx: LabProcess, n = 100, timeoutMs = 20_000, what = 'the stream'): Promise<number> {
+  const start = (await receiverStats(rx)).unique;
+  await waitFor(async () => (await receiverStats(rx)).unique >= start + n, timeoutMs, `${what} to flow (+${n} packets)`);
+  return start;
 }

@@ -16,7 +16,7 @@
 import type { Lab, Netns } from './lab.ts';
 
 export interface TopologyOptions {
-  cpes?: number;          // default 1
+  cpes?: number;          // default 1; 0 builds sender, ingress and core only
   hostsPerCpe?: number;   // default 1
   /** Core ports toward CPEs flood unregistered multicast? default false (the MNAT premise). */
   coreFlood?: boolean;
@@ -56,7 +56,7 @@ export interface Topology {
 export async function buildTopology(lab: Lab, opts: TopologyOptions = {}): Promise<Topology> {
   const nCpe = opts.cpes ?? 1;
   const nHost = opts.hostsPerCpe ?? 1;
-  if (nCpe < 1 || nCpe > 200 || nHost < 1 || nHost > 200) throw new Error('buildTopology: cpes and hostsPerCpe must be 1..200');
+  if (nCpe < 0 || nCpe > 200 || nHost < 1 || nHost > 200) throw new Error('buildTopology: cpes must be 0..200 (0: no namespace CPE, e.g. a router VM instead) and hostsPerCpe 1..200');
 
   const [senderNs, ingressNs, coreNs] = await Promise.all([lab.netns('snd'), lab.netns('ing'), lab.netns('core')]);
   const cpeNs = await Promise.all(Array.from({ length: nCpe }, (_, k) => lab.netns(`cpe${k + 1}`)));

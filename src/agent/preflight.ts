@@ -31,7 +31,8 @@ export function probesFor(needs: Needs): Probe[] {
     [['tc', '-force', '-batch', '-'], 'qdisc add clsact help\nfilter add bpf help\n', (o) => /\.\.\. clsact[^]*object-pinned/.test(o), 'clsact or bpf'],
     [['bpftool', '-j', 'batch', 'file', '-'], 'map help\nprog help\n', (o) => o.includes('"prog","help"'), 'batch, map or prog'],
   ];
-  if (needs.ip) probes.push([['ip', '-V'], '', (o) => o.includes('iproute2'), 'iproute2 -j']);
+  // -j first: an iproute2 too old for JSON output fails on it as BusyBox's ip does.
+  if (needs.ip) probes.push([['ip', '-j', '-V'], '', (o) => o.includes('iproute2'), 'iproute2 -j']);
   if (needs.bridge) probes.push([['bridge', '-V'], '', any, '']);
   if (needs.curl) probes.push([['curl', '-V'], '', (o) => curlFeatures(o).http2, 'HTTP/2']);
   if (needs.smcroute) probes.push([['smcroutectl', '-v'], '', any, '']);

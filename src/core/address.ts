@@ -208,8 +208,9 @@ export const IPV4_SSM = /* @__PURE__ */ tryParsePrefix('232.0.0.0/8') as Prefix;
 export const IPV6_MULTICAST = /* @__PURE__ */ tryParsePrefix('ff00::/8') as Prefix;
 const IPV4_LOCAL_CONTROL = /* @__PURE__ */ tryParsePrefix('224.0.0.0/24') as Prefix;
 
+/** In 224.0.0.0/4 or ff00::/8 (tested on the bits: the prefix parser stays out of the QuickJS bundle). */
 export function isMulticast(address: Address): boolean {
-  return prefixContains(address.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, address);
+  return address.family === 4 ? address.value >> 28n === 0xen : address.value >> 120n === 0xffn;
 }
 
 /** RFC 4607 SSM ranges: 232/8 and FF3x::/32 (any scope). */
@@ -246,7 +247,7 @@ export function multicastMac(group: Address): string {
  */
 export function unforwardedGroupReason(group: Address): string | null {
   if (group.family === 4) {
-    return prefixContains(IPV4_LOCAL_CONTROL, group) ? 'is in 224.0.0.0/24 (local network control), which routers never forward' : null;
+    return group.value >> 8n === 0xe00000n ? 'is in 224.0.0.0/24 (local network control), which routers never forward' : null;
   }
   if (group.value >> 120n !== 0xffn) return null;
   const scope = Number((group.value >> 112n) & 0xfn);

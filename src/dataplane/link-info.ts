@@ -2,11 +2,12 @@
 // and the translator: ifindex, MAC, up or not, and with `details` (ip -d) the
 // kind and a bridge's multicast options. Run via the Host, so a Host bound to
 // another network namespace sees that namespace. Without an iproute2 `ip` (a
-// router with only BusyBox's) the same facts but a bridge's options come from
-// /proc/net/dev and /sys/class/net (the current namespace's, as mounted).
+// machine with only BusyBox's) the same facts but a bridge's options come from
+// /proc/net/dev and /sys/class/net (the current namespace's, as mounted); not
+// in the QuickJS egress, which requires iproute2 (see MNAT_IPROUTE2_REQUIRED).
 import type { ExecResult, Host } from '../host/host.ts';
 import { MAC_ADDRESS } from './bpf-map-codec.ts';
-import { commandFailed, DataplaneError, runTool } from './tool-exec.ts';
+import { commandFailed, DataplaneError, PACKAGES, runTool } from './tool-exec.ts';
 
 /** The error for a device that is not there (lookups here, tc operations in tc.ts). */
 export function deviceGoneError(name: string): DataplaneError {
@@ -66,16 +67,26 @@ export function parseIpLinks(text: string): LinkInfo[] {
   return Array.isArray(doc) ? doc.map((l: IpLinkJson) => toInfo(l ?? {})).filter((l): l is LinkInfo => l !== null) : [];
 }
 
-/** Runs `ip -j …`; null when there is no iproute2 ip (missing, or BusyBox's without -j). */
+/**
+ * Defined (true) by the QuickJS egress bundle (build/qjs-bundle.mjs): mnat-egress
+ * does not start without an iproute2 ip that has -j (agent/preflight.ts), so the
+ * sysfs fallback is never reached there and is left out of its size budget.
+ */
+declare const MNAT_IPROUTE2_REQUIRED: true | undefined;
+
+/** Runs `ip -j …`; null when there is no iproute2 ip (missing, or BusyBox's without -j) and sysfs is read instead. */
 async function ipJson(host: Host, argv: readonly string[]): Promise<ExecResult | null> {
   let result: ExecResult;
   try {
     result = await runTool(host, argv);
   } catch (err) {
-    if (err instanceof DataplaneError && err.kind === 'missing-tool') return null;
+    if (err instanceof DataplaneError && err.kind === 'missing-tool' && sysfs !== null) return null;
     throw err;
   }
-  if (result.code !== 0 && /Option "-j" is unknown|invalid option|unrecognized option|Usage: ip /i.test(result.stderr)) return null;
+  if (result.code !== 0 && /Option "-j" is unknown|invalid option|unrecognized option|Usage: ip /i.test(result.stderr)) {
+    if (sysfs !== null) return null;
+    throw new DataplaneError('missing-tool', `ip has no -j (not iproute2's, or too old): install ${PACKAGES.ip} (OpenWrt)`);
+  }
   return result;
 }
 
@@ -107,11 +118,14 @@ function sysfsLinks(host: Host): LinkInfo[] {
   return names.map((n) => sysfsLink(host, n, false)).filter((l): l is LinkInfo => l !== null);
 }
 
+/** The device reads without an iproute2 ip; none where iproute2 is required. */
+const sysfs = typeof MNAT_IPROUTE2_REQUIRED === 'undefined' ? { link: sysfsLink, links: sysfsLinks } : null;
+
 /** The device, or null when it does not exist; `details` adds its kind and bridge options (ip -d). */
 export async function findLink(host: Host, name: string, details = false): Promise<LinkInfo | null> {
   const argv = ['ip', ...(details ? ['-d'] : []), '-j', 'link', 'show', 'dev', name];
   const result = await ipJson(host, argv);
-  if (result === null) return sysfsLink(host, name, details);
+  if (result === null) return sysfs!.link(host, name, details);
   if (result.code !== 0) {
     if (/does not exist|Cannot find device|No such device/i.test(result.stderr)) return null;
     throw commandFailed(argv, result);
@@ -128,7 +142,7 @@ export async function requireLink(host: Host, name: string): Promise<LinkInfo> {
 export async function listLinks(host: Host): Promise<LinkInfo[]> {
   const argv = ['ip', '-j', 'link', 'show'];
   const result = await ipJson(host, argv);
-  if (result === null) return sysfsLinks(host);
+  if (result === null) return sysfs!.links(host);
   if (result.code !== 0) throw commandFailed(argv, result);
   return parseIpLinks(result.stdout);
 }

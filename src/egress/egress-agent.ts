@@ -403,9 +403,11 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
           log.warn(`${what} failed`, { error: err.message });
         });
       const left = joiner.joined().length;
-      await step('stopping the server client', () => feed.stop());
+      // The kernel state first: procd kills 10 s after SIGTERM (term_timeout), and a
+      // server that does not answer (WAN down) would use all of that before it.
       await step('leaving upstream', () => joiner.close());
       await step('detaching the translator', () => translator.detach());
+      await step('stopping the server client', () => feed.stop());
       statusFile.close();
       log.info('mnat-egress stopped', { left, rules: rules.size, clean });
       rules.clear();

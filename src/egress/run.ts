@@ -12,6 +12,7 @@ import {
   type JoinBackend,
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
+import { serverTransport } from '../client/failover-transport.ts';
 import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
 import { createMqttFeed, EGRESS_MQTT, type MappingLink, type MappingLinkEvents } from '../agent/mqtt-feed.ts';
 import type { MqttFiles } from '../agent/mqtt-sub.ts';
@@ -168,7 +169,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   // the server itself only while the broker cannot be reached.
   const createFeed = (s: EgressSettings): AssignmentFeed<Channel> => {
     const mqtt = s.mqtt;
-    const watcher = createWatcherClient({ host, transport: host.httpTransport(s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
+    const watcher = createWatcherClient({ host, transport: serverTransport(host, s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
     if (!mqtt) return watcher;
     return createMqttFeed({ host, watcher, broker: mqtt, url: mqtt.url, role: EGRESS_MQTT, open: (events) => rt.openMqtt(host, mqtt, s.target, events) });
   };

@@ -19,12 +19,17 @@ const SIGTERM = 15;
 
 export interface CurlFeatures {
   readonly http2: boolean;
-  readonly version: string;
+  readonly version?: string;
 }
 
 export interface CurlTransportOptions {
   /** The curl binary (default "curl", found on PATH). */
   readonly curl?: string;
+  /**
+   * Whether curl speaks HTTP/2. Default true: mnat-egress checks at start that
+   * it does (agent/preflight.ts, `curl -V`), so the transport does not ask again.
+   */
+  readonly http2?: boolean;
   /**
    * A stream that receives nothing for about this long ends with an error, so
    * a silently dead path (NAT state gone, WAN re-dialled) is noticed. The MNAT
@@ -157,29 +162,6 @@ export function curlFeatures(versionText: string): CurlFeatures {
   return { version: /^curl (\S+)/.exec(versionText)?.[1] ?? 'unknown', http2: /^Features:.*\bHTTP2\b/m.test(versionText) };
 }
 
-/** Asks `curl --version` once whether it speaks HTTP/2. */
-function probeFeatures(curl: string, spawn: SpawnFunction): Promise<CurlFeatures> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    try {
-      spawn([curl, '--version'], {
-        onStdout: (t) => (out += t),
-        onStderr: (t) => (err += t),
-        onExit: (exit) => {
-          if (exit.code !== 0) {
-            reject(new Error(exit.code === 127 ? `${curl} not found: install curl (OpenWrt: curl and libnghttp2) or put it on PATH` : `${curl} --version failed: ${err.trim() || `exit ${exit.code}`}`));
-            return;
-          }
-          resolve(curlFeatures(out));
-        },
-      });
-    } catch (e) {
-      reject(e as Error);
-    }
-  });
-}
-
 export function createCurlHttpTransport(
   target: HttpTarget,
   spawn: SpawnFunction,
@@ -189,21 +171,9 @@ export function createCurlHttpTransport(
     throw new Error(`server origin ${target.origin} must look like https://host:port or http://host:port`);
   }
   const curl = options.curl ?? 'curl';
-  let features: Promise<CurlFeatures> | null = null;
+  const features: CurlFeatures = { http2: options.http2 ?? true };
   const active = new Set<{ cancel(error?: Error): void }>();
   let closed = false;
-
-  const getFeatures = (): Promise<CurlFeatures> => {
-    if (!features) {
-      const probe = probeFeatures(curl, spawn);
-      features = probe;
-      // A failed probe (curl missing) is retried on the next request.
-      probe.catch(() => {
-        if (features === probe) features = null;
-      });
-    }
-    return features;
-  };
 
   /** Runs curl for one request; the callbacks see the head, the body chunks and the end. */
   const run = (
@@ -234,55 +204,52 @@ export function createCurlHttpTransport(
       active.delete(entry);
       handlers.end(new Error(`${req.method} ${req.path}: ${message}`));
     };
-    getFeatures().then(
-      (f) => {
-        if (cancelled) return;
-        let config: string;
-        try {
-          config = curlConfig(target, req, f, streaming, options.streamIdleTimeoutS);
-        } catch (e) {
-          fail((e as Error).message);
-          return;
-        }
-        const parser = new CurlHeadParser();
-        let stderr = '';
-        let parseError: string | null = null;
-        try {
-          child = spawn([curl, '-K', '-'], {
-            input: config,
-            onStdout(text) {
-              if (cancelled || parseError !== null) return;
-              let body: string | null;
-              const wasComplete = parser.complete;
-              try {
-                body = parser.push(text);
-              } catch (e) {
-                parseError = (e as Error).message;
-                child?.kill(SIGTERM);
-                return;
-              }
-              if (body === null) return;
-              if (!wasComplete) handlers.head(parser.status, parser.headers);
-              if (body.length > 0 && !cancelled) handlers.body(body);
-            },
-            onStderr: (t) => (stderr += t),
-            onExit(exit) {
-              if (cancelled) return;
-              if (parseError !== null) return fail(parseError);
-              if (exit.code !== 0) return fail(curlError(stderr, exit));
-              if (!parser.complete) return fail('curl ended without an HTTP response');
-              cancelled = true;
-              active.delete(entry);
-              handlers.end();
-            },
-          });
-        } catch (e) {
-          fail((e as Error).message);
-          return;
-        }
-      },
-      (err: Error) => fail(err.message),
-    );
+    // Started from a microtask: no handler runs before request()/stream() returned.
+    void Promise.resolve().then(() => {
+      if (cancelled) return;
+      let config: string;
+      try {
+        config = curlConfig(target, req, features, streaming, options.streamIdleTimeoutS);
+      } catch (e) {
+        fail((e as Error).message);
+        return;
+      }
+      const parser = new CurlHeadParser();
+      let stderr = '';
+      let parseError: string | null = null;
+      try {
+        child = spawn([curl, '-K', '-'], {
+          input: config,
+          onStdout(text) {
+            if (cancelled || parseError !== null) return;
+            let body: string | null;
+            const wasComplete = parser.complete;
+            try {
+              body = parser.push(text);
+            } catch (e) {
+              parseError = (e as Error).message;
+              child?.kill(SIGTERM);
+              return;
+            }
+            if (body === null) return;
+            if (!wasComplete) handlers.head(parser.status, parser.headers);
+            if (body.length > 0 && !cancelled) handlers.body(body);
+          },
+          onStderr: (t) => (stderr += t),
+          onExit(exit) {
+            if (cancelled) return;
+            if (parseError !== null) return fail(parseError);
+            if (exit.code !== 0) return fail(curlError(stderr, exit));
+            if (!parser.complete) return fail('curl ended without an HTTP response');
+            cancelled = true;
+            active.delete(entry);
+            handlers.end();
+          },
+        });
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    });
     return entry;
   };
 

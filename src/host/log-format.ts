@@ -39,14 +39,13 @@ export function formatLogLine(
  * and newline-terminated, to write: the hosts differ only in where it goes.
  */
 export function createLineLogger(component: string, minLevel: LogLevel, write: (text: string) => void): Logger {
-  const log = (level: LogLevel, message: string, fields?: LogFields): void => {
+  return loggerOf((level, message, fields) => {
     if (logLevelRank(level) < logLevelRank(minLevel)) return;
     write(formatLogLine(new Date().toISOString(), component, level, message, fields) + '\n');
-  };
-  return {
-    debug: (m, f) => log('debug', m, f),
-    info: (m, f) => log('info', m, f),
-    warn: (m, f) => log('warn', m, f),
-    error: (m, f) => log('error', m, f),
-  };
+  });
+}
+
+/** A Logger whose four methods are one function of the level. */
+export function loggerOf(log: (level: LogLevel, message: string, fields?: LogFields) => void): Logger {
+  return Object.fromEntries(LOG_LEVELS.map((level) => [level, (message: string, fields?: LogFields) => log(level, message, fields)])) as unknown as Logger;
 }

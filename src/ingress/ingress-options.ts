@@ -36,7 +36,7 @@ export const DEFAULT_STATUS_FILE = '/var/run/mnat/ingress.json';
 export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'upstream-interface', kind: 'string', value: 'IF', help: 'interface that receives the global (Sg,Gg) traffic; joins are made here' },
   { name: 'downstream-interface', kind: 'list', value: 'IF', help: 'interface to send translated (Sl,Gl) traffic to (up to 4)' },
-  { name: 'server', kind: 'string', value: 'HOST', help: 'mnat-server host name or address' },
+  { name: 'server', kind: 'string', value: 'HOST', help: 'mnat-server host name or address (HOST:PORT for another port); a region\'s front ends: comma-separated' },
   { name: 'port', kind: 'number', value: 'N', default: 8443, min: 1, max: 65535, help: 'mnat-server port' },
   { name: 'cacert', kind: 'string', value: 'FILE', help: 'CA certificate(s) to verify the server with (PEM)' },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'client certificate for mutual TLS (PEM)' },
@@ -75,9 +75,11 @@ function checkInterface(flag: string, name: string): string {
   return name;
 }
 
+/** HOST, HOST:PORT or [V6]:PORT (a bare IPv6 literal gets its brackets) → origin. */
 function originOf(server: string, port: number, tls: boolean): string {
-  const host = server.includes(':') && !server.startsWith('[') ? `[${server}]` : server;
-  return `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const hp = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(server);
+  const host = hp ? (hp[1] as string) : server.includes(':') && !server.startsWith('[') ? `[${server}]` : server;
+  return `${tls ? 'https' : 'http'}://${host}:${hp ? hp[2] : port}`;
 }
 
 /**
@@ -111,7 +113,7 @@ export function parseIngressOptions(
   }
   if (args.has('key') && !args.has('cert')) throw new CliError('--key needs --cert');
   const target: HttpTarget = {
-    origin: originOf(server, args.number('port') ?? 8443, !insecure),
+    origin: server.split(',').map((one) => originOf(one, args.number('port') ?? 8443, !insecure)).join(','),
     ...(args.string('cacert') ? { caFile: args.string('cacert') } : {}),
     ...(args.string('cert') ? { certFile: args.string('cert') } : {}),
     ...(args.string('key') ? { keyFile: args.string('key') } : {}),

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from './ingress-status.ts';
+import { serverTransport } from '../client/failover-transport.ts';
 import { createWatcherClient, INGRESS_ROLE } from '../client/watcher-client.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { checkPrerequisites } from '../agent/preflight.ts';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const host = createNodeHost(log);
   let transport;
   try {
-    transport = host.httpTransport(options.target);
+    transport = serverTransport(host, options.target);
   } catch (err) {
     process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
     process.exit(2);

@@ -183,24 +183,28 @@ function checkForwardable(c: Channel, path: string): void {
   if (isLoopback(s)) throw new CodecError(`${path}/source`, `source ${c.source} is a loopback address`);
 }
 
-// Popular channels arrive in many watchers' bodies: remember canonical results
-// (bounded) so each is parsed once and every decoded join shares one object.
-const channelCache = new Map<string, Channel>();
-const CHANNEL_CACHE_MAX = 8192;
-
 function ssmChannel(m: Map<string, unknown>, path: string, what: string): Channel {
-  const source = m.get('source');
-  const group = m.get('group');
-  const cacheKey = typeof source === 'string' && typeof group === 'string' && !m.has('asm-group') ? `${source},${group}` : null;
-  if (cacheKey !== null) {
-    const hit = channelCache.get(cacheKey);
-    if (hit) return hit;
-  }
   const c = channelChoice(m, path);
   if ('asmGroup' in c) {
     throw new CodecError(`${path}/asm-group`, `${what} with asm-group is not supported: this service maps source-specific channels; give source and group`);
   }
   checkForwardable(c, path);
+  return c;
+}
+
+// Popular channels arrive in many watchers' joins: remember canonical results
+// (bounded) so each is parsed once and every decoded join shares one object.
+// (Only the server decodes joins; the clients' decoding stays without it.)
+const channelCache = new Map<string, Channel>();
+const CHANNEL_CACHE_MAX = 8192;
+
+function cachedSsmChannel(m: Map<string, unknown>, path: string, what: string): Channel {
+  const source = m.get('source');
+  const group = m.get('group');
+  const cacheKey = typeof source === 'string' && typeof group === 'string' && !m.has('asm-group') ? `${source},${group}` : null;
+  const hit = cacheKey !== null ? channelCache.get(cacheKey) : undefined;
+  if (hit) return hit;
+  const c = ssmChannel(m, path, what);
   if (cacheKey !== null) {
     if (channelCache.size >= CHANNEL_CACHE_MAX) channelCache.clear();
     channelCache.set(cacheKey, Object.freeze(c));
@@ -240,7 +244,7 @@ export function decodeEgressWatchers(body: unknown, limits?: CodecLimits): Egres
     const joins = raw.map((j, k) => {
       const jp = `${path}/joined-sg[${k}]`;
       const jm = members(j, jp, ['id', 'source', 'group', 'asm-group'], 'joined-sg');
-      const channel = ssmChannel(jm, jp, 'joined-sg');
+      const channel = cachedSsmChannel(jm, jp, 'joined-sg');
       const jid = jm.has('id') ? idString(jm.get('id'), `${jp}/id`, ctx, 'joined-sg id') : `${channel.source},${channel.group}`;
       return { id: jid, channel };
     });

@@ -15,23 +15,14 @@ export interface YangPatch {
   edit: YangPatchEdit[];
 }
 
-/** Percent-encodes a list key value the way RFC 8040 §3.5.3 wants it in a path. */
+/**
+ * Percent-encodes a list key value the way RFC 8040 §3.5.3 wants it in a path:
+ * each character outside the unreserved and sub-delims sets (and ':' '@') as
+ * the %XX of its UTF-8 bytes. A lone surrogate (no UTF-8 form) throws URIError.
+ * ('-' goes last in the class: QuickJS master rejects `\-` in a /u class.)
+ */
 export function encodeKey(value: string): string {
-  return value.replace(/[^A-Za-z0-9\-._~!$&'()*+;:@]/g, (c) =>
-    Array.from(utf8(c), (b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join(''),
-  );
-}
-
-function utf8(text: string): number[] {
-  const out: number[] = [];
-  for (const ch of text) {
-    const code = ch.codePointAt(0) as number;
-    if (code < 0x80) out.push(code);
-    else if (code < 0x800) out.push(0xc0 | (code >> 6), 0x80 | (code & 63));
-    else if (code < 0x10000) out.push(0xe0 | (code >> 12), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
-    else out.push(0xf0 | (code >> 18), 0x80 | ((code >> 12) & 63), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
-  }
-  return out;
+  return value.replace(/[^A-Za-z0-9._~!$&'()*+;:@-]/gu, encodeURIComponent);
 }
 
 /**

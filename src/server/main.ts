@@ -5,13 +5,41 @@ import { CliError } from '../core/cli-args.ts';
 import { createStderrLogger } from '../host/node-host.ts';
 import { parseServerOptions, usage } from './options.ts';
 import { startServer, StartupError } from './server.ts';
+import { migrate, migrateUsage, parseMigrateOptions } from './migrate.ts';
+import { parseLogLevel } from '../host/log-format.ts';
 
 function die(message: string, code: number): never {
   process.stderr.write(`mnat-server: ${message}\n`);
   process.exit(code);
 }
 
+/** `mnat-server migrate …`: embedded state directory → an empty region in etcd. */
+async function runMigrate(argv: string[]): Promise<void> {
+  let options;
+  try {
+    options = parseMigrateOptions(argv);
+  } catch (err) {
+    if (err instanceof CliError) die(err.message, 2);
+    throw err;
+  }
+  if (options === 'help') {
+    process.stdout.write(migrateUsage());
+    process.exit(0);
+  }
+  const level = parseLogLevel(options.logLevel);
+  if (!level) die(`--log-level: "${options.logLevel}" is not one of debug, info, warn, error`, 2);
+  const log = createStderrLogger('mnat-server', level);
+  try {
+    const done = await migrate(options, log);
+    log.info('migrated; every mapping read back unchanged', { ...done, region: options.region });
+    process.exit(0);
+  } catch (err) {
+    die(`migrate: ${(err as Error).message}`, 1);
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'migrate') return runMigrate(process.argv.slice(3));
   let options;
   try {
     options = parseServerOptions(process.argv.slice(2));

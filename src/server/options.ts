@@ -1,6 +1,8 @@
 // mnat-server's command line: the flags, their checks and the pool file.
 // Every problem is a CliError with one line naming the flag (exit code 2).
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../core/cli-args.ts';
 import { parseMqttUrl, type MqttBroker } from '../protocol/mqtt-mapping.ts';
 import { parseLogLevel } from '../host/log-format.ts';
@@ -9,8 +11,10 @@ import { parseListen } from './http/listener.ts';
 import { DEFAULT_POOL } from './state/default-pool.ts';
 import { Pool, PoolError } from './state/pool.ts';
 import type { MnatStateOptions } from './state/state-types.ts';
+import { parseEtcdUrl, type EtcdLocation } from './store/etcd-region.ts';
+import type { EtcdTls } from './store/etcd-client.ts';
 
-const FLAGS: FlagSpec[] = [
+export const FLAGS: FlagSpec[] = [
   { name: 'listen', kind: 'string', value: 'HOST:PORT', default: '[::]:8443', help: 'address and port to listen on' },
   { name: 'tls-cert', kind: 'string', value: 'FILE', help: 'server certificate (PEM, may include the chain)' },
   { name: 'tls-key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
@@ -20,6 +24,12 @@ const FLAGS: FlagSpec[] = [
   { name: 'insecure', kind: 'boolean', help: 'plaintext HTTP/2 (h2c) and HTTP/1.1 on the same port, for labs only' },
   { name: 'pool', kind: 'string', value: 'FILE', help: 'local address pool in the prototype\'s pool.json format (default: 232.0.0.0/8 and ff3e::/96, sources kept)' },
   { name: 'state-dir', kind: 'string', value: 'DIR', help: 'keep watchers, joins and mappings here (journal + snapshot); without it state is in memory only' },
+  { name: 'store', kind: 'string', value: 'URL', help: 'etcd://HOST:PORT[,HOST:PORT…][/REGION]: one front end of a region whose state lives in etcd (docs/region.md); instead of --state-dir' },
+  { name: 'etcd-cacert', kind: 'string', value: 'FILE', help: 'with --store: CA of etcd\'s client certificates; reach etcd over TLS' },
+  { name: 'etcd-cert', kind: 'string', value: 'FILE', help: 'with --store: client certificate for etcd (PEM)' },
+  { name: 'etcd-key', kind: 'string', value: 'FILE', help: 'with --store: client key for etcd (PEM)' },
+  { name: 'frontend-id', kind: 'string', value: 'NAME', help: 'with --store: this front end\'s name in the region (default: host name and a random suffix)' },
+  { name: 'frontend-lease', kind: 'number', value: 'S', default: 10, min: 2, max: 300, help: 'with --store: lease of the front end\'s registration; a dead front end is noticed this long after it died' },
   { name: 'refresh-period', kind: 'number', value: 'S', default: 10, min: 1, max: 65535, help: 'seconds between watcher refreshes (a watcher expires after 3 missed)' },
   { name: 'grace-period', kind: 'number', value: 'S', default: 250, min: 0, max: 86400, help: 'seconds a released local (S,G) stays unused' },
   { name: 'max-joins-per-watcher', kind: 'number', value: 'N', default: 64, min: 1, max: 100000, help: 'joined (S,G)s / monitors one watcher may hold' },
@@ -50,6 +60,10 @@ export interface ServerOptions {
   state: MnatStateOptions;
   stateDir: string | undefined;
   longPollDefaultMs: number;
+  /** The pool as JSON (a region stores it, and builds its replicas' pools from it). */
+  poolJson: unknown;
+  /** embedded: the state machine in this process (with --state-dir or in memory); etcd: a region front end. */
+  store: { kind: 'embedded' } | RegionStoreOptions;
   /** --mqtt: the broker the mappings are published to. */
   mqtt: MqttOptions | undefined;
 }
@@ -62,10 +76,18 @@ export interface MqttOptions extends MqttBroker {
   readonly keyFile?: string;
 }
 
+export interface RegionStoreOptions {
+  kind: 'etcd';
+  location: EtcdLocation;
+  tls: EtcdTls | undefined;
+  frontendId: string;
+  leaseTtlS: number;
+}
+
 export function usage(): string {
   return formatUsage(
     'mnat-server',
-    'The MNAT service: RESTCONF (RFC 8040) over HTTP/2 that assigns local (Sl,Gl) to global (Sg,Gg)\nchannels for mnat-egress and mnat-ingress watchers. See docs/server.md.',
+    'The MNAT service: RESTCONF (RFC 8040) over HTTP/2 that assigns local (Sl,Gl) to global (Sg,Gg)\nchannels for mnat-egress and mnat-ingress watchers. See docs/server.md.\n`mnat-server migrate --help`: move a --state-dir into a region in etcd (docs/region.md).',
     FLAGS,
   );
 }
@@ -98,6 +120,12 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     }
   }
   const poolFile = args.string('pool');
+  const region = parseRegionFlags(args);
+  if (region && args.string('state-dir') !== undefined) throw new CliError('--store etcd://… and --state-dir exclude each other: a region keeps its state in etcd');
+  const frontendId = args.string('frontend-id');
+  if (frontendId !== undefined && !region) throw new CliError('--frontend-id needs --store etcd://…');
+  if (frontendId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(frontendId)) throw new CliError(`--frontend-id "${frontendId}": use 1-64 letters, digits, '.', '_' or '-'`);
+  const pool = loadPool(poolFile);
   return {
     logLevel,
     listen,
@@ -111,13 +139,15 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     aliasRoots,
     poolFile,
     state: {
-      pool: loadPool(poolFile),
+      pool: pool.pool,
       refreshPeriodS: args.number('refresh-period') as number,
       gracePeriodS: args.number('grace-period') as number,
       maxJoinsPerWatcher: args.number('max-joins-per-watcher') as number,
     },
     stateDir: args.string('state-dir'),
     longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
+    poolJson: pool.json,
+    store: region ? { kind: 'etcd', ...region, frontendId: frontendId ?? defaultFrontendId(), leaseTtlS: args.number('frontend-lease') as number } : { kind: 'embedded' },
     mqtt: mqttOptions(args),
   };
 }
@@ -140,16 +170,53 @@ function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
   return { ...broker, url, ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
 }
 
-function loadPool(file: string | undefined): Pool {
+/** --store and the --etcd-* flags (shared with `mnat-server migrate`); null without --store. */
+export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined } | null {
+  const url = args.string('store');
+  const cacert = args.string('etcd-cacert');
+  const cert = args.string('etcd-cert');
+  const key = args.string('etcd-key');
+  if (url === undefined) {
+    if (cacert || cert || key) throw new CliError('--etcd-cacert, --etcd-cert and --etcd-key need --store etcd://…');
+    return null;
+  }
+  let location: EtcdLocation;
   try {
-    if (file === undefined) return Pool.fromJson(DEFAULT_POOL);
+    location = parseEtcdUrl(url);
+  } catch (err) {
+    throw new CliError(`--store: ${(err as Error).message}`);
+  }
+  if ((cert === undefined) !== (key === undefined)) throw new CliError('--etcd-cert and --etcd-key go together');
+  if (cert && !cacert) throw new CliError('--etcd-cert needs --etcd-cacert (a client certificate is sent only over TLS)');
+  for (const [flag, file] of [['etcd-cacert', cacert], ['etcd-cert', cert], ['etcd-key', key]] as const) {
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new CliError(`--${flag} ${file}: ${(err as Error).message}`);
+    }
+  }
+  const tls: EtcdTls | undefined = cacert ? { caFile: cacert, ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : undefined;
+  return { location, tls };
+}
+
+/** A front end's default name: the host and a random suffix (a restarted process is a new front end). */
+function defaultFrontendId(): string {
+  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The pool file (or the built-in pool), built and as JSON. */
+export function loadPool(file: string | undefined): { pool: Pool; json: unknown } {
+  try {
+    if (file === undefined) return { pool: Pool.fromJson(DEFAULT_POOL), json: DEFAULT_POOL };
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new CliError(`--pool ${file}: ${(err as Error).message}`);
     }
-    return Pool.parse(text);
+    const pool = Pool.parse(text);
+    return { pool, json: JSON.parse(text) };
   } catch (err) {
     if (err instanceof PoolError) throw new CliError(`--pool ${file ?? '(built-in)'}: ${err.message}`);
     throw err;

@@ -10,6 +10,12 @@ import { openEmbeddedStore, StateRestoreError } from './store/embedded-store.ts'
 import { StateCorruptError } from './store/journal.ts';
 import { startTicker } from './store/ticker.ts';
 import { startMqttFanout, type MappingPublisher } from './mqtt/publisher.ts';
+import type { MnatStore } from './store/store.ts';
+import { EtcdRequestError, EtcdUnavailableError } from './store/etcd-client.ts';
+import { RegionConfigError } from './store/etcd-region.ts';
+import { SnapshotCorruptError } from './store/etcd-snapshot.ts';
+import { openEtcdStore } from './store/etcd-store.ts';
+import type { RegionStoreOptions } from './options.ts';
 
 /** The server cannot start; the message says why (exit code 1). */
 export class StartupError extends Error {
@@ -29,6 +35,11 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions, log: Logger, hooks: ProcessHooks): Promise<RunningServer> {
+  const store = options.store.kind === 'etcd' ? await openRegionStore(options, options.store, log) : openStore(options, log, hooks);
+  return serve(store, options, log, hooks);
+}
+
+function openStore(options: ServerOptions, log: Logger, hooks: ProcessHooks): MnatStore {
   const dir = options.stateDir;
   let store;
   try {
@@ -55,7 +66,36 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
     throw new StartupError(`--state-dir ${dir}: ${(err as Error).message}`);
   }
   if (dir === undefined) log.warn('no --state-dir: state is kept in memory only and lost on restart');
+  return store;
+}
 
+/** One front end of a region: joins it through etcd (docs/region.md). */
+async function openRegionStore(options: ServerOptions, region: RegionStoreOptions, log: Logger): Promise<MnatStore> {
+  const where = `--store etcd://${region.location.endpoints.join(',')}`;
+  try {
+    return await openEtcdStore({
+      endpoints: region.location.endpoints,
+      prefix: region.location.prefix,
+      ...(region.tls ? { tls: region.tls } : {}),
+      frontendId: region.frontendId,
+      leaseTtlS: region.leaseTtlS,
+      config: {
+        format: 'mnat-region-config/1',
+        pool: options.poolJson,
+        refreshPeriodS: options.state.refreshPeriodS ?? 10,
+        gracePeriodS: options.state.gracePeriodS ?? 250,
+        maxJoinsPerWatcher: options.state.maxJoinsPerWatcher ?? 64,
+      },
+      log,
+    });
+  } catch (err) {
+    if (err instanceof RegionConfigError || err instanceof SnapshotCorruptError || err instanceof EtcdRequestError) throw new StartupError(`${where}: ${err.message}`);
+    if (err instanceof EtcdUnavailableError) throw new StartupError(`${where}: cannot reach etcd (${err.message}); is the cluster up and does it have a quorum?`);
+    throw err;
+  }
+}
+
+async function serve(store: MnatStore, options: ServerOptions, log: Logger, hooks: ProcessHooks): Promise<RunningServer> {
   let fanout: MappingPublisher | null = null;
   if (options.mqtt) {
     try {
@@ -94,6 +134,8 @@ export async function startServer(options: ServerOptions, log: Logger, hooks: Pr
     roots: ['/restconf', ...options.aliasRoots].join(','),
     pool: options.poolFile ?? 'built-in',
     poolSize: store.stats().poolSize.toString(),
+    store: options.store.kind === 'etcd' ? `etcd://${options.store.location.endpoints.join(',')}/${options.store.location.region}` : (options.stateDir ?? 'memory'),
+    ...(options.store.kind === 'etcd' ? { frontend: options.store.frontendId } : {}),
     mqtt: options.mqtt?.url,
   });
 

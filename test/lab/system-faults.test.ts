@@ -5,18 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHANNELS, MnatLab, receiverStats, waitFor, type GlobalChannel } from '../../lab/mnat-lab.ts';
+import { CHANNELS, MnatLab, receiverFlowing, receiverStats, waitFor, type GlobalChannel } from '../../lab/mnat-lab.ts';
 import { readTranslatorRules } from '../../lab/translator-view.ts';
-import type { LabProcess, Netns } from '../../lab/lab.ts';
+import type { Netns } from '../../lab/lab.ts';
 
 const key = (c: GlobalChannel): string => `${c.source},${c.group}`;
 
-/** Resolves once the receiver's unique count has grown by n from now. */
-async function flowing(rx: LabProcess, n = 100, timeoutMs = 20_000, what = 'the stream'): Promise<number> {
-  const start = (await receiverStats(rx)).unique;
-  await waitFor(async () => (await receiverStats(rx)).unique >= start + n, timeoutMs, `${what} to flow (+${n} packets)`);
-  return start;
-}
+const flowing = receiverFlowing;
 
 async function clsactOn(ns: Netns, dev: string): Promise<boolean> {
   return /clsact/.test(await ns.run(['tc', 'qdisc', 'show', 'dev', dev]));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeHttpTransport } from '../../src/host/node-http.ts';
 import type { HttpRequest, HttpResponse, HttpTarget, HttpTransport } from '../../src/host/host.ts';
+import { SseParser } from '../../src/protocol/sse.ts';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -160,4 +161,68 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Opens the SSE stream of a subscription; notifications arrive on a queue. */
+export function openStream(http: HttpTransport, uri: string) {
+  const queue: any[] = [];
+  let wake: (() => void) | null = null;
+  let ended = false;
+  let status = 0;
+  const parser = new SseParser((e) => {
+    queue.push(JSON.parse(e.data)['ietf-restconf:notification']);
+    wake?.();
+  });
+  const stream = http.stream(
+    { method: 'GET', path: new URL(uri).pathname, headers: { accept: 'text/event-stream' } },
+    {
+      onResponse: (s) => (status = s),
+      onData: (d) => parser.push(d),
+      onEnd: () => {
+        ended = true;
+        wake?.();
+      },
+    },
+  );
+  return {
+    get status() {
+      return status;
+    },
+    get ended() {
+      return ended;
+    },
+    close: () => stream.close(),
+    async next(timeoutMs = 5000): Promise<any> {
+      const end = Date.now() + timeoutMs;
+      while (queue.length === 0) {
+        if (ended) throw new Error('stream ended');
+        if (Date.now() > end) throw new Error('no notification');
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+        wake = null;
+      }
+      return queue.shift();
+    },
+    async endedSoon(timeoutMs = 5000): Promise<void> {
+      const end = Date.now() + timeoutMs;
+      while (!ended) {
+        if (Date.now() > end) throw new Error('stream did not end');
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+        wake = null;
+      }
+    },
+  };
+}
+
+export async function establish(http: HttpTransport, filter: Record<string, unknown>) {
+  const res = await req(http, 'POST', '/restconf/operations/ietf-subscribed-notifications:establish-subscription', {
+    'ietf-subscribed-notifications:input': { 'ietf-yang-push:datastore': 'ietf-datastores:operational', 'ietf-yang-push:on-change': {}, ...filter },
+  });
+  if (res.status !== 200) throw new Error(`establish-subscription: ${res.status} ${res.body}`);
+  return res.json['ietf-subscribed-notifications:output'];
 }

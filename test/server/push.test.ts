@@ -1,76 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser } from '../../src/protocol/sse.ts';
-import type { HttpTransport } from '../../src/host/host.ts';
-import { client, errorOf, joinsBody, monitorsBody, newWatcher, req, startServer, tlsArgs } from './helpers.ts';
+import { client, errorOf, establish, joinsBody, monitorsBody, newWatcher, openStream, req, startServer, tlsArgs } from './helpers.ts';
 
 const E = '/restconf/data/ietf-mnat:egress-global-joined/watcher=';
 const I = '/restconf/data/ietf-mnat:ingress-watching/watcher=';
 const A = '/restconf/data/ietf-mnat:assigned-channels/watcher=';
-
-/** Opens the SSE stream of a subscription; notifications arrive on a queue. */
-function openStream(http: HttpTransport, uri: string) {
-  const queue: any[] = [];
-  let wake: (() => void) | null = null;
-  let ended = false;
-  let status = 0;
-  const parser = new SseParser((e) => {
-    queue.push(JSON.parse(e.data)['ietf-restconf:notification']);
-    wake?.();
-  });
-  const stream = http.stream(
-    { method: 'GET', path: new URL(uri).pathname, headers: { accept: 'text/event-stream' } },
-    {
-      onResponse: (s) => (status = s),
-      onData: (d) => parser.push(d),
-      onEnd: () => {
-        ended = true;
-        wake?.();
-      },
-    },
-  );
-  return {
-    get status() {
-      return status;
-    },
-    get ended() {
-      return ended;
-    },
-    close: () => stream.close(),
-    async next(timeoutMs = 5000): Promise<any> {
-      const end = Date.now() + timeoutMs;
-      while (queue.length === 0) {
-        if (ended) throw new Error('stream ended');
-        if (Date.now() > end) throw new Error('no notification');
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 200);
-        });
-        wake = null;
-      }
-      return queue.shift();
-    },
-    async endedSoon(timeoutMs = 5000): Promise<void> {
-      const end = Date.now() + timeoutMs;
-      while (!ended) {
-        if (Date.now() > end) throw new Error('stream did not end');
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 200);
-        });
-        wake = null;
-      }
-    },
-  };
-}
-
-async function establish(http: HttpTransport, filter: Record<string, unknown>) {
-  const res = await req(http, 'POST', '/restconf/operations/ietf-subscribed-notifications:establish-subscription', {
-    'ietf-subscribed-notifications:input': { 'ietf-yang-push:datastore': 'ietf-datastores:operational', 'ietf-yang-push:on-change': {}, ...filter },
-  });
-  assert.equal(res.status, 200, res.body);
-  return res.json['ietf-subscribed-notifications:output'];
-}
 
 test('yang-push over SSE: push-update, push-change-update (ingress first), delete-subscription', async (t) => {
   const server = await startServer(t, tlsArgs());

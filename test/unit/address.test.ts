@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import {
   canonicalAddress,
   formatPrefix,
+  IPV4_MULTICAST,
+  IPV6_MULTICAST,
   isMulticast,
   isSsmGroup,
   multicastMac,
@@ -12,6 +14,7 @@ import {
   prefixSize,
   tryParseAddress,
   tryParsePrefix,
+  unforwardedGroupReason,
 } from '../../src/core/address.ts';
 import { canonicalChannel, channelFromKey, channelKey, parseChannel } from '../../src/core/channel.ts';
 
@@ -75,4 +78,13 @@ test('channels: validation names the bad member, keys are canonical', () => {
   assert.deepEqual(ch, { source: '2001:db8::1', group: 'ff3e::8000:1' });
   assert.equal(channelKey(ch), '2001:db8::1,ff3e::8000:1');
   assert.deepEqual(channelFromKey(' 23.212.185.4 , 232.1.1.1'), { source: '23.212.185.4', group: '232.1.1.1' });
+});
+
+test('isMulticast and the 224.0.0.0/24 check (bit tests) agree with the prefixes at every edge', () => {
+  const edges = ['0.0.0.0', '223.255.255.255', '224.0.0.0', '224.0.0.255', '224.0.1.0', '239.255.255.255', '240.0.0.0', '255.255.255.255', '::', 'feff:ffff::', 'ff00::', 'ff02::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::ffff:224.0.0.1'];
+  for (const text of edges) {
+    const a = parseAddress(text);
+    assert.equal(isMulticast(a), prefixContains(a.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, a), text);
+    if (a.family === 4) assert.equal(unforwardedGroupReason(a) !== null, prefixContains(parsePrefix('224.0.0.0/24'), a), text);
+  }
 });

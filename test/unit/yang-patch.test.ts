@@ -29,3 +29,8 @@ test('keys are percent-encoded per RFC 8040', () => {
   assert.equal(encodeKey('a/b c,d'), 'a%2Fb%20c%2Cd');
   assert.equal(encodeKey('AbC-_.~'), 'AbC-_.~');
 });
+
+test('key percent-encoding takes a character outside the BMP as one (its four UTF-8 bytes)', () => {
+  assert.equal(encodeKey('w😀é'), 'w%F0%9F%98%80%C3%A9');
+  assert.equal(decodeURIComponent(encodeKey('w😀é/x')), 'w😀é/x');
+});

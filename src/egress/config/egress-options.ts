@@ -182,8 +182,10 @@ export function resolveEgressSettings(
   if (insecure && (cacert || cert || key)) throw new CliError('--insecure is plaintext: it cannot be combined with cacert, cert or key');
   if (key && !cert) throw new CliError('a client key needs a client certificate (--cert)');
   if (cert && !key) throw new CliError('a client certificate needs its key (--key)');
-  // dns-sd: run.ts finds the origin by DNS-SD before the agent starts.
-  const origin = server.value === 'dns-sd' ? (insecure ? 'http:dns-sd' : 'dns-sd') : serverOrigin(server.where, server.value, args.number('port') ?? f.port, insecure);
+  // dns-sd: run.ts finds the origin by DNS-SD before the agent starts; a list: the client fails over.
+  const origin = server.value === 'dns-sd'
+    ? (insecure ? 'http:dns-sd' : 'dns-sd')
+    : server.value.split(',').map((one) => serverOrigin(server.where, one, args.number('port') ?? f.port, insecure)).join(',');
   const target: HttpTarget = {
     origin,
     ...(cacert ? { caFile: cacert } : {}),

@@ -156,7 +156,7 @@ export function startMappingPublisher(store: MnatStore, client: MqttClient, root
   store.onPublisherChanged((publisher) =>
     guard('taking over publishing', () => {
       stats.publisher = publisher;
-      log.info(publisher ? 'MQTT: this front end publishes the mappings now' : 'MQTT: another front end publishes the mappings now');
+      log.info(publisher ? 'MQTT: this front end publishes the mappings now' : 'MQTT: not publishing now (another front end leads the region, or this one cannot reach etcd)');
       if (publisher && stats.connected) publishAll('took over publishing');
       else if (!publisher && subscribed) {
         subscribed = false;

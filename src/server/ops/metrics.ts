@@ -27,6 +27,22 @@ export function renderMetrics(stats: ServerStats): string {
   line(out, 'mnat_push_notifications_total', 'Notifications sent on push streams.', 'counter', [['', stats.push.notificationsSent]]);
   line(out, 'mnat_long_polls_waiting', 'GETs held for a change (long polling).', 'gauge', [['', stats.push.longPollsWaiting]]);
   const backend = s.backend;
+  const label = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+  if (backend.kind === 'etcd') {
+    line(out, 'mnat_store_info', 'The state store of this server (value 1).', 'gauge', [[`{kind="etcd",frontend="${label(backend.frontendId)}",region_leader="${label(backend.regionLeader ?? '')}"}`, 1]]);
+    line(out, 'mnat_region_frontends', 'Live front ends of the region.', 'gauge', [['', backend.frontends]]);
+    line(out, 'mnat_region_available', '1 while etcd takes changes (a quorum answers), else 0.', 'gauge', [['', backend.available ? 1 : 0]]);
+    line(out, 'mnat_region_homed_watchers', 'Watchers whose liveness this front end keeps.', 'gauge', [['', backend.homedWatchers]]);
+    line(out, 'mnat_region_applied_revision', 'The last log revision applied here.', 'gauge', [['', backend.appliedRevision]]);
+    line(out, 'mnat_region_snapshot_revision', 'The log revision of the newest snapshot known here.', 'gauge', [['', backend.snapshotRevision]]);
+    line(out, 'mnat_region_entries_applied_total', 'Log entries applied here (from every front end).', 'counter', [['', backend.entriesApplied]]);
+    line(out, 'mnat_etcd_writes_total', 'etcd writes made by this front end, by kind.', 'counter', Object.entries(backend.writes).map(([k, n]) => [`{kind="${label(k)}"}`, n]));
+    out.push('# HELP mnat_etcd_log_write_seconds Log entries written to etcd: time until etcd answered.', '# TYPE mnat_etcd_log_write_seconds summary');
+    out.push(`mnat_etcd_log_write_seconds_sum ${backend.logWrites.seconds.toFixed(3)}`, `mnat_etcd_log_write_seconds_count ${backend.logWrites.count}`);
+    line(out, 'mnat_etcd_member_up', 'etcd members answering their status (1) or not (0).', 'gauge', backend.members.map((m) => [`{name="${label(m.name)}",leader="${m.leader}"}`, m.reachable ? 1 : 0]));
+  } else {
+    line(out, 'mnat_store_info', 'The state store of this server (value 1).', 'gauge', [[`{kind="${backend.kind}"}`, 1]]);
+  }
   if (backend.kind === 'journal') {
     line(out, 'mnat_journal_records_total', 'State-change records journaled.', 'counter', [['', backend.records]]);
     line(out, 'mnat_journal_fsyncs_total', 'Journal group commits (fdatasync calls).', 'counter', [['', backend.fsyncs]]);

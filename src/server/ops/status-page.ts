@@ -21,6 +21,19 @@ function mqttLine(stats: ServerStats): string {
   return `\nMQTT: ${m.connected ? 'connected' : 'not connected'}${role}, ${m.channels} mappings retained, ${m.outages} outages.`;
 }
 
+/** One line on where the state lives (a region: front ends, leader, etcd members). */
+function storeLine(stats: ServerStats): string {
+  const b = stats.store.backend;
+  if (b.kind === 'memory') return 'Store: memory only (lost on restart).';
+  if (b.kind === 'journal') return `Store: embedded journal (${b.records} records, ${b.compactions} snapshots).`;
+  const members = b.members.map((m) => `${esc(m.name)}${m.leader ? ' (leader)' : ''}${m.reachable ? '' : ' <span class="unassigned">unreachable</span>'}`).join(', ');
+  return (
+    `Store: etcd region. This front end: <b>${esc(b.frontendId)}</b>; ${b.frontends} front ends, region leader ${esc(b.regionLeader ?? 'none')}. ` +
+    `etcd members: ${members || 'unknown'}. ${b.available ? 'Taking changes' : '<span class="unassigned">etcd unavailable: changes refused, reads from the local copy</span>'}; ` +
+    `log revision ${b.appliedRevision}, snapshot at ${b.snapshotRevision}; ${b.homedWatchers} watchers homed here.`
+  );
+}
+
 /** The page for a snapshot taken with its channels. */
 export function renderStatusPage(stats: ServerStats): string {
   const s = stats.store;
@@ -39,7 +52,8 @@ export function renderStatusPage(stats: ServerStats): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 .unassigned{color:#b00}.assigned{color:#070}</style></head>
 <body><h1>mnat-server</h1>
-<p>Uptime ${Math.round(stats.uptimeS)} s. Watchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
+<p>${storeLine(stats)}</p>
+<p>Uptime ${Math.round(stats.uptimeS)} s. ${s.backend.kind === 'etcd' ? 'Region-wide w' : 'W'}atchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
 Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for pool space.
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
 Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.${mqttLine(stats)}</p>

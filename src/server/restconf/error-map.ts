@@ -2,7 +2,7 @@
 import { CodecError } from '../../protocol/ietf-mnat-codec.ts';
 import { errors, RestconfError } from '../http/restconf-error.ts';
 import { MnatError } from '../state/state-types.ts';
-import { StoreDurabilityError } from '../store/store.ts';
+import { StoreDurabilityError, StoreUnavailableError } from '../store/store.ts';
 
 /** A refusal of the state machine; on a data resource an unknown watcher is 404, in operation input 400. */
 export function mnatToRestconf(err: MnatError, dataResource: boolean): RestconfError {
@@ -27,5 +27,6 @@ export function toRestconfError(err: unknown): RestconfError | null {
   if (err instanceof CodecError) return codecToRestconf(err);
   if (err instanceof MnatError) return mnatToRestconf(err, false);
   if (err instanceof StoreDurabilityError) return errors.operationFailed(`state could not be stored durably: ${err.message}`, 500);
+  if (err instanceof StoreUnavailableError) return new RestconfError(503, 'transport', 'resource-denied', err.message, undefined, undefined, { 'retry-after': '2' });
   return null;
 }

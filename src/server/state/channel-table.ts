@@ -34,7 +34,8 @@ export class ChannelTable<W> {
   readonly waiting = new Set<ChannelRec<W>>();
   private readonly ids = new Set<number>();
   /** Channels opened, assigned or closed since the last look, by key (only while someone listens). */
-  touched: Map<string, ChannelRec<W>> | null = null;
+  private touched: Map<string, ChannelRec<W>> | null = null;
+  private readonly listeners: Array<(changes: ChannelChange[]) => void> = [];
   nextAssignmentId = 1;
   nextSeq = 1;
 
@@ -74,13 +75,19 @@ export class ChannelTable<W> {
     this.touched?.set(c.key, c);
   }
 
-  /** Each touched channel as it is now (mapping null: closed), once; null when none was. */
-  takeTouched(): ChannelChange[] | null {
+  /** From now on, tellTouched() reports to listener. */
+  listen(listener: (changes: ChannelChange[]) => void): void {
+    this.touched ??= new Map();
+    this.listeners.push(listener);
+  }
+
+  /** Tells the listeners each channel touched since the last time, as it is now (mapping null: closed). */
+  tellTouched(): void {
     const t = this.touched;
-    if (!t || t.size === 0) return null;
-    const out = [...t].map(([key, c]): ChannelChange => ({ channel: c.channel, mapping: this.byKey.get(key)?.view ?? null }));
+    if (!t || t.size === 0) return;
+    const changes = [...t].map(([key, c]): ChannelChange => ({ channel: c.channel, mapping: this.byKey.get(key)?.view ?? null }));
     t.clear();
-    return out;
+    for (const l of this.listeners) l(changes);
   }
 
   /** Next free uint32 assignment id. */

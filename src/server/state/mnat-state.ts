@@ -68,6 +68,7 @@ export class MnatState {
   readonly maxJoinsPerWatcher: number;
   private readonly pool: Pool;
   private readonly newWatcherId: (() => string) | undefined;
+  /** Infinity when options.expireIdle is false. */
   private readonly expiryMs: number;
   private readonly graceMs: number;
 
@@ -92,7 +93,6 @@ export class MnatState {
   private readonly changeListeners: Array<(change: StateChange) => void> = [];
   private readonly watcherListeners: Array<(ids: string[]) => void> = [];
   private readonly removedListeners: Array<(id: string, reason: 'expired' | 'deleted') => void> = [];
-  private readonly channelListeners: Array<(changes: ChannelChange[]) => void> = [];
 
   /** The canonical channel of a "source,group" someone joins already (validation skips parsing it). */
   private readonly knownChannel = (key: string): Channel | undefined => this.channelMap.get(key)?.channel;
@@ -101,7 +101,7 @@ export class MnatState {
     this.pool = options.pool;
     this.newWatcherId = options.newWatcherId;
     ({ refreshPeriodS: this.refreshPeriodS, gracePeriodS: this.gracePeriodS, maxJoinsPerWatcher: this.maxJoinsPerWatcher } = resolveLimits(options));
-    this.expiryMs = 3 * this.refreshPeriodS * 1000;
+    this.expiryMs = options.expireIdle === false ? Infinity : 3 * this.refreshPeriodS * 1000;
     this.graceMs = this.gracePeriodS * 1000;
   }
 
@@ -119,8 +119,7 @@ export class MnatState {
 
   /** Channels whose mapping changed (opened, assigned, closed), once per operation, as they are after it. */
   onChannelsChanged(listener: (changes: ChannelChange[]) => void): void {
-    this.table.touched ??= new Map();
-    this.channelListeners.push(listener);
+    this.table.listen(listener);
   }
 
   /** Effect records for the durable journal, in order, before the operation returns. */
@@ -311,7 +310,7 @@ export class MnatState {
 
   /** The next time tick() has something to do, or null. */
   nextDeadlineMs(): number | null {
-    let next: number | null = this.order.head ? this.order.head.last + this.expiryMs : null;
+    let next: number | null = this.order.head && this.expiryMs !== Infinity ? this.order.head.last + this.expiryMs : null;
     const grace = this.pool.nextGraceEndMs(this.graceMs);
     if (grace !== null && (next === null || grace < next)) next = grace;
     return next;
@@ -493,8 +492,7 @@ export class MnatState {
       const ids = ing.concat(eg);
       if (ids.length > 0) for (const l of this.watcherListeners) l(ids);
     }
-    const changes = this.table.takeTouched();
-    if (changes) for (const l of this.channelListeners) l(changes);
+    this.table.tellTouched();
     if (this.removed.length > 0) {
       const removed = this.removed;
       this.removed = [];

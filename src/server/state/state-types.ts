@@ -18,6 +18,12 @@ export interface MnatStateOptions {
    * crypto-random) and calls addWatcher(id, …), so it may leave this out.
    */
   newWatcherId?: () => string;
+  /**
+   * Default true: a watcher not refreshed for 3 periods is removed by the next
+   * operation. false: never on this state's clock; a replicated store removes
+   * idle watchers with delete-watcher intents in its log instead (see store.ts).
+   */
+  expireIdle?: boolean;
 }
 
 function checkPositive(name: string, v: number | undefined, dflt: number, zeroOk = false): number {

@@ -134,6 +134,10 @@ export class EmbeddedStore implements MnatStore {
   nextDeadlineMs(): number | null {
     return this.state.nextDeadlineMs();
   }
+  /** The whole state (what `mnat-server migrate` moves into a region). */
+  snapshot(): StateSnapshot {
+    return this.state.snapshot();
+  }
 
   // ---- changes ---------------------------------------------------------------
 

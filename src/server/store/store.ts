@@ -2,7 +2,7 @@
 // changes the MNAT state (watchers, joins, monitors, mappings, the pool).
 //
 //   restconf/*  ──reads (sync)──────────▶  MnatStore  ◀── embedded-store.ts: MnatState + journal.ts
-//               ──changes (async, JSON)─▶             ◀── (later) a store over etcd
+//               ──changes (async, JSON)─▶             ◀── etcd-store.ts: a region of front ends over etcd (docs/region.md)
 //               ◀─events after durability─
 //
 // Rules every implementation keeps:
@@ -10,7 +10,9 @@
 //   fdatasync'ed; a replicated store: committed and applied here). A request
 //   the state machine refuses rejects with its MnatError (unknown watcher,
 //   wrong role, too many joins, invalid value, id in use) and changes nothing.
-//   A change that cannot be made durable rejects with StoreDurabilityError.
+//   A change that cannot be made durable rejects with StoreDurabilityError;
+//   one refused because the store cannot decide now (etcd without quorum)
+//   rejects with StoreUnavailableError (reads go on meanwhile).
 // - Reads are synchronous and local: they see every change this process has
 //   applied, including ones still being made durable.
 // - Events (watchersChanged, watcherRemoved, channelsChanged) fire only after
@@ -24,20 +26,17 @@
 //
 // Designed for replication: every change is a StoreIntent, plain JSON with
 // the decisions already taken by the caller (the watcher id is chosen by the
-// RESTCONF layer, the time is passed in). A distributed store appends intents
-// to a shared log and every front end applies them with applyIntent() in log
-// order to its own MnatState; the method resolves when the intent is
-// committed and applied locally. What is not shared is liveness
-// (refreshWatcher) and the ETag versions (version() counts local applies; the
-// RESTCONF layer qualifies it with a per-process instance tag). Two things a
-// replicated store must settle inside itself, without the RESTCONF layer:
-// - the state machine is deterministic given the same intents and the same
-//   pool random source, so the pool's random must come from the log (e.g.
-//   seeded per intent by its log position), not from each process;
-// - MnatState expires watchers whose refresh clock ran out during any
-//   operation; with liveness kept per front end, expiry has to become a
-//   delete-watcher intent issued by the front end that owns the watcher's
-//   liveness, and replicas must not expire on their own clocks.
+// RESTCONF layer, the time is passed in). The region store (etcd-store.ts,
+// docs/region.md) appends intents to a shared log and every front end
+// applies them with applyIntent() in log order to its own replica
+// (etcd-replica.ts); a change resolves when it is committed and applied
+// locally. What is not shared is liveness (refreshWatcher: each front end
+// keeps it for the watchers it is home for, and writes expiries into the log)
+// and the ETag versions (version() counts local applies; the RESTCONF layer
+// qualifies it with a per-process instance tag). The replica settles the two
+// things replication needs: the pool's random comes from the log (reseeded
+// per operation from the log position), and replicas never expire watchers on
+// their own clocks (MnatState's expireIdle: false).
 // (The journal's StateChange effect records, which carry the decisions, are
 // the other way to replicate: MnatState.applyChange replays them exactly.)
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
@@ -61,13 +60,43 @@ export type IntentArgs<K extends StoreIntent['op']> = Omit<Extract<StoreIntent, 
 /** How the store keeps its state, for /metrics and the status page. */
 export type StoreBackendStats =
   | { kind: 'memory' }
-  | { kind: 'journal'; records: number; fsyncs: number; compactions: number };
+  | { kind: 'journal'; records: number; fsyncs: number; compactions: number }
+  | ({ kind: 'etcd' } & RegionBackendStats);
+
+/** A front end of a region over etcd (etcd-store.ts). */
+export interface RegionBackendStats {
+  frontendId: string;
+  /** Live front ends of the region (registered with a lease). */
+  frontends: number;
+  /** The front end that writes ticks, orphan expiries and snapshots. */
+  regionLeader: string | null;
+  /** Writes and log entries are accepted now (etcd has a quorum and answers). */
+  available: boolean;
+  /** etcd members as etcd lists them; leader: etcd's Raft leader. */
+  members: Array<{ name: string; clientUrls: string[]; leader: boolean; reachable: boolean }>;
+  /** The last log revision applied here. */
+  appliedRevision: number;
+  /** Watchers whose liveness this front end keeps. */
+  homedWatchers: number;
+  /** etcd writes by this front end, by kind (intents, claims, expiries, ticks, snapshot, lease). */
+  writes: Record<string, number>;
+  /** Log writes answered by etcd, and the seconds they took in all (a Prometheus summary's _count and _sum). */
+  logWrites: { count: number; seconds: number };
+  /** Log entries applied here (from every front end). */
+  entriesApplied: number;
+  snapshotRevision: number;
+}
 
 export type StoreStats = MnatStats & { backend: StoreBackendStats };
 
 /** A change was applied in memory but could not be made durable: it is not acknowledged. */
 export class StoreDurabilityError extends Error {
   override name = 'StoreDurabilityError';
+}
+
+/** The store cannot decide changes now (etcd has no quorum or cannot be reached); nothing was acknowledged. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
 }
 
 /** Synchronous reads from the local state. Unknown ids: roleOf, joins, monitors, assignedChannels and version throw MnatError('unknown-watcher'). */

@@ -1,0 +1,165 @@
+// A region on this machine: a 3-member etcd cluster (data on disk), front end
+// A in this process (so its heap can be measured after gc) and front end B
+// as a child process, the load generator (bench/region-load.ts) in a third.
+// W watchers with 4 joins each, half made through each front end, refreshing
+// once per period on their own front end. Reports etcd writes/s (counted by
+// the front ends, and the Raft proposals etcd committed), CPU and memory per
+// watcher of the front ends, push latency across front ends, and failover time
+// of real watcher clients when front end B is killed with SIGKILL.
+// Run: node --expose-gc --import ./build/ts-loader.mjs bench/region-scale.bench.ts [watchers=200000] [refresh-seconds=60] [period-s=30]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { request } from 'node:http';
+import type { Logger } from '../src/host/host.ts';
+import { RestconfApp } from '../src/server/restconf/app.ts';
+import { listen } from '../src/server/http/listener.ts';
+import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
+import { openEtcdStore } from '../src/server/store/etcd-store.ts';
+import { startTicker } from '../src/server/store/ticker.ts';
+import { startEtcdCluster } from '../lab/etcd-cluster.ts';
+import { benchCleanup, heapAfterGc } from './bench-support.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const WATCHERS = Number(process.argv[2] ?? 200_000);
+const REFRESH_S = Number(process.argv[3] ?? 60);
+const PERIOD = Number(process.argv[4] ?? 30);
+const heap = heapAfterGc;
+heap();
+const cleanup = benchCleanup();
+const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-bench-'));
+cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));
+const certs = join(tmp, 'certs');
+if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8' }).status !== 0) throw new Error('dev-certs.sh failed');
+const quiet: Logger = { debug() {}, info: (m, f) => /snapshot/.test(m) && console.error(`A: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A error: ${m} ${JSON.stringify(f ?? {})}`) };
+
+const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
+const config = { format: 'mnat-region-config/1' as const, pool: DEFAULT_POOL, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64 };
+
+// Front end A, here.
+const storeA = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/bench/', frontendId: 'A', config, log: quiet });
+const app = new RestconfApp(storeA, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage() });
+const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key') }, (req, res) => app.handle(req, res));
+const ticker = startTicker(storeA, quiet);
+cleanup.t.after(async () => {
+  ticker.stop();
+  listener.destroyAll();
+  await storeA.close();
+});
+
+// Front end B, a child process (dist/ when built, else src/ through the loader).
+const dist = join(ROOT, 'dist/mnat-server.js');
+const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--refresh-period', String(PERIOD)];
+const b = spawn(process.execPath, [...(spawnSync('test', ['-f', dist]).status === 0 ? [dist] : ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts')]), ...bArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+cleanup.t.after(() => b.kill('SIGKILL'));
+const bPort = await new Promise<number>((resolve, reject) => {
+  let out = '';
+  const on = (d: Buffer): void => {
+    out += d.toString();
+    const m = / port=(\d+)/.exec(out);
+    if (m) resolve(Number(m[1]));
+  };
+  b.stdout!.on('data', on);
+  b.stderr!.on('data', on);
+  b.on('exit', (code) => reject(new Error(`front end B exited ${code}: ${out}`)));
+});
+b.stderr!.on('data', (d: Buffer) => {
+  for (const l of d.toString().split('\n')) if (/level=(warn|error)/.test(l)) console.error(`B: ${l}`);
+});
+
+/** user+system CPU seconds of a process (from /proc). */
+const cpuOf = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+const etcdPids = cluster.members.map((m) => m.proc!.pid);
+/** Raft proposals committed, as etcd's leader counts them. */
+const proposals = async (): Promise<number> => {
+  let best = 0;
+  for (const m of cluster.members) {
+    const text = await new Promise<string>((resolve) => {
+      const r = request({ host: '127.0.0.1', port: m.clientPort, path: '/metrics' }, (res) => {
+        let s = '';
+        res.on('data', (c) => (s += c));
+        res.on('end', () => resolve(s));
+      });
+      r.on('error', () => resolve(''));
+      r.end();
+    });
+    best = Math.max(best, Number(/^etcd_server_proposals_committed_total (\S+)/m.exec(text)?.[1] ?? 0));
+  }
+  return best;
+};
+const writesA = (): number => Object.values(storeA.regionStats().writes).reduce((a, n) => a + n, 0);
+
+interface Sample {
+  at: number;
+  cpuA: number;
+  cpuB: number;
+  cpuEtcd: number;
+  proposals: number;
+  writesA: number;
+}
+const sample = async (): Promise<Sample> => {
+  const c = process.cpuUsage();
+  return { at: performance.now(), cpuA: (c.user + c.system) / 1e6, cpuB: cpuOf(b.pid!), cpuEtcd: etcdPids.reduce((s, p) => s + cpuOf(p), 0), proposals: await proposals(), writesA: writesA() };
+};
+const rates = (s0: Sample, s1: Sample): string => {
+  const secs = (s1.at - s0.at) / 1000;
+  return `front end A ${(((s1.cpuA - s0.cpuA) / secs) * 100).toFixed(0)}% of a core, B ${(((s1.cpuB - s0.cpuB) / secs) * 100).toFixed(0)}%, etcd (3 members) ${(((s1.cpuEtcd - s0.cpuEtcd) / secs) * 100).toFixed(0)}%; etcd proposals ${((s1.proposals - s0.proposals) / secs).toFixed(1)}/s, A's writes ${((s1.writesA - s0.writesA) / secs).toFixed(1)}/s`;
+};
+
+const heap0 = heap();
+const rss0B = rssOf(b.pid!);
+const gen = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'bench/region-load.ts'), `https://localhost:${listener.port}`, `https://localhost:${bPort}`, join(certs, 'ca.pem'), String(WATCHERS), String(PERIOD)], { stdio: ['pipe', 'pipe', 'inherit'] });
+cleanup.t.after(() => gen.kill('SIGKILL'));
+let finished = false;
+gen.on('exit', (code) => {
+  if (finished) return;
+  console.error(`the load generator exited (${code}) before the bench finished`);
+  void cleanup.run().then(() => process.exit(1));
+});
+const lines = createInterface({ input: gen.stdout! });
+const ask = (cmd: string): Promise<string[]> =>
+  new Promise((resolve) => {
+    lines.once('line', (l) => resolve(l.split(' ')));
+    gen.stdin!.write(`${cmd}\n`);
+  });
+
+console.log(`region: 3 etcd members (data on disk, ${tmp}), front ends A (in this process) and B (child), refresh period ${PERIOD} s, ${WATCHERS} watchers x 4 joins over 5 000 channels`);
+const p0 = await sample();
+const populated = await ask('populate');
+const p1 = await sample();
+const bStats = await new Promise<string>((resolve) => {
+  const r = spawnSync('curl', ['-sk', `https://127.0.0.1:${bPort}/metrics`], { encoding: 'utf8' });
+  resolve(r.stdout);
+});
+const heap1 = heap();
+const sA = storeA.stats();
+const rA = storeA.regionStats();
+console.log(`populated ${populated[1]} watchers in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((WATCHERS * 2) / (Number(populated[2]) / 1000))} changes/s through both front ends, refreshing meanwhile, ${populated[3]} refresh errors, ${populated[4]} answers 503 retried): ${rates(p0, p1)}`);
+console.log(`log: ${rA.entriesApplied} entries applied for ${WATCHERS * 2} changes (${((WATCHERS * 2) / rA.entriesApplied).toFixed(1)} intents per entry); A wrote ${JSON.stringify(rA.writes)}; snapshot at revision ${rA.snapshotRevision}`);
+console.log(`state (same on both): ${sA.watchers} watchers, ${sA.channelsAssigned} channels assigned`);
+console.log(`memory: front end A ${((heap1 - heap0) / WATCHERS).toFixed(0)} bytes per watcher (heap after gc, whole front end: replica of the region, homes, liveness of its half, HTTP); rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB. Front end B rss ${((rssOf(b.pid!) - rss0B) / 1048576).toFixed(0)} MiB more, heap ${(Number(/^nodejs_heap_used_bytes (\d+)/m.exec(bStats)?.[1] ?? 0) / 1048576).toFixed(0)} MiB (no forced gc)`);
+
+const r0 = await sample();
+const refreshed = await ask(`refresh ${REFRESH_S}`);
+const r1 = await sample();
+console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s; nominal ${Math.round(WATCHERS / PERIOD)}/s), ${refreshed[2]} errors, p50 ${refreshed[3]} ms, p99 ${refreshed[4]} ms, generator ${refreshed[6]}% of a core`);
+console.log(`  during it: ${rates(r0, r1)}`);
+
+const push = await ask('push 500');
+console.log(`push across front ends (PUT through A, subscriber on B, paced ~50/s): ${push[1]} changes, p50 ${push[2]} ms, p99 ${push[3]} ms, max ${push[4]} ms (from sending the PUT to the push-change-update on B)`);
+
+await ask('clients 300');
+b.kill('SIGKILL');
+const failed = await ask('failover 0');
+console.log(`failover: kill -9 of front end B with ${failed[1]} real watcher clients on it (push): served again by A after p50 ${failed[2]} ms, p99 ${failed[3]} ms, max ${failed[4]} ms; same watcher ids: ${failed[5]}`);
+console.log(`date ${new Date().toISOString().slice(0, 10)}; node ${process.version}; ${process.env.BENCH_NOTE ?? 'machine shared with other work (2 vCPUs)'}`);
+finished = true;
+gen.stdin!.write('exit\n');
+await cleanup.run();
+process.exit(0);

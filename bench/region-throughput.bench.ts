@@ -1,0 +1,40 @@
+// Per front end of a region (two front ends over a 3-member etcd cluster):
+// refresh and assigned-channels GET rates against a bare node:http2 server
+// that answers 204, with h2load over TLS in the same run (goal >= 0.6).
+// Refreshes are local to the front end (no etcd write); GETs read its replica.
+// Run: node --import ./build/ts-loader.mjs bench/region-throughput.bench.ts [requests]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEtcdCluster } from '../lab/etcd-cluster.ts';
+import { benchCleanup } from './bench-support.ts';
+import { compareWithBare, populate, ROOT, startBare, startProcess } from './h2-compare.ts';
+
+const REQUESTS = Number(process.argv[2] ?? 100_000);
+const cleanup = benchCleanup();
+const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-tp-'));
+cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));
+const certs = join(tmp, 'certs');
+const made = spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8' });
+if (made.status !== 0) throw new Error(made.stderr);
+
+const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp });
+const bare = await startBare(certs);
+const frontEnd = (id: string) =>
+  startProcess(
+    ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), '--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', cluster.url('tp'), '--frontend-id', id, '--refresh-period', '65535'],
+    /msg=listening.* port=(\d+)/,
+  );
+const fa = await frontEnd('A');
+const fb = await frontEnd('B');
+// Watchers made through each front end (so each refresh in the run is at the watcher's home: no claim).
+const idsA = await populate(`https://localhost:${fa.port}`, join(certs, 'ca.pem'));
+const idsB = await populate(`https://localhost:${fb.port}`, join(certs, 'ca.pem'));
+console.log(`region: 3 etcd members, 2 front ends, ${idsA.length + idsB.length} watchers with 4 joins each`);
+compareWithBare(tmp, REQUESTS, bare.port, [
+  { name: 'front-A', port: fa.port, ids: idsA },
+  { name: 'front-B', port: fb.port, ids: idsB },
+]);
+await cleanup.run();
+process.exit(0);

@@ -1,0 +1,503 @@
+// A small etcd v3 client over etcd's JSON gateway (/v3/kv/*, /v3/watch,
+// /v3/lease/*, /v3/maintenance/status, /v3/cluster/member/list; etcd 3.4+),
+// on node:http(s). It is what the etcd store needs and no more: ranges, puts,
+// transactions, compaction, leases, status, and watches that reconnect by
+// themselves from the last revision seen.
+//
+// Why not a gRPC client: the etcd3 npm package loads its .proto files from
+// disk at run time (which breaks the one-file dist/mnat-server.js bundle) and
+// brings grpc-js and protobufjs along; the gateway is a documented, stable API
+// of every etcd member, and JSON over keep-alive HTTP/1.1 is fast enough for a
+// log whose entries carry batches.
+//
+// Endpoints: requests go to the current endpoint; a connection that cannot be
+// made moves on to the next one (safe to retry: nothing was sent). Any other
+// failure of a write (timeout, reset after sending) is reported as
+// EtcdUnavailableError, because the write may or may not have happened.
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { readFileSync } from 'node:fs';
+
+export interface EtcdTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface EtcdClientOptions {
+  /** host:port of each member's client URL. */
+  endpoints: string[];
+  /** With a CA the gateway is reached over https (client certificate optional). */
+  tls?: EtcdTls;
+  /** Per-request deadline (default 3 000 ms). */
+  timeoutMs?: number;
+}
+
+/** etcd could not answer (no quorum, every endpoint down, a deadline passed); a write may or may not have been applied. */
+export class EtcdUnavailableError extends Error {
+  override name = 'EtcdUnavailableError';
+}
+
+/** etcd answered with an error (a bad request, a lost lease, a compacted revision). */
+export class EtcdRequestError extends Error {
+  override name = 'EtcdRequestError';
+  constructor(
+    message: string,
+    readonly grpcCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface KeyValue {
+  key: string;
+  value: Buffer;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  lease: string;
+}
+
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  kv: KeyValue;
+}
+
+export type Compare =
+  | { key: string; target: 'CREATE'; result: 'EQUAL' | 'LESS' | 'GREATER'; createRevision: number }
+  | { key: string; target: 'MOD'; result: 'EQUAL' | 'LESS' | 'GREATER'; modRevision: number }
+  | { key: string; target: 'VALUE'; result: 'EQUAL'; value: string | Buffer };
+
+export type TxnOp =
+  | { put: { key: string; value: string | Buffer; lease?: string } }
+  | { range: { key: string; prefix?: boolean } }
+  | { deleteRange: { key: string; prefix?: boolean } };
+
+export interface RangeOptions {
+  prefix?: boolean;
+  limit?: number;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+  /** Read from the member's local copy without a quorum round (may be stale). */
+  serializable?: boolean;
+}
+
+export interface MemberInfo {
+  id: string;
+  name: string;
+  clientUrls: string[];
+}
+
+export interface EndpointStatus {
+  endpoint: string;
+  memberId: string;
+  leader: string;
+  version: string;
+  dbSize: number;
+  raftIndex: number;
+}
+
+export interface WatchHandlers {
+  /** Events in revision order; `revision` is the header revision of the message. */
+  onEvents(events: WatchEvent[], revision: number): void;
+  /** The watch (re)started; `revision` is the store's revision at that moment. */
+  onCreated?(revision: number): void;
+  /** The start revision was compacted away: the watch has stopped; start over from a snapshot. */
+  onCompacted(compactRevision: number): void;
+  /** The stream broke and is being re-established (from the last revision seen); once per outage. */
+  onInterrupted?(error: Error): void;
+  /** The stream is back after an interruption. */
+  onResumed?(): void;
+}
+
+export interface Watch {
+  close(): void;
+}
+
+type Json = Record<string, any>;
+
+const b64 = (v: string | Buffer): string => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('base64');
+
+/** The first key after every key starting with `prefix` (etcd's range_end for a prefix), base64. */
+function rangeEndB64(prefix: string): string {
+  const bytes = Buffer.from(prefix, 'utf8');
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if ((bytes[i] as number) < 0xff) {
+      const end = Buffer.from(bytes.subarray(0, i + 1));
+      end[i] = (end[i] as number) + 1;
+      return end.toString('base64');
+    }
+  }
+  return Buffer.from([0]).toString('base64');
+}
+
+function decodeKv(kv: Json): KeyValue {
+  return {
+    key: Buffer.from(kv.key ?? '', 'base64').toString('utf8'),
+    value: Buffer.from(kv.value ?? '', 'base64'),
+    createRevision: Number(kv.create_revision ?? 0),
+    modRevision: Number(kv.mod_revision ?? 0),
+    version: Number(kv.version ?? 0),
+    lease: String(kv.lease ?? '0'),
+  };
+}
+
+function encodeTxnOp(op: TxnOp): Json {
+  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } };
+  if ('range' in op) return { request_range: { key: b64(op.range.key), ...(op.range.prefix ? { range_end: rangeEndB64(op.range.key) } : {}) } };
+  return { request_delete_range: { key: b64(op.deleteRange.key), ...(op.deleteRange.prefix ? { range_end: rangeEndB64(op.deleteRange.key) } : {}) } };
+}
+
+function encodeCompare(c: Compare): Json {
+  const base = { key: b64(c.key), target: c.target, result: c.result };
+  if (c.target === 'CREATE') return { ...base, create_revision: String(c.createRevision) };
+  if (c.target === 'MOD') return { ...base, mod_revision: String(c.modRevision) };
+  return { ...base, value: b64(c.value) };
+}
+
+/** Connection errors where the request never reached etcd: safe to send elsewhere. */
+function notSent(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL';
+}
+
+export class EtcdClient {
+  readonly endpoints: readonly string[];
+  private current = 0;
+  private readonly secure: boolean;
+  private readonly agent: HttpAgent;
+  private readonly tlsOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  private readonly timeoutMs: number;
+  private readonly watches = new Set<{ close(): void }>();
+  private closed = false;
+
+  constructor(options: EtcdClientOptions) {
+    if (options.endpoints.length === 0) throw new Error('etcd: no endpoints');
+    this.endpoints = options.endpoints;
+    this.timeoutMs = options.timeoutMs ?? 3000;
+    this.secure = options.tls !== undefined;
+    this.tlsOptions = {};
+    if (options.tls) {
+      this.tlsOptions.ca = readFileSync(options.tls.caFile);
+      if (options.tls.certFile) this.tlsOptions.cert = readFileSync(options.tls.certFile);
+      if (options.tls.keyFile ?? options.tls.certFile) this.tlsOptions.key = readFileSync((options.tls.keyFile ?? options.tls.certFile) as string);
+    }
+    this.agent = this.secure ? new HttpsAgent({ keepAlive: true, maxSockets: 32, ...this.tlsOptions }) : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  /** The endpoint requests go to now. */
+  get endpoint(): string {
+    return this.endpoints[this.current] as string;
+  }
+
+  // ---- key-value -------------------------------------------------------------
+
+  async range(key: string, options: RangeOptions = {}): Promise<{ revision: number; kvs: KeyValue[]; count: number; more: boolean }> {
+    const body: Json = { key: b64(key) };
+    if (options.prefix) body.range_end = rangeEndB64(key);
+    if (options.limit) body.limit = String(options.limit);
+    if (options.keysOnly) body.keys_only = true;
+    if (options.countOnly) body.count_only = true;
+    if (options.serializable) body.serializable = true;
+    const res = await this.call('/v3/kv/range', body, true);
+    return { revision: Number(res.header?.revision ?? 0), kvs: (res.kvs ?? []).map(decodeKv), count: Number(res.count ?? 0), more: res.more === true };
+  }
+
+  async get(key: string): Promise<KeyValue | null> {
+    return (await this.range(key)).kvs[0] ?? null;
+  }
+
+  /**
+   * `repeatable`: the caller can take the put being applied twice (the log's
+   * entries are); a put with no answer is then sent again to the next
+   * endpoint once, half way through the deadline. That is what lets a change
+   * through while the members elect a new leader: a member that has not yet
+   * noticed its leader died forwards the proposal to it, and etcd drops it.
+   */
+  async put(key: string, value: string | Buffer, options: { lease?: string; timeoutMs?: number; repeatable?: boolean } = {}): Promise<{ revision: number }> {
+    const body: Json = { key: b64(key), value: b64(value) };
+    if (options.lease) body.lease = options.lease;
+    const res = await this.call('/v3/kv/put', body, options.repeatable === true, options.timeoutMs, options.repeatable === true);
+    return { revision: Number(res.header?.revision ?? 0) };
+  }
+
+  async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[] = []): Promise<{ succeeded: boolean; revision: number; responses: Json[] }> {
+    const res = await this.call('/v3/kv/txn', { compare: compare.map(encodeCompare), success: success.map(encodeTxnOp), failure: failure.map(encodeTxnOp) }, false);
+    return { succeeded: res.succeeded === true, revision: Number(res.header?.revision ?? 0), responses: res.responses ?? [] };
+  }
+
+  /** KeyValues of a range response inside a transaction's responses. */
+  static txnRangeKvs(response: Json | undefined): KeyValue[] {
+    return ((response?.response_range?.kvs ?? []) as Json[]).map(decodeKv);
+  }
+
+  async deleteRange(key: string, options: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {
+    const body: Json = { key: b64(key) };
+    if (options.prefix) body.range_end = rangeEndB64(key);
+    const res = await this.call('/v3/kv/deleterange', body, false);
+    return { revision: Number(res.header?.revision ?? 0), deleted: Number(res.deleted ?? 0) };
+  }
+
+  /** Drops the history before `revision` (watches from older revisions then fail as compacted). */
+  async compact(revision: number): Promise<void> {
+    try {
+      await this.call('/v3/kv/compaction', { revision: String(revision) }, false, 30_000);
+    } catch (err) {
+      // Compacting to a revision that is compacted already is not a failure.
+      if (err instanceof EtcdRequestError && /compacted/.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  // ---- leases ----------------------------------------------------------------
+
+  async leaseGrant(ttlS: number): Promise<{ id: string; ttlS: number }> {
+    const res = await this.call('/v3/lease/grant', { TTL: String(ttlS) }, false);
+    if (res.error) throw new EtcdRequestError(`lease grant: ${res.error}`, 0);
+    return { id: String(res.ID), ttlS: Number(res.TTL ?? 0) };
+  }
+
+  /** Renews the lease; returns its remaining TTL in seconds, 0 when it has expired. */
+  async leaseKeepAlive(id: string): Promise<number> {
+    const res = await this.call('/v3/lease/keepalive', { ID: id }, false);
+    return Number(res.result?.TTL ?? 0);
+  }
+
+  async leaseRevoke(id: string): Promise<void> {
+    await this.call('/v3/lease/revoke', { ID: id }, false, 1000);
+  }
+
+  // ---- cluster ---------------------------------------------------------------
+
+  async memberList(): Promise<MemberInfo[]> {
+    const res = await this.call('/v3/cluster/member/list', {}, true);
+    return ((res.members ?? []) as Json[]).map((m) => ({ id: String(m.ID), name: String(m.name ?? ''), clientUrls: (m.clientURLs ?? []) as string[] }));
+  }
+
+  /** The status of one endpoint (not failing over: it is about that member). */
+  async status(endpoint: string): Promise<EndpointStatus> {
+    const res = await this.send(endpoint, '/v3/maintenance/status', {}, 1500, false);
+    return {
+      endpoint,
+      memberId: String(res.header?.member_id ?? ''),
+      leader: String(res.leader ?? '0'),
+      version: String(res.version ?? ''),
+      dbSize: Number(res.dbSize ?? 0),
+      raftIndex: Number(res.raftIndex ?? 0),
+    };
+  }
+
+  // ---- watches ---------------------------------------------------------------
+
+  /**
+   * Watches `key` (or every key under it, with prefix) from startRevision on,
+   * re-establishing the stream after any failure from the revision after the
+   * last one seen, on the next endpoint, with a growing delay. A compacted
+   * start revision stops it (onCompacted). The stream asks for a leader
+   * (etcd's "hasleader" metadata), so a member cut off from its quorum ends it
+   * instead of going silent.
+   */
+  watch(key: string, options: { prefix?: boolean; startRevision: number }, handlers: WatchHandlers): Watch {
+    let next = options.startRevision;
+    let req: ClientRequest | null = null;
+    let stopped = false;
+    let retryDelay = 100;
+    let interrupted = false;
+    let timer: NodeJS.Timeout | null = null;
+    const handle = {
+      close: () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        req?.destroy();
+        this.watches.delete(handle);
+      },
+    };
+    this.watches.add(handle);
+    const restart = (err: Error): void => {
+      if (stopped || this.closed) return;
+      req?.destroy();
+      req = null;
+      if (!interrupted) handlers.onInterrupted?.(err);
+      interrupted = true;
+      this.rotate();
+      timer = setTimeout(open, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 2000);
+    };
+    const open = (): void => {
+      timer = null;
+      if (stopped || this.closed) return;
+      const create: Json = { key: b64(key), start_revision: String(next), progress_notify: true };
+      if (options.prefix) create.range_end = rangeEndB64(key);
+      const payload = JSON.stringify({ create_request: create });
+      let buffered = '';
+      const r = this.rawRequest(this.endpoint, '/v3/watch', payload, { 'grpc-metadata-hasleader': 'true' });
+      req = r;
+      r.on('response', (res: IncomingMessage) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          restart(new Error(`watch answered HTTP ${res.statusCode}`));
+          return;
+        }
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          // Look for the end of a message in the new text only: a catch-up message can be megabytes in many chunks.
+          let from = buffered.length;
+          buffered += chunk;
+          for (let nl = buffered.indexOf('\n', from); nl >= 0; nl = buffered.indexOf('\n', from)) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            from = 0;
+            if (line === '') continue;
+            let msg: Json;
+            try {
+              msg = JSON.parse(line);
+            } catch {
+              restart(new Error('watch: unreadable message'));
+              return;
+            }
+            if (msg.error) {
+              restart(new Error(`watch: ${msg.error.message ?? JSON.stringify(msg.error)}`));
+              return;
+            }
+            const result = (msg.result ?? {}) as Json;
+            const revision = Number(result.header?.revision ?? 0);
+            if (result.compact_revision !== undefined && Number(result.compact_revision) > 0) {
+              handle.close();
+              handlers.onCompacted(Number(result.compact_revision));
+              return;
+            }
+            if (result.canceled) {
+              restart(new Error(`watch canceled: ${result.cancel_reason ?? 'by the server'}`));
+              return;
+            }
+            if (result.created) {
+              retryDelay = 100;
+              if (interrupted) handlers.onResumed?.();
+              interrupted = false;
+              handlers.onCreated?.(revision);
+            }
+            const events = (result.events ?? []) as Json[];
+            if (events.length > 0) {
+              const decoded = events.map((e): WatchEvent => ({ type: e.type === 'DELETE' ? 'delete' : 'put', kv: decodeKv(e.kv ?? {}) }));
+              next = (decoded[decoded.length - 1] as WatchEvent).kv.modRevision + 1;
+              handlers.onEvents(decoded, revision);
+            } else if (!result.created && revision > 0) {
+              handlers.onEvents([], revision); // progress notification
+            }
+            if (stopped) return;
+          }
+        });
+        res.on('end', () => restart(new Error('watch stream ended')));
+        res.on('error', (err) => restart(err));
+      });
+      r.on('error', (err) => restart(err));
+      r.end(payload);
+    };
+    open();
+    return handle;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of [...this.watches]) w.close();
+    this.agent.destroy();
+  }
+
+  // ---- transport ---------------------------------------------------------------
+
+  private rotate(): void {
+    this.current = (this.current + 1) % this.endpoints.length;
+  }
+
+  /**
+   * One gateway call until its deadline. Every request asks for a leader
+   * (etcd's "hasleader" metadata), so a member without one refuses at once
+   * ("no leader", nothing applied) instead of holding the request until its
+   * own timeout: the call then waits a little and tries again, on the next
+   * endpoint, so a change made during a leader election waits for the
+   * election. Reads, and writes that could not be sent, also move on to the
+   * next endpoint; any other failure of a write is reported, because the
+   * write may or may not have been applied.
+   */
+  private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs, retryTimeout = idempotent): Promise<Json> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: Error | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const endpoint = this.endpoint;
+      try {
+        const left = deadline - Date.now();
+        return await this.send(endpoint, path, body, Math.max(100, retryTimeout && attempt === 1 ? left / 2 : left));
+      } catch (err) {
+        if (err instanceof EtcdRequestError) throw err;
+        lastError = err as Error;
+        const noLeader = /no leader/.test(lastError.message);
+        if (this.endpoint === endpoint) this.rotate();
+        if (!idempotent && !noLeader && !notSent(err as NodeJS.ErrnoException)) break;
+        if (Date.now() + 100 >= deadline) break;
+        // Every endpoint tried, or no leader anywhere yet: give the cluster a moment.
+        if (noLeader || attempt % this.endpoints.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new EtcdUnavailableError(`etcd unavailable (${path}): ${lastError?.message ?? 'no endpoint answered'}`);
+  }
+
+  private send(endpoint: string, path: string, body: Json, timeoutMs: number, requireLeader = true): Promise<Json> {
+    if (this.closed) return Promise.reject(new EtcdUnavailableError('etcd client closed'));
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = this.rawRequest(endpoint, path, payload, requireLeader ? { 'grpc-metadata-hasleader': 'true' } : {});
+      const timer = setTimeout(() => {
+        req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }, timeoutMs);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        // A certificate etcd or we refuse will not get better by retrying: say so at once.
+        if (/^ERR_SSL|^ERR_TLS|CERT|^EPROTO$/.test(err.code ?? '')) reject(new EtcdRequestError(`TLS with etcd at ${endpoint} failed: ${err.message.trim()} (check --etcd-cacert, --etcd-cert, --etcd-key)`, 16));
+        else reject(err);
+      });
+      req.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: Json;
+          try {
+            json = text === '' ? {} : JSON.parse(text);
+          } catch {
+            reject(new Error(`${endpoint}${path}: HTTP ${res.statusCode}, not JSON: ${text.slice(0, 200)}`));
+            return;
+          }
+          if (res.statusCode === 200 && json.error === undefined) {
+            resolve(json);
+            return;
+          }
+          const message = String(json.message ?? json.error?.message ?? json.error ?? `HTTP ${res.statusCode}`);
+          const code = Number(json.code ?? json.error?.grpc_code ?? 0);
+          // Unavailable (14) and deadline exceeded (4): the cluster cannot decide now (no leader, no quorum).
+          if (code === 14 || code === 4 || res.statusCode === 503) reject(Object.assign(new Error(`${endpoint}: ${message}`), { code: 'EUNAVAILABLE' }));
+          else reject(new EtcdRequestError(`etcd ${path}: ${message}`, code));
+        });
+      });
+      req.end(payload);
+    });
+  }
+
+  private rawRequest(endpoint: string, path: string, payload: string, extraHeaders: Record<string, string> = {}): ClientRequest {
+    const colon = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = Number(endpoint.slice(colon + 1));
+    const options = {
+      host,
+      port,
+      method: 'POST',
+      path,
+      agent: this.agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...extraHeaders },
+    };
+    return this.secure ? httpsRequest({ ...options, ...this.tlsOptions }) : httpRequest(options);
+  }
+}

@@ -1,0 +1,130 @@
+// The region's front ends as etcd sees them: this front end's registration
+// under a lease (kept alive, and made again after a partition long enough to
+// lose it), the live front ends from one watch of members/, the region leader
+// (the live front end registered first: lowest create revision), and etcd's
+// own members and Raft leader for /metrics and the status page.
+import type { Logger } from '../../host/host.ts';
+import type { EtcdClient, Watch } from './etcd-client.ts';
+import { registerMember } from './etcd-region.ts';
+import type { RegionBackendStats } from './store.ts';
+
+export class RegionMembers {
+  /** Live front ends: id → create revision of its registration. */
+  readonly live = new Map<string, number>();
+  /** etcd's members, polled. */
+  cluster: RegionBackendStats['members'] = [];
+  /** Registration writes (lease grant + put), for /metrics. */
+  writes = 0;
+  /** Called after the live set changed (the leader may have changed). */
+  onChange: (() => void) | null = null;
+  private leaseId: string | null = null;
+  private watch: Watch | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly client: EtcdClient,
+    private readonly prefix: string,
+    private readonly frontendId: string,
+    private readonly leaseTtlS: number,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** Registers this front end and starts following the others. */
+  async join(): Promise<void> {
+    await this.register();
+    await this.follow();
+  }
+
+  leader(): string | null {
+    let best: string | null = null;
+    let bestRev = Infinity;
+    for (const [id, rev] of this.live) {
+      if (rev < bestRev) {
+        best = id;
+        bestRev = rev;
+      }
+    }
+    return best;
+  }
+
+  /** How often the lease is renewed: three times per lease. */
+  get keepAliveEveryMs(): number {
+    return Math.max(500, (this.leaseTtlS * 1000) / 3);
+  }
+
+  isLeader(): boolean {
+    return this.leader() === this.frontendId;
+  }
+
+  /** Renews the lease; registers again when the lease or the registration is gone. */
+  async keepAlive(force = false): Promise<void> {
+    if (this.closed || !this.leaseId) return;
+    try {
+      const ttl = force ? 0 : await this.client.leaseKeepAlive(this.leaseId);
+      if (ttl > 0) return;
+      this.log.warn('registration lease lost; registering again', { frontend: this.frontendId });
+      await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
+      await this.register();
+    } catch (err) {
+      this.log.debug('lease keep-alive failed', { error: (err as Error).message });
+    }
+  }
+
+  /** etcd's members and Raft leader. */
+  async pollCluster(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const members = (await this.client.memberList()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const statuses = await Promise.all(
+        members.map(async (m) => {
+          const url = m.clientUrls[0];
+          if (!url) return null;
+          return this.client.status(url.replace(/^[a-z]+:\/\//, '')).catch(() => null);
+        }),
+      );
+      const leaderId = statuses.find((s) => s !== null && s.leader !== '0')?.leader ?? null;
+      this.cluster = members.map((m, i) => ({ name: m.name, clientUrls: m.clientUrls, leader: m.id === leaderId, reachable: statuses[i] !== null }));
+    } catch {
+      this.cluster = this.cluster.map((m) => ({ ...m, reachable: false, leader: false }));
+    }
+  }
+
+  /** Leaves: the lease is revoked, so the others see this front end gone at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watch?.close();
+    if (this.leaseId) await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
+  }
+
+  private async register(): Promise<void> {
+    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
+    this.writes += 2;
+  }
+
+  private async follow(): Promise<void> {
+    const dir = `${this.prefix}members/`;
+    const listed = await this.client.range(dir, { prefix: true });
+    this.live.clear();
+    for (const kv of listed.kvs) this.live.set(kv.key.slice(dir.length), kv.createRevision);
+    this.onChange?.();
+    this.watch?.close();
+    this.watch = this.client.watch(dir, { prefix: true, startRevision: listed.revision + 1 }, {
+      onEvents: (events) => {
+        for (const e of events) {
+          const id = e.kv.key.slice(dir.length);
+          if (e.type === 'put') {
+            if (!this.live.has(id)) this.log.info('front end joined', { frontend: id });
+            this.live.set(id, e.kv.createRevision);
+          } else {
+            this.live.delete(id);
+            this.log.info('front end left', { frontend: id });
+            if (id === this.frontendId && !this.closed) void this.keepAlive(true);
+          }
+        }
+        this.onChange?.();
+      },
+      onCompacted: () => void this.follow().catch(() => undefined),
+    });
+  }
+}

@@ -1,0 +1,116 @@
+// The client side of a region, without servers: the failover transport sticks
+// to one front end, moves on after a transport failure or a 503 (once per
+// failure, even when several requests fail together), and the agents take
+// several servers on the command line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverTransport } from '../../src/client/failover-transport.ts';
+import type { Host, HttpRequest, HttpResponse, HttpStreamHandlers, HttpTarget, HttpTransport } from '../../src/host/host.ts';
+import { parseEgressArgs, resolveEgressSettings } from '../../src/egress/config/egress-options.ts';
+import { parseIngressOptions } from '../../src/ingress/ingress-options.ts';
+
+type Behaviour = 'ok' | 'fail' | '503';
+
+/** A host whose transports answer as told, per origin, and record who was asked. */
+function fakeHost(): { host: Host; behave: Map<string, Behaviour>; asked: string[]; closed: string[] } {
+  const behave = new Map<string, Behaviour>();
+  const asked: string[] = [];
+  const closed: string[] = [];
+  const transport = (target: HttpTarget): HttpTransport => ({
+    async request(_req: HttpRequest): Promise<HttpResponse> {
+      asked.push(target.origin);
+      await new Promise((r) => setImmediate(r));
+      const b = behave.get(target.origin) ?? 'ok';
+      if (b === 'fail') throw new Error(`connect ECONNREFUSED ${target.origin}`);
+      return { status: b === '503' ? 503 : 200, headers: {}, body: '' };
+    },
+    stream(_req: HttpRequest, h: HttpStreamHandlers) {
+      asked.push(`stream ${target.origin}`);
+      h.onResponse(200, {});
+      return { close() {} };
+    },
+    close() {
+      closed.push(target.origin);
+    },
+  });
+  return { host: { httpTransport: transport } as unknown as Host, behave, asked, closed };
+}
+
+const GET: HttpRequest = { method: 'GET', path: '/restconf' };
+
+test('the failover transport sticks to one front end and moves on after a failure or a 503', async () => {
+  const { host, behave, asked, closed } = fakeHost();
+  const random = Math.random;
+  Math.random = () => 0;
+  const t = serverTransport(host, { origin: 'https://a:1,https://b:2,https://c:3' });
+  Math.random = random;
+  await t.request(GET);
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://a:1', 'https://a:1'], 'sticks while it works');
+  behave.set('https://a:1', 'fail');
+  await assert.rejects(t.request(GET), /ECONNREFUSED/);
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://a:1', 'https://b:2'], 'the retry goes to the next one');
+  behave.set('https://b:2', '503');
+  assert.equal((await t.request(GET)).status, 503, 'a 503 is handed to the caller');
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://b:2', 'https://c:3'], '…and the next request goes elsewhere');
+  // Three requests in flight on c fail together: one move, not three.
+  behave.set('https://c:3', 'fail');
+  await Promise.allSettled([t.request(GET), t.request(GET), t.request(GET)]);
+  behave.delete('https://a:1');
+  t.stream(GET, { onResponse() {}, onData() {}, onEnd() {} });
+  assert.equal(asked.pop(), 'stream https://a:1', 'moved once, from c to a (wrapping around)');
+  t.close();
+  assert.deepEqual(closed.sort(), ['https://a:1', 'https://b:2', 'https://c:3']);
+});
+
+test('a fleet spreads over the front ends: the start is random', () => {
+  const starts = new Set<string>();
+  for (const r of [0, 0.34, 0.67, 0.99]) {
+    const { host, asked } = fakeHost();
+    const random = Math.random;
+    Math.random = () => r;
+    const t = serverTransport(host, { origin: 'https://a:1,https://b:2,https://c:3' });
+    Math.random = random;
+    t.stream(GET, { onResponse() {}, onData() {}, onEnd() {} });
+    starts.add(asked[0] as string);
+  }
+  assert.equal(starts.size, 3);
+});
+
+test('the agents take a region\'s front ends, comma-separated', () => {
+  const p = parseEgressArgs(['--upstream-interface', 'wan', '--downstream-interface', 'br-lan', '--server', 'https://fe1.example.net,fe2.example.net,[2001:db8::2]', '--port', '9443']);
+  assert.equal(p.command, 'run');
+  if (p.command !== 'run') return;
+  const s = resolveEgressSettings(p.args, null, { joinBackend: 'socket' }, '/etc/config/mnat');
+  assert.equal(s.target.origin, 'https://fe1.example.net:9443,https://fe2.example.net:9443,https://[2001:db8::2]:9443');
+  const i = parseIngressOptions(['--upstream-interface', 'up0', '--downstream-interface', 'core0', '--server', 'fe1:8443,fe2:9443,2001:db8::3,[2001:db8::4]:7443']);
+  assert.ok(!i.help && i.command === undefined);
+  if (i.help || i.command !== undefined) return;
+  assert.equal(i.options.target.origin, 'https://fe1:8443,https://fe2:9443,https://[2001:db8::3]:8443,https://[2001:db8::4]:7443');
+});
+
+test('mnat-server region flags: one line naming the flag for each mistake', async () => {
+  const { parseServerOptions } = await import('../../src/server/options.ts');
+  const base = ['--insecure'];
+  const ok = parseServerOptions([...base, '--store', 'etcd://10.0.0.1:2379,10.0.0.2:2379/east', '--frontend-id', 'fe-1', '--frontend-lease', '5']);
+  assert.ok(ok !== 'help' && ok.store.kind === 'etcd');
+  if (ok.store.kind !== 'etcd') return;
+  assert.deepEqual(ok.store.location, { endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'], prefix: '/mnat/east/', region: 'east' });
+  assert.equal(ok.store.frontendId, 'fe-1');
+  assert.equal(ok.store.leaseTtlS, 5);
+  const dflt = parseServerOptions([...base, '--store', 'etcd://h:1']);
+  assert.ok(dflt !== 'help' && dflt.store.kind === 'etcd' && /^[A-Za-z0-9._-]+-[0-9a-f]{6}$/.test(dflt.store.frontendId), 'a default id: host and a random suffix');
+  for (const [args, message] of [
+    [['--store', 'etcd://h:1', '--state-dir', '/tmp/x'], /exclude each other/],
+    [['--store', 'http://h:1'], /--store: .*etcd:\/\//],
+    [['--etcd-cacert', '/etc/hosts'], /need --store/],
+    [['--store', 'etcd://h:1', '--etcd-cert', '/etc/hosts', '--etcd-key', '/etc/hosts'], /--etcd-cert needs --etcd-cacert/],
+    [['--store', 'etcd://h:1', '--etcd-cacert', '/nonexistent/ca.pem'], /--etcd-cacert \/nonexistent\/ca.pem:/],
+    [['--frontend-id', 'a'], /--frontend-id needs --store/],
+    [['--store', 'etcd://h:1', '--frontend-id', 'a/b'], /--frontend-id "a\/b"/],
+  ] as const) {
+    assert.throws(() => parseServerOptions([...base, ...args]), message as RegExp);
+  }
+});

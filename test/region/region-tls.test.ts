@@ -1,0 +1,32 @@
+// A region whose etcd takes clients over TLS with client certificates:
+// --etcd-cacert, --etcd-cert and --etcd-key reach it; a front end without a
+// client certificate is refused at once with a message naming the flags.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { etcdMemberCert, startEtcdCluster } from '../../lab/etcd-cluster.ts';
+import { client, devCerts, eventually, joinsBody, newWatcher, req, startServer, tempDir } from '../server/helpers.ts';
+import { assignedPath, joinedPath } from './region-helpers.ts';
+
+test('etcd over TLS with client certificates', async (t) => {
+  const d = devCerts();
+  const member = etcdMemberCert(tempDir(t), join(d, 'ca.pem'), join(d, 'ca.key'));
+  const cluster = await startEtcdCluster(t, {
+    tls: { cert: member.cert, key: member.key, ca: join(d, 'ca.pem'), clientCert: join(d, 'egress.pem'), clientKey: join(d, 'egress.key') },
+  });
+  const etcdTls = (who: string) => ['--etcd-cacert', join(d, 'ca.pem'), '--etcd-cert', join(d, `${who}.pem`), '--etcd-key', join(d, `${who}.key`)];
+  const fa = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fa', ...etcdTls('egress')]);
+  const fb = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fb', ...etcdTls('ingress')]);
+  const ha = client(t, fa.origin);
+  const hb = client(t, fb.origin);
+  const id = await newWatcher(ha);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.1']]))).status, 201);
+  await eventually(async () => (await req(hb, 'GET', assignedPath(id))).status === 200, 5000, 'the watcher on fb');
+  await eventually(async () => /mnat_etcd_member_up\{name="m0",leader="(true|false)"\} 1/.test((await req(hb, 'GET', '/metrics')).body), 8000, 'members over TLS');
+
+  const started = Date.now();
+  const anonymous = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fc', '--etcd-cacert', join(d, 'ca.pem')], { expectExit: true });
+  assert.equal(await anonymous.exited, 1);
+  assert.match(anonymous.lines.join('\n'), /TLS with etcd at 127\.0\.0\.1:\d+ failed: .*check --etcd-cacert, --etcd-cert, --etcd-key/);
+  assert.ok(Date.now() - started < 15_000, 'refused without waiting for etcd to become reachable');
+});
