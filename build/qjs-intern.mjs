@@ -59,7 +59,11 @@ export function internStrings(code) {
   if (decls.length === 0) return code;
   edits.sort((a, b) => b[0] - a[0]);
   let out = code;
-  for (const [start, end, name] of edits) out = `${out.slice(0, start)}${name}${out.slice(end)}`;
+  // Minified code puts no space between a literal and a word (`return"x"`, `"x"in o`): an identifier needs one.
+  const word = (c) => c !== undefined && /[\w$]/.test(c);
+  for (const [start, end, name] of edits) {
+    out = `${out.slice(0, start)}${word(out[start - 1]) ? ' ' : ''}${name}${word(out[end]) ? ' ' : ''}${out.slice(end)}`;
+  }
   // After the imports (hoisted in any case), before any other statement runs.
   let at = 0;
   for (const s of file.statements) {

@@ -152,41 +152,41 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
   };
 }
 
-function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
-  const url = args.string('mqtt');
-  const [caFile, certFile, keyFile] = ['mqtt-cacert', 'mqtt-cert', 'mqtt-key'].map((f) => args.string(f));
+/**
+ * A broker or cluster URL flag with its TLS file flags (--P-cacert, --P-cert,
+ * --P-key): the files need the URL, a certificate goes with its key, and the
+ * URL's parse error names the flag. null without the URL flag.
+ */
+function urlWithTlsFiles<T>(args: ParsedArgs, urlFlag: string, prefix: string, placeholder: string, parse: (url: string) => T) {
+  const url = args.string(urlFlag);
+  const [cacert, cert, key] = ['cacert', 'cert', 'key'].map((f) => args.string(`${prefix}-${f}`));
   if (url === undefined) {
-    if (caFile || certFile || keyFile) throw new CliError('--mqtt-cacert, --mqtt-cert and --mqtt-key need --mqtt URL');
-    return undefined;
+    if (cacert || cert || key) throw new CliError(`--${prefix}-cacert, --${prefix}-cert and --${prefix}-key need --${urlFlag} ${placeholder}`);
+    return null;
   }
-  let broker: MqttBroker;
+  let parsed: T;
   try {
-    broker = parseMqttUrl(url);
+    parsed = parse(url);
   } catch (err) {
-    throw new CliError(`--mqtt: ${(err as Error).message}`);
+    throw new CliError(`--${urlFlag}: ${(err as Error).message}`);
   }
+  if ((cert === undefined) !== (key === undefined)) throw new CliError(`--${prefix}-cert and --${prefix}-key go together`);
+  return { url, parsed, cacert, cert, key };
+}
+
+function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
+  const flags = urlWithTlsFiles(args, 'mqtt', 'mqtt', 'URL', parseMqttUrl);
+  if (!flags) return undefined;
+  const { url, parsed: broker, cacert: caFile, cert: certFile, key: keyFile } = flags;
   if (!broker.tls && (caFile || certFile || keyFile)) throw new CliError(`--mqtt ${url} is plaintext: use mqtts:// with --mqtt-cacert, --mqtt-cert, --mqtt-key`);
-  if (!certFile !== !keyFile) throw new CliError('--mqtt-cert and --mqtt-key go together');
   return { ...broker, url, ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
 }
 
 /** --store and the --etcd-* flags (shared with `mnat-server migrate`); null without --store. */
 export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined } | null {
-  const url = args.string('store');
-  const cacert = args.string('etcd-cacert');
-  const cert = args.string('etcd-cert');
-  const key = args.string('etcd-key');
-  if (url === undefined) {
-    if (cacert || cert || key) throw new CliError('--etcd-cacert, --etcd-cert and --etcd-key need --store etcd://…');
-    return null;
-  }
-  let location: EtcdLocation;
-  try {
-    location = parseEtcdUrl(url);
-  } catch (err) {
-    throw new CliError(`--store: ${(err as Error).message}`);
-  }
-  if ((cert === undefined) !== (key === undefined)) throw new CliError('--etcd-cert and --etcd-key go together');
+  const flags = urlWithTlsFiles(args, 'store', 'etcd', 'etcd://…', parseEtcdUrl);
+  if (!flags) return null;
+  const { parsed: location, cacert, cert, key } = flags;
   if (cert && !cacert) throw new CliError('--etcd-cert needs --etcd-cacert (a client certificate is sent only over TLS)');
   for (const [flag, file] of [['etcd-cacert', cacert], ['etcd-cert', cert], ['etcd-key', key]] as const) {
     if (file === undefined) continue;
