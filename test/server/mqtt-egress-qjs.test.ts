@@ -30,6 +30,8 @@ interface Probe {
   events: Array<{ event: string; value: any }>;
   stderr: string[];
   waitFor(pred: (e: { event: string; value: any }) => boolean, timeoutMs: number, what: string): Promise<{ event: string; value: any }>;
+  /** The first stderr line matching re, now or later. */
+  waitForLog(re: RegExp, timeoutMs: number): Promise<string>;
   send(line: string): void;
 }
 
@@ -55,29 +57,32 @@ async function startProbe(t: After, server: ServerProc, certs: string, client: s
     stderr.push(...d.split('\n').filter(Boolean));
     for (const w of waiters.slice()) w();
   });
+  /** The first hit of find(), now or after more output (stdout and stderr are read separately: either may come first). */
+  const waitUntil = <T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const hit = find();
+        if (hit === undefined) return;
+        done();
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`probe: no ${what} within ${timeoutMs} ms\n${events.map((e) => JSON.stringify(e)).join('\n')}\n${stderr.join('\n')}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.splice(waiters.indexOf(check), 1);
+      };
+      waiters.push(check);
+      check();
+    });
   const probe: Probe = {
     events,
     stderr,
     send: (line) => child.stdin.write(line + '\n'),
-    waitFor: (pred, timeoutMs, what) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          const hit = events.find(pred);
-          if (!hit) return;
-          done();
-          resolve(hit);
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`probe: no ${what} within ${timeoutMs} ms\n${events.map((e) => JSON.stringify(e)).join('\n')}\n${stderr.join('\n')}`));
-        }, timeoutMs);
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.splice(waiters.indexOf(check), 1);
-        };
-        waiters.push(check);
-        check();
-      }),
+    waitFor: (pred, timeoutMs, what) => waitUntil(() => events.find(pred), timeoutMs, what),
+    waitForLog: (re, timeoutMs) => waitUntil(() => stderr.find((l) => re.test(l)), timeoutMs, `log line ${re}`),
   };
   await probe.waitFor((e) => e.event === 'started', 10_000, 'start');
   return probe;
@@ -155,7 +160,7 @@ test('qjs egress: the broker goes away → RESTCONF push until it is back, then 
   await broker.kill();
   // The keep-alive (5 s) goes unanswered: down within 1.5 keep-alives.
   await probe.waitFor((e) => e.event === 'status' && e.value === 'push, MQTT down', 20_000, 'fallback to push');
-  assert.ok(probe.stderr.some((l) => l.includes('MQTT broker unreachable; RESTCONF push until it is back')), probe.stderr.join('\n'));
+  await probe.waitForLog(/MQTT broker unreachable; RESTCONF push until it is back/, 5000);
   // A new join while the broker is away: its mapping comes by push.
   const mark = probe.events.length;
   probe.send(`desire ${A.source},${A.group} ${B.source},${B.group}`);
