@@ -23,7 +23,9 @@ function* freeNames(used) {
 function replaceable(node) {
   const p = node.parent;
   if ((ts.isPropertyAssignment(p) || ts.isMethodDeclaration(p) || ts.isPropertyDeclaration(p) || ts.isGetAccessor(p) || ts.isSetAccessor(p)) && p.name === node) return false;
-  if (ts.isImportDeclaration(p) || ts.isExportDeclaration(p) || ts.isExternalModuleReference(p) || ts.isExpressionStatement(p)) return false;
+  // let {"a-b": x} = o: a key being read, not a value.
+  if (ts.isBindingElement(p) && p.propertyName === node) return false;
+  if (ts.isImportDeclaration(p) || ts.isExportDeclaration(p) || ts.isImportSpecifier(p) || ts.isExportSpecifier(p) || ts.isExternalModuleReference(p) || ts.isExpressionStatement(p)) return false;
   return true;
 }
 

@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { internStrings } from '../../build/qjs-intern.mjs';
 
-// Minified-style code: no space between a literal and a keyword, the same literals as keys, a local named like a short name.
+// Minified-style code: no space between a literal and a keyword, the same literals as keys (also
+// destructured ones), a local named like a short name.
 const SAMPLE = [
   'var out=[];function f(o){if("membership"in o)return"membership";switch(o.k){case"membership":return"case"}return typeof o.v=="membership"}',
   'var a={"membership":1,membership:2,"x-y":"membership"};',
   'class C{"membership"(){return"membership"}get"long-poll"(){return"long-poll"}}',
   'function g(){var b="long-poll",c="membership";return b+c+"long-poll"+"membership"}',
-  'out.push(f({membership:1}),f({k:"membership"}),f({v:1}),a["x-y"],a.membership,new C().membership(),new C()["long-poll"],g(),"long-poll","long-poll");',
+  'function h(o){let{"long-poll":x,membership:y}=o;return x+y}',
+  'out.push(f({membership:1}),f({k:"membership"}),f({v:1}),a["x-y"],a.membership,new C().membership(),new C()["long-poll"],g(),h({"long-poll":"membership",membership:"long-poll"}),"long-poll","long-poll");',
   'out',
 ].join('');
 
