@@ -69,7 +69,7 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
   const emit = (list: MappedChannel[]): void => {
     for (const fn of onAssignments) fn(list);
   };
-  const fromBroker = (): void => emit([...mappings.values()]);
+  const fromBroker = (): void => emit([...mappings.values()].filter((m) => role.wants(m, desired)));
   const status = (): void => {
     const s: FeedStatus = up ? { ...server, mode: 'mqtt' } : { ...server, mode: `${server.mode}, MQTT down`, lastError: server.lastError ?? `MQTT ${o.url}: ${reason}` };
     for (const fn of onStatus) fn(s);
@@ -102,8 +102,9 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
         log.warn('MQTT: bad mapping message ignored', { topic, error: (err as Error).message });
         return;
       }
-      // A channel the LAN left (its topic stays subscribed until the next new one), or a source outside the monitors.
-      if (m && !role.wants(m, desired)) return;
+      // Kept while its topic is subscribed, wanted now or not: a channel the LAN leaves and joins
+      // again meanwhile gets no retained message again. A source outside the monitors is not kept.
+      if (m && !subscribed.has(topic) && !role.wants(m, desired)) return;
       if (m) mappings.set(topic, m);
       else mappings.delete(topic);
       if (up) fromBroker();
@@ -133,12 +134,12 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
     setDesired(items) {
       desired = items;
       watcher.setDesired(items);
-      for (const [topic, m] of mappings) if (!role.wants(m, items)) mappings.delete(topic);
       // Subscribe again only for a topic not subscribed yet (for mosquitto_sub that is a new
-      // process and TLS connection): a left channel's topic stays until then.
+      // process and TLS connection): a left channel's topic and mapping stay until then.
       const next = role.filters(o.broker.root, items);
       if (next.some((f) => !subscribed.has(f))) {
         subscribed = new Set(next);
+        for (const [topic, m] of mappings) if (!role.wants(m, items)) mappings.delete(topic);
         link?.subscribe(next);
       }
       if (up) fromBroker();

@@ -94,13 +94,19 @@ test('joins go to the server, mappings come from the broker: exact topics, follo
   // While the broker is up, what the watcher client reports does not count.
   s.watcherSays([]);
   assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.9')]);
-  // The LAN leaves B: B's mapping is forgotten at once; its topic stays subscribed
-  // (and what comes on it is not taken) until a new channel needs a new topic list.
+  // The LAN leaves B: B's mapping is no longer told at once; its topic stays subscribed
+  // (what comes on it is kept, not told) until a new channel needs a new topic list.
+  s.events.message(mappingTopic('mnat', B), mappingPayload(mapped(B, 2, 'ff35::a:1')));
   s.feed.setDesired([A]);
   assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.9')]);
   assert.equal(s.subscriptions.length, 1, 'a leave does not subscribe again');
   s.events.message(mappingTopic('mnat', B), mappingPayload(mapped(B, 2, 'ff35::a:2')));
   assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.9')]);
+  // B joined again before any new subscription: the broker sends nothing again, B's mapping is known.
+  s.feed.setDesired([A, B]);
+  assert.equal(s.subscriptions.length, 1);
+  assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.9'), mapped(B, 2, 'ff35::a:2')]);
+  s.feed.setDesired([A]);
   const C: Channel = { source: '192.0.2.3', group: '232.1.1.3' };
   s.feed.setDesired([A, C]);
   assert.deepEqual(s.subscriptions.at(-1), [mappingTopic('mnat', A), mappingTopic('mnat', C)].sort(), 'a join does');
