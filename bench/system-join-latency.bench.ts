@@ -7,40 +7,19 @@
 // -> ISP core snooping bridge (after the egress's WAN join) -> egress
 // translator L->G -> br-lan -> host. Every join is a new channel.
 // Run as root: node --import ./build/ts-loader.mjs bench/system-join-latency.bench.ts [joins=60] [qjs|node]
-import { nodeArgv } from '../lab/lab.ts';
 import { MnatLab } from '../lab/mnat-lab.ts';
 import { benchCleanup, pct } from './bench-support.ts';
+import { JOIN_SOURCE, measureJoins } from './system-joins.ts';
 
 const joins = Number(process.argv[2] ?? 60);
 const runtime = (process.argv[3] ?? 'auto') as 'qjs' | 'node' | 'auto';
-const SOURCE = '23.212.185.4';
-const group = (i: number): string => `232.2.${i >> 8}.${i & 255}`;
+const SOURCE = JOIN_SOURCE;
 
 const { t, run: cleanUp } = benchCleanup();
 try {
   const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, gracePeriodS: 1, egressRuntime: runtime });
   await m.startAll();
-  const host = m.host(1, 1);
-  const tx = m.topo.sender.ns.spawn(nodeArgv('bench/system-sender.ts', ['--source', SOURCE, '--base', group(0), '--count', String(joins), '--interval-ms', '5']));
-  await tx.waitForJson((e) => e.event === 'started');
-  const groups = Array.from({ length: joins }, (_, i) => group(i));
-  const rx = host.ns.spawn(nodeArgv('bench/system-receiver.ts', ['--source', SOURCE, '--interface', host.dev, ...groups.flatMap((g) => ['--group', g])]));
-  await rx.waitForJson((e) => e.event === 'ready');
-  const lat: number[] = [];
-  const joinedAt = new Map<string, number>();
-  let failures = 0;
-  for (const g of groups) {
-    const mark = rx.lines.length;
-    const joined = await rx.ask(`join ${g}`, (e) => e.event === 'joined');
-    joinedAt.set(g, Number(joined.at));
-    try {
-      const first = await rx.waitForJson((e) => e.event === 'first' && e.group === g, 5000, mark);
-      lat.push(Number(first.t) - Number(joined.at));
-    } catch {
-      failures++;
-    }
-    rx.write(`leave ${g}`);
-  }
+  const { groups, lat, failures, joinedAt } = await measureJoins(m, joins, SOURCE);
   // Where the time goes, from the agents' log timestamps (one machine, one clock):
   // the egress sees the LAN join, the ingress has translated + joined, the egress has translated.
   const when = (lines: readonly string[], pattern: (g: string) => RegExp, g: string): number | null => {

@@ -20,7 +20,7 @@ const RELEASE = '1';
 
 // One per tool the start-up check requires (src/agent/preflight.ts); "ip" is the
 // virtual package ip-tiny and ip-full provide (opkg and apk both resolve it).
-export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'kmod-sched-bpf'];
+export const PACKAGE_DEPENDS = ['libc', 'quickjs', 'tc-bpf', 'bpftool-minimal', 'ip', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'mosquitto-client-ssl', 'kmod-sched-bpf'];
 
 // The scripts OpenWrt's package-ipkg.mk writes for every package: default_postinst
 // runs the package's uci-defaults and enables and starts its init script;

@@ -12,6 +12,7 @@ import { buildTopology, type Iface, type LanHost, type Topology } from './topolo
 import { makeLabCerts, type LabCerts } from './lab-certs.ts';
 import { startSmcrouted } from './smcroute.ts';
 import { startDnsmasq, withResolvConf, writeResolvConf, type DnsSdZone } from './lab-dns.ts';
+import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import { startEtcdCluster, type EtcdCluster } from './etcd-cluster.ts';
 
 export interface GlobalChannel {
@@ -64,9 +65,16 @@ export interface MnatLabOptions {
   extraClients?: string[];
   /** Every agent line, prefixed with its role (for the demo's log pane or debugging). */
   onLine?: (role: string, line: string) => void;
+  /**
+   * A mosquitto broker in the core (docs/mosquitto/: TLS, client
+   * certificates, the ACL) that the server publishes the mappings to, and
+   * --mqtt for the agents: true for all of them, or per agent.
+   */
+  mqtt?: boolean | { egress?: boolean; ingress?: boolean };
 }
 
 export const SERVER_PORT = 8443;
+export const MQTT_PORT = 8883;
 
 /** The ISP's DNS-SD in the lab: _mnat._tcp.isp.example → mnat.isp.example:8443 (the server in the core). */
 export const ISP_DOMAIN = 'isp.example';
@@ -119,6 +127,8 @@ export class MnatLab {
   resolvConf: string | null = null;
   dns: LabProcess | null = null;
   readonly coreHosts: CoreHost[] = [];
+  /** The broker once startBroker() ran (options.mqtt starts it with the server). */
+  broker: Mosquitto | null = null;
 
   private constructor(lab: Lab, topo: Topology, dir: string, certs: LabCerts, options: MnatLabOptions, cleanup: () => Promise<void>) {
     this.destroy = cleanup;
@@ -159,7 +169,7 @@ export class MnatLab {
       const certs = makeLabCerts(
         dir,
         { ips: [topo.core.ipv4, topo.core.ipv6, '127.0.0.1', '::1'], dns: ['mnat-server', 'localhost', MNAT_SERVER_NAME] },
-        ['ingress', 'mnat-admin', 'app', ...topo.cpes.map((c) => `cpe${c.index}`), ...(options.extraClients ?? [])],
+        ['ingress', 'mnat-admin', 'app', 'mnat-server', ...topo.cpes.map((c) => `cpe${c.index}`), ...(options.extraClients ?? [])],
       );
       const self = new MnatLab(lab, topo, dir, certs, options, cleanup);
       mkdirSync(pinRoot, { recursive: true });
@@ -199,8 +209,39 @@ export class MnatLab {
     return `https://${this.topo.core.ipv4}:${SERVER_PORT}`;
   }
 
+  /** mqtts://<core>:8883/mnat: where the agents and the server find the broker. */
+  get mqttUrl(): string {
+    return `mqtts://${this.topo.core.ipv4}:${MQTT_PORT}/mnat`;
+  }
+
+  private mqttFor(agent: 'egress' | 'ingress'): string[] {
+    const o = this.options.mqtt;
+    const on = o === true || (typeof o === 'object' && o[agent] === true);
+    return on ? ['--mqtt', this.mqttUrl] : [];
+  }
+
+  /** The broker in the core (the shipped configuration, no persistence: a restart loses the retained messages). */
+  async startBroker(): Promise<Mosquitto> {
+    if (this.broker) return this.broker;
+    const core = this.topo.core.ns;
+    this.broker = await startMosquitto({
+      dir: join(this.dir, 'mosquitto'),
+      port: MQTT_PORT,
+      bind: '',
+      tls: { ca: this.certs.ca, cert: this.certs.serverCert, key: this.certs.serverKey },
+      spawn: (argv, label) => this.spawn(core, label, argv),
+    });
+    return this.broker;
+  }
+
   /** mnat-server in the core namespace, TLS with client certificates required, durable state. */
   async startServer(extra: string[] = [], opts: { freshState?: boolean } = {}): Promise<LabProcess> {
+    const mqtt: string[] = [];
+    if (this.options.mqtt) {
+      await this.startBroker();
+      const c = this.certs.clients['mnat-server']!;
+      mqtt.push('--mqtt', this.mqttUrl, '--mqtt-cacert', this.certs.ca, '--mqtt-cert', c.cert, '--mqtt-key', c.key);
+    }
     // freshState: a new, empty state directory: the server has lost everything (disk replaced, no --state-dir).
     if (opts.freshState) this.stateGeneration++;
     const args = [
@@ -211,6 +252,7 @@ export class MnatLab {
       '--state-dir', join(this.dir, `server-state${this.stateGeneration || ''}`),
       '--refresh-period', String(this.options.refreshPeriodS ?? 10),
       '--grace-period', String(this.options.gracePeriodS ?? 250),
+      ...mqtt,
       ...(this.options.serverExtraArgs ?? []),
       ...extra,
     ];
@@ -291,6 +333,7 @@ export class MnatLab {
       ...this.pinArgs('ingress'),
       '--status-file', join(this.dir, 'ingress.status.json'),
       ...(this.joinfilePath ? ['--joinfile', this.joinfilePath, '--joinfile-refresh', '5'] : []),
+      ...this.mqttFor('ingress'),
       ...(this.options.ingressExtraArgs ?? []),
       ...extra,
     ];
@@ -311,6 +354,7 @@ export class MnatLab {
       ...this.clientArgs(`cpe${k}`, 'egress', opts.server),
       ...this.pinArgs(`egress-cpe${k}`),
       '--status-file', join(this.dir, `egress-cpe${k}.status.json`),
+      ...this.mqttFor('egress'),
       ...(this.options.egressExtraArgs ?? []),
       ...extra,
     ];

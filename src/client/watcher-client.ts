@@ -91,6 +91,8 @@ export interface WatcherClientOptions<T> {
   withdraw?: boolean;
   /** stop() closes the transport (a client made for one server, replaced on reload). */
   closeTransport?: boolean;
+  /** Default true: follow assigned-channels; false while mappings come another way (MQTT), see setFollow. */
+  follow?: boolean;
 }
 
 type AssignmentsListener = (channels: MappedChannel[]) => void;
@@ -142,6 +144,8 @@ export interface WatcherClient<T> extends AssignmentFeed<T> {
   readonly assignments: MappedChannel[];
   /** Stops following and deletes the push subscription (best effort); with `withdraw`, the items too. */
   stop(): Promise<void>;
+  /** Follows assigned-channels (push, long poll, poll) or not; the id, refreshes and PUTs go on either way. */
+  setFollow(on: boolean): void;
 }
 
 // A closure rather than a class: its state is locals, which minify in the
@@ -181,6 +185,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   let sse: HttpStream | null = null;
   let subscriptionId: number | null = null;
   let gettingId = false;
+  let following = options.follow !== false;
 
   // ------------------------------------------------------------ status
 
@@ -366,12 +371,12 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   // ------------------------------------------------------------ following
 
   function scheduleFollow(delayMs: number): void {
-    if (!running || watcherId === null) return;
+    if (!running || watcherId === null || !following) return;
     arm('follow', delayMs, (e) => void (mode === 'push' ? subscribe(e) : poll(e)));
   }
 
   function followFailed(epoch: number, err: unknown): void {
-    if (epoch !== currentEpoch) return;
+    if (epoch !== currentEpoch || !following) return;
     if (err instanceof UnknownWatcher) {
       newId();
       return;
@@ -397,7 +402,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
           'ietf-yang-push:on-change': {},
         },
       });
-      if (epoch !== currentEpoch) return;
+      if (epoch !== currentEpoch || !following) return;
       requireKnownWatcher(res);
       if (res.status !== 200) {
         if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
@@ -459,7 +464,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
     const finish = (error?: Error): void => {
       if (done) return;
       done = true;
-      if (epoch !== currentEpoch || (sse !== null && sse !== stream)) return; // a stream we already replaced
+      if (epoch !== currentEpoch || (sse !== null && sse !== stream) || !following) return; // a stream we replaced or closed
       disarm('watchdog');
       sse = null;
       if (subscriptionId === subId) subscriptionId = null;
@@ -605,6 +610,16 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
         );
       }
       if (options.closeTransport) transport.close();
+    },
+    setFollow(on: boolean): void {
+      if (on === following) return;
+      following = on;
+      emittedText = null; // the first full update after this is told, even if it equals an old one
+      if (on) return scheduleFollow(0);
+      disarm('follow', 'watchdog');
+      sse?.close(); // the server deletes a subscription whose stream closes
+      sse = null;
+      subscriptionId = null;
     },
     setDesired(items: readonly T[]): void {
       const next = dedupe(items, role.key);

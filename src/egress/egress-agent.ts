@@ -49,6 +49,14 @@ export const EGRESS_PHASES: readonly ApplyPhase[] = [
  */
 export const STOP_BUDGET_MS = 20_000;
 
+/**
+ * A re-mapped channel's old local channel stays joined and translated this
+ * long beside the new one, so no packet is lost whichever of the ingress and
+ * this egress moves first (make-before-break). Well inside the server's grace
+ * period (250 s by default), during which nobody else gets that local channel.
+ */
+export const REMAP_OVERLAP_MS = 20_000;
+
 export interface EgressAgentOptions {
   readonly host: Host;
   readonly log: LevelLogger;
@@ -93,6 +101,8 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   const rules = applier.rules; // what the translator holds, by local key
   let feedStatus: FeedStatus = { connected: false, watcherId: null, mode: 'push' };
   let assignments: MappedChannel[] = [];
+  /** Old local key of a re-mapped channel → until when it is kept (forgotten once its rule is gone). */
+  const moved = new Map<string, number>();
   let accepted: Channel[] = [];
   let rejectedKeys = new Set<string>();
   let attached: { device: string; ifindex: number } | null = null;
@@ -142,6 +152,14 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       assignments = channels;
       heard = true;
       log.debug('assignments', { count: channels.length });
+      for (const r of rules.values()) {
+        const from = channelKey(r.from);
+        const a = channels.find((c) => channelKey(c.global) === channelKey(r.to));
+        if (a?.local && !moved.has(from) && channelKey(a.local as Channel) !== from) {
+          moved.set(from, host.now() + REMAP_OVERLAP_MS);
+          host.setTimeout(() => passes.request(), REMAP_OVERLAP_MS);
+        }
+      }
       passes.request();
       statusFile.changed();
     });
@@ -236,7 +254,10 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       rulesStale = false;
     }
 
+    const now = host.now();
+    for (const k of moved.keys()) if (!rules.has(k)) moved.delete(k);
     const plan = planEgress({
+      keep: new Set([...moved.keys()].filter((k) => moved.get(k)! > now)),
       desired: accepted,
       assignments,
       rules: [...rules.values()],
@@ -352,7 +373,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
         devices.setDevices([next.upstream, next.downstream]);
       }
       if (membership.reload(prev, next)) changed.push('membership sources');
-      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push) {
+      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push || next.mqtt?.url !== prev.mqtt?.url) {
         changed.push(`server ${prev.target.origin} -> ${next.target.origin}`);
         const old = feed;
         feed = makeFeed();

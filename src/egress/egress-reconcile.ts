@@ -31,6 +31,12 @@ export interface EgressPlanInput {
   readonly upstream: string;
   /** LAN bridge the translated packets are sent to. */
   readonly downstream: string;
+  /**
+   * Local keys of rules to keep, with their joins, while their global is still
+   * wanted: a re-mapped channel's old local channel beside the new one
+   * (make-before-break), until the ingress has moved too.
+   */
+  readonly keep?: ReadonlySet<string>;
 }
 
 export interface EgressPlan {
@@ -131,7 +137,7 @@ export function planEgress(input: EgressPlanInput): EgressPlan {
   // Rules and joins to remove: leave before removing the rule, so packets stop
   // arriving while they are still translated.
   for (const [lk, r] of currentRules) {
-    if (targetRules.has(lk)) continue;
+    if (targetRules.has(lk) || (input.keep?.has(lk) && desiredKeys.has(channelKey(r.to)))) continue;
     const reason = why(r);
     for (const j of currentJoins.get(lk) ?? []) removes.push({ kind: 'leave', channel: j.channel, device: j.device, reason });
     removes.push({ kind: 'remove', from: r.from, reason });

@@ -4,6 +4,7 @@ import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createSocketJoiner } from '../dataplane/upstream-join-socket.ts';
 import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
 import { runEgress } from './run.ts';
+import { openMqttJsLink } from '../agent/mqtt-node-link.ts';
 
 void runEgress({
   argv: process.argv.slice(2),
@@ -15,4 +16,5 @@ void runEgress({
     s.joinBackend === 'socket'
       ? createSocketJoiner(host.log)
       : createSmcrouteJoiner(host, s.smcrouteSocket !== undefined ? { socketPath: s.smcrouteSocket } : {}),
+  openMqtt: (_host, broker, files, events) => openMqttJsLink(broker, files, events, 'mnat-egress'),
 });

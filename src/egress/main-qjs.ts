@@ -3,6 +3,7 @@
 import * as std from 'std';
 import { createSmcrouteJoiner } from '../dataplane/upstream-join-smcroute.ts';
 import { createQuickjsHost } from '../host/quickjs-host.ts';
+import { openMosquittoSub } from '../agent/mqtt-sub.ts';
 import { runEgress } from './run.ts';
 
 declare const scriptArgs: string[];
@@ -20,4 +21,5 @@ void runEgress({
   },
   defaultJoinBackend: 'smcroute',
   createJoiner: (host, s) => createSmcrouteJoiner(host, s.smcrouteSocket !== undefined ? { socketPath: s.smcrouteSocket } : {}),
+  openMqtt: openMosquittoSub,
 });

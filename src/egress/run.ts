@@ -13,13 +13,16 @@ import {
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
 import { serverTransport } from '../client/failover-transport.ts';
-import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
+import { createMqttFeed, EGRESS_MQTT, type MappingLink, type MappingLinkEvents } from '../agent/mqtt-feed.ts';
+import type { MqttFiles } from '../agent/mqtt-sub.ts';
+import type { MqttBroker } from '../protocol/mqtt-mapping.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { checkPrerequisites } from '../agent/preflight.ts';
 import type { Host, LogLevel } from '../host/host.ts';
 import { createEgressAgent } from './egress-agent.ts';
 import { cleanUpAfterEgress } from './cleanup.ts';
-import type { Joiner } from '../agent/ports.ts';
+import type { AssignmentFeed, Joiner } from '../agent/ports.ts';
 import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
 import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
@@ -50,6 +53,8 @@ export interface EgressRuntime {
   printError(line: string): void;
   readonly defaultJoinBackend: JoinBackend;
   createJoiner(host: Host, settings: EgressSettings): Joiner;
+  /** The MQTT broker link: mosquitto_sub on QuickJS, MQTT.js on Node. */
+  openMqtt(host: Host, broker: MqttBroker, files: MqttFiles, events: MappingLinkEvents): MappingLink;
 }
 
 class UsageError extends Error {}
@@ -162,8 +167,14 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   const joiner = rt.createJoiner(host, settings);
   // Stopping the feed withdraws our joins, so the server releases the mappings
   // now rather than when the watcher expires (the ingress stops sending sooner).
-  const createFeed = (s: EgressSettings): WatcherClient<Channel> =>
-    createWatcherClient({ host, transport: serverTransport(host, s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true });
+  // With MQTT the mappings come from the broker; the watcher client follows
+  // the server itself only while the broker cannot be reached.
+  const createFeed = (s: EgressSettings): AssignmentFeed<Channel> => {
+    const mqtt = s.mqtt;
+    const watcher = createWatcherClient({ host, transport: serverTransport(host, s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
+    if (!mqtt) return watcher;
+    return createMqttFeed({ host, watcher, broker: mqtt, url: mqtt.url, role: EGRESS_MQTT, open: (events) => rt.openMqtt(host, mqtt, s.target, events) });
+  };
   const agent = createEgressAgent({ host, log, settings, createFeed, translator, joiner });
 
   let stopping = false;

@@ -5,6 +5,7 @@ import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-arg
 import { parseMonitors } from './ingress-reconcile.ts';
 import { formatPrefix } from '../core/address.ts';
 import type { HttpTarget, LogLevel } from '../host/host.ts';
+import { parseMqttUrl, type MqttBroker } from '../protocol/mqtt-mapping.ts';
 
 export interface IngressOptions {
   readonly upstreamInterface: string;
@@ -12,6 +13,10 @@ export interface IngressOptions {
   readonly target: HttpTarget;
   readonly apiRoot: string;
   readonly push: boolean;
+  /** Mappings from this MQTT broker (docs/mqtt.md), with --cacert/--cert/--key; null: by RESTCONF. */
+  readonly mqtt: (MqttBroker & { readonly url: string }) | null;
+  /** Seconds a re-mapped channel stays on its old local channel (make-before-break); 0: move at once. */
+  readonly remapDelayS: number;
   readonly joinfile: string | null;
   readonly joinfileRefreshS: number;
   /** Canonical prefix text. */
@@ -39,6 +44,8 @@ export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'insecure', kind: 'boolean', help: 'plaintext HTTP/2 (h2c) to the server, for labs only' },
   { name: 'api-root', kind: 'string', value: 'PATH', default: '/restconf', help: 'RESTCONF API root on the server' },
   { name: 'no-push', kind: 'boolean', help: 'do not use the push stream, long-poll instead' },
+  { name: 'mqtt', kind: 'string', value: 'URL', help: 'mappings from this MQTT broker, mqtt://host[:port][/root] or mqtts://… (with --cacert, --cert, --key); RESTCONF push while it is unreachable' },
+  { name: 'remap-delay', kind: 'number', value: 'S', default: 2, min: 0, max: 60, help: 'keep sending a re-mapped channel on its old local channel this long, so the egresses join the new one first (0: move at once)' },
   { name: 'joinfile', kind: 'string', value: 'FILE', help: 'write the joined global channels here ("source,group" lines) for an ingest manager' },
   { name: 'joinfile-refresh', kind: 'number', value: 'S', default: 30, min: 1, max: 86400, help: 'rewrite the joinfile at least this often, so a stale file means a dead ingress' },
   { name: 'monitor', kind: 'list', value: 'PREFIX', help: 'global source prefix to ingest (default 0.0.0.0/0 and ::/0)' },
@@ -128,6 +135,13 @@ export function parseIngressOptions(
   if (level === null) throw new CliError(`--log-level: "${args.string('log-level')}" is not debug, info, warn or error`);
   const instance = args.string('instance') ?? `ingress-${upstream}`;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) throw new CliError(`--instance: "${instance}" may use only letters, digits, _ . -`);
+  let mqtt: IngressOptions['mqtt'] = null;
+  const mqttUrl = args.string('mqtt');
+  try {
+    if (mqttUrl !== undefined) mqtt = { ...parseMqttUrl(mqttUrl), url: mqttUrl };
+  } catch (err) {
+    throw new CliError(`--mqtt: ${(err as Error).message}`);
+  }
   const apiRoot = args.string('api-root') ?? '/restconf';
   if (!apiRoot.startsWith('/')) throw new CliError(`--api-root: "${apiRoot}" must start with /`);
   return {
@@ -138,6 +152,8 @@ export function parseIngressOptions(
       target,
       apiRoot,
       push: !args.boolean('no-push'),
+      mqtt,
+      remapDelayS: args.number('remap-delay') ?? 2,
       joinfile,
       joinfileRefreshS: args.number('joinfile-refresh') ?? 30,
       monitors,

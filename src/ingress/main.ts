@@ -15,6 +15,10 @@ import { createNodeHost, createStderrLogger } from '../host/node-host.ts';
 import { createIngressAgent, type IngressRuleTable } from './ingress-agent.ts';
 import { ingressUsage, parseIngressOptions, type IngressOptions } from './ingress-options.ts';
 import { JoinfileWriter } from './joinfile-writer.ts';
+import { createMqttFeed } from '../agent/mqtt-feed.ts';
+import { openMqttJsLink } from '../agent/mqtt-node-link.ts';
+import { INGRESS_MQTT } from './mqtt-monitors.ts';
+import { delayRemaps } from '../agent/remap-delay.ts';
 
 function parse(): IngressOptions {
   try {
@@ -63,7 +67,14 @@ async function main(): Promise<void> {
     process.stderr.write(`mnat-ingress: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const client = createWatcherClient({ host, transport, role: INGRESS_ROLE, apiRoot: options.apiRoot, push: options.push });
+  // With --mqtt the mappings come from the broker; the watcher client keeps
+  // the monitors on the server and follows it only while the broker is away.
+  const mqtt = options.mqtt;
+  const client = createWatcherClient({ host, transport, role: INGRESS_ROLE, apiRoot: options.apiRoot, push: options.push, follow: !mqtt });
+  const mappings = mqtt
+    ? createMqttFeed({ host, watcher: client, broker: mqtt, url: mqtt.url, role: INGRESS_MQTT, open: (events) => openMqttJsLink(mqtt, options.target, events, 'mnat-ingress') })
+    : client;
+  const feed = delayRemaps(host, mappings, options.remapDelayS * 1000);
   const kernel = createTranslator(host, {
     ...(options.bpfObject ? { objectPath: options.bpfObject } : {}),
     ...(options.pinRoot ? { pinRoot: options.pinRoot } : {}),
@@ -87,7 +98,7 @@ async function main(): Promise<void> {
       downstreamInterfaces: options.downstreamInterfaces,
       join: options.join,
     },
-    feed: client,
+    feed,
     translator,
     joiner,
     joinfile,
@@ -128,6 +139,7 @@ async function main(): Promise<void> {
     upstream: options.upstreamInterface,
     downstream: options.downstreamInterfaces.join(','),
     server: options.target.origin,
+    mqtt: mqtt?.url,
     monitors: options.monitors.join(','),
     join: options.join,
     joinfile: options.joinfile ?? undefined,

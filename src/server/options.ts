@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../core/cli-args.ts';
+import { parseMqttUrl, type MqttBroker } from '../protocol/mqtt-mapping.ts';
 import { parseLogLevel } from '../host/log-format.ts';
 import type { LogLevel } from '../host/host.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
@@ -36,6 +37,10 @@ export const FLAGS: FlagSpec[] = [
   { name: 'max-joins-per-watcher', kind: 'number', value: 'N', default: 64, min: 1, max: 100000, help: 'joined (S,G)s / monitors one watcher may hold' },
   { name: 'api-root', kind: 'list', value: 'PATH', help: 'extra API root with the prototype\'s quirks, e.g. /mnat-ds (/restconf is always served)' },
   { name: 'long-poll-wait', kind: 'number', value: 'S', default: 25, min: 0, max: 300, help: 'how long a GET with a matching If-None-Match is held (Prefer: wait=N may shorten it)' },
+  { name: 'mqtt', kind: 'string', value: 'URL', help: 'also publish every mapping, retained, to this MQTT broker: mqtt://host[:port][/root] or mqtts://… (docs/mqtt.md)' },
+  { name: 'mqtt-cacert', kind: 'string', value: 'FILE', help: "CA certificate(s) to verify the MQTT broker with (PEM; default: the system's)" },
+  { name: 'mqtt-cert', kind: 'string', value: 'FILE', help: 'client certificate for the MQTT broker (PEM)' },
+  { name: 'mqtt-key', kind: 'string', value: 'FILE', help: 'client private key for the MQTT broker (PEM)' },
   { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },
   // Per-client limits (docs/server.md, "Limits"); 0 turns a count limit off.
   { name: 'max-connections-per-client', kind: 'number', value: 'N', default: 64, min: 0, help: 'open connections per client address (IPv6: per --ipv6-client-prefix); more are closed at once' },
@@ -82,6 +87,16 @@ export interface ServerOptions {
   poolJson: unknown;
   /** embedded: the state machine in this process (with --state-dir or in memory); etcd: a region front end. */
   store: { kind: 'embedded' } | RegionStoreOptions;
+  /** --mqtt: the broker the mappings are published to. */
+  mqtt: MqttOptions | undefined;
+}
+
+export interface MqttOptions extends MqttBroker {
+  /** --mqtt as given, for messages. */
+  readonly url: string;
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
 }
 
 export interface RegionStoreOptions {
@@ -172,6 +187,7 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     journalCompactBytes: num('journal-compact-bytes'),
     poolJson: pool.json,
     store: region ? { kind: 'etcd', ...region, frontendId: frontendId ?? defaultFrontendId(), leaseTtlS: args.number('frontend-lease') as number } : { kind: 'embedded' },
+    mqtt: mqttOptions(args),
   };
 }
 
@@ -188,23 +204,41 @@ export function quotaOptions(args: ParsedArgs): QuotaOptions {
   };
 }
 
-/** --store and the --etcd-* flags (shared with `mnat-server migrate`); null without --store. */
-export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined } | null {
-  const url = args.string('store');
-  const cacert = args.string('etcd-cacert');
-  const cert = args.string('etcd-cert');
-  const key = args.string('etcd-key');
+/**
+ * A broker or cluster URL flag with its TLS file flags (--P-cacert, --P-cert,
+ * --P-key): the files need the URL, a certificate goes with its key, and the
+ * URL's parse error names the flag. null without the URL flag.
+ */
+function urlWithTlsFiles<T>(args: ParsedArgs, urlFlag: string, prefix: string, placeholder: string, parse: (url: string) => T) {
+  const url = args.string(urlFlag);
+  const [cacert, cert, key] = ['cacert', 'cert', 'key'].map((f) => args.string(`${prefix}-${f}`));
   if (url === undefined) {
-    if (cacert || cert || key) throw new CliError('--etcd-cacert, --etcd-cert and --etcd-key need --store etcd://…');
+    if (cacert || cert || key) throw new CliError(`--${prefix}-cacert, --${prefix}-cert and --${prefix}-key need --${urlFlag} ${placeholder}`);
     return null;
   }
-  let location: EtcdLocation;
+  let parsed: T;
   try {
-    location = parseEtcdUrl(url);
+    parsed = parse(url);
   } catch (err) {
-    throw new CliError(`--store: ${(err as Error).message}`);
+    throw new CliError(`--${urlFlag}: ${(err as Error).message}`);
   }
-  if ((cert === undefined) !== (key === undefined)) throw new CliError('--etcd-cert and --etcd-key go together');
+  if ((cert === undefined) !== (key === undefined)) throw new CliError(`--${prefix}-cert and --${prefix}-key go together`);
+  return { url, parsed, cacert, cert, key };
+}
+
+function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
+  const flags = urlWithTlsFiles(args, 'mqtt', 'mqtt', 'URL', parseMqttUrl);
+  if (!flags) return undefined;
+  const { url, parsed: broker, cacert: caFile, cert: certFile, key: keyFile } = flags;
+  if (!broker.tls && (caFile || certFile || keyFile)) throw new CliError(`--mqtt ${url} is plaintext: use mqtts:// with --mqtt-cacert, --mqtt-cert, --mqtt-key`);
+  return { ...broker, url, ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
+}
+
+/** --store and the --etcd-* flags (shared with `mnat-server migrate`); null without --store. */
+export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined } | null {
+  const flags = urlWithTlsFiles(args, 'store', 'etcd', 'etcd://…', parseEtcdUrl);
+  if (!flags) return null;
+  const { parsed: location, cacert, cert, key } = flags;
   if (cert && !cacert) throw new CliError('--etcd-cert needs --etcd-cacert (a client certificate is sent only over TLS)');
   for (const [flag, file] of [['etcd-cacert', cacert], ['etcd-cert', cert], ['etcd-key', key]] as const) {
     if (file === undefined) continue;

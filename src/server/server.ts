@@ -10,6 +10,7 @@ import { RestconfApp } from './restconf/app.ts';
 import { openEmbeddedStore, StateRestoreError } from './store/embedded-store.ts';
 import { StateCorruptError } from './store/journal.ts';
 import { startTicker } from './store/ticker.ts';
+import { startMqttFanout, type MappingPublisher } from './mqtt/publisher.ts';
 import type { MnatStore } from './store/store.ts';
 import { EtcdRequestError, EtcdUnavailableError } from './store/etcd-client.ts';
 import { RegionConfigError } from './store/etcd-region.ts';
@@ -108,6 +109,16 @@ async function openRegionStore(options: ServerOptions, region: RegionStoreOption
 async function serve(store: MnatStore, options: ServerOptions, log: Logger, hooks: ProcessHooks): Promise<RunningServer> {
 
   const clients = new ClientTable(options.httpLimits, new Refusals());
+  let fanout: MappingPublisher | null = null;
+  if (options.mqtt) {
+    try {
+      fanout = await startMqttFanout(store, options.mqtt, log);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw new StartupError(`--mqtt ${options.mqtt.url}: ${(err as Error).message}`);
+    }
+  }
+  const publisher = fanout;
   const app = new RestconfApp(store, log, {
     clients,
     ...options.restconfLimits,
@@ -117,6 +128,7 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     longPollMaxMs: 300_000,
     longPollDefaultMs: options.longPollDefaultMs,
     memoryUsage: hooks.memoryUsage,
+    ...(publisher ? { mqttStats: () => publisher.stats() } : {}),
   });
   let listener;
   try {
@@ -141,6 +153,7 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     poolSize: store.stats().poolSize.toString(),
     store: options.store.kind === 'etcd' ? `etcd://${options.store.location.endpoints.join(',')}/${options.store.location.region}` : (options.stateDir ?? 'memory'),
     ...(options.store.kind === 'etcd' ? { frontend: options.store.frontendId } : {}),
+    mqtt: options.mqtt?.url,
   });
 
   let stopping: Promise<boolean> | null = null;
@@ -150,6 +163,8 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     app.beginShutdown();
     const closed = listener.close();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    // The retained mappings stay on the broker: CPEs keep them across the restart.
+    await publisher?.close();
     try {
       await store.close();
     } catch (err) {

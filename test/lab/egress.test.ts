@@ -9,6 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeArgv } from '../../lab/lab.ts';
 import { createEgressLab, eventually, isEvent, leftovers, QJS, requirements, RX, TX, egressQjsBundle, type Runtime } from '../../lab/egress-lab.ts';
+import { REMAP_OVERLAP_MS } from '../../src/egress/egress-agent.ts';
 
 const SG4 = { source: '198.51.100.2', group: '232.1.1.1' };
 const SG6 = { source: '2001:db8:100::2', group: 'ff3e::1:1' };
@@ -139,7 +140,8 @@ test('node: server killed and restarted -> packets keep flowing, the egress re-s
   const remapped = await el.waitForMapping(SG4, lost).catch(() => local);
   if (remapped.group !== local.group) {
     el.topo.ingress.ns.spawn(nodeArgv(TX, ['--group', remapped.group, '--interface', 'core0', '--rate', '100']));
-    await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, local.source, local.group, false, 10_000);
+    // Make before break: the old local channel stays joined for REMAP_OVERLAP_MS beside the new one.
+    await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, local.source, local.group, false, REMAP_OVERLAP_MS + 10_000);
   }
   await el.topo.core.ns.waitForMdbChannel('br-core', cpe.corePort, remapped.source, remapped.group, true, 10_000);
   // A fresh receiver (the new sender's sequence starts again at 0).

@@ -56,7 +56,7 @@ test('the package metadata: name, version from package.json, dependencies, conff
   assert.equal(fields.get('SECTION'), 'net');
   assert.equal(
     fields.get('DEPENDS'),
-    '+quickjs +tc-bpf +bpftool-minimal +ip +ip-bridge +curl @LIBCURL_NGHTTP2 +smcroute +coreutils-stdbuf +kmod-sched-bpf @HAS_BPF_TOOLCHAIN +@NEED_BPF_TOOLCHAIN',
+    '+quickjs +tc-bpf +bpftool-minimal +ip +ip-bridge +curl @LIBCURL_NGHTTP2 +smcroute +coreutils-stdbuf +mosquitto-client-ssl +kmod-sched-bpf @HAS_BPF_TOOLCHAIN +@NEED_BPF_TOOLCHAIN',
   );
   assert.equal(fields.get('CONFFILES'), '/etc/config/mnat');
 });

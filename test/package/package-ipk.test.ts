@@ -135,7 +135,7 @@ test('control: fields, conffiles and the OpenWrt default maintainer scripts', ()
   assert.equal(fields.get('Section'), 'net');
   const depends = (fields.get('Depends') ?? '').split(', ');
   assert.deepEqual(depends, PACKAGE_DEPENDS);
-  for (const d of ['quickjs', 'tc-bpf', 'bpftool-minimal', 'ip', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'kmod-sched-bpf']) assert.ok(depends.includes(d), d);
+  for (const d of ['quickjs', 'tc-bpf', 'bpftool-minimal', 'ip', 'ip-bridge', 'curl', 'smcroute', 'coreutils-stdbuf', 'mosquitto-client-ssl', 'kmod-sched-bpf']) assert.ok(depends.includes(d), d);
   const files = run(['find', installRoot, '-type', 'f']).trim().split('\n');
   const total = files.reduce((n, f) => n + statSync(f).size, 0);
   assert.equal(Number(fields.get('Installed-Size')), total);

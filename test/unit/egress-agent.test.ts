@@ -9,7 +9,7 @@ import { channelKey, type Channel } from '../../src/core/channel.ts';
 import type { EgressSettings } from '../../src/egress/config/egress-options.ts';
 import type { MappedChannel } from '../../src/protocol/model.ts';
 import type { ExecResult, Host, LogFields } from '../../src/host/host.ts';
-import { createEgressAgent } from '../../src/egress/egress-agent.ts';
+import { createEgressAgent, REMAP_OVERLAP_MS } from '../../src/egress/egress-agent.ts';
 import type { AssignmentFeed, FeedStatus, Joiner, RuleTable } from '../../src/agent/ports.ts';
 import type { TranslationRule } from '../../src/dataplane/translator.ts';
 import { createLevelLogger } from '../../src/host/level-log.ts';
@@ -229,6 +229,7 @@ const SETTINGS: EgressSettings = {
   target: { origin: 'https://mnat.example.net:8443' },
   apiRoot: '/restconf',
   push: true,
+  mqtt: null,
   membership: 'mdb',
   controlFile: null,
   joinBackend: 'socket',
@@ -428,11 +429,17 @@ test('a burst: one translator batch for the rules, then the WAN joins as one bat
     assert.equal(m.logs.filter((x) => x.startsWith(`info join (${l.source},${l.group}) on wan`) && x.includes('"reason":"LAN wants')).length, 1);
   }
 
-  // Remap G2 and G3 to other locals at once: leaves first, one batch (2 removals + 2 upserts), then the joins.
+  // Remap G2 and G3 to other locals at once.
   kernel.ops = [];
   feed().assign([[G[0]!, L[0]!], [G[1]!, L[3]!], [G[2]!, L[4]!]]);
-  await m.time.until('remapped', () => kernel.rules.has(channelKey(L[4]!)) && kernel.joins.size === 3 && !kernel.rules.has(channelKey(L[1]!)));
-  assert.deepEqual(kernel.ops.slice(0, 3), [`leave ${channelKey(L[1]!)}@wan`, `leave ${channelKey(L[2]!)}@wan`, `sync ${[0, 3, 4].map((i) => `${channelKey(L[i]!)}>${channelKey(G[i === 0 ? 0 : i - 2]!)}`).join(' ')}`]);
+  // Make before break: the new rules beside the old ones (one batch), the new joins; the old locals stay for REMAP_OVERLAP_MS.
+  const rule = (l: number, g: number): string => `${channelKey(L[l]!)}>${channelKey(G[g]!)}`;
+  await m.time.until('remapped', () => kernel.rules.has(channelKey(L[4]!)) && kernel.joins.size === 5);
+  assert.deepEqual(kernel.ops, [`sync ${[rule(0, 0), rule(1, 1), rule(2, 2), rule(3, 1), rule(4, 2)].join(' ')}`, 'joinMany 2', `join ${channelKey(L[3]!)}@wan`, `join ${channelKey(L[4]!)}@wan`]);
+  kernel.ops = [];
+  await m.time.until('old locals let go', () => kernel.joins.size === 3 && !kernel.rules.has(channelKey(L[1]!)), REMAP_OVERLAP_MS + 5000);
+  // Then break: the old locals are left first, then their rules go (one batch).
+  assert.deepEqual(kernel.ops, [`leave ${channelKey(L[1]!)}@wan`, `leave ${channelKey(L[2]!)}@wan`, `sync ${[rule(0, 0), rule(3, 1), rule(4, 2)].join(' ')}`]);
   assert.equal(m.logs.filter((x) => x.startsWith(`info stop translating (${L[1]!.source},${L[1]!.group})`) && x.includes('is now mapped to')).length, 1);
 
   // A failed batch is applied change by change; a rule that still fails holds back only its own join.

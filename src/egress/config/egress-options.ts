@@ -4,6 +4,7 @@
 import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../../core/cli-args.ts';
 import { parseLogLevel } from '../../host/log-format.ts';
 import type { HttpTarget, LogLevel } from '../../host/host.ts';
+import { parseMqttUrl, type MqttBroker } from '../../protocol/mqtt-mapping.ts';
 
 export type MembershipMode = 'mdb' | 'file' | 'both';
 export type JoinBackend = 'socket' | 'smcroute';
@@ -16,6 +17,8 @@ export interface EgressSettings {
   readonly target: HttpTarget;
   readonly apiRoot: string;
   readonly push: boolean;
+  /** Mappings from this MQTT broker (docs/mqtt.md), with the server connection's TLS files; null: by RESTCONF. */
+  readonly mqtt: (MqttBroker & { readonly url: string }) | null;
   readonly membership: MembershipMode;
   readonly controlFile: string | null;
   readonly joinBackend: JoinBackend;
@@ -50,40 +53,43 @@ export interface EgressFileSettings {
   readonly logLevel?: string;
   readonly statusFile?: string;
   readonly apiRoot?: string;
+  readonly mqtt?: string;
 }
 
 export const DEFAULT_STATUS_FILE = '/var/run/mnat/egress.json';
 export const DEFAULT_MAX_CHANNELS = 64;
 
-// [name, kind, placeholder, help] rows: a table, not 22 object literals (bundle size).
-const FLAG_ROWS: ReadonlyArray<readonly [string, FlagSpec['kind'], string, string]> = [
-  ['upstream-interface', 'string', 'IF', 'WAN device that receives the local (Sl,Gl) traffic; joins are made here'],
-  ['downstream-interface', 'string', 'IF', 'LAN bridge: translated traffic goes here, its snooping table says who joined'],
-  ['server', 'string', 'HOST|URL', 'mnat-server host, https://host:port or dns-sd'],
-  ['port', 'number', 'N', 'mnat-server port (default 8443)'],
-  ['cacert', 'string', 'FILE', 'CA certificate(s) to verify the server with (PEM)'],
-  ['cert', 'string', 'FILE', 'client certificate for mutual TLS (PEM)'],
-  ['key', 'string', 'FILE', 'client private key (PEM)'],
-  ['insecure', 'boolean', '', 'plaintext HTTP/2 (h2c) to the server, for labs only'],
-  ['api-root', 'string', 'PATH', 'RESTCONF API root on the server (default /restconf)'],
-  ['no-push', 'boolean', '', 'do not use the push stream, long-poll instead'],
-  ['control-file', 'string', 'FILE', '"source,group" lines to join, watched for changes'],
-  ['membership', 'string', 'mdb|file|both', 'where joins come from (default mdb, or file with --control-file)'],
-  ['join-backend', 'string', 'socket|smcroute', 'how to join upstream (default socket on Node, smcroute on QuickJS)'],
-  ['smcroute-socket', 'string', 'FILE', "smcrouted's IPC socket for the smcroute backend"],
-  ['max-channels', 'number', 'N', `most channels to carry at once (default ${DEFAULT_MAX_CHANNELS})`],
-  ['no-bridge-setup', 'boolean', '', 'leave the downstream bridge settings alone'],
-  ['uci', 'string', 'FILE', 'UCI config file (e.g. /etc/config/mnat); re-read on SIGHUP, flags win'],
-  ['status-file', 'string', 'FILE', `status JSON (default ${DEFAULT_STATUS_FILE})`],
-  ['bpf-object', 'string', 'FILE', 'translator BPF object'],
-  ['pin-root', 'string', 'DIR', 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)'],
-  ['instance', 'string', 'NAME', 'translator instance name, unique per host (default egress-<upstream>)'],
-  ['log-level', 'string', 'LEVEL', 'debug, info, warn or error (default info)'],
+// [name, placeholder, help] rows: a table, not 23 object literals (bundle size).
+// The placeholder gives the kind: none for a boolean, N for a number.
+const FLAG_ROWS: ReadonlyArray<readonly [string, string, string]> = [
+  ['upstream-interface', 'IF', 'WAN device that receives the local (Sl,Gl) traffic; joins are made here'],
+  ['downstream-interface', 'IF', 'LAN bridge: translated traffic goes here, its snooping table says who joined'],
+  ['server', 'HOST|URL', 'mnat-server host, https://host:port or dns-sd'],
+  ['port', 'N', 'mnat-server port (default 8443)'],
+  ['cacert', 'FILE', 'CA certificate(s) to verify the server with (PEM)'],
+  ['cert', 'FILE', 'client certificate for mutual TLS (PEM)'],
+  ['key', 'FILE', 'client private key (PEM)'],
+  ['insecure', '', 'plaintext HTTP/2 (h2c) to the server, for labs only'],
+  ['api-root', 'PATH', 'RESTCONF API root on the server (default /restconf)'],
+  ['no-push', '', 'do not use the push stream, long-poll instead'],
+  ['mqtt', 'URL', 'mappings from an MQTT broker, mqtt[s]://host[:port][/root]'],
+  ['control-file', 'FILE', '"source,group" lines to join, watched for changes'],
+  ['membership', 'mdb|file|both', 'where joins come from (default mdb, or file with --control-file)'],
+  ['join-backend', 'socket|smcroute', 'how to join upstream (default socket on Node, smcroute on QuickJS)'],
+  ['smcroute-socket', 'FILE', "smcrouted's IPC socket for the smcroute backend"],
+  ['max-channels', 'N', `most channels to carry at once (default ${DEFAULT_MAX_CHANNELS})`],
+  ['no-bridge-setup', '', 'leave the downstream bridge settings alone'],
+  ['uci', 'FILE', 'UCI config file (e.g. /etc/config/mnat); re-read on SIGHUP, flags win'],
+  ['status-file', 'FILE', `status JSON (default ${DEFAULT_STATUS_FILE})`],
+  ['bpf-object', 'FILE', 'translator BPF object'],
+  ['pin-root', 'DIR', 'bpffs directory for the translator pins (default /sys/fs/bpf/mnat)'],
+  ['instance', 'NAME', 'translator instance name, unique per host (default egress-<upstream>)'],
+  ['log-level', 'LEVEL', 'debug, info, warn or error (default info)'],
 ];
 
-export const EGRESS_FLAGS: readonly FlagSpec[] = FLAG_ROWS.map(([name, kind, value, help]) => ({
+export const EGRESS_FLAGS: readonly FlagSpec[] = FLAG_ROWS.map(([name, value, help]) => ({
   name,
-  kind,
+  kind: value === '' ? 'boolean' : value === 'N' ? 'number' : 'string',
   help,
   ...(value ? { value } : {}),
   // Ranges are checked again in resolveEgressSettings (they also apply to UCI values).
@@ -211,6 +217,13 @@ export function resolveEgressSettings(
   if (logLevel === null) throw new CliError(`${level.where}: "${level.value}" is not debug, info, warn or error`);
   const apiRoot = args.string('api-root') ?? f.apiRoot ?? '/restconf';
   if (!apiRoot.startsWith('/')) throw new CliError(`--api-root: "${apiRoot}" must start with /`);
+  const mq = pick(args.string('mqtt'), f.mqtt, 'mqtt', 'mqtt');
+  let mqtt: EgressSettings['mqtt'] = null;
+  try {
+    if (mq.value) mqtt = { ...parseMqttUrl(mq.value), url: mq.value };
+  } catch (err) {
+    throw new CliError(`${mq.where}: ${(err as Error).message}`);
+  }
   const instance = args.string('instance') ?? `egress-${up.value}`;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(instance)) throw new CliError(`--instance: "${instance}" may use only letters, digits, _ . -`);
 
@@ -220,6 +233,7 @@ export function resolveEgressSettings(
     target,
     apiRoot,
     push: !args.boolean('no-push'),
+    mqtt,
     membership,
     controlFile,
     joinBackend,

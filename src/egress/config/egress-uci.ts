@@ -48,6 +48,7 @@ const OPTIONS = {
   log_level: ['level', 'logLevel'],
   status_file: ['path', 'statusFile'],
   api_root: ['root', 'apiRoot'],
+  mqtt: ['string', 'mqtt'],
 } as const satisfies Record<string, readonly [string, keyof EgressFileSettings]>;
 
 type OptionName = keyof typeof OPTIONS;

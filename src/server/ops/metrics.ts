@@ -60,6 +60,17 @@ export function renderMetrics(stats: ServerStats): string {
     line(out, 'mnat_journal_compaction_failures_total', 'Compactions that failed (retried later).', 'counter', [['', backend.compactionFailures]]);
     line(out, 'mnat_snapshot_generation', 'Generation of the current snapshot.', 'gauge', [['', backend.generation]]);
   }
+  const m = stats.mqtt;
+  if (m) {
+    line(out, 'mnat_mqtt_connected', 'The MQTT broker connection is up (1) or not (0).', 'gauge', [['', m.connected ? 1 : 0]]);
+    line(out, 'mnat_mqtt_publisher', 'This front end publishes the mappings (1) or another does (0).', 'gauge', [['', m.publisher ? 1 : 0]]);
+    line(out, 'mnat_mqtt_channels', 'Channels whose mapping is retained on the broker.', 'gauge', [['', m.channels]]);
+    line(out, 'mnat_mqtt_publishes_total', 'Mapping messages published.', 'counter', [['', m.publishes]]);
+    line(out, 'mnat_mqtt_publish_failures_total', 'Publishes the broker did not acknowledge.', 'counter', [['', m.publishFailures]]);
+    line(out, 'mnat_mqtt_outages_total', 'Broker connections lost or refused.', 'counter', [['', m.outages]]);
+    line(out, 'mnat_mqtt_republishes_total', 'Times every mapping was published (on each connect or take-over).', 'counter', [['', m.republishes]]);
+    line(out, 'mnat_mqtt_repaired_total', 'Retained messages of others on mapping topics cleared or overwritten.', 'counter', [['', m.repaired]]);
+  }
   line(out, 'process_resident_memory_bytes', 'Resident set size.', 'gauge', [['', stats.memory.rss]]);
   line(out, 'nodejs_heap_used_bytes', 'V8 heap in use.', 'gauge', [['', stats.memory.heapUsed]]);
   line(out, 'process_uptime_seconds', 'Seconds since the server started.', 'gauge', [['', Math.round(stats.uptimeS)]]);

@@ -9,6 +9,25 @@ export interface MemoryUsage {
   heapUsed: number;
 }
 
+/** The MQTT fan-out (server/mqtt/publisher.ts), when --mqtt is given. */
+export interface MqttStats {
+  /** The broker connection is up. */
+  connected: boolean;
+  /** This front end publishes (the store says so). */
+  publisher: boolean;
+  /** Channels whose mapping is retained on the broker (the current state). */
+  channels: number;
+  publishes: number;
+  publishFailures: number;
+  /** Times the broker connection was lost or could not be made. */
+  outages: number;
+  /** Times the full state was published (every connect, every take-over). */
+  republishes: number;
+  /** Retained messages of others overwritten or cleared (stale channels, forged payloads). */
+  repaired: number;
+  lastError?: string;
+}
+
 export interface ServerStats {
   store: StoreStats;
   /** Answered requests by status code, ascending. */
@@ -22,6 +41,7 @@ export interface ServerStats {
   memory: MemoryUsage;
   /** Every channel record; only when asked for (the status page). */
   channels?: ChannelRow[];
+  mqtt?: MqttStats;
 }
 
 export interface StatsSources {
@@ -33,6 +53,7 @@ export interface StatsSources {
   startedMs: number;
   nowMs: number;
   memory: MemoryUsage;
+  mqtt?: () => MqttStats;
 }
 
 export function collectStats(src: StatsSources, withChannels: boolean): ServerStats {
@@ -57,5 +78,6 @@ export function collectStats(src: StatsSources, withChannels: boolean): ServerSt
     memory: src.memory,
   };
   if (withChannels) stats.channels = src.store.channels();
+  if (src.mqtt) stats.mqtt = src.mqtt();
   return stats;
 }

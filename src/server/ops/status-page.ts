@@ -14,6 +14,13 @@ function local(l: LocalMapping | null): string {
 
 const MAX_ROWS = 5000;
 
+function mqttLine(stats: ServerStats): string {
+  const m = stats.mqtt;
+  if (!m) return '';
+  const role = m.publisher ? '' : ' (another front end publishes)';
+  return `\nMQTT: ${m.connected ? 'connected' : 'not connected'}${role}, ${m.channels} mappings retained, ${m.outages} outages.`;
+}
+
 /** One line on where the state lives (a region: front ends, leader, etcd members). */
 function storeLine(stats: ServerStats): string {
   const b = stats.store.backend;
@@ -57,7 +64,7 @@ Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for po
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
 Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.
 Connections: ${t.connections} from ${t.clients} clients; request bodies in flight: ${t.bodiesInProgress} (${t.bodyBytesBuffered} bytes).
-Refused by limits: ${refused}.</p>
+Refused by limits: ${refused}.${mqttLine(stats)}</p>
 <h2>Mappings</h2>
 <table><tr><th>id</th><th>global (Sg, Gg)</th><th>state</th><th>local (Sl, Gl)</th><th>egress watchers</th></tr>
 ${rows}

@@ -15,7 +15,7 @@ import type { ClientTable } from '../http/limits.ts';
 import type { AnyRequest, AnyResponse } from '../http/request.ts';
 import { checkAccept, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
-import { collectStats, type MemoryUsage, type ServerStats } from '../ops/stats.ts';
+import { collectStats, type MemoryUsage, type MqttStats, type ServerStats } from '../ops/stats.ts';
 import { PushHub } from '../push/push-hub.ts';
 import type { MnatStore } from '../store/store.ts';
 import { identify, WatcherAccess, type AdminPolicy } from './access.ts';
@@ -43,6 +43,8 @@ export interface AppConfig extends AdminPolicy, LongPollConfig, RestconfLimits {
   memoryUsage: () => MemoryUsage;
   /** Connections and body bytes per client, shared with the listener (http/limits.ts). */
   clients: ClientTable;
+  /** The MQTT fan-out's counters, with --mqtt. */
+  mqttStats?: () => MqttStats;
 }
 
 export class RestconfApp {
@@ -120,6 +122,7 @@ export class RestconfApp {
       startedMs: this.startedMs,
       nowMs: Date.now(),
       memory: this.config.memoryUsage(),
+      ...(this.config.mqttStats ? { mqtt: this.config.mqttStats } : {}),
     };
     return collectStats(sources, withChannels);
   }

@@ -5,6 +5,7 @@
 import { tryParseAddress, type Address } from '../../core/address.ts';
 import type { Channel } from '../../core/channel.ts';
 import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
+import type { ChannelChange } from './state-types.ts';
 
 export interface ChannelRec<W> {
   readonly key: string;
@@ -32,6 +33,9 @@ export class ChannelTable<W> {
   /** Channels without a local mapping, in creation order. */
   readonly waiting = new Set<ChannelRec<W>>();
   private readonly ids = new Set<number>();
+  /** Channels opened, assigned or closed since the last look, by key (only while someone listens). */
+  private touched: Map<string, ChannelRec<W>> | null = null;
+  private readonly listeners: Array<(changes: ChannelChange[]) => void> = [];
   nextAssignmentId = 1;
   nextSeq = 1;
 
@@ -50,6 +54,7 @@ export class ChannelTable<W> {
     this.byKey.set(rec.key, rec);
     this.waiting.add(rec);
     this.ids.add(id);
+    this.touched?.set(rec.key, rec);
     return rec;
   }
 
@@ -58,6 +63,7 @@ export class ChannelTable<W> {
     c.view = makeView(c);
     this.assigned.add(c);
     this.waiting.delete(c);
+    this.touched?.set(c.key, c);
   }
 
   /** Forgets a channel nobody joins any more (the caller releases its local pair). */
@@ -66,6 +72,22 @@ export class ChannelTable<W> {
     this.waiting.delete(c);
     this.byKey.delete(c.key);
     this.ids.delete(c.id);
+    this.touched?.set(c.key, c);
+  }
+
+  /** From now on, tellTouched() reports to listener. */
+  listen(listener: (changes: ChannelChange[]) => void): void {
+    this.touched ??= new Map();
+    this.listeners.push(listener);
+  }
+
+  /** Tells the listeners each channel touched since the last time, as it is now (mapping null: closed). */
+  tellTouched(): void {
+    const t = this.touched;
+    if (!t || t.size === 0) return;
+    const changes = [...t].map(([key, c]): ChannelChange => ({ channel: c.channel, mapping: this.byKey.get(key)?.view ?? null }));
+    t.clear();
+    for (const l of this.listeners) l(changes);
   }
 
   /** Next free uint32 assignment id. */

@@ -30,14 +30,14 @@ import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
 import type { Pool } from './pool.ts';
 import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
-import type { StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+import type { ChannelChange, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
 import { WatcherQuotas } from './quotas.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
 export { MnatError } from './state-types.ts';
-export type { ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
+export type { ChannelChange, ChannelRow, JoinTuple, MnatErrorKind, MnatStateOptions, MnatStats, MonitorTuple, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 
 type ChannelRec = ChannelRecOf<WatcherRec>;
 
@@ -113,6 +113,11 @@ export class MnatState {
   /** A watcher expired or was deleted (close its push streams). */
   onWatcherRemoved(listener: (id: string, reason: 'expired' | 'deleted') => void): void {
     this.removedListeners.push(listener);
+  }
+
+  /** Channels whose mapping changed (opened, assigned, closed), once per operation, as they are after it. */
+  onChannelsChanged(listener: (changes: ChannelChange[]) => void): void {
+    this.table.listen(listener);
   }
 
   /** Effect records for the durable journal, in order, before the operation returns. */
@@ -487,6 +492,7 @@ export class MnatState {
       const ids = ing.concat(eg);
       if (ids.length > 0) for (const l of this.watcherListeners) l(ids);
     }
+    this.table.tellTouched();
     if (this.removed.length > 0) {
       const removed = this.removed;
       this.removed = [];

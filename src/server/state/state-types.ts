@@ -1,6 +1,7 @@
 // The state machine's vocabulary: options, errors, the journal's effect
 // records (StateChange), the snapshot format and the counters. Everything here
 // is plain JSON-serialisable data except MnatError and the Pool instance.
+import type { Channel } from '../../core/channel.ts';
 import type { LocalMapping, MappedChannel } from '../../protocol/model.ts';
 import type { Pool, PoolSnapshot } from './pool.ts';
 
@@ -123,6 +124,12 @@ export interface MnatStats {
   poolSize: bigint;
   poolInUse: number;
   poolInGrace: number;
+}
+
+/** A channel's mapping after a change: null once nobody joins it (released). */
+export interface ChannelChange {
+  readonly channel: Channel;
+  readonly mapping: MappedChannel | null;
 }
 
 /** One channel record for the status page: its mapping and how many egress watchers join it. */

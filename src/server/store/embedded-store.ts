@@ -12,8 +12,9 @@
 // store recovers by itself (every watcher gets a fresh expiry window, as
 // after a restart). It also starts read-only on a full disk.
 import type { Logger } from '../../host/host.ts';
+import { channelKey } from '../../core/channel.ts';
 import { MnatState } from '../state/mnat-state.ts';
-import { MnatError, type ChannelRow, type MnatStateOptions, type StateChange, type StateSnapshot, type WatcherRole } from '../state/state-types.ts';
+import { MnatError, type ChannelChange, type ChannelRow, type MnatStateOptions, type StateChange, type StateSnapshot, type WatcherRole } from '../state/state-types.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { applyIntent } from './apply-intent.ts';
 import { stateConfigOf, workerFold } from './compaction.ts';
@@ -22,6 +23,12 @@ import { Journal, type JournalWriteError } from './journal.ts';
 import { StoreDurabilityError, StoreUnavailableError, type IntentArgs, type MnatStore, type StoreIntent, type StoreStats } from './store.ts';
 
 type StateJournal = Journal<StateSnapshot, StateChange>;
+
+interface NotifyBatch {
+  ids: Set<string>;
+  removed: string[];
+  channels: ChannelChange[];
+}
 
 /** The state directory holds state the configuration (the pool) cannot take. */
 export class StateRestoreError extends Error {
@@ -92,9 +99,6 @@ export function openEmbeddedStore(options: OpenOptions): EmbeddedStore {
 export class EmbeddedStore implements MnatStore {
   private readonly changedListeners: Array<(ids: readonly string[]) => void> = [];
   private readonly removedListeners: Array<(id: string) => void> = [];
-  private pendingIds = new Set<string>();
-  private pendingRemoved: string[] = [];
-  private notifyScheduled = false;
   /** Added to the state's versions: a rebuilt state counts from 1 again, and ETags must not repeat. */
   private versionBase = 0;
   private readOnly: { reason: string; sinceMs: number } | null = null;
@@ -102,6 +106,9 @@ export class EmbeddedStore implements MnatStore {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly probeIntervalMs: number;
+  private readonly channelListeners: Array<(changes: readonly ChannelChange[]) => void> = [];
+  /** What this turn's operations changed; told once the journal holds it (see queue()). */
+  private batch: NotifyBatch | null = null;
 
   /** `journal` null: memory only. The state must not have other onChange listeners. */
   constructor(
@@ -235,6 +242,20 @@ export class EmbeddedStore implements MnatStore {
     this.removedListeners.push(listener);
   }
 
+  /** The state machine tracks channel changes only from the first listener on (no cost without --mqtt). */
+  onChannelsChanged(listener: (changes: readonly ChannelChange[]) => void): void {
+    if (this.channelListeners.length === 0) this.trackChannels(this.state);
+    this.channelListeners.push(listener);
+  }
+
+  /** One process, one publisher. */
+  isPublisher(): boolean {
+    return true;
+  }
+  onPublisherChanged(): void {
+    // never changes
+  }
+
   async close(): Promise<void> {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
@@ -248,11 +269,20 @@ export class EmbeddedStore implements MnatStore {
       const journal = this.journal;
       state.onChange((change) => journal.append(change));
     }
-    state.onWatchersChanged((ids) => this.queueNotify(ids));
-    state.onWatcherRemoved((id) => {
-      this.pendingRemoved.push(id);
-      this.queueNotify([id]);
+    state.onWatchersChanged((ids) => {
+      const b = this.queue();
+      for (const id of ids) b.ids.add(id); // first-seen order: ingress watchers come first from the state machine
     });
+    state.onWatcherRemoved((id) => {
+      const b = this.queue();
+      b.removed.push(id);
+      b.ids.add(id);
+    });
+    if (this.channelListeners.length > 0) this.trackChannels(state);
+  }
+
+  private trackChannels(state: MnatState): void {
+    state.onChannelsChanged((changes) => this.queue().channels.push(...changes));
   }
 
   /** Applies at once (reads see it), resolves once durable; a refusal rejects before anything is written. */
@@ -298,9 +328,8 @@ export class EmbeddedStore implements MnatStore {
     const state = buildState(files.snapshot, records, { ...this.options.state, pool: this.options.state.pool.rebuild() }, this.now());
     this.state = state;
     this.versionBase += 2 ** 32;
+    this.batch = null; // its sync failed: the rebuilt state replaces what it would have told
     this.attach(state);
-    this.pendingIds = new Set();
-    this.pendingRemoved = [];
     const kept = new Set(state.watcherIds());
     const gone = before.watcherIds().filter((id) => !kept.has(id));
     this.log.warn('state rebuilt from the state directory: the changes that were not durable are undone', { ms: this.now() - started, watchers: kept.size, undoneWatchers: gone.length });
@@ -309,6 +338,8 @@ export class EmbeddedStore implements MnatStore {
       for (const id of gone) for (const l of this.removedListeners) l(id);
       const ids = [...kept];
       for (const l of this.changedListeners) l(ids);
+      const channels = rebuiltChannels(before, state);
+      if (channels.length > 0) for (const l of this.channelListeners) l(channels);
     });
   }
 
@@ -349,28 +380,42 @@ export class EmbeddedStore implements MnatStore {
     this.probeTimer.unref();
   }
 
-  /** Tell listeners only after the journal holds the change: a client is never told what a crash could undo. */
-  private queueNotify(ids: readonly string[]): void {
-    // keep first-seen order (ingress watchers come first from the state machine)
-    for (const id of ids) this.pendingIds.add(id);
-    if (this.notifyScheduled) return;
-    this.notifyScheduled = true;
-    const run = (): void => {
-      this.notifyScheduled = false;
-      const batch = Array.from(this.pendingIds);
-      const removed = this.pendingRemoved;
-      this.pendingIds = new Set();
-      this.pendingRemoved = [];
-      for (const id of removed) for (const l of this.removedListeners) l(id);
-      if (batch.length > 0) for (const l of this.changedListeners) l(batch);
-    };
-    if (this.journal) {
-      this.journal.sync().then(run, () => {
-        // The failure was reported and the state rebuilt (journalFailed), which told the listeners.
-        this.notifyScheduled = false;
-      });
-    } else {
-      queueMicrotask(run);
-    }
+  /**
+   * Tell listeners only after the journal holds the change: a client is never
+   * told what a crash could undo. Changes made in one turn share a batch; it is
+   * sealed at the end of the turn and waits for a sync() asked for then, which
+   * covers every record appended so far and none of a later turn's.
+   */
+  private queue(): NotifyBatch {
+    if (this.batch) return this.batch;
+    const b: NotifyBatch = { ids: new Set(), removed: [], channels: [] };
+    this.batch = b;
+    queueMicrotask(() => {
+      this.batch = null;
+      const durable = this.journal ? this.journal.sync() : Promise.resolve();
+      // On failure the state is rebuilt (journalFailed), which tells the listeners.
+      durable.then(
+        () => this.tell(b),
+        () => undefined,
+      );
+    });
+    return b;
   }
+
+  private tell(b: NotifyBatch): void {
+    for (const id of b.removed) for (const l of this.removedListeners) l(id);
+    if (b.ids.size > 0) {
+      const ids = Array.from(b.ids);
+      for (const l of this.changedListeners) l(ids);
+    }
+    if (b.channels.length > 0) for (const l of this.channelListeners) l(b.channels);
+  }
+}
+
+/** After a rebuild: every channel as it now stands, and a release for each one the undone changes had made. */
+function rebuiltChannels(before: MnatState, after: MnatState): ChannelChange[] {
+  const now = new Map(after.channels().map((row) => [channelKey(row.global), row]));
+  const changes: ChannelChange[] = [...now.values()].map(({ egressWatchers: _, ...mapping }) => ({ channel: mapping.global, mapping }));
+  for (const row of before.channels()) if (!now.has(channelKey(row.global))) changes.push({ channel: row.global, mapping: null });
+  return changes;
 }

@@ -15,6 +15,8 @@ export class RegionMembers {
   cluster: RegionBackendStats['members'] = [];
   /** Registration writes (lease grant + put), for /metrics. */
   writes = 0;
+  /** Called after the live set changed (the leader may have changed). */
+  onChange: (() => void) | null = null;
   private leaseId: string | null = null;
   private watch: Watch | null = null;
   private closed = false;
@@ -105,6 +107,7 @@ export class RegionMembers {
     const listed = await this.client.range(dir, { prefix: true });
     this.live.clear();
     for (const kv of listed.kvs) this.live.set(kv.key.slice(dir.length), kv.createRevision);
+    this.onChange?.();
     this.watch?.close();
     this.watch = this.client.watch(dir, { prefix: true, startRevision: listed.revision + 1 }, {
       onEvents: (events) => {
@@ -119,6 +122,7 @@ export class RegionMembers {
             if (id === this.frontendId && !this.closed) void this.keepAlive(true);
           }
         }
+        this.onChange?.();
       },
       onCompacted: () => void this.follow().catch(() => undefined),
     });

@@ -22,7 +22,7 @@
 // return and changes are taken again, with no restart.
 import type { Logger } from '../../host/host.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
-import { MnatError, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
+import { MnatError, type ChannelChange, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
 import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
 import { decodeEntry, LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
@@ -83,6 +83,9 @@ export class EtcdStore implements MnatStore {
 
   private readonly changedListeners: Array<(ids: readonly string[]) => void> = [];
   private readonly removedListeners: Array<(id: string) => void> = [];
+  private readonly channelListeners: Array<(changes: readonly ChannelChange[]) => void> = [];
+  private readonly publisherListeners: Array<(publisher: boolean) => void> = [];
+  private publisher = false;
 
   private readonly writer: LogWriter;
   private readonly members: RegionMembers;
@@ -123,6 +126,7 @@ export class EtcdStore implements MnatStore {
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
     this.writer = new LogWriter(this.client, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
     this.members = new RegionMembers(this.client, options.prefix, this.frontendId, options.leaseTtlS ?? 10, this.log, this.now);
+    this.members.onChange = () => this.updatePublisher();
   }
 
   /** Config check, snapshot + log catch-up, registration, then the background jobs. */
@@ -295,6 +299,18 @@ export class EtcdStore implements MnatStore {
   onWatcherRemoved(listener: (id: string) => void): void {
     this.removedListeners.push(listener);
   }
+  /** Replicas apply only committed entries: their channel changes are durable when they happen. */
+  onChannelsChanged(listener: (changes: readonly ChannelChange[]) => void): void {
+    // The replica tracks channel changes only once someone listens (--mqtt).
+    if (this.channelListeners.push(listener) === 1 && this.replica) this.followChannels(this.replica);
+  }
+  /** The region leader while etcd answers: a leader cut off from the quorum steps down before its lease ends and another leads. */
+  isPublisher(): boolean {
+    return this.publisher;
+  }
+  onPublisherChanged(listener: (publisher: boolean) => void): void {
+    this.publisherListeners.push(listener);
+  }
 
   /** Leaves the region: the lease is revoked, so the leader sees this front end gone at once. */
   async close(): Promise<void> {
@@ -427,6 +443,7 @@ export class EtcdStore implements MnatStore {
     replica.state.onWatcherRemoved((id) => {
       for (const l of this.removedListeners) l(id);
     });
+    if (this.channelListeners.length > 0) this.followChannels(replica);
     replica.onHomeChanged((id, home) => {
       if (home === this.frontendId) {
         this.liveness.track(id, this.claiming.get(id) ?? this.now());
@@ -444,6 +461,20 @@ export class EtcdStore implements MnatStore {
     this.liveness.retain((id) => replica.homeOf(id) === this.frontendId);
     for (const id of replica.watchersHomedAt(this.frontendId)) if (!this.liveness.has(id)) this.liveness.track(id, now);
     this.replica = replica;
+  }
+
+  private followChannels(replica: RegionReplica): void {
+    replica.state.onChannelsChanged((changes) => {
+      for (const l of this.channelListeners) l(changes);
+    });
+  }
+
+  /** Exactly one front end publishes to shared fan-out (MQTT): the region leader, while it reaches a quorum. */
+  private updatePublisher(): void {
+    const publisher = this.available && !this.closed && this.members.isLeader();
+    if (publisher === this.publisher) return;
+    this.publisher = publisher;
+    for (const l of this.publisherListeners) l(publisher);
   }
 
   /** The log was compacted past what this front end applied: start again from the newest snapshot. */
@@ -486,6 +517,21 @@ export class EtcdStore implements MnatStore {
       }
     }
     if (changed.length > 0) for (const l of this.changedListeners) l(changed);
+    if (this.channelListeners.length > 0) this.notifyChannelDifferences(old, next);
+  }
+
+  /** Channels too (the MQTT fan-out): the mappings the new replica holds differently, and the channels it lost. */
+  private notifyChannelDifferences(old: RegionReplica, next: RegionReplica): void {
+    const mappings = (r: RegionReplica): Map<string, MappedChannel> =>
+      new Map(r.state.channels().map(({ egressWatchers: _, ...m }) => [`${m.global.source},${m.global.group}`, m]));
+    const before = mappings(old);
+    const changes: ChannelChange[] = [];
+    for (const [key, m] of mappings(next)) {
+      if (JSON.stringify(before.get(key)) !== JSON.stringify(m)) changes.push({ channel: m.global, mapping: m });
+      before.delete(key);
+    }
+    for (const m of before.values()) changes.push({ channel: m.global, mapping: null });
+    if (changes.length > 0) for (const l of this.channelListeners) l(changes);
   }
 
   // ---- the region: snapshots, health ------------------------------------------
@@ -523,6 +569,7 @@ export class EtcdStore implements MnatStore {
     this.available = available;
     if (available) this.log.info('etcd reachable with a quorum again; taking changes', { frontend: this.frontendId });
     else this.log.warn('etcd unavailable; refusing changes, serving reads from the local copy', { frontend: this.frontendId, error: why });
+    this.updatePublisher();
   }
 
   /** Leader: snapshot of the replica as of now, then drop history older than the previous snapshot. */

@@ -17,8 +17,12 @@
 //   anything is applied (reads go on meanwhile).
 // - Reads are synchronous and local: they see every change this process has
 //   applied, including ones still being made durable.
-// - Events (watchersChanged, watcherRemoved) fire only after the changes they
-//   report are durable, so a client is never told what a crash could undo.
+// - Events (watchersChanged, watcherRemoved, channelsChanged) fire only after
+//   the changes they report are durable, so a client is never told what a
+//   crash could undo.
+// - Exactly one front end publishes to shared fan-out (the MQTT broker):
+//   isPublisher() says whether it is this one (embedded: always; a region:
+//   its leader) and onPublisherChanged() when that changes.
 // - Refresh is liveness, not state: synchronous, never journaled; after a
 //   restart every watcher gets a fresh expiry window.
 //
@@ -38,7 +42,7 @@
 // (The journal's StateChange effect records, which carry the decisions, are
 // the other way to replicate: MnatState.applyChange replays them exactly.)
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
-import type { ChannelRow, MnatStats, WatcherRole } from '../state/state-types.ts';
+import type { ChannelChange, ChannelRow, MnatStats, WatcherRole } from '../state/state-types.ts';
 
 /** A change to the state, as a JSON-serialisable intent (what a replicated log would carry). */
 export type StoreIntent =
@@ -159,6 +163,13 @@ export interface MnatStore extends StoreReads {
   onWatchersChanged(listener: (ids: readonly string[]) => void): void;
   /** A watcher expired or was deleted, once durable. */
   onWatcherRemoved(listener: (id: string) => void): void;
+  /** Channels whose mapping changed (opened, assigned, released: mapping null), each as of its change, in order, once durable. */
+  onChannelsChanged(listener: (changes: readonly ChannelChange[]) => void): void;
+
+  /** Whether this front end publishes mapping changes to shared fan-out (MQTT): exactly one of a region does. */
+  isPublisher(): boolean;
+  /** isPublisher() changed (a region's leader moved). */
+  onPublisherChanged(listener: (publisher: boolean) => void): void;
 
   /** Makes everything durable and releases files or connections. */
   close(): Promise<void>;
