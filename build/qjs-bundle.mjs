@@ -4,8 +4,8 @@
 // what ships. esbuild bundles and minifies; terser then compresses the result
 // further (it inlines and merges across the whole bundle where esbuild works
 // module by module: about 1.5 KB of the router's 96 KiB budget), and
-// qjs-intern.mjs makes each often repeated string literal one variable (about
-// 2.5 KB raw; the gzip'ed size grows by about 0.4 KB).
+// qjs-intern.mjs makes each often repeated string literal, and each property
+// name often read with `.name`, one variable (about 6.8 KB raw).
 import { build } from 'esbuild';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { minify as terser } from 'terser';

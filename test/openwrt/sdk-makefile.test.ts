@@ -62,10 +62,10 @@ test('the package metadata: name, version from package.json, dependencies, conff
 });
 
 test('without a prebuilt bundle, Build/Compile bundles with esbuild; every file lands with its mode', () => {
-  // A checkout without dist/: the sources, package.json and node_modules only.
+  // A checkout without dist/: the sources, the build scripts (the mangled-props list, the intern pass), package.json and node_modules only.
   const checkout = join(scratch, 'checkout');
   mkdirSync(checkout);
-  for (const entry of ['src', 'openwrt', 'package.json', 'node_modules', 'Makefile.openwrt']) symlinkSync(join(root, entry), join(checkout, entry));
+  for (const entry of ['src', 'build', 'openwrt', 'package.json', 'node_modules', 'Makefile.openwrt']) symlinkSync(join(root, entry), join(checkout, entry));
   const { out, installRoot } = runMake('fresh', [`MNAT_SRC=${checkout}`]);
   assert.match(out, /esbuild .*main-qjs\.ts/);
   for (const [path, mode] of FILES) {

@@ -35,3 +35,20 @@ test('code with nothing worth interning and import statements stays as it is, de
   const out = internStrings('import*as e from"std";e.puts("a long string");e.puts("a long string");e.puts("a long string")');
   assert.match(out, /^import\*as e from"std";var a="a long string";e\.puts\(a\);/);
 });
+
+test('a property read often by name becomes o[v] with v the name: calls keep their this, optional chains, assignments and delete mean the same', () => {
+  const code = [
+    'var out=[],o={channel:{channel:1},get self(){return this}};',
+    'function f(x){x.channel.channel++;x?.channel?.channel;x.nothing?.channel;delete x.channel.channel;return x.channel}',
+    'out.push(f(o),o.self===o,o?.self.channel,1..toFixed(1),typeof o.channel,"channel"in o,o.channel?.channel,o.self.channel,o.channel,o.channel);',
+    'out',
+  ].join('');
+  const interned = internStrings(code);
+  assert.ok(interned.length < code.length, `shorter: ${interned.length} < ${code.length}`);
+  assert.match(interned, /^var ([a-z]{1,2})="channel";/, interned);
+  const v = /^var ([a-z]{1,2})=/.exec(interned)![1]!;
+  assert.ok(interned.includes(`x?.[${v}]?.[${v}]`) && interned.includes(`x[${v}][${v}]++`), interned);
+  // The object literal's keys stay as they are.
+  assert.match(interned, /o=\{channel:\{channel:1\}/);
+  assert.equal(JSON.stringify(runInNewContext(interned)), JSON.stringify(runInNewContext(code)));
+});
