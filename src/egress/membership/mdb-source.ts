@@ -22,6 +22,13 @@ export type MdbChange = (channels: HeldChannel[], ignored: IgnoredJoin[]) => voi
 const DEBOUNCE_MS = 2;
 /** The poll period when no line-buffered monitor is available. */
 const POLL_MS = 2000;
+/**
+ * One more read this long after start: `bridge monitor` says nothing when it
+ * listens, so a report between the first read and that moment would otherwise
+ * wait for the safety read (30 s). A monitor slower to start than this still
+ * has the safety read.
+ */
+const MONITOR_SETTLE_MS = 3000;
 
 export interface MdbSource {
   start(): void;
@@ -40,6 +47,7 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
   let readable: boolean | null = null;
   let ignoredSeen = new Set<string>();
   let lineBuffered = false;
+  let settling = false;
 
   const setReadable = (ok: boolean, detail: string): void => {
     if (readable === ok) return;
@@ -81,7 +89,13 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
     onChange(channels, ignored);
   };
   // Reads one at a time; events during a read make one more read after it.
-  const reads = createSerialPass(host, read, { safetyMs: () => (lineBuffered ? safetyMs : POLL_MS) });
+  const nextSafetyMs = (): number => {
+    if (!lineBuffered) return POLL_MS;
+    if (!settling) return safetyMs;
+    settling = false;
+    return MONITOR_SETTLE_MS;
+  };
+  const reads = createSerialPass(host, read, { safetyMs: nextSafetyMs });
   const refresh = (delayMs = 0): void => {
     if (!stopped) reads.request(delayMs);
   };
@@ -90,6 +104,7 @@ export function createMdbSource(host: Host, log: Logger, bridge: string, onChang
     refresh,
     start() {
       stopped = false;
+      settling = true;
       const stdbuf = STDBUF_PATHS.find((p) => host.fileExists(p));
       lineBuffered = stdbuf !== undefined;
       if (!lineBuffered) {
