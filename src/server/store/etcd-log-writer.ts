@@ -13,6 +13,13 @@ import { StoreUnavailableError } from './store.ts';
 export const UNAVAILABLE_MESSAGE =
   'the region state store (etcd) cannot be reached or has lost its quorum; changes are refused until it recovers (reads still answer from this front end\'s copy); retry later';
 
+/**
+ * Told to clients (503) when etcd did not confirm a written entry: it may sit
+ * uncommitted in a member's log and be committed once a quorum returns.
+ */
+export const UNCONFIRMED_MESSAGE =
+  'the region state store (etcd) did not confirm this change (it cannot be reached or has lost its quorum); the change may still take effect once etcd recovers: read the state, or retry, later';
+
 /** Largest log entry as JSON (compressed it is far smaller): etcd takes requests up to 1.5 MiB, the JSON gateway adds a third. */
 const MAX_ENTRY_BYTES = 768 * 1024;
 const MAX_IN_FLIGHT = 8;
@@ -204,8 +211,8 @@ export class LogWriter {
         if (err instanceof EtcdUnavailableError) this.hooks.available(false, err.message);
         else this.log.error('etcd refused a log entry', { error: (err as Error).message });
         if (this.pending.delete(seq)) {
-          const refusal = new StoreUnavailableError(UNAVAILABLE_MESSAGE);
-          for (const w of waiters) w?.reject(refusal);
+          const unconfirmed = new StoreUnavailableError(UNCONFIRMED_MESSAGE);
+          for (const w of waiters) w?.reject(unconfirmed);
         }
         onNotWritten?.();
         this.flushSoon();
