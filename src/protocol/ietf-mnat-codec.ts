@@ -65,6 +65,7 @@ interface Ctx {
 function ctxOf(limits: CodecLimits | undefined): Ctx {
   return { maxList: limits?.maxListEntries ?? 4096, maxId: limits?.maxIdLength ?? 256 };
 }
+const DEFAULT_CTX = ctxOf(undefined);
 
 /** A member name as it may appear in an error: bounded, so a hostile body is not echoed back whole. */
 function clip(name: string): string {
@@ -110,18 +111,18 @@ function members(v: unknown, path: string, allowed: readonly string[], what: str
 
 /** A top-level object with exactly one module-qualified member among `names`. */
 function topLevel(body: unknown, names: readonly string[]): [string, unknown] {
-  const expected = names.map((n) => `"${PREFIX}${n}"`).join(' or ');
+  const expected = (): string => names.map((n) => `"${PREFIX}${n}"`).join(' or ');
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new CodecError('/', `the body must be a JSON object with ${expected}, got ${describe(body)}`, 'malformed-message');
+    throw new CodecError('/', `the body must be a JSON object with ${expected()}, got ${describe(body)}`, 'malformed-message');
   }
   const keys = Object.keys(body);
   if (keys.length !== 1) {
-    throw new CodecError('/', `the body must have exactly one member, ${expected}; it has ${keys.length}`, keys.length === 0 ? 'missing-element' : 'unknown-element');
+    throw new CodecError('/', `the body must have exactly one member, ${expected()}; it has ${keys.length}`, keys.length === 0 ? 'missing-element' : 'unknown-element');
   }
   const key = keys[0] as string;
   const name = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : null;
   if (name === null || !names.includes(name)) {
-    throw new CodecError(`/${clip(key)}`, `unknown top-level member "${clip(key)}"; expected ${expected} (RFC 7951 names are module-qualified at the top level)`, 'unknown-element');
+    throw new CodecError(`/${clip(key)}`, `unknown top-level member "${clip(key)}"; expected ${expected()} (RFC 7951 names are module-qualified at the top level)`, 'unknown-element');
   }
   return [name, (body as Record<string, unknown>)[key]];
 }
@@ -476,7 +477,31 @@ export function encodeRefreshWatcherIdInput(watcherId: string): Json {
 }
 
 /** {"ietf-mnat:input":{"watcher-id":…}} (the prototype qualifies the inner name too). */
+const INPUT = `${PREFIX}input`;
+const INPUT_WATCHER_ID = `/${INPUT}/watcher-id`;
+
+/** The watcher id of a refresh input of the usual shape, without building anything; undefined: decode it in full. */
+function plainRefreshInput(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null) return undefined;
+  let inner: unknown;
+  let n = 0;
+  for (const key in body) {
+    if (++n > 1 || key !== INPUT) return undefined;
+    inner = (body as Record<string, unknown>)[key];
+  }
+  if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) return undefined;
+  let id: unknown;
+  n = 0;
+  for (const key in inner) {
+    if (++n > 1 || key !== 'watcher-id') return undefined;
+    id = (inner as Record<string, unknown>)[key];
+  }
+  return id;
+}
+
 export function decodeRefreshWatcherIdInput(body: unknown, limits?: CodecLimits): { watcherId: string } {
+  const plain = plainRefreshInput(body);
+  if (plain !== undefined) return { watcherId: idString(plain, INPUT_WATCHER_ID, limits ? ctxOf(limits) : DEFAULT_CTX, 'watcher-id') };
   const [, inner] = topLevel(body, ['input']);
   const path = `/${PREFIX}input`;
   const m = members(inner, path, ['watcher-id'], 'refresh-watcher-id input');

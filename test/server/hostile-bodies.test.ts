@@ -5,9 +5,10 @@
 // all along.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { ATTACKER, h2, holdBody, metric, statusOf, trickle } from '../../lab/hostile-clients.ts';
 import { attacked } from './attacked.ts';
+import { eventually } from './helpers.ts';
 
 // refresh-watcher-id reads its body before anything else
 const REFRESH = '/restconf/operations/ietf-mnat:refresh-watcher-id';
@@ -73,4 +74,24 @@ test('a request refused before its body is read does not hold its stream open', 
   const statuses = await closedCount(streams.map(statusOf), streams.length, 5000);
   assert.equal(statuses.length, streams.length, `${streams.length - statuses.length} refused requests still hold their stream`);
   assert.ok(statuses.every((s) => s === 404));
+});
+
+// An HTTP/2 body has no 'aborted' or 'error' listener of its own: the stream's destroy ends its read (h2-stream.ts).
+test('a body the client abandons mid-way (RST_STREAM CANCEL or NO_ERROR) stops being read at once, not at the body timeout', async (t) => {
+  const { target, opened, normal, metrics } = await attacked(t, ['--insecure']);
+  const session = await h2(opened, target, ATTACKER);
+  const streams = Array.from({ length: 20 }, () => holdBody(session, 'POST', REFRESH, 100));
+  const inProgress = async (): Promise<number> => metric(await metrics(), 'mnat_request_bodies_in_progress');
+  await eventually(async () => (await inProgress()) === 20, 5000, 'the 20 held bodies being read');
+  const closed = streams.map((s) => new Promise((resolve) => s.once('close', resolve)));
+  streams.forEach((s, i) => s.close(i % 2 ? http2.constants.NGHTTP2_CANCEL : http2.constants.NGHTTP2_NO_ERROR));
+  await Promise.all(closed);
+  const started = Date.now();
+  await eventually(async () => (await inProgress()) === 0, 5000, 'no body being read after the resets');
+  assert.ok(Date.now() - started < 5000);
+  const text = await metrics();
+  assert.equal(metric(text, 'mnat_request_body_bytes_buffered'), 0);
+  assert.equal(metric(text, 'mnat_limit_refusals_total{limit="body-timeout"}'), 0, 'no abandoned body waited for the body timeout');
+  const r = await normal();
+  assert.deepEqual(r.failures, []);
 });

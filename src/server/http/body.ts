@@ -31,8 +31,11 @@ function bodyless(req: AnyRequest): boolean {
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }
 
-/** Called once with the body, or with why it could not be read. */
-export type BodyDone = (error: RestconfError | null, body: Buffer) => void;
+/**
+ * Called once with the body, or with why it could not be read; `req` and
+ * `res` are what read() was given (so a caller needs no closure per request).
+ */
+export type BodyDone<R = unknown> = (error: RestconfError | null, body: Buffer, req: AnyRequest, res: R) => void;
 
 /** Where a body being read hangs on its emitter (the HTTP/2 stream or the HTTP/1.1 request). */
 const READ = Symbol('mnat.bodyRead');
@@ -43,10 +46,12 @@ type Emitter = { [READ]?: BodyRead };
 function onData(this: Emitter, chunk: Buffer): void {
   this[READ]?.data(chunk);
 }
-function onEnd(this: Emitter): void {
-  this[READ]?.finish(null);
+// An HTTP/2 stream reset with NO_ERROR mid-body still ends its readable side
+// (with what had arrived): 'aborted' came first.
+function onEnd(this: Emitter & { aborted?: boolean }): void {
+  this[READ]?.finish(this.aborted === true ? errors.malformed('request aborted') : null);
 }
-// After the answer the stream is destroyed with an error (request.ts quietDestroy): nothing to build then.
+// After the answer the stream is destroyed with an error (h2-stream.ts): nothing to build then.
 function onError(this: Emitter, err: Error): void {
   const read = this[READ];
   if (read && !read.finished) read.finish(errors.malformed(`request body could not be read: ${err.message}`));
@@ -56,9 +61,21 @@ function onAborted(this: Emitter): void {
   if (read && !read.finished) read.finish(errors.malformed('request aborted'));
 }
 
+/**
+ * An HTTP/2 stream is being destroyed (h2-stream.ts): a body still being read
+ * from it ends here, with an error. Called for every stream, so an HTTP/2 body
+ * needs no 'error' or 'aborted' listener.
+ */
+export function abandonBodyRead(stream: object, err: Error | null | undefined): void {
+  const read = (stream as Emitter)[READ];
+  if (read && !read.finished) read.finish(errors.malformed(err ? `request body could not be read: ${err.message}` : 'request aborted'));
+}
+
 /** One body being read. */
 class BodyRead {
-  chunks: Buffer[] = [];
+  /** The body so far when it came in one chunk (the usual case); more chunks go to `more`. */
+  first: Buffer | null = null;
+  more: Buffer[] | null = null;
   size = 0;
   /** Bytes charged to the connection (0 once released). */
   charged = 0;
@@ -70,7 +87,8 @@ class BodyRead {
     readonly req: AnyRequest,
     readonly conn: ConnRec | undefined,
     readonly startTick: number,
-    readonly done: BodyDone,
+    readonly done: BodyDone<never>,
+    readonly res: unknown,
   ) {
     this.lastTick = startTick;
   }
@@ -85,16 +103,18 @@ class BodyRead {
       if (over !== null) return this.finish(this.reader.refuse(over));
       this.charged += chunk.length;
     }
-    this.chunks.push(chunk);
+    if (this.first === null) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
   }
 
   finish(error: RestconfError | null): void {
     if (this.finished) return;
     this.finished = true;
     this.reader.settled(this);
-    const body = error !== null ? EMPTY : this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.done(error, body);
+    const body = error !== null || this.first === null ? EMPTY : this.more === null ? this.first : Buffer.concat(this.more);
+    this.first = null;
+    this.more = null;
+    (this.done as BodyDone)(error, body, this.req, this.res);
     // A refused body may still be arriving: once the answer is out, ask the
     // client to stop (HTTP/2) or close the connection (HTTP/1.1 answers with
     // Connection: close, see respond.ts).
@@ -124,12 +144,12 @@ export class BodyReader {
   }
 
   /** Reads the whole body; `done` is called exactly once (synchronously when there is nothing to read). */
-  read(req: AnyRequest, done: BodyDone): void {
+  read<R>(req: AnyRequest, done: BodyDone<R>, res: R): void {
     const declared = req.headers['content-length'];
     if (declared !== undefined && declared.length >= 5 && /^\d+$/.test(declared) && Number(declared) > MAX_BODY_BYTES) {
       // Not reading a body we refuse; HTTP/1.1 closes the connection after the reply.
       req.resume();
-      done(errors.tooBig(MAX_BODY_BYTES), EMPTY);
+      done(errors.tooBig(MAX_BODY_BYTES), EMPTY, req, res);
       return;
     }
     if (req.readableEnded || bodyless(req)) {
@@ -137,16 +157,19 @@ export class BodyReader {
       // with its headers has nothing to read, and resuming it costs an error
       // object per request inside Node's stream machinery.
       if (!req.stream) req.resume();
-      done(null, EMPTY);
+      done(null, EMPTY, req, res);
       return;
     }
-    const read = new BodyRead(this, req, connectionOf(req), this.tick, done);
+    const read = new BodyRead(this, req, connectionOf(req), this.tick, done as BodyDone<never>, res);
     this.reading.add(read);
     ((req.stream ?? req) as Emitter)[READ] = read;
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
+    // An HTTP/2 stream has its errors and resets told by abandonBodyRead.
+    if (!req.stream) {
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+    }
   }
 
   /** The limit's refusal, counted: 429 naming the limit and its flag. */
@@ -223,7 +246,7 @@ export class RequestBody {
 
   read(): Promise<Buffer> {
     if (!this.result) {
-      this.result = new Promise((resolve, reject) => this.reader.read(this.req, (error, body) => (error ? reject(error) : resolve(body))));
+      this.result = new Promise((resolve, reject) => this.reader.read(this.req, (error, body) => (error ? reject(error) : resolve(body)), undefined));
     }
     return this.result;
   }

@@ -16,19 +16,18 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { ClientTable, ConnRec } from './limits.ts';
 import { LIMIT_FLAGS } from './limits.ts';
-import { CONN, H2Request, H2Response, quietDestroy, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
+import { prepareStream } from './h2-stream.ts';
+import { IdleSessions } from './idle-sessions.ts';
+import { CONN, H2Exchange, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
 import { errorBody, RestconfError } from './restconf-error.ts';
 
 export type { AnyRequest, AnyResponse, Handler, PeerIdentity } from './request.ts';
 
-function ignore(): void {}
-
 function onStream(handler: Handler): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
   return (stream, headers) => {
-    // A stream the peer resets must not raise an unhandled 'error' (nor a quietly destroyed one).
-    stream.on('error', ignore);
-    quietDestroy(stream);
-    handler(new H2Request(stream, headers), new H2Response(stream));
+    prepareStream(stream);
+    const exchange = new H2Exchange(stream, headers);
+    handler(exchange, exchange);
   };
 }
 
@@ -46,6 +45,8 @@ export interface ListenOptions {
   requireClientCert?: boolean;
   /** Per-client connection and body accounting, with the limits (limits.ts). */
   clients: ClientTable;
+  /** An HTTP/2 session with no traffic for this long is closed (default 330 s, longer than the longest long poll). */
+  idleSessionMs?: number;
 }
 
 export interface Listener {
@@ -154,6 +155,9 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     }
   };
 
+  // Idle sessions are closed after longer than the longest long poll (300 s);
+  // push streams send a keep-alive every 15 s and are never idle that long.
+  const idle = new IdleSessions(options.idleSessionMs ?? 330_000);
   let server: Http2SecureServer | NetServer;
   let h2: Http2Server | Http2SecureServer;
   const h2Settings = { maxConcurrentStreams: 256 };
@@ -230,8 +234,12 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
         sockets.delete(tls as unknown as Socket);
         clients.disconnect(conn);
       });
-      // HTTP/1.1 over TLS: Node's headers timeout applies from here.
-      if (tls.alpnProtocol !== 'h2') ready(conn);
+      // HTTP/1.1 over TLS: Node's headers timeout applies from here, and a
+      // socket without traffic for the idle time is closed (HTTP/2: IdleSessions).
+      if (tls.alpnProtocol !== 'h2') {
+        ready(conn);
+        tls.setTimeout(idle.idleMs);
+      }
     });
     // A failed handshake (e.g. no client certificate) must not take the server down.
     secure.on('tlsClientError', () => {
@@ -240,12 +248,11 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     h2 = secure;
     server = secure;
   }
-  // Idle sessions are closed after longer than the longest long poll (300 s);
-  // push streams send a keep-alive every 15 s and are never idle that long.
-  h2.setTimeout(330_000);
   h2.on('sessionError', () => undefined);
   h2.on('session', (session: Http2Session) => {
     session.on('error', () => undefined);
+    idle.track(session, Date.now());
+    session.once('close', () => idle.forget(session));
     const socket = session.socket as unknown as Holder & { _parent?: Holder };
     const conn = socket[CONN] ?? socket._parent?.[CONN];
     if (!conn) return;
@@ -271,9 +278,14 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  const idleSweep = setInterval(() => idle.sweep(Date.now()), idle.sweepMs);
+  idleSweep.unref();
   return {
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      clearInterval(idleSweep);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
     destroyAll() {
       for (const s of sockets) s.destroy();
     },

@@ -1,6 +1,6 @@
 // One request as the application sees it, over HTTP/1.1 (Node's
-// IncomingMessage/ServerResponse) or HTTP/2 (a thin H2Request/H2Response over
-// the stream: Node's http2 compatibility layer costs about a third of the
+// IncomingMessage/ServerResponse) or HTTP/2 (a thin H2Exchange over the
+// stream: Node's http2 compatibility layer costs about a third of the
 // throughput); the connection it came on (for per-client limits) and the
 // client certificate it carries.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
@@ -49,9 +49,19 @@ export function connectionOf(req: AnyRequest): ConnRec | undefined {
   return holder?.[CONN];
 }
 
-export class H2Request implements AnyRequest {
+/**
+ * One HTTP/2 request and its response, over the stream: a single object plays
+ * both roles, so a request costs the application one allocation.
+ */
+export class H2Exchange implements AnyRequest, AnyResponse {
   readonly method: string | undefined;
   readonly url: string | undefined;
+  private extra: Record<string, string> | null = null;
+  private sent = false;
+  // Tracked here, not read from the stream: Node ends the writable side of a
+  // HEAD request's stream before the handler runs (no body may follow), so
+  // stream.writableEnded is true before any response was sent.
+  private ended = false;
   constructor(
     readonly stream: ServerHttp2Stream,
     readonly headers: IncomingHttpHeaders,
@@ -68,19 +78,13 @@ export class H2Request implements AnyRequest {
   resume(): unknown {
     return this.stream.resume();
   }
+  /** Request events ('data', 'end', 'aborted', 'error') and the response's 'close'. */
   on(event: string, fn: (...args: never[]) => void): unknown {
     return this.stream.on(event, fn as (...args: unknown[]) => void);
   }
-}
-
-export class H2Response implements AnyResponse {
-  private extra: Record<string, string> | null = null;
-  private sent = false;
-  // Tracked here, not read from the stream: Node ends the writable side of a
-  // HEAD request's stream before the handler runs (no body may follow), so
-  // stream.writableEnded is true before any response was sent.
-  private ended = false;
-  constructor(private readonly stream: ServerHttp2Stream) {}
+  off(event: 'close', fn: () => void): unknown {
+    return this.stream.off(event, fn);
+  }
   get headersSent(): boolean {
     return this.sent || this.stream.headersSent;
   }
@@ -96,19 +100,8 @@ export class H2Response implements AnyResponse {
   }
   writeHead(status: number, headers: Record<string, string> = {}): unknown {
     if (this.headersSent || this.writableEnded) return undefined;
-    // The application writes header names in lower case already. Headers are
-    // not deleted from (that would slow the object down); Node copies them.
-    let out: Record<string, string | number> = headers;
-    if (this.extra || headers.connection !== undefined) {
-      out = { ...this.extra };
-      for (const k in headers) if (k !== 'connection') out[k] = headers[k] as string;
-    }
-    if (out[':status'] !== status) {
-      if (out === headers) out = { ...headers };
-      out[':status'] = status;
-    }
     this.sent = true;
-    this.stream.respond(out);
+    this.stream.respond(h2Headers(status, this.extra, headers));
     return undefined;
   }
   write(chunk: string): unknown {
@@ -125,11 +118,7 @@ export class H2Response implements AnyResponse {
     else this.stream.end(chunk);
     return undefined;
   }
-  /**
-   * A whole JSON answer. The headers are one fresh literal of a fixed shape:
-   * Node copies response headers with for-in, which is fastest on such an
-   * object (a reused one costs several times more, and garbage).
-   */
+  /** A whole JSON answer. */
   json(status: number, body: string, length: string, etag?: string): void {
     if (this.extra) {
       this.writeHead(status, etag === undefined ? { 'content-type': YANG_JSON, 'content-length': length } : { 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' });
@@ -139,51 +128,42 @@ export class H2Response implements AnyResponse {
     if (this.headersSent || this.writableEnded) return;
     this.sent = true;
     this.ended = true;
-    this.stream.respond(
-      etag === undefined
-        ? { ':status': status, 'content-type': YANG_JSON, 'content-length': length }
-        : { ':status': status, 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' },
-    );
+    const cache = etag === undefined ? undefined : 'no-cache';
+    this.stream.respond({ ':status': status, 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': cache, allow: undefined, 'retry-after': undefined, location: undefined });
     this.stream.end(body);
   }
-  on(event: 'close', fn: () => void): unknown {
-    return this.stream.on(event, fn);
-  }
-  off(event: 'close', fn: () => void): unknown {
-    return this.stream.off(event, fn);
-  }
+}
+
+/** The response header names the server sends over HTTP/2: see h2Headers. */
+const H2_HEADER_NAMES = new Set(['content-type', 'content-length', 'etag', 'cache-control', 'allow', 'retry-after', 'location']);
+
+/**
+ * A response's headers for stream.respond(): every response gets an object
+ * of one shape, the names of H2_HEADER_NAMES in that order, undefined where
+ * absent (Node sends no header for undefined). Node's respond() copies and
+ * checks the object in code shared by all responses; objects of many shapes
+ * (one per kind of answer) made that code megamorphic and cost every
+ * response, the fast paths included, more than a microsecond. A name outside
+ * the set is still sent (that response's object gets a shape of its own).
+ * `headers` wins over `extra` (setHeader); Connection is dropped (RFC 9113 §8.2.2).
+ */
+function h2Headers(status: number, extra: Record<string, string> | null, headers: Record<string, string>): Record<string, string | number | undefined> {
+  const out: Record<string, string | number | undefined> = {
+    ':status': status,
+    'content-type': headers['content-type'] ?? extra?.['content-type'],
+    'content-length': headers['content-length'] ?? extra?.['content-length'],
+    etag: headers.etag ?? extra?.etag,
+    'cache-control': headers['cache-control'] ?? extra?.['cache-control'],
+    allow: headers.allow ?? extra?.allow,
+    'retry-after': headers['retry-after'] ?? extra?.['retry-after'],
+    location: headers.location ?? extra?.location,
+  };
+  if (extra) for (const k in extra) if (!H2_HEADER_NAMES.has(k) && headers[k] === undefined) out[k] = extra[k];
+  for (const k in headers) if (!H2_HEADER_NAMES.has(k) && k !== 'connection') out[k] = headers[k];
+  return out;
 }
 
 const YANG_JSON = 'application/yang-data+json';
-
-/** Given instead of nothing when a stream that closed normally is destroyed (see quietDestroy). */
-const CLOSED_NORMALLY = Object.assign(new Error('HTTP/2 stream closed normally'), { code: 'MNAT_STREAM_CLOSED' });
-let destroyPatched = false;
-
-/**
- * Node 20's Writable builds an ERR_STREAM_DESTROYED error (with a stack
- * trace) for every stream destroyed while the callback of its last write is
- * pending, even when nobody will ever see it. On the server that is every
- * HTTP/2 response with a body to a request whose body was read: both
- * END_STREAMs are out, nghttp2 closes the stream and Node destroys it before
- * the write's callback runs. Building and collecting those errors cost about
- * a third of a refresh's CPU. A stream that closed normally (NO_ERROR) is
- * therefore destroyed with one shared, pre-built error, which Writable uses
- * instead of building its own (the stream's 'error' listener ignores it).
- * Streams reset by the peer or with an error, and streams whose writes are
- * all done, are destroyed as before.
- */
-export function quietDestroy(stream: ServerHttp2Stream): void {
-  if (destroyPatched) return;
-  destroyPatched = true;
-  const proto = Object.getPrototypeOf(stream) as { destroy(err?: Error | null, cb?: unknown): unknown };
-  const destroy = proto.destroy;
-  proto.destroy = function (this: ServerHttp2Stream, err?: Error | null, cb?: unknown) {
-    // Only where Writable would build its error: a write still waiting for its callback.
-    if (err == null && this.closed && this.rstCode === 0 && !this.writableFinished) err = CLOSED_NORMALLY;
-    return destroy.call(this, err, cb);
-  };
-}
 
 /** The verified client certificate of a request, if any. */
 export interface PeerIdentity {

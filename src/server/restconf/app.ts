@@ -10,10 +10,10 @@
 // read handed over explicitly.
 import { encodeMappedSg } from '../../protocol/ietf-mnat-codec.ts';
 import type { Logger } from '../../host/host.ts';
-import { BodyReader, parseJsonBody, RequestBody, type ReadBody } from '../http/body.ts';
+import { BodyReader, parseJsonBody, RequestBody, type BodyDone, type ReadBody } from '../http/body.ts';
 import type { ClientTable } from '../http/limits.ts';
 import type { AnyRequest, AnyResponse } from '../http/request.ts';
-import { checkAccept, YANG_JSON } from '../http/media-type.ts';
+import { checkAccept, contentTypeOf, isJsonBodyType, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
 import { collectStats, type MemoryUsage, type MqttStats, type ServerStats } from '../ops/stats.ts';
 import { PushHub } from '../push/push-hub.ts';
@@ -22,6 +22,7 @@ import { identify, WatcherAccess, type AdminPolicy } from './access.ts';
 import { AssignedChannels, type LongPollConfig } from './assigned-channels.ts';
 import { toRestconfError } from './error-map.ts';
 import { Operations } from './operations.ts';
+import { plainRefreshWatcherId } from './refresh-body.ts';
 import type { PreparedJson } from './respond.ts';
 import { Responder } from './respond.ts';
 import { RESTCONF_ROOT, Router } from './router.ts';
@@ -95,8 +96,7 @@ export class RestconfApp {
   handle(req: AnyRequest, res: AnyResponse): void {
     if (req.stream && !this.closing) {
       if (req.method === 'POST') {
-        const prototype = this.refreshPaths.get(req.url as string);
-        if (prototype !== undefined) return this.fastRefresh(req, res, prototype);
+        if (this.refreshPaths.has(req.url as string)) return this.fastRefresh(req, res);
       } else if (req.method === 'GET' && this.fastAssignedGet(req, res)) {
         return;
       }
@@ -131,12 +131,15 @@ export class RestconfApp {
     this.router.dispatch(req, res, new RequestBody(this.bodies, req, read)).catch((err: unknown) => this.fail(req, res, err));
   }
 
-  private fastRefresh(req: AnyRequest, res: AnyResponse, prototype: boolean): void {
-    this.bodies.read(req, (error, body) => {
-      if (error === null && this.refreshNow(req, res, body, prototype)) return;
-      this.general(req, res, { error, body });
-    });
+  private fastRefresh(req: AnyRequest, res: AnyResponse): void {
+    this.bodies.read(req, this.refreshBodyRead, res);
   }
+
+  /** fastRefresh's body has been read (one function for every request: no closure each). */
+  private readonly refreshBodyRead: BodyDone<AnyResponse> = (error, body, req, res) => {
+    if (error === null && this.refreshNow(req, res, body, this.refreshPaths.get(req.url as string) === true)) return;
+    this.general(req, res, { error, body });
+  };
 
   /** A refresh the general path would answer 200; false leaves the request for it. */
   private refreshNow(req: AnyRequest, res: AnyResponse, body: Buffer, prototype: boolean): boolean {
@@ -144,7 +147,11 @@ export class RestconfApp {
     try {
       const owner = identify(req)?.owner;
       checkAccept(req);
-      answer = this.operations.refresh(parseJsonBody(req, body, prototype, false), owner);
+      const id = plainRefreshWatcherId(body);
+      answer =
+        id !== undefined && isJsonBodyType(contentTypeOf(req), prototype)
+          ? this.operations.refreshWatcher(id, owner)
+          : this.operations.refresh(parseJsonBody(req, body, prototype, false), owner);
     } catch {
       return false;
     }

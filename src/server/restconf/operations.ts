@@ -113,7 +113,11 @@ export class Operations {
    */
   refresh(input: unknown, owner: string | undefined): PreparedJson {
     if (input === undefined) throw errors.missingElement('refresh-watcher-id needs {"ietf-mnat:input":{"watcher-id":…}}', '/ietf-mnat:input');
-    const { watcherId } = decodeRefreshWatcherIdInput(input);
+    return this.refreshWatcher(decodeRefreshWatcherIdInput(input).watcherId, owner);
+  }
+
+  /** refresh() of an input already decoded (the fast path reads the usual body without JSON.parse). */
+  refreshWatcher(watcherId: string, owner: string | undefined): PreparedJson {
     this.access.check(watcherId, owner, '/ietf-mnat:input/watcher-id', 400);
     const period = this.store.refreshWatcher(watcherId, this.now());
     let answer = this.refreshAnswers.get(period);
@@ -123,4 +127,5 @@ export class Operations {
     }
     return answer;
   }
+
 }
