@@ -41,9 +41,31 @@ export function h2load(args: string[]): { rps: number; ok: number; total: number
   return { rps, ok: Number(codes?.[1] ?? 0), total: Number(m?.[1] ?? 0), line: /finished in .*/.exec(text)?.[0] ?? text.slice(-400) };
 }
 
-/** The bare node:http2 server (bench/bare-h2-server.mjs). */
+/** The bare node:http2 server answering 204 (bench/bare-h2-server.mjs). */
 export function startBare(certs: string): Promise<{ port: number; proc: ChildProcess }> {
   return startProcess([join(ROOT, 'bench/bare-h2-server.mjs'), join(certs, 'server.pem'), join(certs, 'server.key')], /port (\d+)/);
+}
+
+const ANSWER_HEADERS = ['content-type', 'content-length', 'etag', 'cache-control'];
+
+/**
+ * The bare node:http2 server answering with mnat-server's own answers: a
+ * refresh's and the first watcher's assigned-channels GET, status, headers
+ * and body bytes as mnat-server at `origin` sent them.
+ */
+export async function startBareSameAnswers(certs: string, tmp: string, origin: string, ids: string[]): Promise<ComparedServer & { proc: ChildProcess }> {
+  const http = createNodeHttpTransport({ origin, caFile: join(certs, 'ca.pem') });
+  const pick = (r: { status: number; headers: Record<string, string>; body: string }) => {
+    if (r.status !== 200) throw new Error(`mnat-server answered ${r.status}: ${r.body}`);
+    return { headers: Object.fromEntries(ANSWER_HEADERS.filter((h) => r.headers[h] !== undefined).map((h) => [h, r.headers[h]])), body: r.body };
+  };
+  const post = pick(await http.request({ method: 'POST', path: '/restconf/operations/ietf-mnat:refresh-watcher-id', headers: { 'content-type': 'application/yang-data+json' }, body: JSON.stringify({ 'ietf-mnat:input': { 'watcher-id': ids[0] } }) }));
+  const get = pick(await http.request({ method: 'GET', path: `/restconf/data/ietf-mnat:assigned-channels/watcher=${ids[0]}` }));
+  http.close();
+  const file = join(tmp, 'same-answers.json');
+  writeFileSync(file, JSON.stringify({ post, get }));
+  const s = await startProcess([join(ROOT, 'bench/bare-h2-server.mjs'), join(certs, 'server.pem'), join(certs, 'server.key'), file], /port (\d+)/);
+  return { name: 'bare-same-answer', port: s.port, pid: s.proc.pid as number, ids, proc: s.proc };
 }
 
 /** 1000 egress watchers with 4 joins each through one server (the GETs then read real mappings); returns their ids. */

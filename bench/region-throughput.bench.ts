@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startEtcdCluster } from '../lab/etcd-cluster.ts';
 import { benchCleanup } from './bench-support.ts';
 import { NO_WATCHER_QUOTAS } from './bench-support.ts';
-import { compareWithBare, populate, ROOT, startBare, startProcess } from './h2-compare.ts';
+import { compareWithBare, populate, ROOT, startBare, startBareSameAnswers, startProcess } from './h2-compare.ts';
 
 const REQUESTS = Number(process.argv[2] ?? 100_000);
 const cleanup = benchCleanup();
@@ -35,9 +35,12 @@ const fb = await frontEnd('B');
 const idsA = await populate(`https://localhost:${fa.port}`, join(certs, 'ca.pem'));
 const idsB = await populate(`https://localhost:${fb.port}`, join(certs, 'ca.pem'));
 console.log(`region: 3 etcd members, 2 front ends, ${idsA.length + idsB.length} watchers with 4 joins each`);
+// The same answers from a bare server (see server-throughput.bench.ts).
+const same = await startBareSameAnswers(certs, tmp, `https://localhost:${fa.port}`, idsA);
 compareWithBare(tmp, REQUESTS, { port: bare.port, pid: bare.proc.pid as number }, [
   { name: 'front-A', port: fa.port, pid: fa.proc.pid as number, ids: idsA },
   { name: 'front-B', port: fb.port, pid: fb.proc.pid as number, ids: idsB },
+  same,
 ]);
 await cleanup.run();
 process.exit(0);
