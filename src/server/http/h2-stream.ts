@@ -41,9 +41,11 @@ function patchDestroy(stream: ServerHttp2Stream): void {
   const proto = Object.getPrototypeOf(stream) as { destroy(err?: Error | null, cb?: unknown): unknown };
   const destroy = proto.destroy;
   proto.destroy = function (this: ServerHttp2Stream, err?: Error | null, cb?: unknown) {
-    abandonBodyRead(this, err);
     // Only where Writable would build its error: a write still waiting for its callback.
-    if (err == null && this.closed && this.rstCode === 0 && !this.writableFinished) err = CLOSED_NORMALLY;
-    return destroy.call(this, err, cb);
+    const quiet = err == null && this.closed && this.rstCode === 0 && !this.writableFinished;
+    const result = destroy.call(this, quiet ? CLOSED_NORMALLY : err, cb);
+    // After destroy: whatever the application then answers is dropped, not sent on a dying stream.
+    abandonBodyRead(this, err);
+    return result;
   };
 }
