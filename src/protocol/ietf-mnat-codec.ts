@@ -65,7 +65,6 @@ interface Ctx {
 function ctxOf(limits: CodecLimits | undefined): Ctx {
   return { maxList: limits?.maxListEntries ?? 4096, maxId: limits?.maxIdLength ?? 256 };
 }
-const DEFAULT_CTX = ctxOf(undefined);
 
 /** A member name as it may appear in an error: bounded, so a hostile body is not echoed back whole. */
 function clip(name: string): string {
@@ -477,31 +476,7 @@ export function encodeRefreshWatcherIdInput(watcherId: string): Json {
 }
 
 /** {"ietf-mnat:input":{"watcher-id":…}} (the prototype qualifies the inner name too). */
-const INPUT = `${PREFIX}input`;
-const INPUT_WATCHER_ID = `/${INPUT}/watcher-id`;
-
-/** The watcher id of a refresh input of the usual shape, without building anything; undefined: decode it in full. */
-function plainRefreshInput(body: unknown): unknown {
-  if (typeof body !== 'object' || body === null) return undefined;
-  let inner: unknown;
-  let n = 0;
-  for (const key in body) {
-    if (++n > 1 || key !== INPUT) return undefined;
-    inner = (body as Record<string, unknown>)[key];
-  }
-  if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) return undefined;
-  let id: unknown;
-  n = 0;
-  for (const key in inner) {
-    if (++n > 1 || key !== 'watcher-id') return undefined;
-    id = (inner as Record<string, unknown>)[key];
-  }
-  return id;
-}
-
 export function decodeRefreshWatcherIdInput(body: unknown, limits?: CodecLimits): { watcherId: string } {
-  const plain = plainRefreshInput(body);
-  if (plain !== undefined) return { watcherId: idString(plain, INPUT_WATCHER_ID, limits ? ctxOf(limits) : DEFAULT_CTX, 'watcher-id') };
   const [, inner] = topLevel(body, ['input']);
   const path = `/${PREFIX}input`;
   const m = members(inner, path, ['watcher-id'], 'refresh-watcher-id input');

@@ -58,7 +58,7 @@ test('other forms are left to JSON.parse', () => {
   assert.equal(plainRefreshWatcherId(bodyOf('x'.repeat(257))), undefined, 'longer than the codec accepts');
 });
 
-test('the codec reads a plain input without its general path, with the same errors', () => {
+test('the codec reads refresh inputs, plain or prototype-qualified, and names what is wrong', () => {
   assert.deepEqual(decodeRefreshWatcherIdInput({ 'ietf-mnat:input': { 'watcher-id': 'abc' } }), { watcherId: 'abc' });
   assert.deepEqual(decodeRefreshWatcherIdInput({ 'ietf-mnat:input': { 'ietf-mnat:watcher-id': 'abc' } }), { watcherId: 'abc' });
   assert.throws(() => decodeRefreshWatcherIdInput({ 'ietf-mnat:input': { 'watcher-id': 5 } }), /\/ietf-mnat:input\/watcher-id: watcher-id must be a string/);

@@ -51,24 +51,21 @@ function onData(this: Emitter, chunk: Buffer): void {
 function onEnd(this: Emitter & { aborted?: boolean }): void {
   this[READ]?.finish(this.aborted === true ? errors.malformed('request aborted') : null);
 }
-// After the answer the stream is destroyed with an error (h2-stream.ts): nothing to build then.
+/**
+ * The body's request failed or ended early: a body still being read ends here,
+ * with an error. HTTP/1.1 learns it from 'error' and 'aborted'; an HTTP/2
+ * stream from its destroy (h2-stream.ts), which every stream goes through, so
+ * an HTTP/2 body needs no listener for it.
+ */
+export function abandonBodyRead(emitter: object, err: Error | null | undefined): void {
+  const read = (emitter as Emitter)[READ];
+  if (read && !read.finished) read.finish(errors.malformed(err ? `request body could not be read: ${err.message}` : 'request aborted'));
+}
 function onError(this: Emitter, err: Error): void {
-  const read = this[READ];
-  if (read && !read.finished) read.finish(errors.malformed(`request body could not be read: ${err.message}`));
+  abandonBodyRead(this, err);
 }
 function onAborted(this: Emitter): void {
-  const read = this[READ];
-  if (read && !read.finished) read.finish(errors.malformed('request aborted'));
-}
-
-/**
- * An HTTP/2 stream is being destroyed (h2-stream.ts): a body still being read
- * from it ends here, with an error. Called for every stream, so an HTTP/2 body
- * needs no 'error' or 'aborted' listener.
- */
-export function abandonBodyRead(stream: object, err: Error | null | undefined): void {
-  const read = (stream as Emitter)[READ];
-  if (read && !read.finished) read.finish(errors.malformed(err ? `request body could not be read: ${err.message}` : 'request aborted'));
+  abandonBodyRead(this, undefined);
 }
 
 /** One body being read. */

@@ -127,5 +127,4 @@ export class Operations {
     }
     return answer;
   }
-
 }
