@@ -17,6 +17,7 @@ import type { Logger } from '../src/host/host.ts';
 import { RestconfApp } from '../src/server/restconf/app.ts';
 import { listen } from '../src/server/http/listener.ts';
 import { DEFAULT_POOL } from '../src/server/state/default-pool.ts';
+import { parseServerOptions } from '../src/server/options.ts';
 import { openEtcdStore } from '../src/server/store/etcd-store.ts';
 import { startTicker } from '../src/server/store/ticker.ts';
 import { startEtcdCluster } from '../lab/etcd-cluster.ts';
@@ -37,7 +38,12 @@ const quiet: Logger = { debug() {}, info: (m, f) => /snapshot/.test(m) && consol
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
 // The load comes from one address: no per-client quotas (B gets the same through NO_WATCHER_QUOTAS).
-const config = { format: 'mnat-region-config/1' as const, pool: DEFAULT_POOL, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64, quotas: { maxWatchersPerAddress: 0, newWatchersPerMinute: 0 } };
+// A's quotas are what B's flags give (NO_WATCHER_QUOTAS over the defaults): a region refuses front ends whose quotas differ.
+const bOptions = parseServerOptions(['--tls-cert', 'x', '--tls-key', 'x', ...NO_WATCHER_QUOTAS]);
+if (bOptions === 'help') throw new Error('unreachable');
+const { maxWatchersPerAddress, maxWatchersPerOwner, newWatchersPerMinute, newWatcherBurst } = bOptions.state;
+const quotas = { maxWatchersPerAddress, maxWatchersPerOwner, newWatchersPerMinute, newWatcherBurst };
+const config = { format: 'mnat-region-config/1' as const, pool: DEFAULT_POOL, refreshPeriodS: PERIOD, gracePeriodS: 250, maxJoinsPerWatcher: 64, quotas };
 
 // Front end A, here.
 const storeA = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/bench/', frontendId: 'A', config, log: quiet });
@@ -53,7 +59,7 @@ cleanup.t.after(async () => {
 
 // Front end B, a child process (dist/ when built, else src/ through the loader).
 const dist = join(ROOT, 'dist/mnat-server.js');
-const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--refresh-period', String(PERIOD), ...NO_WATCHER_QUOTAS, '--max-connections-per-client', '0'];
+const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--refresh-period', String(PERIOD), ...NO_WATCHER_QUOTAS, '--max-connections-per-client', '0', '--max-subscriptions-per-client', '0'];
 const b = spawn(process.execPath, [...(spawnSync('test', ['-f', dist]).status === 0 ? [dist] : ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts')]), ...bArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
 cleanup.t.after(() => b.kill('SIGKILL'));
 const bPort = await new Promise<number>((resolve, reject) => {
