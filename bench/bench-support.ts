@@ -6,12 +6,12 @@ import { ClientTable, DEFAULT_HTTP_LIMITS, Refusals } from '../src/server/http/l
 /** t.after as in node:test; run() undoes everything, last registered first. */
 export function benchCleanup(): { t: { after(fn: () => unknown): void }; run(): Promise<void> } {
   const afters: Array<() => unknown> = [];
-  return {
-    t: { after: (fn) => void afters.push(fn) },
-    run: async () => {
-      for (const fn of afters.reverse()) await fn();
-    },
+  const run = async (): Promise<void> => {
+    for (const fn of afters.splice(0).reverse()) await fn();
   };
+  // Ctrl-C or a test runner's timeout: clean up too (Node's default for these signals skips even 'exit' hooks).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void run().finally(() => process.exit(130)));
+  return { t: { after: (fn) => void afters.push(fn) }, run };
 }
 
 /** The nearest-rank p-th percentile of xs (NaN when empty). */

@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { startMosquitto, type Mosquitto } from '../lab/mosquitto.ts';
 import { REPO_ROOT } from '../lab/lab.ts';
 import { mappingTopic } from '../src/protocol/mqtt-mapping.ts';
-import { pct } from './bench-support.ts';
+import { NO_WATCHER_QUOTAS, pct } from './bench-support.ts';
 import { h2request } from './h2-request.ts';
 
 const SIZES = (process.argv[2] ?? '1000,10000').split(',').map(Number);
@@ -80,7 +80,9 @@ async function startServer(extra: string[]): Promise<{ child: ChildProcess; port
   const child = spawn(process.execPath, [
     '--import', join(REPO_ROOT, 'build/ts-loader.mjs'), join(REPO_ROOT, 'src/server/main.ts'),
     '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'certs/server.pem'), '--tls-key', join(dir, 'certs/server.key'),
-    '--pool', pool, '--grace-period', '0', '--refresh-period', '3600', ...extra,
+    '--pool', pool, '--grace-period', '0', '--refresh-period', '3600',
+    // Every simulated CPE comes from 127.0.0.1: no per-client quotas.
+    ...NO_WATCHER_QUOTAS, '--max-connections-per-client', '0', '--max-subscriptions-per-client', '0', ...extra,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
@@ -155,12 +157,19 @@ async function round(n: number, mode: 'sse' | 'mqtt'): Promise<Result> {
       ...(broker ? { mqtt: { host: 'localhost', port: Number(url.split(':').pop()), topic: mappingTopic('mnat', X), cert: join(dir, 'certs/cpe.pem'), key: join(dir, 'certs/cpe.key') } } : {}),
     };
     const child = spawn(process.execPath, ['--import', join(REPO_ROOT, 'build/ts-loader.mjs'), join(REPO_ROOT, 'bench/mqtt-fanout-client.ts'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.on('exit', (code) => code && console.log(`  worker exited ${code}`));
     children.push(child);
     let readyFn!: () => void;
     let deliveredFn!: (at: number[]) => void;
-    const ready = new Promise<void>((r) => (readyFn = r));
-    const delivered = new Promise<number[]>((r) => (deliveredFn = r));
+    let failFn!: (e: Error) => void;
+    const failed = new Promise<never>((_, reject) => (failFn = reject));
+    failed.catch(() => undefined); // observed through ready and delivered
+    const ready = Promise.race([new Promise<void>((r) => (readyFn = r)), failed]);
+    const delivered = Promise.race([new Promise<number[]>((r) => (deliveredFn = r)), failed]);
+    // A worker that dies fails the round instead of leaving it waiting forever.
+    child.on('exit', (code, signal) => {
+      if (code) failFn(new Error(`worker ${w} exited ${code}`));
+      else if (signal && signal !== 'SIGKILL') failFn(new Error(`worker ${w} killed by ${signal}`));
+    });
     lines(child, (l) => {
       const e = JSON.parse(l) as { event: string; at?: number[]; error?: string };
       if (e.event === 'ready') readyFn();

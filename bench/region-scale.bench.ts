@@ -37,6 +37,8 @@ if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8
 const quiet: Logger = { debug() {}, info: (m, f) => /snapshot/.test(m) && console.error(`A: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A error: ${m} ${JSON.stringify(f ?? {})}`) };
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
+// Also when the bench fails: this exit hook runs after the cluster's, which kills the members.
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 // The load comes from one address: no per-client quotas (B gets the same through NO_WATCHER_QUOTAS).
 // A's quotas are what B's flags give (NO_WATCHER_QUOTAS over the defaults): a region refuses front ends whose quotas differ.
 const bOptions = parseServerOptions(['--tls-cert', 'x', '--tls-key', 'x', ...NO_WATCHER_QUOTAS]);

@@ -21,6 +21,8 @@ const made = spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encodi
 if (made.status !== 0) throw new Error(made.stderr);
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp });
+// Also when the bench fails: this exit hook runs after the cluster's, which kills the members.
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const bare = await startBare(certs);
 const frontEnd = (id: string) =>
   startProcess(
