@@ -45,7 +45,7 @@ const cleanup = async (): Promise<void> => {
   for (const b of brokers) await b.kill().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 };
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().then(() => process.exit(130)));
 
 /** CPU time (ns) of every thread of pid so far. */
 function cpuNs(pid: number): number {
