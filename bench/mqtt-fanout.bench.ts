@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { startMosquitto, type Mosquitto } from '../lab/mosquitto.ts';
 import { REPO_ROOT } from '../lab/lab.ts';
 import { mappingTopic } from '../src/protocol/mqtt-mapping.ts';
-import { NO_WATCHER_QUOTAS, pct } from './bench-support.ts';
+import { benchCleanup, NO_WATCHER_QUOTAS, pct } from './bench-support.ts';
 import { h2request } from './h2-request.ts';
 
 const SIZES = (process.argv[2] ?? '1000,10000').split(',').map(Number);
@@ -40,12 +40,15 @@ const now = (): number => performance.timeOrigin + performance.now();
 const dir = mkdtempSync(join(tmpdir(), 'mnat-fanout-'));
 const children: ChildProcess[] = [];
 const brokers: Mosquitto[] = [];
-const cleanup = async (): Promise<void> => {
-  for (const c of children) c.kill('SIGKILL');
+// Run last registered first (also on Ctrl-C and SIGTERM): processes, brokers, then the directory.
+const cleanup = benchCleanup();
+cleanup.t.after(() => rmSync(dir, { recursive: true, force: true }));
+cleanup.t.after(async () => {
   for (const b of brokers) await b.kill().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().then(() => process.exit(130)));
+});
+cleanup.t.after(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 /** CPU time (ns) of every thread of pid so far. */
 function cpuNs(pid: number): number {
@@ -214,5 +217,5 @@ try {
     console.log(`N=${n}: server CPU SSE/MQTT ${(sse.serverCpuMs / mqtt.serverCpuMs).toFixed(1)}x; last delivery SSE ${sse.last.toFixed(0)} ms vs MQTT ${mqtt.last.toFixed(0)} ms`);
   }
 } finally {
-  await cleanup();
+  await cleanup.run();
 }
