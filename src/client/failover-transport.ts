@@ -9,7 +9,7 @@
 // gone. A host name with several addresses needs none of this: Node and curl
 // try each address when connecting. Kept small: it is in the router's
 // QuickJS bundle.
-import type { Host, HttpTarget, HttpTransport } from '../host/host.ts';
+import { RequestInterrupted, type Host, type HttpTarget, type HttpTransport } from '../host/host.ts';
 
 export function serverTransport(host: Host, target: HttpTarget): HttpTransport {
   const all = target.origin.split(',').map((origin) => host.httpTransport({ ...target, origin }));
@@ -22,7 +22,8 @@ export function serverTransport(host: Host, target: HttpTarget): HttpTransport {
       return (all[i] as HttpTransport).request(req).then(
         (res) => (res.status === 503 && failed(), res),
         (err: unknown) => {
-          failed();
+          // A stop signal to our process group says nothing about this front end.
+          if (!(err instanceof RequestInterrupted)) failed();
           throw err;
         },
       );

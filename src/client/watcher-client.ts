@@ -29,7 +29,7 @@ import {
 import type { MappedChannel } from '../protocol/model.ts';
 import { SseParser } from '../protocol/sse.ts';
 import { applyKeyedListEdits, encodeKey, type YangPatchEdit } from '../protocol/yang-patch.ts';
-import type { Host, HttpResponse, HttpStream, HttpTransport, TimerHandle } from '../host/host.ts';
+import { RequestInterrupted, type Host, type HttpResponse, type HttpStream, type HttpTransport, type TimerHandle } from '../host/host.ts';
 import type { AssignmentFeed, FeedStatus } from '../agent/ports.ts';
 import { createSerialPass } from '../agent/serial-pass.ts';
 
@@ -208,7 +208,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
 
   function transportFailed(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    host.log.warn('MNAT server unreachable', { error: message });
+    if (err instanceof RequestInterrupted) host.log.info('request to the MNAT server interrupted by a stop signal; retrying unless stopping', { error: message });
+    else host.log.warn('MNAT server unreachable', { error: message });
     setStatus({ connected: false, lastError: message });
   }
 
@@ -481,8 +482,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
         scheduleFollow(backoff.next());
         return;
       }
-      const reason = failed ? failed.message : error ? error.message : status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended';
-      followFailed(epoch, new Error(reason));
+      // The transport's own error as it is: it may say the stream was interrupted (RequestInterrupted).
+      followFailed(epoch, failed ?? error ?? new Error(status === 404 ? 'subscription vanished (HTTP 404)' : 'push stream ended'));
     };
     const armWatchdog = (): void =>
       arm('watchdog', pushIdleMs, () => {

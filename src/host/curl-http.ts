@@ -10,7 +10,7 @@
 // status and rejects on transport failure or timeout (default 30 s); a
 // stream calls onResponse once, onData per chunk, onEnd once; after close()
 // no callback runs. "http://" origins use h2c with prior knowledge.
-import type { HttpRequest, HttpResponse, HttpStream, HttpStreamHandlers, HttpTarget, HttpTransport } from './host.ts';
+import { RequestInterrupted, type HttpRequest, type HttpResponse, type HttpStream, type HttpStreamHandlers, type HttpTarget, type HttpTransport } from './host.ts';
 import type { Child, ChildExit, SpawnFunction } from './quickjs-process.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -148,6 +148,9 @@ export class CurlHeadParser {
   }
 }
 
+/** SIGHUP, SIGINT and SIGTERM: the signals that stop a whole process group (see RequestInterrupted). */
+const GROUP_STOP_SIGNALS: ReadonlySet<number> = new Set([1, 2, 15]);
+
 /** curl's own message ("curl: (7) Failed to connect …") from its stderr. */
 function curlError(stderr: string, exit: ChildExit): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
@@ -198,11 +201,12 @@ export function createCurlHttpTransport(
       },
     };
     active.add(entry);
-    const fail = (message: string): void => {
+    const fail = (message: string, interrupted = false): void => {
       if (cancelled) return;
       cancelled = true;
       active.delete(entry);
-      handlers.end(new Error(`${req.method} ${req.path}: ${message}`));
+      const text = `${req.method} ${req.path}: ${message}`;
+      handlers.end(interrupted ? new RequestInterrupted(text) : new Error(text));
     };
     // Started from a microtask: no handler runs before request()/stream() returned.
     void Promise.resolve().then(() => {
@@ -239,7 +243,7 @@ export function createCurlHttpTransport(
           onExit(exit) {
             if (cancelled) return;
             if (parseError !== null) return fail(parseError);
-            if (exit.code !== 0) return fail(curlError(stderr, exit));
+            if (exit.code !== 0) return fail(curlError(stderr, exit), exit.signal !== null && GROUP_STOP_SIGNALS.has(exit.signal));
             if (!parser.complete) return fail('curl ended without an HTTP response');
             cancelled = true;
             active.delete(entry);

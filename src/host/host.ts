@@ -82,6 +82,14 @@ export interface HttpTarget {
   readonly insecureTls?: boolean;
 }
 
+/**
+ * A request whose helper process (curl) was stopped by SIGINT, SIGTERM or
+ * SIGHUP that the transport did not send: what Ctrl-C in a shell or a
+ * supervisor's kill of the whole process group does. The agent is then almost
+ * always being stopped too; the server did nothing wrong.
+ */
+export class RequestInterrupted extends Error {}
+
 /** An HTTP/2 client bound to one server origin. */
 export interface HttpTransport {
   request(req: HttpRequest): Promise<HttpResponse>;

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverTransport } from '../../src/client/failover-transport.ts';
-import type { Host, HttpRequest, HttpResponse, HttpStreamHandlers, HttpTarget, HttpTransport } from '../../src/host/host.ts';
+import { RequestInterrupted, type Host, type HttpRequest, type HttpResponse, type HttpStreamHandlers, type HttpTarget, type HttpTransport } from '../../src/host/host.ts';
 import { parseEgressArgs, resolveEgressSettings } from '../../src/egress/config/egress-options.ts';
 import { parseIngressOptions } from '../../src/ingress/ingress-options.ts';
 
-type Behaviour = 'ok' | 'fail' | '503';
+type Behaviour = 'ok' | 'fail' | '503' | 'interrupted';
 
 /** A host whose transports answer as told, per origin, and record who was asked. */
 function fakeHost(): { host: Host; behave: Map<string, Behaviour>; asked: string[]; closed: string[] } {
@@ -22,6 +22,7 @@ function fakeHost(): { host: Host; behave: Map<string, Behaviour>; asked: string
       await new Promise((r) => setImmediate(r));
       const b = behave.get(target.origin) ?? 'ok';
       if (b === 'fail') throw new Error(`connect ECONNREFUSED ${target.origin}`);
+      if (b === 'interrupted') throw new RequestInterrupted(`GET /: curl killed by signal 15`);
       return { status: b === '503' ? 503 : 200, headers: {}, body: '' };
     },
     stream(_req: HttpRequest, h: HttpStreamHandlers) {
@@ -51,6 +52,11 @@ test('the failover transport sticks to one front end and moves on after a failur
   await assert.rejects(t.request(GET), /ECONNREFUSED/);
   await t.request(GET);
   assert.deepEqual(asked.splice(0), ['https://a:1', 'https://b:2'], 'the retry goes to the next one');
+  behave.set('https://b:2', 'interrupted');
+  await assert.rejects(t.request(GET), RequestInterrupted);
+  behave.delete('https://b:2');
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://b:2', 'https://b:2'], 'a stop signal to our own curl is no reason to move');
   behave.set('https://b:2', '503');
   assert.equal((await t.request(GET)).status, 503, 'a 503 is handed to the caller');
   await t.request(GET);

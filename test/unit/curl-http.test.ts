@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { curlConfig, curlQuote, CurlHeadParser, createCurlHttpTransport } from '../../src/host/curl-http.ts';
-import type { SpawnFunction } from '../../src/host/quickjs-process.ts';
+import type { ChildExit, SpawnFunction } from '../../src/host/quickjs-process.ts';
+import { RequestInterrupted } from '../../src/host/host.ts';
 
 const h2 = { http2: true, version: '8.0.0' };
 
@@ -88,4 +89,32 @@ test('createCurlHttpTransport refuses an origin with a path', () => {
     throw new Error('not reached');
   };
   assert.throws(() => createCurlHttpTransport({ origin: 'https://h:1/restconf' }, spawn), /must look like https:\/\/host:port/);
+});
+
+/** A spawn whose curl prints nothing and ends as `exit` says. */
+function curlThatEnds(exit: ChildExit, stderr = ''): SpawnFunction {
+  return (_argv, options) => {
+    setImmediate(() => {
+      if (stderr) options.onStderr?.(stderr);
+      options.onExit(exit);
+    });
+    return { pid: 1, kill() {} };
+  };
+}
+
+test('a curl stopped by SIGINT, SIGTERM or SIGHUP it was not sent by the transport is RequestInterrupted; other deaths are failures', async () => {
+  const target = { origin: 'https://h:1' };
+  const GET = { method: 'GET', path: '/restconf/data/x' } as const;
+  for (const signal of [1, 2, 15]) {
+    const t = createCurlHttpTransport(target, curlThatEnds({ code: null, signal }), { http2: true });
+    await assert.rejects(t.request(GET), (e: Error) => e instanceof RequestInterrupted && e.message === `GET /restconf/data/x: curl killed by signal ${signal}`);
+  }
+  const killed = createCurlHttpTransport(target, curlThatEnds({ code: null, signal: 9 }), { http2: true });
+  await assert.rejects(killed.request(GET), (e: Error) => !(e instanceof RequestInterrupted) && /curl killed by signal 9/.test(e.message));
+  const refused = createCurlHttpTransport(target, curlThatEnds({ code: 7, signal: null }, 'curl: (7) Failed to connect to h port 1\n'), { http2: true });
+  await assert.rejects(refused.request(GET), (e: Error) => !(e instanceof RequestInterrupted) && /Failed to connect/.test(e.message));
+  const ended = await new Promise<Error | undefined>((resolve) => {
+    createCurlHttpTransport(target, curlThatEnds({ code: null, signal: 15 }), { http2: true }).stream(GET, { onResponse() {}, onData() {}, onEnd: resolve });
+  });
+  assert.ok(ended instanceof RequestInterrupted, 'a push stream ends the same way');
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWatcherClient, EGRESS_ROLE, INGRESS_ROLE, type WatcherStatus } from '../../src/client/watcher-client.ts';
 import { createNodeHost } from '../../src/host/node-host.ts';
-import type { Host, HttpRequest, HttpResponse, HttpTransport, Logger } from '../../src/host/host.ts';
+import { RequestInterrupted, type Host, type HttpRequest, type HttpResponse, type HttpTransport, type LogLevel, type Logger } from '../../src/host/host.ts';
 import { createVirtualTime } from './fixtures/virtual-time.ts';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -120,6 +120,39 @@ test('transport errors back off and report disconnected; setDesired with the sam
   c.setDesired(['192.0.2.0/24', '198.51.100.0/24']);
   await until(() => puts === 2, 'PUT after a change');
   await c.stop();
+});
+
+test('a request or push stream interrupted by a stop signal is logged as such (info), not as an unreachable server, and retried', async () => {
+  const lines: string[] = [];
+  const record = (level: LogLevel) => (msg: string) => void lines.push(`${level} ${msg}`);
+  const logging: Host = { ...host, log: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } };
+  let getIdCalls = 0;
+  let streams = 0;
+  const transport: HttpTransport = {
+    async request(req): Promise<HttpResponse> {
+      if (req.path.endsWith('get-new-watcher-id')) {
+        getIdCalls++;
+        if (getIdCalls === 1) throw new RequestInterrupted('POST /x: curl killed by signal 15');
+        if (getIdCalls === 2) throw new Error('POST /x: curl: (7) Failed to connect');
+        return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+      }
+      if (req.path.endsWith('establish-subscription')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-subscribed-notifications:output': { id: 1, 'ietf-restconf-subscribed-notifications:uri': 'https://x:1/restconf/subscriptions/1' } }) };
+      return { status: 204, headers: {}, body: '' };
+    },
+    stream(_req, h) {
+      // The first push stream's curl is stopped by a signal; the second stays open.
+      if (++streams === 1) queueMicrotask(() => h.onEnd(new RequestInterrupted('GET /restconf/subscriptions/1: curl killed by signal 15')));
+      return { close() {} };
+    },
+    close() {},
+  };
+  const c = createWatcherClient({ host: logging, transport, role: EGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20 });
+  c.start();
+  await until(() => streams === 2, 'an id after two retries, a second push stream after the interrupted one');
+  await c.stop();
+  const interrupted = lines.filter((l) => l === 'info request to the MNAT server interrupted by a stop signal; retrying unless stopping');
+  assert.equal(interrupted.length, 2, lines.join('\n'));
+  assert.equal(lines.filter((l) => l === 'warn MNAT server unreachable').length, 1, 'only the real failure warns');
 });
 
 test('push: applies push-update and yang-patch edits; a silent or broken stream is re-established', async () => {
