@@ -3,14 +3,39 @@
 // nearest-rank percentile the figures are reported in.
 import { ClientTable, DEFAULT_HTTP_LIMITS, Refusals } from '../src/server/http/limits.ts';
 
+/** The clean-ups not yet done, of every benchCleanup() in this process. */
+const pending = new Set<() => Promise<void>>();
+let signalsHooked = false;
+
+/**
+ * Ctrl-C or a test runner's timeout: finish every pending clean-up, then exit
+ * (Node's default for these signals skips even 'exit' hooks). On every signal,
+ * not once: timeout(1) signals the process and then its group, and a second
+ * signal must not kill the bench halfway through its clean-up.
+ */
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => void Promise.allSettled([...pending].map((run) => run())).finally(() => process.exit(130)));
+  }
+}
+
 /** t.after as in node:test; run() undoes everything, last registered first. */
 export function benchCleanup(): { t: { after(fn: () => unknown): void }; run(): Promise<void> } {
   const afters: Array<() => unknown> = [];
-  const run = async (): Promise<void> => {
-    for (const fn of afters.splice(0).reverse()) await fn();
-  };
-  // Ctrl-C or a test runner's timeout: clean up too (Node's default for these signals skips even 'exit' hooks).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void run().finally(() => process.exit(130)));
+  // One run, however many ask (a signal and the bench's own finally): a second caller waits for it to end.
+  let running: Promise<void> | null = null;
+  const run = (): Promise<void> =>
+    (running ??= (async () => {
+      try {
+        for (const fn of afters.splice(0).reverse()) await fn();
+      } finally {
+        pending.delete(run);
+      }
+    })());
+  pending.add(run);
+  hookSignals();
   return { t: { after: (fn) => void afters.push(fn) }, run };
 }
 

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startMosquitto, type Mosquitto } from '../lab/mosquitto.ts';
+import { spawnLabProcess, type LabProcess } from '../lab/lab-process.ts';
 import { REPO_ROOT } from '../lab/lab.ts';
 import { mappingTopic } from '../src/protocol/mqtt-mapping.ts';
 import { benchCleanup, NO_WATCHER_QUOTAS, pct } from './bench-support.ts';
@@ -39,16 +40,29 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 const dir = mkdtempSync(join(tmpdir(), 'mnat-fanout-'));
 const children: ChildProcess[] = [];
-const brokers: Mosquitto[] = [];
-// Run last registered first (also on Ctrl-C and SIGTERM): processes, brokers, then the directory.
+/** Every broker process from the moment it is spawned, so one still starting is cleaned up too. */
+const brokerProcs: LabProcess[] = [];
+const spawnBroker = (argv: string[], label: string): LabProcess => {
+  notStopping();
+  const proc = spawnLabProcess(argv, undefined, label);
+  brokerProcs.push(proc);
+  return proc;
+};
+// Run last registered first (also on Ctrl-C and SIGTERM): no new starts, processes, brokers, then the directory.
 const cleanup = benchCleanup();
 cleanup.t.after(() => rmSync(dir, { recursive: true, force: true }));
 cleanup.t.after(async () => {
-  for (const b of brokers) await b.kill().catch(() => undefined);
+  for (const b of brokerProcs) await b.kill('SIGKILL').catch(() => undefined);
 });
 cleanup.t.after(() => {
   for (const c of children) c.kill('SIGKILL');
 });
+// First of all: nothing new starts once clean-up began (a round goes on while it awaits exits).
+let stopping = false;
+cleanup.t.after(() => void (stopping = true));
+function notStopping(): void {
+  if (stopping) throw new Error('the bench is stopping: nothing new is started');
+}
 
 /** CPU time (ns) of every thread of pid so far. */
 function cpuNs(pid: number): number {
@@ -80,6 +94,7 @@ function lines(child: ChildProcess, onLine: (line: string) => void): void {
 async function startServer(extra: string[]): Promise<{ child: ChildProcess; port: number }> {
   const pool = join(dir, 'pool.json');
   writeFileSync(pool, JSON.stringify({ 'group-pool': { ranges: [{ 'group-range': '232.255.0.1/32', 'source-range': 'keep' }] } }));
+  notStopping();
   const child = spawn(process.execPath, [
     '--import', join(REPO_ROOT, 'build/ts-loader.mjs'), join(REPO_ROOT, 'src/server/main.ts'),
     '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'certs/server.pem'), '--tls-key', join(dir, 'certs/server.key'),
@@ -130,8 +145,8 @@ async function round(n: number, mode: 'sse' | 'mqtt'): Promise<Result> {
       dir: join(dir, `mosquitto-${n}`),
       port: 20000 + Math.floor(Math.random() * 20000),
       tls: { ca: join(dir, 'certs/ca.pem'), cert: join(dir, 'certs/server.pem'), key: join(dir, 'certs/server.key') },
+      spawn: spawnBroker,
     });
-    brokers.push(broker);
     url = broker.url.replace('127.0.0.1', 'localhost');
   }
   const mqttArgs = broker
@@ -159,15 +174,18 @@ async function round(n: number, mode: 'sse' | 'mqtt'): Promise<Result> {
       perSession: PER_SESSION,
       ...(broker ? { mqtt: { host: 'localhost', port: Number(url.split(':').pop()), topic: mappingTopic('mnat', X), cert: join(dir, 'certs/cpe.pem'), key: join(dir, 'certs/cpe.key') } } : {}),
     };
+    notStopping();
     const child = spawn(process.execPath, ['--import', join(REPO_ROOT, 'build/ts-loader.mjs'), join(REPO_ROOT, 'bench/mqtt-fanout-client.ts'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     let readyFn!: () => void;
     let deliveredFn!: (at: number[]) => void;
     let failFn!: (e: Error) => void;
     const failed = new Promise<never>((_, reject) => (failFn = reject));
-    failed.catch(() => undefined); // observed through ready and delivered
     const ready = Promise.race([new Promise<void>((r) => (readyFn = r)), failed]);
     const delivered = Promise.race([new Promise<number[]>((r) => (deliveredFn = r)), failed]);
+    // Observed where the round awaits them; a round that fails at `ready` never awaits `delivered`,
+    // whose rejection would otherwise end the process before the clean-up is done.
+    for (const p of [failed, ready, delivered]) p.catch(() => undefined);
     // A worker that dies fails the round instead of leaving it waiting forever.
     child.on('exit', (code, signal) => {
       if (code) failFn(new Error(`worker ${w} exited ${code}`));
