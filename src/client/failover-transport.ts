@@ -1,26 +1,82 @@
 // Several mnat-server front ends of one region behind one HttpTransport: the
 // target's origin lists them comma-separated. A client sticks to one front
-// end (picked at random, so a fleet spreads over them) and moves to the next
-// when a request fails in transport or is answered 503 (that front end cannot
-// reach etcd); the watcher client's own retry (exponential backoff, full
-// jitter) then goes to the next front end with the same watcher id, which
-// every front end of the region knows. A push stream that breaks is followed
-// by a request (establish-subscription), which moves on if the front end is
-// gone. A host name with several addresses needs none of this: Node and curl
-// try each address when connecting. Kept small: it is in the router's
-// QuickJS bundle.
-import { RequestInterrupted, type Host, type HttpTarget, type HttpTransport } from '../host/host.ts';
+// end (picked at random, so a fleet spreads over them; or the first, when the
+// list is already in the order to try, as DNS-SD's SRV order is) and moves to
+// the next when a request fails in transport or is answered 503 (that front
+// end cannot reach etcd); the watcher client's own retry (exponential backoff,
+// full jitter) then goes to the next front end with the same watcher id,
+// which every front end of the region knows. A push stream that breaks is
+// followed by a request (establish-subscription), which moves on if the front
+// end is gone. A host name with several addresses needs none of this: Node
+// and curl try each address when connecting.
+//
+// With `rediscover` (DNS-SD) the list itself is looked up again once no front
+// end has answered for a while, and then with backoff while none does: a
+// region whose front ends were replaced is found without a restart, and the
+// client keeps its watcher id. Kept small: it is in the router's QuickJS bundle.
+import { RequestInterrupted, type Host, type HttpTarget, type HttpTransport, type TimerHandle } from '../host/host.ts';
+import { createBackoff } from '../core/backoff.ts';
 
-export function serverTransport(host: Host, target: HttpTarget): HttpTransport {
-  const all = target.origin.split(',').map((origin) => host.httpTransport({ ...target, origin }));
-  let at = (Math.random() * all.length) | 0;
+export interface ServerListOptions {
+  /** Start at the first server, not a random one: the list is in the order to try (DNS-SD). */
+  readonly inOrder?: boolean;
+  /** Look the list up again after no server answered for afterMs (then with backoff while none does). */
+  readonly rediscover?: { readonly afterMs: number; lookup(): Promise<string[]> };
+}
+
+export function serverTransport(host: Host, target: HttpTarget, options: ServerListOptions = {}): HttpTransport {
+  const open = (origin: string): HttpTransport => host.httpTransport({ ...target, origin });
+  let origins = target.origin.split(',');
+  let all = origins.map(open);
+  let at = options.inOrder ? 0 : (Math.random() * all.length) | 0;
+  let closed = false;
+  /** Armed (or looking) while no server answers; null once one does. */
+  let unanswered: TimerHandle | null = null;
+  const backoff = createBackoff({ initialMs: 1000, maxMs: 60_000 });
+
+  const arm = (ms: number): void => void (unanswered = host.setTimeout(() => void lookAgain(), ms));
+  const answered = (): void => {
+    if (unanswered !== null) host.clearTimeout(unanswered);
+    unanswered = null;
+    backoff.reset();
+  };
+  const notAnswered = (): void => {
+    if (options.rediscover && unanswered === null && !closed) arm(options.rediscover.afterMs);
+  };
+
+  async function lookAgain(): Promise<void> {
+    let next: string[] | null = null;
+    try {
+      next = await options.rediscover!.lookup();
+    } catch (err) {
+      host.log.warn('DNS-SD: looking the servers up again failed; the current ones stay', { error: (err as Error).message });
+    }
+    if (closed) return;
+    if (next && next.length > 0 && next.join(',') !== origins.join(',')) replace(next);
+    if (unanswered !== null) arm(backoff.next());
+  }
+
+  /** The new list; servers on both keep their connection, the others are closed. */
+  function replace(next: string[]): void {
+    host.log.info('DNS-SD: the servers changed', { from: origins.join(','), to: next.join(',') });
+    const current = origins[at] as string;
+    const known = new Map(origins.map((origin, i) => [origin, all[i] as HttpTransport]));
+    all = next.map((origin) => known.get(origin) ?? open(origin));
+    for (const [origin, transport] of known) if (!next.includes(origin)) transport.close();
+    origins = next;
+    at = Math.max(0, next.indexOf(current));
+  }
+
   return {
     request(req) {
       const i = at;
       // Move on from front end i (unless another failure did already).
-      const failed = (): unknown => at === i && (at = (i + 1) % all.length);
+      const failed = (): void => {
+        if (at === i) at = (i + 1) % all.length;
+        notAnswered();
+      };
       return (all[i] as HttpTransport).request(req).then(
-        (res) => (res.status === 503 && failed(), res),
+        (res) => (res.status === 503 ? failed() : answered(), res),
         (err: unknown) => {
           // A stop signal to our process group says nothing about this front end.
           if (!(err instanceof RequestInterrupted)) failed();
@@ -29,6 +85,10 @@ export function serverTransport(host: Host, target: HttpTarget): HttpTransport {
       );
     },
     stream: (req, h) => (all[at] as HttpTransport).stream(req, h),
-    close: () => all.forEach((t) => t.close()),
+    close: () => {
+      closed = true;
+      answered();
+      all.forEach((t) => t.close());
+    },
   };
 }

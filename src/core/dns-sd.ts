@@ -5,8 +5,9 @@
 // For each search domain in order: PTR _mnat._tcp.<domain> → service instances;
 // per instance SRV (RFC 2782 order: priority, then weighted random) → target
 // host and port; TXT → the keys in docs/discovery.md (path = RESTCONF root).
-// The first instance whose SRV target answers is the service. Every question
-// asked is kept, so a failure can say exactly which names were tried.
+// The first instance with an SRV target that answers is the service; all its
+// targets are kept, in order, for failover. Every question asked is kept, so
+// a failure can say exactly which names were tried.
 //
 // Written for the QuickJS bundle's size budget: plain functions, no classes
 // beyond the error.
@@ -37,8 +38,15 @@ export interface DnsSdLookup {
 export interface MnatService {
   /** The service instance name, e.g. "MNAT._mnat._tcp.isp.example". */
   readonly instance: string;
+  /** The first of `targets`. */
   readonly host: string;
   readonly port: number;
+  /**
+   * Every SRV target of the instance (the servers of a region), in RFC 2782
+   * order: the order to try them in when one fails. With lookup.addresses,
+   * only targets that have an address.
+   */
+  readonly targets: ReadonlyArray<{ readonly host: string; readonly port: number }>;
   /** RESTCONF root from TXT `path` (default /restconf). */
   readonly apiRoot: string;
   /** The search domain it was found in. */
@@ -160,14 +168,18 @@ export async function discoverMnat(lookup: DnsSdLookup, domains: readonly string
         asked.push(`SRV ${instance}: "." (no service)`);
         continue;
       }
+      const targets: Array<{ host: string; port: number }> = [];
       for (const srv of orderSrv(records, random)) {
         if (lookup.addresses && (await ask(`A/AAAA ${srv.name}`, () => lookup.addresses!(srv.name), 'no address')).length === 0) {
           nowhere = `SRV ${instance} points to ${srv.name}:${srv.port}, which has no address (A/AAAA)`;
           continue;
         }
-        const txt = parseTxt((await ask(`TXT ${instance}`, () => lookup.txt(instance))).flat());
-        return { instance, host: srv.name, port: srv.port, apiRoot: apiRootFromTxt(txt), domain };
+        targets.push({ host: srv.name, port: srv.port });
       }
+      const first = targets[0];
+      if (!first) continue;
+      const txt = parseTxt((await ask(`TXT ${instance}`, () => lookup.txt(instance))).flat());
+      return { instance, host: first.host, port: first.port, targets, apiRoot: apiRootFromTxt(txt), domain };
     }
   }
   if (domains.length === 0) {

@@ -19,30 +19,58 @@ import type { MqttFiles } from '../agent/mqtt-sub.ts';
 import type { MqttBroker } from '../protocol/mqtt-mapping.ts';
 import { createTranslator } from '../dataplane/translator.ts';
 import { checkPrerequisites } from '../agent/preflight.ts';
-import type { Host, LogLevel } from '../host/host.ts';
+import type { Host, HttpTransport, LogLevel } from '../host/host.ts';
 import { createEgressAgent } from './egress-agent.ts';
 import { cleanUpAfterEgress } from './cleanup.ts';
 import type { AssignmentFeed, Joiner } from '../agent/ports.ts';
 import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
 import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
+import type { MnatService } from '../core/dns-sd.ts';
 import { createBackoff } from '../core/backoff.ts';
 
-/** --server dns-sd: the origin and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */
+/** Without a server answering for this long, a DNS-SD egress looks the service up again (as the receiver library does). */
+const REDISCOVER_AFTER_MS = 30_000;
+
+/** Settings whose server list came from DNS-SD: in SRV order, and looked up again when no server answers. */
+const discovered = new WeakSet<EgressSettings>();
+
+/** https, or http (plaintext h2c): "dns-sd" / "http:dns-sd" (--insecure) before discovery, the origins' own after it. */
+const schemeOf = (s: EgressSettings): string => (s.target.origin === 'dns-sd' || s.target.origin.startsWith('https:') ? 'https' : 'http');
+
+/** The SRV targets of the service as origins. */
+async function discoverOrigins(host: Host, scheme: string): Promise<{ origins: string[]; found: MnatService }> {
+  const found = await discoverWithBusybox(host);
+  return { origins: found.targets.map((t) => `${scheme}://${t.host}:${t.port}`), found };
+}
+
+/** --server dns-sd: the servers and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */
 async function withServer(host: Host, s: EgressSettings, apiRootGiven: boolean): Promise<EgressSettings> {
   if (!s.target.origin.endsWith('dns-sd')) return s;
   const backoff = createBackoff({ initialMs: 2000, maxMs: 60_000 });
   for (;;) {
     try {
-      const d = await discoverWithBusybox(host);
-      const origin = `${s.target.origin[0] === 'h' ? 'http' : 'https'}://${d.host}:${d.port}`;
-      host.log.info('DNS-SD', { origin, instance: d.instance });
-      return { ...s, target: { ...s.target, origin }, apiRoot: apiRootGiven ? s.apiRoot : d.apiRoot };
+      const { origins, found } = await discoverOrigins(host, schemeOf(s));
+      const origin = origins.join(',');
+      host.log.info('DNS-SD', { origin, instance: found.instance });
+      const next = { ...s, target: { ...s.target, origin }, apiRoot: apiRootGiven ? s.apiRoot : found.apiRoot };
+      discovered.add(next);
+      return next;
     } catch (err) {
       host.log.warn('DNS-SD', { error: (err as Error).message });
       await new Promise((r) => host.setTimeout(() => r(0), backoff.next()));
     }
   }
+}
+
+/** The region's servers behind one transport; a discovered list is tried in order and looked up again. */
+function transportFor(host: Host, s: EgressSettings): HttpTransport {
+  if (!discovered.has(s)) return serverTransport(host, s.target);
+  const scheme = schemeOf(s);
+  return serverTransport(host, s.target, {
+    inOrder: true,
+    rediscover: { afterMs: REDISCOVER_AFTER_MS, lookup: async () => (await discoverOrigins(host, scheme)).origins },
+  });
 }
 
 export interface EgressRuntime {
@@ -171,7 +199,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   // the server itself only while the broker cannot be reached.
   const createFeed = (s: EgressSettings): AssignmentFeed<Channel> => {
     const mqtt = s.mqtt;
-    const watcher = createWatcherClient({ host, transport: serverTransport(host, s.target), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
+    const watcher = createWatcherClient({ host, transport: transportFor(host, s), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
     if (!mqtt) return watcher;
     return createMqttFeed({ host, watcher, broker: mqtt, url: mqtt.url, role: EGRESS_MQTT, open: (events) => rt.openMqtt(host, mqtt, s.target, events) });
   };

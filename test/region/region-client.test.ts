@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverTransport } from '../../src/client/failover-transport.ts';
+import { createVirtualTime } from '../unit/fixtures/virtual-time.ts';
 import { RequestInterrupted, type Host, type HttpRequest, type HttpResponse, type HttpStreamHandlers, type HttpTarget, type HttpTransport } from '../../src/host/host.ts';
 import { parseEgressArgs, resolveEgressSettings } from '../../src/egress/config/egress-options.ts';
 import { parseIngressOptions } from '../../src/ingress/ingress-options.ts';
@@ -83,6 +84,53 @@ test('a fleet spreads over the front ends: the start is random', () => {
     starts.add(asked[0] as string);
   }
   assert.equal(starts.size, 3);
+});
+
+test('a DNS-SD list: tried in order; after no answer for a while it is looked up again and replaced, keeping the client on a server it still lists', async () => {
+  const { host: base, behave, asked, closed } = fakeHost();
+  const time = createVirtualTime();
+  const logged: string[] = [];
+  const log = { debug() {}, info: (m: string) => void logged.push(m), warn: (m: string) => void logged.push(m), error() {} };
+  const host = { ...base, log, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, now: time.now } as Host;
+  let dns = ['https://a:1', 'https://b:2'];
+  let lookups = 0;
+  const lookup = async (): Promise<string[]> => {
+    lookups++;
+    if (dns.length === 0) throw new Error('busybox nslookup: timed out');
+    return dns;
+  };
+  const t = serverTransport(host, { origin: 'https://a:1,https://b:2' }, { inOrder: true, rediscover: { afterMs: 30_000, lookup } });
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://a:1'], 'in SRV order: the first one first');
+  // a fails: the client moves to b and nothing answers for 30 s (no requests meanwhile); DNS now lists c and b.
+  behave.set('https://a:1', 'fail');
+  dns = ['https://c:3', 'https://b:2'];
+  await assert.rejects(t.request(GET));
+  await time.advance(29_000);
+  assert.equal(lookups, 0, 'not before 30 s without an answer');
+  await time.advance(1_000);
+  assert.equal(lookups, 1);
+  assert.deepEqual(logged, ['DNS-SD: the servers changed']);
+  assert.deepEqual(closed, ['https://a:1'], 'the server DNS no longer lists is closed; b keeps its connection');
+  asked.splice(0);
+  await t.request(GET);
+  assert.deepEqual(asked.splice(0), ['https://b:2'], 'the client was on b, which DNS still lists: it stays');
+  behave.set('https://b:2', 'fail');
+  await assert.rejects(t.request(GET));
+  assert.equal((await t.request(GET)).status, 200);
+  assert.deepEqual(asked.splice(0), ['https://b:2', 'https://c:3'], 'b fails: on to c, the new one');
+  // c answered: no more lookups, however long.
+  await time.advance(600_000);
+  assert.equal(lookups, 1, 'no lookups while a server answers');
+  // Failing again, with DNS failing too: the list stays, lookups go on with backoff (≤ 60 s apart).
+  behave.set('https://c:3', 'fail');
+  dns = [];
+  await assert.rejects(t.request(GET));
+  await time.advance(30_000 + 4 * 60_000);
+  assert.ok(lookups >= 1 + 4, `looked up again with backoff (${lookups - 1} times)`);
+  assert.equal(logged.filter((l) => l.startsWith('DNS-SD: looking the servers up again failed')).length, lookups - 1);
+  t.close();
+  assert.equal(time.pending(), 0, 'close stops the lookups');
 });
 
 test('the agents take a region\'s front ends, comma-separated', () => {

@@ -6,7 +6,7 @@
 // see no gap. Needs root (network namespaces).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANNELS, isRoot, MnatLab, receiverFlowing, receiverStats, SERVER_PORT, waitFor } from '../../lab/mnat-lab.ts';
+import { CHANNELS, ISP_DOMAIN, ispZone, isRoot, MNAT_SERVER_NAME, MnatLab, receiverFlowing, receiverStats, SERVER_PORT, waitFor } from '../../lab/mnat-lab.ts';
 import { ETCD_BINARY } from '../../lab/etcd-cluster.ts';
 
 const skip = !isRoot() ? 'needs root (network namespaces)' : !ETCD_BINARY ? 'needs etcd (apt-get install etcd-server)' : false;
@@ -59,4 +59,39 @@ test('two front ends: kill -9 the one the CPEs use while the streams flow; recei
     assert.equal(s.missing, 0, `no packet lost across the failover (${s.unique} received)`);
     assert.equal(s.duplicates, 0);
   }
+});
+
+test('an egress on DNS-SD (qjs, BusyBox nslookup): its front end replaced in DNS and killed, it looks the service up again and moves on with its watcher id; no gap', { skip }, async (t) => {
+  // Refresh period 20 s: the watcher's expiry window (60 s) outlasts the 30 s without an answer before the new lookup.
+  const m = await MnatLab.create(t, { cpes: 1, hostsPerCpe: 1, egressRuntime: 'qjs', refreshPeriodS: 20 });
+  await m.startRegion(2);
+  await m.startIngress();
+  // DNS lists fe1 only (ispZone: one SRV target on SERVER_PORT).
+  const resolvConf = await m.startDns();
+  const egress = await m.startEgress(1, [], { server: 'dns-sd', resolvConf });
+  await egress.waitForLine((l) => l.includes('msg=DNS-SD') && l.includes(`origin=https://${MNAT_SERVER_NAME}:${SERVER_PORT} `), 20_000);
+  m.sender(CHANNELS.v4, { rate: 200, stream: 1 });
+  const rx = m.receiver(m.host(1, 1), CHANNELS.v4);
+  await rx.waitForJson((e) => e.event === 'first-packet', 30_000);
+  const cpe = m.topo.cpes[0]!;
+  // The name has A and AAAA records: curl may connect over either.
+  const frontEnd = async (): Promise<number | null> => (await m.frontEndOf(cpe.wan.ipv4)) ?? (await m.frontEndOf(cpe.wan.ipv6));
+  assert.equal(await waitFor(frontEnd, 10_000, 'the egress connected'), 0);
+  const mappings = (await m.serverMappings(SERVER_PORT + 1)).map((x) => `${x.global} ${x.local}`);
+
+  // The operator moves the service: DNS now lists fe2 first (priority 0) and fe1 after it; fe1 dies.
+  await m.dns!.kill();
+  const zone = ispZone(m.topo);
+  const moved = { ...zone, services: { [ISP_DOMAIN]: [{ label: 'mnat', srv: [{ target: MNAT_SERVER_NAME, port: SERVER_PORT + 1, priority: 0 }, { target: MNAT_SERVER_NAME, port: SERVER_PORT, priority: 10 }], txt: ['path=/restconf'] }] } };
+  await m.startDns(moved);
+  const from = egress.lines.length;
+  await m.frontEnds[0]!.kill('SIGKILL');
+  await egress.waitForLine((l) => l.includes('DNS-SD: the servers changed') && l.includes(`to=https://${MNAT_SERVER_NAME}:${SERVER_PORT + 1},https://${MNAT_SERVER_NAME}:${SERVER_PORT}`), 60_000, from);
+  assert.equal(await waitFor(async () => ((await frontEnd()) === 1 ? 1 : null), 30_000, 'the egress on fe2'), 1);
+  const later = egress.lines.slice(from);
+  assert.ok(!later.some((l) => l.includes('got watcher id')), `the egress kept its watcher id:\n${later.join('\n')}`);
+  await receiverFlowing(rx, 400, 20_000, 'after the move');
+  assert.deepEqual((await m.serverMappings(SERVER_PORT + 1)).map((x) => `${x.global} ${x.local}`), mappings, 'the mapping never changed');
+  const s = await receiverStats(rx);
+  assert.equal(s.missing, 0, `no packet lost while the egress had no server (${s.unique} received)`);
 });

@@ -83,14 +83,23 @@ test('discovery walks the search domains in order: PTR → SRV → address → T
     'TXT mnat._mnat._tcp.isp.example': [['path=/mnat-ds', 'txtvers=1']],
   };
   // In priority 10 "down" (weight 5) comes before "mnat" (weight 0); it has no address.
+  // Every target with an address is kept, in RFC 2782 order: the servers to fail over to.
   const found = await discoverMnat(scriptedLookup(zone, log), ['lan', 'isp.example'], () => 0.99);
-  assert.deepEqual(found, { instance: 'mnat._mnat._tcp.isp.example', host: 'mnat.isp.example', port: 8444, apiRoot: '/mnat-ds', domain: 'isp.example' });
+  assert.deepEqual(found, {
+    instance: 'mnat._mnat._tcp.isp.example',
+    host: 'mnat.isp.example',
+    port: 8444,
+    targets: [{ host: 'mnat.isp.example', port: 8444 }, { host: 'backup.isp.example', port: 9443 }],
+    apiRoot: '/mnat-ds',
+    domain: 'isp.example',
+  });
   assert.deepEqual(log, [
     'PTR _mnat._tcp.lan',
     'PTR _mnat._tcp.isp.example',
     'SRV mnat._mnat._tcp.isp.example',
     'A down.isp.example',
     'A mnat.isp.example',
+    'A backup.isp.example',
     'TXT mnat._mnat._tcp.isp.example',
   ]);
 });
