@@ -10,6 +10,7 @@
 //
 // A Host for the Translator runs its commands in the CPE's namespace with
 // nsenter --net (the mount namespace, and so /sys/fs/bpf, stays shared).
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createNodeHost, createStderrLogger, nodeExec } from '../src/host/node-host.ts';
 import type { Host } from '../src/host/host.ts';
 import type { Channel } from '../src/core/channel.ts';
@@ -109,7 +110,22 @@ export interface PcapPacket {
   readonly data: Uint8Array;
 }
 
-/** The packets of a classic pcap file (Ethernet link type), as tcpdump -w writes it. */
+/**
+ * Stops a `tcpdump -U -w file` capture once the file holds what the test
+ * expects, or after timeoutMs: tcpdump reads packets some time after the
+ * kernel delivered them (more so on a loaded machine), and a SIGINT before it
+ * did loses them from the capture. Returns the captured packets.
+ */
+export async function stopCaptureWhen(dump: { kill(signal: NodeJS.Signals): Promise<unknown> }, file: string, enough: (packets: PcapPacket[]) => boolean, timeoutMs = 5000): Promise<PcapPacket[]> {
+  const read = (): PcapPacket[] => (existsSync(file) && statSync(file).size >= 24 ? parsePcap(new Uint8Array(readFileSync(file))) : []);
+  const deadline = Date.now() + timeoutMs;
+  // No event says tcpdump has written a packet: poll the file (-U writes each one as it goes), bounded.
+  while (!enough(read()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await dump.kill('SIGINT');
+  return read();
+}
+
+/** The complete packets of a classic pcap file (Ethernet link type), as tcpdump -w writes it. */
 export function parsePcap(file: Uint8Array): PcapPacket[] {
   const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const magic = v.getUint32(0, true);
@@ -119,6 +135,7 @@ export function parsePcap(file: Uint8Array): PcapPacket[] {
   const packets: PcapPacket[] = [];
   for (let o = 24; o + 16 <= file.length; ) {
     const caplen = v.getUint32(o + 8, le);
+    if (o + 16 + caplen > file.length) break; // still being written
     packets.push({ data: file.subarray(o + 16, o + 16 + caplen) });
     o += 16 + caplen;
   }

@@ -3,13 +3,13 @@
 // with a real socket, with every byte checked in a capture.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createLab, nodeArgv } from '../../lab/lab.ts';
-import { buildTranslatorLab, MAP4, MAP6, netnsHost, parsePcap, udpChecksumErrors } from '../../lab/translator-lab.ts';
+import { buildTranslatorLab, MAP4, MAP6, netnsHost, stopCaptureWhen, udpChecksumErrors } from '../../lab/translator-lab.ts';
 import { createTranslator, type Translator } from '../../src/dataplane/translator.ts';
 import { listTranslatorRules, refreshTranslator } from '../../src/dataplane/translator-upkeep.ts';
 import { multicastMac, parseAddress } from '../../src/core/address.ts';
@@ -80,10 +80,11 @@ for (const family of [4, 6] as const) {
     // Every datagram that arrived on the WAN reaches the LAN socket, from the global source, payload intact.
     const sum = await rx.waitForJson(isEvent('summary'), 35_000);
     const sumWan = await rxWan.waitForJson(isEvent('summary'), 35_000);
-    await wanDump.kill('SIGINT');
-    const wire = parsePcap(new Uint8Array(readFileSync(wanPcap)));
     const dstOffset = family === 4 ? 30 : 38;
-    const onWire = (group: string) => wire.filter((p) => hex(p.data.subarray(dstOffset, dstOffset + (family === 4 ? 4 : 16))) === hex(addressBytes(group))).length;
+    const count = (packets: readonly { data: Uint8Array }[], group: string) => packets.filter((p) => hex(p.data.subarray(dstOffset, dstOffset + (family === 4 ? 4 : 16))) === hex(addressBytes(group))).length;
+    // At least what the sockets behind it received has crossed the WAN.
+    const wire = await stopCaptureWhen(wanDump, wanPcap, (p) => count(p, map.local.group) >= (sum.unique as number) && count(p, unmappedGroup) >= (sumWan.unique as number));
+    const onWire = (group: string) => count(wire, group);
     const sent = onWire(map.local.group);
     assert.ok(sent >= N * 0.9, `${sent} of ${N} datagrams crossed the WAN`);
     assert.equal(sum.unique, sent, 'every datagram reached the LAN host (valid checksums)');
@@ -94,8 +95,7 @@ for (const family of [4, 6] as const) {
     assert.equal(await udpChecksumErrors(lan, family), csumBefore, 'the LAN host saw no UDP checksum errors');
 
     // The capture: addresses, MACs, TTL - 1, checksums computed independently, payload.
-    await dump.kill('SIGINT');
-    const packets = parsePcap(new Uint8Array(readFileSync(pcap)));
+    const packets = await stopCaptureWhen(dump, pcap, (p) => p.length >= sent);
     assert.equal(packets.length, sent, 'only the translated stream reaches the LAN');
     const brMac = JSON.parse(await cpe.run(['ip', '-j', 'link', 'show', 'dev', 'br-lan']))[0].address as string;
     const ipOff = 14;
@@ -219,25 +219,27 @@ test('VLAN: 802.1Q and QinQ tagged streams (outer tag held by the kernel, as wit
     await wanDump.waitForLine(/listening on/);
     const tx = snd.spawn(nodeArgv(TX, ['--group', MAP4.local.group, '--source', MAP4.local.source, '--interface', 'eth0', '--rate', '1000', '--count', '100', '--stream', variant === 'qinq' ? '2' : '1']));
     await tx.waitForJson(isEvent('done'));
-    // Counters follow the packets (no event to wait on): poll, bounded, until the sender's datagrams are in.
+    // Counters and the socket follow the packets (no event to wait on): poll, bounded, until the
+    // sender's datagrams are translated and the socket has every translated one.
     const deadline = Date.now() + 5000;
-    let translated = 0;
-    while (Date.now() < deadline && translated < before + 90) {
-      await new Promise((r) => setTimeout(r, 20));
+    let translated = before;
+    let received = receivedBefore;
+    for (;;) {
       translated = (await translator.counters())[0]?.packets ?? 0;
+      received = (await rx.ask('stats', isEvent('stats'))).received as number;
+      if ((translated >= before + 90 && received - receivedBefore === translated - before) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
-    const received = (await rx.ask('stats', isEvent('stats'))).received as number;
     assert.equal(received - receivedBefore, translated - before, `${variant}: every translated datagram reached the LAN socket`);
+    const lanFrames = received - receivedBefore;
     receivedBefore = received;
-    await dump.kill('SIGINT');
-    await wanDump.kill('SIGINT');
-    const wireAll = parsePcap(new Uint8Array(readFileSync(wanPcap)));
-    const wire = wireAll.filter((p) => p.data.length > 100);
+    const streamFrames = (packets: readonly { data: Uint8Array }[]) => packets.filter((p) => p.data.length > 100);
+    const out = await stopCaptureWhen(dump, pcap, (p) => p.length >= lanFrames);
+    const wire = streamFrames(await stopCaptureWhen(wanDump, wanPcap, (p) => streamFrames(p).length >= translated - before));
     assert.ok(wire.length >= 90, `${variant}: ${wire.length} frames of the stream on the WAN capture`);
     // tcpdump shows the kernel-held tag re-inserted: the frames carried 1 (802.1Q) or 2 (802.1ad + 802.1Q) tags.
     const tpids = hex(wire[0]!.data.subarray(12, 14)) + (variant === 'qinq' ? hex(wire[0]!.data.subarray(16, 18)) : '');
     assert.equal(tpids, variant === 'qinq' ? '88a88100' : '8100', `${variant}: tags on the wire`);
-    const out = parsePcap(new Uint8Array(readFileSync(pcap)));
     assert.ok(out.length >= 90, `${variant}: ${out.length} translated frames reached the LAN`);
     for (const { data } of out) {
       assert.equal(hex(data.subarray(12, 14)), '0800', `${variant}: untagged on the LAN`);
