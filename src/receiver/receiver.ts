@@ -11,6 +11,7 @@ import { createBackoff, type Backoff } from '../core/backoff.ts';
 import { channelKey, type Channel } from '../core/channel.ts';
 import type { MnatService } from '../core/dns-sd.ts';
 import { createWatcherClient, EGRESS_ROLE, type WatcherClient, type WatcherStatus } from '../client/watcher-client.ts';
+import { serverTransport } from '../client/failover-transport.ts';
 import { createNodeHost } from '../host/node-host.ts';
 import type { Host, HttpTransport, Logger, TimerHandle } from '../host/host.ts';
 import type { LocalMapping, MappedChannel } from '../protocol/model.ts';
@@ -80,7 +81,10 @@ export interface MappingInfo {
 
 /** Where the receiver talks to, and how it was found. */
 export interface ServerInfo {
+  /** The first server to try. */
   readonly origin: string;
+  /** Every server to try, in order: with DNS-SD the SRV targets in RFC 2782 order (a region's front ends). */
+  readonly origins: readonly string[];
   readonly apiRoot: string;
   /** The DNS-SD result, when discovered. */
   readonly service?: MnatService;
@@ -192,24 +196,26 @@ export class MnatReceiver extends EventEmitter<ReceiverEvents> {
     const o = this.#o;
     if (o.server !== undefined) {
       const t: ServerTarget = serverTarget(o.server, o.insecure === true);
-      return { origin: t.origin, apiRoot: o.apiRoot ?? t.apiRoot ?? '/restconf' };
+      return { origin: t.origin, origins: [t.origin], apiRoot: o.apiRoot ?? t.apiRoot ?? '/restconf' };
     }
     const service = await (o.discover ?? (() => discoverMnatService(o.dns)))();
-    const host = service.host.includes(':') ? `[${service.host}]` : service.host;
-    return { origin: `${o.insecure ? 'http' : 'https'}://${host}:${service.port}`, apiRoot: o.apiRoot ?? service.apiRoot, service };
+    const origins = service.targets.map((t) => `${o.insecure ? 'http' : 'https'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`);
+    return { origin: origins[0] as string, origins, apiRoot: o.apiRoot ?? service.apiRoot, service };
   }
 
   #use(server: ServerInfo): void {
     const o = this.#o;
     this.#server = server;
-    this.#host.log.info('MNAT server', { origin: server.origin, apiRoot: server.apiRoot, instance: server.service?.instance });
+    this.#host.log.info('MNAT server', { origin: server.origins.join(','), apiRoot: server.apiRoot, instance: server.service?.instance });
     this.emit('server', server);
-    const transport = this.#host.httpTransport({
-      origin: server.origin,
+    // Several servers (SRV targets): tried in their order, moving on when one fails, with the same watcher id.
+    const target = {
+      origin: server.origins.join(','),
       ...(o.cacert ? { caFile: o.cacert } : {}),
       ...(o.cert ? { certFile: o.cert } : {}),
       ...(o.key ? { keyFile: o.key } : {}),
-    });
+    };
+    const transport = server.origins.length > 1 ? serverTransport(this.#host, target, { inOrder: true }) : this.#host.httpTransport(target);
     const client = createWatcherClient({ host: this.#host, transport, role: EGRESS_ROLE, apiRoot: server.apiRoot, push: o.push !== false });
     this.#transport = transport;
     this.#client = client;
@@ -301,11 +307,11 @@ export class MnatReceiver extends EventEmitter<ReceiverEvents> {
       return;
     }
     if (this.#state !== 'open') return;
-    if (next.origin === this.#server?.origin && next.apiRoot === this.#server.apiRoot) {
+    if (next.origins.join(',') === this.#server?.origins.join(',') && next.apiRoot === this.#server.apiRoot) {
       this.#armRediscover(this.#backoff.next());
       return;
     }
-    this.#host.log.info('DNS-SD points to another server; moving the watcher', { from: this.#server?.origin, to: next.origin });
+    this.#host.log.info('DNS-SD points to other servers; moving the watcher', { from: this.#server?.origins.join(','), to: next.origins.join(',') });
     // The local socket stays joined: the mapping is the network's, not the server's.
     await this.#stopWatcher(false);
     if (this.#state === 'open') this.#use(next);
