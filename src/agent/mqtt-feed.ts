@@ -16,7 +16,8 @@ import type { AssignmentFeed, FeedStatus } from './ports.ts';
 /** What a link reports: connected and subscribed, gone (and why), a message. */
 export interface MappingLinkEvents {
   up(): void;
-  down(reason: string): void;
+  /** stopped: the subscriber was stopped by a signal (Ctrl-C, a group kill), not failed by the broker. */
+  down(reason: string, stopped?: boolean): void;
   /** null: a payload that is over 4 KiB or not UTF-8 (a mapping is a few hundred bytes of JSON). */
   message(topic: string, payload: string | null): void;
 }
@@ -84,11 +85,12 @@ export function createMqttFeed<T>(o: MqttFeedOptions<T>): AssignmentFeed<T> {
       fromBroker();
       status();
     },
-    down(why) {
+    down(why, stopped) {
       reason = why;
       if (up === false) return;
       up = false;
-      log.warn('MQTT broker unreachable; RESTCONF push until it is back', { broker: o.url, error: why });
+      if (stopped) log.info('MQTT subscriber stopped by a signal; RESTCONF push until it is back unless stopping', { broker: o.url, error: why });
+      else log.warn('MQTT broker unreachable; RESTCONF push until it is back', { broker: o.url, error: why });
       // The mappings stay as they are until the push stream's first update replaces them.
       watcher.setFollow(true);
       status();

@@ -39,9 +39,9 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
     child?.kill();
     child = null;
   };
-  const fail = (why: string): void => {
+  const fail = (why: string, stopped = false): void => {
     stop();
-    events.down(why);
+    events.down(why, stopped);
     after(backoff.next(), start);
   };
   const watch = (): void => after(quietMs, () => fail(`no answer from the broker for ${quietMs / 1000} s`));
@@ -83,6 +83,9 @@ export function openMosquittoSub(host: Host, broker: MqttBroker, files: MqttFile
       (code) => {
         if (me !== run) return;
         child = null;
+        // Status 0 is how mosquitto_sub ends on SIGINT/SIGTERM (it disconnects cleanly): signalled, as
+        // with Ctrl-C or a kill of our process group, not failed. A broker fault exits non-zero.
+        if (code === 0) return fail('mosquitto_sub was stopped by a signal (status 0)', true);
         // Closed between CONNECT and CONNACK: mosquitto_sub may only say "Protocol error" (TLS 1.3 alerts come late).
         const why = connecting ? `closed by the broker before CONNACK (client certificate refused?): ${last}` : last;
         fail(code === 127 ? `${last} (install mosquitto-client-ssl and coreutils-stdbuf)` : why || `mosquitto_sub exited with status ${code}`);

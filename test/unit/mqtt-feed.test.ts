@@ -165,6 +165,11 @@ test('broker down: the watcher client follows the server (push) and its lists co
   assert.deepEqual(s.follows, [true, false]);
   assert.deepEqual(s.got.at(-1), [mapped(A, 1, '232.255.0.3')]);
   assert.deepEqual(s.statuses.at(-1), { connected: true, watcherId: 'w1', mode: 'mqtt' });
+  // The subscriber stopped by a signal (Ctrl-C, a group kill while the agent stops): no warning, push all the same.
+  const warned = s.warnings.length;
+  s.events.down('mosquitto_sub was stopped by a signal (status 0)', true);
+  assert.deepEqual(s.follows, [true, false, true]);
+  assert.equal(s.warnings.length, warned, 'not a broker fault');
 });
 
 test('watcher client not following (MQTT): refreshes and PUTs only (no push stream, no polling); following again on setFollow(true)', async () => {
