@@ -84,6 +84,13 @@ test('CPE egress under qjs on MQTT: join → first packet; a server restart move
   assert.equal(s1.missing, 0, `no packet lost across the broker restart (${s1.unique} received)`);
   assert.equal(s1.duplicates, 0);
   t.diagnostic(`v4 on CPE 1: ${s1.unique} packets, none missing, across a server restart and a broker restart`);
+  // Stopped the way Ctrl-C or a supervisor's group kill stops it (mosquitto_sub gets the signal too): no warning on the way out.
+  const egress = m.egress[1]!;
+  const from = egress.lines.length;
+  await egress.kill('SIGTERM');
+  const out = egress.lines.slice(from);
+  assert.ok(out.some((l) => l.includes('mnat-egress stopped')), out.join('\n'));
+  assert.deepEqual(out.filter((l) => /level=(warn|error)/.test(l)), [], 'a clean stop logs no warning');
 });
 
 test('a re-mapping over MQTT switches without a gap: the server loses its state and gets a renumbered pool; egress (qjs) joins the new local channel before the ingress moves', async (t) => {
