@@ -53,6 +53,11 @@ export interface MnatService {
   readonly domain: string;
 }
 
+/** The service's targets as origins ("https://host:port", an IPv6 literal in brackets), in their order. */
+export function serviceOrigins(service: MnatService, scheme: 'http' | 'https'): string[] {
+  return service.targets.map((t) => `${scheme}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`);
+}
+
 export class DiscoveryError extends Error {
   override readonly name = 'DiscoveryError';
   constructor(

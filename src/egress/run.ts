@@ -26,7 +26,7 @@ import type { AssignmentFeed, Joiner } from '../agent/ports.ts';
 import type { Channel } from '../core/channel.ts';
 import { createLevelLogger } from '../host/level-log.ts';
 import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
-import type { MnatService } from '../core/dns-sd.ts';
+import { serviceOrigins, type MnatService } from '../core/dns-sd.ts';
 import { createBackoff } from '../core/backoff.ts';
 
 /** Without a server answering for this long, a DNS-SD egress looks the service up again (as the receiver library does). */
@@ -36,12 +36,12 @@ const REDISCOVER_AFTER_MS = 30_000;
 const discovered = new WeakSet<EgressSettings>();
 
 /** https, or http (plaintext h2c): "dns-sd" / "http:dns-sd" (--insecure) before discovery, the origins' own after it. */
-const schemeOf = (s: EgressSettings): string => (s.target.origin === 'dns-sd' || s.target.origin.startsWith('https:') ? 'https' : 'http');
+const schemeOf = (s: EgressSettings): 'http' | 'https' => (s.target.origin === 'dns-sd' || s.target.origin.startsWith('https:') ? 'https' : 'http');
 
 /** The SRV targets of the service as origins. */
-async function discoverOrigins(host: Host, scheme: string): Promise<{ origins: string[]; found: MnatService }> {
+async function discoverOrigins(host: Host, scheme: 'http' | 'https'): Promise<{ origins: string[]; found: MnatService }> {
   const found = await discoverWithBusybox(host);
-  return { origins: found.targets.map((t) => `${scheme}://${t.host}:${t.port}`), found };
+  return { origins: serviceOrigins(found, scheme), found };
 }
 
 /** --server dns-sd: the servers and API root from DNS-SD (BusyBox nslookup), retried with backoff until found. */

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { createBackoff, type Backoff } from '../core/backoff.ts';
 import { channelKey, type Channel } from '../core/channel.ts';
-import type { MnatService } from '../core/dns-sd.ts';
+import { serviceOrigins, type MnatService } from '../core/dns-sd.ts';
 import { createWatcherClient, EGRESS_ROLE, type WatcherClient, type WatcherStatus } from '../client/watcher-client.ts';
 import { serverTransport } from '../client/failover-transport.ts';
 import { createNodeHost } from '../host/node-host.ts';
@@ -199,7 +199,7 @@ export class MnatReceiver extends EventEmitter<ReceiverEvents> {
       return { origin: t.origin, origins: [t.origin], apiRoot: o.apiRoot ?? t.apiRoot ?? '/restconf' };
     }
     const service = await (o.discover ?? (() => discoverMnatService(o.dns)))();
-    const origins = service.targets.map((t) => `${o.insecure ? 'http' : 'https'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`);
+    const origins = serviceOrigins(service, o.insecure ? 'http' : 'https');
     return { origin: origins[0] as string, origins, apiRoot: o.apiRoot ?? service.apiRoot, service };
   }
 

@@ -4,7 +4,7 @@
 // prints it (captured from BusyBox 1.35's nslookup against dnsmasq 2.90).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiRootFromTxt, discoverMnat, DiscoveryError, orderSrv, parseResolvConf, parseTxt, type DnsSdLookup, type SrvRecord } from '../../src/core/dns-sd.ts';
+import { apiRootFromTxt, discoverMnat, DiscoveryError, orderSrv, parseResolvConf, parseTxt, serviceOrigins, type DnsSdLookup, type SrvRecord } from '../../src/core/dns-sd.ts';
 import { parseNslookup } from '../../src/core/dns-sd-busybox.ts';
 import { createSeededRandom } from '../../src/server/state/pool.ts';
 
@@ -93,6 +93,8 @@ test('discovery walks the search domains in order: PTR → SRV → address → T
     apiRoot: '/mnat-ds',
     domain: 'isp.example',
   });
+  assert.deepEqual(serviceOrigins(found, 'https'), ['https://mnat.isp.example:8444', 'https://backup.isp.example:9443']);
+  assert.deepEqual(serviceOrigins({ ...found, targets: [{ host: '2001:db8::1', port: 8443 }] }, 'http'), ['http://[2001:db8::1]:8443']);
   assert.deepEqual(log, [
     'PTR _mnat._tcp.lan',
     'PTR _mnat._tcp.isp.example',
