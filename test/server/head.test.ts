@@ -53,6 +53,12 @@ async function headOverH2(t: { after(fn: () => void): void }, target: Target): P
       assert.ok(Number.isInteger(length) && Math.abs(length - Buffer.byteLength(get.body)) <= 64, `HEAD ${path}: about the length a GET gets (${length} vs ${Buffer.byteLength(get.body)})`);
     } else if (status === 200) assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.body)), `HEAD ${path}: the length a GET gets`);
     assert.equal(head.headers['content-type'], get.headers['content-type'], `HEAD ${path}: the type a GET gets`);
+    // mnat-server dates its HTTP/2 answers itself (http-date.ts), on the fast paths and the general one.
+    for (const [what, answer] of [['GET', get], ['HEAD', head]] as const) {
+      const date = String(answer.headers['date']);
+      assert.match(date, /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/, `${what} ${path}: an IMF-fixdate Date`);
+      assert.ok(Math.abs(Date.parse(date) - Date.now()) < 5000, `${what} ${path}: Date ${date} is now`);
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 // client certificate it carries.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import { HttpDate } from './http-date.ts';
 import type { ConnRec } from './limits.ts';
 
 export interface AnyRequest {
@@ -107,9 +108,10 @@ export class H2Exchange implements AnyRequest, AnyResponse {
       out = { ...this.extra };
       for (const k in headers) if (k !== 'connection') out[k] = headers[k] as string;
     }
-    if (out[':status'] !== status) {
+    if (out[':status'] !== status || out.date === undefined) {
       if (out === headers) out = { ...headers };
       out[':status'] = status;
+      out.date ??= DATE.get();
     }
     this.sent = true;
     this.stream.respond(out);
@@ -145,14 +147,16 @@ export class H2Exchange implements AnyRequest, AnyResponse {
     this.ended = true;
     this.stream.respond(
       etag === undefined
-        ? { ':status': status, 'content-type': YANG_JSON, 'content-length': length }
-        : { ':status': status, 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' },
+        ? { ':status': status, 'content-type': YANG_JSON, 'content-length': length, date: DATE.get() }
+        : { ':status': status, 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache', date: DATE.get() },
     );
     this.stream.end(body);
   }
 }
 
 const YANG_JSON = 'application/yang-data+json';
+/** Every HTTP/2 answer carries its own Date (see http-date.ts). */
+const DATE = new HttpDate();
 
 /** The verified client certificate of a request, if any. */
 export interface PeerIdentity {
