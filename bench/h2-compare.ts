@@ -4,6 +4,7 @@
 // bench/region-throughput.bench.ts (front ends of a region).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createNodeHttpTransport } from '../src/host/node-http.ts';
 
@@ -32,8 +33,27 @@ export function startProcess(argv: string[], ready: RegExp): Promise<{ port: num
   });
 }
 
+/** The CPU h2load runs on once pinCpus() has pinned the processes (null: not pinned). */
+let loadCpu: number | null = null;
+
+/**
+ * Servers on CPU 0; h2load, this process and `clientSide` (e.g. etcd members)
+ * on CPU 1. Unpinned on two shared vCPUs, the scheduler moved the server and
+ * the load generator onto one core at random moments, and single rounds of the
+ * same server swung by ±0.3. Pinned, each server is measured alone on its core
+ * (all of them the same way), which is what "requests per second per front
+ * end" means. Needs two CPUs and taskset(1); false leaves everything as it was.
+ */
+export function pinCpus(serverPids: number[], clientSide: number[] = []): boolean {
+  if (availableParallelism() < 2) return false;
+  const pin = (cpu: number, pid: number): boolean => spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+  if (!serverPids.every((pid) => pin(0, pid)) || ![process.pid, ...clientSide].every((pid) => pin(1, pid))) return false;
+  loadCpu = 1;
+  return true;
+}
+
 export function h2load(args: string[]): { rps: number; ok: number; total: number; line: string } {
-  const r = spawnSync('h2load', [...H2LOAD, ...args], { encoding: 'utf8' });
+  const r = loadCpu === null ? spawnSync('h2load', [...H2LOAD, ...args], { encoding: 'utf8' }) : spawnSync('taskset', ['-c', String(loadCpu), 'h2load', ...H2LOAD, ...args], { encoding: 'utf8' });
   const text = r.stdout + r.stderr;
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? NaN);
   const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded/.exec(text);
@@ -110,9 +130,11 @@ export interface ComparedServer {
  * neither. Prints each round, then per server the median of the per-round
  * ratios (the figure) and the median ratio of server CPU per request
  * (bare/mnat: what a CPU-bound server would show, less sensitive to what else
- * the machine runs during one h2load run).
+ * the machine runs during one h2load run). The processes are pinned first
+ * (pinCpus); `clientSide` are more processes kept off the servers' CPU.
  */
-export function compareWithBare(tmp: string, requests: number, bare: { port: number; pid: number }, servers: ComparedServer[], rounds = 5): void {
+export function compareWithBare(tmp: string, requests: number, bare: { port: number; pid: number }, servers: ComparedServer[], rounds = 5, clientSide: number[] = []): void {
+  const pinned = pinCpus([bare.pid, ...servers.map((s) => s.pid)], clientSide);
   const origin = (port: number): string => `https://127.0.0.1:${port}`;
   const bodies = new Map<string, string>();
   for (const s of servers) {
@@ -165,5 +187,6 @@ export function compareWithBare(tmp: string, requests: number, bare: { port: num
       );
     }
   }
-  console.log(`h2load ${H2LOAD.join(' ')} -n ${requests}, TLS (h2), one server process each, ${rounds} rounds, ${process.env.BENCH_NOTE ?? 'machine shared with other work'}`);
+  const cpus = pinned ? 'servers pinned to CPU 0, h2load and the rest to CPU 1' : 'not pinned (one CPU, or no taskset)';
+  console.log(`h2load ${H2LOAD.join(' ')} -n ${requests}, TLS (h2), one server process each, ${rounds} rounds, ${cpus}, ${process.env.BENCH_NOTE ?? 'machine shared with other work'}`);
 }

@@ -43,6 +43,6 @@ compareWithBare(tmp, REQUESTS, { port: bare.port, pid: bare.proc.pid as number }
   { name: 'front-A', port: fa.port, pid: fa.proc.pid as number, ids: idsA },
   { name: 'front-B', port: fb.port, pid: fb.proc.pid as number, ids: idsB },
   same,
-]);
+], 5, cluster.members.flatMap((m) => (m.proc ? [m.proc.pid] : [])));
 await cleanup.run();
 process.exit(0);
