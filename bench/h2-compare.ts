@@ -42,7 +42,7 @@ let loadCpu: number | null = null;
  * the load generator onto one core at random moments, and single rounds of the
  * same server swung by ±0.3. Pinned, each server is measured alone on its core
  * (all of them the same way), which is what "requests per second per front
- * end" means. Needs two CPUs and taskset(1); false leaves everything as it was.
+ * end" means. False with one CPU or when taskset(1) fails; h2load then runs unpinned.
  */
 export function pinCpus(serverPids: number[], clientSide: number[] = []): boolean {
   if (availableParallelism() < 2) return false;

@@ -7,13 +7,14 @@
 // server; a bare server's misses stopped after ten). A Date that is present
 // is copied with the other headers instead.
 
-/** An IMF-fixdate for `nowMs`, the same string for every call within one second. */
+/** IMF-fixdates of the injected clock, one string per second. */
 export class HttpDate {
   private second = Number.NaN;
   private value = '';
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  /** Now as an IMF-fixdate; the same string for every call within one second. */
   get(): string {
     const ms = this.now();
     const second = Math.floor(ms / 1000);
