@@ -32,12 +32,15 @@ export function serverTransport(host: Host, target: HttpTarget, options: ServerL
   let closed = false;
   /** Armed (or looking) while no server answers; null once one does. */
   let unanswered: TimerHandle | null = null;
+  /** The server that failed last, until one answers: a new list does not start there. */
+  let lastFailed: string | null = null;
   const backoff = createBackoff({ initialMs: 1000, maxMs: 60_000 });
 
   const arm = (ms: number): void => void (unanswered = host.setTimeout(() => void lookAgain(), ms));
   const answered = (): void => {
     if (unanswered !== null) host.clearTimeout(unanswered);
     unanswered = null;
+    lastFailed = null;
     backoff.reset();
   };
   const notAnswered = (): void => {
@@ -56,23 +59,31 @@ export function serverTransport(host: Host, target: HttpTarget, options: ServerL
     if (unanswered !== null) arm(backoff.next());
   }
 
-  /** The new list; servers on both keep their connection, the others are closed. */
+  /**
+   * The new list; servers on both keep their connection, the others are
+   * closed. The client stays on its server if the new list has it and it is
+   * not the one that just failed (a list of one wraps around to itself);
+   * otherwise it starts at the first server that did not just fail.
+   */
   function replace(next: string[]): void {
     host.log.info('DNS-SD: the servers changed', { from: origins.join(','), to: next.join(',') });
     const current = origins[at] as string;
+    const stay = current === lastFailed ? -1 : next.indexOf(current);
     const known = new Map(origins.map((origin, i) => [origin, all[i] as HttpTransport]));
     all = next.map((origin) => known.get(origin) ?? open(origin));
     for (const [origin, transport] of known) if (!next.includes(origin)) transport.close();
     origins = next;
-    at = Math.max(0, next.indexOf(current));
+    at = stay >= 0 ? stay : Math.max(0, next.findIndex((origin) => origin !== lastFailed));
   }
 
   return {
     request(req) {
       const i = at;
-      // Move on from front end i (unless another failure did already).
+      const origin = origins[i] as string;
+      // Move on from front end i (unless another failure or a new list did already).
       const failed = (): void => {
-        if (at === i) at = (i + 1) % all.length;
+        lastFailed = origin;
+        if (at === i && origins[i] === origin) at = (i + 1) % all.length;
         notAnswered();
       };
       return (all[i] as HttpTransport).request(req).then(

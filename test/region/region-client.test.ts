@@ -168,3 +168,22 @@ test('mnat-server region flags: one line naming the flag for each mistake', asyn
     assert.throws(() => parseServerOptions([...base, ...args]), message as RegExp);
   }
 });
+
+test('a DNS-SD list of one whose server died: the new list is tried from its first server, not from the dead one it still lists', async () => {
+  const { host: base, behave, asked } = fakeHost();
+  const time = createVirtualTime();
+  const log = { debug() {}, info() {}, warn() {}, error() {} };
+  const host = { ...base, log, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, now: time.now } as Host;
+  let dns = ['https://a:1'];
+  const t = serverTransport(host, { origin: 'https://a:1' }, { inOrder: true, rediscover: { afterMs: 30_000, lookup: async () => dns } });
+  await t.request(GET);
+  // The operator moves the service: DNS lists b first and a after it; a dies.
+  dns = ['https://b:2', 'https://a:1'];
+  behave.set('https://a:1', 'fail');
+  await assert.rejects(t.request(GET));
+  await time.advance(30_000);
+  asked.splice(0);
+  assert.equal((await t.request(GET)).status, 200);
+  assert.deepEqual(asked, ['https://b:2'], 'the first request after the lookup goes to b');
+  t.close();
+});
