@@ -1,5 +1,6 @@
 // What H2Exchange hands to node:http2's respond(): its own Date on every
-// answer (http-date.ts), so Node never adds one itself.
+// answer (http-date.ts), so Node never adds one itself; and a prepared JSON
+// body goes to the stream as the same bytes, not encoded again.
 import assert from 'node:assert/strict';
 import type { ServerHttp2Stream } from 'node:http2';
 import { test } from 'node:test';
@@ -7,6 +8,7 @@ import { H2Exchange } from '../../src/server/http/request.ts';
 
 function fakeStream() {
   const responded: Array<Record<string, unknown>> = [];
+  const ended: unknown[] = [];
   const stream = {
     headersSent: false,
     writableEnded: false,
@@ -16,21 +18,24 @@ function fakeStream() {
       responded.push(headers);
       this.headersSent = true;
     },
-    end() {
+    end(chunk?: unknown) {
+      ended.push(chunk);
       this.writableEnded = true;
     },
   };
-  return { stream: stream as unknown as ServerHttp2Stream, responded };
+  return { stream: stream as unknown as ServerHttp2Stream, responded, ended };
 }
 
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/;
 
 test('H2Exchange: the fast JSON answer, with and without an ETag, carries a Date', () => {
   for (const etag of [undefined, '"a.1"']) {
-    const { stream, responded } = fakeStream();
-    new H2Exchange(stream, { ':method': 'GET', ':path': '/' }).json(200, '{}', '2', etag);
+    const { stream, responded, ended } = fakeStream();
+    const body = Buffer.from('{}');
+    new H2Exchange(stream, { ':method': 'GET', ':path': '/' }).json(200, body, '2', etag);
     assert.match(String(responded[0]?.date), IMF_FIXDATE);
     assert.equal(responded[0]?.[':status'], 200);
+    assert.equal(ended[0], body, 'the prepared bytes themselves');
   }
 });
 

@@ -30,9 +30,9 @@ export interface AnyResponse {
   setHeader(name: string, value: string): unknown;
   writeHead(status: number, headers?: Record<string, string>): unknown;
   write(chunk: string): unknown;
-  end(chunk?: string): unknown;
-  /** HTTP/2: a whole JSON answer in one go (see H2Response.json). */
-  json?(status: number, body: string, length: string, etag?: string): void;
+  end(chunk?: string | Buffer): unknown;
+  /** HTTP/2: a whole JSON answer in one go (see H2Exchange.json). */
+  json?(status: number, body: Buffer, length: string, etag?: string): void;
   on(event: 'close', fn: () => void): unknown;
   off(event: 'close', fn: () => void): unknown;
 }
@@ -122,7 +122,7 @@ export class H2Exchange implements AnyRequest, AnyResponse {
     if (!this.headersSent) this.writeHead(200);
     return this.stream.write(chunk);
   }
-  end(chunk?: string): unknown {
+  end(chunk?: string | Buffer): unknown {
     if (this.writableEnded) return undefined;
     if (!this.headersSent) this.writeHead(200);
     this.ended = true;
@@ -136,7 +136,7 @@ export class H2Exchange implements AnyRequest, AnyResponse {
    * Node copies response headers with for-in, which is fastest on such an
    * object (a reused one costs several times more, and garbage).
    */
-  json(status: number, body: string, length: string, etag?: string): void {
+  json(status: number, body: Buffer, length: string, etag?: string): void {
     if (this.extra) {
       this.writeHead(status, etag === undefined ? { 'content-type': YANG_JSON, 'content-length': length } : { 'content-type': YANG_JSON, 'content-length': length, etag, 'cache-control': 'no-cache' });
       this.end(body);

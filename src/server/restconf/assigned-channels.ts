@@ -67,7 +67,7 @@ export class AssignedChannels {
   }
 
   /** The encoded entry at the watcher's current version. */
-  private body(id: string): string {
+  private body(id: string): Buffer {
     return this.cached(id).body;
   }
 

@@ -10,17 +10,20 @@ import type { Ctx, Method } from './context.ts';
  * a watcher's assigned-channels at one version). Only values are kept: the
  * header object is built fresh per response, because Node copies it with
  * for-in, which is several times slower (and allocates) on a long-lived object.
+ * The body is kept as bytes: a string would be encoded into a new buffer on
+ * every write, which cost a request about 2 µs of CPU (bench/ A/B runs).
  */
 export interface PreparedJson {
-  readonly body: string;
+  readonly body: Buffer;
   /** content-length of body. */
   readonly length: string;
   /** The ETag, sent with Cache-Control: no-cache. */
   readonly etag?: string;
 }
 
-export function prepareJson(body: string, etag?: string): PreparedJson {
-  const length = String(Buffer.byteLength(body));
+export function prepareJson(json: string, etag?: string): PreparedJson {
+  const body = Buffer.from(json);
+  const length = String(body.length);
   return etag === undefined ? { body, length } : { body, length, etag };
 }
 
@@ -56,7 +59,7 @@ export class Responder {
     res.end(answer.body);
   }
 
-  send(res: AnyResponse, status: number, body: string | undefined, headers: Record<string, string> = {}, head = false): void {
+  send(res: AnyResponse, status: number, body: string | Buffer | undefined, headers: Record<string, string> = {}, head = false): void {
     if (res.writableEnded) return;
     this.count(status);
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
