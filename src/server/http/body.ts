@@ -128,8 +128,8 @@ export class BodyReader {
    * Bodies being read, newest first, linked through the bodies themselves.
    * Not a Set: under load (256 refreshes in flight) a Set here made every
    * scavenge keep about 2.3 MB alive and promote 1.9 MB to the old
-   * generation, against 0.9 and 0.3 MB with this list (--trace-gc-nvp), and
-   * cost a refresh about 5 µs of CPU (bench/ A/B, 9 rounds).
+   * generation (--trace-gc-nvp), and a refresh cost about 5 µs more CPU
+   * (pinned A/B runs; docs/server.md, Performance).
    */
   private reading: BodyRead | null = null;
   private readingCount = 0;
