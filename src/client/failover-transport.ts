@@ -13,7 +13,7 @@
 // With `rediscover` (DNS-SD) the list itself is looked up again once no front
 // end has answered for a while, and then with backoff while none does: a
 // region whose front ends were replaced is found without a restart, and the
-// client keeps its watcher id. Kept small: it is in the router's QuickJS bundle.
+// client keeps its watcher id; `onChanged` lets it try the new list at once. Kept small: it is in the router's QuickJS bundle.
 import { RequestInterrupted, type Host, type HttpTarget, type HttpTransport, type TimerHandle } from '../host/host.ts';
 import { createBackoff } from '../core/backoff.ts';
 
@@ -22,6 +22,8 @@ export interface ServerListOptions {
   readonly inOrder?: boolean;
   /** Look the list up again after no server answered for afterMs (then with backoff while none does). */
   readonly rediscover?: { readonly afterMs: number; lookup(): Promise<string[]> };
+  /** Called after a lookup changed the list (the watcher client then retries at once). */
+  readonly onChanged?: () => void;
 }
 
 export function serverTransport(host: Host, target: HttpTarget, options: ServerListOptions = {}): HttpTransport {
@@ -55,7 +57,10 @@ export function serverTransport(host: Host, target: HttpTarget, options: ServerL
       host.log.warn('DNS-SD: looking the servers up again failed; the current ones stay', { error: (err as Error).message });
     }
     if (closed) return;
-    if (next && next.length > 0 && next.join(',') !== origins.join(',')) replace(next);
+    if (next && next.length > 0 && next.join(',') !== origins.join(',')) {
+      replace(next);
+      options.onChanged?.();
+    }
     if (unanswered !== null) arm(backoff.next());
   }
 

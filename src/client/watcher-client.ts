@@ -146,6 +146,8 @@ export interface WatcherClient<T> extends AssignmentFeed<T> {
   stop(): Promise<void>;
   /** Follows assigned-channels (push, long poll, poll) or not; the id, refreshes and PUTs go on either way. */
   setFollow(on: boolean): void;
+  /** The servers changed (a new DNS-SD list): while disconnected, jobs waiting out a backoff run now. */
+  retryNow(): void;
 }
 
 // A closure rather than a class: its state is locals, which minify in the
@@ -182,6 +184,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
 
   /** At most one pending timer per job; see arm(). */
   const timers: Partial<Record<TimerName, TimerHandle>> = {};
+  /** What each armed timer runs (retryNow runs it early). */
+  const jobs: Partial<Record<TimerName, (epoch: number) => void>> = {};
   let sse: HttpStream | null = null;
   let subscriptionId: number | null = null;
   let gettingId = false;
@@ -233,6 +237,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   function arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
     disarm(name);
     const armed = currentEpoch;
+    jobs[name] = fn;
     timers[name] = host.setTimeout(() => {
       delete timers[name];
       if (armed === currentEpoch) fn(armed);
@@ -611,6 +616,15 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
         );
       }
       if (options.closeTransport) transport.close();
+    },
+    retryNow(): void {
+      if (!running || connected) return;
+      backoff.reset();
+      // Not the watchdog: it is armed only while a push stream is up.
+      for (const name of ['id', 'put', 'refresh', 'follow'] as const) {
+        const fn = jobs[name];
+        if (timers[name] !== undefined && fn) arm(name, 0, fn);
+      }
     },
     setFollow(on: boolean): void {
       if (on === following) return;

@@ -13,7 +13,7 @@ import {
 } from './config/egress-options.ts';
 import { formatEgressStatus, type EgressStatus } from './egress-status.ts';
 import { serverTransport } from '../client/failover-transport.ts';
-import { createWatcherClient, EGRESS_ROLE } from '../client/watcher-client.ts';
+import { createWatcherClient, EGRESS_ROLE, type WatcherClient } from '../client/watcher-client.ts';
 import { createMqttFeed, EGRESS_MQTT, type MappingLink, type MappingLinkEvents } from '../agent/mqtt-feed.ts';
 import type { MqttFiles } from '../agent/mqtt-sub.ts';
 import type { MqttBroker } from '../protocol/mqtt-mapping.ts';
@@ -64,12 +64,13 @@ async function withServer(host: Host, s: EgressSettings, apiRootGiven: boolean):
 }
 
 /** The region's servers behind one transport; a discovered list is tried in order and looked up again. */
-function transportFor(host: Host, s: EgressSettings): HttpTransport {
+function transportFor(host: Host, s: EgressSettings, onChanged: () => void): HttpTransport {
   if (!discovered.has(s)) return serverTransport(host, s.target);
   const scheme = schemeOf(s);
   return serverTransport(host, s.target, {
     inOrder: true,
     rediscover: { afterMs: REDISCOVER_AFTER_MS, lookup: async () => (await discoverOrigins(host, scheme)).origins },
+    onChanged,
   });
 }
 
@@ -199,7 +200,8 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
   // the server itself only while the broker cannot be reached.
   const createFeed = (s: EgressSettings): AssignmentFeed<Channel> => {
     const mqtt = s.mqtt;
-    const watcher = createWatcherClient({ host, transport: transportFor(host, s), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
+    // A new DNS-SD list: the client tries it now instead of after its backoff.
+    const watcher: WatcherClient<Channel> = createWatcherClient({ host, transport: transportFor(host, s, () => watcher.retryNow()), role: EGRESS_ROLE, apiRoot: s.apiRoot, push: s.push, withdraw: true, closeTransport: true, follow: !mqtt });
     if (!mqtt) return watcher;
     return createMqttFeed({ host, watcher, broker: mqtt, url: mqtt.url, role: EGRESS_MQTT, open: (events) => rt.openMqtt(host, mqtt, s.target, events) });
   };

@@ -175,13 +175,18 @@ test('a DNS-SD list of one whose server died: the new list is tried from its fir
   const log = { debug() {}, info() {}, warn() {}, error() {} };
   const host = { ...base, log, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, now: time.now } as Host;
   let dns = ['https://a:1'];
-  const t = serverTransport(host, { origin: 'https://a:1' }, { inOrder: true, rediscover: { afterMs: 30_000, lookup: async () => dns } });
+  let changes = 0;
+  const t = serverTransport(host, { origin: 'https://a:1' }, { inOrder: true, rediscover: { afterMs: 30_000, lookup: async () => dns }, onChanged: () => changes++ });
   await t.request(GET);
-  // The operator moves the service: DNS lists b first and a after it; a dies.
-  dns = ['https://b:2', 'https://a:1'];
+  // a fails and DNS still lists only a: looked up, nothing changed, nobody told.
   behave.set('https://a:1', 'fail');
   await assert.rejects(t.request(GET));
   await time.advance(30_000);
+  assert.equal(changes, 0);
+  // The operator moves the service: DNS lists b first and a after it; a stays dead.
+  dns = ['https://b:2', 'https://a:1'];
+  await time.advance(60_000);
+  assert.equal(changes, 1, 'the new list is told (the watcher client then retries at once)');
   asked.splice(0);
   assert.equal((await t.request(GET)).status, 200);
   assert.deepEqual(asked, ['https://b:2'], 'the first request after the lookup goes to b');

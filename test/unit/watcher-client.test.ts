@@ -122,6 +122,36 @@ test('transport errors back off and report disconnected; setDesired with the sam
   await c.stop();
 });
 
+test('retryNow (the servers changed): a client waiting out its backoff tries at once; a connected one is left alone', async () => {
+  let fail = true;
+  let getIdCalls = 0;
+  const transport = scripted((req): HttpResponse => {
+    if (req.path.endsWith('get-new-watcher-id')) {
+      getIdCalls++;
+      if (fail) throw new Error('connect ECONNREFUSED');
+      return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+    }
+    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+    return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
+  });
+  // The backoff is 30 s from the start, so only retryNow can bring the next try sooner.
+  const c = createWatcherClient({ host, transport, role: INGRESS_ROLE, backoffInitialMs: 30_000, backoffMaxMs: 30_000, random: () => 1, longPollWaitS: 1 });
+  c.start();
+  await until(() => getIdCalls === 1, 'the first try');
+  await time.advance(1000);
+  assert.equal(getIdCalls, 1, 'waiting out the 30 s backoff');
+  fail = false;
+  c.retryNow();
+  await time.advance(1);
+  assert.equal(getIdCalls, 2, 'retried at once');
+  await until(() => c.id === 'w', 'connected');
+  const calls = transport.log.length;
+  c.retryNow();
+  await time.advance(1);
+  assert.equal(transport.log.length, calls, 'connected: nothing is sent early');
+  await c.stop();
+});
+
 test('a request or push stream interrupted by a stop signal is logged as such (info), not as an unreachable server, and retried', async () => {
   const lines: string[] = [];
   const record = (level: LogLevel) => (msg: string) => void lines.push(`${level} ${msg}`);
