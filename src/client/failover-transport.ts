@@ -13,7 +13,8 @@
 // With `rediscover` (DNS-SD) the list itself is looked up again once no front
 // end has answered for a while, and then with backoff while none does: a
 // region whose front ends were replaced is found without a restart, and the
-// client keeps its watcher id; `onChanged` lets it try the new list at once. Kept small: it is in the router's QuickJS bundle.
+// client keeps its watcher id; `onChanged` lets it try the new list at once.
+// Kept small: it is in the router's QuickJS bundle.
 import { RequestInterrupted, type Host, type HttpTarget, type HttpTransport, type TimerHandle } from '../host/host.ts';
 import { createBackoff } from '../core/backoff.ts';
 
