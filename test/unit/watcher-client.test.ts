@@ -44,6 +44,32 @@ function scripted(handler: (req: HttpRequest) => HttpResponse): HttpTransport & 
   };
 }
 
+/**
+ * A server that refuses connections while `fail` is set, then hands out watcher
+ * id "w" (refresh period 10 s), takes PUTs, has no push and answers assigned-channels.
+ */
+function unreachableServer(): { transport: ReturnType<typeof scripted>; fail: boolean; getIdCalls: number; puts: number } {
+  const server = {
+    fail: true,
+    getIdCalls: 0,
+    puts: 0,
+    transport: scripted((req): HttpResponse => {
+      if (req.path.endsWith('get-new-watcher-id')) {
+        server.getIdCalls++;
+        if (server.fail) throw new Error('connect ECONNREFUSED');
+        return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+      }
+      if (req.method === 'PUT') {
+        server.puts++;
+        return { status: 204, headers: {}, body: '' };
+      }
+      if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+      return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
+    }),
+  };
+  return server;
+}
+
 /** Moves virtual time until pred holds (at most 5 s of it). */
 const until = (pred: () => boolean, what: string): Promise<void> => time.until(what, pred, 5000);
 
@@ -89,61 +115,38 @@ test('falls back from push to long polling to polling; unknown id → new id and
 });
 
 test('transport errors back off and report disconnected; setDesired with the same set does not PUT again', async () => {
-  let fail = true;
-  let puts = 0;
-  let getIdCalls = 0;
-  const transport = scripted((req): HttpResponse => {
-    if (req.path.endsWith('get-new-watcher-id')) {
-      getIdCalls++;
-      if (fail) throw new Error('connect ECONNREFUSED');
-      return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
-    }
-    if (req.method === 'PUT') {
-      puts++;
-      return { status: 204, headers: {}, body: '' };
-    }
-    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
-    return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
-  });
+  const server = unreachableServer();
+  const { transport } = server;
   const c = createWatcherClient({ host, transport, role: INGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
   const statuses: WatcherStatus[] = [];
   c.on('status', (s) => statuses.push(s));
   c.setDesired(['192.0.2.0/24']);
   c.start();
-  await until(() => getIdCalls >= 3, 'retries');
+  await until(() => server.getIdCalls >= 3, 'retries');
   assert.ok(statuses.some((s) => !s.connected && /ECONNREFUSED/.test(s.lastError ?? '')));
-  fail = false;
-  await until(() => puts === 1, 'PUT after reconnect');
+  server.fail = false;
+  await until(() => server.puts === 1, 'PUT after reconnect');
   c.setDesired(['192.0.2.0/24']);
   await time.advance(30);
-  assert.equal(puts, 1);
+  assert.equal(server.puts, 1);
   c.setDesired(['192.0.2.0/24', '198.51.100.0/24']);
-  await until(() => puts === 2, 'PUT after a change');
+  await until(() => server.puts === 2, 'PUT after a change');
   await c.stop();
 });
 
 test('retryNow (the servers changed): a client waiting out its backoff tries at once; a connected one is left alone', async () => {
-  let fail = true;
-  let getIdCalls = 0;
-  const transport = scripted((req): HttpResponse => {
-    if (req.path.endsWith('get-new-watcher-id')) {
-      getIdCalls++;
-      if (fail) throw new Error('connect ECONNREFUSED');
-      return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
-    }
-    if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
-    return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
-  });
+  const server = unreachableServer();
+  const { transport } = server;
   // The backoff is 30 s from the start, so only retryNow can bring the next try sooner.
   const c = createWatcherClient({ host, transport, role: INGRESS_ROLE, backoffInitialMs: 30_000, backoffMaxMs: 30_000, random: () => 1, longPollWaitS: 1 });
   c.start();
-  await until(() => getIdCalls === 1, 'the first try');
+  await until(() => server.getIdCalls === 1, 'the first try');
   await time.advance(1000);
-  assert.equal(getIdCalls, 1, 'waiting out the 30 s backoff');
-  fail = false;
+  assert.equal(server.getIdCalls, 1, 'waiting out the 30 s backoff');
+  server.fail = false;
   c.retryNow();
   await time.advance(1);
-  assert.equal(getIdCalls, 2, 'retried at once');
+  assert.equal(server.getIdCalls, 2, 'retried at once');
   await until(() => c.id === 'w', 'connected');
   const calls = transport.log.length;
   c.retryNow();
