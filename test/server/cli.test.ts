@@ -32,6 +32,16 @@ test('--help prints usage and exits 0; bad flags print one line and exit 2', asy
   }
 });
 
+test('a --state-dir that cannot be created (under /proc) starts read-only and says why, at once', async (t) => {
+  // Node's recursive mkdirSync spins at 100 % CPU here (mkdir answers ENOENT while /proc exists):
+  // the server would never print "listening" and startServer would fail.
+  const server = await startServer(t, ['--insecure', '--state-dir', '/proc/mnat-no-such-dir/state']);
+  await server.waitForLine(/starting read-only.*ENOENT/);
+  const http = client(t, server.origin);
+  assert.equal((await req(http, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id')).status, 503, 'changes are refused');
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
 test('SIGTERM ends push streams and long polls, flushes, exits 0', async (t) => {
   const dir = tempDir(t);
   const server = await startServer(t, ['--insecure', '--state-dir', dir]);

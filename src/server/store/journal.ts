@@ -26,6 +26,7 @@ import { fdatasync, write } from 'node:fs';
 import { open as openAsync, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../host/host.ts';
+import { makeDirectories } from '../../host/make-directories.ts';
 import { CLOSED_JOURNAL, frame, JOURNAL, PROBE, readDurableFiles, replaceFile, TEMP_FILES, writeFully } from './journal-format.ts';
 
 export { scanJournal, StateCorruptError } from './journal-format.ts';
@@ -75,6 +76,22 @@ interface Waiter {
 
 function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'EIO';
+}
+
+/**
+ * mkdir -p that ends: Node's recursive mkdirSync spins for ever where a parent
+ * exists but mkdir answers ENOENT (/proc, /sys). Throws mkdir's own error, so
+ * its code (EACCES, ENOSPC…) still decides what load() does.
+ */
+function makeStateDirectory(dir: string): void {
+  makeDirectories(dir, (path) => {
+    try {
+      mkdirSync(path);
+    } catch (err) {
+      if (codeOf(err) !== 'EEXIST') throw err;
+    }
+    return null;
+  });
 }
 
 export class Journal<S = unknown, R = unknown> {
@@ -139,7 +156,7 @@ export class Journal<S = unknown, R = unknown> {
    */
   load(): LoadedState<S, R> {
     try {
-      if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
+      if (!existsSync(this.dir)) makeStateDirectory(this.dir);
     } catch (err) {
       if (codeOf(err) === 'EACCES') throw err;
       this.markFailed(err, 'creating the state directory');
@@ -333,7 +350,7 @@ export class Journal<S = unknown, R = unknown> {
   recover(): void {
     if (!this.failed) return;
     if (this.fd < 0) {
-      if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
+      if (!existsSync(this.dir)) makeStateDirectory(this.dir);
       this.resetJournal();
     }
     this.failed = null;
@@ -464,7 +481,8 @@ export class Journal<S = unknown, R = unknown> {
     if (this.rotateBackoff) clearTimeout(this.rotateBackoff);
     this.foldTimer = this.rotateBackoff = null;
     try {
-      await this.sync();
+      // Read-only since earlier (failed): nothing is pending, every change since was refused.
+      if (!this.failed) await this.sync();
     } finally {
       if (this.fd >= 0) {
         try {
