@@ -18,7 +18,14 @@ import type {
 } from './host.ts';
 import { createNodeHttpTransport } from './node-http.ts';
 
+function loseLogLine(): void {}
+
 export function createStderrLogger(component: string, minLevel: LogLevel = 'info'): Logger {
+  // A log line that cannot be written (stderr's reader went away: `| head`, a
+  // restarted log daemon) is lost; unhandled, its EPIPE would end the process
+  // before it cleans up (translator pins, a clean journal close).
+  // Others may listen too (a worker thread's stderr is piped in) and go away.
+  if (!process.stderr.listeners('error').includes(loseLogLine)) process.stderr.on('error', loseLogLine);
   return createLineLogger(component, minLevel, (text) => process.stderr.write(text));
 }
 

@@ -20,11 +20,14 @@ import type {
   TimerHandle,
 } from './host.ts';
 import { createCurlHttpTransport } from './curl-http.ts';
-import { SIGHUP, SIGKILL, spawnChild } from './quickjs-process.ts';
+import { SIGHUP, SIGKILL, SIGPIPE, spawnChild } from './quickjs-process.ts';
 
 const EEXIST = 17;
 
 export function createQuickjsLogger(component: string, minLevel: LogLevel = 'info'): Logger {
+  // SIGPIPE (stderr's reader went away) would end the agent before it cleans
+  // up; caught, the line is lost. Caught, not ignored: children get the default back.
+  os.signal(SIGPIPE, () => undefined);
   return createLineLogger(component, minLevel, (text) => {
     std.err.puts(text);
     std.err.flush();

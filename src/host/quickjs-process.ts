@@ -39,6 +39,7 @@ export type SpawnFunction = (argv: readonly string[], options: SpawnOptions) => 
 
 export const SIGKILL = 9;
 export const SIGHUP = 1; // os has no SIGHUP constant; 1 on every Linux architecture
+export const SIGPIPE = 13; // the same on every Linux architecture
 
 /** How long output may still drain after SIGKILL before the pipes are abandoned. */
 export const KILL_PIPE_GRACE_MS = 200;

@@ -42,6 +42,15 @@ test('a --state-dir that cannot be created (under /proc) starts read-only and sa
   assert.equal(await server.stop('SIGTERM'), 0);
 });
 
+test('stderr without a reader (`| head`): logging goes on quietly, SIGTERM still stops cleanly', async (t) => {
+  const server = await startServer(t, ['--insecure', '--state-dir', tempDir(t)]);
+  server.proc.stderr!.destroy();
+  const http = client(t, server.origin);
+  assert.equal((await req(http, 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id')).status, 200);
+  // "shutting down" is logged first: unhandled, its EPIPE ended the process with 1 before the journal closed.
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
 test('SIGTERM ends push streams and long polls, flushes, exits 0', async (t) => {
   const dir = tempDir(t);
   const server = await startServer(t, ['--insecure', '--state-dir', dir]);
