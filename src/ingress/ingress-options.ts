@@ -2,6 +2,7 @@
 // one options object, every problem reported as one line naming the flag.
 import { parseLogLevel } from '../host/log-format.ts';
 import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
+import { serverOrigin } from '../core/server-origin.ts';
 import { parseMonitors } from './ingress-reconcile.ts';
 import { formatPrefix } from '../core/address.ts';
 import type { HttpTarget, LogLevel } from '../host/host.ts';
@@ -36,7 +37,7 @@ export const DEFAULT_STATUS_FILE = '/var/run/mnat/ingress.json';
 export const INGRESS_FLAGS: readonly FlagSpec[] = [
   { name: 'upstream-interface', kind: 'string', value: 'IF', help: 'interface that receives the global (Sg,Gg) traffic; joins are made here' },
   { name: 'downstream-interface', kind: 'list', value: 'IF', help: 'interface to send translated (Sl,Gl) traffic to (up to 4)' },
-  { name: 'server', kind: 'string', value: 'HOST', help: 'mnat-server host name or address (HOST:PORT for another port); a region\'s front ends: comma-separated' },
+  { name: 'server', kind: 'string', value: 'HOST|URL', help: 'mnat-server host[:port] or https://host:port; a region\'s front ends: comma-separated' },
   { name: 'port', kind: 'number', value: 'N', default: 8443, min: 1, max: 65535, help: 'mnat-server port' },
   { name: 'cacert', kind: 'string', value: 'FILE', help: 'CA certificate(s) to verify the server with (PEM)' },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'client certificate for mutual TLS (PEM)' },
@@ -75,13 +76,6 @@ function checkInterface(flag: string, name: string): string {
   return name;
 }
 
-/** HOST, HOST:PORT or [V6]:PORT (a bare IPv6 literal gets its brackets) → origin. */
-function originOf(server: string, port: number, tls: boolean): string {
-  const hp = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(server);
-  const host = hp ? (hp[1] as string) : server.includes(':') && !server.startsWith('[') ? `[${server}]` : server;
-  return `${tls ? 'https' : 'http'}://${host}:${hp ? hp[2] : port}`;
-}
-
 /**
  * Parses argv (without node and script); `help` true means print usage and
  * exit 0; `status` prints the running ingress's status file. Throws CliError.
@@ -106,14 +100,13 @@ export function parseIngressOptions(
   if (downstream.includes(upstream)) throw new CliError(`--downstream-interface ${upstream} is also the upstream interface`);
   const server = args.string('server');
   if (!server) throw new CliError('--server is required (the mnat-server host)');
-  if (/[/\s]/.test(server)) throw new CliError(`--server: "${server}" is not a host name or address`);
   const insecure = args.boolean('insecure');
   if (insecure && (args.has('cacert') || args.has('cert') || args.has('key'))) {
     throw new CliError('--insecure is plaintext: it cannot be combined with --cacert, --cert or --key');
   }
   if (args.has('key') && !args.has('cert')) throw new CliError('--key needs --cert');
   const target: HttpTarget = {
-    origin: server.split(',').map((one) => originOf(one, args.number('port') ?? 8443, !insecure)).join(','),
+    origin: server.split(',').map((one) => serverOrigin('--server', one, args.number('port'), insecure)).join(','),
     ...(args.string('cacert') ? { caFile: args.string('cacert') } : {}),
     ...(args.string('cert') ? { certFile: args.string('cert') } : {}),
     ...(args.string('key') ? { keyFile: args.string('key') } : {}),

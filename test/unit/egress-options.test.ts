@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CliError } from '../../src/core/cli-args.ts';
-import { parseEgressArgs, resolveEgressSettings, serverOrigin, egressUsage } from '../../src/egress/config/egress-options.ts';
+import { parseEgressArgs, resolveEgressSettings, egressUsage } from '../../src/egress/config/egress-options.ts';
 
 function resolve(argv: string[], file: Record<string, unknown> | null = null) {
   const p = parseEgressArgs(argv);
@@ -21,14 +21,6 @@ test('flags alone: defaults for the rest', () => {
   assert.equal(s.instance, 'egress-wan');
   assert.equal(s.push, true);
   assert.equal(s.bridgeSetup, true);
-});
-
-test('server forms: URL, IPv6 literal, port, insecure', () => {
-  assert.equal(serverOrigin('--server', 'https://[2001:db8::1]:9443', undefined, false), 'https://[2001:db8::1]:9443');
-  assert.equal(serverOrigin('--server', '2001:db8::1', 1234, false), 'https://[2001:db8::1]:1234');
-  assert.equal(serverOrigin('--server', '10.0.0.1', undefined, true), 'http://10.0.0.1:8443');
-  assert.throws(() => serverOrigin('--server', 'http://h:1', undefined, false), /add --insecure/);
-  assert.throws(() => serverOrigin('--server', 'ftp://h', undefined, false), /not a host name/);
 });
 
 test('UCI settings fill in, flags win, errors name the file option', () => {

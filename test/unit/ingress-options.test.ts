@@ -48,6 +48,13 @@ test('--insecure is plaintext h2c', () => {
   assert.equal(ok([...base, '--insecure', '--port', '8080']).target.origin, 'http://mnat.example.net:8080');
 });
 
+test('--server takes the egress\'s forms too: HOST:PORT, URLs, a list of front ends', () => {
+  const server = (s: string, ...more: string[]): string => ok(['--upstream-interface', 'u0', '--downstream-interface', 'd0', '--server', s, ...more]).target.origin;
+  assert.equal(server('fe1:9443,https://[2001:db8::2]:9443'), 'https://fe1:9443,https://[2001:db8::2]:9443');
+  assert.equal(server('http://10.0.0.1:8080', '--insecure'), 'http://10.0.0.1:8080');
+  assert.throws(() => server('http://10.0.0.1:8080'), /--server: http:\/\/10.0.0.1:8080 is plaintext http; add --insecure/);
+});
+
 test('the status command reads the status file (default or --status-file)', () => {
   assert.deepEqual(parseIngressOptions(['status']), { help: false, command: 'status', statusFile: '/var/run/mnat/ingress.json' });
   assert.deepEqual(parseIngressOptions(['status', '--status-file', '/tmp/i.json']), { help: false, command: 'status', statusFile: '/tmp/i.json' });

@@ -2,6 +2,7 @@
 // file is read again on SIGHUP; the flags stay). Every problem is one
 // CliError line naming the flag or the file option, for exit status 2.
 import { CliError, formatUsage, parseArgs, type FlagSpec, type ParsedArgs } from '../../core/cli-args.ts';
+import { serverOrigin } from '../../core/server-origin.ts';
 import { parseLogLevel } from '../../host/log-format.ts';
 import type { HttpTarget, LogLevel } from '../../host/host.ts';
 import { parseMqttUrl, type MqttBroker } from '../../protocol/mqtt-mapping.ts';
@@ -64,7 +65,7 @@ export const DEFAULT_MAX_CHANNELS = 64;
 const FLAG_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ['upstream-interface', 'IF', 'WAN device that receives the local (Sl,Gl) traffic; joins are made here'],
   ['downstream-interface', 'IF', 'LAN bridge: translated traffic goes here, its snooping table says who joined'],
-  ['server', 'HOST|URL', 'mnat-server host, https://host:port or dns-sd'],
+  ['server', 'HOST|URL', 'mnat-server host[:port], https://host:port or dns-sd; a region\'s front ends: comma-separated'],
   ['port', 'N', 'mnat-server port (default 8443)'],
   ['cacert', 'FILE', 'CA certificate(s) to verify the server with (PEM)'],
   ['cert', 'FILE', 'client certificate for mutual TLS (PEM)'],
@@ -115,24 +116,6 @@ const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 function checkInterface(where: string, name: string): string {
   if (!IFNAME.test(name)) throw new CliError(`${where}: "${name}" is not a valid interface name (1-15 characters, no / or spaces)`);
   return name;
-}
-
-/** "https://h:p", "http://h:p" or a bare host (IPv6 literals bracketed) → origin. */
-export function serverOrigin(where: string, server: string, port: number | undefined, insecure: boolean): string {
-  const url = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[^/:\s[\]]+)(?::(\d{1,5}))?\/?$/.exec(server);
-  if (url) {
-    const scheme = url[1]!;
-    if (insecure && scheme === 'https') throw new CliError(`${where}: ${server} is https but --insecure asks for plaintext; use http://`);
-    if (!insecure && scheme === 'http') throw new CliError(`${where}: ${server} is plaintext http; add --insecure (labs only) or use https://`);
-    const p = url[3] !== undefined ? Number(url[3]) : (port ?? 8443);
-    if (!(p >= 1 && p <= 65535)) throw new CliError(`${where}: port ${url[3]} is out of range`);
-    return `${scheme}://${url[2]}:${p}`;
-  }
-  if (/^[a-z]+:\/\//i.test(server) || /[/\s]/.test(server) || server === '') {
-    throw new CliError(`${where}: "${server}" is not a host name, address or http(s)://host:port URL`);
-  }
-  const host = server.includes(':') && !server.startsWith('[') ? `[${server}]` : server;
-  return `${insecure ? 'http' : 'https'}://${host}:${port ?? 8443}`;
 }
 
 export type ParsedEgressArgs =
