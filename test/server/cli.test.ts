@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SseParser } from '../../src/protocol/sse.ts';
-import { client, newWatcher, req, startServer, tempDir } from './helpers.ts';
+import { client, devCerts, newWatcher, req, startServer, tempDir } from './helpers.ts';
 
 test('--help prints usage and exits 0; bad flags print one line and exit 2', async (t) => {
   const help = await startServer(t, ['--help'], { expectExit: true });
@@ -29,6 +29,20 @@ test('--help prints usage and exits 0; bad flags print one line and exit 2', asy
     assert.equal(await p.exited, 2, `${args.join(' ')}: ${p.lines.join('\n')}`);
     assert.equal(p.lines.length, 1, `one line for ${args.join(' ')}: ${p.lines.join('\n')}`);
     assert.match(p.lines[0] as string, pattern);
+  }
+});
+
+test('TLS files that do not fit: the server names them and says why', async (t) => {
+  const d = devCerts();
+  for (const [args, pattern] of [
+    [['--tls-cert', join(d, 'server.key'), '--tls-key', join(d, 'server.pem')], /TLS certificate .*server\.key holds no PEM certificate/],
+    [['--tls-cert', join(d, 'server.pem'), '--tls-key', join(d, 'egress.key')], /TLS certificate .*server\.pem and key .*egress\.key: .*key values mismatch/],
+    // Node took this and trusted no client certificate at all.
+    [['--tls-cert', join(d, 'server.pem'), '--tls-key', join(d, 'server.key'), '--client-ca', join(d, 'server.key')], /client CA .*server\.key holds no PEM certificate/],
+  ] as const) {
+    const p = await startServer(t, [...args], { expectExit: true });
+    assert.equal(await p.exited, 1, p.lines.join('\n'));
+    assert.match(p.lines.at(-1) as string, pattern);
   }
 });
 

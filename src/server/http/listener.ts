@@ -8,7 +8,7 @@
 // timeout: TLS handshake and the client's HTTP/2 preface and SETTINGS, or the
 // first byte of an HTTP/1.1 request, whose headers then have the headers
 // timeout. A silent or trickling connection is closed, and counted.
-import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -80,6 +80,22 @@ function readFileOrThrow(path: string, what: string): Buffer {
     return readFileSync(path);
   } catch (err) {
     throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** A PEM file that must hold a certificate: Node takes a CA file without one and then trusts no client. */
+function readCertificates(path: string, what: string): Buffer {
+  const pem = readFileOrThrow(path, what);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${what} ${path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`);
+  return pem;
+}
+
+/** OpenSSL's refusal ("key values mismatch", "no start line") with the files it is about. */
+function createSecureServerOrExplain(options: SecureServerOptions & { cert: Buffer; key: Buffer }, certFile: string, keyFile: string): Http2SecureServer {
+  try {
+    return createSecureServer(options);
+  } catch (err) {
+    throw new Error(`TLS certificate ${certFile} and key ${keyFile}: ${(err as Error).message} (give the server's certificate and its own private key, both PEM)`);
   }
 }
 
@@ -197,17 +213,17 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     });
   } else {
     if (!options.tlsCert || !options.tlsKey) throw new Error('TLS needs --tls-cert and --tls-key (or use --insecure for a plaintext lab server)');
-    const secure = createSecureServer({
-      cert: readFileOrThrow(options.tlsCert, 'TLS certificate'),
+    const secure = createSecureServerOrExplain({
+      cert: readCertificates(options.tlsCert, 'TLS certificate'),
       key: readFileOrThrow(options.tlsKey, 'TLS key'),
-      ca: options.clientCa ? readFileOrThrow(options.clientCa, 'client CA') : undefined,
+      ca: options.clientCa ? readCertificates(options.clientCa, 'client CA') : undefined,
       requestCert: options.clientCa !== undefined,
       rejectUnauthorized: options.clientCa !== undefined && options.requireClientCert === true,
       allowHTTP1: true,
       settings: h2Settings,
       // The connect timer closes a slow handshake first; this is Node's own backstop.
       handshakeTimeout: limits.connectTimeoutMs > 0 ? limits.connectTimeoutMs + 5000 : 120_000,
-    });
+    }, options.tlsCert, options.tlsKey);
     // HTTP/1.1 (ALPN fallback) arrives as 'request'. Adding that listener also
     // makes Node route HTTP/2 streams through its compatibility layer; drop that
     // route and take the streams directly.
