@@ -11,6 +11,8 @@
 // region leader expires each one whose client does not refresh at a front end
 // within the expiry window after the region starts (as a restarted embedded
 // server gives every watcher a fresh window).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-args.ts';
 import type { Logger } from '../host/host.ts';
 import { FLAGS, loadPool, parseRegionFlags, QUOTA_FLAG_NAMES, quotaOptions } from './options.ts';
@@ -19,6 +21,7 @@ import { canonicalJson, configKey, RegionConfigError } from './store/etcd-region
 import { RegionReplica, type RegionConfig, type RegionSnapshot } from './store/etcd-replica.ts';
 import { headKey, readHead, readSnapshot, writeSnapshot } from './store/etcd-snapshot.ts';
 import { openEmbeddedStore } from './store/embedded-store.ts';
+import { CLOSED_JOURNAL, JOURNAL, SNAPSHOT } from './store/journal-format.ts';
 import type { Pool } from './state/pool.ts';
 
 /** The home of migrated watchers until a front end claims them. */
@@ -58,6 +61,10 @@ export function parseMigrateOptions(argv: readonly string[]): MigrateOptions | '
   if (!stateDir) throw new CliError('--from-state-dir DIR is required (the embedded server\'s state directory)');
   const region = parseRegionFlags(args);
   if (!region) throw new CliError('--store etcd://HOST:PORT[,…][/REGION] is required (where the region lives)');
+  // Opening a directory without state would create it and migrate an empty region "successfully".
+  if (![SNAPSHOT, JOURNAL, CLOSED_JOURNAL].some((name) => existsSync(join(stateDir, name)))) {
+    throw new CliError(`--from-state-dir ${stateDir}: no mnat-server state there (no ${SNAPSHOT} or ${JOURNAL}); give the embedded server's --state-dir`);
+  }
   const pool = loadPool(args.string('pool'));
   return {
     stateDir,

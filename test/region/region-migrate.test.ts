@@ -6,9 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, eventually, joinsBody, monitorsBody, newWatcher, req, ROOT, startServer, tempDir } from '../server/helpers.ts';
+import { loadPool } from '../../src/server/options.ts';
+import { openEmbeddedStore } from '../../src/server/store/embedded-store.ts';
 import { assignedPath, joinedPath, mappings, refresh, startCluster, startFrontEnd } from './region-helpers.ts';
 
 const POOL = { 'group-pool': { ranges: [{ 'group-range': '232.255.0.0/28', 'source-range': '10.1.0.0/24' }] } };
@@ -75,9 +77,19 @@ test('migrate moves an embedded state directory into a region with every mapping
   assert.deepEqual(await mappings(fb, keep), before.get(keep), 'the refreshed one keeps its mappings');
 });
 
-test('migrate refuses bad input with exit 2 and an unreachable etcd with exit 1', (t) => {
+test('migrate refuses bad input with exit 2 and an unreachable etcd with exit 1', async (t) => {
   assert.equal(runMigrate(['--store', 'etcd://127.0.0.1:1']).status, 2);
-  const unreachable = runMigrate(['--from-state-dir', tempDir(t), '--store', 'etcd://127.0.0.1:1']);
+  // A directory without state (a typo, or not the server's --state-dir) was created or taken as an empty state.
+  for (const dir of [join(tempDir(t), 'missing'), tempDir(t)]) {
+    const empty = runMigrate(['--from-state-dir', dir, '--store', 'etcd://127.0.0.1:1']);
+    assert.equal(empty.status, 2, empty.out);
+    assert.match(empty.out, /--from-state-dir .*: no mnat-server state there \(no snapshot\.json or journal\.log\)/);
+    assert.ok(!existsSync(join(dir, 'journal.log')), 'nothing is created there');
+  }
+  const stateDir = tempDir(t);
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  await openEmbeddedStore({ state: { pool: loadPool(undefined).pool, refreshPeriodS: 10, gracePeriodS: 250, maxJoinsPerWatcher: 64 }, dir: stateDir, log: quiet, nowMs: Date.now() }).close();
+  const unreachable = runMigrate(['--from-state-dir', stateDir, '--store', 'etcd://127.0.0.1:1']);
   assert.equal(unreachable.status, 1);
   assert.match(unreachable.out, /migrate: etcd unavailable .*ECONNREFUSED/);
   const noStore = runMigrate(['--from-state-dir', '/nonexistent']);
