@@ -56,6 +56,16 @@ test('bad combinations are one clear CliError', () => {
   assert.equal(parseEgressArgs(['cleanup', '--uci', '/etc/config/mnat']).command, 'cleanup');
 });
 
+test('cleanup needs the devices, not a server (it only removes what a killed agent left)', () => {
+  const devices = ['--upstream-interface', 'wan', '--downstream-interface', 'br-lan'];
+  const p = parseEgressArgs(['cleanup', ...devices]);
+  if (p.command !== 'cleanup') throw new Error(`command ${p.command}`);
+  const s = resolveEgressSettings(p.args, null, { joinBackend: 'smcroute' });
+  assert.equal(s.instance, 'egress-wan');
+  assert.equal(s.statusFile, '/var/run/mnat/egress.json');
+  assert.throws(() => resolve(devices), /--server is required/);
+});
+
 test('help and status commands', () => {
   assert.deepEqual(parseEgressArgs(['--help']), { command: 'help' });
   assert.deepEqual(parseEgressArgs(['status', '--status-file', '/tmp/s.json']), { command: 'status', statusFile: '/tmp/s.json' });

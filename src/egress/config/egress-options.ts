@@ -159,7 +159,9 @@ export function resolveEgressSettings(
   if (up.value === down.value) throw new CliError(`${down.where}: ${down.value} is also the upstream interface`);
 
   const server = pick(args.string('server'), f.server, 'server', 'server');
-  if (!server.value) throw new CliError('--server is required (the mnat-server host or URL), or option server in the UCI file');
+  // cleanup only removes what a killed agent left: it needs no server.
+  const cleanup = args.positionals[0] === 'cleanup';
+  if (!server.value && !cleanup) throw new CliError('--server is required (the mnat-server host or URL), or option server in the UCI file');
   const insecure = args.has('insecure') ? args.boolean('insecure') : (f.insecure ?? false);
   const cacert = args.string('cacert') ?? f.cacert;
   const cert = args.string('cert') ?? f.cert;
@@ -168,7 +170,7 @@ export function resolveEgressSettings(
   if (key && !cert) throw new CliError('a client key needs a client certificate (--cert)');
   if (cert && !key) throw new CliError('a client certificate needs its key (--key)');
   // dns-sd: run.ts finds the origin by DNS-SD before the agent starts; a list: the client fails over.
-  const origin = server.value === 'dns-sd'
+  const origin = !server.value ? '' : server.value === 'dns-sd'
     ? (insecure ? 'http:dns-sd' : 'dns-sd')
     : server.value.split(',').map((one) => serverOrigin(server.where, one, args.number('port') ?? f.port, insecure)).join(',');
   const target: HttpTarget = {
