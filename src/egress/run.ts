@@ -164,7 +164,10 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
       return;
     }
     rt.print(formatEgressStatus(status, host.wallClock()));
-    host.exit(0);
+    // A killed agent (kill -9, OOM) leaves its last status behind, looking current.
+    const gone = status.pid && !host.fileExists(`/proc/${status.pid}`);
+    if (gone) rt.printError(`mnat-egress status: NOT RUNNING: pid ${status.pid} is gone; the above is its last status. \`mnat-egress cleanup\` removes what it left`);
+    host.exit(gone ? 1 : 0);
     return;
   }
 

@@ -1,7 +1,7 @@
 // mnat-ingress: the ingress agent's command (Node). Flags -> watcher client,
 // translator, upstream joiner, joinfile -> IngressAgent. SIGTERM/SIGINT leave
 // every join, detach the translator and write the joinfile empty.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CliError } from '../core/cli-args.ts';
 import { formatIngressStatus, type IngressStatus } from './ingress-status.ts';
 import { serverTransport } from '../client/failover-transport.ts';
@@ -47,10 +47,17 @@ function printStatus(file: string): never {
     process.stderr.write(`mnat-ingress status: no status file ${file}; is mnat-ingress running? (--status-file names another)\n`);
     process.exit(1);
   }
+  let status: IngressStatus;
   try {
-    process.stdout.write(formatIngressStatus(JSON.parse(text) as IngressStatus, Date.now()));
+    status = JSON.parse(text) as IngressStatus;
+    process.stdout.write(formatIngressStatus(status, Date.now()));
   } catch {
     process.stderr.write(`mnat-ingress status: ${file} is not an ingress status file\n`);
+    process.exit(1);
+  }
+  // A killed ingress (kill -9, OOM) leaves its last status behind, looking current.
+  if (status.pid !== null && !existsSync(`/proc/${status.pid}`)) {
+    process.stderr.write(`mnat-ingress status: NOT RUNNING: pid ${status.pid} is gone; the above is its last status (a new start removes what it left)\n`);
     process.exit(1);
   }
   process.exit(0);

@@ -100,6 +100,10 @@ test('qjs: `mnat-egress cleanup` refuses while the agent runs; after a kill -9 i
 
   await el.egress.kill('SIGKILL');
   assert.notDeepEqual(await leftovers(el), [], 'precondition: the killed agent left its state');
+  // Its status file is left too and looks current: `status` must say the agent is gone.
+  const stale = await cpe.ns.exec(el.egressArgv(['status']));
+  assert.equal(stale.code, 1, stale.stderr);
+  assert.match(stale.stderr, /NOT RUNNING: pid \d+ is gone; the above is its last status\. `mnat-egress cleanup` removes what it left/);
   const r = await cpe.ns.exec(el.egressArgv(['cleanup']));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /cleaned up after a stopped agent.*rules=1 joinsLeft=1/);
