@@ -5,7 +5,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 import { CliError } from '../core/cli-args.ts';
 import { createStderrLogger } from '../host/node-host.ts';
 import { parseServerOptions, usage } from './options.ts';
-import { startServer, StartupError } from './server.ts';
+import { startServer, StartupError, type RunningServer } from './server.ts';
 import { isCompactionWorker, runCompactionWorker } from './store/compaction.ts';
 import { migrate, migrateUsage, parseMigrateOptions } from './migrate.ts';
 import { parseLogLevel } from '../host/log-format.ts';
@@ -54,7 +54,10 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const log = createStderrLogger('mnat-server', options.logLevel);
-  let server;
+  let server: RunningServer | undefined;
+  // Reload, not Node's default (end at once, streams cut): a renewed certificate
+  // needs no restart. Set before "listening" is logged; while starting, the files are being read anyway.
+  process.on('SIGHUP', () => server?.reload());
   try {
     server = await startServer(options, log, {
       exit: (code) => process.exit(code),

@@ -35,6 +35,8 @@ export interface RunningServer {
   readonly port: number;
   /** Stops accepting, ends streams and long polls, flushes the journal; false when the flush failed. */
   shutdown(signal: string): Promise<boolean>;
+  /** SIGHUP: reads the TLS files again (a renewed certificate without a restart); logs what it did. */
+  reload(): void;
 }
 
 export async function startServer(options: ServerOptions, log: Logger, hooks: ProcessHooks): Promise<RunningServer> {
@@ -154,6 +156,7 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     store: options.store.kind === 'etcd' ? `etcd://${options.store.location.endpoints.join(',')}/${options.store.location.region}` : (options.stateDir ?? 'memory'),
     ...(options.store.kind === 'etcd' ? { frontend: options.store.frontendId } : {}),
     mqtt: options.mqtt?.url,
+    ...(listener.certificate ? { certificateSubject: listener.certificate.subject, certificateValidTo: listener.certificate.validTo } : {}),
   });
 
   let stopping: Promise<boolean> | null = null;
@@ -179,5 +182,14 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
   return {
     port: listener.port,
     shutdown: (signal) => (stopping ??= stop(signal)),
+    reload() {
+      try {
+        const cert = listener.reloadTls();
+        if (cert) log.info('TLS files read again: new connections get this certificate, open ones keep theirs', { certificate: options.tlsCert, subject: cert.subject, validTo: cert.validTo });
+        else log.info('SIGHUP: plaintext (--insecure), no TLS files to read again');
+      } catch (err) {
+        log.error('TLS files not reloaded: new connections still get the previous certificate', { error: (err as Error).message });
+      }
+    },
   };
 }

@@ -8,11 +8,10 @@
 // timeout: TLS handshake and the client's HTTP/2 preface and SETTINGS, or the
 // first byte of an HTTP/1.1 request, whose headers then have the headers
 // timeout. A silent or trickling connection is closed, and counted.
-import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { ClientTable, ConnRec } from './limits.ts';
 import { LIMIT_FLAGS } from './limits.ts';
@@ -20,6 +19,7 @@ import { prepareStream } from './h2-stream.ts';
 import { IdleSessions } from './idle-sessions.ts';
 import { CONN, H2Exchange, type AnyRequest, type AnyResponse, type Handler } from './request.ts';
 import { errorBody, RestconfError } from './restconf-error.ts';
+import { describeCertificate, readTlsFiles } from './tls-files.ts';
 
 export type { AnyRequest, AnyResponse, Handler, PeerIdentity } from './request.ts';
 
@@ -55,6 +55,10 @@ export interface Listener {
   close(): Promise<void>;
   /** Drops every open connection (after streams were ended). */
   destroyAll(): void;
+  /** The server certificate in use (null: plaintext). */
+  readonly certificate: { subject: string; validTo: string } | null;
+  /** Reads the TLS files again for new connections (null: plaintext); throws, keeping the old ones, when they do not fit. */
+  reloadTls(): { subject: string; validTo: string } | null;
 }
 
 /** "[::]:8443", "127.0.0.1:0", ":8443", "8443" → host and port. */
@@ -73,30 +77,6 @@ export function parseListen(text: string): { host: string; port: number } {
   }
   if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new Error(`--listen ${text}: "${portText}" is not a port number`);
   return { host, port: Number(portText) };
-}
-
-function readFileOrThrow(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** A PEM file that must hold a certificate: Node takes a CA file without one and then trusts no client. */
-function readCertificates(path: string, what: string): Buffer {
-  const pem = readFileOrThrow(path, what);
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${what} ${path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`);
-  return pem;
-}
-
-/** OpenSSL's refusal ("key values mismatch", "no start line") with the files it is about. */
-function createSecureServerOrExplain(options: SecureServerOptions & { cert: Buffer; key: Buffer }, certFile: string, keyFile: string): Http2SecureServer {
-  try {
-    return createSecureServer(options);
-  } catch (err) {
-    throw new Error(`TLS certificate ${certFile} and key ${keyFile}: ${(err as Error).message} (give the server's certificate and its own private key, both PEM)`);
-  }
 }
 
 type Holder = { [CONN]?: ConnRec };
@@ -137,6 +117,8 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   const { clients } = options;
   const { limits, refusals } = clients;
   const sockets = new Set<Socket>();
+  let certificate: Listener['certificate'] = null;
+  let reloadTls: Listener['reloadTls'] = () => null;
 
   /** Admits a TCP connection (or closes it); the connect timer runs until ready(). */
   const admit = (socket: Socket): ConnRec | null => {
@@ -213,17 +195,24 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     });
   } else {
     if (!options.tlsCert || !options.tlsKey) throw new Error('TLS needs --tls-cert and --tls-key (or use --insecure for a plaintext lab server)');
-    const secure = createSecureServerOrExplain({
-      cert: readCertificates(options.tlsCert, 'TLS certificate'),
-      key: readFileOrThrow(options.tlsKey, 'TLS key'),
-      ca: options.clientCa ? readCertificates(options.clientCa, 'client CA') : undefined,
+    const files = { cert: options.tlsCert, key: options.tlsKey, clientCa: options.clientCa };
+    const material = readTlsFiles(files);
+    certificate = describeCertificate(material);
+    const secure = createSecureServer({
+      ...material,
       requestCert: options.clientCa !== undefined,
       rejectUnauthorized: options.clientCa !== undefined && options.requireClientCert === true,
       allowHTTP1: true,
       settings: h2Settings,
       // The connect timer closes a slow handshake first; this is Node's own backstop.
       handshakeTimeout: limits.connectTimeoutMs > 0 ? limits.connectTimeoutMs + 5000 : 120_000,
-    }, options.tlsCert, options.tlsKey);
+    });
+    // New connections get the files as they are now; open ones keep theirs.
+    reloadTls = () => {
+      const fresh = readTlsFiles(files);
+      secure.setSecureContext(fresh);
+      return (certificate = describeCertificate(fresh));
+    };
     // HTTP/1.1 (ALPN fallback) arrives as 'request'. Adding that listener also
     // makes Node route HTTP/2 streams through its compatibility layer; drop that
     // route and take the streams directly.
@@ -298,6 +287,10 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   idleSweep.unref();
   return {
     port,
+    get certificate() {
+      return certificate;
+    },
+    reloadTls,
     close: () => {
       clearInterval(idleSweep);
       return new Promise<void>((resolve) => server.close(() => resolve()));

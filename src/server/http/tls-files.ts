@@ -1,0 +1,54 @@
+// The server's TLS files: read with the file named in every error, checked
+// before use (Node takes a CA file without a certificate and then trusts no
+// client; OpenSSL's "key values mismatch" names no file), and read again on
+// SIGHUP so a renewed certificate needs no restart.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string | undefined;
+}
+
+export interface TlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca?: Buffer;
+}
+
+/** Reads and checks the files; throws an Error naming the file and what it must hold. */
+export function readTlsFiles(files: TlsFiles): TlsMaterial {
+  const material: TlsMaterial = {
+    cert: readCertificates(files.cert, 'TLS certificate'),
+    key: readFile(files.key, 'TLS key'),
+    ...(files.clientCa ? { ca: readCertificates(files.clientCa, 'client CA') } : {}),
+  };
+  try {
+    createSecureContext(material);
+  } catch (err) {
+    throw new Error(`TLS certificate ${files.cert} and key ${files.key}: ${(err as Error).message} (give the server's certificate and its own private key, both PEM)`);
+  }
+  return material;
+}
+
+/** The server certificate's subject and expiry, for the log. */
+export function describeCertificate(material: TlsMaterial): { subject: string; validTo: string } {
+  const cert = new X509Certificate(material.cert);
+  return { subject: cert.subject.replace(/\n/g, ', '), validTo: new Date(cert.validTo).toISOString() };
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+function readCertificates(path: string, what: string): Buffer {
+  const pem = readFile(path, what);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${what} ${path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`);
+  return pem;
+}
