@@ -43,10 +43,15 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
     throw new Error(`server origin ${target.origin} must start with https:// or http://`);
   }
   const tls = url.protocol === 'https:';
-  // Read the PEM files once, up front, so a bad path is reported at start.
-  const ca = readPem(target.caFile, 'CA file');
-  const cert = readPem(target.certFile, 'client certificate');
-  const key = readPem(target.keyFile ?? target.certFile, 'client key');
+  // Read up front, so a bad path is reported at start, and again for each new
+  // connection, so a renewed certificate is used from the next reconnect on
+  // (a file that cannot be read then, e.g. mid-rotation, keeps the last good copy).
+  const readFiles = () => ({
+    ca: readPem(target.caFile, 'CA file'),
+    cert: readPem(target.certFile, 'client certificate'),
+    key: readPem(target.keyFile ?? target.certFile, 'client key'),
+  });
+  let pem = readFiles();
   let session: ClientHttp2Session | null = null;
   let closed = false;
   const active = new WeakMap<ClientHttp2Session, number>();
@@ -54,13 +59,20 @@ export function createNodeHttpTransport(target: HttpTarget): HttpTransport {
   const getSession = (): ClientHttp2Session => {
     if (closed) throw new Error('transport closed');
     if (session && !session.closed && !session.destroyed) return session;
+    if (tls) {
+      try {
+        pem = readFiles();
+      } catch {
+        // keep the last good copy
+      }
+    }
     const s = connect(
       target.origin,
       tls
         ? {
-            ca,
-            cert: target.certFile ? cert : undefined,
-            key: target.certFile ? key : undefined,
+            ca: pem.ca,
+            cert: target.certFile ? pem.cert : undefined,
+            key: target.certFile ? pem.key : undefined,
             rejectUnauthorized: target.insecureTls !== true,
             ALPNProtocols: ['h2'],
           }

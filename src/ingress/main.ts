@@ -133,6 +133,9 @@ async function main(): Promise<void> {
   };
   host.onSignal('SIGTERM', () => shutdown('SIGTERM'));
   host.onSignal('SIGINT', () => shutdown('SIGINT'));
+  // Not Node's default (end at once, translator and joins left behind): there is
+  // nothing to read again but the TLS files, which each new connection reads.
+  host.onSignal('SIGHUP', () => log.info('SIGHUP: the TLS files are read again at the next connection; other settings need a restart'));
 
   try {
     await agent.start();

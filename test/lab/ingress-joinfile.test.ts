@@ -32,6 +32,11 @@ test('--no-join --joinfile: the joinfile tracks assignments atomically, traffic 
   const mcfilter = await m.topo.ingress.ns.run(['cat', '/proc/net/mcfilter']);
   assert.ok(!/0xe8010101/i.test(mcfilter), 'no IGMP membership for 232.1.1.1 on the ingress');
 
+  // SIGHUP (a reload, or a hangup of the shell it was started from) no longer ends it
+  // on the spot with its translator and joinfile left as they were.
+  process.kill(m.ingress!.pid, 'SIGHUP');
+  await m.ingress!.waitForLine(/SIGHUP: the TLS files are read again at the next connection/, 10_000);
+
   rx1.write('exit');
   await rx1.exited;
   await reader.sawContent(v6, 'the released v4 channel gone from the joinfile');
