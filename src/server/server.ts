@@ -3,7 +3,7 @@
 // stop. main.ts turns flags into ServerOptions and owns the process.
 import type { Logger } from '../host/host.ts';
 import { ClientTable, Refusals } from './http/limits.ts';
-import { listen } from './http/listener.ts';
+import { listen, type Listener } from './http/listener.ts';
 import type { MemoryUsage } from './ops/stats.ts';
 import type { ServerOptions } from './options.ts';
 import { RestconfApp } from './restconf/app.ts';
@@ -131,8 +131,9 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     longPollDefaultMs: options.longPollDefaultMs,
     memoryUsage: hooks.memoryUsage,
     ...(publisher ? { mqttStats: () => publisher.stats() } : {}),
+    tlsCertificate: () => listener?.certificate ?? null,
   });
-  let listener;
+  let listener: Listener | undefined;
   try {
     listener = await listen(
       { ...options.listen, insecure: options.insecure, tlsCert: options.tlsCert, tlsKey: options.tlsKey, clientCa: options.clientCa, requireClientCert: options.requireClientCert, clients },
@@ -141,6 +142,7 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
   } catch (err) {
     throw new StartupError(`cannot listen on ${options.listenText}: ${(err as Error).message}`);
   }
+  warnIfExpiring(listener.certificate, log);
   const ticker = startTicker(store, log);
   const readOnly = store.stats().readOnly;
   if (readOnly) log.warn('starting read-only: reads and refreshes are served, changes refused until the state directory takes writes', { reason: readOnly.reason });
@@ -185,6 +187,7 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     reload() {
       try {
         const cert = listener.reloadTls();
+        warnIfExpiring(cert, log);
         if (cert) log.info('TLS files read again: new connections get this certificate, open ones keep theirs', { certificate: options.tlsCert, subject: cert.subject, validTo: cert.validTo });
         else log.info('SIGHUP: plaintext (--insecure), no TLS files to read again');
       } catch (err) {
@@ -192,4 +195,11 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
       }
     },
   };
+}
+
+/** An expired server certificate locks every client out: warn two weeks ahead (also on /status and /metrics). */
+function warnIfExpiring(cert: { subject: string; validTo: string } | null, log: Logger): void {
+  if (!cert) return;
+  const daysLeft = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
+  if (daysLeft < 14) log.warn(daysLeft < 0 ? 'the TLS certificate has EXPIRED: clients cannot connect; renew it and send SIGHUP' : 'the TLS certificate expires soon: renew it and send SIGHUP', { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
 }

@@ -71,6 +71,10 @@ export function renderMetrics(stats: ServerStats): string {
     line(out, 'mnat_mqtt_republishes_total', 'Times every mapping was published (on each connect or take-over).', 'counter', [['', m.republishes]]);
     line(out, 'mnat_mqtt_repaired_total', 'Retained messages of others on mapping topics cleared or overwritten.', 'counter', [['', m.repaired]]);
   }
+  if (stats.tlsCertificate) {
+    const notAfterS = Date.parse(stats.tlsCertificate.validTo) / 1000;
+    line(out, 'mnat_tls_certificate_expiry_timestamp_seconds', 'When the server certificate new connections get expires (Unix time); alert well before.', 'gauge', [['', notAfterS]]);
+  }
   line(out, 'process_resident_memory_bytes', 'Resident set size.', 'gauge', [['', stats.memory.rss]]);
   line(out, 'nodejs_heap_used_bytes', 'V8 heap in use.', 'gauge', [['', stats.memory.heapUsed]]);
   line(out, 'process_uptime_seconds', 'Seconds since the server started.', 'gauge', [['', Math.round(stats.uptimeS)]]);

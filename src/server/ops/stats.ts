@@ -42,6 +42,16 @@ export interface ServerStats {
   /** Every channel record; only when asked for (the status page). */
   channels?: ChannelRow[];
   mqtt?: MqttStats;
+  /** The server certificate new connections get (TLS only). */
+  tlsCertificate?: TlsCertificateStats;
+}
+
+export interface TlsCertificateStats {
+  subject: string;
+  /** ISO time the certificate expires. */
+  validTo: string;
+  /** Days until then (negative: expired). */
+  daysLeft: number;
 }
 
 export interface StatsSources {
@@ -54,6 +64,7 @@ export interface StatsSources {
   nowMs: number;
   memory: MemoryUsage;
   mqtt?: () => MqttStats;
+  tlsCertificate?: () => { subject: string; validTo: string } | null;
 }
 
 export function collectStats(src: StatsSources, withChannels: boolean): ServerStats {
@@ -79,5 +90,7 @@ export function collectStats(src: StatsSources, withChannels: boolean): ServerSt
   };
   if (withChannels) stats.channels = src.store.channels();
   if (src.mqtt) stats.mqtt = src.mqtt();
+  const cert = src.tlsCertificate?.();
+  if (cert) stats.tlsCertificate = { ...cert, daysLeft: (Date.parse(cert.validTo) - src.nowMs) / 86_400_000 };
   return stats;
 }

@@ -50,6 +50,11 @@ export function renderStatusPage(stats: ServerStats): string {
   const banner = ro
     ? `<p class="alarm">READ-ONLY since ${esc(new Date(ro.sinceMs).toISOString())}: ${esc(ro.reason)}. Changes are refused (503) until the state directory takes writes again; reads and refreshes are served.</p>\n`
     : '';
+  const cert = stats.tlsCertificate;
+  // An expired server certificate locks every CPE out: say so two weeks ahead.
+  const certBanner = cert && cert.daysLeft < 14
+    ? `<p class="alarm">The TLS certificate ${cert.daysLeft < 0 ? 'EXPIRED' : 'expires'} ${esc(cert.validTo)}: renew it and send SIGHUP.</p>\n`
+    : '';
   const refused = stats.refusals.filter(([, n]) => n > 0).map(([limit, n]) => `${esc(limit)} ${n}`).join(', ') || 'none';
   const t = stats.transport;
   return `<!doctype html>
@@ -58,13 +63,13 @@ export function renderStatusPage(stats: ServerStats): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 .unassigned{color:#b00}.assigned{color:#070}.alarm{background:#fdd;border:1px solid #b00;padding:4px 8px}</style></head>
 <body><h1>mnat-server</h1>
-${banner}<p>${storeLine(stats)}</p>
+${banner}${certBanner}<p>${storeLine(stats)}</p>
 <p>Uptime ${Math.round(stats.uptimeS)} s. ${s.backend.kind === 'etcd' ? 'Region-wide w' : 'W'}atchers: ${s.watchers} (egress ${s.egressWatchers}, ingress ${s.ingressWatchers}).
 Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for pool space.
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
 Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.
 Connections: ${t.connections} from ${t.clients} clients; request bodies in flight: ${t.bodiesInProgress} (${t.bodyBytesBuffered} bytes).
-Refused by limits: ${refused}.${mqttLine(stats)}</p>
+Refused by limits: ${refused}.${mqttLine(stats)}${cert ? `\nTLS certificate: ${esc(cert.subject)}, valid until ${esc(cert.validTo)}.` : ''}</p>
 <h2>Mappings</h2>
 <table><tr><th>id</th><th>global (Sg, Gg)</th><th>state</th><th>local (Sl, Gl)</th><th>egress watchers</th></tr>
 ${rows}

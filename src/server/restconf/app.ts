@@ -46,6 +46,8 @@ export interface AppConfig extends AdminPolicy, LongPollConfig, RestconfLimits {
   clients: ClientTable;
   /** The MQTT fan-out's counters, with --mqtt. */
   mqttStats?: () => MqttStats;
+  /** The server certificate in use (null: plaintext), for /metrics and the status page. */
+  tlsCertificate?: () => { subject: string; validTo: string } | null;
 }
 
 export class RestconfApp {
@@ -123,6 +125,7 @@ export class RestconfApp {
       nowMs: Date.now(),
       memory: this.config.memoryUsage(),
       ...(this.config.mqttStats ? { mqtt: this.config.mqttStats } : {}),
+      ...(this.config.tlsCertificate ? { tlsCertificate: this.config.tlsCertificate } : {}),
     };
     return collectStats(sources, withChannels);
   }
