@@ -46,6 +46,14 @@ test('TLS files that do not fit: the server names them and says why', async (t) 
   }
 });
 
+test('a --state-dir that is a file: refused at start (it once ran read-only, waiting for a disk)', async (t) => {
+  const file = join(tempDir(t), 'state');
+  writeFileSync(file, '');
+  const p = await startServer(t, ['--insecure', '--state-dir', file], { expectExit: true });
+  assert.equal(await p.exited, 1, p.lines.join('\n'));
+  assert.equal(p.lines.at(-1), `mnat-server: --state-dir ${file}: exists and is not a directory`);
+});
+
 test('a --state-dir that cannot be created (under /proc) starts read-only and says why, at once', async (t) => {
   // Node's recursive mkdirSync spins at 100 % CPU here (mkdir answers ENOENT while /proc exists):
   // the server would never print "listening" and startServer would fail.

@@ -21,7 +21,7 @@
 // tail (a write the process died in); it was never acknowledged, so it is cut
 // off and reported with its byte offset. A bad record followed by a good one,
 // or a snapshot that fails its checksum, is corruption: refuse to start.
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, renameSync, truncateSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { fdatasync, write } from 'node:fs';
 import { open as openAsync, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -155,6 +155,8 @@ export class Journal<S = unknown, R = unknown> {
    * journal then starts failed (read-only) and recover() retries.
    */
   load(): LoadedState<S, R> {
+    // A configuration error, not a disk that may take writes again later.
+    if (existsSync(this.dir) && !statSync(this.dir).isDirectory()) throw new Error('exists and is not a directory');
     try {
       if (!existsSync(this.dir)) makeStateDirectory(this.dir);
     } catch (err) {
