@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # own, inside a namespace); busybox: its nslookup is the DNS-SD tool of the egress
 # under qjs, as on OpenWrt. qemu-system-x86: the router VM (test/vm); its kernel and
 # BusyBox are fetched with apt-get download by build/router-vm.sh, not installed here.
+# faketime: steps one process's wall clock (test/server/clock-step.test.ts).
 packages=(clang llvm bpftool libbpf-dev iproute2 smcroute iperf nghttp2-client
           mosquitto mosquitto-clients tcpdump curl openssl make gcc musl-tools ethtool
-          dnsmasq-base busybox qemu-system-x86 util-linux binutils)
+          dnsmasq-base busybox qemu-system-x86 util-linux binutils faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,7 @@
 // Wiring of one mnat-server: the store (state directory or memory), the
 // RESTCONF application, the listener and the store's clock; and the graceful
 // stop. main.ts turns flags into ServerOptions and owns the process.
+import { serverNow } from './clock.ts';
 import type { Logger } from '../host/host.ts';
 import { ClientTable, Refusals } from './http/limits.ts';
 import { listen, type Listener } from './http/listener.ts';
@@ -52,7 +53,7 @@ function openStore(options: ServerOptions, log: Logger, hooks: ProcessHooks): Mn
       state: options.state,
       dir,
       log,
-      nowMs: Date.now(),
+      nowMs: serverNow(),
       compactBytes: options.journalCompactBytes,
       compactionWorker: hooks.compactionWorker,
       onFatal: (err) => {

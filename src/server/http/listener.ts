@@ -8,6 +8,7 @@
 // timeout: TLS handshake and the client's HTTP/2 preface and SETTINGS, or the
 // first byte of an HTTP/1.1 request, whose headers then have the headers
 // timeout. A silent or trickling connection is closed, and counted.
+import { serverNow } from '../clock.ts';
 import { createServer as createH2cServer, createSecureServer, type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -256,7 +257,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   h2.on('sessionError', () => undefined);
   h2.on('session', (session: Http2Session) => {
     session.on('error', () => undefined);
-    idle.track(session, Date.now());
+    idle.track(session, serverNow());
     session.once('close', () => idle.forget(session));
     const socket = session.socket as unknown as Holder & { _parent?: Holder };
     const conn = socket[CONN] ?? socket._parent?.[CONN];
@@ -283,7 +284,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const idleSweep = setInterval(() => idle.sweep(Date.now()), idle.sweepMs);
+  const idleSweep = setInterval(() => idle.sweep(serverNow()), idle.sweepMs);
   idleSweep.unref();
   return {
     port,

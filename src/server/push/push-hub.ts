@@ -2,6 +2,7 @@
 // RFC 8641, RFC 8650) and long-polling GETs, both filtered to one watcher's
 // assigned-channels. The server calls deliver() only after the changes are
 // durable, so nothing a client was told can be lost by a crash.
+import { serverNow } from '../clock.ts';
 import { diffKeyedList, encodeKey } from '../../protocol/yang-patch.ts';
 import { formatSseEvent } from '../../protocol/sse.ts';
 import type { AnyResponse } from '../http/request.ts';
@@ -253,7 +254,7 @@ export class PushHub {
   }
 
   private housekeeping(): void {
-    const now = Date.now();
+    const now = serverNow();
     for (const sub of Array.from(this.subs.values())) {
       if (sub.res) {
         // An SSE comment keeps middleboxes from timing the stream out and finds dead peers.

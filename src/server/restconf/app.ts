@@ -8,6 +8,7 @@
 // body, access and resource code as the general path. Anything unusual
 // (including every error) goes on to the general path, with the body already
 // read handed over explicitly.
+import { serverNow } from '../clock.ts';
 import { encodeMappedSg } from '../../protocol/ietf-mnat-codec.ts';
 import type { Logger } from '../../host/host.ts';
 import { BodyReader, parseJsonBody, RequestBody, type BodyDone, type ReadBody } from '../http/body.ts';
@@ -67,7 +68,7 @@ export class RestconfApp {
     private readonly store: MnatStore,
     private readonly log: Logger,
     private readonly config: AppConfig,
-    now: () => number = Date.now,
+    now: () => number = serverNow,
   ) {
     const roots = [RESTCONF_ROOT, ...config.aliasRoots];
     for (const r of roots) this.refreshPaths.set(`${r}/operations/ietf-mnat:refresh-watcher-id`, r !== RESTCONF_ROOT);

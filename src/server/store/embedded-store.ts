@@ -11,6 +11,7 @@
 // probe every few seconds finds when the disk takes writes again, and the
 // store recovers by itself (every watcher gets a fresh expiry window, as
 // after a restart). It also starts read-only on a full disk.
+import { serverNow } from '../clock.ts';
 import type { Logger } from '../../host/host.ts';
 import { channelKey } from '../../core/channel.ts';
 import { MnatState } from '../state/mnat-state.ts';
@@ -41,7 +42,7 @@ export interface OpenOptions {
   dir: string | undefined;
   log: Logger;
   nowMs: number;
-  /** The clock for read-only periods and recovery (default Date.now). */
+  /** The clock for read-only periods and recovery (default serverNow). */
   now?: () => number;
   /** Compact when the live journal passes this many bytes (default 16 MiB). */
   compactBytes?: number;
@@ -117,7 +118,7 @@ export class EmbeddedStore implements MnatStore {
     private readonly options: Pick<OpenOptions, 'log' | 'dir' | 'state' | 'now' | 'probeIntervalMs' | 'onFatal'>,
   ) {
     this.log = options.log;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? serverNow;
     this.probeIntervalMs = options.probeIntervalMs ?? 2000;
     this.attach(state);
     if (journal) {

@@ -20,6 +20,7 @@
 // Without a quorum the front end keeps answering reads from its replica and
 // refuses changes with StoreUnavailableError; a probe notices the quorum's
 // return and changes are taken again, with no restart.
+import { serverNow } from '../clock.ts';
 import type { Logger } from '../../host/host.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { MnatError, type ChannelChange, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
@@ -116,7 +117,7 @@ export class EtcdStore implements MnatStore {
     this.frontendId = options.frontendId;
     this.prefix = options.prefix;
     this.log = options.log;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? serverNow;
     this.config = options.config;
     this.logKey = `${options.prefix}log`;
     this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
