@@ -419,12 +419,12 @@ export class EtcdClient {
    * write may or may not have been applied.
    */
   private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs, retryTimeout = idempotent): Promise<Json> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs; // elapsed time: a wall-clock step must not end or stretch it
     let lastError: Error | null = null;
     for (let attempt = 1; ; attempt++) {
       const endpoint = this.endpoint;
       try {
-        const left = deadline - Date.now();
+        const left = deadline - performance.now();
         return await this.send(endpoint, path, body, Math.max(100, retryTimeout && attempt === 1 ? left / 2 : left));
       } catch (err) {
         if (err instanceof EtcdRequestError) throw err;
@@ -432,7 +432,7 @@ export class EtcdClient {
         const noLeader = /no leader/.test(lastError.message);
         if (this.endpoint === endpoint) this.rotate();
         if (!idempotent && !noLeader && !notSent(err as NodeJS.ErrnoException)) break;
-        if (Date.now() + 100 >= deadline) break;
+        if (performance.now() + 100 >= deadline) break;
         // Every endpoint tried, or no leader anywhere yet: give the cluster a moment.
         if (noLeader || attempt % this.endpoints.length === 0) await new Promise((r) => setTimeout(r, 100));
       }

@@ -98,7 +98,7 @@ export async function ensureRegionConfig(client: EtcdClient, prefix: string, con
  */
 export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>): Promise<string> {
   const key = memberKey(prefix, id);
-  const deadline = Date.now() + (ttlS + 2) * 1000;
+  const deadline = performance.now() + (ttlS + 2) * 1000;
   for (;;) {
     const lease = await client.leaseGrant(ttlS);
     const txn = await client.txn(
@@ -107,7 +107,7 @@ export async function registerMember(client: EtcdClient, prefix: string, id: str
     );
     if (txn.succeeded) return lease.id;
     await client.leaseRevoke(lease.id).catch(() => undefined);
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       throw new RegionConfigError(`front end id "${id}" is registered by a live front end (${key}); give each front end its own --frontend-id`);
     }
     await new Promise((r) => setTimeout(r, 1000));
