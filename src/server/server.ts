@@ -5,6 +5,7 @@ import { serverNow } from './clock.ts';
 import type { Logger } from '../host/host.ts';
 import { ClientTable, Refusals } from './http/limits.ts';
 import { listen, type Listener } from './http/listener.ts';
+import { daysUntil, EXPIRY_WARNING_DAYS } from './http/tls-files.ts';
 import type { MemoryUsage } from './ops/stats.ts';
 import type { ServerOptions } from './options.ts';
 import { RestconfApp } from './restconf/app.ts';
@@ -198,9 +199,9 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
   };
 }
 
-/** An expired server certificate locks every client out: warn two weeks ahead (also on /status and /metrics). */
+/** Warns before the server certificate expires (also on /status and /metrics). */
 function warnIfExpiring(cert: { subject: string; validTo: string } | null, log: Logger): void {
   if (!cert) return;
-  const daysLeft = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
-  if (daysLeft < 14) log.warn(daysLeft < 0 ? 'the TLS certificate has EXPIRED: clients cannot connect; renew it and send SIGHUP' : 'the TLS certificate expires soon: renew it and send SIGHUP', { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
+  const daysLeft = daysUntil(cert.validTo, Date.now());
+  if (daysLeft < EXPIRY_WARNING_DAYS) log.warn(daysLeft < 0 ? 'the TLS certificate has EXPIRED: clients cannot connect; renew it and send SIGHUP' : 'the TLS certificate expires soon: renew it and send SIGHUP', { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
 }

@@ -33,6 +33,14 @@ export function readTlsFiles(files: TlsFiles): TlsMaterial {
   return material;
 }
 
+/** An expired server certificate locks every client out: the log, /status and /metrics warn this many days ahead. */
+export const EXPIRY_WARNING_DAYS = 14;
+
+/** Days until validTo (an ISO time) from nowMs; negative once expired. */
+export function daysUntil(validTo: string, nowMs: number): number {
+  return (Date.parse(validTo) - nowMs) / 86_400_000;
+}
+
 /** The server certificate's subject and expiry, for the log. */
 export function describeCertificate(material: TlsMaterial): { subject: string; validTo: string } {
   const cert = new X509Certificate(material.cert);

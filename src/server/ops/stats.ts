@@ -1,6 +1,7 @@
 // One plain snapshot of the server's counters, built by one function, which
 // /metrics and the status page render (they never see the application).
 import type { ClientTable, LimitName } from '../http/limits.ts';
+import { daysUntil } from '../http/tls-files.ts';
 import type { ChannelRow } from '../state/state-types.ts';
 import type { StoreReads, StoreStats } from '../store/store.ts';
 
@@ -91,6 +92,6 @@ export function collectStats(src: StatsSources, withChannels: boolean): ServerSt
   if (withChannels) stats.channels = src.store.channels();
   if (src.mqtt) stats.mqtt = src.mqtt();
   const cert = src.tlsCertificate?.();
-  if (cert) stats.tlsCertificate = { ...cert, daysLeft: (Date.parse(cert.validTo) - src.nowMs) / 86_400_000 };
+  if (cert) stats.tlsCertificate = { ...cert, daysLeft: daysUntil(cert.validTo, src.nowMs) };
   return stats;
 }

@@ -1,5 +1,6 @@
 // The read-only operator page: pool, populations and every mapping. Watcher
 // ids are secrets, so only counts appear here, never ids.
+import { EXPIRY_WARNING_DAYS } from '../http/tls-files.ts';
 import type { LocalMapping } from '../../protocol/model.ts';
 import type { ServerStats } from './stats.ts';
 
@@ -51,8 +52,7 @@ export function renderStatusPage(stats: ServerStats): string {
     ? `<p class="alarm">READ-ONLY since ${esc(new Date(ro.sinceMs).toISOString())}: ${esc(ro.reason)}. Changes are refused (503) until the state directory takes writes again; reads and refreshes are served.</p>\n`
     : '';
   const cert = stats.tlsCertificate;
-  // An expired server certificate locks every CPE out: say so two weeks ahead.
-  const certBanner = cert && cert.daysLeft < 14
+  const certBanner = cert && cert.daysLeft < EXPIRY_WARNING_DAYS
     ? `<p class="alarm">The TLS certificate ${cert.daysLeft < 0 ? 'EXPIRED' : 'expires'} ${esc(cert.validTo)}: renew it and send SIGHUP.</p>\n`
     : '';
   const refused = stats.refusals.filter(([, n]) => n > 0).map(([limit, n]) => `${esc(limit)} ${n}`).join(', ') || 'none';
