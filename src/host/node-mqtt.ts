@@ -1,6 +1,7 @@
 // An MQTT connection on Node: MQTT.js (the `mqtt` package), loaded only when
 // a command is given --mqtt (it is a large module). TLS with the given CA and
-// client certificate (PEM files), reconnecting on its own every
+// client certificate (PEM files, read again for every reconnection, so a
+// renewed certificate needs no restart), reconnecting on its own every
 // reconnectMs. Used by mnat-server (publishes) and by the agents on Node
 // (subscribe); the egress under QuickJS uses mosquitto_sub instead.
 import { readFileSync } from 'node:fs';
@@ -36,7 +37,7 @@ export async function connectMqtt(endpoint: MqttEndpoint, options: MqttConnectOp
   const cert = read(endpoint.certFile);
   const key = read(endpoint.keyFile);
   const { connect } = await import('mqtt');
-  return connect({
+  const client = connect({
     protocol: endpoint.tls ? 'mqtts' : 'mqtt',
     host: endpoint.host,
     port: endpoint.port,
@@ -51,4 +52,17 @@ export async function connectMqtt(endpoint: MqttEndpoint, options: MqttConnectOp
     // Subscriptions are made again by their owners on every connect (with the full state).
     resubscribe: false,
   });
+  // MQTT.js builds each reconnection from client.options. A file missing
+  // mid-rotation keeps the last good copy; a certificate the broker refuses
+  // shows as that connection's error.
+  if (endpoint.tls) {
+    client.on('reconnect', () => {
+      try {
+        Object.assign(client.options, { ca: read(endpoint.caFile), cert: read(endpoint.certFile), key: read(endpoint.keyFile) });
+      } catch {
+        // keep the files read last
+      }
+    });
+  }
+  return client;
 }

@@ -5,7 +5,7 @@ import { serverNow } from './clock.ts';
 import type { Logger } from '../host/host.ts';
 import { ClientTable, Refusals } from './http/limits.ts';
 import { listen, type Listener } from './http/listener.ts';
-import { daysUntil, EXPIRY_WARNING_DAYS } from './http/tls-files.ts';
+import { daysUntil, EXPIRY_WARNING_DAYS, TlsFilesError } from './http/tls-files.ts';
 import type { MemoryUsage } from './ops/stats.ts';
 import type { ServerOptions } from './options.ts';
 import { RestconfApp } from './restconf/app.ts';
@@ -104,7 +104,7 @@ async function openRegionStore(options: ServerOptions, region: RegionStoreOption
       log,
     });
   } catch (err) {
-    if (err instanceof RegionConfigError || err instanceof SnapshotCorruptError || err instanceof EtcdRequestError) throw new StartupError(`${where}: ${err.message}`);
+    if (err instanceof RegionConfigError || err instanceof SnapshotCorruptError || err instanceof EtcdRequestError || err instanceof TlsFilesError) throw new StartupError(`${where}: ${err.message}`);
     if (err instanceof EtcdUnavailableError) throw new StartupError(`${where}: cannot reach etcd (${err.message}); is the cluster up and does it have a quorum?`);
     throw err;
   }
@@ -145,6 +145,8 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
     throw new StartupError(`cannot listen on ${options.listenText}: ${(err as Error).message}`);
   }
   warnIfExpiring(listener.certificate, log);
+  const backend = store.stats().backend;
+  if (backend.kind === 'etcd') warnIfExpiring(backend.clientCertificate, log, 'etcd client');
   const ticker = startTicker(store, log);
   const readOnly = store.stats().readOnly;
   if (readOnly) log.warn('starting read-only: reads and refreshes are served, changes refused until the state directory takes writes', { reason: readOnly.reason });
@@ -195,13 +197,24 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
       } catch (err) {
         log.error('TLS files not reloaded: new connections still get the previous certificate', { error: (err as Error).message });
       }
+      if (options.store.kind !== 'etcd' || !options.store.tls) return;
+      try {
+        const cert = store.reloadTls?.() ?? null;
+        warnIfExpiring(cert, log, 'etcd client');
+        log.info('etcd TLS files read again: new connections to etcd use them, open ones keep theirs', { ...options.store.tls, ...(cert ? { subject: cert.subject, validTo: cert.validTo } : {}) });
+      } catch (err) {
+        log.error('etcd TLS files not reloaded: new connections to etcd still use the previous ones', { error: (err as Error).message });
+      }
     },
   };
 }
 
-/** Warns before the server certificate expires (also on /status and /metrics). */
-function warnIfExpiring(cert: { subject: string; validTo: string } | null, log: Logger): void {
+/** Warns before a certificate expires (also on /status and /metrics): the server's, or the one etcd gets. */
+function warnIfExpiring(cert: { subject: string; validTo: string } | null, log: Logger, which: 'server' | 'etcd client' = 'server'): void {
   if (!cert) return;
   const daysLeft = daysUntil(cert.validTo, Date.now());
-  if (daysLeft < EXPIRY_WARNING_DAYS) log.warn(daysLeft < 0 ? 'the TLS certificate has EXPIRED: clients cannot connect; renew it and send SIGHUP' : 'the TLS certificate expires soon: renew it and send SIGHUP', { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
+  if (daysLeft >= EXPIRY_WARNING_DAYS) return;
+  const locksOut = which === 'server' ? 'clients cannot connect' : 'new connections to etcd fail and this front end refuses changes (503)';
+  const what = which === 'server' ? 'the TLS certificate' : 'the etcd client certificate (--etcd-cert)';
+  log.warn(daysLeft < 0 ? `${what} has EXPIRED: ${locksOut}; renew it and send SIGHUP` : `${what} expires soon: renew it and send SIGHUP`, { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
 }

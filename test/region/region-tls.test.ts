@@ -1,8 +1,10 @@
 // A region whose etcd takes clients over TLS with client certificates:
-// --etcd-cacert, --etcd-cert and --etcd-key reach it; a front end without a
-// client certificate is refused at once with a message naming the flags.
+// --etcd-cacert, --etcd-cert and --etcd-key reach it; SIGHUP reads them again
+// (a renewed certificate without a restart); a front end without a client
+// certificate is refused at once with a message naming the flags.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { etcdMemberCert, startEtcdCluster } from '../../lab/etcd-cluster.ts';
 import { client, devCerts, eventually, joinsBody, newWatcher, req, startServer, tempDir } from '../server/helpers.ts';
@@ -15,7 +17,11 @@ test('etcd over TLS with client certificates', async (t) => {
     tls: { cert: member.cert, key: member.key, ca: join(d, 'ca.pem'), clientCert: join(d, 'egress.pem'), clientKey: join(d, 'egress.key') },
   });
   const etcdTls = (who: string) => ['--etcd-cacert', join(d, 'ca.pem'), '--etcd-cert', join(d, `${who}.pem`), '--etcd-key', join(d, `${who}.key`)];
-  const fa = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fa', ...etcdTls('egress')]);
+  // fa's files where an operator renews them.
+  const renewed = tempDir(t);
+  copyFileSync(join(d, 'egress.pem'), join(renewed, 'egress.pem'));
+  copyFileSync(join(d, 'egress.key'), join(renewed, 'egress.key'));
+  const fa = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fa', '--etcd-cacert', join(d, 'ca.pem'), '--etcd-cert', join(renewed, 'egress.pem'), '--etcd-key', join(renewed, 'egress.key')]);
   const fb = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fb', ...etcdTls('ingress')]);
   const ha = client(t, fa.origin);
   const hb = client(t, fb.origin);
@@ -23,6 +29,19 @@ test('etcd over TLS with client certificates', async (t) => {
   assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.1']]))).status, 201);
   await eventually(async () => (await req(hb, 'GET', assignedPath(id))).status === 200, 5000, 'the watcher on fb');
   await eventually(async () => /mnat_etcd_member_up\{name="m0",leader="(true|false)"\} 1/.test((await req(hb, 'GET', '/metrics')).body), 8000, 'members over TLS');
+
+  assert.match((await req(ha, 'GET', '/metrics')).body, /^mnat_etcd_client_certificate_expiry_timestamp_seconds \d+$/m);
+
+  // SIGHUP: the renewed certificate from the next connection to etcd on; files that do not fit are refused and the old ones kept.
+  copyFileSync(join(d, 'other.pem'), join(renewed, 'egress.pem'));
+  copyFileSync(join(d, 'other.key'), join(renewed, 'egress.key'));
+  fa.proc.kill('SIGHUP');
+  assert.match(await fa.waitForLine(/etcd TLS files read again/), /CN=other/);
+  writeFileSync(join(renewed, 'egress.key'), 'not a key');
+  fa.proc.kill('SIGHUP');
+  assert.match(await fa.waitForLine(/etcd TLS files not reloaded/), /--etcd-key .*egress\.key/);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.2']]))).status, 204, 'fa still takes changes');
+  assert.match((await req(ha, 'GET', '/status')).body, /etcd client certificate: CN=other/);
 
   const started = Date.now();
   const anonymous = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fc', '--etcd-cacert', join(d, 'ca.pem')], { expectExit: true });

@@ -1,14 +1,17 @@
-// The Node HTTP/2 client (ingress, Node egress, receiver) reads its TLS files
-// again for each new connection: a renewed client certificate is presented
-// from the next reconnect on, without a restart; a file that cannot be read
-// then keeps the last good copy.
+// Renewed client certificates without a restart. The Node HTTP/2 client
+// (ingress, Node egress, receiver) and MQTT.js read their TLS files again for
+// each new connection; mnat-server's etcd client reads them on SIGHUP. A file
+// that cannot be read keeps the last good copy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSecureServer, type Http2Session } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { connectMqtt } from '../../src/host/node-mqtt.ts';
 import { createNodeHttpTransport } from '../../src/host/node-http.ts';
+import { EtcdClient } from '../../src/server/store/etcd-client.ts';
 import { devCerts, tempDir } from './helpers.ts';
 
 test('a renewed client certificate is presented from the next connection on', async (t) => {
@@ -51,3 +54,93 @@ test('a renewed client certificate is presented from the next connection on', as
   rmSync(key);
   assert.equal(await reconnected(), 'other', 'a file missing mid-rotation: the last good copy');
 });
+
+test('mnat-server towards etcd: SIGHUP reads the client certificate again; open requests finish on the old connection', async (t) => {
+  const certs = devCerts();
+  const dir = tempDir(t);
+  const files = { caFile: join(certs, 'ca.pem'), certFile: join(dir, 'etcd-client.pem'), keyFile: join(dir, 'etcd-client.key') };
+  copyFileSync(join(certs, 'egress.pem'), files.certFile);
+  copyFileSync(join(certs, 'egress.key'), files.keyFile);
+  // Answers a range like etcd's gateway; one request at a time can be held back.
+  const presented: string[] = [];
+  let held: (() => void) | null = null;
+  let holdNext = false;
+  const connections: TLSSocket[] = [];
+  const server = createHttpsServer({ cert: readFileSync(join(certs, 'server.pem')), key: readFileSync(join(certs, 'server.key')), ca: readFileSync(join(certs, 'ca.pem')), requestCert: true, rejectUnauthorized: true });
+  server.on('secureConnection', (s: TLSSocket) => connections.push(s));
+  server.on('request', (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      presented.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+      const answer = () => res.end(JSON.stringify({ header: { revision: String(presented.length) }, count: '0' }));
+      if (holdNext) {
+        holdNext = false;
+        held = answer;
+      } else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const etcd = new EtcdClient({ endpoints: [`localhost:${(server.address() as { port: number }).port}`], tls: files, timeoutMs: 10_000 });
+  t.after(() => etcd.close());
+
+  await etcd.range('k');
+  copyFileSync(join(certs, 'other.pem'), files.certFile);
+  copyFileSync(join(certs, 'other.key'), files.keyFile);
+  await etcd.range('k');
+  assert.deepEqual(presented, ['egress', 'egress'], 'without a reload the open connection goes on with the certificate read at start');
+
+  holdNext = true;
+  const inFlight = etcd.range('k');
+  await waitUntil(() => held !== null);
+  assert.equal(etcd.reloadTls()?.subject, 'CN=other');
+  const firstClosed = new Promise((r) => connections[0]!.once('close', r));
+  await etcd.range('k');
+  assert.equal(presented.at(-1), 'other', 'a new connection presents the renewed certificate');
+  assert.equal(connections.length, 2);
+  held!();
+  await inFlight;
+  await firstClosed; // the replaced connection closes once its request is answered
+
+  writeFileSync(files.keyFile, 'not a key');
+  assert.throws(() => etcd.reloadTls(), /--etcd-cert .*etcd-client\.pem and --etcd-key .*etcd-client\.key: .*both PEM/);
+  await etcd.range('k');
+  assert.equal(presented.at(-1), 'other', 'files that do not fit: the ones in use stay');
+  assert.equal(etcd.clientCertificate?.subject, 'CN=other');
+});
+
+test('MQTT over TLS: each reconnection presents the client certificate as the files are then', async (t) => {
+  const certs = devCerts();
+  const dir = tempDir(t);
+  const certFile = join(dir, 'mqtt-client.pem');
+  const keyFile = join(dir, 'mqtt-client.key');
+  copyFileSync(join(certs, 'egress.pem'), certFile);
+  copyFileSync(join(certs, 'egress.key'), keyFile);
+  // Not a broker: it notes who connected and hangs up, so the client reconnects.
+  const connected: Array<{ cn: string; socket: TLSSocket }> = [];
+  let notify: (() => void) | null = null;
+  const server = createTlsServer({ cert: readFileSync(join(certs, 'server.pem')), key: readFileSync(join(certs, 'server.key')), ca: readFileSync(join(certs, 'ca.pem')), requestCert: true, rejectUnauthorized: true }, (socket) => {
+    connected.push({ cn: String(socket.getPeerCertificate().subject?.CN), socket });
+    notify?.();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const nthConnection = (n: number): Promise<void> => (connected.length >= n ? Promise.resolve() : new Promise((r) => (notify = () => connected.length >= n && r())));
+  const client = await connectMqtt({ tls: true, host: 'localhost', port: (server.address() as { port: number }).port, caFile: join(certs, 'ca.pem'), certFile, keyFile }, { clientIdPrefix: 'test', protocolVersion: 4, reconnectMs: 20 });
+  client.on('error', () => undefined);
+  t.after(() => client.end(true));
+
+  await nthConnection(1);
+  copyFileSync(join(certs, 'other.pem'), certFile);
+  copyFileSync(join(certs, 'other.key'), keyFile);
+  connected[0]!.socket.destroy();
+  await nthConnection(2);
+  rmSync(keyFile);
+  connected[1]!.socket.destroy();
+  await nthConnection(3);
+  assert.deepEqual(connected.slice(0, 3).map((c) => c.cn), ['egress', 'other', 'other'], 'renewed on reconnection; a file missing mid-rotation keeps the last good copy');
+});
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setImmediate(r));
+}

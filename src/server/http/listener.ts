@@ -198,7 +198,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     if (!options.tlsCert || !options.tlsKey) throw new Error('TLS needs --tls-cert and --tls-key (or use --insecure for a plaintext lab server)');
     const files = { cert: options.tlsCert, key: options.tlsKey, clientCa: options.clientCa };
     const material = readTlsFiles(files);
-    certificate = describeCertificate(material);
+    certificate = describeCertificate(material.cert);
     const secure = createSecureServer({
       ...material,
       requestCert: options.clientCa !== undefined,
@@ -212,7 +212,7 @@ export async function listen(options: ListenOptions, handler: Handler): Promise<
     reloadTls = () => {
       const fresh = readTlsFiles(files);
       secure.setSecureContext(fresh);
-      return (certificate = describeCertificate(fresh));
+      return (certificate = describeCertificate(fresh.cert));
     };
     // HTTP/1.1 (ALPN fallback) arrives as 'request'. Adding that listener also
     // makes Node route HTTP/2 streams through its compatibility layer; drop that

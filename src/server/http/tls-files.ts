@@ -1,10 +1,16 @@
-// The server's TLS files: read with the file named in every error, checked
-// before use (Node takes a CA file without a certificate and then trusts no
-// client; OpenSSL's "key values mismatch" names no file), and read again on
-// SIGHUP so a renewed certificate needs no restart.
+// The server's TLS files and those it presents to etcd: read with the file
+// named in every error, checked before use (Node takes a CA file without a
+// certificate and then trusts no client; OpenSSL's "key values mismatch"
+// names no file), and read again on SIGHUP so a renewed certificate needs no
+// restart.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+
+/** A TLS file is missing, unreadable, or does not fit the others: the message names it. */
+export class TlsFilesError extends Error {
+  override name = 'TlsFilesError';
+}
 
 export interface TlsFiles {
   readonly cert: string;
@@ -28,7 +34,37 @@ export function readTlsFiles(files: TlsFiles): TlsMaterial {
   try {
     createSecureContext(material);
   } catch (err) {
-    throw new Error(`TLS certificate ${files.cert} and key ${files.key}: ${(err as Error).message} (give the server's certificate and its own private key, both PEM)`);
+    throw new TlsFilesError(`TLS certificate ${files.cert} and key ${files.key}: ${(err as Error).message} (give the server's certificate and its own private key, both PEM)`);
+  }
+  return material;
+}
+
+/** The files of a TLS client (mnat-server towards etcd). */
+export interface ClientTlsFiles {
+  readonly caFile: string;
+  readonly certFile?: string;
+  /** Default: the key is in certFile. */
+  readonly keyFile?: string;
+}
+
+export interface ClientTlsMaterial {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** Reads and checks a client's files; errors name the flag (`--PREFIX-cacert`, `-cert`, `-key`) and the file. */
+export function readClientTlsFiles(files: ClientTlsFiles, flagPrefix: string): ClientTlsMaterial {
+  const keyFile = files.keyFile ?? files.certFile;
+  const material: ClientTlsMaterial = {
+    ca: readCertificates(files.caFile, `--${flagPrefix}-cacert`),
+    ...(files.certFile ? { cert: readCertificates(files.certFile, `--${flagPrefix}-cert`) } : {}),
+    ...(keyFile ? { key: readFile(keyFile, `--${flagPrefix}-key`) } : {}),
+  };
+  try {
+    createSecureContext(material);
+  } catch (err) {
+    throw new TlsFilesError(`--${flagPrefix}-cert ${files.certFile} and --${flagPrefix}-key ${keyFile}: ${(err as Error).message} (give the client certificate and its own private key, both PEM)`);
   }
   return material;
 }
@@ -41,9 +77,9 @@ export function daysUntil(validTo: string, nowMs: number): number {
   return (Date.parse(validTo) - nowMs) / 86_400_000;
 }
 
-/** The server certificate's subject and expiry, for the log. */
-export function describeCertificate(material: TlsMaterial): { subject: string; validTo: string } {
-  const cert = new X509Certificate(material.cert);
+/** A certificate's subject and expiry (the first in the PEM), for the log, /status and /metrics. */
+export function describeCertificate(pem: Buffer): { subject: string; validTo: string } {
+  const cert = new X509Certificate(pem);
   return { subject: cert.subject.replace(/\n/g, ', '), validTo: new Date(cert.validTo).toISOString() };
 }
 
@@ -51,12 +87,12 @@ function readFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    throw new TlsFilesError(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }
 }
 
 function readCertificates(path: string, what: string): Buffer {
   const pem = readFile(path, what);
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${what} ${path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TlsFilesError(`${what} ${path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`);
   return pem;
 }

@@ -47,6 +47,7 @@ export function renderMetrics(stats: ServerStats): string {
     line(out, 'mnat_etcd_writes_total', 'etcd writes made by this front end, by kind.', 'counter', Object.entries(backend.writes).map(([k, n]) => [`{kind="${label(k)}"}`, n]));
     out.push('# HELP mnat_etcd_log_write_seconds Log entries written to etcd: time until etcd answered.', '# TYPE mnat_etcd_log_write_seconds summary');
     out.push(`mnat_etcd_log_write_seconds_sum ${backend.logWrites.seconds.toFixed(3)}`, `mnat_etcd_log_write_seconds_count ${backend.logWrites.count}`);
+    if (backend.clientCertificate) line(out, 'mnat_etcd_client_certificate_expiry_timestamp_seconds', 'When the client certificate new connections to etcd present expires (Unix time); alert well before.', 'gauge', [['', Date.parse(backend.clientCertificate.validTo) / 1000]]);
     line(out, 'mnat_etcd_member_up', 'etcd members answering their status (1) or not (0).', 'gauge', backend.members.map((m) => [`{name="${label(m.name)}",leader="${m.leader}"}`, m.reachable ? 1 : 0]));
   } else {
     line(out, 'mnat_store_info', 'The state store of this server (value 1).', 'gauge', [[`{kind="${backend.kind}"}`, 1]]);

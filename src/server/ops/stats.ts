@@ -45,6 +45,8 @@ export interface ServerStats {
   mqtt?: MqttStats;
   /** The server certificate new connections get (TLS only). */
   tlsCertificate?: TlsCertificateStats;
+  /** The client certificate etcd gets on new connections (a region with --etcd-cert). */
+  etcdClientCertificate?: TlsCertificateStats;
 }
 
 export interface TlsCertificateStats {
@@ -93,5 +95,7 @@ export function collectStats(src: StatsSources, withChannels: boolean): ServerSt
   if (src.mqtt) stats.mqtt = src.mqtt();
   const cert = src.tlsCertificate?.();
   if (cert) stats.tlsCertificate = { ...cert, daysLeft: daysUntil(cert.validTo, src.nowMs) };
+  const backend = stats.store.backend;
+  if (backend.kind === 'etcd' && backend.clientCertificate) stats.etcdClientCertificate = { ...backend.clientCertificate, daysLeft: daysUntil(backend.clientCertificate.validTo, src.nowMs) };
   return stats;
 }

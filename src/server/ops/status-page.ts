@@ -2,7 +2,7 @@
 // ids are secrets, so only counts appear here, never ids.
 import { EXPIRY_WARNING_DAYS } from '../http/tls-files.ts';
 import type { LocalMapping } from '../../protocol/model.ts';
-import type { ServerStats } from './stats.ts';
+import type { ServerStats, TlsCertificateStats } from './stats.ts';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -35,6 +35,12 @@ function storeLine(stats: ServerStats): string {
   );
 }
 
+/** An alarm line for a certificate that expires within EXPIRY_WARNING_DAYS (or has). */
+function expiryAlarm(cert: TlsCertificateStats | undefined, what: string): string {
+  if (!cert || cert.daysLeft >= EXPIRY_WARNING_DAYS) return '';
+  return `<p class="alarm">${what} ${cert.daysLeft < 0 ? 'EXPIRED' : 'expires'} ${esc(cert.validTo)}: renew it and send SIGHUP.</p>\n`;
+}
+
 /** The page for a snapshot taken with its channels. */
 export function renderStatusPage(stats: ServerStats): string {
   const s = stats.store;
@@ -52,9 +58,8 @@ export function renderStatusPage(stats: ServerStats): string {
     ? `<p class="alarm">READ-ONLY since ${esc(new Date(ro.sinceMs).toISOString())}: ${esc(ro.reason)}. Changes are refused (503) until the state directory takes writes again; reads and refreshes are served.</p>\n`
     : '';
   const cert = stats.tlsCertificate;
-  const certBanner = cert && cert.daysLeft < EXPIRY_WARNING_DAYS
-    ? `<p class="alarm">The TLS certificate ${cert.daysLeft < 0 ? 'EXPIRED' : 'expires'} ${esc(cert.validTo)}: renew it and send SIGHUP.</p>\n`
-    : '';
+  const etcdCert = stats.etcdClientCertificate;
+  const certBanner = expiryAlarm(cert, 'The TLS certificate') + expiryAlarm(etcdCert, 'The etcd client certificate (--etcd-cert)');
   const refused = stats.refusals.filter(([, n]) => n > 0).map(([limit, n]) => `${esc(limit)} ${n}`).join(', ') || 'none';
   const t = stats.transport;
   return `<!doctype html>
@@ -69,7 +74,7 @@ Channels: ${s.channelsAssigned} assigned, ${s.channelsUnassigned} waiting for po
 Pool: ${s.poolSize.toString()} groups, ${s.poolInUse} in use, ${s.poolInGrace} in grace.
 Push streams: ${stats.push.subscribers}; long polls waiting: ${stats.push.longPollsWaiting}.
 Connections: ${t.connections} from ${t.clients} clients; request bodies in flight: ${t.bodiesInProgress} (${t.bodyBytesBuffered} bytes).
-Refused by limits: ${refused}.${mqttLine(stats)}${cert ? `\nTLS certificate: ${esc(cert.subject)}, valid until ${esc(cert.validTo)}.` : ''}</p>
+Refused by limits: ${refused}.${mqttLine(stats)}${cert ? `\nTLS certificate: ${esc(cert.subject)}, valid until ${esc(cert.validTo)}.` : ''}${etcdCert ? `\netcd client certificate: ${esc(etcdCert.subject)}, valid until ${esc(etcdCert.validTo)}.` : ''}</p>
 <h2>Mappings</h2>
 <table><tr><th>id</th><th>global (Sg, Gg)</th><th>state</th><th>local (Sl, Gl)</th><th>egress watchers</th></tr>
 ${rows}

@@ -16,13 +16,9 @@
 // EtcdUnavailableError, because the write may or may not have happened.
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { describeCertificate, readClientTlsFiles, type ClientTlsFiles, type ClientTlsMaterial } from '../http/tls-files.ts';
 
-export interface EtcdTls {
-  caFile: string;
-  certFile?: string;
-  keyFile?: string;
-}
+export type EtcdTls = ClientTlsFiles;
 
 export interface EtcdClientOptions {
   /** host:port of each member's client URL. */
@@ -163,9 +159,12 @@ function notSent(err: NodeJS.ErrnoException): boolean {
 export class EtcdClient {
   readonly endpoints: readonly string[];
   private current = 0;
-  private readonly secure: boolean;
-  private readonly agent: HttpAgent;
-  private readonly tlsOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  private readonly tls: EtcdTls | undefined;
+  private agent: HttpAgent;
+  private tlsOptions: ClientTlsMaterial | undefined;
+  private certificate: { subject: string; validTo: string } | null;
+  /** Agents replaced by reloadTls(): their requests finish, their connections then close. */
+  private readonly retiredAgents: HttpAgent[] = [];
   private readonly timeoutMs: number;
   private readonly watches = new Set<{ close(): void }>();
   private closed = false;
@@ -174,14 +173,33 @@ export class EtcdClient {
     if (options.endpoints.length === 0) throw new Error('etcd: no endpoints');
     this.endpoints = options.endpoints;
     this.timeoutMs = options.timeoutMs ?? 3000;
-    this.secure = options.tls !== undefined;
-    this.tlsOptions = {};
-    if (options.tls) {
-      this.tlsOptions.ca = readFileSync(options.tls.caFile);
-      if (options.tls.certFile) this.tlsOptions.cert = readFileSync(options.tls.certFile);
-      if (options.tls.keyFile ?? options.tls.certFile) this.tlsOptions.key = readFileSync((options.tls.keyFile ?? options.tls.certFile) as string);
-    }
-    this.agent = this.secure ? new HttpsAgent({ keepAlive: true, maxSockets: 32, ...this.tlsOptions }) : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+    this.tls = options.tls;
+    this.tlsOptions = options.tls && readClientTlsFiles(options.tls, 'etcd');
+    this.certificate = this.tlsOptions?.cert ? describeCertificate(this.tlsOptions.cert) : null;
+    this.agent = this.newAgent();
+  }
+
+  /** The client certificate etcd gets on new connections (null without TLS or a certificate). */
+  get clientCertificate(): { subject: string; validTo: string } | null {
+    return this.certificate;
+  }
+
+  /**
+   * Reads the TLS files again (SIGHUP: a renewed client certificate without a
+   * restart). New connections use them; open ones (the log watch, requests in
+   * flight) go on with theirs, and idle ones are closed. Throws, keeping the
+   * files in use, when the new ones cannot be read or do not fit.
+   */
+  reloadTls(): { subject: string; validTo: string } | null {
+    if (!this.tls || this.closed) return null;
+    this.tlsOptions = readClientTlsFiles(this.tls, 'etcd');
+    this.certificate = this.tlsOptions.cert ? describeCertificate(this.tlsOptions.cert) : null;
+    const old = this.agent;
+    this.agent = this.newAgent();
+    old.keepSocketAlive = () => false;
+    for (const sockets of Object.values(old.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    this.retiredAgents.push(old);
+    return this.certificate;
   }
 
   /** The endpoint requests go to now. */
@@ -400,9 +418,14 @@ export class EtcdClient {
     this.closed = true;
     for (const w of [...this.watches]) w.close();
     this.agent.destroy();
+    for (const agent of this.retiredAgents) agent.destroy();
   }
 
   // ---- transport ---------------------------------------------------------------
+
+  private newAgent(): HttpAgent {
+    return this.tlsOptions ? new HttpsAgent({ keepAlive: true, maxSockets: 32, ...this.tlsOptions }) : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+  }
 
   private rotate(): void {
     this.current = (this.current + 1) % this.endpoints.length;
@@ -498,6 +521,6 @@ export class EtcdClient {
       agent: this.agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...extraHeaders },
     };
-    return this.secure ? httpsRequest({ ...options, ...this.tlsOptions }) : httpRequest(options);
+    return this.tlsOptions ? httpsRequest({ ...options, ...this.tlsOptions }) : httpRequest(options);
   }
 }

@@ -208,7 +208,12 @@ export class EtcdStore implements MnatStore {
       logWrites: { ...this.writer.logWrites },
       entriesApplied: this.entriesApplied,
       snapshotRevision: this.snapshotRevision,
+      clientCertificate: this.client.clientCertificate,
     };
+  }
+
+  reloadTls(): { subject: string; validTo: string } | null {
+    return this.client.reloadTls();
   }
 
   // ---- changes (through the log) -------------------------------------------

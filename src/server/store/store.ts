@@ -98,6 +98,8 @@ export interface RegionBackendStats {
   /** Log entries applied here (from every front end). */
   entriesApplied: number;
   snapshotRevision: number;
+  /** The client certificate etcd gets (--etcd-cert), or null. */
+  clientCertificate: { subject: string; validTo: string } | null;
 }
 
 export type StoreStats = MnatStats & {
@@ -170,6 +172,13 @@ export interface MnatStore extends StoreReads {
   isPublisher(): boolean;
   /** isPublisher() changed (a region's leader moved). */
   onPublisherChanged(listener: (publisher: boolean) => void): void;
+
+  /**
+   * Reads the TLS files towards a shared engine (etcd) again, for SIGHUP;
+   * returns the client certificate now used, or null. Throws, keeping the old
+   * files, when the new ones do not fit. Absent where there are none (embedded).
+   */
+  reloadTls?(): { subject: string; validTo: string } | null;
 
   /** Makes everything durable and releases files or connections. */
   close(): Promise<void>;
