@@ -76,6 +76,8 @@ export interface RangeOptions {
   countOnly?: boolean;
   /** Read from the member's local copy without a quorum round (may be stale). */
   serializable?: boolean;
+  /** Read the keys as they were at this revision (etcd refuses a compacted or a future one). */
+  revision?: number;
 }
 
 export interface MemberInfo {
@@ -216,6 +218,7 @@ export class EtcdClient {
     if (options.keysOnly) body.keys_only = true;
     if (options.countOnly) body.count_only = true;
     if (options.serializable) body.serializable = true;
+    if (options.revision) body.revision = String(options.revision);
     const res = await this.call('/v3/kv/range', body, true);
     return { revision: Number(res.header?.revision ?? 0), kvs: (res.kvs ?? []).map(decodeKv), count: Number(res.count ?? 0), more: res.more === true };
   }
@@ -314,8 +317,13 @@ export class EtcdClient {
    * (etcd's "hasleader" metadata), so a member cut off from its quorum ends it
    * instead of going silent.
    */
-  watch(key: string, options: { prefix?: boolean; startRevision: number }, handlers: WatchHandlers): Watch {
+  /**
+   * `overlap`: a watch that restarts begins with the last event it delivered,
+   * again (from that revision), so the caller can check that etcd still holds it.
+   */
+  watch(key: string, options: { prefix?: boolean; startRevision: number; overlap?: boolean }, handlers: WatchHandlers): Watch {
     let next = options.startRevision;
+    let delivered = false;
     let req: ClientRequest | null = null;
     let stopped = false;
     let retryDelay = 100;
@@ -343,7 +351,7 @@ export class EtcdClient {
     const open = (): void => {
       timer = null;
       if (stopped || this.closed) return;
-      const create: Json = { key: b64(key), start_revision: String(next), progress_notify: true };
+      const create: Json = { key: b64(key), start_revision: String(options.overlap && delivered ? next - 1 : next), progress_notify: true };
       if (options.prefix) create.range_end = rangeEndB64(key);
       const payload = JSON.stringify({ create_request: create });
       let buffered = '';
@@ -397,6 +405,7 @@ export class EtcdClient {
             if (events.length > 0) {
               const decoded = events.map((e): WatchEvent => ({ type: e.type === 'DELETE' ? 'delete' : 'put', kv: decodeKv(e.kv ?? {}) }));
               next = (decoded[decoded.length - 1] as WatchEvent).kv.modRevision + 1;
+              delivered = true;
               handlers.onEvents(decoded, revision);
             } else if (!result.created && revision > 0) {
               handlers.onEvents([], revision); // progress notification

@@ -20,6 +20,8 @@ export class RegionMembers {
   private leaseId: string | null = null;
   private watch: Watch | null = null;
   private closed = false;
+  private renewing = false;
+  private forceAfterRenewal = false;
 
   constructor(
     private readonly client: EtcdClient,
@@ -59,7 +61,13 @@ export class RegionMembers {
 
   /** Renews the lease; registers again when the lease or the registration is gone. */
   async keepAlive(force = false): Promise<void> {
+    // One at a time: renewals that piled up while etcd was away would each register again (a lease each).
     if (this.closed || !this.leaseId) return;
+    if (this.renewing) {
+      this.forceAfterRenewal ||= force;
+      return;
+    }
+    this.renewing = true;
     try {
       const ttl = force ? 0 : await this.client.leaseKeepAlive(this.leaseId);
       if (ttl > 0) return;
@@ -68,6 +76,12 @@ export class RegionMembers {
       await this.register();
     } catch (err) {
       this.log.debug('lease keep-alive failed', { error: (err as Error).message });
+    } finally {
+      this.renewing = false;
+      if (this.forceAfterRenewal) {
+        this.forceAfterRenewal = false;
+        void this.keepAlive(true);
+      }
     }
   }
 
@@ -100,6 +114,11 @@ export class RegionMembers {
   private async register(): Promise<void> {
     this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
     this.writes += 2;
+  }
+
+  /** Lists the front ends again and follows them from etcd's revision now (etcd's history went back). */
+  relist(): Promise<void> {
+    return this.closed ? Promise.resolve() : this.follow();
   }
 
   private async follow(): Promise<void> {

@@ -29,7 +29,7 @@ import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Wat
 import { decodeEntry, LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
 import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
-import { RegionReplica, type LogEntry, type RegionConfig } from './etcd-replica.ts';
+import { RegionReplica, type IntentResults, type LogEntry, type RegionConfig } from './etcd-replica.ts';
 import { readHead, readSnapshot, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
 import { ensureRegionConfig } from './etcd-region.ts';
 import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
@@ -65,6 +65,12 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
     throw err;
   }
   return store;
+}
+
+/** A put of the log key as etcd gave it. */
+interface LogPut {
+  revision: number;
+  value: Buffer;
 }
 
 export class EtcdStore implements MnatStore {
@@ -106,6 +112,16 @@ export class EtcdStore implements MnatStore {
   private entriesApplied = 0;
 
   private logWatch: Watch | null = null;
+  /**
+   * The log entry applied last, as etcd gave it (null after loading a
+   * snapshot, until the next one). The log watch starts again from it, and
+   * etcd must hand back the same bytes at that revision: else its history is
+   * not the one applied here (reloadAfterRewind).
+   */
+  private lastEntry: LogPut | null = null;
+  /** The log watch (re)started from lastEntry: its first event must be that entry. */
+  private overlapPending = false;
+  private reloading = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private lagSince: number | null = null;
@@ -397,9 +413,10 @@ export class EtcdStore implements MnatStore {
 
   private watchLog(): void {
     this.logWatch?.close();
-    this.logWatch = this.client.watch(this.logKey, { startRevision: this.replica.revision + 1 }, {
+    this.logWatch = this.client.watch(this.logKey, { startRevision: this.lastEntry?.revision ?? this.replica.revision + 1, overlap: true }, {
+      onCreated: () => (this.overlapPending = this.lastEntry !== null),
       onEvents: (events) => this.applyEvents(events),
-      onCompacted: (rev) => void this.reload(rev),
+      onCompacted: (rev) => void this.reloadAfterCompaction(rev),
       onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
       onResumed: () => this.log.info('log watch resumed', { revision: this.replica.revision, endpoint: this.client.endpoint }),
     });
@@ -408,6 +425,15 @@ export class EtcdStore implements MnatStore {
   private applyEvents(events: WatchEvent[]): void {
     for (const e of events) {
       if (e.type !== 'put') continue;
+      if (this.overlapPending && this.lastEntry) {
+        this.overlapPending = false;
+        const last = this.lastEntry;
+        if (e.kv.modRevision !== last.revision || !e.kv.value.equals(last.value)) {
+          this.reloadAfterRewind(last.revision, null);
+          return;
+        }
+        continue; // applied already
+      }
       this.applyEntry(e.kv);
     }
     this.lagSince = null;
@@ -418,19 +444,55 @@ export class EtcdStore implements MnatStore {
   private applyEntry(kv: KeyValue): void {
     const revision = kv.modRevision;
     if (revision <= this.replica.revision) return;
-    let entry: LogEntry;
-    try {
-      entry = decodeEntry(kv.value);
-    } catch {
-      // Every replica skips the same entry.
-      this.log.error('skipping an unreadable log entry', { revision, bytes: kv.value.length });
-      this.replica.apply(revision, { from: '' });
-      return;
-    }
+    this.lastEntry = { revision, value: kv.value };
+    const entry = this.readEntry(kv);
     const results = this.replica.apply(revision, entry);
     this.entriesApplied++;
     this.bytesSinceSnapshot += kv.value.length;
     if (entry.from === this.frontendId && entry.seq !== undefined) this.writer.settle(entry.seq, results);
+  }
+
+  /** The entry a log put holds; an unreadable one is applied as empty (every replica skips the same entry). */
+  private readEntry(kv: KeyValue): LogEntry {
+    try {
+      return decodeEntry(kv.value);
+    } catch {
+      this.log.error('skipping an unreadable log entry', { revision: kv.modRevision, bytes: kv.value.length });
+      return { from: '' };
+    }
+  }
+
+  /**
+   * Applies the log to a replica not in use yet, through a watch of its own,
+   * until it has applied `target`. The replica in use goes on answering
+   * meanwhile. Resolves with the last entry applied and this front end's own
+   * entries' outcomes, to be answered once the replica is in use.
+   */
+  private catchUp(replica: RegionReplica, target: number): Promise<{ last: LogPut | null; own: Array<[number, IntentResults]> }> {
+    const own: Array<[number, IntentResults]> = [];
+    if (replica.revision >= target) return Promise.resolve({ last: null, own });
+    return new Promise((resolve, reject) => {
+      let last: LogPut | null = null;
+      const watch: Watch = this.client.watch(this.logKey, { startRevision: replica.revision + 1 }, {
+        onEvents: (events) => {
+          for (const e of events) {
+            if (e.type !== 'put' || e.kv.modRevision <= replica.revision) continue;
+            const entry = this.readEntry(e.kv);
+            const results = replica.apply(e.kv.modRevision, entry);
+            if (entry.from === this.frontendId && entry.seq !== undefined) own.push([entry.seq, results]);
+            this.entriesApplied++;
+            last = { revision: e.kv.modRevision, value: e.kv.value };
+          }
+          if (replica.revision < target) return;
+          watch.close();
+          resolve({ last, own });
+        },
+        onCompacted: (compactRevision) => {
+          watch.close();
+          reject(new Error(`the log was compacted to revision ${compactRevision} while catching up`));
+        },
+      });
+    });
   }
 
   private checkCaughtUp(): void {
@@ -467,6 +529,7 @@ export class EtcdStore implements MnatStore {
     this.liveness.retain((id) => replica.homeOf(id) === this.frontendId);
     for (const id of replica.watchersHomedAt(this.frontendId)) if (!this.liveness.has(id)) this.liveness.track(id, now);
     this.replica = replica;
+    this.lastEntry = null;
   }
 
   private followChannels(replica: RegionReplica): void {
@@ -484,30 +547,69 @@ export class EtcdStore implements MnatStore {
   }
 
   /** The log was compacted past what this front end applied: start again from the newest snapshot. */
-  private async reload(compactRevision: number): Promise<void> {
-    if (this.closed) return;
+  private reloadAfterCompaction(compactRevision: number): Promise<void> {
     this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
-    for (;;) {
-      try {
-        const { head } = await readHead(this.client, this.prefix);
-        if (!head || head.revision < compactRevision - 1) {
-          throw new Error(`no snapshot covers compacted revision ${compactRevision} (was etcd auto-compaction enabled? mnat compacts the region itself)`);
-        }
-        const old = this.replica;
-        const next = new RegionReplica(this.config, await readSnapshot(this.client, this.prefix, head));
-        let maxVersion = 0;
-        for (const id of old.state.watcherIds()) maxVersion = Math.max(maxVersion, old.state.version(id));
-        this.versionBase += maxVersion + 1;
-        this.install(next);
-        this.snapshotRevision = head.revision;
-        this.notifyDifferences(old, next);
-        this.watchLog();
-        return;
-      } catch (err) {
-        this.log.error('reload from snapshot failed; retrying', { error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 2000));
-        if (this.closed) return;
+    return this.reload((head) => {
+      if (!head || head.revision < compactRevision - 1) {
+        throw new Error(`no snapshot covers compacted revision ${compactRevision} (was etcd auto-compaction enabled? mnat compacts the region itself)`);
       }
+    });
+  }
+
+  /**
+   * etcd no longer holds the log entry applied here last: its data was
+   * restored from an older backup (or the cluster replaced). What came after
+   * the backup is gone from etcd and new entries reuse its revisions, so
+   * applying them here would build a state no other front end has. Load the
+   * region again from etcd's snapshot and log, as a new front end would.
+   */
+  private reloadAfterRewind(applied: number, etcdRevision: number | null): void {
+    if (this.reloading || this.closed) return;
+    this.log.error("etcd's history went back: it no longer holds the log entries applied here (restored from an older backup, or a new cluster?); loading the region again from etcd; changes made after that backup are gone", {
+      frontend: this.frontendId,
+      applied,
+      ...(etcdRevision === null ? {} : { etcdRevision }),
+    });
+    void this.reload(async () => {
+      await ensureRegionConfig(this.client, this.prefix, this.config);
+      await this.members.relist();
+    });
+  }
+
+  /** Replaces the replica with etcd's newest snapshot caught up with the log, then follows the log; `prepare` may refuse the snapshot (throws: retried). */
+  private async reload(prepare: (head: Awaited<ReturnType<typeof readHead>>['head']) => unknown): Promise<void> {
+    if (this.reloading || this.closed) return;
+    this.reloading = true;
+    this.logWatch?.close();
+    this.logWatch = null;
+    try {
+      for (;;) {
+        try {
+          const { head } = await readHead(this.client, this.prefix);
+          await prepare(head);
+          const next = new RegionReplica(this.config, head ? await readSnapshot(this.client, this.prefix, head) : undefined);
+          const { last, own } = await this.catchUp(next, (await this.client.get(this.logKey))?.modRevision ?? 0);
+          if (this.closed) return;
+          const old = this.replica;
+          let maxVersion = 0;
+          for (const id of old.state.watcherIds()) maxVersion = Math.max(maxVersion, old.state.version(id));
+          this.versionBase += maxVersion + 1;
+          this.install(next);
+          this.lastEntry = last;
+          this.snapshotRevision = head?.revision ?? 0;
+          this.notifyDifferences(old, next);
+          for (const [seq, results] of own) this.writer.settle(seq, results);
+          this.watchLog();
+          this.log.info('region loaded again from etcd', { frontend: this.frontendId, snapshotRevision: this.snapshotRevision, revision: next.revision, watchers: next.state.stats().watchers });
+          return;
+        } catch (err) {
+          this.log.error('reload from snapshot failed; retrying', { error: (err as Error).message });
+          await new Promise((r) => setTimeout(r, 2000));
+          if (this.closed) return;
+        }
+      }
+    } finally {
+      this.reloading = false;
     }
   }
 
@@ -549,6 +651,11 @@ export class EtcdStore implements MnatStore {
     try {
       const res = await this.client.range(this.logKey, { keysOnly: true });
       this.setAvailable(true);
+      // etcd behind what was applied here: its history went back (an idle log; the watch tells otherwise).
+      if (res.revision < this.replica.revision) {
+        this.reloadAfterRewind(this.replica.revision, res.revision);
+        return;
+      }
       const head = res.kvs[0]?.modRevision ?? 0;
       if (head > this.replica.revision) {
         const now = this.now();
