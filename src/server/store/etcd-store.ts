@@ -26,10 +26,12 @@ import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { MnatError, type ChannelChange, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
 import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
-import { decodeEntry, LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
+import { LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
 import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
-import { RegionReplica, type IntentResults, type LogEntry, type RegionConfig } from './etcd-replica.ts';
+import { RegionReplica, type RegionConfig } from './etcd-replica.ts';
+import { catchUpReplica, readLogEntry, type LogPut } from './replica-catch-up.ts';
+import { channelDifferences, watcherDifferences } from './replica-diff.ts';
 import { readHead, readSnapshot, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
 import { ensureRegionConfig } from './etcd-region.ts';
 import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
@@ -65,12 +67,6 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
     throw err;
   }
   return store;
-}
-
-/** A put of the log key as etcd gave it. */
-interface LogPut {
-  revision: number;
-  value: Buffer;
 }
 
 export class EtcdStore implements MnatStore {
@@ -445,54 +441,11 @@ export class EtcdStore implements MnatStore {
     const revision = kv.modRevision;
     if (revision <= this.replica.revision) return;
     this.lastEntry = { revision, value: kv.value };
-    const entry = this.readEntry(kv);
+    const entry = readLogEntry(kv, this.log);
     const results = this.replica.apply(revision, entry);
     this.entriesApplied++;
     this.bytesSinceSnapshot += kv.value.length;
     if (entry.from === this.frontendId && entry.seq !== undefined) this.writer.settle(entry.seq, results);
-  }
-
-  /** The entry a log put holds; an unreadable one is applied as empty (every replica skips the same entry). */
-  private readEntry(kv: KeyValue): LogEntry {
-    try {
-      return decodeEntry(kv.value);
-    } catch {
-      this.log.error('skipping an unreadable log entry', { revision: kv.modRevision, bytes: kv.value.length });
-      return { from: '' };
-    }
-  }
-
-  /**
-   * Applies the log to a replica not in use yet, through a watch of its own,
-   * until it has applied `target`. The replica in use goes on answering
-   * meanwhile. Resolves with the last entry applied and this front end's own
-   * entries' outcomes, to be answered once the replica is in use.
-   */
-  private catchUp(replica: RegionReplica, target: number): Promise<{ last: LogPut | null; own: Array<[number, IntentResults]> }> {
-    const own: Array<[number, IntentResults]> = [];
-    if (replica.revision >= target) return Promise.resolve({ last: null, own });
-    return new Promise((resolve, reject) => {
-      let last: LogPut | null = null;
-      const watch: Watch = this.client.watch(this.logKey, { startRevision: replica.revision + 1 }, {
-        onEvents: (events) => {
-          for (const e of events) {
-            if (e.type !== 'put' || e.kv.modRevision <= replica.revision) continue;
-            const entry = this.readEntry(e.kv);
-            const results = replica.apply(e.kv.modRevision, entry);
-            if (entry.from === this.frontendId && entry.seq !== undefined) own.push([entry.seq, results]);
-            this.entriesApplied++;
-            last = { revision: e.kv.modRevision, value: e.kv.value };
-          }
-          if (replica.revision < target) return;
-          watch.close();
-          resolve({ last, own });
-        },
-        onCompacted: (compactRevision) => {
-          watch.close();
-          reject(new Error(`the log was compacted to revision ${compactRevision} while catching up`));
-        },
-      });
-    });
   }
 
   private checkCaughtUp(): void {
@@ -588,7 +541,8 @@ export class EtcdStore implements MnatStore {
           const { head } = await readHead(this.client, this.prefix);
           await prepare(head);
           const next = new RegionReplica(this.config, head ? await readSnapshot(this.client, this.prefix, head) : undefined);
-          const { last, own } = await this.catchUp(next, (await this.client.get(this.logKey))?.modRevision ?? 0);
+          const { last, own, applied } = await catchUpReplica(this.client, this.logKey, next, (await this.client.get(this.logKey))?.modRevision ?? 0, this.frontendId, this.log);
+          this.entriesApplied += applied;
           if (this.closed) return;
           const old = this.replica;
           let maxVersion = 0;
@@ -614,31 +568,14 @@ export class EtcdStore implements MnatStore {
   }
 
   private notifyDifferences(old: RegionReplica, next: RegionReplica): void {
-    const changed: string[] = [];
-    for (const id of old.state.watcherIds()) {
-      if (!next.state.hasWatcher(id)) {
-        this.liveness.untrack(id);
-        for (const l of this.removedListeners) l(id);
-        changed.push(id);
-      } else if (JSON.stringify(old.state.assignedChannels(id)) !== JSON.stringify(next.state.assignedChannels(id))) {
-        changed.push(id);
-      }
+    const { removed, changed } = watcherDifferences(old.state, next.state);
+    for (const id of removed) {
+      this.liveness.untrack(id);
+      for (const l of this.removedListeners) l(id);
     }
     if (changed.length > 0) for (const l of this.changedListeners) l(changed);
-    if (this.channelListeners.length > 0) this.notifyChannelDifferences(old, next);
-  }
-
-  /** Channels too (the MQTT fan-out): the mappings the new replica holds differently, and the channels it lost. */
-  private notifyChannelDifferences(old: RegionReplica, next: RegionReplica): void {
-    const mappings = (r: RegionReplica): Map<string, MappedChannel> =>
-      new Map(r.state.channels().map(({ egressWatchers: _, ...m }) => [`${m.global.source},${m.global.group}`, m]));
-    const before = mappings(old);
-    const changes: ChannelChange[] = [];
-    for (const [key, m] of mappings(next)) {
-      if (JSON.stringify(before.get(key)) !== JSON.stringify(m)) changes.push({ channel: m.global, mapping: m });
-      before.delete(key);
-    }
-    for (const m of before.values()) changes.push({ channel: m.global, mapping: null });
+    if (this.channelListeners.length === 0) return;
+    const changes = channelDifferences(old.state, next.state);
     if (changes.length > 0) for (const l of this.channelListeners) l(changes);
   }
 
