@@ -1,13 +1,15 @@
 // A region whose etcd takes clients over TLS with client certificates:
 // --etcd-cacert, --etcd-cert and --etcd-key reach it; SIGHUP reads them again
 // (a renewed certificate without a restart); a front end without a client
-// certificate is refused at once with a message naming the flags.
+// certificate, or not trusting etcd's, is refused at once with a message
+// naming the flags; one speaking plaintext to TLS members is told to try TLS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { etcdMemberCert, startEtcdCluster } from '../../lab/etcd-cluster.ts';
-import { client, devCerts, eventually, joinsBody, newWatcher, req, startServer, tempDir } from '../server/helpers.ts';
+import { client, devCerts, eventually, joinsBody, newWatcher, req, ROOT, startServer, tempDir } from '../server/helpers.ts';
 import { assignedPath, joinedPath } from './region-helpers.ts';
 
 test('etcd over TLS with client certificates', async (t) => {
@@ -48,4 +50,16 @@ test('etcd over TLS with client certificates', async (t) => {
   assert.equal(await anonymous.exited, 1);
   assert.match(anonymous.lines.join('\n'), /TLS with etcd at 127\.0\.0\.1:\d+ failed: .*check --etcd-cacert, --etcd-cert, --etcd-key/);
   assert.ok(Date.now() - started < 15_000, 'refused without waiting for etcd to become reachable');
+
+  // etcd's certificate from a CA the front end was not given: refused at once too.
+  const elsewhere = tempDir(t);
+  assert.equal(spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), elsewhere, 'localhost', 'fe']).status, 0);
+  const untrusted = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fd', '--etcd-cacert', join(elsewhere, 'ca.pem'), '--etcd-cert', join(d, 'egress.pem'), '--etcd-key', join(d, 'egress.key')], { expectExit: true });
+  assert.equal(await untrusted.exited, 1);
+  assert.match(untrusted.lines.join('\n'), /TLS with etcd at .* failed: unable to verify the first certificate \(check --etcd-cacert/);
+
+  // Plaintext to members that serve TLS: they reset it; the wait says what to try.
+  const plaintext = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fe'], { expectExit: true });
+  await plaintext.waitForLine(/waiting for etcd.*ECONNRESET \(if the members serve TLS, give --etcd-cacert\)/);
+  plaintext.proc.kill('SIGTERM');
 });

@@ -153,6 +153,15 @@ function encodeCompare(c: Compare): Json {
   return { ...base, value: b64(c.value) };
 }
 
+/**
+ * TLS failures, which retrying will not mend: OpenSSL's verification results
+ * (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, HOSTNAME_MISMATCH …) and
+ * Node's own TLS errors.
+ */
+function tlsRefused(code: string | undefined): boolean {
+  return /^ERR_SSL|^ERR_TLS|CERT|CRL|^UNABLE_TO_|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$|^EPROTO$/.test(code ?? '');
+}
+
 /** Connection errors where the request never reached etcd: safe to send elsewhere. */
 function notSent(err: NodeJS.ErrnoException): boolean {
   return err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL';
@@ -469,7 +478,9 @@ export class EtcdClient {
         if (noLeader || attempt % this.endpoints.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
     }
-    throw new EtcdUnavailableError(`etcd unavailable (${path}): ${lastError?.message ?? 'no endpoint answered'}`);
+    // A member serving TLS resets plaintext requests.
+    const hint = !this.tlsOptions && /ECONNRESET|socket hang up/.test(lastError?.message ?? '') ? ' (if the members serve TLS, give --etcd-cacert)' : '';
+    throw new EtcdUnavailableError(`etcd unavailable (${path}): ${lastError?.message ?? 'no endpoint answered'}${hint}`);
   }
 
   private send(endpoint: string, path: string, body: Json, timeoutMs: number, requireLeader = true): Promise<Json> {
@@ -483,7 +494,7 @@ export class EtcdClient {
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         // A certificate etcd or we refuse will not get better by retrying: say so at once.
-        if (/^ERR_SSL|^ERR_TLS|CERT|^EPROTO$/.test(err.code ?? '')) reject(new EtcdRequestError(`TLS with etcd at ${endpoint} failed: ${err.message.trim()} (check --etcd-cacert, --etcd-cert, --etcd-key)`, 16));
+        if (tlsRefused(err.code)) reject(new EtcdRequestError(`TLS with etcd at ${endpoint} failed: ${err.message.trim()} (check --etcd-cacert, --etcd-cert, --etcd-key)`, 16));
         else reject(err);
       });
       req.on('response', (res: IncomingMessage) => {
