@@ -1,10 +1,10 @@
 // Two front ends over a real 3-member etcd cluster: a watcher made on one is
 // read, changed, refreshed, followed by push and long poll, and deleted on
 // the other; /metrics and the status page show the region; a front end with
-// other settings is refused.
+// other settings, or the id of a live one, is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { establish, eventually, joinsBody, newWatcher, openStream, req, startServer } from '../server/helpers.ts';
+import { client, establish, eventually, joinsBody, newWatcher, openStream, req, startServer, type ServerProc } from '../server/helpers.ts';
 import { assignedPath, joinedPath, mappings, metric, refresh, startCluster, startFrontEnd } from './region-helpers.ts';
 
 test('a watcher made on one front end is read, changed, pushed, long-polled, refreshed and deleted on the other', async (t) => {
@@ -80,4 +80,21 @@ test('a front end whose settings differ from the region\'s is refused, naming th
   // Another region on the same cluster is independent.
   const east = await startFrontEnd(t, cluster, 'fe', ['--refresh-period', '20'], 'east');
   assert.equal(await metric(east, 'mnat_region_frontends'), 1);
+});
+
+test('one front end id at a time: a second live one is refused; a killed one restarted waits for its old lease, saying so', async (t) => {
+  const cluster = await startCluster(t);
+  // A lease long enough that the restart below surely meets it.
+  const frontEnd = (): Promise<ServerProc> => startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fa', '--frontend-lease', '6']);
+  const fa = await frontEnd();
+  const twin = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fa', '--frontend-lease', '2'], { expectExit: true });
+  await twin.waitForLine(/this front end id is registered already.* frontend=fa/);
+  assert.equal(await twin.exited, 1);
+  assert.match(twin.lines.join('\n'), /front end id "fa" is registered by a live front end .*give each front end its own --frontend-id/);
+
+  fa.proc.kill('SIGKILL');
+  await fa.exited;
+  const again = await frontEnd();
+  assert.match(again.lines.join('\n'), /this front end id is registered already/, 'the wait was logged');
+  assert.match((await req(client(t, again.origin), 'GET', '/metrics')).body, /^mnat_region_frontends 1$/m);
 });

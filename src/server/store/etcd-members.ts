@@ -112,7 +112,9 @@ export class RegionMembers {
   }
 
   private async register(): Promise<void> {
-    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() });
+    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() }, (key) =>
+      this.log.warn('this front end id is registered already: by a run of it that was killed, whose lease ends soon, or by another front end with this --frontend-id; waiting for the lease', { frontend: this.frontendId, key, waitS: this.leaseTtlS + 2 }),
+    );
     this.writes += 2;
   }
 

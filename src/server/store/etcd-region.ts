@@ -96,8 +96,9 @@ export async function ensureRegionConfig(client: EtcdClient, prefix: string, con
  * end is refused; one still held by this id's previous process (killed, its
  * lease not yet expired) is waited for, up to one lease time. Returns the lease id.
  */
-export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>): Promise<string> {
+export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>, onWaiting?: (key: string) => void): Promise<string> {
   const key = memberKey(prefix, id);
+  let waiting = false;
   const deadline = performance.now() + (ttlS + 2) * 1000;
   for (;;) {
     const lease = await client.leaseGrant(ttlS);
@@ -110,6 +111,8 @@ export async function registerMember(client: EtcdClient, prefix: string, id: str
     if (performance.now() > deadline) {
       throw new RegionConfigError(`front end id "${id}" is registered by a live front end (${key}); give each front end its own --frontend-id`);
     }
+    if (!waiting) onWaiting?.(key);
+    waiting = true;
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
