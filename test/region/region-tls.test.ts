@@ -45,6 +45,14 @@ test('etcd over TLS with client certificates', async (t) => {
   assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.2']]))).status, 204, 'fa still takes changes');
   assert.match((await req(ha, 'GET', '/status')).body, /etcd client certificate: CN=other/);
 
+  // A renewed certificate that expires within two weeks: a warning, and an alarm on /status.
+  const made = spawnSync('sh', ['-c', 'openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=short -keyout "$1/egress.key" -out "$1/short.csr" && openssl x509 -req -in "$1/short.csr" -CA "$2/ca.pem" -CAkey "$2/ca.key" -set_serial 4242 -days 3 -out "$1/egress.pem"', 'sh', renewed, d], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  fa.proc.kill('SIGHUP');
+  await fa.waitForLine(/level=warn .*the etcd client certificate \(--etcd-cert\) expires soon: renew it and send SIGHUP.* subject="CN=short"/);
+  assert.match((await req(ha, 'GET', '/status')).body, /<p class="alarm">The etcd client certificate \(--etcd-cert\) expires \d{4}-[^<]*: renew it and send SIGHUP\.<\/p>/);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.3']]))).status, 204, 'etcd takes the renewed certificate');
+
   const started = Date.now();
   const anonymous = await startServer(t, ['--insecure', '--store', cluster.url(), '--frontend-id', 'fc', '--etcd-cacert', join(d, 'ca.pem')], { expectExit: true });
   assert.equal(await anonymous.exited, 1);

@@ -76,8 +76,6 @@ export interface RangeOptions {
   countOnly?: boolean;
   /** Read from the member's local copy without a quorum round (may be stale). */
   serializable?: boolean;
-  /** Read the keys as they were at this revision (etcd refuses a compacted or a future one). */
-  revision?: number;
 }
 
 export interface MemberInfo {
@@ -227,7 +225,6 @@ export class EtcdClient {
     if (options.keysOnly) body.keys_only = true;
     if (options.countOnly) body.count_only = true;
     if (options.serializable) body.serializable = true;
-    if (options.revision) body.revision = String(options.revision);
     const res = await this.call('/v3/kv/range', body, true);
     return { revision: Number(res.header?.revision ?? 0), kvs: (res.kvs ?? []).map(decodeKv), count: Number(res.count ?? 0), more: res.more === true };
   }
@@ -324,11 +321,9 @@ export class EtcdClient {
    * last one seen, on the next endpoint, with a growing delay. A compacted
    * start revision stops it (onCompacted). The stream asks for a leader
    * (etcd's "hasleader" metadata), so a member cut off from its quorum ends it
-   * instead of going silent.
-   */
-  /**
-   * `overlap`: a watch that restarts begins with the last event it delivered,
-   * again (from that revision), so the caller can check that etcd still holds it.
+   * instead of going silent. With `overlap`, a watch that restarts begins
+   * with the last event it delivered, again (from that revision), so the
+   * caller can check that etcd still holds it.
    */
   watch(key: string, options: { prefix?: boolean; startRevision: number; overlap?: boolean }, handlers: WatchHandlers): Watch {
     let next = options.startRevision;
