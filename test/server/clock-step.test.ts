@@ -6,7 +6,7 @@
 // hours. Expiry now runs on elapsed time (src/server/clock.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, eventually, joinsBody, newWatcher, req, startServer, tempDir } from './helpers.ts';
 
@@ -21,6 +21,10 @@ test('a step of the wall clock expires no watcher, and a silent watcher still ex
   writeFileSync(offset, '+0');
   const server = await startServer(t, ['--insecure', '--state-dir', join(dir, 'state'), '--refresh-period', '2'], {
     enter: ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME_TIMESTAMP_FILE=${offset}`, 'FAKETIME_NO_CACHE=1', 'DONT_FAKE_MONOTONIC=1'],
+  });
+  // libfaketime's shared memory and semaphore, left behind when the server is killed (a failed test).
+  t.after(() => {
+    for (const name of [`faketime_shm_${server.proc.pid}`, `sem.faketime_sem_${server.proc.pid}`]) rmSync(join('/dev/shm', name), { force: true });
   });
   const http = client(t, server.origin);
   const refresh = async (id: string): Promise<number> => (await req(http, 'POST', '/restconf/operations/ietf-mnat:refresh-watcher-id', { 'ietf-mnat:input': { 'watcher-id': id } })).status;
@@ -42,4 +46,5 @@ test('a step of the wall clock expires no watcher, and a silent watcher still ex
   await eventually(async () => ((await refresh(id)) === 200 && /mnat_watchers\{role="none"\} 0/.test((await req(http, 'GET', '/metrics')).body)) || null, 15_000, 'the silent watcher expired');
   assert.notEqual(await refresh(silent), 200);
   assert.equal((await req(http, 'GET', assigned(id))).body, before, 'the refreshed watcher and its mapping stay');
+  assert.equal(await server.stop('SIGTERM'), 0);
 });
