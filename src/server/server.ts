@@ -214,7 +214,7 @@ function warnIfExpiring(cert: { subject: string; validTo: string } | null, log: 
   if (!cert) return;
   const daysLeft = daysUntil(cert.validTo, Date.now());
   if (daysLeft >= EXPIRY_WARNING_DAYS) return;
-  const locksOut = which === 'server' ? 'clients cannot connect' : 'new connections to etcd fail and this front end refuses changes (503)';
+  const locksOut = which === 'server' ? 'clients cannot connect' : 'new connections to etcd fail, and once it needs one this front end refuses changes (503)';
   const what = which === 'server' ? 'the TLS certificate' : 'the etcd client certificate (--etcd-cert)';
   log.warn(daysLeft < 0 ? `${what} has EXPIRED: ${locksOut}; renew it and send SIGHUP` : `${what} expires soon: renew it and send SIGHUP`, { subject: cert.subject, validTo: cert.validTo, daysLeft: Math.floor(daysLeft) });
 }
