@@ -14,13 +14,23 @@ import { createNodeHttpTransport } from '../../src/host/node-http.ts';
 import { EtcdClient } from '../../src/server/store/etcd-client.ts';
 import { devCerts, tempDir } from './helpers.ts';
 
-test('a renewed client certificate is presented from the next connection on', async (t) => {
+/** The dev certificate "egress" copied where a test renews it; renew() puts "other" in its place, as an operator would. */
+function renewableClientFiles(t: { after(fn: () => unknown): void }): { certFile: string; keyFile: string; renew(): void } {
   const certs = devCerts();
   const dir = tempDir(t);
-  const cert = join(dir, 'client.pem');
-  const key = join(dir, 'client.key');
-  copyFileSync(join(certs, 'egress.pem'), cert);
-  copyFileSync(join(certs, 'egress.key'), key);
+  const certFile = join(dir, 'client.pem');
+  const keyFile = join(dir, 'client.key');
+  const put = (who: string): void => {
+    copyFileSync(join(certs, `${who}.pem`), certFile);
+    copyFileSync(join(certs, `${who}.key`), keyFile);
+  };
+  put('egress');
+  return { certFile, keyFile, renew: () => put('other') };
+}
+
+test('a renewed client certificate is presented from the next connection on', async (t) => {
+  const certs = devCerts();
+  const { certFile: cert, keyFile: key, renew } = renewableClientFiles(t);
   const sessions: Http2Session[] = [];
   const server = createSecureServer({ cert: readFileSync(join(certs, 'server.pem')), key: readFileSync(join(certs, 'server.key')), ca: readFileSync(join(certs, 'ca.pem')), requestCert: true });
   server.on('session', (s) => sessions.push(s));
@@ -47,8 +57,7 @@ test('a renewed client certificate is presented from the next connection on', as
   };
 
   assert.equal(await presented(), 'egress');
-  copyFileSync(join(certs, 'other.pem'), cert);
-  copyFileSync(join(certs, 'other.key'), key);
+  renew();
   assert.equal(await presented(), 'egress', 'an open connection keeps its certificate');
   assert.equal(await reconnected(), 'other', 'the next connection presents the renewed one');
   rmSync(key);
@@ -57,10 +66,8 @@ test('a renewed client certificate is presented from the next connection on', as
 
 test('mnat-server towards etcd: SIGHUP reads the client certificate again; open requests finish on the old connection', async (t) => {
   const certs = devCerts();
-  const dir = tempDir(t);
-  const files = { caFile: join(certs, 'ca.pem'), certFile: join(dir, 'etcd-client.pem'), keyFile: join(dir, 'etcd-client.key') };
-  copyFileSync(join(certs, 'egress.pem'), files.certFile);
-  copyFileSync(join(certs, 'egress.key'), files.keyFile);
+  const { certFile, keyFile, renew } = renewableClientFiles(t);
+  const files = { caFile: join(certs, 'ca.pem'), certFile, keyFile };
   // Answers a range like etcd's gateway; one request at a time can be held back.
   const presented: string[] = [];
   let held: (() => void) | null = null;
@@ -85,8 +92,7 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
   t.after(() => etcd.close());
 
   await etcd.range('k');
-  copyFileSync(join(certs, 'other.pem'), files.certFile);
-  copyFileSync(join(certs, 'other.key'), files.keyFile);
+  renew();
   await etcd.range('k');
   assert.deepEqual(presented, ['egress', 'egress'], 'without a reload the open connection goes on with the certificate read at start');
 
@@ -103,7 +109,7 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
   await firstClosed; // the replaced connection closes once its request is answered
 
   writeFileSync(files.keyFile, 'not a key');
-  assert.throws(() => etcd.reloadTls(), /--etcd-cert .*etcd-client\.pem and --etcd-key .*etcd-client\.key: .*both PEM/);
+  assert.throws(() => etcd.reloadTls(), /--etcd-cert .*\/client\.pem and --etcd-key .*\/client\.key: .*both PEM/);
   await etcd.range('k');
   assert.equal(presented.at(-1), 'other', 'files that do not fit: the ones in use stay');
   assert.equal(etcd.clientCertificate?.subject, 'CN=other');
@@ -111,11 +117,7 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
 
 test('MQTT over TLS: each reconnection presents the client certificate as the files are then', async (t) => {
   const certs = devCerts();
-  const dir = tempDir(t);
-  const certFile = join(dir, 'mqtt-client.pem');
-  const keyFile = join(dir, 'mqtt-client.key');
-  copyFileSync(join(certs, 'egress.pem'), certFile);
-  copyFileSync(join(certs, 'egress.key'), keyFile);
+  const { certFile, keyFile, renew } = renewableClientFiles(t);
   // Not a broker: it notes who connected and hangs up, so the client reconnects.
   const connected: Array<{ cn: string; socket: TLSSocket }> = [];
   let notify: (() => void) | null = null;
@@ -131,8 +133,7 @@ test('MQTT over TLS: each reconnection presents the client certificate as the fi
   t.after(() => client.end(true));
 
   await nthConnection(1);
-  copyFileSync(join(certs, 'other.pem'), certFile);
-  copyFileSync(join(certs, 'other.key'), keyFile);
+  renew();
   connected[0]!.socket.destroy();
   await nthConnection(2);
   rmSync(keyFile);
