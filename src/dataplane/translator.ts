@@ -40,6 +40,7 @@ import { serialQueue } from './upstream-join.ts';
 import { findLink, listLinks, requireLink, type LinkInfo } from './link-info.ts';
 import { addBpfFilter, addClsact, deleteClsact, deleteFilter, tcState, type TcFilter } from './tc.ts';
 import { DataplaneError, TOOL_TIMEOUT_MS } from './tool-exec.ts';
+import { processRuns } from '../host/process-runs.ts';
 
 export { DataplaneError } from './tool-exec.ts';
 
@@ -404,7 +405,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
       const maps = await programMaps(host, f.progId!);
       const slots = maps['mnat_attach'] === undefined ? [] : (await dumpMap(host, maps['mnat_attach'])).map((e) => decodeAttach(e.values[0] as Uint8Array));
       const owner = slots[OWNER_SLOT];
-      if (owner?.flags !== OWNER_MAGIC || host.fileExists(`/proc/${owner.ifindex}`)) continue;
+      if (owner?.flags !== OWNER_MAGIC || processRuns(host, owner.ifindex)) continue;
       if (maps['mnat_rules'] !== undefined) inherit(await dumpMap(host, maps['mnat_rules']));
       await deleteFilter(host, device, 'ingress', f.pref);
       addedQdisc ||= slots.some((a, i) => i < OWNER_SLOT && a.ifindex === ifindex && (a.flags & ATTACH_ADDED_QDISC) !== 0);
@@ -460,7 +461,7 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
         const slot = decodeU32(entry.key);
         const a = decodeAttach(entry.values[0] as Uint8Array);
         if (slot === OWNER_SLOT) {
-          if (a.flags === OWNER_MAGIC && a.ifindex !== host.pid && host.fileExists(`/proc/${a.ifindex}`) && !loaded) {
+          if (a.flags === OWNER_MAGIC && a.ifindex !== host.pid && processRuns(host, a.ifindex) && !loaded) {
             throw new DataplaneError(
               'command-failed',
               `translator instance ${pinDir} is in use by the running process ${a.ifindex}; stop it or choose another instance name`,

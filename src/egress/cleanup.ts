@@ -8,13 +8,14 @@
 import type { Joiner } from '../agent/ports.ts';
 import type { Translator } from '../dataplane/translator.ts';
 import type { Host } from '../host/host.ts';
+import { processRuns } from '../host/process-runs.ts';
 import type { EgressSettings } from './config/egress-options.ts';
 
 /** True when nothing is left (or nothing was); false, with the reason logged, otherwise. */
 export async function cleanUpAfterEgress(host: Host, translator: Translator, joiner: Joiner, s: EgressSettings): Promise<boolean> {
   // The status file's pid (a running agent keeps it): not JSON, or no pid, tells nothing.
   const pid = Number(/"pid": *(\d+)/.exec(host.readFile(s.statusFile) ?? '')?.[1]);
-  if (pid && pid !== host.pid && host.fileExists(`/proc/${pid}`)) {
+  if (pid && pid !== host.pid && processRuns(host, pid)) {
     host.log.error('mnat-egress is running; stop it first', { pid, file: s.statusFile });
     return false;
   }

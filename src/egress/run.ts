@@ -28,6 +28,7 @@ import { createLevelLogger } from '../host/level-log.ts';
 import { discoverWithBusybox } from '../core/dns-sd-busybox.ts';
 import { serviceOrigins, type MnatService } from '../core/dns-sd.ts';
 import { createBackoff } from '../core/backoff.ts';
+import { processRuns } from '../host/process-runs.ts';
 
 /** Without a server answering for this long, a DNS-SD egress looks the service up again (as the receiver library does). */
 const REDISCOVER_AFTER_MS = 30_000;
@@ -165,7 +166,7 @@ export async function runEgress(rt: EgressRuntime): Promise<void> {
     }
     rt.print(formatEgressStatus(status, host.wallClock()));
     // A killed agent (kill -9, OOM) leaves its last status behind, looking current.
-    const gone = status.pid && !host.fileExists(`/proc/${status.pid}`);
+    const gone = status.pid && !processRuns(host, status.pid);
     if (gone) rt.printError(`mnat-egress status: NOT RUNNING: pid ${status.pid} is gone; the above is its last status. \`mnat-egress cleanup\` removes what it left`);
     host.exit(gone ? 1 : 0);
     return;

@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { renderJoinfile } from './joinfile.ts';
 import type { Channel } from '../core/channel.ts';
 import type { Host, TimerHandle } from '../host/host.ts';
+import { processRuns } from '../host/process-runs.ts';
 
 const TEMP_TAG = 'mnat-ingress';
 
@@ -51,7 +52,7 @@ export class JoinfileWriter {
       for (const entry of readdirSync(this.dir)) {
         const m = this.tempPattern.exec(entry);
         // Ours from before, or a writer that is gone (no /proc entry: no such process here).
-        if (m && (Number(m[1]) === this.host.pid || !this.host.fileExists(`/proc/${m[1]}`))) {
+        if (m && (Number(m[1]) === this.host.pid || !processRuns(this.host, Number(m[1])))) {
           unlinkSync(join(this.dir, entry));
           this.host.log.info('removed a stale joinfile temp file', { file: join(this.dir, entry) });
         }

@@ -19,6 +19,7 @@ import { createMqttFeed } from '../agent/mqtt-feed.ts';
 import { openMqttJsLink } from '../agent/mqtt-node-link.ts';
 import { INGRESS_MQTT } from './mqtt-monitors.ts';
 import { delayRemaps } from '../agent/remap-delay.ts';
+import { processRuns } from '../host/process-runs.ts';
 
 function parse(): IngressOptions {
   try {
@@ -56,7 +57,7 @@ function printStatus(file: string): never {
     process.exit(1);
   }
   // A killed ingress (kill -9, OOM) leaves its last status behind, looking current.
-  if (status.pid !== null && !existsSync(`/proc/${status.pid}`)) {
+  if (status.pid !== null && !processRuns({ fileExists: existsSync }, status.pid)) {
     process.stderr.write(`mnat-ingress status: NOT RUNNING: pid ${status.pid} is gone; the above is its last status (a new start removes what it left)\n`);
     process.exit(1);
   }
