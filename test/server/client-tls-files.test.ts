@@ -107,6 +107,12 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
   held!();
   await inFlight;
   await firstClosed; // the replaced connection closes once its request is answered
+  // Each reload lets go of the agents replaced before whose connections have all closed.
+  const retired = (): number => (etcd as unknown as { retiredAgents: unknown[] }).retiredAgents.length;
+  assert.equal(retired(), 1);
+  etcd.reloadTls();
+  etcd.reloadTls();
+  assert.equal(retired(), 1, 'only the agent replaced last (its idle connection closed) is kept');
 
   writeFileSync(files.keyFile, 'not a key');
   assert.throws(() => etcd.reloadTls(), /--etcd-cert .*\/client\.pem and --etcd-key .*\/client\.key: .*both PEM/);

@@ -207,6 +207,11 @@ export class EtcdClient {
     this.agent = this.newAgent();
     old.keepSocketAlive = () => false;
     for (const sockets of Object.values(old.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    // Agents retired before whose last connection has closed are done with.
+    for (const agent of this.retiredAgents.splice(0)) {
+      if (Object.values(agent.sockets).some((sockets) => sockets?.length)) this.retiredAgents.push(agent);
+      else agent.destroy();
+    }
     this.retiredAgents.push(old);
     return this.certificate;
   }
