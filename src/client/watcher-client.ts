@@ -182,10 +182,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   let emittedText: string | null = null;
   let etag: string | null = null;
 
-  /** At most one pending timer per job; see arm(). */
-  const timers: Partial<Record<TimerName, TimerHandle>> = {};
-  /** What each armed timer runs (retryNow runs it early). */
-  const jobs: Partial<Record<TimerName, (epoch: number) => void>> = {};
+  /** At most one pending timer per job, with what it runs (retryNow runs it early); see arm(). */
+  const armed: Partial<Record<TimerName, { handle: TimerHandle; fn: (epoch: number) => void }>> = {};
   let sse: HttpStream | null = null;
   let subscriptionId: number | null = null;
   let gettingId = false;
@@ -236,19 +234,19 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
   /** (Re)arms one job's timer; `fn` runs only if no new id or stop() came in between. */
   function arm(name: TimerName, delayMs: number, fn: (epoch: number) => void): void {
     disarm(name);
-    const armed = currentEpoch;
-    jobs[name] = fn;
-    timers[name] = host.setTimeout(() => {
-      delete timers[name];
-      if (armed === currentEpoch) fn(armed);
+    const epoch = currentEpoch;
+    const handle = host.setTimeout(() => {
+      delete armed[name];
+      if (epoch === currentEpoch) fn(epoch);
     }, delayMs);
+    armed[name] = { handle, fn };
   }
 
   function disarm(...names: TimerName[]): void {
     for (const name of names) {
-      const t = timers[name];
-      if (t !== undefined) host.clearTimeout(t);
-      delete timers[name];
+      const job = armed[name];
+      if (job) host.clearTimeout(job.handle);
+      delete armed[name];
     }
   }
 
@@ -622,8 +620,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       backoff.reset();
       // Not the watchdog: it is armed only while a push stream is up.
       for (const name of ['id', 'put', 'refresh', 'follow'] as const) {
-        const fn = jobs[name];
-        if (timers[name] !== undefined && fn) arm(name, 0, fn);
+        const job = armed[name];
+        if (job) arm(name, 0, job.fn);
       }
     },
     setFollow(on: boolean): void {
