@@ -17,6 +17,7 @@ import { CliError, formatUsage, parseArgs, type FlagSpec } from '../core/cli-arg
 import type { Logger } from '../host/host.ts';
 import { FLAGS, loadPool, parseRegionFlags, QUOTA_FLAG_NAMES, quotaOptions } from './options.ts';
 import { EtcdClient, type EtcdTls } from './store/etcd-client.ts';
+import type { EtcdAuth } from './store/etcd-auth.ts';
 import { canonicalJson, configKey, RegionConfigError } from './store/etcd-region.ts';
 import { RegionReplica, type RegionConfig, type RegionSnapshot } from './store/etcd-replica.ts';
 import { headKey, readHead, readSnapshot, writeSnapshot } from './store/etcd-snapshot.ts';
@@ -27,7 +28,7 @@ import type { Pool } from './state/pool.ts';
 /** The home of migrated watchers until a front end claims them. */
 export const MIGRATED_HOME = 'migrated';
 
-const SHARED = ['store', 'etcd-cacert', 'etcd-cert', 'etcd-key', 'pool', 'refresh-period', 'grace-period', 'max-joins-per-watcher', ...QUOTA_FLAG_NAMES, 'log-level'];
+const SHARED = ['store', 'etcd-cacert', 'etcd-cert', 'etcd-key', 'etcd-user', 'etcd-password-file', 'pool', 'refresh-period', 'grace-period', 'max-joins-per-watcher', ...QUOTA_FLAG_NAMES, 'log-level'];
 
 const MIGRATE_FLAGS: FlagSpec[] = [
   { name: 'from-state-dir', kind: 'string', value: 'DIR', help: 'the embedded server\'s --state-dir (stop that server first)' },
@@ -48,6 +49,7 @@ export interface MigrateOptions {
   prefix: string;
   region: string;
   tls: EtcdTls | undefined;
+  auth: EtcdAuth | undefined;
   config: RegionConfig;
   pool: Pool;
   logLevel: string;
@@ -72,6 +74,7 @@ export function parseMigrateOptions(argv: readonly string[]): MigrateOptions | '
     prefix: region.location.prefix,
     region: region.location.region,
     tls: region.tls,
+    auth: region.auth,
     pool: pool.pool,
     config: {
       format: 'mnat-region-config/1',
@@ -100,7 +103,7 @@ export async function migrate(options: MigrateOptions, log: Logger): Promise<Mig
     log,
     nowMs: Date.now(),
   });
-  const client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: 10_000 });
+  const client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), ...(options.auth ? { auth: options.auth } : {}), keyPrefix: options.prefix, timeoutMs: 10_000 });
   try {
     const state = source.snapshot();
     const existing = await client.range(options.prefix, { prefix: true, countOnly: true });

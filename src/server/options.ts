@@ -15,6 +15,7 @@ import { Pool, PoolError } from './state/pool.ts';
 import type { MnatStateOptions, QuotaOptions } from './state/state-types.ts';
 import { parseEtcdUrl, type EtcdLocation } from './store/etcd-region.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
+import { readEtcdPassword, type EtcdAuth } from './store/etcd-auth.ts';
 
 export const FLAGS: FlagSpec[] = [
   { name: 'listen', kind: 'string', value: 'HOST:PORT', default: '[::]:8443', help: 'address and port to listen on' },
@@ -30,6 +31,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'etcd-cacert', kind: 'string', value: 'FILE', help: 'with --store: CA of etcd\'s client certificates; reach etcd over TLS' },
   { name: 'etcd-cert', kind: 'string', value: 'FILE', help: 'with --store: client certificate for etcd (PEM)' },
   { name: 'etcd-key', kind: 'string', value: 'FILE', help: 'with --store: client key for etcd (PEM)' },
+  { name: 'etcd-user', kind: 'string', value: 'NAME', help: 'with --store: log in to etcd (its authentication is on) as this user' },
+  { name: 'etcd-password-file', kind: 'string', value: 'FILE', help: 'with --etcd-user: the file holding that user\'s password' },
   { name: 'frontend-id', kind: 'string', value: 'NAME', help: 'with --store: this front end\'s name in the region (default: host name and a random suffix)' },
   { name: 'frontend-lease', kind: 'number', value: 'S', default: 10, min: 2, max: 300, help: 'with --store: lease of the front end\'s registration; a dead front end is noticed this long after it died' },
   { name: 'refresh-period', kind: 'number', value: 'S', default: 10, min: 1, max: 65535, help: 'seconds between watcher refreshes (a watcher expires after 3 missed)' },
@@ -103,6 +106,7 @@ export interface RegionStoreOptions {
   kind: 'etcd';
   location: EtcdLocation;
   tls: EtcdTls | undefined;
+  auth: EtcdAuth | undefined;
   frontendId: string;
   leaseTtlS: number;
 }
@@ -235,9 +239,23 @@ function mqttOptions(args: ParsedArgs): MqttOptions | undefined {
 }
 
 /** --store and the --etcd-* flags (shared with `mnat-server migrate`); null without --store. */
-export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined } | null {
+export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tls: EtcdTls | undefined; auth: EtcdAuth | undefined } | null {
+  const user = args.string('etcd-user');
+  const passwordFile = args.string('etcd-password-file');
   const flags = urlWithTlsFiles(args, 'store', 'etcd', 'etcd://…', parseEtcdUrl);
-  if (!flags) return null;
+  if (!flags) {
+    if (user !== undefined || passwordFile !== undefined) throw new CliError('--etcd-user and --etcd-password-file need --store etcd://…');
+    return null;
+  }
+  if ((user === undefined) !== (passwordFile === undefined)) throw new CliError('--etcd-user and --etcd-password-file go together');
+  const auth = user !== undefined && passwordFile !== undefined ? { user, passwordFile } : undefined;
+  if (auth) {
+    try {
+      readEtcdPassword(auth);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
   const { parsed: location, cacert, cert, key } = flags;
   if (cert && !cacert) throw new CliError('--etcd-cert needs --etcd-cacert (a client certificate is sent only over TLS)');
   for (const [flag, file] of [['etcd-cacert', cacert], ['etcd-cert', cert], ['etcd-key', key]] as const) {
@@ -249,7 +267,7 @@ export function parseRegionFlags(args: ParsedArgs): { location: EtcdLocation; tl
     }
   }
   const tls: EtcdTls | undefined = cacert ? { caFile: cacert, ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : undefined;
-  return { location, tls };
+  return { location, tls, auth };
 }
 
 /** A front end's default name: the host and a random suffix (a restarted process is a new front end). */

@@ -86,6 +86,7 @@ async function openRegionStore(options: ServerOptions, region: RegionStoreOption
       endpoints: region.location.endpoints,
       prefix: region.location.prefix,
       ...(region.tls ? { tls: region.tls } : {}),
+      ...(region.auth ? { auth: region.auth } : {}),
       frontendId: region.frontendId,
       leaseTtlS: region.leaseTtlS,
       config: {
@@ -197,13 +198,15 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
       } catch (err) {
         log.error('TLS files not reloaded: new connections still get the previous certificate', { error: (err as Error).message });
       }
-      if (options.store.kind !== 'etcd' || !options.store.tls) return;
+      const region = options.store.kind === 'etcd' ? options.store : null;
+      if (!region || (!region.tls && !region.auth)) return;
       try {
-        const cert = store.reloadTls?.() ?? null;
+        const cert = store.reloadCredentials?.() ?? null;
         warnIfExpiring(cert, log, 'etcd client');
-        log.info('etcd TLS files read again: new connections to etcd use them, open ones keep theirs', { ...options.store.tls, ...(cert ? { subject: cert.subject, validTo: cert.validTo } : {}) });
+        if (region.tls) log.info('etcd TLS files read again: new connections to etcd use them, open ones keep theirs', { ...region.tls, ...(cert ? { subject: cert.subject, validTo: cert.validTo } : {}) });
+        if (region.auth) log.info('etcd password file read again: a changed password is used for the next login', { user: region.auth.user, file: region.auth.passwordFile });
       } catch (err) {
-        log.error('etcd TLS files not reloaded: new connections to etcd still use the previous ones', { error: (err as Error).message });
+        log.error('etcd credentials not reloaded: the previous TLS files and password stay in use', { error: (err as Error).message });
       }
     },
   };

@@ -99,7 +99,7 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
   holdNext = true;
   const inFlight = etcd.range('k');
   await waitUntil(() => held !== null);
-  assert.equal(etcd.reloadTls()?.subject, 'CN=other');
+  assert.equal(etcd.reloadCredentials()?.subject, 'CN=other');
   const firstClosed = new Promise((r) => connections[0]!.once('close', r));
   await etcd.range('k');
   assert.equal(presented.at(-1), 'other', 'a new connection presents the renewed certificate');
@@ -110,12 +110,12 @@ test('mnat-server towards etcd: SIGHUP reads the client certificate again; open 
   // Each reload lets go of the agents replaced before whose connections have all closed.
   const retired = (): number => (etcd as unknown as { retiredAgents: unknown[] }).retiredAgents.length;
   assert.equal(retired(), 1);
-  etcd.reloadTls();
-  etcd.reloadTls();
+  etcd.reloadCredentials();
+  etcd.reloadCredentials();
   assert.equal(retired(), 1, 'only the agent replaced last (its idle connection closed) is kept');
 
   writeFileSync(files.keyFile, 'not a key');
-  assert.throws(() => etcd.reloadTls(), /--etcd-cert .*\/client\.pem and --etcd-key .*\/client\.key: .*both PEM/);
+  assert.throws(() => etcd.reloadCredentials(), /--etcd-cert .*\/client\.pem and --etcd-key .*\/client\.key: .*both PEM/);
   await etcd.range('k');
   assert.equal(presented.at(-1), 'other', 'files that do not fit: the ones in use stay');
   assert.equal(etcd.clientCertificate?.subject, 'CN=other');

@@ -17,6 +17,7 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { describeCertificate, readClientTlsFiles, type ClientTlsFiles, type ClientTlsMaterial } from '../http/tls-files.ts';
+import { authAdvice, authenticationOff, readEtcdPassword, tokenRefused, type EtcdAuth } from './etcd-auth.ts';
 
 export type EtcdTls = ClientTlsFiles;
 
@@ -25,6 +26,10 @@ export interface EtcdClientOptions {
   endpoints: string[];
   /** With a CA the gateway is reached over https (client certificate optional). */
   tls?: EtcdTls;
+  /** etcd's user/password authentication (its RBAC): every request carries the user's token. */
+  auth?: EtcdAuth;
+  /** The prefix of the keys this client works on, named when etcd denies permission (default "/"). */
+  keyPrefix?: string;
   /** Per-request deadline (default 3 000 ms). */
   timeoutMs?: number;
 }
@@ -165,6 +170,9 @@ function notSent(err: NodeJS.ErrnoException): boolean {
   return err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL';
 }
 
+/** etcd's "hasleader" metadata: a member without a leader refuses at once instead of holding the request. */
+const REQUIRE_LEADER = { 'grpc-metadata-hasleader': 'true' };
+
 export class EtcdClient {
   readonly endpoints: readonly string[];
   private current = 0;
@@ -172,9 +180,14 @@ export class EtcdClient {
   private agent: HttpAgent;
   private tlsOptions: ClientTlsMaterial | undefined;
   private certificate: { subject: string; validTo: string } | null;
-  /** Agents replaced by reloadTls(): their requests finish, their connections then close. */
+  /** Agents replaced by reloadCredentials(): their requests finish, their connections then close. */
   private readonly retiredAgents: HttpAgent[] = [];
   private readonly timeoutMs: number;
+  private readonly auth: EtcdAuth | undefined;
+  private readonly keyPrefix: string;
+  private password: string | undefined;
+  /** The user's token (etcd's simple tokens end after 5 idle minutes, or with a restart of the member): fetched again when etcd refuses it. */
+  private token: Promise<string> | null = null;
   private readonly watches = new Set<{ close(): void }>();
   private closed = false;
 
@@ -185,6 +198,9 @@ export class EtcdClient {
     this.tls = options.tls;
     this.tlsOptions = options.tls && readClientTlsFiles(options.tls, 'etcd');
     this.certificate = this.tlsOptions?.cert ? describeCertificate(this.tlsOptions.cert) : null;
+    this.auth = options.auth;
+    this.keyPrefix = options.keyPrefix ?? '/';
+    this.password = options.auth && readEtcdPassword(options.auth);
     this.agent = this.newAgent();
   }
 
@@ -194,14 +210,23 @@ export class EtcdClient {
   }
 
   /**
-   * Reads the TLS files again (SIGHUP: a renewed client certificate without a
-   * restart). New connections use them; open ones (the log watch, requests in
-   * flight) go on with theirs, and idle ones are closed. Throws, keeping the
-   * files in use, when the new ones cannot be read or do not fit.
+   * Reads the TLS files and the password file again (SIGHUP: a renewed
+   * client certificate or a changed password without a restart). New
+   * connections use the TLS files; open ones (the log watch, requests in
+   * flight) go on with theirs, and idle ones are closed. A new password is
+   * used for the next token. Throws, keeping what is in use, when the new
+   * files cannot be read or do not fit.
    */
-  reloadTls(): { subject: string; validTo: string } | null {
-    if (!this.tls || this.closed) return null;
-    this.tlsOptions = readClientTlsFiles(this.tls, 'etcd');
+  reloadCredentials(): { subject: string; validTo: string } | null {
+    if (this.closed) return null;
+    const password = this.auth && readEtcdPassword(this.auth);
+    const tlsOptions = this.tls && readClientTlsFiles(this.tls, 'etcd');
+    if (password !== undefined && password !== this.password) {
+      this.password = password;
+      this.token = null;
+    }
+    if (!tlsOptions) return null;
+    this.tlsOptions = tlsOptions;
     this.certificate = this.tlsOptions.cert ? describeCertificate(this.tlsOptions.cert) : null;
     const old = this.agent;
     this.agent = this.newAgent();
@@ -307,7 +332,7 @@ export class EtcdClient {
 
   /** The status of one endpoint (not failing over: it is about that member). */
   async status(endpoint: string): Promise<EndpointStatus> {
-    const res = await this.send(endpoint, '/v3/maintenance/status', {}, 1500, false);
+    const res = await this.send(endpoint, '/v3/maintenance/status', {}, 1500, await this.authHeaders());
     return {
       endpoint,
       memberId: String(res.header?.member_id ?? ''),
@@ -349,6 +374,7 @@ export class EtcdClient {
     this.watches.add(handle);
     const restart = (err: Error): void => {
       if (stopped || this.closed) return;
+      this.forgetTokenIfRefused(err.message);
       req?.destroy();
       req = null;
       if (!interrupted) handlers.onInterrupted?.(err);
@@ -360,11 +386,16 @@ export class EtcdClient {
     const open = (): void => {
       timer = null;
       if (stopped || this.closed) return;
+      this.authHeaders().then((auth) => {
+        if (!stopped && !this.closed) begin(auth);
+      }, restart);
+    };
+    const begin = (auth: Record<string, string>): void => {
       const create: Json = { key: b64(key), start_revision: String(options.overlap && delivered ? next - 1 : next), progress_notify: true };
       if (options.prefix) create.range_end = rangeEndB64(key);
       const payload = JSON.stringify({ create_request: create });
       let buffered = '';
-      const r = this.rawRequest(this.endpoint, '/v3/watch', payload, { 'grpc-metadata-hasleader': 'true' });
+      const r = this.rawRequest(this.endpoint, '/v3/watch', payload, { ...REQUIRE_LEADER, ...auth });
       req = r;
       r.on('response', (res: IncomingMessage) => {
         if (res.statusCode !== 200) {
@@ -462,12 +493,19 @@ export class EtcdClient {
   private async call(path: string, body: Json, idempotent: boolean, timeoutMs = this.timeoutMs, retryTimeout = idempotent): Promise<Json> {
     const deadline = performance.now() + timeoutMs; // elapsed time: a wall-clock step must not end or stretch it
     let lastError: Error | null = null;
+    let loggedInAgain = false;
     for (let attempt = 1; ; attempt++) {
       const endpoint = this.endpoint;
       try {
         const left = deadline - performance.now();
-        return await this.send(endpoint, path, body, Math.max(100, retryTimeout && attempt === 1 ? left / 2 : left));
+        const auth = await this.authHeaders();
+        return await this.send(endpoint, path, body, Math.max(100, retryTimeout && attempt === 1 ? left / 2 : left), { ...REQUIRE_LEADER, ...auth });
       } catch (err) {
+        // etcd checks the token before it does anything: asking again with a new one is safe.
+        if (err instanceof EtcdRequestError && !loggedInAgain && this.forgetTokenIfRefused(err.message)) {
+          loggedInAgain = true;
+          continue;
+        }
         if (err instanceof EtcdRequestError) throw err;
         lastError = err as Error;
         const noLeader = /no leader/.test(lastError.message);
@@ -483,11 +521,11 @@ export class EtcdClient {
     throw new EtcdUnavailableError(`etcd unavailable (${path}): ${lastError?.message ?? 'no endpoint answered'}${hint}`);
   }
 
-  private send(endpoint: string, path: string, body: Json, timeoutMs: number, requireLeader = true): Promise<Json> {
+  private send(endpoint: string, path: string, body: Json, timeoutMs: number, headers: Record<string, string>): Promise<Json> {
     if (this.closed) return Promise.reject(new EtcdUnavailableError('etcd client closed'));
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = this.rawRequest(endpoint, path, payload, requireLeader ? { 'grpc-metadata-hasleader': 'true' } : {});
+      const req = this.rawRequest(endpoint, path, payload, headers);
       const timer = setTimeout(() => {
         req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       }, timeoutMs);
@@ -522,11 +560,41 @@ export class EtcdClient {
           const code = Number(json.code ?? json.error?.grpc_code ?? 0);
           // Unavailable (14) and deadline exceeded (4): the cluster cannot decide now (no leader, no quorum).
           if (code === 14 || code === 4 || res.statusCode === 503) reject(Object.assign(new Error(`${endpoint}: ${message}`), { code: 'EUNAVAILABLE' }));
-          else reject(new EtcdRequestError(`etcd ${path}: ${message}`, code));
+          else reject(new EtcdRequestError(`etcd ${path}: ${message}${authAdvice(message, this.auth, this.keyPrefix)}`, code));
         });
       });
       req.end(payload);
     });
+  }
+
+  /** The token header (none without --etcd-user, or when etcd's authentication is off); logs in when there is no token. */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (!this.auth) return {};
+    const login = (this.token ??= this.logIn(this.auth.user, this.password as string));
+    try {
+      const token = await login;
+      return token === '' ? {} : { authorization: token };
+    } catch (err) {
+      if (this.token === login) this.token = null;
+      throw err;
+    }
+  }
+
+  private async logIn(name: string, password: string): Promise<string> {
+    try {
+      const res = await this.send(this.endpoint, '/v3/auth/authenticate', { name, password }, this.timeoutMs, REQUIRE_LEADER);
+      return String(res.token ?? '');
+    } catch (err) {
+      if (err instanceof EtcdRequestError && authenticationOff(err.message)) return '';
+      throw err;
+    }
+  }
+
+  /** True (and the token dropped, so the next request logs in again) when etcd refused the token. */
+  private forgetTokenIfRefused(message: string): boolean {
+    if (!this.auth || !tokenRefused(message)) return false;
+    this.token = null;
+    return true;
   }
 
   private rawRequest(endpoint: string, path: string, payload: string, extraHeaders: Record<string, string> = {}): ClientRequest {

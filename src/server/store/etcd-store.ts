@@ -26,6 +26,7 @@ import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { MnatError, type ChannelChange, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
 import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
+import type { EtcdAuth } from './etcd-auth.ts';
 import { LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
 import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
@@ -42,6 +43,8 @@ export interface EtcdStoreOptions {
   /** Key prefix of this region, ending in "/" (e.g. "/mnat/default/"). */
   prefix: string;
   tls?: EtcdTls;
+  /** etcd's user/password authentication (--etcd-user). */
+  auth?: EtcdAuth;
   frontendId: string;
   config: RegionConfig;
   log: Logger;
@@ -135,7 +138,7 @@ export class EtcdStore implements MnatStore {
     this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
     this.claimDelayMs = options.claimDelayMs ?? 100;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
-    this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), timeoutMs: options.requestTimeoutMs ?? 4000 });
+    this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), ...(options.auth ? { auth: options.auth } : {}), keyPrefix: options.prefix, timeoutMs: options.requestTimeoutMs ?? 4000 });
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
     this.writer = new LogWriter(this.client, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
     this.members = new RegionMembers(this.client, options.prefix, this.frontendId, options.leaseTtlS ?? 10, this.log, this.now);
@@ -224,8 +227,8 @@ export class EtcdStore implements MnatStore {
     };
   }
 
-  reloadTls(): { subject: string; validTo: string } | null {
-    return this.client.reloadTls();
+  reloadCredentials(): { subject: string; validTo: string } | null {
+    return this.client.reloadCredentials();
   }
 
   // ---- changes (through the log) -------------------------------------------

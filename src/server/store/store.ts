@@ -174,11 +174,12 @@ export interface MnatStore extends StoreReads {
   onPublisherChanged(listener: (publisher: boolean) => void): void;
 
   /**
-   * Reads the TLS files towards a shared engine (etcd) again, for SIGHUP;
-   * returns the client certificate now used, or null. Throws, keeping the old
-   * files, when the new ones do not fit. Absent where there are none (embedded).
+   * Reads the credentials towards a shared engine (etcd: TLS files, password
+   * file) again, for SIGHUP; returns the client certificate now used, or
+   * null. Throws, keeping the old ones, when the new files do not fit.
+   * Absent where there are none (embedded).
    */
-  reloadTls?(): { subject: string; validTo: string } | null;
+  reloadCredentials?(): { subject: string; validTo: string } | null;
 
   /** Makes everything durable and releases files or connections. */
   close(): Promise<void>;
