@@ -206,7 +206,8 @@ async function serve(store: MnatStore, options: ServerOptions, log: Logger, hook
         if (region.tls) log.info('etcd TLS files read again: new connections to etcd use them, open ones keep theirs', { ...region.tls, ...(cert ? { subject: cert.subject, validTo: cert.validTo } : {}) });
         if (region.auth) log.info('etcd password file read again: a changed password is used for the next login', { user: region.auth.user, file: region.auth.passwordFile });
       } catch (err) {
-        log.error('etcd credentials not reloaded: the previous TLS files and password stay in use', { error: (err as Error).message });
+        const what = region.tls && region.auth ? 'TLS files and password file' : region.tls ? 'TLS files' : 'password file';
+        log.error(`etcd ${what} not reloaded: new connections and logins to etcd still use the previous ones`, { error: (err as Error).message });
       }
     },
   };

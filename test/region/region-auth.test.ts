@@ -49,6 +49,19 @@ test('etcd with authentication: a user whose role holds the region, a lost token
   await eventually(async () => (await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.2']]))).status === 204, 15_000, 'fa takes changes after the restart');
   await eventually(async () => (await req(hb, 'GET', assignedPath(id))).body.includes('232.1.1.2'), 10_000, 'fb follows the log after the restart');
 
+  // A new password: etcd's root changes it, the operator writes the file and sends SIGHUP.
+  const root = (await (await fetch(`http://${cluster.endpoints[0]}/v3/auth/authenticate`, { method: 'POST', body: JSON.stringify({ name: 'root', password: 'root-pw' }) })).json()) as { token: string };
+  const changed = await fetch(`http://${cluster.endpoints[0]}/v3/auth/user/changepw`, { method: 'POST', headers: { authorization: root.token }, body: JSON.stringify({ name: 'mnat', password: 'three words now' }) });
+  assert.equal(changed.status, 200);
+  writeFileSync(join(dir, 'password'), 'three words now\n');
+  fa.proc.kill('SIGHUP');
+  await fa.waitForLine(/etcd password file read again/);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.3']]))).status, 204, 'fa still takes changes');
+  await cluster.kill(0);
+  await cluster.restart(0);
+  await cluster.waitHealthy();
+  await eventually(async () => (await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.4']]))).status === 204, 15_000, 'and again after the next restart');
+
   const refused = async (args: string[], message: RegExp): Promise<void> => {
     const s = await startServer(t, ['--insecure', ...args], { expectExit: true });
     assert.equal(await s.exited, 1);

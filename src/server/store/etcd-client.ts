@@ -81,6 +81,8 @@ export interface RangeOptions {
   countOnly?: boolean;
   /** Read from the member's local copy without a quorum round (may be stale). */
   serializable?: boolean;
+  /** Read as of this revision (etcd refuses one it compacted: "required revision has been compacted"). */
+  revision?: number;
 }
 
 export interface MemberInfo {
@@ -255,6 +257,7 @@ export class EtcdClient {
     if (options.keysOnly) body.keys_only = true;
     if (options.countOnly) body.count_only = true;
     if (options.serializable) body.serializable = true;
+    if (options.revision) body.revision = String(options.revision);
     const res = await this.call('/v3/kv/range', body, true);
     return { revision: Number(res.header?.revision ?? 0), kvs: (res.kvs ?? []).map(decodeKv), count: Number(res.count ?? 0), more: res.more === true };
   }

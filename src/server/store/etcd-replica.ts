@@ -63,6 +63,8 @@ export interface RegionSnapshot {
   state: StateSnapshot;
   /** Front end id → the watchers whose liveness it keeps. */
   homes: Record<string, string[]>;
+  /** The log key's version at `revision` (absent in snapshots of older front ends): see log-continuity.ts. */
+  logVersion?: number;
 }
 
 /** The outcome of each intent of an entry: null (applied) or the state machine's refusal. */

@@ -30,10 +30,12 @@ import type { EtcdAuth } from './etcd-auth.ts';
 import { LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
 import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
-import { RegionReplica, type RegionConfig } from './etcd-replica.ts';
+import { RegionReplica, type RegionConfig, type RegionSnapshot } from './etcd-replica.ts';
 import { catchUpReplica, readLogEntry, type LogPut } from './replica-catch-up.ts';
+import { afterCompaction, type KnownLogVersion } from './log-continuity.ts';
 import { channelDifferences, watcherDifferences } from './replica-diff.ts';
-import { readHead, readSnapshot, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
+import { readHead, readSnapshot } from './etcd-snapshot.ts';
+import { SnapshotDuty } from './snapshot-duty.ts';
 import { ensureRegionConfig } from './etcd-region.ts';
 import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
 
@@ -80,7 +82,6 @@ export class EtcdStore implements MnatStore {
   private readonly now: () => number;
   private readonly config: RegionConfig;
   private readonly logKey: string;
-  private readonly snapshotEveryBytes: number;
   private readonly claimDelayMs: number;
   private readonly startTimeoutMs: number;
   private replica!: RegionReplica;
@@ -105,9 +106,7 @@ export class EtcdStore implements MnatStore {
   private available = true;
   private readonly orphanSince = new Map<string, number>();
   private readonly orphanInFlight = new Set<string>();
-  private snapshotInFlight = false;
-  private bytesSinceSnapshot = 0;
-  private snapshotRevision = 0;
+  private readonly snapshots: SnapshotDuty;
   private entriesApplied = 0;
 
   private logWatch: Watch | null = null;
@@ -120,6 +119,10 @@ export class EtcdStore implements MnatStore {
   private lastEntry: LogPut | null = null;
   /** The log watch (re)started from lastEntry: its first event must be that entry. */
   private overlapPending = false;
+  /** The log key's version at the entry applied last (log-continuity.ts). */
+  private logVersion: KnownLogVersion = 0;
+  /** Following the log from a compaction: the first entry must have this version, else some are gone. */
+  private expectAfterCompaction: { version: number; compactRevision: number } | null = null;
   private reloading = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -135,7 +138,6 @@ export class EtcdStore implements MnatStore {
     this.now = options.now ?? serverNow;
     this.config = options.config;
     this.logKey = `${options.prefix}log`;
-    this.snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
     this.claimDelayMs = options.claimDelayMs ?? 100;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), ...(options.auth ? { auth: options.auth } : {}), keyPrefix: options.prefix, timeoutMs: options.requestTimeoutMs ?? 4000 });
@@ -143,18 +145,21 @@ export class EtcdStore implements MnatStore {
     this.writer = new LogWriter(this.client, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
     this.members = new RegionMembers(this.client, options.prefix, this.frontendId, options.leaseTtlS ?? 10, this.log, this.now);
     this.members.onChange = () => this.updatePublisher();
+    const { client, prefix, logKey, log, now } = this;
+    this.snapshots = new SnapshotDuty({ client, prefix, logKey, log, now, everyBytes: options.snapshotEveryBytes ?? 64 * 1024 * 1024, countWrites: (n) => this.writer.count('snapshot', n) });
   }
 
   /** Config check, snapshot + log catch-up, registration, then the background jobs. */
   async start(): Promise<void> {
     await this.untilReachable(() => ensureRegionConfig(this.client, this.prefix, this.config));
     const { head, modRevision } = await this.untilReachable(() => readHead(this.client, this.prefix));
-    this.snapshotRevision = head?.revision ?? 0;
+    this.snapshots.revision = head?.revision ?? 0;
     const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
     this.install(new RegionReplica(this.config, snapshot));
+    this.logVersion = snapshot ? (snapshot.logVersion ?? null) : 0;
     const logHead = await this.client.get(this.logKey);
     const target = logHead?.modRevision ?? 0;
-    this.log.info('region state loaded', { frontend: this.frontendId, snapshotRevision: this.snapshotRevision, snapshotHeadMod: modRevision, logRevision: target, watchers: this.replica.state.stats().watchers });
+    this.log.info('region state loaded', { frontend: this.frontendId, snapshotRevision: this.snapshots.revision, snapshotHeadMod: modRevision, logRevision: target, watchers: this.replica.state.stats().watchers });
     await new Promise<void>((resolve) => {
       this.caughtUp = { target, resolve };
       this.watchLog();
@@ -222,7 +227,7 @@ export class EtcdStore implements MnatStore {
       writes: { ...this.writer.writes, lease: this.members.writes },
       logWrites: { ...this.writer.logWrites },
       entriesApplied: this.entriesApplied,
-      snapshotRevision: this.snapshotRevision,
+      snapshotRevision: this.snapshots.revision,
       clientCertificate: this.client.clientCertificate,
     };
   }
@@ -410,12 +415,18 @@ export class EtcdStore implements MnatStore {
 
   // ---- applying the log ------------------------------------------------------
 
-  private watchLog(): void {
+  /** Follows the log from the entry applied last, or from a compaction (`from`: see followAfterCompaction). */
+  private watchLog(from?: number): void {
     this.logWatch?.close();
-    this.logWatch = this.client.watch(this.logKey, { startRevision: this.lastEntry?.revision ?? this.replica.revision + 1, overlap: true }, {
-      onCreated: () => (this.overlapPending = this.lastEntry !== null),
-      onEvents: (events) => this.applyEvents(events),
-      onCompacted: (rev) => void this.reloadAfterCompaction(rev),
+    // The watch restarts by itself from the last entry it gave: then etcd must hand that entry back.
+    let fromLastEntry = from === undefined;
+    this.logWatch = this.client.watch(this.logKey, { startRevision: from ?? this.lastEntry?.revision ?? this.replica.revision + 1, overlap: true }, {
+      onCreated: () => (this.overlapPending = fromLastEntry && this.lastEntry !== null),
+      onEvents: (events) => {
+        if (events.length > 0) fromLastEntry = true;
+        this.applyEvents(events);
+      },
+      onCompacted: (rev) => void this.followAfterCompaction(rev),
       onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
       onResumed: () => this.log.info('log watch resumed', { revision: this.replica.revision, endpoint: this.client.endpoint }),
     });
@@ -424,6 +435,14 @@ export class EtcdStore implements MnatStore {
   private applyEvents(events: WatchEvent[]): void {
     for (const e of events) {
       if (e.type !== 'put') continue;
+      const expected = this.expectAfterCompaction;
+      if (expected) {
+        this.expectAfterCompaction = null;
+        if (e.kv.version !== expected.version) {
+          void this.reloadAfterCompaction(expected.compactRevision);
+          return;
+        }
+      }
       if (this.overlapPending && this.lastEntry) {
         this.overlapPending = false;
         const last = this.lastEntry;
@@ -437,17 +456,18 @@ export class EtcdStore implements MnatStore {
     }
     this.lagSince = null;
     this.checkCaughtUp();
-    if (this.members.isLeader() && !this.snapshotInFlight && this.bytesSinceSnapshot >= this.snapshotEveryBytes) void this.writeSnapshot();
+    if (this.members.isLeader()) this.snapshots.maybeWrite(() => this.snapshotNow());
   }
 
   private applyEntry(kv: KeyValue): void {
     const revision = kv.modRevision;
     if (revision <= this.replica.revision) return;
-    this.lastEntry = { revision, value: kv.value };
+    this.lastEntry = { revision, value: kv.value, version: kv.version };
+    this.logVersion = kv.version;
     const entry = readLogEntry(kv, this.log);
     const results = this.replica.apply(revision, entry);
     this.entriesApplied++;
-    this.bytesSinceSnapshot += kv.value.length;
+    this.snapshots.applied(kv.value.length);
     if (entry.from === this.frontendId && entry.seq !== undefined) this.writer.settle(entry.seq, results);
   }
 
@@ -502,6 +522,23 @@ export class EtcdStore implements MnatStore {
     for (const l of this.publisherListeners) l(publisher);
   }
 
+  /** etcd's history was compacted past the entry applied last: go on if no entry is lost, else load a snapshot. */
+  private async followAfterCompaction(compactRevision: number): Promise<void> {
+    if (this.reloading || this.closed) return;
+    let now;
+    try {
+      now = await this.client.get(this.logKey);
+    } catch {
+      return this.reloadAfterCompaction(compactRevision);
+    }
+    const outcome = afterCompaction(compactRevision, this.logVersion, now);
+    if (outcome.kind === 'rewound') return this.reloadAfterRewind(this.replica.revision, null);
+    if (outcome.kind === 'reload') return this.reloadAfterCompaction(compactRevision);
+    this.log.info("etcd's history was compacted past this front end's last entry (by another region on this etcd, or its operator); following the log from the compaction", { applied: this.replica.revision, compactRevision });
+    this.expectAfterCompaction = { version: outcome.expectVersion, compactRevision };
+    this.watchLog(outcome.from);
+  }
+
   /** The log was compacted past what this front end applied: start again from the newest snapshot. */
   private reloadAfterCompaction(compactRevision: number): Promise<void> {
     this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
@@ -543,7 +580,8 @@ export class EtcdStore implements MnatStore {
         try {
           const { head } = await readHead(this.client, this.prefix);
           await prepare(head);
-          const next = new RegionReplica(this.config, head ? await readSnapshot(this.client, this.prefix, head) : undefined);
+          const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
+          const next = new RegionReplica(this.config, snapshot);
           const { last, own, applied } = await catchUpReplica(this.client, this.logKey, next, (await this.client.get(this.logKey))?.modRevision ?? 0, this.frontendId, this.log);
           this.entriesApplied += applied;
           if (this.closed) return;
@@ -553,11 +591,14 @@ export class EtcdStore implements MnatStore {
           this.versionBase += maxVersion + 1;
           this.install(next);
           this.lastEntry = last;
-          this.snapshotRevision = head?.revision ?? 0;
+          this.logVersion = last ? last.version : snapshot ? (snapshot.logVersion ?? null) : 0;
+          this.expectAfterCompaction = null;
+          this.snapshots.revision = head?.revision ?? 0;
           this.notifyDifferences(old, next);
           for (const [seq, results] of own) this.writer.settle(seq, results);
           this.watchLog();
-          this.log.info('region loaded again from etcd', { frontend: this.frontendId, snapshotRevision: this.snapshotRevision, revision: next.revision, watchers: next.state.stats().watchers });
+          this.checkCaughtUp(); // a front end still starting waits for this
+          this.log.info('region loaded again from etcd', { frontend: this.frontendId, snapshotRevision: this.snapshots.revision, revision: next.revision, watchers: next.state.stats().watchers });
           return;
         } catch (err) {
           this.log.error('reload from snapshot failed; retrying', { error: (err as Error).message });
@@ -596,6 +637,7 @@ export class EtcdStore implements MnatStore {
         this.reloadAfterRewind(this.replica.revision, res.revision);
         return;
       }
+      if (this.members.isLeader()) void this.snapshots.checkHistory(this.replica.revision, () => this.snapshotNow());
       const head = res.kvs[0]?.modRevision ?? 0;
       if (head > this.replica.revision) {
         const now = this.now();
@@ -625,28 +667,9 @@ export class EtcdStore implements MnatStore {
     this.updatePublisher();
   }
 
-  /** Leader: snapshot of the replica as of now, then drop history older than the previous snapshot. */
-  private async writeSnapshot(): Promise<void> {
-    this.snapshotInFlight = true;
-    const snapshot = this.replica.snapshot();
-    this.bytesSinceSnapshot = 0;
-    const started = this.now();
-    try {
-      const before = await readHead(this.client, this.prefix);
-      if (before.head && before.head.revision >= snapshot.revision) return;
-      const written = await writeSnapshot(this.client, this.prefix, snapshot, before.modRevision);
-      if (!written) return;
-      this.writer.count('snapshot', written.head.chunks + 1);
-      this.snapshotRevision = snapshot.revision;
-      const previous = before.head?.revision;
-      await removeOldSnapshots(this.client, this.prefix, previous === undefined ? [snapshot.revision] : [previous, snapshot.revision]);
-      if (previous !== undefined) await this.client.compact(previous);
-      this.log.info('snapshot written', { revision: snapshot.revision, bytes: written.head.bytes, chunks: written.head.chunks, ms: this.now() - started, compactedTo: previous ?? 'none' });
-    } catch (err) {
-      this.log.warn('snapshot failed; the log keeps growing until the next one', { error: (err as Error).message });
-    } finally {
-      this.snapshotInFlight = false;
-    }
+  /** The replica as of now, with the log key's version there (log-continuity.ts). */
+  private snapshotNow(): RegionSnapshot {
+    return { ...this.replica.snapshot(), ...(this.logVersion === null ? {} : { logVersion: this.logVersion }) };
   }
 
   private every(ms: number, fn: () => void): void {

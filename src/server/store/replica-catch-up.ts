@@ -10,6 +10,8 @@ import type { IntentResults, LogEntry, RegionReplica } from './etcd-replica.ts';
 export interface LogPut {
   revision: number;
   value: Buffer;
+  /** The log key's version (etcd counts its puts). */
+  version: number;
 }
 
 /** The entry a log put holds; an unreadable one is applied as empty (every replica skips the same entry). */
@@ -44,7 +46,7 @@ export function catchUpReplica(client: EtcdClient, logKey: string, replica: Regi
           const results = replica.apply(e.kv.modRevision, entry);
           if (entry.from === frontendId && entry.seq !== undefined) done.own.push([entry.seq, results]);
           done.applied++;
-          done.last = { revision: e.kv.modRevision, value: e.kv.value };
+          done.last = { revision: e.kv.modRevision, value: e.kv.value, version: e.kv.version };
         }
         if (replica.revision < target) return;
         watch.close();

@@ -1,0 +1,92 @@
+// The region leader's snapshots: one after every `everyBytes` of log applied,
+// and one at once when etcd's history no longer reaches back to the newest
+// snapshot (compacted by another region on the same etcd, or by its
+// operator): a front end that starts or reloads needs that snapshot and the
+// log after it. After each snapshot the history older than the previous one
+// is compacted (the region's own compaction, so the newest stays reachable).
+import type { Logger } from '../../host/host.ts';
+import { EtcdRequestError, type EtcdClient } from './etcd-client.ts';
+import type { RegionSnapshot } from './etcd-replica.ts';
+import { readHead, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
+
+export interface SnapshotDutyOptions {
+  client: EtcdClient;
+  prefix: string;
+  logKey: string;
+  everyBytes: number;
+  log: Logger;
+  now: () => number;
+  /** etcd writes a snapshot took (for the write counters). */
+  countWrites: (n: number) => void;
+}
+
+export class SnapshotDuty {
+  /** The newest snapshot's revision known here (0: none). */
+  revision = 0;
+  private inFlight = false;
+  private bytesSince = 0;
+
+  constructor(private readonly o: SnapshotDutyOptions) {}
+
+  /** An applied log entry of this many bytes. */
+  applied(bytes: number): void {
+    this.bytesSince += bytes;
+  }
+
+  /** Leader, after applying entries: a snapshot once enough log has come since the last. */
+  maybeWrite(take: () => RegionSnapshot): void {
+    if (!this.inFlight && this.bytesSince >= this.o.everyBytes) void this.write(take());
+  }
+
+  /** Leader, every second: whether etcd still holds the log from the newest snapshot on (one small read). */
+  async checkHistory(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
+    if (this.inFlight || appliedRevision <= this.revision) return;
+    try {
+      if (!(await this.historyGone(this.revision + 1))) return;
+      // A leader before this one may have written a newer snapshot: check from that one next time.
+      const { head } = await readHead(this.o.client, this.o.prefix);
+      if (head && head.revision > this.revision) {
+        this.revision = head.revision;
+        return;
+      }
+    } catch {
+      return; // etcd away: the probe tells
+    }
+    this.o.log.warn("etcd compacted the log past the region's newest snapshot (another region on this etcd, or its operator); writing a snapshot now so that front ends can start", { snapshotRevision: this.revision });
+    await this.write(take());
+  }
+
+  private async historyGone(revision: number): Promise<boolean> {
+    try {
+      await this.o.client.range(this.o.logKey, { revision, keysOnly: true });
+      return false;
+    } catch (err) {
+      if (err instanceof EtcdRequestError && /compacted/.test(err.message)) return true;
+      if (err instanceof EtcdRequestError && /future revision/.test(err.message)) return false;
+      throw err;
+    }
+  }
+
+  /** Writes `snapshot`, then drops history older than the previous snapshot. */
+  private async write(snapshot: RegionSnapshot): Promise<void> {
+    this.inFlight = true;
+    this.bytesSince = 0;
+    const started = this.o.now();
+    try {
+      const before = await readHead(this.o.client, this.o.prefix);
+      if (before.head && before.head.revision >= snapshot.revision) return;
+      const written = await writeSnapshot(this.o.client, this.o.prefix, snapshot, before.modRevision);
+      if (!written) return;
+      this.o.countWrites(written.head.chunks + 1);
+      this.revision = snapshot.revision;
+      const previous = before.head?.revision;
+      await removeOldSnapshots(this.o.client, this.o.prefix, previous === undefined ? [snapshot.revision] : [previous, snapshot.revision]);
+      if (previous !== undefined) await this.o.client.compact(previous);
+      this.o.log.info('snapshot written', { revision: snapshot.revision, bytes: written.head.bytes, chunks: written.head.chunks, ms: this.o.now() - started, compactedTo: previous ?? 'none' });
+    } catch (err) {
+      this.o.log.warn('snapshot failed; the log keeps growing until the next one', { error: (err as Error).message });
+    } finally {
+      this.inFlight = false;
+    }
+  }
+}
