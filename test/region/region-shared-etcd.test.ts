@@ -50,3 +50,22 @@ test('a region on an etcd compacted by others: starts, follows, and new front en
   assert.equal((await req(hb, 'PUT', joinedPath(id2), joinsBody(id2, [['192.0.2.1', '232.1.1.3']]))).status, 201);
   await eventually(async () => (await req(ha, 'GET', assignedPath(id2))).status === 200, 5000, 'fb\'s change reaches fa');
 });
+
+test('a region stopped as a whole starts again after etcd was compacted meanwhile: the leader left a snapshot', async (t) => {
+  const cluster = await startEtcdCluster(t, { members: 1 });
+  const fa = await startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', 'fa']);
+  const fb = await startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', 'fb']);
+  const ha = client(t, fa.origin);
+  const id = await newWatcher(ha);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.1']]))).status, 201);
+  // Maintenance: the region stops, the leader (fa, the first to start) last.
+  assert.equal(await fb.stop('SIGTERM'), 0);
+  assert.equal(await fa.stop('SIGTERM'), 0);
+  assert.ok(fa.lines.some((l) => /leaving a snapshot for the next start/.test(l)), fa.lines.join('\n'));
+  // Meanwhile etcd is compacted to its newest revision: the log entries after any older snapshot are gone.
+  const res = await fetch(`http://${cluster.endpoints[0]}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+  const { header } = (await res.json()) as { header: { revision: string } };
+  await fetch(`http://${cluster.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: header.revision }) });
+  const fc = await startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', 'fc']);
+  assert.match((await req(client(t, fc.origin), 'GET', assignedPath(id))).body, /232\.1\.1\.1/);
+});

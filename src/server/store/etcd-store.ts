@@ -346,6 +346,8 @@ export class EtcdStore implements MnatStore {
     if (this.claimTimer) clearTimeout(this.claimTimer);
     this.logWatch?.close();
     this.writer.close(new StoreUnavailableError('this front end is shutting down'));
+    // A region stopped as a whole (the leader stops last) then starts from it even if etcd compacts meanwhile.
+    if (this.members.isLeader() && this.available) await this.snapshots.beforeLeaving(this.replica.revision, () => this.snapshotNow());
     await this.members.close();
     this.client.close();
   }
@@ -542,10 +544,11 @@ export class EtcdStore implements MnatStore {
   /** The log was compacted past what this front end applied: start again from the newest snapshot. */
   private reloadAfterCompaction(compactRevision: number): Promise<void> {
     this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
-    return this.reload((head) => {
-      if (!head || head.revision < compactRevision - 1) {
-        throw new Error(`no snapshot covers compacted revision ${compactRevision} (was etcd auto-compaction enabled? mnat compacts the region itself)`);
-      }
+    return this.reload(async (head) => {
+      // Covered: the snapshot reaches the compaction, or nothing was logged after it (so no history is needed).
+      const after = head?.revision ?? 0;
+      if (after >= compactRevision - 1 || ((await this.client.get(this.logKey))?.modRevision ?? 0) <= after) return;
+      throw new Error(`no snapshot covers compacted revision ${compactRevision}: waiting for the region's leader to write one (if no running front end has the entries since the newest snapshot, etcd's compaction took them: docs/region.md)`);
     });
   }
 

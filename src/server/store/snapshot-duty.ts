@@ -38,6 +38,13 @@ export class SnapshotDuty {
     if (!this.inFlight && this.bytesSince >= this.o.everyBytes) void this.write(take());
   }
 
+  /** Leader, stopping cleanly: a snapshot of everything applied, unless the newest one has it all. */
+  async beforeLeaving(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
+    if (this.inFlight || appliedRevision <= this.revision) return;
+    this.o.log.info('leaving a snapshot for the next start', { revision: appliedRevision, snapshotRevision: this.revision });
+    await this.write(take());
+  }
+
   /** Leader, every second: whether etcd still holds the log from the newest snapshot on (one small read). */
   async checkHistory(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
     if (this.inFlight || appliedRevision <= this.revision) return;
