@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { afterCompaction } from '../../src/server/store/log-continuity.ts';
+import { afterCompaction, snapshotLogVersion } from '../../src/server/store/log-continuity.ts';
 
 test('afterCompaction: follow from the compaction when no entry can have been lost', () => {
   // A new region on an etcd compacted before it existed: no log yet, or its first entries after the compaction.
@@ -18,4 +18,10 @@ test('afterCompaction: reload when entries are gone, or when what was applied is
 test('afterCompaction: a log key older than what was applied is a history that went back', () => {
   assert.deepEqual(afterCompaction(40, 7, { version: 5, modRevision: 50 }), { kind: 'rewound' });
   assert.deepEqual(afterCompaction(40, 7, null), { kind: 'rewound' });
+});
+
+test('snapshotLogVersion: 0 without a snapshot, null for a snapshot of an older front end', () => {
+  assert.equal(snapshotLogVersion(undefined), 0);
+  assert.equal(snapshotLogVersion({}), null);
+  assert.equal(snapshotLogVersion({ logVersion: 12 }), 12);
 });

@@ -32,7 +32,7 @@ import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
 import { RegionReplica, type RegionConfig, type RegionSnapshot } from './etcd-replica.ts';
 import { catchUpReplica, readLogEntry, type LogPut } from './replica-catch-up.ts';
-import { afterCompaction, type KnownLogVersion } from './log-continuity.ts';
+import { afterCompaction, snapshotLogVersion, type KnownLogVersion } from './log-continuity.ts';
 import { channelDifferences, watcherDifferences } from './replica-diff.ts';
 import { readHead, readSnapshot } from './etcd-snapshot.ts';
 import { SnapshotDuty } from './snapshot-duty.ts';
@@ -119,8 +119,8 @@ export class EtcdStore implements MnatStore {
   private lastEntry: LogPut | null = null;
   /** The log watch (re)started from lastEntry: its first event must be that entry. */
   private overlapPending = false;
-  /** The log key's version at the entry applied last (log-continuity.ts). */
-  private logVersion: KnownLogVersion = 0;
+  /** The log key's version in the snapshot loaded last; lastEntry's once one is applied (log-continuity.ts). */
+  private loadedLogVersion: KnownLogVersion = 0;
   /** Following the log from a compaction: the first entry must have this version, else some are gone. */
   private expectAfterCompaction: { version: number; compactRevision: number } | null = null;
   private reloading = false;
@@ -156,7 +156,7 @@ export class EtcdStore implements MnatStore {
     this.snapshots.revision = head?.revision ?? 0;
     const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
     this.install(new RegionReplica(this.config, snapshot));
-    this.logVersion = snapshot ? (snapshot.logVersion ?? null) : 0;
+    this.loadedLogVersion = snapshotLogVersion(snapshot);
     const logHead = await this.client.get(this.logKey);
     const target = logHead?.modRevision ?? 0;
     this.log.info('region state loaded', { frontend: this.frontendId, snapshotRevision: this.snapshots.revision, snapshotHeadMod: modRevision, logRevision: target, watchers: this.replica.state.stats().watchers });
@@ -465,7 +465,6 @@ export class EtcdStore implements MnatStore {
     const revision = kv.modRevision;
     if (revision <= this.replica.revision) return;
     this.lastEntry = { revision, value: kv.value, version: kv.version };
-    this.logVersion = kv.version;
     const entry = readLogEntry(kv, this.log);
     const results = this.replica.apply(revision, entry);
     this.entriesApplied++;
@@ -527,13 +526,9 @@ export class EtcdStore implements MnatStore {
   /** etcd's history was compacted past the entry applied last: go on if no entry is lost, else load a snapshot. */
   private async followAfterCompaction(compactRevision: number): Promise<void> {
     if (this.reloading || this.closed) return;
-    let now;
-    try {
-      now = await this.client.get(this.logKey);
-    } catch {
-      return this.reloadAfterCompaction(compactRevision);
-    }
-    const outcome = afterCompaction(compactRevision, this.logVersion, now);
+    const now = await this.client.get(this.logKey).catch(() => undefined); // undefined: etcd did not answer
+    if (now === undefined) return this.reloadAfterCompaction(compactRevision);
+    const outcome = afterCompaction(compactRevision, this.lastEntry?.version ?? this.loadedLogVersion, now);
     if (outcome.kind === 'rewound') return this.reloadAfterRewind(this.replica.revision, null);
     if (outcome.kind === 'reload') return this.reloadAfterCompaction(compactRevision);
     this.log.info("etcd's history was compacted past this front end's last entry (by another region on this etcd, or its operator); following the log from the compaction", { applied: this.replica.revision, compactRevision });
@@ -544,10 +539,10 @@ export class EtcdStore implements MnatStore {
   /** The log was compacted past what this front end applied: start again from the newest snapshot. */
   private reloadAfterCompaction(compactRevision: number): Promise<void> {
     this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
-    return this.reload(async (head) => {
+    return this.reload((head, logRevision) => {
       // Covered: the snapshot reaches the compaction, or nothing was logged after it (so no history is needed).
       const after = head?.revision ?? 0;
-      if (after >= compactRevision - 1 || ((await this.client.get(this.logKey))?.modRevision ?? 0) <= after) return;
+      if (after >= compactRevision - 1 || logRevision <= after) return;
       throw new Error(`no snapshot covers compacted revision ${compactRevision}: waiting for the region's leader to write one (if no running front end has the entries since the newest snapshot, etcd's compaction took them: docs/region.md)`);
     });
   }
@@ -573,7 +568,7 @@ export class EtcdStore implements MnatStore {
   }
 
   /** Replaces the replica with etcd's newest snapshot caught up with the log, then follows the log; `prepare` may refuse the snapshot (throws: retried). */
-  private async reload(prepare: (head: Awaited<ReturnType<typeof readHead>>['head']) => unknown): Promise<void> {
+  private async reload(prepare: (head: Awaited<ReturnType<typeof readHead>>['head'], logRevision: number) => unknown): Promise<void> {
     if (this.reloading || this.closed) return;
     this.reloading = true;
     this.logWatch?.close();
@@ -582,10 +577,11 @@ export class EtcdStore implements MnatStore {
       for (;;) {
         try {
           const { head } = await readHead(this.client, this.prefix);
-          await prepare(head);
+          const logRevision = (await this.client.get(this.logKey))?.modRevision ?? 0;
+          await prepare(head, logRevision);
           const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
           const next = new RegionReplica(this.config, snapshot);
-          const { last, own, applied } = await catchUpReplica(this.client, this.logKey, next, (await this.client.get(this.logKey))?.modRevision ?? 0, this.frontendId, this.log);
+          const { last, own, applied } = await catchUpReplica(this.client, this.logKey, next, logRevision, this.frontendId, this.log);
           this.entriesApplied += applied;
           if (this.closed) return;
           const old = this.replica;
@@ -594,7 +590,7 @@ export class EtcdStore implements MnatStore {
           this.versionBase += maxVersion + 1;
           this.install(next);
           this.lastEntry = last;
-          this.logVersion = last ? last.version : snapshot ? (snapshot.logVersion ?? null) : 0;
+          this.loadedLogVersion = snapshotLogVersion(snapshot);
           this.expectAfterCompaction = null;
           this.snapshots.revision = head?.revision ?? 0;
           this.notifyDifferences(old, next);
@@ -672,7 +668,8 @@ export class EtcdStore implements MnatStore {
 
   /** The replica as of now, with the log key's version there (log-continuity.ts). */
   private snapshotNow(): RegionSnapshot {
-    return { ...this.replica.snapshot(), ...(this.logVersion === null ? {} : { logVersion: this.logVersion }) };
+    const logVersion = this.lastEntry?.version ?? this.loadedLogVersion;
+    return { ...this.replica.snapshot(), ...(logVersion === null ? {} : { logVersion }) };
   }
 
   private every(ms: number, fn: () => void): void {

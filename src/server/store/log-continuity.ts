@@ -9,6 +9,11 @@
 /** What the front end knows of the log key at the entry it applied last (null: not known, e.g. after an older snapshot). */
 export type KnownLogVersion = number | null;
 
+/** The log key's version a snapshot includes: 0 without a snapshot, null when the snapshot does not say (older front ends). */
+export function snapshotLogVersion(snapshot: { logVersion?: number } | undefined): KnownLogVersion {
+  return snapshot ? (snapshot.logVersion ?? null) : 0;
+}
+
 export type CompactionOutcome =
   /** Nothing was lost: follow the log from `from`; the first entry it gives must be version `expectVersion`. */
   | { kind: 'follow'; from: number; expectVersion: number }
