@@ -116,6 +116,7 @@ export async function migrate(options: MigrateOptions, log: Logger): Promise<Mig
       now: Date.now(),
       state,
       homes: state.watchers.length > 0 ? { [MIGRATED_HOME]: state.watchers.map((w) => w.id) } : {},
+      logVersion: 0, // an empty region: nothing logged yet
     };
     const written = await writeSnapshot(client, options.prefix, snapshot, 0, {
       compare: [{ key: configKey(options.prefix), target: 'CREATE', result: 'EQUAL', createRevision: 0 }],

@@ -3,16 +3,17 @@
 // operator (etcdctl compact, --auto-compaction-*) takes history a region
 // still follows. A new region starts on an etcd compacted before it existed;
 // a front end whose log watch reconnects after such a compaction goes on
-// without reloading (no entry of its log was in the compacted range); a new
-// front end that needs compacted log entries gets a snapshot the leader
-// writes at once.
+// without reloading, and a new front end that needs compacted log entries
+// gets them, from the entries' own keys (entry-keys.ts); the leader also
+// writes a snapshot at once. Entries logged after the newest snapshot survive
+// a compaction while every front end is down after a kill -9.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEtcdCluster } from '../../lab/etcd-cluster.ts';
 import { client, eventually, joinsBody, newWatcher, req, startServer } from '../server/helpers.ts';
 import { assignedPath, joinedPath } from './region-helpers.ts';
 
-test('a region on an etcd compacted by others: starts, follows, and new front ends get a snapshot', async (t) => {
+test('a region on an etcd compacted by others: starts, follows, and new front ends get the compacted entries', async (t) => {
   const cluster = await startEtcdCluster(t, { members: 1 });
   const etcd = async (path: string, body: object): Promise<{ header: { revision: string } }> => {
     const res = await fetch(`http://${cluster.endpoints[0]}${path}`, { method: 'POST', body: JSON.stringify(body) });
@@ -40,7 +41,7 @@ test('a region on an etcd compacted by others: starts, follows, and new front en
   await eventually(async () => (await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.2']]))).status === 204, 15_000, 'fa takes changes after the compaction');
   assert.ok(!fa.lines.some((l) => /reloading from the snapshot/.test(l)), 'fa lost no entry: it did not reload');
 
-  // fb needs the log from the start, but etcd compacted it: fa (the leader) writes a snapshot, fb loads it.
+  // fb needs the log from the start, but etcd compacted it: fb reads the entries' keys; fa (the leader) writes a snapshot.
   await othersCompact();
   const fb = await startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', 'fb']);
   const hb = client(t, fb.origin);
@@ -68,4 +69,29 @@ test('a region stopped as a whole starts again after etcd was compacted meanwhil
   await fetch(`http://${cluster.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: header.revision }) });
   const fc = await startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', 'fc']);
   assert.match((await req(client(t, fc.origin), 'GET', assignedPath(id))).body, /232\.1\.1\.1/);
+});
+
+test('entries logged after the newest snapshot survive a compaction while every front end is down (kill -9)', async (t) => {
+  const cluster = await startEtcdCluster(t, { members: 1 });
+  const start = (id: string) => startServer(t, ['--insecure', '--store', cluster.url('east'), '--frontend-id', id]);
+  const fa = await start('fa');
+  const ha = client(t, fa.origin);
+  const id = await newWatcher(ha);
+  assert.equal((await req(ha, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.1']]))).status, 201);
+  assert.equal(await fa.stop('SIGTERM'), 0); // the leader leaves a snapshot with that join
+  const fb = await start('fb');
+  const hb = client(t, fb.origin);
+  const id2 = await newWatcher(hb);
+  assert.equal((await req(hb, 'PUT', joinedPath(id2), joinsBody(id2, [['192.0.2.1', '232.1.1.2']]))).status, 201);
+  assert.equal((await req(hb, 'PUT', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.3']]))).status, 204);
+  await fb.stop('SIGKILL'); // no snapshot of the last three entries
+  // While nothing runs, etcd is compacted to its newest revision (another region's snapshot, the operator).
+  const res = await fetch(`http://${cluster.endpoints[0]}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+  const { header } = (await res.json()) as { header: { revision: string } };
+  await fetch(`http://${cluster.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: header.revision }) });
+  const fc = await start('fc');
+  const hc = client(t, fc.origin);
+  assert.match((await req(hc, 'GET', assignedPath(id))).body, /232\.1\.1\.3/);
+  assert.match((await req(hc, 'GET', assignedPath(id2))).body, /232\.1\.1\.2/);
+  assert.ok(fc.lines.some((l) => /applying the entries since from their keys/.test(l)), fc.lines.join('\n'));
 });

@@ -1,6 +1,7 @@
 // Snapshots and compaction, with the region store in this process over a real
 // etcd cluster: the leader writes chunked snapshots as the log grows and
-// compacts etcd's history to the previous one; a front end started later
+// compacts etcd's history to the previous one (and deletes the entries' keys
+// it covers); a front end started later
 // loads the snapshot and the log's tail and agrees with the leader; a watch
 // from a compacted revision reports it; a front end that reloads from the
 // snapshot catches up before it answers from it and never reuses an ETag
@@ -63,6 +64,11 @@ test('the leader snapshots and compacts; a later front end loads snapshot + tail
     });
   });
   assert.ok(compacted > 1, `compacted up to ${compacted}`);
+  // The entries' own keys (entry-keys.ts) that the snapshots cover are deleted too: only the log's tail keeps keys.
+  const entryKeys = async (): Promise<Array<{ modRevision: number }>> => (await client.range('/mnat/snap/entries/', { prefix: true, keysOnly: true })).kvs;
+  await eventually(async () => (await entryKeys()).every((kv) => kv.modRevision > compacted), 5000, 'entry keys up to the compaction deleted');
+  const kept = await entryKeys();
+  assert.ok(kept.length > 0 && kept.length < leader.regionStats().entriesApplied / 2, `${kept.length} entry keys kept of ${leader.regionStats().entriesApplied} entries`);
 
   // A front end started now loads the snapshot and the tail.
   const late = await open('fb');

@@ -72,10 +72,12 @@ export type Compare =
 export type TxnOp =
   | { put: { key: string; value: string | Buffer; lease?: string } }
   | { range: { key: string; prefix?: boolean } }
-  | { deleteRange: { key: string; prefix?: boolean } };
+  | { deleteRange: { key: string; prefix?: boolean; end?: string } };
 
 export interface RangeOptions {
   prefix?: boolean;
+  /** Every key from `key` up to (not including) this one. */
+  end?: string;
   limit?: number;
   keysOnly?: boolean;
   countOnly?: boolean;
@@ -83,6 +85,8 @@ export interface RangeOptions {
   serializable?: boolean;
   /** Read as of this revision (etcd refuses one it compacted: "required revision has been compacted"). */
   revision?: number;
+  /** Only keys last written at or after this revision (etcd filters before the limit). */
+  minModRevision?: number;
 }
 
 export interface MemberInfo {
@@ -148,7 +152,8 @@ function decodeKv(kv: Json): KeyValue {
 function encodeTxnOp(op: TxnOp): Json {
   if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } };
   if ('range' in op) return { request_range: { key: b64(op.range.key), ...(op.range.prefix ? { range_end: rangeEndB64(op.range.key) } : {}) } };
-  return { request_delete_range: { key: b64(op.deleteRange.key), ...(op.deleteRange.prefix ? { range_end: rangeEndB64(op.deleteRange.key) } : {}) } };
+  const d = op.deleteRange;
+  return { request_delete_range: { key: b64(d.key), ...(d.prefix ? { range_end: rangeEndB64(d.key) } : d.end !== undefined ? { range_end: b64(d.end) } : {}) } };
 }
 
 function encodeCompare(c: Compare): Json {
@@ -253,11 +258,13 @@ export class EtcdClient {
   async range(key: string, options: RangeOptions = {}): Promise<{ revision: number; kvs: KeyValue[]; count: number; more: boolean }> {
     const body: Json = { key: b64(key) };
     if (options.prefix) body.range_end = rangeEndB64(key);
+    if (options.end !== undefined) body.range_end = b64(options.end);
     if (options.limit) body.limit = String(options.limit);
     if (options.keysOnly) body.keys_only = true;
     if (options.countOnly) body.count_only = true;
     if (options.serializable) body.serializable = true;
     if (options.revision) body.revision = String(options.revision);
+    if (options.minModRevision) body.min_mod_revision = String(options.minModRevision);
     const res = await this.call('/v3/kv/range', body, true);
     return { revision: Number(res.header?.revision ?? 0), kvs: (res.kvs ?? []).map(decodeKv), count: Number(res.count ?? 0), more: res.more === true };
   }
@@ -280,8 +287,10 @@ export class EtcdClient {
     return { revision: Number(res.header?.revision ?? 0) };
   }
 
-  async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[] = []): Promise<{ succeeded: boolean; revision: number; responses: Json[] }> {
-    const res = await this.call('/v3/kv/txn', { compare: compare.map(encodeCompare), success: success.map(encodeTxnOp), failure: failure.map(encodeTxnOp) }, false);
+  /** `repeatable`: as for put (a transaction whose compare makes a second run do nothing, e.g. create-only). */
+  async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[] = [], options: { repeatable?: boolean } = {}): Promise<{ succeeded: boolean; revision: number; responses: Json[] }> {
+    const repeatable = options.repeatable === true;
+    const res = await this.call('/v3/kv/txn', { compare: compare.map(encodeCompare), success: success.map(encodeTxnOp), failure: failure.map(encodeTxnOp) }, repeatable, undefined, repeatable);
     return { succeeded: res.succeeded === true, revision: Number(res.header?.revision ?? 0), responses: res.responses ?? [] };
   }
 

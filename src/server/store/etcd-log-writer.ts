@@ -1,11 +1,12 @@
 // Writing the region's log (etcd-store.ts): group commit of intents, claims
-// and expiries into entries (one put of the log key each), deflated when
-// large, at most MAX_IN_FLIGHT writes at a time; each writer's waiters are
+// and expiries into entries (one put of the log key each, with the entry's
+// own key in the same transaction: entry-keys.ts), deflated when large, at most MAX_IN_FLIGHT writes at a time; each writer's waiters are
 // answered when its entry comes back on the log watch with the replica's
 // results (settle), or at once when the entry cannot be written.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Logger } from '../../host/host.ts';
 import { EtcdUnavailableError, type EtcdClient } from './etcd-client.ts';
+import { entryKey, newWriterId } from './entry-keys.ts';
 import type { ExpireBatch, IntentResults, LogEntry } from './etcd-replica.ts';
 import { StoreUnavailableError } from './store.ts';
 
@@ -20,8 +21,8 @@ export const UNAVAILABLE_MESSAGE =
 export const UNCONFIRMED_MESSAGE =
   'the region state store (etcd) did not confirm this change (it cannot be reached or has lost its quorum); the change may still take effect once etcd recovers: read the state, or retry, later';
 
-/** Largest log entry as JSON (compressed it is far smaller): etcd takes requests up to 1.5 MiB, the JSON gateway adds a third. */
-const MAX_ENTRY_BYTES = 768 * 1024;
+/** Largest log entry as JSON (compressed it is far smaller): etcd takes requests up to 1.5 MiB, and a write carries the entry twice (log key, entry key). */
+const MAX_ENTRY_BYTES = 512 * 1024;
 const MAX_IN_FLIGHT = 8;
 /** Claims or expiries per entry. */
 export const MAX_IDS_PER_ENTRY = 5000;
@@ -74,9 +75,12 @@ export class LogWriter {
   private seq = 0;
   private flushScheduled = false;
   private closed = false;
+  /** This process's entry keys: a restarted front end starts its sequence numbers again. */
+  private readonly writerId = newWriterId();
 
   constructor(
     private readonly client: EtcdClient,
+    private readonly prefix: string,
     private readonly logKey: string,
     private readonly frontendId: string,
     private readonly hooks: LogWriterHooks,
@@ -189,9 +193,11 @@ export class LogWriter {
     this.inFlight++;
     const slot = { waiters, timer: null as NodeJS.Timeout | null };
     this.pending.set(seq, slot);
-    // Entries are repeatable: every intent, claim and expiry means the same when applied twice.
+    // Written once even when sent twice (see EtcdClient.put): only the first creates the entry's key.
+    const key = entryKey(this.prefix, this.writerId, seq);
+    const value = encodeEntry(text);
     const started = performance.now();
-    this.client.put(this.logKey, encodeEntry(text), { repeatable: true }).then(
+    this.client.txn([{ key, target: 'CREATE', result: 'EQUAL', createRevision: 0 }], [{ put: { key: this.logKey, value } }, { put: { key, value } }], [], { repeatable: true }).then(
       () => {
         this.inFlight--;
         this.logWrites.count++;

@@ -63,7 +63,7 @@ export interface RegionSnapshot {
   state: StateSnapshot;
   /** Front end id → the watchers whose liveness it keeps. */
   homes: Record<string, string[]>;
-  /** The log key's version at `revision` (absent in snapshots of older front ends): see log-continuity.ts. */
+  /** The log key's version at `revision` (absent in snapshots of older front ends): see entry-keys.ts. */
   logVersion?: number;
 }
 

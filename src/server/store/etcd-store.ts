@@ -31,11 +31,11 @@ import { LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-wr
 import { RegionMembers } from './etcd-members.ts';
 import { LivenessTable } from './etcd-liveness.ts';
 import { RegionReplica, type RegionConfig, type RegionSnapshot } from './etcd-replica.ts';
-import { catchUpReplica, readLogEntry, type LogPut } from './replica-catch-up.ts';
-import { afterCompaction, snapshotLogVersion, type KnownLogVersion } from './log-continuity.ts';
+import { catchUpReplica, readLogEntry } from './replica-catch-up.ts';
 import { channelDifferences, watcherDifferences } from './replica-diff.ts';
 import { readHead, readSnapshot } from './etcd-snapshot.ts';
 import { SnapshotDuty } from './snapshot-duty.ts';
+import { readKeptEntries, snapshotLogVersion, type KnownLogVersion, type LogPut } from './entry-keys.ts';
 import { ensureRegionConfig } from './etcd-region.ts';
 import { StoreUnavailableError, type IntentArgs, type MnatStore, type RegionBackendStats, type StoreIntent, type StoreStats } from './store.ts';
 
@@ -119,10 +119,8 @@ export class EtcdStore implements MnatStore {
   private lastEntry: LogPut | null = null;
   /** The log watch (re)started from lastEntry: its first event must be that entry. */
   private overlapPending = false;
-  /** The log key's version in the snapshot loaded last; lastEntry's once one is applied (log-continuity.ts). */
+  /** The log key's version in the snapshot loaded last; lastEntry's once one is applied (entry-keys.ts). */
   private loadedLogVersion: KnownLogVersion = 0;
-  /** Following the log from a compaction: the first entry must have this version, else some are gone. */
-  private expectAfterCompaction: { version: number; compactRevision: number } | null = null;
   private reloading = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -142,7 +140,7 @@ export class EtcdStore implements MnatStore {
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), ...(options.auth ? { auth: options.auth } : {}), keyPrefix: options.prefix, timeoutMs: options.requestTimeoutMs ?? 4000 });
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
-    this.writer = new LogWriter(this.client, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
+    this.writer = new LogWriter(this.client, options.prefix, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
     this.members = new RegionMembers(this.client, options.prefix, this.frontendId, options.leaseTtlS ?? 10, this.log, this.now);
     this.members.onChange = () => this.updatePublisher();
     const { client, prefix, logKey, log, now } = this;
@@ -417,7 +415,7 @@ export class EtcdStore implements MnatStore {
 
   // ---- applying the log ------------------------------------------------------
 
-  /** Follows the log from the entry applied last, or from a compaction (`from`: see followAfterCompaction). */
+  /** Follows the log from the entry applied last, or from `from` (after entries read from their keys: followAfterCompaction). */
   private watchLog(from?: number): void {
     this.logWatch?.close();
     // The watch restarts by itself from the last entry it gave: then etcd must hand that entry back.
@@ -437,14 +435,6 @@ export class EtcdStore implements MnatStore {
   private applyEvents(events: WatchEvent[]): void {
     for (const e of events) {
       if (e.type !== 'put') continue;
-      const expected = this.expectAfterCompaction;
-      if (expected) {
-        this.expectAfterCompaction = null;
-        if (e.kv.version !== expected.version) {
-          void this.reloadAfterCompaction(expected.compactRevision);
-          return;
-        }
-      }
       if (this.overlapPending && this.lastEntry) {
         this.overlapPending = false;
         const last = this.lastEntry;
@@ -523,28 +513,27 @@ export class EtcdStore implements MnatStore {
     for (const l of this.publisherListeners) l(publisher);
   }
 
-  /** etcd's history was compacted past the entry applied last: go on if no entry is lost, else load a snapshot. */
+  /**
+   * etcd's history was compacted past the entry applied last (by another
+   * region on this etcd, or its operator): apply the entries since from their
+   * keys (entry-keys.ts) and follow the log from there; else load a snapshot.
+   */
   private async followAfterCompaction(compactRevision: number): Promise<void> {
     if (this.reloading || this.closed) return;
-    const now = await this.client.get(this.logKey).catch(() => undefined); // undefined: etcd did not answer
-    if (now === undefined) return this.reloadAfterCompaction(compactRevision);
-    const outcome = afterCompaction(compactRevision, this.lastEntry?.version ?? this.loadedLogVersion, now);
-    if (outcome.kind === 'rewound') return this.reloadAfterRewind(this.replica.revision, null);
-    if (outcome.kind === 'reload') return this.reloadAfterCompaction(compactRevision);
-    this.log.info("etcd's history was compacted past this front end's last entry (by another region on this etcd, or its operator); following the log from the compaction", { applied: this.replica.revision, compactRevision });
-    this.expectAfterCompaction = { version: outcome.expectVersion, compactRevision };
-    this.watchLog(outcome.from);
+    const kept = await readKeptEntries(this.client, this.prefix, this.logKey, this.replica.revision, this.lastEntry?.version ?? this.loadedLogVersion).catch(() => null);
+    if (this.reloading || this.closed) return;
+    if (kept?.outcome === 'rewound') return this.reloadAfterRewind(this.replica.revision, null);
+    if (kept?.outcome !== 'all') return this.reloadAfterCompaction(compactRevision);
+    this.log.info("etcd's history was compacted past this front end's last entry (by another region on this etcd, or its operator); applying the entries since from their keys", { applied: this.replica.revision, compactRevision, entries: kept.entries.length });
+    this.overlapPending = false;
+    this.applyEvents(kept.entries.map((e) => ({ type: 'put', kv: { key: this.logKey, value: e.value, createRevision: 0, modRevision: e.revision, version: e.version, lease: '0' } })));
+    this.watchLog(kept.revision + 1);
   }
 
-  /** The log was compacted past what this front end applied: start again from the newest snapshot. */
+  /** The log was compacted past what this front end applied: start again from the newest snapshot (and the entries' keys after it). */
   private reloadAfterCompaction(compactRevision: number): Promise<void> {
     this.log.warn('the log was compacted past this front end; reloading from the snapshot', { applied: this.replica.revision, compactRevision });
-    return this.reload((head, logRevision) => {
-      // Covered: the snapshot reaches the compaction, or nothing was logged after it (so no history is needed).
-      const after = head?.revision ?? 0;
-      if (after >= compactRevision - 1 || logRevision <= after) return;
-      throw new Error(`no snapshot covers compacted revision ${compactRevision}: waiting for the region's leader to write one (if no running front end has the entries since the newest snapshot, etcd's compaction took them: docs/region.md)`);
-    });
+    return this.reload();
   }
 
   /**
@@ -567,8 +556,8 @@ export class EtcdStore implements MnatStore {
     });
   }
 
-  /** Replaces the replica with etcd's newest snapshot caught up with the log, then follows the log; `prepare` may refuse the snapshot (throws: retried). */
-  private async reload(prepare: (head: Awaited<ReturnType<typeof readHead>>['head'], logRevision: number) => unknown): Promise<void> {
+  /** Replaces the replica with etcd's newest snapshot caught up with the log, then follows the log; after `prepare` (throws: retried). */
+  private async reload(prepare?: () => Promise<unknown>): Promise<void> {
     if (this.reloading || this.closed) return;
     this.reloading = true;
     this.logWatch?.close();
@@ -576,12 +565,12 @@ export class EtcdStore implements MnatStore {
     try {
       for (;;) {
         try {
+          await prepare?.();
           const { head } = await readHead(this.client, this.prefix);
           const logRevision = (await this.client.get(this.logKey))?.modRevision ?? 0;
-          await prepare(head, logRevision);
           const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
           const next = new RegionReplica(this.config, snapshot);
-          const { last, own, applied } = await catchUpReplica(this.client, this.logKey, next, logRevision, this.frontendId, this.log);
+          const { last, own, applied } = await catchUpReplica({ client: this.client, prefix: this.prefix, logKey: this.logKey, frontendId: this.frontendId, log: this.log }, next, logRevision, snapshotLogVersion(snapshot));
           this.entriesApplied += applied;
           if (this.closed) return;
           const old = this.replica;
@@ -591,7 +580,6 @@ export class EtcdStore implements MnatStore {
           this.install(next);
           this.lastEntry = last;
           this.loadedLogVersion = snapshotLogVersion(snapshot);
-          this.expectAfterCompaction = null;
           this.snapshots.revision = head?.revision ?? 0;
           this.notifyDifferences(old, next);
           for (const [seq, results] of own) this.writer.settle(seq, results);
@@ -666,7 +654,7 @@ export class EtcdStore implements MnatStore {
     this.updatePublisher();
   }
 
-  /** The replica as of now, with the log key's version there (log-continuity.ts). */
+  /** The replica as of now, with the log key's version there (entry-keys.ts). */
   private snapshotNow(): RegionSnapshot {
     const logVersion = this.lastEntry?.version ?? this.loadedLogVersion;
     return { ...this.replica.snapshot(), ...(logVersion === null ? {} : { logVersion }) };

@@ -3,11 +3,13 @@
 // snapshot (compacted by another region on the same etcd, or by its
 // operator): a front end that starts or reloads needs that snapshot and the
 // log after it. After each snapshot the history older than the previous one
-// is compacted (the region's own compaction, so the newest stays reachable).
+// is compacted (the region's own compaction, so the newest stays reachable),
+// and the entries' keys the previous one covers are deleted (entry-keys.ts).
 import type { Logger } from '../../host/host.ts';
 import { EtcdRequestError, type EtcdClient } from './etcd-client.ts';
 import type { RegionSnapshot } from './etcd-replica.ts';
 import { readHead, removeOldSnapshots, writeSnapshot } from './etcd-snapshot.ts';
+import { trimEntryKeys } from './entry-keys.ts';
 
 export interface SnapshotDutyOptions {
   client: EtcdClient;
@@ -88,7 +90,10 @@ export class SnapshotDuty {
       this.revision = snapshot.revision;
       const previous = before.head?.revision;
       await removeOldSnapshots(this.o.client, this.o.prefix, previous === undefined ? [snapshot.revision] : [previous, snapshot.revision]);
-      if (previous !== undefined) await this.o.client.compact(previous);
+      if (previous !== undefined) {
+        await this.o.client.compact(previous);
+        await trimEntryKeys(this.o.client, this.o.prefix, previous);
+      }
       this.o.log.info('snapshot written', { revision: snapshot.revision, bytes: written.head.bytes, chunks: written.head.chunks, ms: this.o.now() - started, compactedTo: previous ?? 'none' });
     } catch (err) {
       this.o.log.warn('snapshot failed; the log keeps growing until the next one', { error: (err as Error).message });

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { entryKey, keptEntries, snapshotLogVersion, trimRanges } from '../../src/server/store/entry-keys.ts';
+
+const P = '/mnat/east/';
+
+test('entryKey: a writer\'s keys sort by sequence number', () => {
+  assert.equal(entryKey(P, 'ab12', 7), '/mnat/east/entries/ab12-000000000007');
+  const keys = [120, 9, 1000, 11].map((seq) => entryKey(P, 'w', seq));
+  assert.deepEqual([...keys].sort(), [9, 11, 120, 1000].map((seq) => entryKey(P, 'w', seq)));
+});
+
+test('keptEntries: all entries since the one applied last, some missing, or a history that went back', () => {
+  assert.equal(keptEntries(0, 0, 0), 'all', 'a new region: no log yet');
+  assert.equal(keptEntries(3, 0, 3), 'all', 'a new region on an etcd compacted before it existed');
+  assert.equal(keptEntries(0, 7, 7), 'all', 'nothing logged since');
+  assert.equal(keptEntries(2, 7, 9), 'all');
+  assert.equal(keptEntries(1, 7, 9), 'missing', 'one entry without a key: an older writer, or covered by a snapshot and deleted');
+  assert.equal(keptEntries(2, null, 9), 'missing', 'a snapshot of an older front end: what was applied is not known');
+  assert.equal(keptEntries(0, 7, 5), 'rewound', 'the log key is older than what was applied');
+});
+
+test('trimRanges: per writer, the keys before its first entry logged after the snapshot', () => {
+  const k = (writer: string, seq: number, modRevision: number) => ({ key: entryKey(P, writer, seq), modRevision });
+  // Writer a: seq 1..4 at revisions 10, 12, 11 (3 committed before 2), 30. Writer b: all covered. Writer c: none covered.
+  const keys = [k('a', 1, 10), k('a', 2, 21), k('a', 3, 11), k('a', 4, 30), k('b', 1, 13), k('b', 2, 14), k('c', 1, 25)];
+  assert.deepEqual(trimRanges(P, keys, 20), [
+    // a's seq 3 (revision 11) stays until the next trim: it sorts after seq 2, which is logged after 20.
+    { from: '/mnat/east/entries/a-', end: entryKey(P, 'a', 2) },
+    { from: '/mnat/east/entries/b-', end: '/mnat/east/entries/b.' },
+  ]);
+  assert.deepEqual(trimRanges(P, keys, 5), [], 'nothing covered');
+  assert.deepEqual(trimRanges(P, [{ key: '/mnat/east/entries/odd', modRevision: 1 }], 5), [], 'a key not of this form is left alone');
+});
+
+test('snapshotLogVersion: 0 without a snapshot, null for a snapshot of an older front end', () => {
+  assert.equal(snapshotLogVersion(undefined), 0);
+  assert.equal(snapshotLogVersion({}), null);
+  assert.equal(snapshotLogVersion({ logVersion: 12 }), 12);
+});
