@@ -273,21 +273,21 @@ export class EtcdClient {
     return (await this.range(key)).kvs[0] ?? null;
   }
 
-  /**
-   * `repeatable`: the caller can take the put being applied twice (the log's
-   * entries are); a put with no answer is then sent again to the next
-   * endpoint once, half way through the deadline. That is what lets a change
-   * through while the members elect a new leader: a member that has not yet
-   * noticed its leader died forwards the proposal to it, and etcd drops it.
-   */
-  async put(key: string, value: string | Buffer, options: { lease?: string; timeoutMs?: number; repeatable?: boolean } = {}): Promise<{ revision: number }> {
+  async put(key: string, value: string | Buffer, options: { lease?: string; timeoutMs?: number } = {}): Promise<{ revision: number }> {
     const body: Json = { key: b64(key), value: b64(value) };
     if (options.lease) body.lease = options.lease;
-    const res = await this.call('/v3/kv/put', body, options.repeatable === true, options.timeoutMs, options.repeatable === true);
+    const res = await this.call('/v3/kv/put', body, false, options.timeoutMs);
     return { revision: Number(res.header?.revision ?? 0) };
   }
 
-  /** `repeatable`: as for put (a transaction whose compare makes a second run do nothing, e.g. create-only). */
+  /**
+   * `repeatable`: running the transaction twice does what running it once
+   * does (its compare fails the second time, e.g. a create-only key); one
+   * with no answer is then sent again to the next endpoint once, half way
+   * through the deadline. That is what lets a change through while the
+   * members elect a new leader: a member that has not yet noticed its leader
+   * died forwards the proposal to it, and etcd drops it.
+   */
   async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[] = [], options: { repeatable?: boolean } = {}): Promise<{ succeeded: boolean; revision: number; responses: Json[] }> {
     const repeatable = options.repeatable === true;
     const res = await this.call('/v3/kv/txn', { compare: compare.map(encodeCompare), success: success.map(encodeTxnOp), failure: failure.map(encodeTxnOp) }, repeatable, undefined, repeatable);

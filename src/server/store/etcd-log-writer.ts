@@ -1,8 +1,9 @@
 // Writing the region's log (etcd-store.ts): group commit of intents, claims
 // and expiries into entries (one put of the log key each, with the entry's
-// own key in the same transaction: entry-keys.ts), deflated when large, at most MAX_IN_FLIGHT writes at a time; each writer's waiters are
-// answered when its entry comes back on the log watch with the replica's
-// results (settle), or at once when the entry cannot be written.
+// own key in the same transaction: entry-keys.ts), deflated when large, at
+// most MAX_IN_FLIGHT writes at a time; each writer's waiters are answered
+// when its entry comes back on the log watch with the replica's results
+// (settle), or at once when the entry cannot be written.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Logger } from '../../host/host.ts';
 import { EtcdUnavailableError, type EtcdClient } from './etcd-client.ts';
@@ -193,7 +194,7 @@ export class LogWriter {
     this.inFlight++;
     const slot = { waiters, timer: null as NodeJS.Timeout | null };
     this.pending.set(seq, slot);
-    // Written once even when sent twice (see EtcdClient.put): only the first creates the entry's key.
+    // Logged once even when sent twice (EtcdClient.txn, repeatable): only the first creates the entry's key.
     const key = entryKey(this.prefix, this.writerId, seq);
     const value = encodeEntry(text);
     const started = performance.now();
