@@ -617,11 +617,14 @@ export class EtcdStore implements MnatStore {
     if (this.closed || this.probing) return;
     this.probing = true;
     try {
+      // What was applied before asking: entries the watch brings while the read is under way may be newer than its answer.
+      const { replica } = this;
+      const applied = replica.revision;
       const res = await this.client.range(this.logKey, { keysOnly: true });
       this.setAvailable(true);
       // etcd behind what was applied here: its history went back (an idle log; the watch tells otherwise).
-      if (res.revision < this.replica.revision) {
-        this.reloadAfterRewind(this.replica.revision, res.revision);
+      if (res.revision < applied && this.replica === replica) {
+        this.reloadAfterRewind(applied, res.revision);
         return;
       }
       if (this.members.isLeader()) void this.snapshots.checkHistory(this.replica.revision, () => this.snapshotNow());
