@@ -59,10 +59,9 @@ cleanup.t.after(async () => {
   await storeA.close();
 });
 
-// Front end B, a child process (dist/ when built, else src/ through the loader).
-const dist = join(ROOT, 'dist/mnat-server.js');
+// Front end B, a child process running the same sources as A (a dist/ built earlier would measure older code).
 const bArgs = ['--listen', '127.0.0.1:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key'), '--store', `etcd://${cluster.endpoints.join(',')}/bench`, '--frontend-id', 'B', '--refresh-period', String(PERIOD), ...NO_WATCHER_QUOTAS, '--max-connections-per-client', '0', '--max-subscriptions-per-client', '0'];
-const b = spawn(process.execPath, [...(spawnSync('test', ['-f', dist]).status === 0 ? [dist] : ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts')]), ...bArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+const b = spawn(process.execPath, ['--import', join(ROOT, 'build/ts-loader.mjs'), join(ROOT, 'src/server/main.ts'), ...bArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
 cleanup.t.after(() => b.kill('SIGKILL'));
 const bPort = await new Promise<number>((resolve, reject) => {
   let out = '';
