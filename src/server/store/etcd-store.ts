@@ -340,12 +340,13 @@ export class EtcdStore implements MnatStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
     if (this.claimTimer) clearTimeout(this.claimTimer);
     this.logWatch?.close();
     this.writer.close(new StoreUnavailableError('this front end is shutting down'));
     // A region stopped as a whole (the leader stops last) then starts from it even if etcd compacts meanwhile.
+    // The lease is kept alive meanwhile: a large snapshot takes longer than the lease.
     if (this.members.isLeader() && this.available) await this.snapshots.beforeLeaving(this.replica.revision, () => this.snapshotNow());
+    for (const t of this.timers) clearInterval(t);
     await this.members.close();
     this.client.close();
   }

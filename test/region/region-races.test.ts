@@ -4,7 +4,8 @@
 // while the read is under way, so its answer can be older than what is
 // applied by then without etcd going back: that is no reason to load the
 // region again (found by bench/region-scale.bench.ts, where front end B
-// reloaded three times while the watchers were being made).
+// reloaded three times while the watchers were being made). Also: a leader
+// that stops keeps its lease alive while it writes its leaving snapshot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../src/host/host.ts';
@@ -47,4 +48,24 @@ test('a probe answered before newer entries were applied is not etcd going back'
   await store.createWatcher({ id: 'after', at: Date.now() });
   assert.deepEqual(errors, [], 'no reload');
   assert.ok(store.hasWatcher('first') && store.hasWatcher('late-1') && store.hasWatcher('after'));
+});
+
+test('a leader that stops keeps its registration while it writes the leaving snapshot', async (t) => {
+  const cluster = await startCluster(t);
+  const warnings: string[] = [];
+  const log: Logger = { debug() {}, info() {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) };
+  const store = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/leaving/', frontendId: 'fa', config: CONFIG, log, leaseTtlS: 2 });
+  t.after(() => store.close());
+  await store.createWatcher({ id: 'w', at: Date.now() });
+  await eventually(() => store.regionStats().regionLeader === 'fa', 5000, 'fa leads');
+  // The snapshot's chunks are written slowly, as a large snapshot's are: longer than the lease.
+  const client = (store as unknown as { client: EtcdClient }).client;
+  const put = client.put.bind(client);
+  client.put = async (key: string, value: string | Buffer, options?: { lease?: string; timeoutMs?: number }) => {
+    if (key.includes('/snapshot/')) await new Promise((r) => setTimeout(r, 4000));
+    return put(key, value, options);
+  };
+  await store.close();
+  assert.ok(store.regionStats().snapshotRevision > 0, 'the leaving snapshot was written');
+  assert.deepEqual(warnings, [], 'the lease did not lapse');
 });
