@@ -27,7 +27,8 @@ test('trimRanges: per writer, the keys before its first entry logged after the s
   assert.deepEqual(trimRanges(P, keys, 20), [
     // a's seq 3 (revision 11) stays until the next trim: it sorts after seq 2, which is logged after 20.
     { from: '/mnat/east/entries/a-', end: entryKey(P, 'a', 2) },
-    { from: '/mnat/east/entries/b-', end: '/mnat/east/entries/b.' },
+    // b's keys are all covered: up to the last one listed, not further (b may have written more since).
+    { from: '/mnat/east/entries/b-', end: `${entryKey(P, 'b', 2)}\0` },
   ]);
   assert.deepEqual(trimRanges(P, keys, 5), [], 'nothing covered');
   assert.deepEqual(trimRanges(P, [{ key: '/mnat/east/entries/odd', modRevision: 1 }], 5), [], 'a key not of this form is left alone');

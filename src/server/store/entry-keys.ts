@@ -56,25 +56,26 @@ export function keptEntries(found: number, known: KnownLogVersion, now: number):
  * The key ranges to delete so that every entry logged after `upTo` stays:
  * per writer, the keys before its first entry logged after `upTo` (a writer's
  * keys sort by sequence number, but its concurrent writes may commit in
- * another order, so a later key logged earlier waits for the next trim).
+ * another order, so a later key logged earlier waits for the next trim), or
+ * up to its last key listed (it may have written more since the listing).
  * `keys` in key order, as etcd lists them.
  */
 export function trimRanges(prefix: string, keys: ReadonlyArray<{ key: string; modRevision: number }>, upTo: number): Array<{ from: string; end: string }> {
   const base = entriesPrefix(prefix);
-  const writers = new Map<string, { anyCovered: boolean; firstKept: string | null }>();
+  const writers = new Map<string, { lastCovered: string | null; firstKept: string | null }>();
   for (const { key, modRevision } of keys) {
     const dash = key.lastIndexOf('-');
     if (!key.startsWith(base) || dash < base.length) continue;
     const writer = key.slice(base.length, dash);
     let w = writers.get(writer);
-    if (!w) writers.set(writer, (w = { anyCovered: false, firstKept: null }));
+    if (!w) writers.set(writer, (w = { lastCovered: null, firstKept: null }));
     if (w.firstKept !== null) continue;
     if (modRevision > upTo) w.firstKept = key;
-    else w.anyCovered = true;
+    else w.lastCovered = key;
   }
   const ranges: Array<{ from: string; end: string }> = [];
   for (const [writer, w] of writers) {
-    if (w.anyCovered) ranges.push({ from: `${base}${writer}-`, end: w.firstKept ?? `${base}${writer}.` });
+    if (w.lastCovered !== null) ranges.push({ from: `${base}${writer}-`, end: w.firstKept ?? `${w.lastCovered}\0` });
   }
   return ranges;
 }
