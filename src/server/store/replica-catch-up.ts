@@ -68,7 +68,8 @@ export function catchUpReplica(source: CatchUpSource, replica: RegionReplica, ta
         watch.close();
         const from = done.last?.version ?? known;
         readKeptEntries(client, source.prefix, logKey, replica.revision, from).then((kept) => {
-          if (kept.outcome !== 'all') throw new Error(`etcd compacted the log to revision ${compactRevision}, past revision ${replica.revision}, and does not keep every entry since as a key (some were written by an older mnat-server): waiting for the region's leader to write a snapshot that covers them (docs/region.md)`);
+          if (kept.outcome === 'rewound') throw new Error(`etcd's log key is older than revision ${replica.revision} (etcd restored from a backup?)`);
+          if (kept.outcome !== 'all') throw new Error(`etcd compacted the log to revision ${compactRevision}, past revision ${replica.revision}, and does not keep every entry since as a key (an mnat-server older than the entry keys wrote some): waiting for the region's leader to write a snapshot that covers them (docs/region.md)`);
           for (const e of kept.entries) apply(e.revision, e.value, e.version);
           resolve(done);
         }).catch(reject);
