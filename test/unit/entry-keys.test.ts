@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { entryKey, keptEntries, snapshotLogVersion, trimRanges } from '../../src/server/store/entry-keys.ts';
+import { entriesSince, entryKey, snapshotLogVersion, trimRanges } from '../../src/server/store/entry-keys.ts';
 
 const P = '/mnat/east/';
 
@@ -10,14 +10,13 @@ test('entryKey: a writer\'s keys sort by sequence number', () => {
   assert.deepEqual([...keys].sort(), [9, 11, 120, 1000].map((seq) => entryKey(P, 'w', seq)));
 });
 
-test('keptEntries: all entries since the one applied last, some missing, or a history that went back', () => {
-  assert.equal(keptEntries(0, 0, 0), 'all', 'a new region: no log yet');
-  assert.equal(keptEntries(3, 0, 3), 'all', 'a new region on an etcd compacted before it existed');
-  assert.equal(keptEntries(0, 7, 7), 'all', 'nothing logged since');
-  assert.equal(keptEntries(2, 7, 9), 'all');
-  assert.equal(keptEntries(1, 7, 9), 'missing', 'one entry without a key: an older writer, or covered by a snapshot and deleted');
-  assert.equal(keptEntries(2, null, 9), 'missing', 'a snapshot of an older front end: what was applied is not known');
-  assert.equal(keptEntries(0, 7, 5), 'rewound', 'the log key is older than what was applied');
+test('entriesSince: how many entry keys must be there, or why that cannot be known', () => {
+  assert.equal(entriesSince(0, 0), 0, 'a new region: no log yet');
+  assert.equal(entriesSince(0, 3), 3, 'a new region on an etcd compacted before it existed');
+  assert.equal(entriesSince(7, 7), 0, 'nothing logged since');
+  assert.equal(entriesSince(7, 9), 2, 'two entries since: one key fewer is one without a key (an older writer, or covered by a snapshot and deleted)');
+  assert.equal(entriesSince(null, 9), 'unknown', 'a snapshot of an older front end: what was applied is not known');
+  assert.equal(entriesSince(7, 5), 'rewound', 'the log key is older than what was applied');
 });
 
 test('trimRanges: per writer, the keys before its first entry logged after the snapshot', () => {

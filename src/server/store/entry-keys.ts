@@ -39,17 +39,17 @@ export function snapshotLogVersion(snapshot: { logVersion?: number } | undefined
 }
 
 /**
- * Whether the `found` entry keys logged after the entry of log version
- * `known` are all the entries since, when the log key is at version `now`:
- * each put of the log key creates one entry key. 'missing': some have none
- * (written by an older mnat-server, or deleted because a snapshot covers
- * them); 'rewound': the log key is older than what was applied, so etcd's
- * history went back (restored from a backup).
+ * How many entry keys etcd must hold after the entry of log version `known`
+ * for none to be missing, when the log key is at version `now`: each put of
+ * the log key creates one entry key. 'unknown': what was applied is not known
+ * (a snapshot of an older front end); 'rewound': the log key is older than
+ * what was applied, so etcd's history went back (restored from a backup).
+ * Fewer keys: some entries have none (written by an older mnat-server, or
+ * deleted because a snapshot covers them).
  */
-export function keptEntries(found: number, known: KnownLogVersion, now: number): 'all' | 'missing' | 'rewound' {
-  if (known === null) return 'missing';
-  if (now < known) return 'rewound';
-  return found === now - known ? 'all' : 'missing';
+export function entriesSince(known: KnownLogVersion, now: number): number | 'unknown' | 'rewound' {
+  if (known === null) return 'unknown';
+  return now < known ? 'rewound' : now - known;
 }
 
 /**
@@ -99,18 +99,19 @@ export type KeptEntries = { outcome: 'all'; revision: number; entries: LogPut[] 
 /**
  * The log's entries after revision `after` (whose log version is `known`),
  * in log order, read from their keys as of one revision (`revision`), when
- * etcd keeps every one of them (keptEntries).
+ * etcd keeps every one of them (entriesSince).
  */
 export async function readKeptEntries(client: EtcdClient, prefix: string, logKey: string, after: number, known: KnownLogVersion): Promise<KeptEntries> {
-  if (known === null) return { outcome: 'missing' };
   const head = await client.range(logKey);
   const now = head.kvs[0]?.version ?? 0;
-  if (now < known) return { outcome: 'rewound' };
+  const expected = entriesSince(known, now);
+  if (expected === 'rewound') return { outcome: 'rewound' };
+  if (expected === 'unknown') return { outcome: 'missing' };
   const found = await listEntryKeys(client, prefix, { at: head.revision, after, values: true });
-  const outcome = keptEntries(found.length, known, now);
-  if (outcome !== 'all') return { outcome };
+  if (found.length !== expected) return { outcome: 'missing' };
   found.sort((a, b) => a.modRevision - b.modRevision);
-  return { outcome, revision: head.revision, entries: found.map((kv, i) => ({ revision: kv.modRevision, value: kv.value, version: known + i + 1 })) };
+  // The i-th entry since is the log key's (now - expected + i + 1)-th put.
+  return { outcome: 'all', revision: head.revision, entries: found.map((kv, i) => ({ revision: kv.modRevision, value: kv.value, version: now - expected + i + 1 })) };
 }
 
 /** Deletes the entry keys logged at or before `upTo` (a snapshot covers them); returns how many ranges went. */
