@@ -75,10 +75,15 @@ export function etcdMemberCert(dir: string, caPem: string, caKey: string): { cer
 
 export const ETCD_BINARY = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((p) => existsSync(p)) ?? null;
 
+/** Ports this process handed out: a port checked free stays free until its member binds it, so two picks could meet. */
+const handedOut = new Set<number>();
+
 /**
  * A free TCP port on host, below the kernel's ephemeral range (32768 and up
  * by default), where outgoing connections of this and other processes cannot
- * take it between this check and the member binding it.
+ * take it between this check and the member binding it; never one this
+ * process handed out before (the six ports of a cluster are picked before
+ * any member binds one).
  */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   const tryPort = (port: number): Promise<boolean> =>
@@ -90,7 +95,9 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   return (async () => {
     for (let i = 0; i < 200; i++) {
       const port = 20000 + Math.floor(Math.random() * 12000);
-      if (await tryPort(port)) return port;
+      if (handedOut.has(port) || !(await tryPort(port))) continue;
+      handedOut.add(port);
+      return port;
     }
     throw new Error('no free port in 20000-31999');
   })();
