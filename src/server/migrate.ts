@@ -119,8 +119,10 @@ export async function migrate(options: MigrateOptions, log: Logger): Promise<Mig
       logVersion: 0, // an empty region: nothing logged yet
     };
     const written = await writeSnapshot(client, options.prefix, snapshot, 0, {
-      compare: [{ key: configKey(options.prefix), target: 'CREATE', result: 'EQUAL', createRevision: 0 }],
-      put: [{ put: { key: configKey(options.prefix), value: JSON.stringify(options.config) } }],
+      also: {
+        compare: [{ key: configKey(options.prefix), target: 'CREATE', result: 'EQUAL', createRevision: 0 }],
+        put: [{ put: { key: configKey(options.prefix), value: JSON.stringify(options.config) } }],
+      },
     });
     if (!written) throw new RegionConfigError(`region "${options.region}" was started while migrating (${configKey(options.prefix)} or ${headKey(options.prefix)} appeared); nothing was migrated`);
 

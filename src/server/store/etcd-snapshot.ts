@@ -104,6 +104,14 @@ export async function readSnapshot(client: EtcdClient, prefix: string, head: Sna
   return snapshot;
 }
 
+export interface WriteSnapshotOptions {
+  /** Compares that must hold and puts made with the head (migrate: the region's config). */
+  readonly also?: { compare: Compare[]; put: TxnOp[] };
+  /** Called after every chunk but the last with the ms it took; the next chunk waits for it (SnapshotDuty's pacing). */
+  readonly afterChunk?: (chunkMs: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
 /**
  * Writes the chunks, then the head if it is still `expectHeadMod` (0: none),
  * in one transaction with `also` (its compares must hold, its puts are made).
@@ -115,13 +123,16 @@ export async function writeSnapshot(
   prefix: string,
   snapshot: RegionSnapshot,
   expectHeadMod: number,
-  also: { compare: Compare[]; put: TxnOp[] } = { compare: [], put: [] },
+  options: WriteSnapshotOptions = {},
 ): Promise<{ head: SnapshotHead; modRevision: number } | null> {
+  const { also = { compare: [], put: [] }, afterChunk, now = Date.now } = options;
   const packed = await packSnapshot(snapshot);
   const chunks = Math.max(1, Math.ceil(packed.length / CHUNK_BYTES));
   const dir = chunkDir(prefix, snapshot.revision);
   for (let i = 0; i < chunks; i++) {
+    const started = now();
     await client.put(`${dir}${i}`, packed.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES), { timeoutMs: 15_000 });
+    if (afterChunk && i < chunks - 1) await afterChunk(now() - started);
   }
   const head: SnapshotHead = {
     format: 'mnat-region-snapshot-head/1',

@@ -5,6 +5,10 @@
 // log after it. After each snapshot the history older than the previous one
 // is compacted (the region's own compaction, so the newest stays reachable),
 // and the entries' keys the previous one covers are deleted (entry-keys.ts).
+// These snapshots are background work: their chunks (a megabyte each) wait
+// between them, so that the region's log writes, which clients wait for, go
+// on meanwhile (bench/snapshot-pacing.bench.ts). The one a leader writes when
+// it stops cleanly goes at full speed: the operator waits for it.
 import type { Logger } from '../../host/host.ts';
 import { EtcdRequestError, type EtcdClient } from './etcd-client.ts';
 import type { RegionSnapshot } from './etcd-replica.ts';
@@ -20,12 +24,28 @@ export interface SnapshotDutyOptions {
   now: () => number;
   /** etcd writes a snapshot took (for the write counters). */
   countWrites: (n: number) => void;
+  /** The pause between chunks (default: a timer). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Routine snapshots' chunks take at most this share of the time they are being written. */
+export const SNAPSHOT_SHARE = 0.5;
+/** Nor does one pause grow beyond this, however slow etcd is. */
+const MAX_PAUSE_MS = 10_000;
+
+/** How long to wait after a chunk that took `chunkMs`, so that chunks take `share` of the time. */
+export function pauseAfterChunk(chunkMs: number, share = SNAPSHOT_SHARE): number {
+  return Math.min(MAX_PAUSE_MS, Math.max(0, chunkMs) * (1 / share - 1));
+}
+
+const timerSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SnapshotDuty {
   /** The newest snapshot's revision known here (0: none). */
   revision = 0;
-  private inFlight = false;
+  private inFlight: Promise<void> | null = null;
+  /** Set when the front end stops: a snapshot being written stops pausing. */
+  private leaving = false;
   private bytesSince = 0;
 
   constructor(private readonly o: SnapshotDutyOptions) {}
@@ -40,9 +60,14 @@ export class SnapshotDuty {
     if (!this.inFlight && this.bytesSince >= this.o.everyBytes) void this.write(take());
   }
 
-  /** Leader, stopping cleanly: a snapshot of everything applied, unless the newest one has it all. */
+  /**
+   * Leader, stopping cleanly: a snapshot of everything applied, unless the
+   * newest one has it all. One being written is finished first, unpaced.
+   */
   async beforeLeaving(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
-    if (this.inFlight || appliedRevision <= this.revision) return;
+    this.leaving = true;
+    if (this.inFlight) await this.inFlight;
+    if (appliedRevision <= this.revision) return;
     this.o.log.info('leaving a snapshot for the next start', { revision: appliedRevision, snapshotRevision: this.revision });
     await this.write(take());
   }
@@ -77,14 +102,24 @@ export class SnapshotDuty {
   }
 
   /** Writes `snapshot`, then drops history older than the previous snapshot. */
-  private async write(snapshot: RegionSnapshot): Promise<void> {
-    this.inFlight = true;
+  private write(snapshot: RegionSnapshot): Promise<void> {
+    this.inFlight = this.writeNow(snapshot).finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async writeNow(snapshot: RegionSnapshot): Promise<void> {
     this.bytesSince = 0;
     const started = this.o.now();
     try {
       const before = await readHead(this.o.client, this.o.prefix);
       if (before.head && before.head.revision >= snapshot.revision) return;
-      const written = await writeSnapshot(this.o.client, this.o.prefix, snapshot, before.modRevision);
+      const sleep = this.o.sleep ?? timerSleep;
+      const afterChunk = async (chunkMs: number): Promise<void> => {
+        if (!this.leaving) await sleep(pauseAfterChunk(chunkMs));
+      };
+      const written = await writeSnapshot(this.o.client, this.o.prefix, snapshot, before.modRevision, { afterChunk, now: this.o.now });
       if (!written) return;
       this.o.countWrites(written.head.chunks + 1);
       this.revision = snapshot.revision;
@@ -97,8 +132,6 @@ export class SnapshotDuty {
       this.o.log.info('snapshot written', { revision: snapshot.revision, bytes: written.head.bytes, chunks: written.head.chunks, ms: this.o.now() - started, compactedTo: previous ?? 'none' });
     } catch (err) {
       this.o.log.warn('snapshot failed; the log keeps growing until the next one', { error: (err as Error).message });
-    } finally {
-      this.inFlight = false;
     }
   }
 }
