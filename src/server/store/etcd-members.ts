@@ -18,6 +18,8 @@ export class RegionMembers {
   /** Called after the live set changed (the leader may have changed). */
   onChange: (() => void) | null = null;
   private leaseId: string | null = null;
+  /** The etcd revision of this front end's current registration: deletions before it were of older ones. */
+  private registeredAt = 0;
   private watch: Watch | null = null;
   private closed = false;
   private renewing = false;
@@ -112,9 +114,11 @@ export class RegionMembers {
   }
 
   private async register(): Promise<void> {
-    this.leaseId = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() }, (key) =>
+    const registered = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() }, (key) =>
       this.log.warn('this front end id is registered already: by a run of it that was killed, whose lease ends soon, or by another front end with this --frontend-id; waiting for the lease', { frontend: this.frontendId, key, waitS: this.leaseTtlS + 2 }),
     );
+    this.leaseId = registered.leaseId;
+    this.registeredAt = registered.revision;
     this.writes += 2;
   }
 
@@ -137,9 +141,12 @@ export class RegionMembers {
           if (e.type === 'put') {
             if (!this.live.has(id)) this.log.info('front end joined', { frontend: id });
             this.live.set(id, e.kv.createRevision);
+          } else if (id === this.frontendId && e.kv.modRevision < this.registeredAt) {
+            // A registration this front end replaced already (its lease was lost); the current one stays.
           } else {
             this.live.delete(id);
             this.log.info('front end left', { frontend: id });
+            // Deleted under us (an operator, a lease ended while etcd was away): register again.
             if (id === this.frontendId && !this.closed) void this.keepAlive(true);
           }
         }

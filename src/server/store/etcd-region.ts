@@ -96,7 +96,7 @@ export async function ensureRegionConfig(client: EtcdClient, prefix: string, con
  * end is refused; one still held by this id's previous process (killed, its
  * lease not yet expired) is waited for, up to one lease time. Returns the lease id.
  */
-export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>, onWaiting?: (key: string) => void): Promise<string> {
+export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>, onWaiting?: (key: string) => void): Promise<{ leaseId: string; revision: number }> {
   const key = memberKey(prefix, id);
   let waiting = false;
   const deadline = performance.now() + (ttlS + 2) * 1000;
@@ -106,7 +106,7 @@ export async function registerMember(client: EtcdClient, prefix: string, id: str
       [{ key, target: 'CREATE', result: 'EQUAL', createRevision: 0 }],
       [{ put: { key, value: JSON.stringify({ id, ...info }), lease: lease.id } }],
     );
-    if (txn.succeeded) return lease.id;
+    if (txn.succeeded) return { leaseId: lease.id, revision: txn.revision };
     await client.leaseRevoke(lease.id).catch(() => undefined);
     if (performance.now() > deadline) {
       throw new RegionConfigError(`front end id "${id}" is registered by a live front end (${key}); give each front end its own --frontend-id`);
