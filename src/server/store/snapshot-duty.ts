@@ -103,10 +103,11 @@ export class SnapshotDuty {
 
   /** Writes `snapshot`, then drops history older than the previous snapshot. */
   private write(snapshot: RegionSnapshot): Promise<void> {
-    this.inFlight = this.writeNow(snapshot).finally(() => {
-      this.inFlight = null;
+    const writing: Promise<void> = this.writeNow(snapshot).finally(() => {
+      if (this.inFlight === writing) this.inFlight = null;
     });
-    return this.inFlight;
+    this.inFlight = writing;
+    return writing;
   }
 
   private async writeNow(snapshot: RegionSnapshot): Promise<void> {
