@@ -23,7 +23,8 @@ export class RegionMembers {
   private watch: Watch | null = null;
   private closed = false;
   private renewing = false;
-  private forceAfterRenewal = false;
+  /** The newest deletion of this front end's registration its watch reported (a revision). */
+  private deletedAt = 0;
 
   constructor(
     private readonly client: EtcdClient,
@@ -61,29 +62,35 @@ export class RegionMembers {
     return this.leader() === this.frontendId;
   }
 
-  /** Renews the lease; registers again when the lease or the registration is gone. */
-  async keepAlive(force = false): Promise<void> {
+  /** The registration made last was deleted (by an operator, or its lease ended while etcd was away). */
+  private get deleted(): boolean {
+    return this.deletedAt > this.registeredAt;
+  }
+
+  /**
+   * Renews the lease; registers again when the lease or the registration is
+   * gone. Deletions the watch reports of registrations made before the
+   * current one are no reason: the watch may tell of them only after the new
+   * one was made, and taking them for the current one's revoked it, made
+   * another, and so on for ever.
+   */
+  async keepAlive(): Promise<void> {
     // One at a time: renewals that piled up while etcd was away would each register again (a lease each).
-    if (this.closed || !this.leaseId) return;
-    if (this.renewing) {
-      this.forceAfterRenewal ||= force;
-      return;
-    }
+    if (this.closed || !this.leaseId || this.renewing) return;
     this.renewing = true;
     try {
-      const ttl = force ? 0 : await this.client.leaseKeepAlive(this.leaseId);
+      const ttl = this.deleted ? 0 : await this.client.leaseKeepAlive(this.leaseId);
       if (ttl > 0) return;
       this.log.warn('registration lease lost; registering again', { frontend: this.frontendId });
+      // A lease whose key was deleted may live on: not leaked. It has no key, so no deletion to report.
       await this.client.leaseRevoke(this.leaseId).catch(() => undefined);
       await this.register();
     } catch (err) {
       this.log.debug('lease keep-alive failed', { error: (err as Error).message });
     } finally {
       this.renewing = false;
-      if (this.forceAfterRenewal) {
-        this.forceAfterRenewal = false;
-        void this.keepAlive(true);
-      }
+      // Deleted while this renewal ran, and not just the registration it replaced.
+      if (this.deleted && !this.closed) void this.keepAlive();
     }
   }
 
@@ -141,13 +148,15 @@ export class RegionMembers {
           if (e.type === 'put') {
             if (!this.live.has(id)) this.log.info('front end joined', { frontend: id });
             this.live.set(id, e.kv.createRevision);
-          } else if (id === this.frontendId && e.kv.modRevision < this.registeredAt) {
-            // A registration this front end replaced already (its lease was lost); the current one stays.
-          } else {
+          } else if (id !== this.frontendId) {
             this.live.delete(id);
             this.log.info('front end left', { frontend: id });
-            // Deleted under us (an operator, a lease ended while etcd was away): register again.
-            if (id === this.frontendId && !this.closed) void this.keepAlive(true);
+          } else if (e.kv.modRevision > this.registeredAt) {
+            // Not one this front end replaced already: its registration is gone.
+            this.deletedAt = Math.max(this.deletedAt, e.kv.modRevision);
+            this.live.delete(id);
+            this.log.info('front end left', { frontend: id });
+            void this.keepAlive();
           }
         }
         this.onChange?.();
