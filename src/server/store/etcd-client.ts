@@ -538,10 +538,19 @@ export class EtcdClient {
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = this.rawRequest(endpoint, path, payload, headers);
+      const sentAt = performance.now();
+      let settled = false;
+      const giveUp = (): void => {
+        if (!settled) req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      };
       const timer = setTimeout(() => {
-        req.destroy(Object.assign(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        // Late: this process's event loop was held (a long synchronous job), not etcd. An answer that came
+        // meanwhile is read first: the loop polls for I/O before it runs setImmediate callbacks.
+        if (performance.now() - sentAt > timeoutMs + 100) setImmediate(giveUp);
+        else giveUp();
       }, timeoutMs);
       req.on('error', (err: NodeJS.ErrnoException) => {
+        settled = true;
         clearTimeout(timer);
         // A certificate etcd or we refuse will not get better by retrying: say so at once.
         if (tlsRefused(err.code)) reject(new EtcdRequestError(`TLS with etcd at ${endpoint} failed: ${err.message.trim()} (check --etcd-cacert, --etcd-cert, --etcd-key)`, 16));
@@ -551,10 +560,12 @@ export class EtcdClient {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => {
+          settled = true;
           clearTimeout(timer);
           reject(err);
         });
         res.on('end', () => {
+          settled = true;
           clearTimeout(timer);
           const text = Buffer.concat(chunks).toString('utf8');
           let json: Json;
