@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../src/host/host.ts';
-import { EtcdClient, type WatchHandlers } from '../../src/server/store/etcd-client.ts';
+import { EtcdClient, EtcdUnavailableError, type WatchHandlers } from '../../src/server/store/etcd-client.ts';
 import { RegionMembers } from '../../src/server/store/etcd-members.ts';
 import { eventually } from '../server/helpers.ts';
 import { startCluster } from './region-helpers.ts';
@@ -108,4 +108,38 @@ test('a lost lease is registered again once, also when the old registration\'s d
   assert.deepEqual(lost, ['registration lease lost; registering again']);
   const key = await operator.get(`${PREFIX}members/fa`);
   assert.equal(key?.lease, (members as unknown as { leaseId: string }).leaseId);
+});
+
+test('a registration whose answer was lost is the front end\'s own: it is ended and made again at once, without waiting for its lease', async (t) => {
+  const cluster = await startCluster(t);
+  const client = new EtcdClient({ endpoints: cluster.endpoints, keyPrefix: PREFIX });
+  const operator = new EtcdClient({ endpoints: cluster.endpoints });
+  t.after(() => {
+    client.close();
+    operator.close();
+  });
+  const warned: string[] = [];
+  const log: Logger = { debug() {}, info() {}, warn: (m) => void warned.push(m), error: (m) => void warned.push(m) };
+  const members = new RegionMembers(client, PREFIX, 'fa', 5, log, Date.now);
+  t.after(() => members.close());
+  await members.join();
+
+  // The next registration is made in etcd, but its answer is lost (as when etcd answers after the deadline).
+  const txn = client.txn.bind(client);
+  let loseNext = true;
+  client.txn = async (...args: Parameters<EtcdClient['txn']>) => {
+    const res = await txn(...args);
+    if (loseNext && res.succeeded) {
+      loseNext = false;
+      throw new EtcdUnavailableError('etcd unavailable (/v3/kv/txn): no answer within 4000 ms (test)');
+    }
+    return res;
+  };
+  await operator.leaseRevoke((members as unknown as { leaseId: string }).leaseId);
+  const state = members as unknown as { leaseId: string; renewing: boolean };
+  void members.keepAlive(); // registers again (or the watch, seeing the deletion, had it do so); that answer is lost
+  await eventually(() => !loseNext && !state.renewing, 10_000, 'a registration made whose answer was lost');
+  await members.keepAlive(); // finds its registration made by that attempt: ends it and registers again
+  await eventually(async () => !state.renewing && (await operator.get(`${PREFIX}members/fa`))?.lease === state.leaseId, 10_000, 'registered under its current lease');
+  assert.ok(!warned.some((m) => /registered already/.test(m)), warned.join('\n'));
 });

@@ -3,6 +3,7 @@
 // lose it), the live front ends from one watch of members/, the region leader
 // (the live front end registered first: lowest create revision), and etcd's
 // own members and Raft leader for /metrics and the status page.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../host/host.ts';
 import type { EtcdClient, Watch } from './etcd-client.ts';
 import { registerMember } from './etcd-region.ts';
@@ -23,6 +24,8 @@ export class RegionMembers {
   private watch: Watch | null = null;
   private closed = false;
   private renewing = false;
+  /** This process's registrations: one found that it made in an attempt whose answer was lost is its own. */
+  private readonly instance = randomUUID();
   /** The newest deletion of this front end's registration its watch reported (a revision). */
   private deletedAt = 0;
 
@@ -121,7 +124,7 @@ export class RegionMembers {
   }
 
   private async register(): Promise<void> {
-    const registered = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now() }, (key) =>
+    const registered = await registerMember(this.client, this.prefix, this.frontendId, this.leaseTtlS, { startedAt: this.now(), instance: this.instance }, (key) =>
       this.log.warn('this front end id is registered already: by a run of it that was killed, whose lease ends soon, or by another front end with this --frontend-id; waiting for the lease', { frontend: this.frontendId, key, waitS: this.leaseTtlS + 2 }),
     );
     this.leaseId = registered.leaseId;

@@ -94,9 +94,18 @@ export async function ensureRegionConfig(client: EtcdClient, prefix: string, con
 /**
  * Registers the front end under a new lease. An id held by another live front
  * end is refused; one still held by this id's previous process (killed, its
- * lease not yet expired) is waited for, up to one lease time. Returns the lease id.
+ * lease not yet expired) is waited for, up to one lease time. One made by this
+ * process (`info.instance`) in an attempt whose answer was lost (etcd slow)
+ * is ended at once. Returns the lease id and the registration's revision.
  */
-export async function registerMember(client: EtcdClient, prefix: string, id: string, ttlS: number, info: Record<string, unknown>, onWaiting?: (key: string) => void): Promise<{ leaseId: string; revision: number }> {
+export async function registerMember(
+  client: EtcdClient,
+  prefix: string,
+  id: string,
+  ttlS: number,
+  info: { instance: string } & Record<string, unknown>,
+  onWaiting?: (key: string) => void,
+): Promise<{ leaseId: string; revision: number }> {
   const key = memberKey(prefix, id);
   let waiting = false;
   const deadline = performance.now() + (ttlS + 2) * 1000;
@@ -108,11 +117,24 @@ export async function registerMember(client: EtcdClient, prefix: string, id: str
     );
     if (txn.succeeded) return { leaseId: lease.id, revision: txn.revision };
     await client.leaseRevoke(lease.id).catch(() => undefined);
+    const held = await client.get(key);
+    const ours = held !== null && instanceOf(held.value) === info.instance;
+    if (ours) await client.leaseRevoke(held.lease).catch(() => undefined);
     if (performance.now() > deadline) {
       throw new RegionConfigError(`front end id "${id}" is registered by a live front end (${key}); give each front end its own --frontend-id`);
     }
+    if (ours) continue;
     if (!waiting) onWaiting?.(key);
     waiting = true;
     await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** The `instance` a registration's value names (none: written by something else). */
+function instanceOf(value: Buffer): unknown {
+  try {
+    return (JSON.parse(value.toString('utf8')) as { instance?: unknown }).instance;
+  } catch {
+    return undefined;
   }
 }
