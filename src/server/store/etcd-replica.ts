@@ -174,10 +174,11 @@ export class RegionReplica {
     return results;
   }
 
-  snapshot(): RegionSnapshot {
+  /** `sortWatchers`: see MnatState.snapshot (false for the snapshots written to etcd). */
+  snapshot(sortWatchers = true): RegionSnapshot {
     const homes: Record<string, string[]> = {};
     for (const [id, home] of this.homes) (homes[home] ??= []).push(id);
-    return { format: 'mnat-region-snapshot/1', revision: this.revision, now: this.now, state: this.state.snapshot(), homes };
+    return { format: 'mnat-region-snapshot/1', revision: this.revision, now: this.now, state: this.state.snapshot(sortWatchers), homes };
   }
 
   private reseed(revision: number, index: number): void {

@@ -658,10 +658,10 @@ export class EtcdStore implements MnatStore {
     this.updatePublisher();
   }
 
-  /** The replica as of now, with the log key's version there (entry-keys.ts). */
+  /** The replica as of now (watchers as held: sorting them holds the event loop for seconds at 10⁶), with the log key's version there (entry-keys.ts). */
   private snapshotNow(): RegionSnapshot {
     const logVersion = this.lastEntry?.version ?? this.loadedLogVersion;
-    return { ...this.replica.snapshot(), ...(logVersion === null ? {} : { logVersion }) };
+    return { ...this.replica.snapshot(false), ...(logVersion === null ? {} : { logVersion }) };
   }
 
   private every(ms: number, fn: () => void): void {
