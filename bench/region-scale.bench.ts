@@ -7,6 +7,7 @@
 // watcher of the front ends, push latency across front ends, and failover time
 // of real watcher clients when front end B is killed with SIGKILL.
 // Run: node --expose-gc --import ./build/ts-loader.mjs bench/region-scale.bench.ts [watchers=200000] [refresh-seconds=60] [period-s=30]
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,16 @@ const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-bench-'));
 cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));
 const certs = join(tmp, 'certs');
 if (spawnSync('sh', [join(ROOT, 'build/dev-certs.sh'), certs], { encoding: 'utf8' }).status !== 0) throw new Error('dev-certs.sh failed');
-const quiet: Logger = { debug() {}, info: (m, f) => /snapshot/.test(m) && console.error(`A: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A error: ${m} ${JSON.stringify(f ?? {})}`) };
+const at = (): string => new Date().toISOString().slice(11, 23);
+// Front end A's event loop: how long it was held at most in each phase (a held loop misses its lease's renewals).
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+const heldLoop = (): string => {
+  const s = `event loop of A held at most ${(loopDelay.max / 1e6).toFixed(0)} ms (p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms)`;
+  loopDelay.reset();
+  return s;
+};
+const quiet: Logger = { debug: (m, f) => /keep-alive/.test(m) && console.error(`A ${at()} debug: ${m} ${JSON.stringify(f ?? {})}`), info: (m, f) => /snapshot/.test(m) && console.error(`A ${at()}: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A ${at()} warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A ${at()} error: ${m} ${JSON.stringify(f ?? {})}`) };
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
 // Also when the bench fails: this exit hook runs after the cluster's, which kills the members.
@@ -149,16 +159,17 @@ const bStats = await new Promise<string>((resolve) => {
 const heap1 = heap();
 const sA = storeA.stats();
 const rA = storeA.regionStats();
-console.log(`populated ${populated[1]} watchers in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((WATCHERS * 2) / (Number(populated[2]) / 1000))} changes/s through both front ends, refreshing meanwhile, ${populated[3]} refresh errors, ${populated[4]} answers 503 retried): ${rates(p0, p1)}`);
+console.log(`populated ${populated[1]} watchers in ${(Number(populated[2]) / 1000).toFixed(1)} s (${Math.round((WATCHERS * 2) / (Number(populated[2]) / 1000))} changes/s through both front ends, refreshing meanwhile, ${populated[3]} refresh errors, ${populated[4]} answers 503 retried): ${rates(p0, p1)}; ${heldLoop()}`);
 console.log(`log: ${rA.entriesApplied} entries applied for ${WATCHERS * 2} changes (${((WATCHERS * 2) / rA.entriesApplied).toFixed(1)} intents per entry); A wrote ${JSON.stringify(rA.writes)}; snapshot at revision ${rA.snapshotRevision}`);
 console.log(`state (same on both): ${sA.watchers} watchers, ${sA.channelsAssigned} channels assigned`);
 console.log(`memory: front end A ${((heap1 - heap0) / WATCHERS).toFixed(0)} bytes per watcher (heap after gc, whole front end: replica of the region, homes, liveness of its half, HTTP); rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB. Front end B rss ${((rssOf(b.pid!) - rss0B) / 1048576).toFixed(0)} MiB more, heap ${(Number(/^nodejs_heap_used_bytes (\d+)/m.exec(bStats)?.[1] ?? 0) / 1048576).toFixed(0)} MiB (no forced gc)`);
 
 const r0 = await sample();
+loopDelay.reset(); // not the forced gc of the memory figure
 const refreshed = await ask(`refresh ${REFRESH_S}`);
 const r1 = await sample();
 console.log(`refresh phase: ${refreshed[1]} refreshes in ${refreshed[5]} s (${Math.round(Number(refreshed[1]) / Number(refreshed[5]))}/s; nominal ${Math.round(WATCHERS / PERIOD)}/s), ${refreshed[2]} errors, p50 ${refreshed[3]} ms, p99 ${refreshed[4]} ms, generator ${refreshed[6]}% of a core`);
-console.log(`  during it: ${rates(r0, r1)}`);
+console.log(`  during it: ${rates(r0, r1)}; ${heldLoop()}`);
 
 const push = await ask('push 500');
 console.log(`push across front ends (PUT through A, subscriber on B, paced ~50/s): ${push[1]} changes, p50 ${push[2]} ms, p99 ${push[3]} ms, max ${push[4]} ms (from sending the PUT to the push-change-update on B)`);
@@ -166,9 +177,30 @@ console.log(`push across front ends (PUT through A, subscriber on B, paced ~50/s
 await ask('clients 300');
 b.kill('SIGKILL');
 const failed = await ask('failover 0');
-console.log(`failover: kill -9 of front end B with ${failed[1]} real watcher clients on it (push): served again by A after p50 ${failed[2]} ms, p99 ${failed[3]} ms, max ${failed[4]} ms; same watcher ids: ${failed[5]}`);
+console.log(`failover: kill -9 of front end B with ${failed[1]} real watcher clients on it (push): served again by A after p50 ${failed[2]} ms, p99 ${failed[3]} ms, max ${failed[4]} ms; same watcher ids: ${failed[5]}; ${heldLoop()}`);
+// etcd's own warnings (slow disk syncs, long applies, elections), to tell what a slow write was waiting for.
+/** A Go duration as etcd logs it ("812.3ms", "1.2s", "950µs") in ms. */
+const tookMs = (d: string): number => parseFloat(d) * (d.endsWith('ms') ? 1 : d.endsWith('µs') ? 1e-3 : d.endsWith('ns') ? 1e-6 : 1000);
+for (const m of cluster.members) {
+  const seen = new Map<string, { n: number; first: string; last: string; maxTook: string }>();
+  for (const line of m.proc?.lines ?? []) {
+    let w: { msg?: string; ts?: string; took?: string };
+    try {
+      w = JSON.parse(line) as typeof w;
+    } catch {
+      continue;
+    }
+    const k = seen.get(w.msg ?? '?') ?? { n: 0, first: w.ts ?? '', last: '', maxTook: '' };
+    k.n++;
+    k.last = w.ts ?? '';
+    if (w.took !== undefined && (k.maxTook === '' || tookMs(w.took) > tookMs(k.maxTook))) k.maxTook = w.took;
+    seen.set(w.msg ?? '?', k);
+  }
+  for (const [msg, k] of seen) console.log(`etcd ${m.name}: "${msg}" ×${k.n} (${k.first.slice(11, 23)}–${k.last.slice(11, 23)}${k.maxTook ? `, longest ${k.maxTook}` : ''})`);
+}
 console.log(`date ${new Date().toISOString().slice(0, 10)}; node ${process.version}; ${process.env.BENCH_NOTE ?? 'machine shared with other work (2 vCPUs)'}`);
 finished = true;
 gen.stdin!.write('exit\n');
 await cleanup.run();
+console.log(`stopping (A's leaving snapshot): ${heldLoop()}`);
 process.exit(0);
