@@ -333,12 +333,6 @@ export class MnatState {
     this.flush();
   }
 
-  /**
-   * The whole state. Watchers sorted by id (journal snapshots and comparisons
-   * read the same bytes for the same state), unless `sortWatchers` is false:
-   * sorting 10⁶ of them holds the caller about 4.5 s, which a region front
-   * end, whose snapshot is read back as it was written, cannot afford.
-   */
   snapshot(sortWatchers = true): StateSnapshot {
     const watchers: StateSnapshot['watchers'] = [];
     for (const w of this.watchers.values()) {

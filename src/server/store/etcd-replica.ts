@@ -174,7 +174,11 @@ export class RegionReplica {
     return results;
   }
 
-  /** `sortWatchers`: see MnatState.snapshot (false for the snapshots written to etcd). */
+  /**
+   * Watchers sorted by id unless `sortWatchers` is false (journal snapshots and
+   * comparisons want the same bytes for the same state; sorting 10⁶ holds the
+   * event loop seconds, which a region snapshot, read back as written, skips).
+   */
   snapshot(sortWatchers = true): RegionSnapshot {
     const homes: Record<string, string[]> = {};
     for (const [id, home] of this.homes) (homes[home] ??= []).push(id);
