@@ -151,15 +151,16 @@ export class RegionMembers {
           if (e.type === 'put') {
             if (!this.live.has(id)) this.log.info('front end joined', { frontend: id });
             this.live.set(id, e.kv.createRevision);
-          } else if (id !== this.frontendId) {
+          } else if (id === this.frontendId && e.kv.modRevision <= this.registeredAt) {
+            // A registration this front end replaced already: the current one stays.
+          } else {
             this.live.delete(id);
             this.log.info('front end left', { frontend: id });
-          } else if (e.kv.modRevision > this.registeredAt) {
-            // Not one this front end replaced already: its registration is gone.
-            this.deletedAt = Math.max(this.deletedAt, e.kv.modRevision);
-            this.live.delete(id);
-            this.log.info('front end left', { frontend: id });
-            void this.keepAlive();
+            if (id === this.frontendId) {
+              // Its current registration is gone: register again.
+              this.deletedAt = Math.max(this.deletedAt, e.kv.modRevision);
+              void this.keepAlive();
+            }
           }
         }
         this.onChange?.();
