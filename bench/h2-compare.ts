@@ -10,6 +10,13 @@ import { createNodeHttpTransport } from '../src/host/node-http.ts';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const H2LOAD = ['-c', '16', '-m', '16', '-t', '1'];
+/**
+ * Rounds per run. Pinned, the same bare server's rate still moves by up to
+ * ±30 % between back-to-back runs on this machine's shared vCPUs (its CPU time
+ * per request moves with it), so single rounds' ratios spread by ±0.2; eleven
+ * rounds make the median about 1.5 times steadier than five did.
+ */
+export const ROUNDS = 11;
 
 const children: ChildProcess[] = [];
 process.on('exit', () => {
@@ -64,6 +71,16 @@ export function h2load(args: string[]): { rps: number; ok: number; total: number
 /** The bare node:http2 server answering 204 (bench/bare-h2-server.mjs). */
 export function startBare(certs: string): Promise<{ port: number; proc: ChildProcess }> {
   return startProcess([join(ROOT, 'bench/bare-h2-server.mjs'), join(certs, 'server.pem'), join(certs, 'server.key')], /port (\d+)/);
+}
+
+/**
+ * A second bare 204 server, compared with the first like the mnat servers:
+ * its ratio would be 1 on a steady machine, so its spread over the rounds is
+ * the yardstick's own noise, printed beside the figures it qualifies.
+ */
+export async function startBareTwin(certs: string, ids: string[]): Promise<ComparedServer & { proc: ChildProcess }> {
+  const s = await startBare(certs);
+  return { name: 'bare-204-twin', port: s.port, pid: s.proc.pid as number, ids, proc: s.proc };
 }
 
 const ANSWER_HEADERS = ['content-type', 'content-length', 'etag', 'cache-control'];
@@ -133,7 +150,7 @@ export interface ComparedServer {
  * the machine runs during one h2load run). The processes are pinned first
  * (pinCpus); `clientSide` are more processes kept off the servers' CPU.
  */
-export function compareWithBare(tmp: string, requests: number, bare: { port: number; pid: number }, servers: ComparedServer[], rounds = 5, clientSide: number[] = []): void {
+export function compareWithBare(tmp: string, requests: number, bare: { port: number; pid: number }, servers: ComparedServer[], rounds = ROUNDS, clientSide: number[] = []): void {
   const pinned = pinCpus([bare.pid, ...servers.map((s) => s.pid)], clientSide);
   const origin = (port: number): string => `https://127.0.0.1:${port}`;
   const bodies = new Map<string, string>();

@@ -2,7 +2,8 @@
 // refresh and assigned-channels GET rates against a bare node:http2 server
 // that answers 204, with h2load over TLS in the same run (goal >= 0.6), in alternating rounds (h2-compare.ts).
 // Refreshes are local to the front end (no etcd write); GETs read its replica.
-// Run: node --import ./build/ts-loader.mjs bench/region-throughput.bench.ts [requests]
+// A second bare 204 server shows how far the yardstick itself wanders between rounds.
+// Run: node --import ./build/ts-loader.mjs bench/region-throughput.bench.ts [requests] [rounds]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,10 @@ import { join } from 'node:path';
 import { startEtcdCluster } from '../lab/etcd-cluster.ts';
 import { benchCleanup } from './bench-support.ts';
 import { NO_WATCHER_QUOTAS } from './bench-support.ts';
-import { compareWithBare, populate, ROOT, startBare, startBareSameAnswers, startProcess } from './h2-compare.ts';
+import { compareWithBare, populate, ROOT, ROUNDS, startBare, startBareSameAnswers, startBareTwin, startProcess } from './h2-compare.ts';
 
 const REQUESTS = Number(process.argv[2] ?? 100_000);
+const rounds = Number(process.argv[3] ?? ROUNDS);
 const cleanup = benchCleanup();
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-region-tp-'));
 cleanup.t.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -39,10 +41,12 @@ const idsB = await populate(`https://localhost:${fb.port}`, join(certs, 'ca.pem'
 console.log(`region: 3 etcd members, 2 front ends, ${idsA.length + idsB.length} watchers with 4 joins each`);
 // The same answers from a bare server (see server-throughput.bench.ts).
 const same = await startBareSameAnswers(certs, tmp, `https://localhost:${fa.port}`, idsA);
+const twin = await startBareTwin(certs, idsA);
 compareWithBare(tmp, REQUESTS, { port: bare.port, pid: bare.proc.pid as number }, [
   { name: 'front-A', port: fa.port, pid: fa.proc.pid as number, ids: idsA },
   { name: 'front-B', port: fb.port, pid: fb.proc.pid as number, ids: idsB },
   same,
-], 5, cluster.members.flatMap((m) => (m.proc ? [m.proc.pid] : [])));
+  twin,
+], rounds, cluster.members.flatMap((m) => (m.proc ? [m.proc.pid] : [])));
 await cleanup.run();
 process.exit(0);

@@ -4,17 +4,18 @@
 // its median over the rounds is reported with every round (h2-compare.ts).
 // A second bare server sends mnat-server's own answers (same headers and
 // bytes): its ratio to the 204 server is the most any server sending those
-// answers through node:http2 could reach.
+// answers through node:http2 could reach. A second bare 204 server shows how
+// far the yardstick itself wanders between rounds on this machine.
 // Run: node --import ./build/ts-loader.mjs bench/server-throughput.bench.ts [requests] [rounds]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NO_WATCHER_QUOTAS } from './bench-support.ts';
-import { compareWithBare, populate, ROOT, startBare, startBareSameAnswers, startProcess } from './h2-compare.ts';
+import { compareWithBare, populate, ROOT, ROUNDS, startBare, startBareSameAnswers, startBareTwin, startProcess } from './h2-compare.ts';
 
 const REQUESTS = Number(process.argv[2] ?? 100_000);
-const ROUNDS = Number(process.argv[3] ?? 5);
+const rounds = Number(process.argv[3] ?? ROUNDS);
 const tmp = mkdtempSync(join(tmpdir(), 'mnat-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
@@ -32,5 +33,6 @@ const mnat = await startProcess(
 const ids = await populate(`https://localhost:${mnat.port}`, join(certs, 'ca.pem'));
 // The same answers from a bare server: how much of the gap is HTTP/2's cost of sending them at all.
 const same = await startBareSameAnswers(certs, tmp, `https://localhost:${mnat.port}`, ids);
-compareWithBare(tmp, REQUESTS, { port: bare.port, pid: bare.proc.pid as number }, [{ name: 'mnat', port: mnat.port, pid: mnat.proc.pid as number, ids }, same], ROUNDS);
+const twin = await startBareTwin(certs, ids);
+compareWithBare(tmp, REQUESTS, { port: bare.port, pid: bare.proc.pid as number }, [{ name: 'mnat', port: mnat.port, pid: mnat.proc.pid as number, ids }, same, twin], rounds);
 process.exit(0);
