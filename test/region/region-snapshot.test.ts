@@ -5,7 +5,9 @@
 // loads the snapshot and the log's tail and agrees with the leader; a watch
 // from a compacted revision reports it; a front end that reloads from the
 // snapshot catches up before it answers from it and never reuses an ETag
-// (region-restore.test.ts: it tells its subscribers what changed).
+// (region-restore.test.ts: it tells its subscribers what changed). The leader
+// builds its snapshots in steps: entries that arrive meanwhile wait and are
+// applied after, and the snapshot is the state at its revision.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../src/host/host.ts';
@@ -92,4 +94,51 @@ test('the leader snapshots and compacts; a later front end loads snapshot + tail
   assert.deepEqual(changed, [], 'nothing changed, nobody told');
   await eventually(() => late.regionStats().appliedRevision === leader.regionStats().appliedRevision, 5000, 'following the log after the reload');
   assert.equal(view(late, ids), view(leader, ids));
+});
+
+test('the leader builds snapshots in steps while entries keep coming: they wait, are applied after, and every front end agrees', async (t) => {
+  const cluster = await startCluster(t);
+  const waiting: number[] = [];
+  const failures: string[] = [];
+  const log: Logger = {
+    debug: (message, fields) => void (message === 'snapshot built' && waiting.push(Number(fields?.entriesWaiting))),
+    info() {},
+    warn: (message, fields) => void (/snapshot failed/.test(message) && failures.push(String(fields?.error))),
+    error() {},
+  };
+  const open = async (id: string, logger: Logger): Promise<EtcdStore> => {
+    // One watcher per step: the builds take many turns of the event loop.
+    const s = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/steps/', frontendId: id, config: CONFIG, log: logger, snapshotEveryBytes: 5_000, snapshotStepWatchers: 1, leaseTtlS: 2 });
+    t.after(() => s.close());
+    return s;
+  };
+  const leader = await open('fa', log);
+  const other = await open('fb', quiet);
+  const ids: string[] = [];
+  let stop = false;
+  // Four writers on the other front end keep entries coming while the leader builds.
+  const writer = async (k: number): Promise<void> => {
+    for (let i = 0; !stop; i++) {
+      const id = `s${k}-${String(i).padStart(4, '0')}-${'y'.repeat(16)}`;
+      ids.push(id);
+      await other.createWatcher({ id, at: Date.now() });
+      await other.setJoins({ id, joins: [{ id: 'a', channel: { source: '192.0.2.3', group: `232.8.${k}.${i % 200}` } }], at: Date.now() });
+    }
+  };
+  const writers = [0, 1, 2, 3].map(writer);
+  try {
+    await eventually(() => waiting.some((n) => n > 0), 30_000, 'a snapshot built while entries arrived');
+  } finally {
+    stop = true;
+    await Promise.all(writers);
+  }
+  assert.deepEqual(failures, [], 'no snapshot found the state changed under it');
+  await eventually(() => leader.regionStats().appliedRevision === other.regionStats().appliedRevision, 5000, 'the leader applied what waited');
+  assert.equal(view(leader, ids), view(other, ids), 'the leader agrees with the writers\' front end');
+  // A snapshot built is written next (paced): start the late front end once one is there.
+  await eventually(() => leader.regionStats().snapshotRevision > 0, 20_000, 'a snapshot written');
+  const late = await open('fc', quiet);
+  assert.ok(late.regionStats().snapshotRevision > 0, 'started from a snapshot built in steps');
+  await eventually(() => late.regionStats().appliedRevision === leader.regionStats().appliedRevision, 5000, 'caught up');
+  assert.equal(view(late, ids), view(leader, ids), 'a front end started from it agrees');
 });

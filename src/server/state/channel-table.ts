@@ -27,6 +27,21 @@ function makeView(rec: { id: number; channel: Channel; local: LocalMapping | nul
   return { id: rec.id, global: rec.channel, state: rec.local ? 'assigned' : 'unassigned', local: rec.local };
 }
 
+/** The distinct channels of a watcher's flat [joinId, channel, …] joins (none: null). */
+export function distinctChannels<C>(joins: ReadonlyArray<string | C> | null): C[] {
+  if (!joins) return [];
+  const out: C[] = [];
+  // Few joins (the usual case): a linear scan beats a Set; many: a Set keeps it O(n).
+  const seen = joins.length > 32 ? new Set<C>() : null;
+  for (let i = 1; i < joins.length; i += 2) {
+    const c = joins[i] as C;
+    if (seen ? seen.has(c) : out.includes(c)) continue;
+    seen?.add(c);
+    out.push(c);
+  }
+  return out;
+}
+
 export class ChannelTable<W> {
   readonly byKey = new Map<string, ChannelRec<W>>();
   readonly assigned = new Set<ChannelRec<W>>();

@@ -31,8 +31,9 @@ import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../
 import type { Pool } from './pool.ts';
 import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
 import type { ChannelChange, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
-import { ChannelTable, type ChannelRec as ChannelRecOf } from './channel-table.ts';
+import { ChannelTable, distinctChannels, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
+import { runSteps } from './steps.ts';
 import { WatcherQuotas } from './quotas.ts';
 import { checkLimit, mergeById, sameTuples, validateJoins, validateMonitors } from './validate.ts';
 
@@ -266,7 +267,7 @@ export class MnatState {
   /** egress: one entry per joined channel; ingress: every assigned channel whose source matches a monitor. */
   assignedChannels(id: string): MappedChannel[] {
     const w = this.watcher(id);
-    if (w.joins) return this.distinctChannels(w).map((c) => c.view);
+    if (w.joins) return distinctChannels(w.joins).map((c) => c.view);
     if (w.ing) {
       if (w.ing.cache === null) {
         const out: MappedChannel[] = [];
@@ -323,6 +324,7 @@ export class MnatState {
   // ---- durability --------------------------------------------------------
   /** Replays one effect record (no new decisions, no onChange). */
   applyChange(change: StateChange): void {
+    this.operations++;
     this.depth++;
     try {
       if (change.at > this.now) this.now = change.at;
@@ -334,6 +336,25 @@ export class MnatState {
   }
 
   snapshot(sortWatchers = true): StateSnapshot {
+    return runSteps(this.snapshotSteps(Infinity, sortWatchers));
+  }
+
+  /**
+   * The snapshot, yielding after every `per` watchers, for a caller that lets
+   * its event loop run in between (10⁶ watchers take seconds) and changes
+   * nothing meanwhile: an operation in between makes the next step throw
+   * rather than return a mixture of two states.
+   */
+  *snapshotSteps(per: number, sortWatchers = true): Generator<void, StateSnapshot, void> {
+    const operations = this.operations;
+    const channels: StateSnapshot['channels'] = [];
+    for (const c of this.channelMap.values()) {
+      channels.push({ source: c.channel.source, group: c.channel.group, id: c.id, seq: c.seq, local: c.local });
+    }
+    channels.sort((a, b) => a.seq - b.seq);
+    const head = { format: 'mnat-state/1' as const, nextAssignmentId: this.table.nextAssignmentId, nextSeq: this.table.nextSeq };
+    const pool = this.pool.snapshot();
+    const buckets = this.quotas.snapshotBuckets();
     const watchers: StateSnapshot['watchers'] = [];
     for (const w of this.watchers.values()) {
       const entry: StateSnapshot['watchers'][number] = { id: w.id };
@@ -341,23 +362,11 @@ export class MnatState {
       if (w.creator !== undefined) entry.creator = w.creator;
       if (w.joins) entry.joins = this.joinTuples(w);
       if (w.ing) entry.monitors = w.ing.monitors.map((m) => [m.id, m.globalSourcePrefix]);
-      watchers.push(entry);
+      if (watchers.push(entry) % per === 0) yield;
+      if (this.operations !== operations) throw new Error('the state changed while a snapshot of it was being built; none was taken');
     }
     if (sortWatchers) watchers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const channels: StateSnapshot['channels'] = [];
-    for (const c of this.channelMap.values()) {
-      channels.push({ source: c.channel.source, group: c.channel.group, id: c.id, seq: c.seq, local: c.local });
-    }
-    channels.sort((a, b) => a.seq - b.seq);
-    return {
-      format: 'mnat-state/1',
-      nextAssignmentId: this.table.nextAssignmentId,
-      nextSeq: this.table.nextSeq,
-      watchers,
-      channels,
-      pool: this.pool.snapshot(),
-      buckets: this.quotas.snapshotBuckets(),
-    };
+    return { ...head, watchers, channels, pool, buckets };
   }
 
   /**
@@ -409,11 +418,14 @@ export class MnatState {
   }
 
   private pendingClockStart = false;
+  /** Operations and replayed records so far: how a snapshot built in steps notices a change. */
+  private operations = 0;
 
   // ---- internals: operations ---------------------------------------------
   /** Runs one public operation: housekeeping at nowMs, the work, then notifications. */
   private op<T>(nowMs: number, work: () => T): T {
     if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);
+    this.operations++;
     this.depth++;
     let result: T;
     try {
@@ -563,7 +575,7 @@ export class MnatState {
 
   private replaceJoins(w: WatcherRec, tuples: JoinTuple[] | null, at: number): void {
     if (w.ing) throw new MnatError('wrong-role', `watcher ${w.id} is an ingress watcher`);
-    const before = w.joins ? this.distinctChannels(w) : [];
+    const before = w.joins ? distinctChannels(w.joins) : [];
     if (tuples === null) {
       if (w.joins) this.egressCount--;
       w.joins = null;
@@ -582,7 +594,7 @@ export class MnatState {
       }
       w.joins = flat;
     }
-    const after = w.joins ? this.distinctChannels(w) : [];
+    const after = w.joins ? distinctChannels(w.joins) : [];
     if (before.length > 0) {
       const kept = new Set(after);
       for (const c of before) if (!kept.has(c)) this.leave(c, w, at);
@@ -657,21 +669,6 @@ export class MnatState {
     const w = this.watcher(id);
     if (w.joins) throw new MnatError('wrong-role', 'this watcher has egress joins; use a separate watcher id for ingress monitors');
     return w;
-  }
-
-  private distinctChannels(w: WatcherRec): ChannelRec[] {
-    const j = w.joins;
-    if (!j) return [];
-    const out: ChannelRec[] = [];
-    // Few joins (the usual case): a linear scan beats a Set; many: a Set keeps it O(n).
-    const seen = j.length > 32 ? new Set<ChannelRec>() : null;
-    for (let i = 1; i < j.length; i += 2) {
-      const c = j[i] as ChannelRec;
-      if (seen ? seen.has(c) : out.includes(c)) continue;
-      seen?.add(c);
-      out.push(c);
-    }
-    return out;
   }
 
   private joinTuples(w: WatcherRec): JoinTuple[] {

@@ -635,3 +635,22 @@ export class EtcdClient {
     return this.tlsOptions ? httpsRequest({ ...options, ...this.tlsOptions }) : httpRequest(options);
   }
 }
+
+/**
+ * Runs `fn` again every 500 ms while etcd is unavailable (a front end started
+ * with or before etcd), for at most `timeoutMs`; tells `onFirstWait` once.
+ */
+export async function untilReachable<T>(fn: () => Promise<T>, o: { timeoutMs: number; now: () => number; stopped: () => boolean; onFirstWait: (err: Error) => void }): Promise<T> {
+  const deadline = o.now() + o.timeoutMs;
+  let warned = false;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof EtcdUnavailableError) || o.now() > deadline || o.stopped()) throw err;
+      if (!warned) o.onFirstWait(err);
+      warned = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -14,6 +14,7 @@
 // that then applies the log from the next revision on.
 import { MnatState } from '../state/mnat-state.ts';
 import { createSeededRandom, Pool } from '../state/pool.ts';
+import { runSteps } from '../state/steps.ts';
 import type { QuotaOptions, StateSnapshot } from '../state/state-types.ts';
 import { applyIntent } from './apply-intent.ts';
 import type { StoreIntent } from './store.ts';
@@ -180,9 +181,16 @@ export class RegionReplica {
    * event loop seconds, which a region snapshot, read back as written, skips).
    */
   snapshot(sortWatchers = true): RegionSnapshot {
+    return runSteps(this.snapshotSteps(Infinity, sortWatchers));
+  }
+
+  /** The snapshot in steps of `per` watchers (MnatState.snapshotSteps): nothing may be applied until the last. */
+  *snapshotSteps(per: number, sortWatchers = true): Generator<void, RegionSnapshot, void> {
+    const { revision, now } = this;
     const homes: Record<string, string[]> = {};
     for (const [id, home] of this.homes) (homes[home] ??= []).push(id);
-    return { format: 'mnat-region-snapshot/1', revision: this.revision, now: this.now, state: this.state.snapshot(sortWatchers), homes };
+    const state = yield* this.state.snapshotSteps(per, sortWatchers);
+    return { format: 'mnat-region-snapshot/1', revision, now, state, homes };
   }
 
   private reseed(revision: number, index: number): void {

@@ -13,7 +13,8 @@ import { EtcdClient, type Compare, type TxnOp } from './etcd-client.ts';
 import type { RegionSnapshot } from './etcd-replica.ts';
 
 const gunzipAsync = promisify(gunzip);
-const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** One turn of the event loop, between steps of long work. */
+export const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * The snapshot as gzip'ed JSON, written a few thousand watchers at a time

@@ -24,8 +24,10 @@ import { serverNow } from '../clock.ts';
 import type { Logger } from '../../host/host.ts';
 import type { JoinedSg, MappedChannel, Monitor } from '../../protocol/model.ts';
 import { MnatError, type ChannelChange, type ChannelRow, type WatcherRole } from '../state/state-types.ts';
+import { runStepsPaused } from '../state/steps.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
-import { EtcdClient, EtcdUnavailableError, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
+import { ApplyGate } from './apply-gate.ts';
+import { EtcdClient, untilReachable, type EtcdTls, type KeyValue, type Watch, type WatchEvent } from './etcd-client.ts';
 import type { EtcdAuth } from './etcd-auth.ts';
 import { LogWriter, MAX_IDS_PER_ENTRY, UNAVAILABLE_MESSAGE } from './etcd-log-writer.ts';
 import { RegionMembers } from './etcd-members.ts';
@@ -33,7 +35,7 @@ import { LivenessTable } from './etcd-liveness.ts';
 import { RegionReplica, type RegionConfig, type RegionSnapshot } from './etcd-replica.ts';
 import { catchUpReplica, readLogEntry } from './replica-catch-up.ts';
 import { channelDifferences, watcherDifferences } from './replica-diff.ts';
-import { readHead, readSnapshot } from './etcd-snapshot.ts';
+import { readHead, readSnapshot, yieldToEvents } from './etcd-snapshot.ts';
 import { SnapshotDuty } from './snapshot-duty.ts';
 import { readKeptEntries, snapshotLogVersion, type KnownLogVersion, type LogPut } from './entry-keys.ts';
 import { ensureRegionConfig } from './etcd-region.ts';
@@ -55,6 +57,8 @@ export interface EtcdStoreOptions {
   leaseTtlS?: number;
   /** Log bytes after which the leader writes a snapshot (default 64 MiB). */
   snapshotEveryBytes?: number;
+  /** Watchers per step of a snapshot being built (default 10 000): the event loop turns between steps. */
+  snapshotStepWatchers?: number;
   /** How long refreshes of watchers homed elsewhere are collected before one claim entry (default 100 ms). */
   claimDelayMs?: number;
   /** etcd request deadline (default 4 000 ms; a log write is sent again half way). */
@@ -84,6 +88,7 @@ export class EtcdStore implements MnatStore {
   private readonly logKey: string;
   private readonly claimDelayMs: number;
   private readonly startTimeoutMs: number;
+  private readonly snapshotStepWatchers: number;
   private replica!: RegionReplica;
   private readonly liveness: LivenessTable;
   private versionBase = 0;
@@ -119,6 +124,8 @@ export class EtcdStore implements MnatStore {
   private lastEntry: LogPut | null = null;
   /** The log watch (re)started from lastEntry: its first event must be that entry. */
   private overlapPending = false;
+  /** Holds the log's entries while the leader builds a snapshot in steps. */
+  private readonly applying = new ApplyGate();
   /** The log key's version in the snapshot loaded last; lastEntry's once one is applied (entry-keys.ts). */
   private loadedLogVersion: KnownLogVersion = 0;
   private reloading = false;
@@ -138,6 +145,7 @@ export class EtcdStore implements MnatStore {
     this.logKey = `${options.prefix}log`;
     this.claimDelayMs = options.claimDelayMs ?? 100;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.snapshotStepWatchers = options.snapshotStepWatchers ?? 10_000;
     this.client = new EtcdClient({ endpoints: options.endpoints, ...(options.tls ? { tls: options.tls } : {}), ...(options.auth ? { auth: options.auth } : {}), keyPrefix: options.prefix, timeoutMs: options.requestTimeoutMs ?? 4000 });
     this.liveness = new LivenessTable(3 * this.config.refreshPeriodS * 1000);
     this.writer = new LogWriter(this.client, options.prefix, this.logKey, this.frontendId, { available: (ok, why) => this.setAvailable(ok, why), stillClaiming: (id) => this.claiming.has(id) }, this.log);
@@ -149,8 +157,10 @@ export class EtcdStore implements MnatStore {
 
   /** Config check, snapshot + log catch-up, registration, then the background jobs. */
   async start(): Promise<void> {
-    await this.untilReachable(() => ensureRegionConfig(this.client, this.prefix, this.config));
-    const { head, modRevision } = await this.untilReachable(() => readHead(this.client, this.prefix));
+    const endpoints = this.client.endpoints.join(',');
+    const reach = { timeoutMs: this.startTimeoutMs, now: this.now, stopped: () => this.closed, onFirstWait: (err: Error) => this.log.warn('waiting for etcd', { endpoints, error: err.message }) };
+    await untilReachable(() => ensureRegionConfig(this.client, this.prefix, this.config), reach);
+    const { head, modRevision } = await untilReachable(() => readHead(this.client, this.prefix), reach);
     this.snapshots.revision = head?.revision ?? 0;
     const snapshot = head ? await readSnapshot(this.client, this.prefix, head) : undefined;
     this.install(new RegionReplica(this.config, snapshot));
@@ -421,16 +431,18 @@ export class EtcdStore implements MnatStore {
     this.logWatch?.close();
     // The watch restarts by itself from the last entry it gave: then etcd must hand that entry back.
     let fromLastEntry = from === undefined;
-    this.logWatch = this.client.watch(this.logKey, { startRevision: from ?? this.lastEntry?.revision ?? this.replica.revision + 1, overlap: true }, {
+    const watch = this.client.watch(this.logKey, { startRevision: from ?? this.lastEntry?.revision ?? this.replica.revision + 1, overlap: true }, {
       onCreated: () => (this.overlapPending = fromLastEntry && this.lastEntry !== null),
       onEvents: (events) => {
         if (events.length > 0) fromLastEntry = true;
-        this.applyEvents(events);
+        // A watch replaced while its events waited: its successor starts again from the last entry applied.
+        this.applying.run(() => this.logWatch === watch && this.applyEvents(events));
       },
       onCompacted: (rev) => void this.followAfterCompaction(rev),
       onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
       onResumed: () => this.log.info('log watch resumed', { revision: this.replica.revision, endpoint: this.client.endpoint }),
     });
+    this.logWatch = watch;
   }
 
   private applyEvents(events: WatchEvent[]): void {
@@ -526,9 +538,12 @@ export class EtcdStore implements MnatStore {
     if (kept?.outcome === 'rewound') return this.reloadAfterRewind(this.replica.revision, null);
     if (kept?.outcome !== 'all') return this.reloadAfterCompaction(compactRevision);
     this.log.info("etcd's history was compacted past this front end's last entry (by another region on this etcd, or its operator); applying the entries since from their keys", { applied: this.replica.revision, compactRevision, entries: kept.entries.length });
-    this.overlapPending = false;
-    this.applyEvents(kept.entries.map((e) => ({ type: 'put', kv: { key: this.logKey, value: e.value, createRevision: 0, modRevision: e.revision, version: e.version, lease: '0' } })));
-    this.watchLog(kept.revision + 1);
+    this.applying.run(() => {
+      if (this.reloading || this.closed) return;
+      this.overlapPending = false;
+      this.applyEvents(kept.entries.map((e) => ({ type: 'put', kv: { key: this.logKey, value: e.value, createRevision: 0, modRevision: e.revision, version: e.version, lease: '0' } })));
+      this.watchLog(kept.revision + 1);
+    });
   }
 
   /** The log was compacted past what this front end applied: start again from the newest snapshot (and the entries' keys after it). */
@@ -630,7 +645,8 @@ export class EtcdStore implements MnatStore {
       }
       if (this.members.isLeader()) void this.snapshots.checkHistory(this.replica.revision, () => this.snapshotNow());
       const head = res.kvs[0]?.modRevision ?? 0;
-      if (head > this.replica.revision) {
+      // Behind while a snapshot holds the log is expected (ApplyGate).
+      if (head > this.replica.revision && !this.applying.holding) {
         const now = this.now();
         this.lagSince ??= now;
         if (now - this.lagSince > 5000) {
@@ -658,31 +674,26 @@ export class EtcdStore implements MnatStore {
     this.updatePublisher();
   }
 
-  /** The replica as of now (watchers as held: sorting them holds the event loop for seconds at 10⁶), with the log key's version there (entry-keys.ts). */
-  private snapshotNow(): RegionSnapshot {
-    const logVersion = this.lastEntry?.version ?? this.loadedLogVersion;
-    return { ...this.replica.snapshot(false), ...(logVersion === null ? {} : { logVersion }) };
+  /**
+   * The replica as of now with the log key's version there (entry-keys.ts),
+   * built in steps with the log held meanwhile (ApplyGate); watchers as held
+   * (sorting 10⁶ would hold the event loop for seconds).
+   */
+  private async snapshotNow(): Promise<RegionSnapshot> {
+    const started = this.now();
+    const { value, waited } = await this.applying.hold(async () => {
+      const logVersion = this.lastEntry?.version ?? this.loadedLogVersion;
+      const snapshot = await runStepsPaused(this.replica.snapshotSteps(this.snapshotStepWatchers, false), yieldToEvents);
+      return { ...snapshot, ...(logVersion === null ? {} : { logVersion }) };
+    });
+    this.log.debug('snapshot built', { revision: value.revision, ms: this.now() - started, entriesWaiting: waited });
+    return value;
   }
 
   private every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
     t.unref();
     this.timers.push(t);
-  }
-
-  private async untilReachable<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = this.now() + this.startTimeoutMs;
-    let warned = false;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!(err instanceof EtcdUnavailableError) || this.now() > deadline || this.closed) throw err;
-        if (!warned) this.log.warn('waiting for etcd', { endpoints: this.client.endpoints.join(','), error: err.message });
-        warned = true;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
   }
 }
 

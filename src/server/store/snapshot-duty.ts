@@ -40,6 +40,9 @@ export function pauseAfterChunk(chunkMs: number, share = SNAPSHOT_SHARE): number
 
 const timerSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Builds the snapshot to write (a region's is built in steps: etcd-store.ts). */
+export type TakeSnapshot = () => RegionSnapshot | Promise<RegionSnapshot>;
+
 export class SnapshotDuty {
   /** The newest snapshot's revision known here (0: none). */
   revision = 0;
@@ -56,24 +59,24 @@ export class SnapshotDuty {
   }
 
   /** Leader, after applying entries: a snapshot once enough log has come since the last. */
-  maybeWrite(take: () => RegionSnapshot): void {
-    if (!this.inFlight && this.bytesSince >= this.o.everyBytes) void this.write(take());
+  maybeWrite(take: TakeSnapshot): void {
+    if (!this.inFlight && this.bytesSince >= this.o.everyBytes) void this.write(take);
   }
 
   /**
    * Leader, stopping cleanly: a snapshot of everything applied, unless the
    * newest one has it all. One being written is finished first, unpaced.
    */
-  async beforeLeaving(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
+  async beforeLeaving(appliedRevision: number, take: TakeSnapshot): Promise<void> {
     this.leaving = true;
     if (this.inFlight) await this.inFlight;
     if (appliedRevision <= this.revision) return;
     this.o.log.info('leaving a snapshot for the next start', { revision: appliedRevision, snapshotRevision: this.revision });
-    await this.write(take());
+    await this.write(take);
   }
 
   /** Leader, every second: whether etcd still holds the log from the newest snapshot on (one small read). */
-  async checkHistory(appliedRevision: number, take: () => RegionSnapshot): Promise<void> {
+  async checkHistory(appliedRevision: number, take: TakeSnapshot): Promise<void> {
     if (this.inFlight || appliedRevision <= this.revision) return;
     try {
       if (!(await this.historyGone(this.revision + 1))) return;
@@ -87,7 +90,7 @@ export class SnapshotDuty {
       return; // etcd away: the probe tells
     }
     this.o.log.warn("etcd compacted the log past the region's newest snapshot (another region on this etcd, or its operator); writing a snapshot now so that front ends can start", { snapshotRevision: this.revision });
-    await this.write(take());
+    await this.write(take);
   }
 
   private async historyGone(revision: number): Promise<boolean> {
@@ -101,19 +104,20 @@ export class SnapshotDuty {
     }
   }
 
-  /** Writes `snapshot`, then drops history older than the previous snapshot. */
-  private write(snapshot: RegionSnapshot): Promise<void> {
-    const writing: Promise<void> = this.writeNow(snapshot).finally(() => {
+  /** Takes and writes a snapshot, then drops history older than the previous snapshot. */
+  private write(take: TakeSnapshot): Promise<void> {
+    const writing: Promise<void> = this.writeNow(take).finally(() => {
       if (this.inFlight === writing) this.inFlight = null;
     });
     this.inFlight = writing;
     return writing;
   }
 
-  private async writeNow(snapshot: RegionSnapshot): Promise<void> {
+  private async writeNow(take: TakeSnapshot): Promise<void> {
     this.bytesSince = 0;
     const started = this.o.now();
     try {
+      const snapshot = await take();
       const before = await readHead(this.o.client, this.o.prefix);
       if (before.head && before.head.revision >= snapshot.revision) return;
       const sleep = this.o.sleep ?? timerSleep;
