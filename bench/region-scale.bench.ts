@@ -39,12 +39,20 @@ const at = (): string => new Date().toISOString().slice(11, 23);
 // Front end A's event loop: how long it was held at most in each phase (a held loop misses its lease's renewals).
 const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
+// Each hold over 500 ms is printed when it ends, beside A's log lines, to tell what held it.
+let lastTick = performance.now();
+const watchdog = setInterval(() => {
+  const now = performance.now();
+  if (now - lastTick > 550) console.error(`A ${at()}: event loop was held ${(now - lastTick - 50).toFixed(0)} ms`);
+  lastTick = now;
+}, 50);
+watchdog.unref();
 const heldLoop = (): string => {
   const s = `event loop of A held at most ${(loopDelay.max / 1e6).toFixed(0)} ms (p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms)`;
   loopDelay.reset();
   return s;
 };
-const quiet: Logger = { debug: (m, f) => /keep-alive/.test(m) && console.error(`A ${at()} debug: ${m} ${JSON.stringify(f ?? {})}`), info: (m, f) => /snapshot/.test(m) && console.error(`A ${at()}: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A ${at()} warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A ${at()} error: ${m} ${JSON.stringify(f ?? {})}`) };
+const quiet: Logger = { debug: (m, f) => /keep-alive|snapshot built/.test(m) && console.error(`A ${at()} debug: ${m} ${JSON.stringify(f ?? {})}`), info: (m, f) => /snapshot/.test(m) && console.error(`A ${at()}: ${m} ${JSON.stringify(f ?? {})}`), warn: (m, f) => console.error(`A ${at()} warn: ${m} ${JSON.stringify(f ?? {})}`), error: (m, f) => console.error(`A ${at()} error: ${m} ${JSON.stringify(f ?? {})}`) };
 
 const cluster = await startEtcdCluster(cleanup.t, { baseDir: tmp, quotaBytes: 8 * 1024 ** 3 });
 // Also when the bench fails: this exit hook runs after the cluster's, which kills the members.
