@@ -45,6 +45,22 @@ export function pct(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
 
+/**
+ * Ticks every `tickMs` and tells `onTick` how long the event loop was held
+ * since the tick before (the gap less tickMs; GC pauses included). The timer
+ * does not keep the process alive; call the returned function to stop it.
+ */
+export function watchLoopHolds(tickMs: number, onTick: (heldMs: number) => void): () => void {
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    onTick(now - last - tickMs);
+    last = now;
+  }, tickMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Heap in use after full collections (needs node --expose-gc; exits 2 without it). */
 export function heapAfterGc(): number {
   const gc = (globalThis as { gc?: () => void }).gc;

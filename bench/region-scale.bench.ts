@@ -22,7 +22,7 @@ import { parseServerOptions } from '../src/server/options.ts';
 import { openEtcdStore } from '../src/server/store/etcd-store.ts';
 import { startTicker } from '../src/server/store/ticker.ts';
 import { startEtcdCluster } from '../lab/etcd-cluster.ts';
-import { benchCleanup, heapAfterGc, NO_WATCHER_QUOTAS, unlimitedClients } from './bench-support.ts';
+import { benchCleanup, heapAfterGc, NO_WATCHER_QUOTAS, unlimitedClients, watchLoopHolds } from './bench-support.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WATCHERS = Number(process.argv[2] ?? 200_000);
@@ -40,13 +40,7 @@ const at = (): string => new Date().toISOString().slice(11, 23);
 const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
 // Each hold over 500 ms is printed when it ends, beside A's log lines, to tell what held it.
-let lastTick = performance.now();
-const watchdog = setInterval(() => {
-  const now = performance.now();
-  if (now - lastTick > 550) console.error(`A ${at()}: event loop was held ${(now - lastTick - 50).toFixed(0)} ms`);
-  lastTick = now;
-}, 50);
-watchdog.unref();
+watchLoopHolds(50, (heldMs) => heldMs > 500 && console.error(`A ${at()}: event loop was held ${heldMs.toFixed(0)} ms`));
 const heldLoop = (): string => {
   const s = `event loop of A held at most ${(loopDelay.max / 1e6).toFixed(0)} ms (p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms)`;
   loopDelay.reset();

@@ -9,6 +9,7 @@
 import { RegionReplica, type RegionConfig } from '../src/server/store/etcd-replica.ts';
 import { yieldToEvents } from '../src/server/store/etcd-snapshot.ts';
 import { runStepsPaused } from '../src/server/state/steps.ts';
+import { watchLoopHolds } from './bench-support.ts';
 
 const WATCHERS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -40,19 +41,14 @@ const TICK_MS = 5;
 async function measure(build: () => Promise<unknown>): Promise<{ ms: number; heldMs: number }> {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 50));
-  let last = performance.now();
   let longest = 0;
-  const tick = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last - TICK_MS);
-    last = now;
-  }, TICK_MS);
+  const stop = watchLoopHolds(TICK_MS, (heldMs) => (longest = Math.max(longest, heldMs)));
   await new Promise((r) => setTimeout(r, 2 * TICK_MS));
   const t0 = performance.now();
   await build();
   const ms = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 2 * TICK_MS));
-  clearInterval(tick);
+  stop();
   return { ms, heldMs: Math.max(0, longest) };
 }
 const atOnce = async (): Promise<unknown> => replica.snapshot(false);
