@@ -4,10 +4,12 @@
 // event loop between them (what the leader does: etcd-store.ts), alternating
 // in one run. Reported: the build's time and the longest hold of the event
 // loop while it ran (the longest gap between the ticks of a 5 ms timer,
-// less 5 ms; GC pauses included).
+// less 5 ms; GC pauses included). Then packing that snapshot for etcd
+// (packSnapshot: gzip'ed JSON collected straight into 1 MB chunks) and, beside
+// it, joining those chunks into one buffer as packing used to end.
 // Run: node --expose-gc --import ./build/ts-loader.mjs bench/snapshot-steps.bench.ts [watchers] [rounds]
 import { RegionReplica, type RegionConfig } from '../src/server/store/etcd-replica.ts';
-import { yieldToEvents } from '../src/server/store/etcd-snapshot.ts';
+import { packSnapshot, yieldToEvents, type PackedSnapshot } from '../src/server/store/etcd-snapshot.ts';
 import { runStepsPaused } from '../src/server/state/steps.ts';
 import { watchLoopHolds } from './bench-support.ts';
 
@@ -63,6 +65,14 @@ for (let round = 1; round <= ROUNDS; round++) {
     parts.push(`${name} ${r.ms.toFixed(0)} ms, loop held at most ${r.heldMs.toFixed(0)} ms`);
   }
   console.log(`round ${round}: ${parts.join('; ')}; longest hold at once / in steps ${((held['at once'] as number) / (held['in steps'] as number)).toFixed(1)}x`);
+}
+const snapshot = replica.snapshot(false);
+for (let round = 1; round <= ROUNDS; round++) {
+  let packed: PackedSnapshot | null = null;
+  const pack = await measure(async () => (packed = await packSnapshot(snapshot)));
+  const { chunks, bytes } = packed! as PackedSnapshot;
+  const join = await measure(async () => Buffer.concat(chunks));
+  console.log(`pack round ${round}: packed into ${chunks.length} chunks (${(bytes / 1e6).toFixed(1)} MB) in ${pack.ms.toFixed(0)} ms, loop held at most ${pack.heldMs.toFixed(0)} ms; joining them into one buffer (as packing ended before) held it ${join.heldMs.toFixed(0)} ms`);
 }
 console.log(`steps of ${STEP} watchers; ${process.env.BENCH_NOTE ?? 'machine shared with other work'}`);
 process.exit(0);
