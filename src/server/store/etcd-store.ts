@@ -435,8 +435,8 @@ export class EtcdStore implements MnatStore {
       onCreated: () => (this.overlapPending = fromLastEntry && this.lastEntry !== null),
       onEvents: (events) => {
         if (events.length > 0) fromLastEntry = true;
-        // A watch replaced while its events waited: its successor starts again from the last entry applied.
-        this.applying.run(() => this.logWatch === watch && this.applyEvents(events));
+        // One by one, so a large batch is applied in slices (ApplyGate); a watch replaced meanwhile restarts from the last entry applied.
+        for (const e of events) this.applying.run(() => this.logWatch === watch && this.applyEvents([e]));
       },
       onCompacted: (rev) => void this.followAfterCompaction(rev),
       onInterrupted: (err) => this.log.warn('log watch interrupted; resuming from the last applied entry', { error: err.message, revision: this.replica.revision }),
@@ -645,8 +645,8 @@ export class EtcdStore implements MnatStore {
       }
       if (this.members.isLeader()) void this.snapshots.checkHistory(this.replica.revision, () => this.snapshotNow());
       const head = res.kvs[0]?.modRevision ?? 0;
-      // Behind while a snapshot holds the log is expected (ApplyGate).
-      if (head > this.replica.revision && !this.applying.holding) {
+      // Behind while a snapshot holds the log, or while entries wait for their slice, is expected (ApplyGate).
+      if (head > this.replica.revision && !this.applying.holding && this.applying.waiting === 0) {
         const now = this.now();
         this.lagSince ??= now;
         if (now - this.lagSince > 5000) {
