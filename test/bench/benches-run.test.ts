@@ -50,7 +50,6 @@ const BENCHES: Array<{ name: string; args: string[]; prints: RegExp[]; timeoutS:
   { name: 'region-throughput', args: ['2000', '2'], prints: [/front-B assigned-channels GET: median ratio [\d.]+/, /bare-204-twin assigned-channels GET: median ratio [\d.]+/], timeoutS: 300 },
   { name: 'region-scale', args: ['2000', '5', '30'], prints: [/refresh phase: \d+ refreshes .* 0 errors/, /push across front ends.*: 500 changes/, /same watcher ids: true/], timeoutS: 300 },
   { name: 'snapshot-steps', args: ['20000', '2'], prints: [/round 2: .* longest hold at once \/ in steps [\d.]+x/, /pack round 2: packed into \d+ chunks .* held it \d+ ms/], timeoutS: 120 },
-  { name: 'map-growth', args: ['20000', '2'], prints: [/round 2: Map longest set .* longest set Map \/ sharded [\d.]+x, gets sharded \/ Map [\d.]+/], timeoutS: 60 },
   { name: 'mqtt-fanout', args: ['100', '1', '1'], prints: [/N=100: server CPU SSE\/MQTT/], timeoutS: 300 },
 ];
 

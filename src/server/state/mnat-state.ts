@@ -27,7 +27,6 @@
 // (ETags) count per state object, not in snapshots (the server adds an epoch).
 import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts';
 import type { Channel } from '../../core/channel.ts';
-import { ShardedMap } from '../../core/sharded-map.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
 import type { Pool } from './pool.ts';
 import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
@@ -74,7 +73,7 @@ export class MnatState {
   private readonly expiryMs: number;
   private readonly graceMs: number;
 
-  private readonly watchers = new ShardedMap<WatcherRec>();
+  private readonly watchers = new Map<string, WatcherRec>();
   private readonly table = new ChannelTable<WatcherRec>();
   private readonly channelMap = this.table.byKey;
   private readonly assigned = this.table.assigned;

@@ -5,7 +5,6 @@
 // entry for all of them; a refresh of a watcher homed elsewhere becomes a
 // claim (batched by the store), so a client that moved to this front end is
 // not expired by its old home.
-import { ShardedMap } from '../../core/sharded-map.ts';
 import { RefreshOrder } from '../state/refresh-order.ts';
 
 interface Node {
@@ -16,7 +15,7 @@ interface Node {
 }
 
 export class LivenessTable {
-  private readonly nodes = new ShardedMap<Node>();
+  private readonly nodes = new Map<string, Node>();
   private readonly order = new RefreshOrder<Node>();
   /** Ids handed out by takeDue whose expiry is not applied yet (id → last refresh). */
   private readonly expiring = new Map<string, number>();

@@ -12,7 +12,6 @@
 //   front end that is a watcher's home writes an expiry into the log.
 // A snapshot (state + homes + revision + logical time) restores a replica
 // that then applies the log from the next revision on.
-import { ShardedMap } from '../../core/sharded-map.ts';
 import { MnatState } from '../state/mnat-state.ts';
 import { createSeededRandom, Pool } from '../state/pool.ts';
 import { runSteps } from '../state/steps.ts';
@@ -85,7 +84,7 @@ export class RegionReplica {
   revision: number;
   /** The state machine's clock. */
   now: number;
-  private readonly homes = new ShardedMap<string>();
+  private readonly homes = new Map<string, string>();
   private readonly homeCounts = new Map<string, number>();
   /** Interned front end ids: one string object per front end, shared by every watcher. */
   private readonly names = new Map<string, string>();
