@@ -9,7 +9,7 @@
 // it, joining those chunks into one buffer as packing used to end.
 // Run: node --expose-gc --import ./build/ts-loader.mjs bench/snapshot-steps.bench.ts [watchers] [rounds]
 import { RegionReplica, type RegionConfig } from '../src/server/store/etcd-replica.ts';
-import { packSnapshot, yieldToEvents, type PackedSnapshot } from '../src/server/store/etcd-snapshot.ts';
+import { packSnapshot, yieldToEvents } from '../src/server/store/etcd-snapshot.ts';
 import { runStepsPaused } from '../src/server/state/steps.ts';
 import { watchLoopHolds } from './bench-support.ts';
 
@@ -39,19 +39,19 @@ for (let w = 0; w < WATCHERS; w += 1000) {
 console.log(`replica: ${replica.state.stats().watchers} watchers x 4 joins over 5 000 channels, ${revision} log entries`);
 
 const TICK_MS = 5;
-/** Runs `build` with a timer ticking every TICK_MS; returns its ms and the longest the loop was held meanwhile. */
-async function measure(build: () => Promise<unknown>): Promise<{ ms: number; heldMs: number }> {
+/** Runs `build` with a timer ticking every TICK_MS; returns its value, its ms and the longest the loop was held meanwhile. */
+async function measure<T>(build: () => Promise<T>): Promise<{ value: T; ms: number; heldMs: number }> {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 50));
   let longest = 0;
   const stop = watchLoopHolds(TICK_MS, (heldMs) => (longest = Math.max(longest, heldMs)));
   await new Promise((r) => setTimeout(r, 2 * TICK_MS));
   const t0 = performance.now();
-  await build();
+  const value = await build();
   const ms = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 2 * TICK_MS));
   stop();
-  return { ms, heldMs: Math.max(0, longest) };
+  return { value, ms, heldMs: Math.max(0, longest) };
 }
 const atOnce = async (): Promise<unknown> => replica.snapshot(false);
 const inSteps = (): Promise<unknown> => runStepsPaused(replica.snapshotSteps(STEP, false), yieldToEvents);
@@ -68,9 +68,8 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 const snapshot = replica.snapshot(false);
 for (let round = 1; round <= ROUNDS; round++) {
-  let packed: PackedSnapshot | null = null;
-  const pack = await measure(async () => (packed = await packSnapshot(snapshot)));
-  const { chunks, bytes } = packed! as PackedSnapshot;
+  const pack = await measure(() => packSnapshot(snapshot));
+  const { chunks, bytes } = pack.value;
   const join = await measure(async () => Buffer.concat(chunks));
   console.log(`pack round ${round}: packed into ${chunks.length} chunks (${(bytes / 1e6).toFixed(1)} MB) in ${pack.ms.toFixed(0)} ms, loop held at most ${pack.heldMs.toFixed(0)} ms; joining them into one buffer (as packing ended before) held it ${join.heldMs.toFixed(0)} ms`);
 }

@@ -20,7 +20,7 @@ function harness(sliceMs = 20, costMs = 5) {
     fn?.();
     return fn !== undefined;
   };
-  return { gate, applied, entry, turn, later };
+  return { gate, applied, entry, turn };
 }
 
 test('one entry with nothing waiting is applied at once; an idle gate schedules nothing more', () => {
