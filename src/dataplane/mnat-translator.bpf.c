@@ -98,6 +98,11 @@ struct mnat_attach {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	/* Not preallocated: an update then replaces the element and frees the old
+	 * one after an RCU grace period, so a packet reading a rule while the agent
+	 * rewrites it sees the old rule whole (a preallocated hash reuses the old
+	 * element at once, and a reader could mix two rules). */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MNAT_MAX_RULES);
 	__type(key, struct mnat_key);
 	__type(value, struct mnat_value);
@@ -340,11 +345,19 @@ int mnat_translate(struct __sk_buff *skb)
 				if ((void *)(f + 1) > data_end)
 					return drop(MNAT_EV_DROP_MALFORMED);
 				next = f->nexthdr;
-				if (f->frag_off & bpf_htons(0xfff8))
-					first = 0;
 				off += sizeof(struct frag6);
+				if (f->frag_off & bpf_htons(0xfff8)) {
+					/* A later fragment carries only payload: headers after the
+					 * fragment header (RFC 8200 4.5) were in the first one. */
+					first = 0;
+					break;
+				}
 			}
 		}
+		/* A later fragment of a datagram behind destination options: its first
+		 * fragment showed whether UDP follows; translate it like the others. */
+		if (!first && next == NEXTHDR_DEST)
+			next = IPPROTO_UDP;
 		if (next == NEXTHDR_HOP || next == NEXTHDR_DEST || next == NEXTHDR_FRAGMENT ||
 		    next == NEXTHDR_ROUTING || next == IPPROTO_AH || next == IPPROTO_ESP)
 			return pass(MNAT_EV_PASS_EXT_HEADER);
@@ -402,8 +415,10 @@ int mnat_translate(struct __sk_buff *skb)
 		 * change the pseudo-header helper above subtracts instead of keeping (no L3
 		 * checksum compensates it, unlike IPv4; newer kernels fix this only with
 		 * BPF_F_IPV6). Adding the delta back is right on every kernel, with or without
-		 * a UDP header; for other ip_summed states this is a no-op. */
-		bpf_csum_update(skb, pseudo);
+		 * a UDP header; for other ip_summed states this is a no-op. The hop limit,
+		 * the last byte of the header's second 32-bit word, changes the sum too. */
+		__u32 l3sum = csum_add32(pseudo, ~bpf_htonl((__u32)ttl));
+		bpf_csum_update(skb, csum_add32(l3sum, bpf_htonl((__u32)new_ttl)));
 	}
 	if (key.family == 4) {
 		/* TTL shares a 16-bit word with the protocol: (ttl << 8 | proto). */

@@ -235,6 +235,28 @@ test('IPv6 fragments and hop-by-hop / destination options headers', { skip }, ()
   assert.equal(hex(run(input).out), hex(expected));
 });
 
+test('IPv6: destination options after the fragment header, all fragments translated', { skip }, () => {
+  // RFC 8200 4.5: options after the fragment header belong to the fragmentable
+  // part, so only the first fragment carries them; every later fragment's
+  // fragment header still names them (60), and what follows it is payload.
+  const destOptions = Uint8Array.of(17, 0, 1, 4, 0, 0, 0, 0); // next UDP, PadN
+  const data = payload(200, 3);
+  // Later fragments start with bytes a header walk would misread: 0x41 (not UDP), 0x3c 0xff (options, too long).
+  data.set([0x41, 0x00], 96 - 8 - 8);
+  data.set([0x3c, 0xff], 160 - 8 - 8);
+  const whole = new Uint8Array([...destOptions, ...udpDatagram(6, LOCAL6.source, LOCAL6.group, 5000, 6000, data)]);
+  const translated = new Uint8Array([...destOptions, ...udpDatagram(6, GLOBAL6.source, GLOBAL6.group, 5000, 6000, data)]);
+  const cuts = [0, 96, 160, whole.length];
+  for (let i = 0; i < 3; i++) {
+    const fragment = { offset: cuts[i]!, more: i < 2, id: 0x99 };
+    const input = frame({ family: 6, src: LOCAL6.source, dst: LOCAL6.group, proto: 60, fragment, l4: whole.subarray(cuts[i], cuts[i + 1]) });
+    const expected = frame({ family: 6, src: GLOBAL6.source, dst: GLOBAL6.group, proto: 60, ttl: 63, srcMac: OUT_MAC, fragment, l4: translated.subarray(cuts[i], cuts[i + 1]) });
+    const { retval, out } = run(input);
+    assert.equal(retval, TC_ACT_REDIRECT, `fragment ${i}`);
+    assert.equal(hex(out), hex(expected), `fragment ${i}`);
+  }
+});
+
 test('matching non-UDP and routing-header packets pass untouched and are counted', { skip }, async () => {
   const before = await events();
   const icmp = frame({ family: 4, src: LOCAL.source, dst: LOCAL.group, proto: 1, l4: Uint8Array.of(8, 0, 0xf7, 0xff, 0, 0, 0, 0) });
