@@ -24,6 +24,8 @@ export interface LinkInfo {
   readonly operstate: string;
   /** "bridge", "veth", "vlan"…; null for plain devices and without `details`. */
   readonly kind: string | null;
+  /** ip's link type: "ether", "ppp", "none" (tunnels)…; null when not reported. */
+  readonly linkType: string | null;
   /** A bridge's options by ip's names (mcast_snooping…); only with `details`, only for bridges. */
   readonly bridge: Readonly<Record<string, number>> | null;
 }
@@ -34,6 +36,7 @@ interface IpLinkJson {
   address?: unknown;
   flags?: unknown;
   operstate?: unknown;
+  link_type?: unknown;
   linkinfo?: { info_kind?: unknown; info_data?: Record<string, unknown> };
 }
 
@@ -52,6 +55,7 @@ function toInfo(l: IpLinkJson): LinkInfo | null {
     up: Array.isArray(l.flags) && l.flags.includes('UP'),
     operstate: typeof l.operstate === 'string' ? l.operstate : 'UNKNOWN',
     kind,
+    linkType: typeof l.link_type === 'string' ? l.link_type : null,
     bridge,
   };
 }
@@ -105,6 +109,8 @@ function sysfsLink(host: Host, name: string, details: boolean): LinkInfo | null 
     address: read('address'),
     flags: parseInt(read('flags'), 16) & 1 ? ['UP'] : [],
     operstate: read('operstate').toUpperCase() || 'UNKNOWN',
+    // The kernel's ARPHRD_* number; the two a translator must tell apart by ip's names.
+    link_type: ({ '1': 'ether', '512': 'ppp' } as Record<string, string>)[read('type')] ?? (read('type') || undefined),
     ...(kind !== null ? { linkinfo: { info_kind: kind, info_data: {} } } : {}),
   });
 }

@@ -13,6 +13,8 @@ export type DataplaneErrorKind =
   | 'object-not-found'
   /** A network device is not there (gone, renamed, another namespace). */
   | 'device-gone'
+  /** A device the program cannot parse: no Ethernet header (PPP, tunnels). */
+  | 'not-ethernet'
   /** The rules map has no room left. */
   | 'map-full'
   /** A translation rule that cannot be programmed (bad channel, family change, outputs). */

@@ -241,6 +241,10 @@ export function createTranslator(host: Host, options: TranslatorOptions = {}): T
   async function attachNow(device: string): Promise<void> {
     await loadNow();
     const link = await requireLink(host, device);
+    // The program reads an Ethernet header first; on a PPP or tunnel device it would match nothing, silently.
+    if (link.linkType !== null && link.linkType !== 'ether') {
+      throw new DataplaneError('not-ethernet', `"${device}" is not Ethernet (link type ${link.linkType}): attach to the Ethernet/VLAN device carrying the multicast, not PPPoE or a tunnel`);
+    }
     const used = new Set([...attached.values()].map((a) => a.slot));
     let slot = 0;
     while (used.has(slot)) slot++;

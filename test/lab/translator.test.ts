@@ -346,12 +346,17 @@ test('a restart after kill -9 cleans the stale filter and pins; a live owner is 
   assert.deepEqual(await snapshot(cpe, pinRoot), before);
 });
 
-test('errors name what is missing: device gone, no such attach device', { skip }, async (t) => {
+test('errors name what is missing: device gone, no such attach device, a device without Ethernet', { skip }, async (t) => {
   const lab = await labWithCleanup(t);
   const { cpe } = await buildTranslatorLab(lab);
   const translator = createTranslator(netnsHost(cpe), { objectPath: OBJECT, pinRoot: uniquePinRoot(), instance: 'err' });
   lab.track(translator);
-    await assert.rejects(translator.attach('nosuchdev'), (e: Error & { kind?: string }) => e.kind === 'device-gone' && /nosuchdev/.test(e.message));
+  await assert.rejects(translator.attach('nosuchdev'), (e: Error & { kind?: string }) => e.kind === 'device-gone' && /nosuchdev/.test(e.message));
+  // A layer-3 device (as pppoe-wan or a tunnel is): packets start at the IP header, which the program would misread.
+  await cpe.run(['ip', 'tuntap', 'add', 'dev', 'tun0', 'mode', 'tun']);
+  await cpe.run(['ip', 'link', 'set', 'tun0', 'up']);
+  await assert.rejects(translator.attach('tun0'), (e: Error & { kind?: string }) => e.kind === 'not-ethernet' && /"tun0" is not Ethernet \(link type none\)/.test(e.message));
+  assert.doesNotMatch(await cpe.run(['tc', 'qdisc', 'show', 'dev', 'tun0']), /clsact/, 'nothing attached to the refused device');
   await translator.attach('wan');
   await cpe.run(['ip', 'link', 'del', 'lan0']);
   await assert.rejects(translator.upsert({ from: MAP4.local, to: MAP4.global, outputs: ['lan0'] }), /"lan0" does not exist/);
