@@ -46,7 +46,7 @@ export const KILL_PIPE_GRACE_MS = 200;
 const READ_CHUNK = 16384;
 const WRITE_CHUNK = 4096; // ≤ PIPE_BUF: a writable pipe takes it without blocking
 const readBuffer = new ArrayBuffer(READ_CHUNK);
-let sigpipeIgnored = false;
+let sigpipeCaught = false;
 
 /** Decodes waitpid's raw status word. */
 export function decodeWaitStatus(status: number): ChildExit {
@@ -63,10 +63,12 @@ function openDevNull(flags: number): number {
 
 export const spawnChild: SpawnFunction = (argv, options) => {
   if (argv.length === 0) throw new Error('spawn: empty argv');
-  if (!sigpipeIgnored) {
+  if (!sigpipeCaught) {
     // A child that exits before reading its input must not kill us with SIGPIPE.
-    os.signal(os.SIGPIPE, undefined);
-    sigpipeIgnored = true;
+    // Caught, not ignored (undefined is SIG_IGN): an ignored signal stays ignored
+    // across exec, and a child whose reader is gone would then never die of it.
+    os.signal(SIGPIPE, () => undefined);
+    sigpipeCaught = true;
   }
   const opened: number[] = [];
   /** Undo on a failed spawn: close every descriptor opened so far. */

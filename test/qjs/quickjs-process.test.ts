@@ -67,3 +67,10 @@ test('kill(SIGKILL) reports the exit although a grandchild keeps the output pipe
 test('an output callback that throws on the last output does not keep the exit from being reported', () => {
   assert.deepEqual(get('throwing-sink'), { exit: { code: 0, signal: null } });
 });
+
+test('children do not inherit SIGPIPE ignored: one whose reader is gone dies of it rather than running on', () => {
+  const line = get<string>('child-sigign');
+  const m = /^SigIgn:\s*([0-9a-f]+)$/.exec(line);
+  assert.ok(m, `unexpected status line: ${line}`);
+  assert.equal(BigInt(`0x${m[1]}`) & (1n << 12n), 0n, `SIGPIPE (13) is ignored in the child: ${line}`);
+});
