@@ -27,6 +27,12 @@ export interface ServerListOptions {
   readonly onChanged?: () => void;
 }
 
+/**
+ * The same servers in any order: DNS-SD hands out SRV records of equal
+ * priority shuffled, so a new lookup's order alone is no change.
+ */
+export const sameServers = (a: readonly string[], b: readonly string[]): boolean => `${[...a].sort()}` === `${[...b].sort()}`;
+
 export function serverTransport(host: Host, target: HttpTarget, options: ServerListOptions = {}): HttpTransport {
   const open = (origin: string): HttpTransport => host.httpTransport({ ...target, origin });
   let origins = target.origin.split(',');
@@ -58,7 +64,7 @@ export function serverTransport(host: Host, target: HttpTarget, options: ServerL
       host.log.warn('DNS-SD: looking the servers up again failed; the current ones stay', { error: (err as Error).message });
     }
     if (closed) return;
-    if (next && next.length > 0 && next.join(',') !== origins.join(',')) {
+    if (next && next.length > 0 && !sameServers(next, origins)) {
       replace(next);
       options.onChanged?.();
     }

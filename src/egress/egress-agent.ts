@@ -93,6 +93,12 @@ export interface EgressAgent {
   readonly stats: EgressStats;
 }
 
+/**
+ * What the feed is made from (a change makes a new one): the servers as a set,
+ * since DNS-SD shuffles SRV records of equal priority on every lookup.
+ */
+const feedOf = (s: EgressSettings): string => JSON.stringify([{ ...s.target, origin: s.target.origin.split(',').sort() }, s.apiRoot, s.push, s.mqtt?.url]);
+
 export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
   const { host, log, translator, joiner } = opts;
   let settings = opts.settings;
@@ -347,11 +353,14 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       });
       devices.setDevices([s.upstream, s.downstream]);
       await devices.start();
+      // A stop (SIGTERM) while starting has cleaned up already: start nothing after it.
+      if (stopped) return;
       // The first pass attaches the translator before the first request to the
       // server: adding the clsact qdisc briefly stops the WAN's transmit path
       // (the kernel's dev_deactivate), and a SYN sent then is lost and resent
       // only after 1 s.
       await passes.idle();
+      if (stopped) return;
       membership.start(s);
       feed.start();
       statusFile.changed();
@@ -373,7 +382,7 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
         devices.setDevices([next.upstream, next.downstream]);
       }
       if (membership.reload(prev, next)) changed.push('membership sources');
-      if (JSON.stringify(next.target) !== JSON.stringify(prev.target) || next.apiRoot !== prev.apiRoot || next.push !== prev.push || next.mqtt?.url !== prev.mqtt?.url) {
+      if (feedOf(next) !== feedOf(prev)) {
         changed.push(`server ${prev.target.origin} -> ${next.target.origin}`);
         const old = feed;
         feed = makeFeed();

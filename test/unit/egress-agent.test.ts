@@ -496,3 +496,50 @@ test("a dead predecessor's WAN joins are taken over after attach: none left befo
   await agent.stop();
   assert.deepEqual(kernel.joined(), [], 'the stop leaves the adopted join too');
 });
+
+test('reload: the same servers in another order (DNS-SD shuffles equal-priority SRV records) keep the feed and its joins; another set or TLS file makes a new one', async () => {
+  const first = { ...SETTINGS, target: { origin: 'https://a.isp.example:8443,https://b.isp.example:8443' } };
+  const { m, agent, kernel, feeds } = await setup(first);
+  m.join('lan1', G1);
+  await m.time.until('PUT', () => feeds[0]!.puts.some((p) => p.length === 1));
+  feeds[0]!.assign([[G1, L1]]);
+  await m.time.until('active', () => kernel.joins.size === 1);
+  await agent.reload({ ...first, target: { origin: 'https://b.isp.example:8443,https://a.isp.example:8443' } });
+  assert.equal(feeds.length, 1, 'no new watcher');
+  assert.equal(feeds[0]!.stopped, false, 'the joins are not withdrawn');
+  assert.ok(m.logs.includes('info configuration reloaded {"changes":"none"}'), m.logs.join('\n'));
+  await agent.reload({ ...first, target: { origin: 'https://b.isp.example:8443,https://a.isp.example:8443', caFile: '/etc/mnat/ca.pem' } });
+  assert.equal(feeds.length, 2, 'a new CA file is a change');
+  await agent.reload({ ...first, target: { origin: 'https://b.isp.example:8443,https://c.isp.example:8443', caFile: '/etc/mnat/ca.pem' } });
+  assert.equal(feeds.length, 3, 'another server is a change');
+  await agent.stop();
+});
+
+test('a stop (SIGTERM) while the first pass attaches the translator: nothing is started after it', async () => {
+  const m = new Machine();
+  const host = m.host();
+  const kernel = new Kernel(m.time);
+  const feeds: Feed[] = [];
+  const agent = createEgressAgent({
+    host,
+    log: createLevelLogger(host.log, 'debug'),
+    settings: SETTINGS,
+    createFeed: () => {
+      const f = new Feed();
+      f.onStart = () => (f.kernelOpsAtStart = [...kernel.ops]);
+      feeds.push(f);
+      return f;
+    },
+    translator: kernel,
+    joiner: kernel,
+  });
+  const started = agent.start();
+  await m.time.advance(1); // the attach takes 5 ms
+  const stopped = agent.stop();
+  await settled(m, Promise.all([started, stopped]));
+  await m.time.advance(100);
+  assert.equal(await stopped, true);
+  assert.deepEqual(m.monitors.map((x) => x.argv.join(' ')), [], 'no monitor (bridge monitor mdb) left running');
+  assert.ok(feeds.every((f) => f.kernelOpsAtStart === null), 'the server client was not started');
+  assert.equal(m.files.has(SETTINGS.statusFile), false, 'no status file after the stop');
+});
