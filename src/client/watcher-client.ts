@@ -107,6 +107,13 @@ const PUSH_IDLE_MS = 45_000;
 
 class UnknownWatcher extends Error {}
 
+/**
+ * 408 (the body came too slowly) and 429 (a per-address limit, shared by every
+ * CPE behind one carrier NAT) are passing conditions, retried with backoff
+ * rather than taken as a refusal of what was sent.
+ */
+const isTransient = (status: number): boolean => status === 408 || status === 429;
+
 function parseBody(res: HttpResponse): unknown {
   if (res.body.trim() === '') return undefined;
   return JSON.parse(res.body);
@@ -349,7 +356,7 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       const res = await call('PUT', `/data${role.path(id)}`, role.body(id, desired));
       if (epoch !== currentEpoch) return;
       requireKnownWatcher(res);
-      if (res.status >= 400 && res.status < 500) {
+      if (res.status >= 400 && res.status < 500 && !isTransient(res.status)) {
         // The server refused the content itself (bad address, join limit): retrying
         // the same set will not help; report it and wait for the next change.
         putVersion = version;
@@ -409,7 +416,8 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
       if (epoch !== currentEpoch || !following) return;
       requireKnownWatcher(res);
       if (res.status !== 200) {
-        if (res.status >= 500) throw new Error(`establish-subscription: ${describeError(res)}`);
+        // Busy or failing, not unsupported: try push again (with backoff) rather than give it up.
+        if (res.status >= 500 || isTransient(res.status)) throw new Error(`establish-subscription: ${describeError(res)}`);
         fallBack('push', describeError(res));
         scheduleFollow(0);
         return;
@@ -451,7 +459,10 @@ export function createWatcherClient<T>(options: WatcherClientOptions<T>): Watche
           ok();
           setAssigned(mine ? mine.channels : []);
         } else if (change) {
-          const patch = (change['datastore-changes'] as Record<string, Record<string, unknown>> | undefined)?.['ietf-yang-patch:yang-patch'];
+          // RFC 8641's yang-patch container is ietf-yang-push's own (`uses`), so RFC 7951 JSON
+          // names it "yang-patch"; older mnat-servers sent "ietf-yang-patch:yang-patch".
+          const changes = change['datastore-changes'] as Record<string, Record<string, unknown>> | undefined;
+          const patch = changes?.['yang-patch'] ?? changes?.['ietf-yang-patch:yang-patch'];
           const edits = (patch?.edit ?? []) as YangPatchEdit[];
           const next = applyKeyedListEdits(listPath, 'ietf-mnat:mapped-sg', assignedJson, edits);
           setAssigned(next.map((v, i) => decodeMappedSg(v, `/edit[${i}]`)));

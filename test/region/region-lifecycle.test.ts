@@ -30,7 +30,7 @@ test('a watcher made on one front end is read, changed, pushed, long-polled, ref
   const patch = await req(fa.http, 'PATCH', joinedPath(id), joinsBody(id, [['192.0.2.1', '232.1.1.1'], ['192.0.2.1', '232.1.1.2']]));
   assert.equal(patch.status, 204, patch.body);
   const change = await stream.next();
-  const edits = change['ietf-yang-push:push-change-update']['datastore-changes']['ietf-yang-patch:yang-patch'].edit;
+  const edits = change['ietf-yang-push:push-change-update']['datastore-changes']['yang-patch'].edit;
   assert.equal(edits.length, 1);
   assert.equal(edits[0].operation, 'create');
   assert.equal(edits[0].value['ietf-mnat:mapped-sg'][0]['global-subscription'].group, '232.1.1.2');

@@ -69,7 +69,7 @@ test('etcd restored from an older backup: every front end serves the restored st
   for (const fe of [fa, fb]) await fe.waitForLine(/etcd's history went back/, 20_000);
   for (const fe of [fa, fb]) await fe.waitForLine(/region loaded again from etcd.* watchers=1/, 20_000);
   const told = await stream.next(10_000);
-  const edits = told['ietf-yang-push:push-change-update']['datastore-changes']['ietf-yang-patch:yang-patch'].edit as Array<{ operation: string; target: string }>;
+  const edits = told['ietf-yang-push:push-change-update']['datastore-changes']['yang-patch'].edit as Array<{ operation: string; target: string }>;
   assert.ok(edits.some((e) => e.operation === 'delete'), `the lost channel is announced: ${JSON.stringify(edits)}`);
   assert.equal(stream.ended, false, 'the push stream went on');
   for (const fe of [fa, fb]) {

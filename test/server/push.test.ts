@@ -29,19 +29,19 @@ test('yang-push over SSE: push-update, push-change-update (ingress first), delet
   const gotI = si.next().then((n) => (order.push('ingress'), n));
   assert.equal((await req(http, 'PUT', E + egr, joinsBody(egr, [['192.0.2.1', '232.1.1.1']]))).status, 204);
   const [ne, ni] = await Promise.all([gotE, gotI]);
-  const patch = ne['ietf-yang-push:push-change-update']['datastore-changes']['ietf-yang-patch:yang-patch'];
+  const patch = ne['ietf-yang-push:push-change-update']['datastore-changes']['yang-patch'];
   assert.equal(patch.edit.length, 1);
   assert.equal(patch.edit[0].operation, 'create');
   assert.match(patch.edit[0].target, new RegExp(`^/ietf-mnat:assigned-channels/watcher=[^/]+/mapped-sg=\\d+$`));
   const entry = patch.edit[0].value['ietf-mnat:mapped-sg'][0];
   assert.equal(entry.state, 'ietf-mnat:assigned-local-multicast');
-  assert.deepEqual(ni['ietf-yang-push:push-change-update']['datastore-changes']['ietf-yang-patch:yang-patch'].edit[0].value['ietf-mnat:mapped-sg'][0], entry);
+  assert.deepEqual(ni['ietf-yang-push:push-change-update']['datastore-changes']['yang-patch'].edit[0].value['ietf-mnat:mapped-sg'][0], entry);
   assert.deepEqual(order, ['ingress', 'egress'], 'ingress watchers are told first');
 
   // the leave arrives as a delete edit
   await req(http, 'PUT', E + egr, joinsBody(egr, []));
   const del = await se.next();
-  assert.equal(del['ietf-yang-push:push-change-update']['datastore-changes']['ietf-yang-patch:yang-patch'].edit[0].operation, 'delete');
+  assert.equal(del['ietf-yang-push:push-change-update']['datastore-changes']['yang-patch'].edit[0].operation, 'delete');
 
   const metrics = await req(http, 'GET', '/metrics');
   assert.match(metrics.body, /mnat_push_subscribers 2/);

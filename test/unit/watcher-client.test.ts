@@ -134,6 +134,58 @@ test('transport errors back off and report disconnected; setDesired with the sam
   await c.stop();
 });
 
+const busy = (status: number): HttpResponse => ({
+  status,
+  headers: { 'retry-after': '1' },
+  body: JSON.stringify({ 'ietf-restconf:errors': { error: [{ 'error-type': 'application', 'error-tag': 'resource-denied', 'error-app-tag': 'ietf-mnat:body-buffer-per-client', 'error-message': 'your address has too many request bodies in flight' }] } }),
+});
+
+test('a PUT answered 429 or 408 (per-address limit, slow body) is retried with backoff; any other 4xx is a refusal, not retried', async () => {
+  for (const [status, retried] of [[429, true], [408, true], [422, false]] as const) {
+    let puts = 0;
+    const transport = scripted((req): HttpResponse => {
+      if (req.path.endsWith('get-new-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+      if (req.method === 'PUT') return ++puts === 1 ? busy(status) : { status: 204, headers: {}, body: '' };
+      if (req.path.endsWith('establish-subscription')) return { status: 404, headers: {}, body: '' };
+      return { status: 200, headers: { etag: '"1"' }, body: assigned('w', []) };
+    });
+    const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20, longPollWaitS: 1 });
+    const errors: string[] = [];
+    c.on('status', (s) => void (s.lastError && errors.push(s.lastError)));
+    c.setDesired([{ source: '192.0.2.1', group: '232.1.1.1' }]);
+    c.start();
+    await time.advance(60_000);
+    await c.stop();
+    assert.equal(puts, retried ? 2 : 1, `HTTP ${status}`);
+    assert.match(errors[0] ?? '', new RegExp(`HTTP ${status} resource-denied`), 'the server\'s reason is reported');
+  }
+});
+
+test('establish-subscription answered 429 or 408 is retried with push, not given up for long polling', async () => {
+  for (const status of [429, 408]) {
+    let establishes = 0;
+    const transport = scripted((req): HttpResponse => {
+      if (req.path.endsWith('get-new-watcher-id')) return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-mnat:output': { 'watcher-id': 'w', 'refresh-period': 10 } }) };
+      if (req.path.endsWith('establish-subscription')) {
+        if (++establishes === 1) return busy(status);
+        return { status: 200, headers: {}, body: JSON.stringify({ 'ietf-subscribed-notifications:output': { id: 1, 'ietf-restconf-subscribed-notifications:uri': '/restconf/subscriptions/1' } }) };
+      }
+      return { status: 204, headers: {}, body: '' };
+    });
+    let streams = 0;
+    transport.stream = () => (streams++, { close() {} });
+    const c = createWatcherClient({ host, transport, role: EGRESS_ROLE, backoffInitialMs: 5, backoffMaxMs: 20 });
+    const modes = new Set<string>();
+    c.on('status', (s) => void modes.add(s.mode));
+    c.start();
+    await until(() => streams === 1, `the push stream after HTTP ${status}`);
+    await c.stop();
+    assert.equal(establishes, 2);
+    assert.deepEqual([...modes], ['push'], `HTTP ${status}: still push`);
+    assert.ok(!transport.log.some((l) => l.startsWith('GET')), 'no long poll');
+  }
+});
+
 test('retryNow (the servers changed): a client waiting out its backoff tries at once; a connected one is left alone', async () => {
   const server = unreachableServer();
   const { transport } = server;
@@ -188,7 +240,7 @@ test('a request or push stream interrupted by a stop signal is logged as such (i
   assert.equal(lines.filter((l) => l === 'warn MNAT server unreachable').length, 1, 'only the real failure warns');
 });
 
-test('push: applies push-update and yang-patch edits; a silent or broken stream is re-established', async () => {
+test('push: applies push-update and yang-patch edits (either member name); a silent or broken stream is re-established', async () => {
   let establishes = 0;
   const streams: Array<{ h: import('../../src/host/host.ts').HttpStreamHandlers; closed: boolean }> = [];
   const transport: HttpTransport = {
@@ -226,7 +278,11 @@ test('push: applies push-update and yang-patch edits; a silent or broken stream 
   ] } } } });
   s1.h.onData(change.slice(0, 30));
   s1.h.onData(change.slice(30));
-  assert.deepEqual(lists, [['1:232.1.1.1'], ['2:232.2.2.2']]);
+  // RFC 8641's unqualified "yang-patch" (the change above has the name older servers sent)
+  s1.h.onData(note({ 'ietf-yang-push:push-change-update': { id: 1, 'datastore-changes': { 'yang-patch': { 'patch-id': 'q', edit: [
+    { 'edit-id': 'e1', operation: 'create', target: target(3), value: { 'ietf-mnat:mapped-sg': [entry(3, '232.3.3.3')] } },
+  ] } } } }));
+  assert.deepEqual(lists, [['1:232.1.1.1'], ['2:232.2.2.2'], ['2:232.2.2.2', '3:232.3.3.3']]);
   // silence: the watchdog closes it and a new subscription follows
   await until(() => streams.length === 2, 'watchdog reconnect');
   assert.equal(s1.closed, true);

@@ -189,10 +189,12 @@ export class PushHub {
           sub.last = now;
           if (edits.length === 0) continue;
           sub.patchSeq++;
+          // The container comes from `uses ypatch:yang-patch` in ietf-yang-push (RFC 8641), so it is
+          // in ietf-yang-push's namespace, the parent's: unqualified in RFC 7951 JSON.
           this.send(sub, {
             'ietf-yang-push:push-change-update': {
               id: sub.id,
-              'datastore-changes': { 'ietf-yang-patch:yang-patch': { 'patch-id': `${sub.id}-${sub.patchSeq}`, edit: edits } },
+              'datastore-changes': { 'yang-patch': { 'patch-id': `${sub.id}-${sub.patchSeq}`, edit: edits } },
             },
           });
         }
