@@ -140,10 +140,13 @@ export class AssignedChannels {
         res.off('close', onClose);
         if (outcome === 'gone') {
           this.respond.error(req, res, errors.unknownWatcher(ENTRY_PATH));
-        } else if (outcome === 'changed' && this.store.hasWatcher(id)) {
+        } else if (this.store.hasWatcher(id) && (outcome === 'changed' || this.etagOf(id) !== etag)) {
+          // A timeout (or shutdown) can land while a change is in memory but
+          // deliver() has not run yet: the ETag no longer matches, so 304 would
+          // be wrong (RFC 9110 §13.1.2); answer the current entry.
           this.respond.send(res, 200, this.body(id), { 'content-type': YANG_JSON, etag: this.etagOf(id), 'cache-control': 'no-cache' });
         } else {
-          this.respond.send(res, 304, undefined, { etag: this.store.hasWatcher(id) ? this.etagOf(id) : etag });
+          this.respond.send(res, 304, undefined, { etag });
         }
         resolve();
       });
