@@ -27,7 +27,7 @@ function paths(id: string): Array<[string, number]> {
     [`/restconf/data/ietf-mnat:egress-global-joined/watcher=${id}`, 404],
     ['/restconf/data/ietf-mnat:assigned-channels/watcher=unknown', 404],
     ['/restconf/operations/ietf-mnat:get-new-watcher-id', 405],
-    ['/restconf/subscriptions/1.AAAAAAAAAAAAAAAA', 405],
+    ['/restconf/subscriptions/1.AAAAAAAAAAAAAAAA', 404],
     ['/nothing-here', 404],
   ];
 }
@@ -35,6 +35,44 @@ function paths(id: string): Array<[string, number]> {
 async function newId(opened: Opened, target: Target): Promise<string> {
   const a = await request(await h2(opened, target, NORMAL), 'POST', '/restconf/operations/ietf-mnat:get-new-watcher-id');
   return JSON.parse(a.body)['ietf-mnat:output']['watcher-id'];
+}
+
+/** The stream path of a new subscription to the watcher's assigned-channels. */
+async function subscriptionPath(opened: Opened, target: Target, id: string): Promise<string> {
+  const a = await request(await h2(opened, target, NORMAL), 'POST', '/restconf/operations/ietf-subscribed-notifications:establish-subscription', JSON.stringify({
+    'ietf-subscribed-notifications:input': { 'ietf-yang-push:datastore': 'ietf-datastores:operational', 'ietf-yang-push:on-change': {}, 'ietf-yang-push:datastore-xpath-filter': `/ietf-mnat:assigned-channels/watcher[id='${id}']` },
+  }));
+  assert.equal(a.status, 200, a.body);
+  return new URL(JSON.parse(a.body)['ietf-subscribed-notifications:output']['ietf-restconf-subscribed-notifications:uri']).pathname;
+}
+
+/** HEAD of a subscription's stream: a GET's headers, and the stream is still there to open after it. */
+async function headOfStream(opened: Opened, target: Target, id: string, head: (path: string) => Promise<{ status: number; headers: Record<string, unknown>; body: string }>): Promise<void> {
+  const path = await subscriptionPath(opened, target, id);
+  for (let i = 0; i < 2; i++) {
+    const a = await head(path);
+    assert.equal(a.status, 200, `HEAD ${path}`);
+    assert.equal(a.headers['content-type'], 'text/event-stream');
+    assert.equal(a.headers['cache-control'], 'no-cache');
+    assert.equal(a.body, '');
+  }
+  // HEAD attached nothing: the one stream of the subscription opens and starts with its push-update.
+  const stream = (await h2(opened, target, NORMAL)).request({ ':method': 'GET', ':path': path, accept: 'text/event-stream' });
+  try {
+    const first = await new Promise<{ status: number; data: string }>((resolve, reject) => {
+      let status = 0;
+      stream.on('response', (h) => (status = Number(h[':status'])));
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => resolve({ status, data: d }));
+      stream.on('end', () => resolve({ status, data: '' }));
+      stream.on('error', reject);
+      setTimeout(() => reject(new Error(`GET ${path}: no event within 5 s`)), 5000).unref();
+    });
+    assert.equal(first.status, 200, `GET ${path} after HEAD`);
+    assert.match(first.data, /push-update/);
+  } finally {
+    stream.close();
+  }
 }
 
 async function headOverH2(t: { after(fn: () => void): void }, target: Target): Promise<void> {
@@ -60,6 +98,7 @@ async function headOverH2(t: { after(fn: () => void): void }, target: Target): P
       assert.ok(Math.abs(Date.parse(date) - Date.now()) < 5000, `${what} ${path}: Date ${date} is now`);
     }
   }
+  await headOfStream(opened, target, id, (path) => request(session, 'HEAD', path));
 }
 
 test('HEAD over h2c on every path', async (t) => {
@@ -77,18 +116,21 @@ test('HEAD over HTTP/1.1 on every path', async (t) => {
   const opened = new Opened();
   t.after(() => opened.closeAll());
   const id = await newId(opened, { port: server.port });
-  for (const [path, status] of paths(id)) {
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+  const head = (path: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
       const r = http1Request({ host: NORMAL, port: server.port, method: 'HEAD', path, timeout: 5000 }, (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       });
       r.on('timeout', () => r.destroy(new Error(`HEAD ${path}: no answer within 5 s`)));
       r.on('error', reject);
       r.end();
     });
+  for (const [path, status] of paths(id)) {
+    const answer = await head(path);
     assert.equal(answer.status, status, `HEAD ${path}`);
     assert.equal(answer.body, '');
   }
+  await headOfStream(opened, { port: server.port }, id, head);
 });

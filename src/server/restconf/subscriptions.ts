@@ -9,11 +9,12 @@ import { errors, RestconfError } from '../http/restconf-error.ts';
 import type { PushHub } from '../push/push-hub.ts';
 import type { StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
-import { allow, type Ctx } from './context.ts';
+import { allow, type Ctx, type Method } from './context.ts';
 import type { Responder } from './respond.ts';
 import { parseEstablishInput, parseSubscriptionIdInput, SN } from './subscription-input.ts';
 
 const MAX_SUBSCRIPTIONS_PER_WATCHER = 8;
+const STREAM_METHODS: Method[] = ['GET', 'HEAD'];
 
 /** The transport connection of a request (an HTTP/2 session's socket, or the HTTP/1.1 socket). */
 function transportOf(req: AnyRequest): unknown {
@@ -73,9 +74,9 @@ export class Subscriptions {
 
   /** GET …/subscriptions/ID.TOKEN: the SSE stream of an established subscription. */
   async stream(ctx: Ctx, idText: string): Promise<void> {
-    allow(ctx.method, ['GET']);
+    allow(ctx.method, STREAM_METHODS);
     await ctx.body.drain();
-    if (this.respond.options(ctx, ['GET'])) return;
+    if (this.respond.options(ctx, STREAM_METHODS)) return;
     const m = /^(\d{1,10})\.([A-Za-z0-9_-]{16})$/.exec(idText);
     const id = m ? Number(m[1]) : NaN;
     const sub = m ? this.push.lookup(id, m[2] as string, ctx.owner) : null;
@@ -87,6 +88,9 @@ export class Subscriptions {
       this.push.watcherGone(sub.watcherId);
       throw errors.unknownWatcher(undefined, 404);
     }
+    // HEAD (RFC 8040 §4.2): the headers PushHub.attach sends, without attaching
+    // (that would use up the subscription's one stream).
+    if (ctx.method === 'HEAD') return this.respond.send(ctx.res, 200, undefined, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     this.push.attach(id, ctx.res);
   }
 }
