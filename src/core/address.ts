@@ -265,3 +265,22 @@ export function prefixHoldsUnforwarded(p: Prefix): boolean {
 export function isLoopback(a: Address): boolean {
   return a.family === 4 ? a.value >> 24n === 127n : a.value === 1n;
 }
+
+/**
+ * Why an address can never be a global SSM source, or null: loopback,
+ * 0.0.0.0/8, link-local, or IPv4-mapped IPv6 (a join would wait for traffic
+ * that never comes). Only the server calls it, so the QuickJS bundle (which
+ * has isLoopback alone) does not grow.
+ */
+export function nonGlobalSourceReason(a: Address): string | null {
+  if (isLoopback(a)) return 'is a loopback address';
+  if (a.family === 4) {
+    if (a.value >> 24n === 0n) return 'is in 0.0.0.0/8 ("this network"), never a packet source';
+    return a.value >> 16n === 0xa9fen ? 'is link-local (169.254.0.0/16), which routers never forward' : null;
+  }
+  if (a.value >> 32n === 0xffffn) {
+    const v4 = formatAddress({ family: 4, value: a.value & 0xffffffffn });
+    return `is an IPv4-mapped IPv6 address, never an IPv6 source; for an IPv4 source give ${v4} with an IPv4 group`;
+  }
+  return a.value >> 118n === 0x3fan ? 'is link-local (fe80::/10), which routers never forward' : null;
+}

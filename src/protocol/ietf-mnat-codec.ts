@@ -10,7 +10,7 @@
 // - a joined-sg without its key "id" gets "source,group" as id.
 // Encoding is strictly RFC 7951: module-qualified top level, simple names
 // inside, identities module-qualified, uint32 as JSON numbers.
-import { AddressError, formatAddress, formatPrefix, isLoopback, isMulticast, isUnicastSource, tryParseAddress, tryParsePrefix, unforwardedGroupReason, type Address } from '../core/address.ts';
+import { AddressError, formatAddress, formatPrefix, isLoopback, isMulticast, isUnicastSource, nonGlobalSourceReason, tryParseAddress, tryParsePrefix, unforwardedGroupReason, type Address } from '../core/address.ts';
 import type { Channel } from '../core/channel.ts';
 import type { JoinedSg, LocalMapping, MappedChannel, Monitor } from './model.ts';
 
@@ -205,6 +205,12 @@ function cachedSsmChannel(m: Map<string, unknown>, path: string, what: string): 
   const hit = cacheKey !== null ? channelCache.get(cacheKey) : undefined;
   if (hit) return hit;
   const c = ssmChannel(m, path, what);
+  // Joins only (the clients' decoding, in the QuickJS bundle, stays without it),
+  // and at the request, not in the state machine's checks: a region's replicas
+  // re-check logged intents as they apply them, and a check added there would
+  // make front ends of two versions disagree during a rolling upgrade.
+  const why = nonGlobalSourceReason(tryParseAddress(c.source) as Address);
+  if (why) throw new CodecError(`${path}/source`, `source ${String(source)} ${why}`);
   if (cacheKey !== null) {
     if (channelCache.size >= CHANNEL_CACHE_MAX) channelCache.clear();
     channelCache.set(cacheKey, Object.freeze(c));

@@ -19,6 +19,9 @@ test('every error: RFC 8040 status and ietf-restconf:errors body', async (t) => 
     { what: 'yang-patch media type', method: 'PATCH', path: E + id, body: joinsBody(id, []), headers: { 'content-type': 'application/yang-patch+json' }, status: 415, tag: 'invalid-value' },
     { what: 'xml', method: 'POST', path: '/restconf/operations/ietf-mnat:refresh-watcher-id', body: '<input/>', headers: { 'content-type': 'application/yang-data+xml' }, status: 415, tag: 'invalid-value' },
     { what: 'bad source address', method: 'PUT', path: E + id, body: joinsBody(id, [['192.0.2.300', '232.1.1.1']]), status: 400, tag: 'invalid-value', errPath: /joined-sg\[0\]\/source/ },
+    // never a global source: refused like loopback, naming the field
+    ...['127.0.0.1', '0.1.2.3', '169.254.0.1'].map((src) => ({ what: `source ${src}`, method: 'PUT' as const, path: E + id, body: joinsBody(id, [[src, '232.1.1.1']]), status: 400, tag: 'invalid-value', errPath: /joined-sg\[0\]\/source$/, message: new RegExp(`source ${src} is`) })),
+    ...['::1', '::ffff:127.0.0.1', '::ffff:0.0.0.0', 'fe80::1'].map((src) => ({ what: `source ${src}`, method: 'PUT' as const, path: E + id, body: joinsBody(id, [[src, 'ff3e::1']]), status: 400, tag: 'invalid-value', errPath: /joined-sg\[0\]\/source$/, message: new RegExp(`source ${src} is`) })),
     { what: 'non-multicast group', method: 'PUT', path: E + id, body: joinsBody(id, [['192.0.2.1', '10.1.1.1']]), status: 400, tag: 'invalid-value', errPath: /joined-sg\[0\]\/group/, message: /multicast/ },
     { what: 'mixed families', method: 'PUT', path: E + id, body: joinsBody(id, [['2001:db8::1', '232.1.1.1']]), status: 400, tag: 'invalid-value' },
     { what: 'bad prefix', method: 'PUT', path: I + ing, body: monitorsBody(ing, ['192.0.2.0/33']), status: 400, tag: 'invalid-value', errPath: /global-source-prefix/ },

@@ -9,6 +9,7 @@ import {
   isMulticast,
   isSsmGroup,
   multicastMac,
+  nonGlobalSourceReason,
   parseAddress,
   parsePrefix,
   prefixContains,
@@ -89,5 +90,26 @@ test('isMulticast, isSsmGroup and the 224.0.0.0/24 check (bit tests) agree with 
     assert.equal(isMulticast(a), prefixContains(a.family === 4 ? IPV4_MULTICAST : IPV6_MULTICAST, a), text);
     assert.equal(isSsmGroup(a), a.family === 4 ? prefixContains(IPV4_SSM, a) : ssm6.some((p) => prefixContains(p, a)), text);
     if (a.family === 4) assert.equal(unforwardedGroupReason(a) !== null, prefixContains(parsePrefix('224.0.0.0/24'), a), text);
+  }
+});
+
+test('sources that are never global: loopback, 0.0.0.0/8, link-local, IPv4-mapped; their neighbours are fine', () => {
+  const why = (a: string) => nonGlobalSourceReason(parseAddress(a));
+  for (const [a, re] of [
+    ['127.0.0.1', /loopback/],
+    ['::1', /loopback/],
+    ['0.1.2.3', /0\.0\.0\.0\/8/],
+    ['0.255.255.255', /0\.0\.0\.0\/8/],
+    ['169.254.1.1', /link-local \(169\.254/],
+    ['fe80::1', /link-local \(fe80/],
+    ['febf:ffff::1', /link-local/],
+    ['::ffff:127.0.0.1', /IPv4-mapped.*give 127\.0\.0\.1 with an IPv4 group/],
+    ['::ffff:0.0.0.0', /IPv4-mapped/],
+    ['::ffff:192.0.2.1', /IPv4-mapped/],
+  ] as const) {
+    assert.match(why(a) ?? '', re, a);
+  }
+  for (const a of ['1.0.0.0', '126.255.255.255', '128.0.0.0', '169.253.255.255', '169.255.0.0', '192.0.2.1', '2001:db8::1', 'fec0::1', 'fe7f::1', '::fffe:1.2.3.4', '::1:ffff:1.2.3.4', '::2']) {
+    assert.equal(why(a), null, a);
   }
 });

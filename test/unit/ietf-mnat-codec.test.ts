@@ -69,6 +69,11 @@ test('egress validation names the bad field', () => {
   codecError(j({ source: '10.0.0.1', group: '224.0.0.251' }), `${p}/group`, /224.0.0.0\/24 \(local network control\)/);
   codecError(j({ source: 'fe80::1', group: 'ff02::fb' }), `${p}/group`, /scope 2 \(link-local\)/);
   codecError(j({ source: '127.0.0.1', group: '232.0.0.1' }), `${p}/source`, /loopback/);
+  codecError(j({ source: '::ffff:127.0.0.1', group: 'ff3e::1' }), `${p}/source`, /source ::ffff:127.0.0.1 is an IPv4-mapped IPv6 address/);
+  codecError(j({ source: '::ffff:0.0.0.0', group: 'ff3e::1' }), `${p}/source`, /IPv4-mapped/);
+  codecError(j({ source: '0.1.2.3', group: '232.0.0.1' }), `${p}/source`, /source 0.1.2.3 is in 0.0.0.0\/8/);
+  codecError(j({ source: 'fe80::1', group: 'ff3e::1' }), `${p}/source`, /source fe80::1 is link-local/);
+  codecError(j({ source: '169.254.0.1', group: '232.0.0.1' }), `${p}/source`, /link-local/);
   codecError(j({ source: 10, group: '232.0.0.1' }), `${p}/source`, /must be an IP address string, got number 10/);
   codecError(j({ group: '232.0.0.1' }), `${p}/source`, /source is missing/, 'missing-element');
   codecError(j({ source: '10.0.0.1' }), `${p}/group`, /group is missing/, 'missing-element');
