@@ -62,7 +62,7 @@ const config = { format: 'mnat-region-config/1' as const, pool: DEFAULT_POOL, re
 // Front end A, here.
 const storeA = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/mnat/bench/', frontendId: 'A', config, log: quiet });
 const clients = unlimitedClients();
-const app = new RestconfApp(storeA, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage(), clients, maxContainerWatchers: 0, maxSubscriptionsPerClient: 0 });
+const app = new RestconfApp(storeA, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage(), clients, maxContainerWatchers: 0, maxSubscriptionsPerClient: 0, maxJoinsPerWatcher: 64 });
 const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key'), clients }, (req, res) => app.handle(req, res));
 const ticker = startTicker(storeA, quiet);
 cleanup.t.after(async () => {

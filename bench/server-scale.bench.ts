@@ -43,7 +43,7 @@ journal.load();
 const store = new EmbeddedStore(state, journal, { log: quiet, dir: join(tmp, 'state'), state: options });
 // One load generator on one address: no per-client limits.
 const clients = unlimitedClients();
-const app = new RestconfApp(store, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage(), clients, maxContainerWatchers: 0, maxSubscriptionsPerClient: 0 });
+const app = new RestconfApp(store, quiet, { aliasRoots: [], mtls: false, adminCns: [], longPollMaxMs: 60_000, longPollDefaultMs: 25_000, memoryUsage: () => process.memoryUsage(), clients, maxContainerWatchers: 0, maxSubscriptionsPerClient: 0, maxJoinsPerWatcher: 64 });
 const listener = await listen({ host: '127.0.0.1', port: 0, insecure: false, tlsCert: join(certs, 'server.pem'), tlsKey: join(certs, 'server.key'), clients }, (req, res) => app.handle(req, res));
 // The server's clock, as in store/ticker.ts.
 let populating = true;

@@ -187,7 +187,7 @@ export function parseServerOptions(argv: readonly string[]): ServerOptions | 'he
     stateDir: args.string('state-dir'),
     longPollDefaultMs: (args.number('long-poll-wait') as number) * 1000,
     httpLimits,
-    restconfLimits: { maxContainerWatchers: num('max-container-watchers'), maxSubscriptionsPerClient: num('max-subscriptions-per-client') },
+    restconfLimits: { maxContainerWatchers: num('max-container-watchers'), maxSubscriptionsPerClient: num('max-subscriptions-per-client'), maxJoinsPerWatcher: num('max-joins-per-watcher') },
     journalCompactBytes: num('journal-compact-bytes'),
     poolJson: pool.json,
     store: region ? { kind: 'etcd', ...region, frontendId: frontendId ?? defaultFrontendId(), leaseTtlS: args.number('frontend-lease') as number } : { kind: 'embedded' },

@@ -36,6 +36,8 @@ export interface RestconfLimits {
   maxContainerWatchers: number;
   /** Push subscriptions one client (certificate, or address) may hold. */
   maxSubscriptionsPerClient: number;
+  /** The store's joins/monitors per watcher, checked for every entry of a container POST before any is applied. */
+  maxJoinsPerWatcher: number;
 }
 
 export interface AppConfig extends AdminPolicy, LongPollConfig, RestconfLimits {
@@ -86,7 +88,7 @@ export class RestconfApp {
     this.assigned = new AssignedChannels(store, access, this.push, this.respond, config, closing);
     const subscriptions = new Subscriptions(store, access, this.push, this.respond, now, config.maxSubscriptionsPerClient, refusals);
     this.operations = new Operations(store, access, subscriptions, this.respond, log, now, refusals);
-    const data = new WatcherData(store, access, this.respond, now);
+    const data = new WatcherData(store, access, this.respond, now, config.maxJoinsPerWatcher);
     this.router = new Router(
       { store, access, respond: this.respond, operations: this.operations, subscriptions, assigned: this.assigned, data, stats: (c) => this.stats(c), closing },
       config.aliasRoots,

@@ -17,6 +17,7 @@ import { parseJsonBody } from '../http/body.ts';
 import { checkAccept, contentTypeOf, isJsonBodyType, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
 import { MnatError } from '../state/state-types.ts';
+import { validateJoins, validateMonitors } from '../state/validate.ts';
 import type { MnatStore, StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
 import { allow, type Ctx, type Method } from './context.ts';
@@ -28,6 +29,10 @@ export interface WatcherDataKind<T> {
   container: 'egress-global-joined' | 'ingress-watching';
   /** Plural noun of the entries, for the 404 hint. */
   items: string;
+  /** What a watcher of the other role holds, for the wrong-role message. */
+  otherRole: string;
+  /** The state machine's input checks (throws its MnatError). */
+  validate(items: T[], limit: number): void;
   decodeList(body: unknown): Array<{ id: string | undefined; items: T[] }>;
   decodeOne(body: unknown, watcherId: string): T[];
   encodeList(watchers: Array<{ id: string; items: T[] }>): Json;
@@ -42,6 +47,8 @@ export const EGRESS_DATA: WatcherDataKind<JoinedSg> = {
   role: 'egress',
   container: 'egress-global-joined',
   items: 'joins',
+  otherRole: 'ingress monitors',
+  validate: (joins, limit) => void validateJoins(joins, limit, () => undefined),
   decodeList: (body) => decodeEgressWatchers(body).map((w) => ({ id: w.id, items: w.joins })),
   decodeOne: decodeEgressWatcher,
   encodeList: (watchers) => encodeEgressGlobalJoined(watchers.map((w) => ({ id: w.id, joins: w.items }))),
@@ -56,6 +63,8 @@ export const INGRESS_DATA: WatcherDataKind<Monitor> = {
   role: 'ingress',
   container: 'ingress-watching',
   items: 'monitors',
+  otherRole: 'egress joins',
+  validate: (monitors, limit) => void validateMonitors(monitors, limit),
   decodeList: (body) => decodeIngressWatchers(body).map((w) => ({ id: w.id, items: w.monitors })),
   decodeOne: decodeIngressWatcher,
   encodeList: (watchers) => encodeIngressWatching(watchers.map((w) => ({ id: w.id, monitors: w.items }))),
@@ -75,6 +84,8 @@ export class WatcherData {
     private readonly access: WatcherAccess,
     private readonly respond: Responder,
     private readonly now: () => number,
+    /** Joins or monitors per watcher (the store's limit). */
+    private readonly maxItems: number,
   ) {}
 
   async handle<T>(ctx: Ctx, watcherId: string | undefined, kind: WatcherDataKind<T>): Promise<void> {
@@ -96,7 +107,10 @@ export class WatcherData {
       case 'PUT':
       case 'PATCH': {
         const items = kind.decodeOne(parseJsonBody(ctx.req, await ctx.body.read(), ctx.prototype, true), watcherId);
-        const existed = this.store.roleOf(watcherId) === kind.role;
+        const role = this.store.roleOf(watcherId);
+        const existed = role === kind.role;
+        // RFC 8040 §4.6.1: PATCH must not create the target; answered as a GET of it is (another role: wrong-role, as PUT).
+        if (ctx.method === 'PATCH' && role === 'none') throw errors.notFound(`${kind.container} entry for this watcher (PUT ${kind.items} to create it)`);
         try {
           await (ctx.method === 'PUT' ? kind.set(this.store, watcherId, items, now) : kind.merge(this.store, watcherId, items, now));
         } catch (err) {
@@ -121,14 +135,11 @@ export class WatcherData {
     if (ctx.method === 'POST') {
       const entries = kind.decodeList(parseJsonBody(ctx.req, await ctx.body.read(), ctx.prototype, true));
       if (entries.length === 0) throw errors.missingElement('no watcher entry in the body', '/ietf-mnat:watcher');
-      for (const [i, e] of entries.entries()) {
-        if (e.id === undefined) throw errors.missingElement('watcher entry without id', `/ietf-mnat:watcher[${i}]/id`);
-        this.access.check(e.id, ctx.owner, `/ietf-mnat:watcher[${i}]/id`);
-      }
+      const checked = entries.map((e, i) => ({ id: this.checkEntry(ctx, kind, e.id, e.items, i), items: e.items }));
       const now = this.now();
-      // In order, each durable before the next; the first refusal stops the rest.
-      for (const e of entries) await kind.set(this.store, e.id as string, e.items, now);
-      const first = entries[0]?.id as string;
+      // Each entry is its own durable change: every refusal known beforehand is checked above.
+      for (const e of checked) await kind.set(this.store, e.id, e.items, now);
+      const first = checked[0]?.id as string;
       this.respond.send(ctx.res, 201, undefined, { location: `${ctx.root}/data/ietf-mnat:${kind.container}/watcher=${encodeURIComponent(first)}` });
       return;
     }
@@ -136,6 +147,27 @@ export class WatcherData {
     checkAccept(ctx.req);
     const ids = this.access.ownedIds(ctx.owner).filter((id) => this.store.roleOf(id) === kind.role);
     this.respond.json(ctx, 200, kind.encodeList(ids.map((id) => ({ id, items: kind.get(this.store, id) }))));
+  }
+
+  /**
+   * One entry of a container POST, as kind.set would refuse it. The container
+   * exists, so an unknown watcher is a fault of the body: 400, as in operation input.
+   */
+  private checkEntry<T>(ctx: Ctx, kind: WatcherDataKind<T>, id: string | undefined, items: T[], i: number): string {
+    const path = `/ietf-mnat:watcher[${i}]`;
+    if (id === undefined) throw errors.missingElement('watcher entry without id', `${path}/id`);
+    this.access.check(id, ctx.owner, `${path}/id`, 400);
+    const role = this.store.roleOf(id);
+    if (role !== 'none' && role !== kind.role) {
+      throw errors.invalidValue(`this watcher has ${kind.otherRole}; use a separate watcher id for ${kind.role} ${kind.items}`, `${path}/id`);
+    }
+    try {
+      kind.validate(items, this.maxItems);
+    } catch (err) {
+      if (err instanceof MnatError) throw mnatToRestconf(new MnatError(err.kind, err.message, err.path === undefined ? path : `${path}/${err.path}`), false);
+      throw err;
+    }
+    return id;
   }
 
   /** PUT/PATCH: the media type is checked before the watcher, so a wrong type is 415 whatever the id. */
