@@ -1,7 +1,8 @@
 // The input of the yang-push operations (RFC 8639, RFC 8641): which one
 // watcher's assigned-channels an establish-subscription selects, and the id a
 // delete-subscription names. Module-qualified and bare member names are both
-// taken, as RFC 7951 allows.
+// taken, as RFC 7951 allows. Options the server does not implement are
+// refused by name rather than ignored, so a client never believes it got them.
 import { errors, RestconfError } from '../http/restconf-error.ts';
 
 export const SN = 'ietf-subscribed-notifications';
@@ -12,8 +13,8 @@ function member(obj: Record<string, unknown>, local: string, module: string): un
   return obj[`${module}:${local}`];
 }
 
-/** establish-subscription input → the one watcher id its filter selects. */
-export function parseEstablishInput(body: unknown): string {
+/** establish-subscription input → the one watcher id its filter selects. nowMs: the wall clock, for stop-time. */
+export function parseEstablishInput(body: unknown, nowMs = Date.now()): string {
   const invalid = (message: string, path: string, appTag?: string) => new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errors.malformed('establish-subscription input must be a JSON object');
   const keys = Object.keys(body);
@@ -40,10 +41,12 @@ export function parseEstablishInput(body: unknown): string {
   if (encoding !== undefined && encoding !== `${SN}:encode-json` && encoding !== 'encode-json') {
     throw invalid('only encode-json is offered', `${p}/encoding`, `${SN}:encoding-unsupported`);
   }
+  checkStopTime(member(inp, 'stop-time', SN), nowMs, `${p}/stop-time`);
   const onChange = member(inp, 'on-change', YP);
   if (typeof onChange !== 'object' || onChange === null || Array.isArray(onChange)) {
     throw invalid('an on-change subscription ({"ietf-yang-push:on-change":{}}) is required', `${p}/${YP}:on-change`, `${YP}:on-change-unsupported`);
   }
+  checkOnChange(onChange as Record<string, unknown>, `${p}/${YP}:on-change`);
   const xpath = member(inp, 'datastore-xpath-filter', YP);
   const subtree = member(inp, 'datastore-subtree-filter', YP);
   if ((xpath === undefined) === (subtree === undefined)) {
@@ -65,6 +68,50 @@ export function parseEstablishInput(body: unknown): string {
     throw invalid('subtree filter must be {"ietf-mnat:assigned-channels":{"watcher":[{"id":"WATCHER-ID"}]}}', `${p}/${YP}:datastore-subtree-filter`);
   }
   return id;
+}
+
+function invalidValue(message: string, path: string, appTag?: string): RestconfError {
+  return new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
+}
+
+const DATE_AND_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * RFC 8639: a stop-time must lie in the future, and the subscription ends at
+ * it. Ending subscriptions at a time is not implemented, so any stop-time is
+ * refused; a past one with the error the RFC calls for.
+ */
+function checkStopTime(stop: unknown, nowMs: number, path: string): void {
+  if (stop === undefined) return;
+  const ms = typeof stop === 'string' && DATE_AND_TIME.test(stop) ? Date.parse(stop) : NaN;
+  if (Number.isNaN(ms)) throw invalidValue('stop-time must be a date-and-time such as "2030-01-01T00:00:00Z"', path);
+  if (ms <= nowMs) throw invalidValue(`stop-time ${stop} is not in the future`, path);
+  throw invalidValue('stop-time is not supported: a subscription lasts until delete-subscription, its stream closes or its watcher expires', path);
+}
+
+/**
+ * The on-change parameters of RFC 8641. The server sends every change at once
+ * (no dampening), always starts with a full push-update, and excludes no
+ * change type: the defaults are accepted, anything else refused by name.
+ */
+function checkOnChange(onChange: Record<string, unknown>, path: string): void {
+  for (const k of Object.keys(onChange)) {
+    const at = `${path}/${k}`;
+    const value = onChange[k];
+    switch (k.startsWith(`${YP}:`) ? k.slice(YP.length + 1) : k) {
+      case 'dampening-period':
+        if (value !== 0) throw invalidValue('dampening-period is not supported: every change is sent at once (only 0 is accepted)', at);
+        break;
+      case 'sync-on-start':
+        if (value !== true) throw invalidValue('sync-on-start false is not supported: every subscription starts with a full push-update', at);
+        break;
+      case 'excluded-change':
+        if (!Array.isArray(value) || value.length > 0) throw invalidValue('excluded-change is not supported: every kind of change is sent', at, `${YP}:cant-exclude`);
+        break;
+      default:
+        throw new RestconfError(400, 'application', 'unknown-element', `unexpected member "${k}" of on-change`, undefined, at);
+    }
+  }
 }
 
 export function parseSubscriptionIdInput(body: unknown): number {
