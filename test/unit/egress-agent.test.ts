@@ -261,16 +261,14 @@ async function settled<T>(m: Machine, p: Promise<T>): Promise<T> {
   return r;
 }
 
-async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine(), prepare: (k: Kernel) => void = () => undefined) {
-  const m = machine;
+/** An agent on the machine's host and kernel (not started); feeds record the kernel's operations when they start. */
+function makeAgent(m: Machine, kernel: Kernel, settings: EgressSettings) {
   const host = m.host();
   const feeds: Feed[] = [];
-  const kernel = new Kernel(m.time);
-  prepare(kernel);
   const agent = createEgressAgent({
     host,
     log: createLevelLogger(host.log, 'debug'),
-    settings: { ...SETTINGS, ...settings },
+    settings,
     createFeed: () => {
       const f = new Feed();
       f.onStart = () => (f.kernelOpsAtStart = [...kernel.ops]);
@@ -281,6 +279,14 @@ async function setup(settings: Partial<EgressSettings> = {}, machine = new Machi
     joiner: kernel,
     countersMs: 20,
   });
+  return { agent, feeds, host };
+}
+
+async function setup(settings: Partial<EgressSettings> = {}, machine = new Machine(), prepare: (k: Kernel) => void = () => undefined) {
+  const m = machine;
+  const kernel = new Kernel(m.time);
+  prepare(kernel);
+  const { agent, feeds, host } = makeAgent(m, kernel, { ...SETTINGS, ...settings });
   agents.push({ stop: () => agent.stop(), machine: m });
   await settled(m, agent.start());
   return {
@@ -517,22 +523,8 @@ test('reload: the same servers in another order (DNS-SD shuffles equal-priority 
 
 test('a stop (SIGTERM) while the first pass attaches the translator: nothing is started after it', async () => {
   const m = new Machine();
-  const host = m.host();
   const kernel = new Kernel(m.time);
-  const feeds: Feed[] = [];
-  const agent = createEgressAgent({
-    host,
-    log: createLevelLogger(host.log, 'debug'),
-    settings: SETTINGS,
-    createFeed: () => {
-      const f = new Feed();
-      f.onStart = () => (f.kernelOpsAtStart = [...kernel.ops]);
-      feeds.push(f);
-      return f;
-    },
-    translator: kernel,
-    joiner: kernel,
-  });
+  const { agent, feeds } = makeAgent(m, kernel, SETTINGS);
   const started = agent.start();
   await m.time.advance(1); // the attach takes 5 ms
   const stopped = agent.stop();
