@@ -256,7 +256,10 @@ export function createEgressAgent(opts: EgressAgentOptions): EgressAgent {
       }
     }
     if (rulesStale && down !== null) {
-      rules.clear(); // re-upsert resolves outputs to the new device
+      // Outputs were resolved to the old device: outputs no plan names make every
+      // rule still wanted upserted again (resolving the new one), and the others
+      // still removed from the kernel (forgetting them would leave them there).
+      for (const [k, r] of rules) rules.set(k, { ...r, outputs: r.outputs.map((o) => `${o} (re-created)`) });
       rulesStale = false;
     }
 

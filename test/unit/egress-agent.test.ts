@@ -400,6 +400,24 @@ test('WAN re-created (new ifindex): detach, attach, re-upsert, re-join; missing 
   await agent.stop();
 });
 
+test('LAN bridge re-created during a re-mapping: the wanted rule is rewritten for the new bridge, the one kept for the overlap still leaves the kernel', async () => {
+  const { m, agent, kernel, feed } = await setup();
+  m.join('lan1', G1);
+  await m.time.until('PUT', () => feed().puts.some((p) => p.length === 1));
+  feed().assign([[G1, L1]]);
+  await m.time.until('active', () => kernel.joins.size === 1);
+  feed().assign([[G1, L2]]); // L1 is kept beside L2 for the overlap
+  await m.time.until('both', () => kernel.rules.size === 2 && kernel.joins.size === 2);
+  kernel.ops = [];
+  m.links.set('br-lan', { ...m.links.get('br-lan')!, ifindex: 40 });
+  m.linkEvent('br-lan');
+  await m.time.until('rewritten', () => kernel.ops.includes(`upsert ${channelKey(L2)}>${channelKey(G1)}@br-lan`));
+  await m.time.advance(REMAP_OVERLAP_MS + 1000);
+  assert.deepEqual([...kernel.rules.keys()], [channelKey(L2)], 'the old rule left the kernel after the overlap');
+  assert.deepEqual([...kernel.joins.values()].map((j) => channelKey(j.channel)), [channelKey(L2)]);
+  await agent.stop();
+});
+
 test('max channels on reload: the active channel stays, the newest is not carried; stop cleans up', async () => {
   const { m, agent, kernel, feed } = await setup();
   m.join('lan1', G1);
