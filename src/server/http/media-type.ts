@@ -24,13 +24,31 @@ export function isJsonBodyType(type: string, prototype: boolean): boolean {
   return type === YANG_JSON || (prototype && type === 'application/json');
 }
 
-/** Whether an Accept header admits application/yang-data+json (no header: yes). */
+/** How closely a media range names JSON: 2 the type itself, 1 application/*, 0 any, -1 another type. */
+function jsonRank(range: string): number {
+  if (range === YANG_JSON || range === 'application/json') return 2;
+  return range === 'application/*' ? 1 : range === '*/*' || range === '' ? 0 : -1;
+}
+
+/**
+ * Whether an Accept header admits application/yang-data+json (no header: yes).
+ * The most specific range that matches decides, and q=0 means "not this"
+ * (RFC 9110 §12.5.1): JSON named with q=0 is refused beside a wildcard.
+ */
 export function acceptsJson(accept: string | undefined): boolean {
   if (!accept || accept === '*/*' || accept === YANG_JSON) return true;
-  return accept
-    .split(',')
-    .map((p) => (p.split(';')[0] ?? '').trim().toLowerCase())
-    .some((t) => t === '*/*' || t === 'application/*' || t === YANG_JSON || t === 'application/json' || t === '');
+  let decidingRank = -1;
+  let admitted = false;
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const rank = jsonRank(range);
+    if (rank < 0 || rank < decidingRank) continue;
+    const q = params.find((p) => p.startsWith('q='));
+    const admits = q === undefined || Number(q.slice(2)) > 0;
+    admitted = rank > decidingRank ? admits : admitted || admits;
+    decidingRank = rank;
+  }
+  return admitted;
 }
 
 /** 406 unless the client accepts JSON. */
