@@ -22,7 +22,26 @@ import { EGRESS_DATA, INGRESS_DATA, type WatcherData } from './watcher-data.ts';
 export const RESTCONF_ROOT = '/restconf';
 const YANG_LIBRARY_VERSION = '2019-01-04';
 const READ_ONLY: Method[] = ['GET', 'HEAD'];
-const QUERY_PARAMETERS = ['depth', 'content', 'with-defaults'];
+/** RFC 8040 §4.8's retrieval parameters this server takes (GET and HEAD only), with their valid values. */
+const QUERY_PARAMETERS: Record<string, (value: string) => boolean> = {
+  content: (v) => v === 'config' || v === 'nonconfig' || v === 'all',
+  depth: (v) => v === 'unbounded' || (/^[1-9]\d{0,4}$/.test(v) && Number(v) <= 65535),
+  'with-defaults': (v) => ['report-all', 'trim', 'explicit', 'report-all-tagged'].includes(v),
+};
+
+/** Why a request's query is refused (RFC 8040 §4.8: 400 invalid-value), or null. */
+export function queryFault(query: string, method: string): string | null {
+  const seen = new Set<string>();
+  for (const [name, value] of new URLSearchParams(query)) {
+    const valid = Object.hasOwn(QUERY_PARAMETERS, name) ? QUERY_PARAMETERS[name] : undefined;
+    if (valid === undefined) return `query parameter "${name}" is not supported here`;
+    if (method !== 'GET' && method !== 'HEAD') return `query parameter "${name}" is allowed only with GET and HEAD`;
+    if (seen.has(name)) return `query parameter "${name}" appears more than once`;
+    seen.add(name);
+    if (!valid(value)) return `query parameter ${name}=${JSON.stringify(value)} has no such value`;
+  }
+  return null;
+}
 
 export interface Resources {
   store: StoreReads;
@@ -94,13 +113,10 @@ export class Router {
       throw errors.notFound(path);
     }
     const ctx: Ctx = { req, res, method, path, root, prototype: root !== RESTCONF_ROOT, identity, owner: identity ? identity.owner : undefined, body };
-    if (q >= 0) {
-      for (const name of new URLSearchParams(url.slice(q + 1)).keys()) {
-        if (!QUERY_PARAMETERS.includes(name)) {
-          await body.drain();
-          throw new RestconfError(400, 'protocol', 'invalid-value', `query parameter "${name}" is not supported here`);
-        }
-      }
+    const fault = q >= 0 ? queryFault(url.slice(q + 1), method) : null;
+    if (fault !== null) {
+      await body.drain();
+      throw new RestconfError(400, 'protocol', 'invalid-value', fault);
     }
     const rest = path.slice(root.length).replace(/\/$/, '');
     await this.route(ctx, rest === '' ? [] : rest.slice(1).split('/'));
