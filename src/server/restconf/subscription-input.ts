@@ -13,14 +13,17 @@ function member(obj: Record<string, unknown>, local: string, module: string): un
   return obj[`${module}:${local}`];
 }
 
+function invalidValue(message: string, path: string, appTag?: string): RestconfError {
+  return new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
+}
+
 /** establish-subscription input → the one watcher id its filter selects. nowMs: the wall clock, for stop-time. */
 export function parseEstablishInput(body: unknown, nowMs = Date.now()): string {
-  const invalid = (message: string, path: string, appTag?: string) => new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errors.malformed('establish-subscription input must be a JSON object');
   const keys = Object.keys(body);
-  if (keys.length !== 1 || keys[0] !== `${SN}:input`) throw invalid(`expected {"${SN}:input":{…}}`, '/');
+  if (keys.length !== 1 || keys[0] !== `${SN}:input`) throw invalidValue(`expected {"${SN}:input":{…}}`, '/');
   const input = (body as Record<string, unknown>)[`${SN}:input`];
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('input must be an object', `/${SN}:input`);
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalidValue('input must be an object', `/${SN}:input`);
   const inp = input as Record<string, unknown>;
   const p = `/${SN}:input`;
   const allowedKeys = new Set([
@@ -31,32 +34,32 @@ export function parseEstablishInput(body: unknown, nowMs = Date.now()): string {
     'encoding', `${SN}:encoding`, 'stop-time', `${SN}:stop-time`,
   ]);
   for (const k of Object.keys(inp)) {
-    if (k === `${YP}:periodic` || k === 'periodic') throw invalid('only on-change subscriptions are offered', `${p}/${k}`, `${YP}:period-unsupported`);
-    if (k === 'stream' || k === `${SN}:stream`) throw invalid('event streams are not offered; subscribe to the operational datastore', `${p}/${k}`, `${SN}:stream-unavailable`);
+    if (k === `${YP}:periodic` || k === 'periodic') throw invalidValue('only on-change subscriptions are offered', `${p}/${k}`, `${YP}:period-unsupported`);
+    if (k === 'stream' || k === `${SN}:stream`) throw invalidValue('event streams are not offered; subscribe to the operational datastore', `${p}/${k}`, `${SN}:stream-unavailable`);
     if (!allowedKeys.has(k)) throw new RestconfError(400, 'application', 'unknown-element', `unexpected member "${k}"`, undefined, `${p}/${k}`);
   }
   const datastore = member(inp, 'datastore', YP);
-  if (datastore !== 'ietf-datastores:operational') throw invalid('datastore must be "ietf-datastores:operational"', `${p}/${YP}:datastore`);
+  if (datastore !== 'ietf-datastores:operational') throw invalidValue('datastore must be "ietf-datastores:operational"', `${p}/${YP}:datastore`);
   const encoding = member(inp, 'encoding', SN);
   if (encoding !== undefined && encoding !== `${SN}:encode-json` && encoding !== 'encode-json') {
-    throw invalid('only encode-json is offered', `${p}/encoding`, `${SN}:encoding-unsupported`);
+    throw invalidValue('only encode-json is offered', `${p}/encoding`, `${SN}:encoding-unsupported`);
   }
   checkStopTime(member(inp, 'stop-time', SN), nowMs, `${p}/stop-time`);
   const onChange = member(inp, 'on-change', YP);
   if (typeof onChange !== 'object' || onChange === null || Array.isArray(onChange)) {
-    throw invalid('an on-change subscription ({"ietf-yang-push:on-change":{}}) is required', `${p}/${YP}:on-change`, `${YP}:on-change-unsupported`);
+    throw invalidValue('an on-change subscription ({"ietf-yang-push:on-change":{}}) is required', `${p}/${YP}:on-change`, `${YP}:on-change-unsupported`);
   }
   checkOnChange(onChange as Record<string, unknown>, `${p}/${YP}:on-change`);
   const xpath = member(inp, 'datastore-xpath-filter', YP);
   const subtree = member(inp, 'datastore-subtree-filter', YP);
   if ((xpath === undefined) === (subtree === undefined)) {
-    throw invalid('give exactly one of datastore-xpath-filter and datastore-subtree-filter selecting one watcher of ietf-mnat:assigned-channels', p);
+    throw invalidValue('give exactly one of datastore-xpath-filter and datastore-subtree-filter selecting one watcher of ietf-mnat:assigned-channels', p);
   }
   if (xpath !== undefined) {
     const m = typeof xpath === 'string'
       ? /^\s*\/ietf-mnat:assigned-channels\/(?:ietf-mnat:)?watcher\s*\[\s*(?:ietf-mnat:)?id\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]\s*$/.exec(xpath)
       : null;
-    if (!m) throw invalid(`xpath filter must be /ietf-mnat:assigned-channels/watcher[id='WATCHER-ID']`, `${p}/${YP}:datastore-xpath-filter`);
+    if (!m) throw invalidValue(`xpath filter must be /ietf-mnat:assigned-channels/watcher[id='WATCHER-ID']`, `${p}/${YP}:datastore-xpath-filter`);
     return (m[1] ?? m[2]) as string;
   }
   const tree = subtree as Record<string, unknown>;
@@ -65,13 +68,9 @@ export function parseEstablishInput(body: unknown, nowMs = Date.now()): string {
   if (Array.isArray(watcher)) watcher = watcher.length === 1 ? watcher[0] : undefined;
   const id = typeof watcher === 'object' && watcher !== null ? (watcher as Record<string, unknown>).id : undefined;
   if (typeof id !== 'string' || id === '') {
-    throw invalid('subtree filter must be {"ietf-mnat:assigned-channels":{"watcher":[{"id":"WATCHER-ID"}]}}', `${p}/${YP}:datastore-subtree-filter`);
+    throw invalidValue('subtree filter must be {"ietf-mnat:assigned-channels":{"watcher":[{"id":"WATCHER-ID"}]}}', `${p}/${YP}:datastore-subtree-filter`);
   }
   return id;
-}
-
-function invalidValue(message: string, path: string, appTag?: string): RestconfError {
-  return new RestconfError(400, 'application', 'invalid-value', message, appTag, path);
 }
 
 const DATE_AND_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
