@@ -16,7 +16,7 @@ import type { JoinedSg, Monitor } from '../../protocol/model.ts';
 import { parseJsonBody } from '../http/body.ts';
 import { checkAccept, contentTypeOf, isJsonBodyType, YANG_JSON } from '../http/media-type.ts';
 import { errors } from '../http/restconf-error.ts';
-import { MnatError } from '../state/state-types.ts';
+import { MnatError, wrongRoleError } from '../state/state-types.ts';
 import { validateJoins, validateMonitors } from '../state/validate.ts';
 import type { MnatStore, StoreReads } from '../store/store.ts';
 import type { WatcherAccess } from './access.ts';
@@ -29,8 +29,6 @@ export interface WatcherDataKind<T> {
   container: 'egress-global-joined' | 'ingress-watching';
   /** Plural noun of the entries, for the 404 hint. */
   items: string;
-  /** What a watcher of the other role holds, for the wrong-role message. */
-  otherRole: string;
   /** The state machine's input checks (throws its MnatError). */
   validate(items: T[], limit: number): void;
   decodeList(body: unknown): Array<{ id: string | undefined; items: T[] }>;
@@ -47,7 +45,6 @@ export const EGRESS_DATA: WatcherDataKind<JoinedSg> = {
   role: 'egress',
   container: 'egress-global-joined',
   items: 'joins',
-  otherRole: 'ingress monitors',
   validate: (joins, limit) => void validateJoins(joins, limit, () => undefined),
   decodeList: (body) => decodeEgressWatchers(body).map((w) => ({ id: w.id, items: w.joins })),
   decodeOne: decodeEgressWatcher,
@@ -63,7 +60,6 @@ export const INGRESS_DATA: WatcherDataKind<Monitor> = {
   role: 'ingress',
   container: 'ingress-watching',
   items: 'monitors',
-  otherRole: 'egress joins',
   validate: (monitors, limit) => void validateMonitors(monitors, limit),
   decodeList: (body) => decodeIngressWatchers(body).map((w) => ({ id: w.id, items: w.monitors })),
   decodeOne: decodeIngressWatcher,
@@ -159,7 +155,7 @@ export class WatcherData {
     this.access.check(id, ctx.owner, `${path}/id`, 400);
     const role = this.store.roleOf(id);
     if (role !== 'none' && role !== kind.role) {
-      throw errors.invalidValue(`this watcher has ${kind.otherRole}; use a separate watcher id for ${kind.role} ${kind.items}`, `${path}/id`);
+      throw mnatToRestconf(wrongRoleError(kind.role, `${path}/id`), false);
     }
     try {
       kind.validate(items, this.maxItems);

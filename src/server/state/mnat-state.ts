@@ -29,7 +29,7 @@ import { parsePrefix, prefixContains, type Prefix } from '../../core/address.ts'
 import type { Channel } from '../../core/channel.ts';
 import { localGroup, type JoinedSg, type MappedChannel, type Monitor } from '../../protocol/model.ts';
 import type { Pool } from './pool.ts';
-import { MnatError, resolveLimits, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
+import { MnatError, resolveLimits, wrongRoleError, type ChannelRow, type JoinTuple, type MnatStateOptions, type MnatStats, type MonitorTuple } from './state-types.ts';
 import type { ChannelChange, StateChange, StateSnapshot, WatcherRole } from './state-types.ts';
 import { ChannelTable, distinctChannels, type ChannelRec as ChannelRecOf } from './channel-table.ts';
 import { RefreshOrder } from './refresh-order.ts';
@@ -661,13 +661,13 @@ export class MnatState {
 
   private egressWatcher(id: string): WatcherRec {
     const w = this.watcher(id);
-    if (w.ing) throw new MnatError('wrong-role', 'this watcher has ingress monitors; use a separate watcher id for egress joins');
+    if (w.ing) throw wrongRoleError('egress');
     return w;
   }
 
   private ingressWatcher(id: string): WatcherRec {
     const w = this.watcher(id);
-    if (w.joins) throw new MnatError('wrong-role', 'this watcher has egress joins; use a separate watcher id for ingress monitors');
+    if (w.joins) throw wrongRoleError('ingress');
     return w;
   }
 

@@ -91,6 +91,12 @@ export class MnatError extends Error {
 
 export type WatcherRole = 'egress' | 'ingress' | 'none';
 
+/** A watcher of the other role was named for `wanted` joins or monitors (one role per watcher). */
+export function wrongRoleError(wanted: 'egress' | 'ingress', path?: string): MnatError {
+  const [has, wants] = wanted === 'egress' ? ['ingress monitors', 'egress joins'] : ['egress joins', 'ingress monitors'];
+  return new MnatError('wrong-role', `this watcher has ${has}; use a separate watcher id for ${wants}`, path);
+}
+
 /** A join or monitor in journal form: [id, source, group] / [id, prefix]. */
 export type JoinTuple = [string, string, string];
 export type MonitorTuple = [string, string];
